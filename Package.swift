@@ -1,0 +1,164 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, dependencies pointing one way (see docs/Design.md):
+//   CHiredis, CProtobufC (system libraries)
+//   CResumableProto (protoc-c output for proto/)
+//   ResumableWire (framing + message value types; the only protobuf-c user)
+//   ResumableRedis (RESP over NIO through hiredis; the only hiredis user)
+//   ResumableCore (definitions, plugins, registry, runner, store protocol)
+//   ResumableStore (the Redis state store: Lua scripts, key layout)
+//   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
+//   ResumableClient (async client library)
+//   resumable (CLI + serve), ResumableTestSupport
+let swiftSettings: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "resumable",
+  products: [
+    .executable(name: "resumable", targets: ["resumable"]),
+    .library(name: "ResumableCore", targets: ["ResumableCore"]),
+    .library(name: "ResumableServer", targets: ["ResumableServer"]),
+    .library(name: "ResumableClient", targets: ["ResumableClient"]),
+    .library(name: "ResumableTestSupport", targets: ["ResumableTestSupport"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CHiredis",
+      pkgConfig: "hiredis",
+      providers: [.apt(["libhiredis-dev"])]
+    ),
+    .systemLibrary(
+      name: "CProtobufC",
+      pkgConfig: "libprotobuf-c",
+      providers: [.apt(["libprotobuf-c-dev"])]
+    ),
+    .target(
+      name: "CResumableProto",
+      dependencies: ["CProtobufC"]
+    ),
+    .target(
+      name: "ResumableWire",
+      dependencies: [
+        "CResumableProto",
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableRedis",
+      dependencies: [
+        "CHiredis",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableCore",
+      dependencies: [
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableStore",
+      dependencies: [
+        "ResumableCore",
+        "ResumableRedis",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableServer",
+      dependencies: [
+        "ResumableCore",
+        "ResumableStore",
+        "ResumableRedis",
+        "ResumableWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableClient",
+      dependencies: [
+        "ResumableWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "resumable",
+      dependencies: [
+        "ResumableCore",
+        "ResumableServer",
+        "ResumableClient",
+        "ResumableWire",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableTestSupport",
+      dependencies: [
+        "ResumableRedis",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumableWireTests",
+      dependencies: [
+        "ResumableWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOTestUtils", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumableRedisTests",
+      dependencies: ["ResumableRedis", "ResumableTestSupport"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumableCoreTests",
+      dependencies: ["ResumableCore"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumableStoreTests",
+      dependencies: ["ResumableStore", "ResumableCore", "ResumableRedis", "ResumableTestSupport"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumableServerTests",
+      dependencies: [
+        "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
+        "ResumableTestSupport",
+      ],
+      swiftSettings: swiftSettings
+    ),
+  ]
+)
