@@ -1,0 +1,258 @@
+import Foundation
+import Yams
+
+/// Loads workflow definitions from a YAML or JSON file and validates them.
+///
+/// The file's shape:
+/// ```yaml
+/// workflows:
+///   - name: research
+///     steps:
+///       - name: search
+///         plugin: simulate
+///         inputs: [input]
+///         config: {latency_ms: 50, cost_usd: 0.10}
+///         retry: {max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 5000, multiplier: 2.0}
+///         timeout_ms: 30000
+/// ```
+/// Unknown keys, unknown plugins, duplicate names and inputs that name a later
+/// or unknown step are refused with a `DefinitionError` naming the file, the
+/// workflow and the step.
+public enum DefinitionsFile {
+  /// Reads and validates the file at `path`.
+  /// - Parameter registry: the registered plugins, to check `plugin:` and `config:` against.
+  public static func load(path: String, registry: PluginRegistry) throws(DefinitionError) -> [WorkflowDefinition] {
+    let text: String
+    do {
+      text = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+      throw DefinitionError(file: path, message: "cannot read the file: \(error.localizedDescription)")
+    }
+    return try parse(text, file: path, registry: registry)
+  }
+
+  /// Parses and validates definitions from YAML (or JSON, which YAML accepts) text.
+  /// - Parameter file: the name to use in error messages.
+  public static func parse(_ text: String, file: String, registry: PluginRegistry) throws(DefinitionError) -> [WorkflowDefinition] {
+    let document: JSONValue
+    do {
+      let trimmed = text.drop { $0.isWhitespace }
+      if trimmed.first == "{" || trimmed.first == "[" {
+        document = try JSONValue(parsing: Array(text.utf8))
+      } else {
+        document = try JSONValue(yaml: Yams.load(yaml: text))
+      }
+    } catch let error as DefinitionError {
+      throw DefinitionError(file: file, message: error.message)
+    } catch {
+      throw DefinitionError(file: file, message: "not valid YAML or JSON: \(error)")
+    }
+    var parser = Parser(file: file, registry: registry)
+    return try parser.parseDocument(document)
+  }
+}
+
+/// A definitions file that cannot be used, with where and why.
+public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertible {
+  public var file: String
+  public var workflow: String?
+  public var step: String?
+  public var message: String
+
+  public init(file: String, workflow: String? = nil, step: String? = nil, message: String) {
+    self.file = file
+    self.workflow = workflow
+    self.step = step
+    self.message = message
+  }
+
+  public var description: String {
+    var location = file
+    if let workflow { location += ": workflow '\(workflow)'" }
+    if let step { location += ", step '\(step)'" }
+    return "\(location): \(message)"
+  }
+}
+
+extension JSONValue {
+  /// Converts what Yams loads (`Any?`) into a JSON value.
+  init(yaml: Any?) throws(DefinitionError) {
+    switch yaml {
+    case nil, is NSNull: self = .null
+    case let value as Bool: self = .bool(value)
+    case let value as Int: self = .number(Double(value))
+    case let value as Double: self = .number(value)
+    case let value as String: self = .string(value)
+    case let value as [Any]:
+      var items: [JSONValue] = []
+      for item in value { items.append(try JSONValue(yaml: item)) }
+      self = .array(items)
+    case let value as [AnyHashable: Any]:
+      var members: [String: JSONValue] = [:]
+      for (key, item) in value {
+        guard let key = key.base as? String else {
+          throw DefinitionError(file: "", message: "mapping key \(key) is not a string")
+        }
+        members[key] = try JSONValue(yaml: item)
+      }
+      self = .object(members)
+    default:
+      throw DefinitionError(file: "", message: "unsupported YAML value \(String(describing: yaml))")
+    }
+  }
+}
+
+private struct Parser {
+  let file: String
+  let registry: PluginRegistry
+  var workflow: String?
+  var step: String?
+
+  init(file: String, registry: PluginRegistry) {
+    self.file = file
+    self.registry = registry
+  }
+
+  func fail(_ message: String) -> DefinitionError {
+    DefinitionError(file: file, workflow: workflow, step: step, message: message)
+  }
+
+  func object(_ value: JSONValue, _ what: String, allowed: Set<String>) throws(DefinitionError) -> [String: JSONValue] {
+    guard case .object(let members) = value else {
+      throw fail("\(what) must be a mapping, not \(value.typeName)")
+    }
+    let unknown = members.keys.filter { !allowed.contains($0) }.sorted()
+    if let first = unknown.first {
+      throw fail("unknown key '\(first)' in \(what) (allowed: \(allowed.sorted().joined(separator: ", ")))")
+    }
+    return members
+  }
+
+  func string(_ value: JSONValue?, _ key: String) throws(DefinitionError) -> String {
+    guard let value else { throw fail("missing '\(key)'") }
+    guard case .string(let text) = value, !text.isEmpty else {
+      throw fail("'\(key)' must be a non-empty string, not \(value.typeName)")
+    }
+    return text
+  }
+
+  func integer(_ value: JSONValue?, _ key: String, minimum: Int) throws(DefinitionError) -> Int? {
+    guard let value else { return nil }
+    guard case .number(let number) = value, number.rounded() == number, number >= Double(minimum),
+      number < 1e15
+    else {
+      throw fail("'\(key)' must be a whole number ≥ \(minimum)")
+    }
+    return Int(number)
+  }
+
+  mutating func parseDocument(_ document: JSONValue) throws(DefinitionError) -> [WorkflowDefinition] {
+    let top = try object(document, "the file", allowed: ["workflows"])
+    guard case .array(let items)? = top["workflows"] else {
+      throw fail("the file needs a 'workflows' list")
+    }
+    var workflows: [WorkflowDefinition] = []
+    var names: Set<String> = []
+    for item in items {
+      workflow = nil
+      step = nil
+      let definition = try parseWorkflow(item)
+      guard names.insert(definition.name).inserted else {
+        workflow = definition.name
+        throw fail("duplicate workflow name")
+      }
+      workflows.append(definition)
+    }
+    return workflows
+  }
+
+  mutating func parseWorkflow(_ value: JSONValue) throws(DefinitionError) -> WorkflowDefinition {
+    let members = try object(value, "a workflow", allowed: ["name", "steps"])
+    let name = try string(members["name"], "name")
+    workflow = name
+    try checkName(name, what: "workflow name")
+    guard case .array(let items)? = members["steps"], !items.isEmpty else {
+      throw fail("a workflow needs a non-empty 'steps' list")
+    }
+    var steps: [StepDefinition] = []
+    for item in items {
+      step = nil
+      let definition = try parseStep(item, earlier: steps)
+      steps.append(definition)
+    }
+    step = nil
+    return WorkflowDefinition(name: name, steps: steps)
+  }
+
+  func checkName(_ name: String, what: String) throws(DefinitionError) {
+    let allowed = name.utf8.allSatisfy { byte in
+      (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+        || byte == 0x2D || byte == 0x5F || byte == 0x2E
+    }
+    guard allowed, name.utf8.count <= 128 else {
+      throw fail("\(what) '\(name)' may use only letters, digits, '-', '_' and '.' (at most 128)")
+    }
+  }
+
+  mutating func parseStep(_ value: JSONValue, earlier: [StepDefinition]) throws(DefinitionError) -> StepDefinition {
+    let members = try object(
+      value, "a step", allowed: ["name", "plugin", "config", "inputs", "retry", "timeout_ms"])
+    let name = try string(members["name"], "name")
+    step = name
+    try checkName(name, what: "step name")
+    if name == StepDefinition.workflowInputName {
+      throw fail("'\(name)' is reserved for the workflow's input")
+    }
+    if earlier.contains(where: { $0.name == name }) {
+      throw fail("duplicate step name")
+    }
+    let plugin = try string(members["plugin"], "plugin")
+    guard let handler = registry.plugin(named: plugin) else {
+      throw fail("unknown plugin '\(plugin)' (registered: \(registry.names.sorted().joined(separator: ", ")))")
+    }
+    let config = members["config"] ?? .object([:])
+    guard case .object = config else {
+      throw fail("'config' must be a mapping, not \(config.typeName)")
+    }
+    do {
+      try handler.validate(config: config)
+    } catch {
+      throw fail("plugin '\(plugin)': \(error.message)")
+    }
+    var inputs: [String] = []
+    if let list = members["inputs"] {
+      guard case .array(let items) = list else { throw fail("'inputs' must be a list of names") }
+      for item in items {
+        guard case .string(let input) = item else { throw fail("'inputs' must be a list of names") }
+        if input != StepDefinition.workflowInputName && !earlier.contains(where: { $0.name == input }) {
+          let later = input == name ? "the step itself" : "a later or unknown step"
+          throw fail("input '\(input)' names \(later); a step can read 'input' and earlier steps only")
+        }
+        if inputs.contains(input) { throw fail("input '\(input)' is listed twice") }
+        inputs.append(input)
+      }
+    }
+    var retry = RetryPolicy()
+    if let retryValue = members["retry"] {
+      let fields = try object(
+        retryValue, "'retry'",
+        allowed: ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"])
+      retry.maxAttempts = try integer(fields["max_attempts"], "max_attempts", minimum: 1) ?? retry.maxAttempts
+      retry.initialBackoffMilliseconds =
+        try integer(fields["initial_backoff_ms"], "initial_backoff_ms", minimum: 0)
+        ?? retry.initialBackoffMilliseconds
+      retry.maxBackoffMilliseconds =
+        try integer(fields["max_backoff_ms"], "max_backoff_ms", minimum: 0) ?? retry.maxBackoffMilliseconds
+      if let multiplier = fields["multiplier"] {
+        guard case .number(let number) = multiplier, number >= 1, number <= 100 else {
+          throw fail("'multiplier' must be a number from 1 to 100")
+        }
+        retry.multiplier = number
+      }
+    }
+    let timeout = try integer(members["timeout_ms"], "timeout_ms", minimum: 1)
+    return StepDefinition(
+      name: name, plugin: plugin, config: config, inputs: inputs, retry: retry,
+      timeoutMilliseconds: timeout)
+  }
+}

@@ -1,0 +1,20 @@
+/// Settings of a `WorkflowEngine`, with production defaults.
+public struct EngineConfiguration: Sendable {
+  /// How long every key of a run lives after its last progress (default 24 h).
+  public var ttl: Duration = .seconds(86_400)
+  /// How long a runner's lease lasts without renewal; a crashed runner's run
+  /// can be taken over this long after its last sign of life (default 15 s).
+  public var leaseDuration: Duration = .seconds(15)
+  /// The largest workflow input accepted, in bytes (default 1 MiB).
+  public var maximumInputBytes = 1 << 20
+  /// The largest artifact a step may produce, in bytes (default 1 MiB); a
+  /// larger one fails the step without retry.
+  public var maximumArtifactBytes = 1 << 20
+  /// How long a runner keeps retrying a store write while Redis is
+  /// unreachable before it leaves the run for recovery (default: the lease).
+  public var storeRetryWindow: Duration? = nil
+  /// How often a caller waiting on a run driven by another server re-reads it.
+  public var remotePollInterval: Duration = .milliseconds(50)
+
+  public init() {}
+}

@@ -1,0 +1,103 @@
+/// A request the engine could not serve, with a status code and a message a
+/// person can act on. The server sends `code` as the gRPC status.
+public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
+  /// A status code, spelled as gRPC's. A struct of static values so codes can be
+  /// added without breaking users.
+  public struct Code: Hashable, Sendable, CustomStringConvertible {
+    private enum Wrapped: String, Hashable, Sendable {
+      case invalidArgument = "INVALID_ARGUMENT"
+      case notFound = "NOT_FOUND"
+      case alreadyExists = "ALREADY_EXISTS"
+      case failedPrecondition = "FAILED_PRECONDITION"
+      case resourceExhausted = "RESOURCE_EXHAUSTED"
+      case unavailable = "UNAVAILABLE"
+      case deadlineExceeded = "DEADLINE_EXCEEDED"
+      case aborted = "ABORTED"
+      case `internal` = "INTERNAL"
+    }
+
+    private let wrapped: Wrapped
+    private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+    public static let invalidArgument = Code(.invalidArgument)
+    public static let notFound = Code(.notFound)
+    public static let alreadyExists = Code(.alreadyExists)
+    public static let failedPrecondition = Code(.failedPrecondition)
+    public static let resourceExhausted = Code(.resourceExhausted)
+    public static let unavailable = Code(.unavailable)
+    public static let deadlineExceeded = Code(.deadlineExceeded)
+    public static let aborted = Code(.aborted)
+    public static let `internal` = Code(.internal)
+
+    public var description: String { wrapped.rawValue }
+  }
+
+  public var code: Code
+  public var message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { "\(code): \(message)" }
+}
+
+extension StoreError {
+  /// Any error as a store error (a non-store error is a corrupt read).
+  init(_ error: any Error) {
+    if let error = error as? StoreError {
+      self = error
+    } else {
+      self.init(.corrupt, "\(error)")
+    }
+  }
+}
+
+extension EngineError {
+  /// The engine's answer to a failure while serving a request about `workflowID`.
+  init(_ error: any Error, workflowID: String) {
+    if let error = error as? EngineError {
+      self = error
+      return
+    }
+    let error = StoreError(error)
+    switch error.kind {
+    case .unavailable:
+      self.init(.unavailable, "Redis is unavailable (\(error.message)); retry shortly — nothing committed is lost")
+    case .notFound:
+      self.init(.notFound, "no run with id '\(workflowID)' (it never existed or has expired)")
+    case .unsupportedSchema:
+      self.init(.failedPrecondition, error.message)
+    case .fenced, .conflict:
+      self.init(.aborted, "run '\(workflowID)' changed concurrently (\(error.message)); retry")
+    case .corrupt:
+      self.init(.internal, "run '\(workflowID)' cannot be read: \(error.message)")
+    }
+  }
+}
+
+/// The rules for workflow ids: 1 to 128 bytes of `[A-Za-z0-9._:-]`.
+public enum WorkflowID {
+  /// The longest id, in bytes.
+  public static let maximumLength = 128
+
+  /// Why `id` is not a valid workflow id, or nil when it is.
+  public static func problem(with id: String) -> String? {
+    if id.isEmpty { return "the workflow id is empty" }
+    if id.utf8.count > maximumLength {
+      return "the workflow id is \(id.utf8.count) bytes long; the limit is \(maximumLength)"
+    }
+    if let bad = id.unicodeScalars.first(where: { !isAllowed($0) }) {
+      return "the workflow id contains '\(bad.escaped(asASCII: true))'; use only letters, digits and . _ : -"
+    }
+    return nil
+  }
+
+  private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar {
+    case "a"..."z", "A"..."Z", "0"..."9", ".", "_", ":", "-": true
+    default: false
+    }
+  }
+}

@@ -1,0 +1,151 @@
+/// A run's status.
+public enum RunStatus: String, Hashable, Sendable, Codable, CaseIterable {
+  case running = "RUNNING"
+  case completed = "COMPLETED"
+  case failed = "FAILED"
+  case awaitingApproval = "AWAITING_APPROVAL"
+  case cancelled = "CANCELLED"
+
+  /// Whether the run can make no more progress by itself.
+  public var isTerminal: Bool { self != .running }
+}
+
+/// A step's status within a run.
+public enum StepStatus: String, Hashable, Sendable, Codable, CaseIterable {
+  /// Not reached yet.
+  case pending = "PENDING"
+  /// An attempt has begun and not ended (or its server died during it).
+  case running = "RUNNING"
+  /// Committed: the artifact is stored and the step never runs again in this run.
+  case completed = "COMPLETED"
+  /// The last attempt failed and the run stopped here; a resume retries it.
+  case failed = "FAILED"
+  /// An attempt failed and the next one waits for its backoff.
+  case retrying = "RETRYING"
+}
+
+/// The persisted record of one step of a run (stored as compact JSON).
+public struct StepState: Hashable, Sendable, Codable {
+  public var status: StepStatus
+  /// Attempts begun in this run, including one interrupted by a crash.
+  public var attempts: UInt32
+  /// Usage summed over every attempt, failed ones included.
+  public var usage: StepUsage
+  /// The cost of the attempt that committed: what a restart from scratch would pay again.
+  public var committedCostMicros: Int64
+  /// The cost of this step that resumes did not pay again.
+  public var savedMicros: Int64
+  public var lastError: String?
+  public var lastErrorRetryable: Bool
+  public var startedAtMs: Int64
+  public var finishedAtMs: Int64
+  public var artifactBytes: UInt64
+
+  public init(
+    status: StepStatus = .pending, attempts: UInt32 = 0, usage: StepUsage = StepUsage(),
+    committedCostMicros: Int64 = 0, savedMicros: Int64 = 0, lastError: String? = nil,
+    lastErrorRetryable: Bool = false, startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0,
+    artifactBytes: UInt64 = 0
+  ) {
+    self.status = status
+    self.attempts = attempts
+    self.usage = usage
+    self.committedCostMicros = committedCostMicros
+    self.savedMicros = savedMicros
+    self.lastError = lastError
+    self.lastErrorRetryable = lastErrorRetryable
+    self.startedAtMs = startedAtMs
+    self.finishedAtMs = finishedAtMs
+    self.artifactBytes = artifactBytes
+  }
+
+  /// This record with a new attempt begun at `nowMs`.
+  public func beginningAttempt(at nowMs: Int64) -> StepState {
+    var next = self
+    next.status = .running
+    next.attempts += 1
+    next.startedAtMs = nowMs
+    next.finishedAtMs = 0
+    return next
+  }
+}
+
+/// A run's money and tokens; money in integer micro-dollars.
+public struct CostLedger: Hashable, Sendable {
+  /// Everything paid, failed attempts included.
+  public var spentMicros: Int64
+  /// The cost of committed steps that resumes did not run again.
+  public var savedByResumeMicros: Int64
+  public var inputTokens: UInt64
+  public var outputTokens: UInt64
+
+  public init(spentMicros: Int64 = 0, savedByResumeMicros: Int64 = 0, inputTokens: UInt64 = 0, outputTokens: UInt64 = 0) {
+    self.spentMicros = spentMicros
+    self.savedByResumeMicros = savedByResumeMicros
+    self.inputTokens = inputTokens
+    self.outputTokens = outputTokens
+  }
+}
+
+/// A run as stored: what `StateStore.load` returns.
+public struct RunRecord: Hashable, Sendable {
+  /// The schema version the store writes.
+  public static let currentSchemaVersion: UInt32 = 1
+
+  public var workflowID: String
+  /// The snapshot of the definition the run started with.
+  public var definition: WorkflowDefinition
+  public var status: RunStatus
+  /// The index of the step the run is at (the step running, retrying or
+  /// failed); equals the number of steps once the run is COMPLETED.
+  public var cursor: Int
+  /// One record per step of `definition`, in order.
+  public var steps: [StepState]
+  public var ledger: CostLedger
+  /// The workflow's input, JSON.
+  public var input: [UInt8]
+  public var createdAtMs: Int64
+  public var updatedAtMs: Int64
+  /// When every key of the run expires; 0 for never.
+  public var expiresAtMs: Int64
+  public var resumes: UInt32
+  /// Why the run failed, when it did.
+  public var error: String?
+  /// The last fencing token handed out for the run.
+  public var fence: UInt64
+  public var schemaVersion: UInt32
+  /// Committed artifacts by step name, when they were asked for.
+  public var artifacts: [String: [UInt8]]
+
+  public init(
+    workflowID: String, definition: WorkflowDefinition, status: RunStatus, cursor: Int,
+    steps: [StepState], ledger: CostLedger, input: [UInt8], createdAtMs: Int64,
+    updatedAtMs: Int64, expiresAtMs: Int64, resumes: UInt32 = 0, error: String? = nil,
+    fence: UInt64, schemaVersion: UInt32 = RunRecord.currentSchemaVersion,
+    artifacts: [String: [UInt8]] = [:]
+  ) {
+    self.workflowID = workflowID
+    self.definition = definition
+    self.status = status
+    self.cursor = cursor
+    self.steps = steps
+    self.ledger = ledger
+    self.input = input
+    self.createdAtMs = createdAtMs
+    self.updatedAtMs = updatedAtMs
+    self.expiresAtMs = expiresAtMs
+    self.resumes = resumes
+    self.error = error
+    self.fence = fence
+    self.schemaVersion = schemaVersion
+    self.artifacts = artifacts
+  }
+
+  /// The workflow's name.
+  public var workflowName: String { definition.name }
+
+  /// The name of the step the run is at (the last step once completed).
+  public var currentStepName: String {
+    definition.steps[min(cursor, definition.steps.count - 1)].name
+  }
+}

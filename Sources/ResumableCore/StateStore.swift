@@ -1,0 +1,226 @@
+/// Where runs live. `RedisStateStore` (module ResumableStore) is the product's.
+///
+/// Every write is atomic and fenced: it names the fencing token of the lease
+/// the writer holds and the step it expects the run to be at, and changes
+/// nothing when either is stale (`StoreError.Kind.fenced` / `.conflict`).
+/// Each write also refreshes the expiry of every key of the run together.
+public protocol StateStore: Sendable {
+  /// Creates a run with its first step's first attempt begun, and takes its
+  /// lease (fencing token 1), unless a run with that id exists.
+  func create(_ run: NewRun) async throws(StoreError) -> CreateOutcome
+
+  /// Reads a run; nil when no run has that id (or it expired).
+  func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord?
+
+  /// Reads the committed artifacts of the named steps (missing ones are absent).
+  func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]]
+
+  /// Takes the run's lease when nobody holds it, with a new, larger fencing token.
+  func acquireLease(workflowID: String, ttl: Duration) async throws(StoreError) -> LeaseOutcome
+
+  /// Extends the lease; false when the token no longer owns the run.
+  func renewLease(workflowID: String, fence: UInt64, ttl: Duration) async throws(StoreError) -> Bool
+
+  /// Gives the lease up, if `fence` still holds it.
+  func releaseLease(workflowID: String, fence: UInt64) async throws(StoreError)
+
+  /// Persists the start of an attempt (and, on a resume, the resume itself).
+  func beginAttempt(_ begin: AttemptBegin) async throws(StoreError)
+
+  /// Commits a step: artifact, step record, cursor, ledger, status, event and
+  /// expiry together or not at all. Optionally begins the next step's attempt
+  /// in the same write.
+  func commitStep(_ commit: StepCommit) async throws(StoreError)
+
+  /// Persists a failed attempt: its record, its cost, and the run's failure
+  /// when no attempt is left.
+  func recordFailure(_ failure: AttemptFailure) async throws(StoreError)
+}
+
+/// Timing shared by every write: the clock and the expiry to set.
+public struct WriteTiming: Hashable, Sendable {
+  /// Unix milliseconds of the write.
+  public var nowMs: Int64
+  /// How long every key of the run lives after this write.
+  public var ttlMs: Int64
+  /// How long the writer's lease lasts after this write.
+  public var leaseMs: Int64
+
+  public init(nowMs: Int64, ttlMs: Int64, leaseMs: Int64) {
+    self.nowMs = nowMs
+    self.ttlMs = ttlMs
+    self.leaseMs = leaseMs
+  }
+}
+
+/// A run to create.
+public struct NewRun: Hashable, Sendable {
+  public var workflowID: String
+  public var definition: WorkflowDefinition
+  public var input: [UInt8]
+  /// The first step's record, with its first attempt begun.
+  public var firstStep: StepState
+  public var timing: WriteTiming
+
+  public init(workflowID: String, definition: WorkflowDefinition, input: [UInt8], firstStep: StepState, timing: WriteTiming) {
+    self.workflowID = workflowID
+    self.definition = definition
+    self.input = input
+    self.firstStep = firstStep
+    self.timing = timing
+  }
+}
+
+/// What `create` did.
+public enum CreateOutcome: Hashable, Sendable {
+  /// Created, and the lease taken with this fencing token.
+  case created(fence: UInt64)
+  /// A run with that id exists; nothing was written.
+  case exists
+}
+
+/// What `acquireLease` found.
+public enum LeaseOutcome: Hashable, Sendable {
+  case acquired(fence: UInt64)
+  /// Another runner holds the lease.
+  case held
+  case notFound
+}
+
+/// A resume recorded with the attempt it begins.
+public struct ResumeMark: Hashable, Sendable {
+  /// The cost of the committed steps this resume does not run again.
+  public var savedMicros: Int64
+  /// The committed steps' records, with their `savedMicros` updated.
+  public var updatedSteps: [String: StepState]
+
+  public init(savedMicros: Int64, updatedSteps: [String: StepState]) {
+    self.savedMicros = savedMicros
+    self.updatedSteps = updatedSteps
+  }
+}
+
+/// The start of an attempt.
+public struct AttemptBegin: Hashable, Sendable {
+  public var workflowID: String
+  public var fence: UInt64
+  /// The step index the run must be at.
+  public var cursor: Int
+  public var stepName: String
+  /// The step's record with the attempt begun.
+  public var step: StepState
+  /// Set when this attempt starts a resume.
+  public var resume: ResumeMark?
+  public var timing: WriteTiming
+
+  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepState, resume: ResumeMark?, timing: WriteTiming) {
+    self.workflowID = workflowID
+    self.fence = fence
+    self.cursor = cursor
+    self.stepName = stepName
+    self.step = step
+    self.resume = resume
+    self.timing = timing
+  }
+}
+
+/// A step's commit.
+public struct StepCommit: Hashable, Sendable {
+  public var workflowID: String
+  public var fence: UInt64
+  /// The committed step's index; the run must be at it.
+  public var cursor: Int
+  public var stepName: String
+  public var artifact: [UInt8]
+  /// The committed step's final record.
+  public var step: StepState
+  /// The attempt's usage, added to the run's ledger.
+  public var usage: StepUsage
+  /// The next step with its attempt begun; nil when this was the last step
+  /// (the run becomes COMPLETED).
+  public var next: (name: String, step: StepState)?
+  public var timing: WriteTiming
+
+  public init(
+    workflowID: String, fence: UInt64, cursor: Int, stepName: String, artifact: [UInt8],
+    step: StepState, usage: StepUsage, next: (name: String, step: StepState)?, timing: WriteTiming
+  ) {
+    self.workflowID = workflowID
+    self.fence = fence
+    self.cursor = cursor
+    self.stepName = stepName
+    self.artifact = artifact
+    self.step = step
+    self.usage = usage
+    self.next = next
+    self.timing = timing
+  }
+
+  public static func == (lhs: StepCommit, rhs: StepCommit) -> Bool {
+    lhs.workflowID == rhs.workflowID && lhs.fence == rhs.fence && lhs.cursor == rhs.cursor
+      && lhs.stepName == rhs.stepName && lhs.artifact == rhs.artifact && lhs.step == rhs.step
+      && lhs.usage == rhs.usage && lhs.next?.name == rhs.next?.name
+      && lhs.next?.step == rhs.next?.step && lhs.timing == rhs.timing
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(workflowID)
+    hasher.combine(fence)
+    hasher.combine(cursor)
+  }
+}
+
+/// A failed attempt to persist.
+public struct AttemptFailure: Hashable, Sendable {
+  public var workflowID: String
+  public var fence: UInt64
+  public var cursor: Int
+  public var stepName: String
+  /// The step's record after the failure (`.retrying` or `.failed`).
+  public var step: StepState
+  /// The failed attempt's usage, added to the run's ledger.
+  public var usage: StepUsage
+  /// Set when no attempt is left: the run becomes FAILED with this error.
+  public var runError: String?
+  public var timing: WriteTiming
+
+  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepState, usage: StepUsage, runError: String?, timing: WriteTiming) {
+    self.workflowID = workflowID
+    self.fence = fence
+    self.cursor = cursor
+    self.stepName = stepName
+    self.step = step
+    self.usage = usage
+    self.runError = runError
+    self.timing = timing
+  }
+}
+
+/// A store operation that failed.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+  /// What went wrong, for the caller to decide.
+  public enum Kind: Hashable, Sendable {
+    /// The store cannot be reached; the write may or may not have happened.
+    case unavailable
+    /// The writer's fencing token is stale: another runner owns the run.
+    case fenced
+    /// The run is not at the expected step (or not in a writable status).
+    case conflict
+    /// No run has that id.
+    case notFound
+    /// The stored run was written by a newer, unknown schema version.
+    case unsupportedSchema
+    /// The stored run cannot be read.
+    case corrupt
+  }
+
+  public var kind: Kind
+  public var message: String
+
+  public init(_ kind: Kind, _ message: String) {
+    self.kind = kind
+    self.message = message
+  }
+
+  public var description: String { message }
+}

@@ -1,0 +1,135 @@
+/// A step implementation, registered by name in a `PluginRegistry`.
+///
+/// The runner calls `execute` once per attempt. A plugin returns the step's
+/// artifact and the usage the attempt incurred, or throws: a `StepFailure`
+/// says whether a retry can help; any other error counts as retryable, and
+/// its text reaches the run's state only as a generic message (the detail
+/// goes to the log).
+///
+/// - Important: `execute` runs on the cooperative pool: never block a thread
+///   in it; use async APIs. Honour task cancellation: a step timeout or a
+///   shutdown past its grace period cancels the task.
+public protocol StepPlugin: Sendable {
+  /// Checks a step's `config` when the definitions are loaded, so a bad
+  /// configuration stops the server at start-up rather than a run later.
+  func validate(config: JSONValue) throws(PluginConfigError)
+
+  /// Runs one attempt of a step.
+  func execute(_ context: StepContext) async throws -> StepOutput
+}
+
+extension StepPlugin {
+  /// Accepts any configuration.
+  public func validate(config: JSONValue) throws(PluginConfigError) {}
+}
+
+/// What a plugin is given for one attempt.
+public struct StepContext: Sendable {
+  /// The run's id.
+  public var workflowID: String
+  /// The workflow's name.
+  public var workflowName: String
+  /// The step's name.
+  public var stepName: String
+  /// The step's position in the workflow, from 0.
+  public var stepIndex: Int
+  /// The attempt number within the run, from 1; it grows across resumes and restarts.
+  public var attempt: Int
+  /// The step's configuration from the definition.
+  public var config: JSONValue
+  /// The step's declared inputs and nothing else: `input` (the workflow's
+  /// input) and the artifacts of the earlier steps it names, as stored bytes.
+  public var inputs: [String: [UInt8]]
+  /// When the attempt times out, if the step has a timeout.
+  public var deadline: ContinuousClock.Instant?
+
+  public init(
+    workflowID: String, workflowName: String, stepName: String, stepIndex: Int, attempt: Int,
+    config: JSONValue, inputs: [String: [UInt8]], deadline: ContinuousClock.Instant?
+  ) {
+    self.workflowID = workflowID
+    self.workflowName = workflowName
+    self.stepName = stepName
+    self.stepIndex = stepIndex
+    self.attempt = attempt
+    self.config = config
+    self.inputs = inputs
+    self.deadline = deadline
+  }
+
+  /// `workflow_id/step/attempt`: unique per attempt, stable if the same
+  /// attempt is seen twice, so a plugin can deduplicate side effects.
+  public var idempotencyKey: String { "\(workflowID)/\(stepName)/\(attempt)" }
+
+  /// A declared input parsed as JSON (nil when the step did not declare it).
+  /// - Throws: `StepFailure` (non-retryable) when the stored bytes are not JSON.
+  public func jsonInput(_ name: String) throws -> JSONValue? {
+    guard let bytes = inputs[name] else { return nil }
+    do {
+      return try JSONValue(parsing: bytes)
+    } catch {
+      throw StepFailure(
+        "input '\(name)' is not JSON: \(error.message)", retryable: false)
+    }
+  }
+}
+
+/// What a successful attempt produces.
+public struct StepOutput: Sendable {
+  /// The step's processed output, stored once and given to later steps that
+  /// declare it. JSON by default.
+  public var artifact: [UInt8]
+  /// What the attempt cost.
+  public var usage: StepUsage
+
+  public init(artifact: [UInt8], usage: StepUsage = StepUsage()) {
+    self.artifact = artifact
+    self.usage = usage
+  }
+}
+
+/// A failed attempt, saying whether a retry can help and what the attempt cost.
+public struct StepFailure: Error, Sendable, CustomStringConvertible {
+  /// A message a person can act on; it is stored in the run's state.
+  public var message: String
+  /// Whether another attempt can succeed.
+  public var retryable: Bool
+  /// What the failed attempt cost: money spent is spent.
+  public var usage: StepUsage
+
+  public init(_ message: String, retryable: Bool, usage: StepUsage = StepUsage()) {
+    self.message = message
+    self.retryable = retryable
+    self.usage = usage
+  }
+
+  public var description: String { message }
+}
+
+/// A step configuration a plugin refuses.
+public struct PluginConfigError: Error, Hashable, Sendable, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// Tokens and money of one attempt; money in integer micro-dollars.
+public struct StepUsage: Hashable, Sendable, Codable {
+  public var inputTokens: UInt64
+  public var outputTokens: UInt64
+  public var costMicros: Int64
+
+  public init(inputTokens: UInt64 = 0, outputTokens: UInt64 = 0, costMicros: Int64 = 0) {
+    self.inputTokens = inputTokens
+    self.outputTokens = outputTokens
+    self.costMicros = costMicros
+  }
+
+  /// Sums two usages.
+  public static func + (lhs: StepUsage, rhs: StepUsage) -> StepUsage {
+    StepUsage(
+      inputTokens: lhs.inputTokens &+ rhs.inputTokens,
+      outputTokens: lhs.outputTokens &+ rhs.outputTokens,
+      costMicros: lhs.costMicros &+ rhs.costMicros)
+  }
+}

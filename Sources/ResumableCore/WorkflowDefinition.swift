@@ -1,0 +1,89 @@
+import Foundation
+
+/// A workflow: a name and an ordered list of steps.
+///
+/// Loaded from a definitions file (`DefinitionsFile`) or built in Swift. A run
+/// stores a snapshot of the definition it started with (as JSON) and resumes
+/// with that snapshot, so editing the file never changes a run in flight.
+public struct WorkflowDefinition: Hashable, Sendable, Codable {
+  /// The workflow's name, unique in a definitions file.
+  public var name: String
+  /// The steps, in execution order; names are unique.
+  public var steps: [StepDefinition]
+
+  public init(name: String, steps: [StepDefinition]) {
+    self.name = name
+    self.steps = steps
+  }
+
+  /// The index of the step named `name`, if any.
+  public func stepIndex(named name: String) -> Int? {
+    steps.firstIndex { $0.name == name }
+  }
+}
+
+/// One step of a workflow.
+public struct StepDefinition: Hashable, Sendable, Codable {
+  /// The name reserved for the workflow's own input in `inputs`.
+  public static let workflowInputName = "input"
+
+  /// Unique in its workflow; also the name later steps use in `inputs`.
+  public var name: String
+  /// The registered plugin that executes the step.
+  public var plugin: String
+  /// The plugin's configuration (a JSON object).
+  public var config: JSONValue
+  /// What the step reads: `input` (the workflow's input) and names of earlier steps.
+  public var inputs: [String]
+  /// How failed attempts are retried.
+  public var retry: RetryPolicy
+  /// An attempt that runs longer is cancelled and counts as a retryable failure.
+  public var timeoutMilliseconds: Int?
+
+  public init(
+    name: String, plugin: String, config: JSONValue = .object([:]), inputs: [String] = [],
+    retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil
+  ) {
+    self.name = name
+    self.plugin = plugin
+    self.config = config
+    self.inputs = inputs
+    self.retry = retry
+    self.timeoutMilliseconds = timeoutMilliseconds
+  }
+}
+
+/// How a step's failed attempts are retried: exponential backoff with full jitter.
+///
+/// `maxAttempts` bounds the attempts of one drive of the run (a start or a
+/// resume): resuming a failed run grants the failed step a fresh budget.
+public struct RetryPolicy: Hashable, Sendable, Codable {
+  public var maxAttempts: Int
+  public var initialBackoffMilliseconds: Int
+  public var maxBackoffMilliseconds: Int
+  public var multiplier: Double
+
+  public init(
+    maxAttempts: Int = 3, initialBackoffMilliseconds: Int = 100,
+    maxBackoffMilliseconds: Int = 5000, multiplier: Double = 2.0
+  ) {
+    self.maxAttempts = maxAttempts
+    self.initialBackoffMilliseconds = initialBackoffMilliseconds
+    self.maxBackoffMilliseconds = maxBackoffMilliseconds
+    self.multiplier = multiplier
+  }
+
+  /// The longest wait before attempt `attempt + 1` after `attempt` failed
+  /// (1-based): `initial × multiplier^(attempt-1)`, capped at the maximum.
+  public func backoffCap(afterAttempt attempt: Int) -> Int {
+    let exponent = Double(max(0, attempt - 1))
+    let raw = Double(initialBackoffMilliseconds) * pow(multiplier, exponent)
+    return Int(min(Double(maxBackoffMilliseconds), raw))
+  }
+
+  /// A wait drawn uniformly from `0...backoffCap(afterAttempt:)` (full jitter).
+  public func backoff(afterAttempt attempt: Int) -> Duration {
+    let cap = backoffCap(afterAttempt: attempt)
+    return .milliseconds(cap > 0 ? Int.random(in: 0...cap) : 0)
+  }
+}

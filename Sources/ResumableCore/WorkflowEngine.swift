@@ -1,0 +1,616 @@
+import Foundation
+public import Logging
+import Synchronization
+
+/// Runs workflows: starts and resumes runs, drives their steps, checkpoints
+/// each step through a `StateStore`.
+///
+/// The engine's `run()` owns every runner task (structured concurrency): call
+/// it once, in a task that lives as long as the server. Requests (`start`,
+/// `resume`, `state`) may come from any task; a request that waits for its run
+/// waits on a signal, never on the runner task itself, so cancelling a request
+/// (its deadline, a dropped connection) never cancels the run.
+///
+/// - Important: at most one runner drives a run at a time: the runner holds
+///   the run's lease in the store, and every write is fenced by its token.
+public final class WorkflowEngine: Sendable {
+  /// The result of `start`.
+  public struct StartResult: Sendable {
+    public var record: RunRecord
+    /// False when the id named an existing run (conflict policy `useExisting`).
+    public var created: Bool
+  }
+
+  /// What `start` does when a run with the requested id exists.
+  public enum ConflictPolicy: Sendable {
+    /// Fail with `ALREADY_EXISTS`.
+    case fail
+    /// Return the existing run (waiting for it if asked).
+    case useExisting
+  }
+
+  private struct Job: Sendable {
+    var record: RunRecord
+    var completion: RunCompletion
+  }
+
+  private struct State {
+    var active: [String: RunCompletion] = [:]
+    var draining = false
+  }
+
+  private let store: any StateStore
+  private let registry: PluginRegistry
+  private let workflows: [String: WorkflowDefinition]
+  private let configuration: EngineConfiguration
+  private let logger: Logger
+  private let state = Mutex(State())
+  private let jobs: AsyncStream<Job>
+  private let jobSink: AsyncStream<Job>.Continuation
+
+  /// - Parameters:
+  ///   - workflows: the definitions runs can be started from.
+  ///   - registry: the plugins steps name; every step's plugin must be in it.
+  public init(
+    store: any StateStore, registry: PluginRegistry, workflows: [WorkflowDefinition],
+    configuration: EngineConfiguration = EngineConfiguration(), logger: Logger
+  ) {
+    self.store = store
+    self.registry = registry
+    self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    self.configuration = configuration
+    self.logger = logger
+    (self.jobs, self.jobSink) = AsyncStream.makeStream(of: Job.self)
+  }
+
+  /// The names of the workflows runs can be started from.
+  public var workflowNames: [String] { workflows.keys.sorted() }
+
+  /// Drives runs until `beginShutdown()` and every runner has stopped.
+  public func run() async {
+    await withDiscardingTaskGroup { group in
+      for await job in jobs {
+        group.addTask { await self.drive(job) }
+      }
+    }
+  }
+
+  /// Stops taking runs. Runners finish the step in flight, commit it, and
+  /// stop before the next one, releasing their leases; `run()` returns when
+  /// all have stopped. Cancelling `run()`'s task cancels steps still in flight:
+  /// they are not committed, and the run is left for a resume.
+  public func beginShutdown() {
+    state.withLock { $0.draining = true }
+    jobSink.finish()
+  }
+
+  /// The number of runs this engine is driving now.
+  public var activeRuns: Int { state.withLock { $0.active.count } }
+
+  // MARK: - Requests
+
+  /// Starts a run of `workflow`.
+  /// - Parameters:
+  ///   - workflowID: the caller's id for the run, or nil for a new UUID.
+  ///   - input: the workflow's input as JSON text; empty means `null`.
+  ///   - wait: return when the run is COMPLETED or FAILED, not at once.
+  public func start(
+    workflow: String, workflowID: String?, input: [UInt8], wait: Bool,
+    onConflict: ConflictPolicy = .fail
+  ) async throws(EngineError) -> StartResult {
+    guard let definition = workflows[workflow] else {
+      let known = workflowNames.joined(separator: ", ")
+      throw EngineError(.notFound, "no workflow named '\(workflow)' (this server has: \(known.isEmpty ? "none" : known))")
+    }
+    let id = workflowID.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
+    if let problem = WorkflowID.problem(with: id) { throw EngineError(.invalidArgument, problem) }
+    let inputBytes = input.isEmpty ? Array("null".utf8) : input
+    guard inputBytes.count <= configuration.maximumInputBytes else {
+      throw EngineError(
+        .resourceExhausted,
+        "the input is \(inputBytes.count) bytes; the limit is \(configuration.maximumInputBytes) bytes")
+    }
+    do {
+      _ = try JSONValue(parsing: inputBytes)
+    } catch {
+      throw EngineError(.invalidArgument, "the input is not valid JSON: \(error.message)")
+    }
+    try checkAcceptingRuns()
+
+    let timing = writeTiming()
+    let firstStep = StepState().beginningAttempt(at: timing.nowMs)
+    let outcome: CreateOutcome
+    do {
+      outcome = try await store.create(
+        NewRun(workflowID: id, definition: definition, input: inputBytes, firstStep: firstStep, timing: timing))
+    } catch {
+      throw EngineError(error, workflowID: id)
+    }
+    switch outcome {
+    case .exists:
+      let existing = try await loadExisting(id)
+      switch onConflict {
+      case .fail:
+        throw EngineError(
+          .alreadyExists,
+          "a run with id '\(id)' exists already (status \(existing.status.rawValue), workflow '\(existing.workflowName)'); resume it, or start with the conflict policy USE_EXISTING")
+      case .useExisting:
+        return StartResult(record: try await attach(existing, wait: wait), created: false)
+      }
+    case .created(let fence):
+      var steps = Array(repeating: StepState(), count: definition.steps.count)
+      steps[0] = firstStep
+      let record = RunRecord(
+        workflowID: id, definition: definition, status: .running, cursor: 0, steps: steps,
+        ledger: CostLedger(), input: inputBytes, createdAtMs: timing.nowMs, updatedAtMs: timing.nowMs,
+        expiresAtMs: timing.nowMs + timing.ttlMs, fence: fence)
+      logger.info("run started", metadata: ["workflow_id": "\(id)", "workflow": "\(workflow)"])
+      let completion = try await submit(record)
+      return StartResult(record: try await finish(record, completion: completion, wait: wait), created: true)
+    }
+  }
+
+  /// Continues a run: a FAILED run at its failed step, a RUNNING run nobody
+  /// drives (its server died) at its interrupted step. A COMPLETED run is
+  /// returned as it is and nothing runs; a run being driven is attached to.
+  public func resume(workflowID: String, wait: Bool) async throws(EngineError) -> RunRecord {
+    if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
+    let existing = try await loadExisting(workflowID)
+    switch existing.status {
+    case .completed:
+      return existing
+    case .cancelled:
+      throw EngineError(.failedPrecondition, "run '\(workflowID)' was cancelled and cannot be resumed; start a new run")
+    case .awaitingApproval:
+      throw EngineError(.failedPrecondition, "run '\(workflowID)' is awaiting approval; approve or reject it instead")
+    case .running, .failed:
+      break
+    }
+    if let completion = state.withLock({ $0.active[workflowID] }) {
+      return try await finish(existing, completion: completion, wait: wait)
+    }
+    try checkAcceptingRuns()
+    let fence: UInt64
+    do {
+      switch try await store.acquireLease(workflowID: workflowID, ttl: configuration.leaseDuration) {
+      case .notFound: throw EngineError(StoreError(.notFound, ""), workflowID: workflowID)
+      case .held: return try await attach(existing, wait: wait)
+      case .acquired(let token): fence = token
+      }
+    } catch {
+      throw EngineError(error, workflowID: workflowID)
+    }
+
+    // We own the run now; read it again, since it may have moved meanwhile.
+    var record: RunRecord
+    do {
+      guard let fresh = try await store.load(workflowID: workflowID, includeArtifacts: false) else {
+        throw StoreError(.notFound, "")
+      }
+      record = fresh
+      guard record.status == .running || record.status == .failed else {
+        try? await store.releaseLease(workflowID: workflowID, fence: fence)
+        return record
+      }
+      let timing = writeTiming()
+      var saved: Int64 = 0
+      var updated: [String: StepState] = [:]
+      for index in 0..<record.cursor where record.steps[index].status == .completed {
+        saved += record.steps[index].committedCostMicros
+        record.steps[index].savedMicros += record.steps[index].committedCostMicros
+        updated[record.definition.steps[index].name] = record.steps[index]
+      }
+      let step = record.steps[record.cursor].beginningAttempt(at: timing.nowMs)
+      try await store.beginAttempt(
+        AttemptBegin(
+          workflowID: workflowID, fence: fence, cursor: record.cursor,
+          stepName: record.definition.steps[record.cursor].name, step: step,
+          resume: ResumeMark(savedMicros: saved, updatedSteps: updated), timing: timing))
+      record.steps[record.cursor] = step
+      record.status = .running
+      record.error = nil
+      record.fence = fence
+      record.resumes += 1
+      record.ledger.savedByResumeMicros += saved
+      record.updatedAtMs = timing.nowMs
+      record.expiresAtMs = timing.nowMs + timing.ttlMs
+      logger.info(
+        "run resumed",
+        metadata: [
+          "workflow_id": "\(workflowID)", "step": "\(record.currentStepName)",
+          "skipped_steps": "\(record.cursor)", "saved_micros": "\(saved)",
+        ])
+    } catch {
+      try? await store.releaseLease(workflowID: workflowID, fence: fence)
+      throw EngineError(error, workflowID: workflowID)
+    }
+    let completion = try await submit(record)
+    return try await finish(record, completion: completion, wait: wait)
+  }
+
+  /// Reads a run's state.
+  public func state(workflowID: String, includeArtifacts: Bool) async throws(EngineError) -> RunRecord {
+    if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
+    do {
+      guard let record = try await store.load(workflowID: workflowID, includeArtifacts: includeArtifacts) else {
+        throw StoreError(.notFound, "")
+      }
+      return record
+    } catch {
+      throw EngineError(error, workflowID: workflowID)
+    }
+  }
+
+  // MARK: - Request helpers
+
+  private func checkAcceptingRuns() throws(EngineError) {
+    if state.withLock({ $0.draining }) {
+      throw EngineError(.unavailable, "the server is shutting down; send the request to another server or retry after restart")
+    }
+  }
+
+  private func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
+    do {
+      guard let record = try await store.load(workflowID: id, includeArtifacts: false) else {
+        throw StoreError(.notFound, "")
+      }
+      return record
+    } catch {
+      throw EngineError(error, workflowID: id)
+    }
+  }
+
+  /// Hands a run (whose lease we hold) to a runner task.
+  private func submit(_ record: RunRecord) async throws(EngineError) -> RunCompletion {
+    let completion = RunCompletion()
+    let accepted = state.withLock { state -> Bool in
+      guard !state.draining, state.active[record.workflowID] == nil else { return false }
+      state.active[record.workflowID] = completion
+      return true
+    }
+    if accepted, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
+      return completion
+    }
+    if accepted { _ = state.withLock { $0.active.removeValue(forKey: record.workflowID) } }
+    try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence)
+    throw EngineError(.unavailable, "the server is shutting down; retry after restart — the run '\(record.workflowID)' is saved and resumable")
+  }
+
+  /// Returns `record` at once, or the stored run after its runner stops.
+  private func finish(_ record: RunRecord, completion: RunCompletion, wait: Bool) async throws(EngineError) -> RunRecord {
+    guard wait else { return record }
+    do {
+      try await completion.wait()
+    } catch {
+      throw EngineError(.deadlineExceeded, "the call ended before run '\(record.workflowID)' did; it goes on — ask for its state later")
+    }
+    return try await loadExisting(record.workflowID)
+  }
+
+  /// Follows a run this engine does not drive: returns it now, or polls the
+  /// store until another runner (here or on another server) stops with it.
+  private func attach(_ record: RunRecord, wait: Bool) async throws(EngineError) -> RunRecord {
+    if let completion = state.withLock({ $0.active[record.workflowID] }) {
+      return try await finish(record, completion: completion, wait: wait)
+    }
+    guard wait, record.status == .running else { return record }
+    var current = record
+    while current.status == .running {
+      do {
+        try await Task.sleep(for: configuration.remotePollInterval)
+      } catch {
+        throw EngineError(.deadlineExceeded, "the call ended before run '\(record.workflowID)' did; it goes on — ask for its state later")
+      }
+      current = try await loadExisting(record.workflowID)
+    }
+    return current
+  }
+
+  private func writeTiming() -> WriteTiming {
+    WriteTiming(
+      nowMs: Self.nowMilliseconds(), ttlMs: configuration.ttl.milliseconds,
+      leaseMs: configuration.leaseDuration.milliseconds)
+  }
+
+  static func nowMilliseconds() -> Int64 {
+    Int64((Date().timeIntervalSince1970 * 1000).rounded())
+  }
+
+  // MARK: - The runner
+
+  private enum AttemptOutcome: Sendable {
+    case succeeded(StepOutput)
+    case failed(StepFailure)
+    /// The attempt was cancelled (shutdown past its grace period): nothing is recorded.
+    case cancelled
+    /// The lease was lost during the attempt: another runner owns the run.
+    case leaseLost
+  }
+
+  /// Drives a run whose lease the job holds, until it completes, fails, loses
+  /// its lease, or the engine shuts down.
+  private func drive(_ job: Job) async {
+    var record = job.record
+    let id = record.workflowID
+    defer {
+      _ = state.withLock { $0.active.removeValue(forKey: id) }
+      job.completion.finish()
+    }
+    var logger = self.logger
+    logger[metadataKey: "workflow_id"] = "\(id)"
+    // Artifacts committed during this drive that later steps read.
+    var committed: [String: [UInt8]] = [:]
+    let neededLater = Set(record.definition.steps.flatMap(\.inputs))
+    var attemptsThisDrive = 1
+
+    while record.cursor < record.definition.steps.count {
+      let index = record.cursor
+      let step = record.definition.steps[index]
+      var stepState = record.steps[index]
+      var stepLogger = logger
+      stepLogger[metadataKey: "step"] = "\(step.name)"
+      stepLogger[metadataKey: "attempt"] = "\(stepState.attempts)"
+
+      if state.withLock({ $0.draining }) {
+        stepLogger.info("shutting down: run left at this step for a resume or another server")
+        await release(record)
+        return
+      }
+      guard let plugin = registry.plugin(named: step.plugin) else {
+        // A snapshot naming a plugin this server lacks (e.g. started by a newer server).
+        await failRun(
+          &record, index: index, state: stepState, usage: StepUsage(),
+          message: "plugin '\(step.plugin)' is not registered on this server", retryable: false,
+          logger: stepLogger)
+        return
+      }
+      let inputs: [String: [UInt8]]
+      do {
+        inputs = try await loadInputs(step, record: record, committed: committed)
+      } catch {
+        stepLogger.warning("cannot read the step's inputs: \(error); run left for a resume")
+        await release(record)
+        return
+      }
+
+      let outcome = await attempt(
+        plugin: plugin, step: step, index: index, attempt: Int(stepState.attempts), record: record,
+        inputs: inputs)
+      switch outcome {
+      case .cancelled:
+        stepLogger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
+        await release(record)
+        return
+      case .leaseLost:
+        stepLogger.warning("lease lost during the attempt; its result is discarded")
+        return
+      case .succeeded(let output) where output.artifact.count > configuration.maximumArtifactBytes:
+        await failRun(
+          &record, index: index, state: stepState, usage: output.usage,
+          message: "step '\(step.name)' produced an artifact of \(output.artifact.count) bytes; the limit is \(configuration.maximumArtifactBytes) bytes",
+          retryable: false, logger: stepLogger)
+        return
+      case .succeeded(let output):
+        let timing = writeTiming()
+        stepState.status = .completed
+        stepState.usage = stepState.usage + output.usage
+        stepState.committedCostMicros = output.usage.costMicros
+        stepState.finishedAtMs = timing.nowMs
+        stepState.artifactBytes = UInt64(output.artifact.count)
+        var next: (name: String, step: StepState)?
+        if index + 1 < record.definition.steps.count {
+          next = (record.definition.steps[index + 1].name, record.steps[index + 1].beginningAttempt(at: timing.nowMs))
+        }
+        let commit = StepCommit(
+          workflowID: id, fence: record.fence, cursor: index, stepName: step.name,
+          artifact: output.artifact, step: stepState, usage: output.usage, next: next, timing: timing)
+        guard await write(record, logger: stepLogger, { try await self.store.commitStep(commit) }) else { return }
+        stepLogger.debug("step committed")
+        record.steps[index] = stepState
+        record.cursor = index + 1
+        record.ledger.spentMicros += output.usage.costMicros
+        if let next { record.steps[index + 1] = next.step }
+        if neededLater.contains(step.name) { committed[step.name] = output.artifact }
+        attemptsThisDrive = 1
+        if next == nil {
+          record.status = .completed
+          logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
+          await release(record)
+          return
+        }
+      case .failed(let failure):
+        let exhausted = !failure.retryable || attemptsThisDrive >= step.retry.maxAttempts
+        if exhausted {
+          await failRun(
+            &record, index: index, state: stepState, usage: failure.usage, message: failure.message,
+            retryable: failure.retryable, logger: stepLogger)
+          return
+        }
+        let timing = writeTiming()
+        stepState.status = .retrying
+        stepState.usage = stepState.usage + failure.usage
+        stepState.lastError = failure.message
+        stepState.lastErrorRetryable = true
+        stepState.finishedAtMs = timing.nowMs
+        let retrying = stepState
+        let failureWrite = AttemptFailure(
+          workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: retrying,
+          usage: failure.usage, runError: nil, timing: timing)
+        guard await write(record, logger: stepLogger, { try await self.store.recordFailure(failureWrite) }) else { return }
+        record.steps[index] = stepState
+        record.ledger.spentMicros += failure.usage.costMicros
+        let delay = step.retry.backoff(afterAttempt: attemptsThisDrive)
+        stepLogger.info("attempt failed, retrying in \(delay): \(failure.message)")
+        do {
+          try await Task.sleep(for: delay)
+        } catch {
+          await release(record)
+          return
+        }
+        if state.withLock({ $0.draining }) {
+          await release(record)
+          return
+        }
+        let begun = stepState.beginningAttempt(at: Self.nowMilliseconds())
+        let begin = AttemptBegin(
+          workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: begun,
+          resume: nil, timing: writeTiming())
+        guard await write(record, logger: stepLogger, { try await self.store.beginAttempt(begin) }) else { return }
+        record.steps[index] = begun
+        attemptsThisDrive += 1
+      }
+    }
+  }
+
+  /// The step's declared inputs, and nothing else (context pruning).
+  private func loadInputs(_ step: StepDefinition, record: RunRecord, committed: [String: [UInt8]]) async throws -> [String: [UInt8]] {
+    var inputs: [String: [UInt8]] = [:]
+    var missing: [String] = []
+    for name in step.inputs {
+      if name == StepDefinition.workflowInputName {
+        inputs[name] = record.input
+      } else if let bytes = committed[name] {
+        inputs[name] = bytes
+      } else {
+        missing.append(name)
+      }
+    }
+    if !missing.isEmpty {
+      let loaded = try await retryingStore { try await self.store.artifacts(workflowID: record.workflowID, steps: missing) }
+      for name in missing {
+        guard let bytes = loaded[name] else {
+          throw StoreError(.corrupt, "the artifact of step '\(name)' is missing")
+        }
+        inputs[name] = bytes
+      }
+    }
+    return inputs
+  }
+
+  /// Runs one attempt, renewing the lease meanwhile and enforcing the timeout.
+  private func attempt(
+    plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
+    inputs: [String: [UInt8]]
+  ) async -> AttemptOutcome {
+    let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
+    let context = StepContext(
+      workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
+      stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
+      deadline: timeout.map { ContinuousClock.now + $0 })
+    let store = self.store
+    let lease = configuration.leaseDuration
+    return await withTaskGroup(of: AttemptOutcome?.self) { group in
+      group.addTask {
+        do {
+          return .succeeded(try await plugin.execute(context))
+        } catch let failure as StepFailure {
+          return .failed(failure)
+        } catch is CancellationError {
+          return .cancelled
+        } catch {
+          return .failed(StepFailure("plugin '\(step.plugin)' failed: \(error)", retryable: true))
+        }
+      }
+      if let timeout {
+        group.addTask {
+          guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+          return .failed(StepFailure("step '\(step.name)' timed out after \(timeout)", retryable: true))
+        }
+      }
+      group.addTask {
+        // Renew at a third of the lease, so two renewals can fail before it lapses.
+        while (try? await Task.sleep(for: lease / 3)) != nil {
+          let renewed = try? await store.renewLease(workflowID: record.workflowID, fence: record.fence, ttl: lease)
+          if renewed == false { return .leaseLost }
+        }
+        return nil
+      }
+      var outcome: AttemptOutcome = .cancelled
+      while let next = await group.next() {
+        if let next {
+          outcome = next
+          break
+        }
+      }
+      group.cancelAll()
+      return outcome
+    }
+  }
+
+  /// Marks the run FAILED at `index` after its last attempt.
+  private func failRun(
+    _ record: inout RunRecord, index: Int, state stepState: StepState, usage: StepUsage,
+    message: String, retryable: Bool, logger: Logger
+  ) async {
+    let timing = writeTiming()
+    var failed = stepState
+    failed.status = .failed
+    failed.usage = failed.usage + usage
+    failed.lastError = message
+    failed.lastErrorRetryable = retryable
+    failed.finishedAtMs = timing.nowMs
+    let step = record.definition.steps[index].name
+    let runError = "step '\(step)' failed after \(failed.attempts) attempt\(failed.attempts == 1 ? "" : "s"): \(message)"
+    let write = AttemptFailure(
+      workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step, step: failed,
+      usage: usage, runError: runError, timing: timing)
+    guard await self.write(record, logger: logger, { try await self.store.recordFailure(write) }) else { return }
+    record.steps[index] = failed
+    record.status = .failed
+    logger.info("run failed: \(runError)")
+    await release(record)
+  }
+
+  /// Performs a fenced write, retrying while the store is unreachable.
+  /// Returns false when the runner must stop: fenced out, or the store stayed
+  /// down past the retry window (the run is then left for recovery).
+  private func write(_ record: RunRecord, logger: Logger, _ operation: () async throws -> Void) async -> Bool {
+    do {
+      try await retryingStore(operation)
+      return true
+    } catch {
+      switch StoreError(error).kind {
+      case .fenced, .conflict:
+        logger.warning("write refused, another runner owns the run: \(error)")
+      default:
+        logger.error("write failed, run left for recovery: \(error)")
+      }
+      return false
+    }
+  }
+
+  /// Runs a store operation, retrying with backoff while the store is
+  /// unreachable, for up to the retry window.
+  ///
+  /// A write whose connection dropped may have been applied; retrying it is
+  /// safe because every write is fenced and checks the step it expects: a
+  /// duplicate is refused (`conflict`) rather than applied twice. The caller
+  /// then stops, and a resume continues from what is stored.
+  private func retryingStore<T>(_ operation: () async throws -> T) async throws(StoreError) -> T {
+    let window = configuration.storeRetryWindow ?? configuration.leaseDuration
+    let deadline = ContinuousClock.now + window
+    var delay = Duration.milliseconds(25)
+    while true {
+      do {
+        return try await operation()
+      } catch {
+        let error = StoreError(error)
+        guard error.kind == .unavailable, ContinuousClock.now + delay < deadline else { throw error }
+        try? await Task.sleep(for: delay)
+        delay = min(delay * 2, .seconds(1))
+      }
+    }
+  }
+
+  private func release(_ record: RunRecord) async {
+    try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence)
+  }
+}
+
+extension Duration {
+  /// The duration in whole milliseconds.
+  var milliseconds: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+  }
+}

@@ -1,0 +1,103 @@
+import Logging
+import ResumableCore
+import ResumableWire
+
+/// Turns one request envelope into its response envelope: decodes the
+/// payload, calls the engine within the call's deadline, encodes the answer.
+/// Every failure becomes a status code and a message; nothing throws.
+struct Dispatcher: Sendable {
+  let engine: WorkflowEngine
+  let logger: Logger
+
+  func respond(to request: Envelope) async -> Envelope {
+    var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
+    do {
+      response.payload = try await withDeadline(milliseconds: request.timeoutMilliseconds) {
+        try await self.call(request)
+      }
+    } catch let error as RPCFailure {
+      response.statusCode = error.code
+      response.statusMessage = error.message
+    } catch let error as EngineError {
+      response.statusCode = StatusCode(error.code)
+      response.statusMessage = error.message
+    } catch {
+      logger.error("request failed: \(error)", metadata: ["method": "\(request.method)"])
+      response.statusCode = .internal
+      response.statusMessage = "internal error; the server log has the detail"
+    }
+    return response
+  }
+
+  private func call(_ request: Envelope) async throws -> [UInt8] {
+    guard let method = Method(rawValue: request.method) else {
+      let known = Method.allCases.map(\.rawValue).joined(separator: ", ")
+      throw RPCFailure(
+        .unimplemented,
+        "unknown method '\(request.method.prefix(100))'; this server implements \(known)")
+    }
+    switch method {
+    case .startWorkflow:
+      let message = try decode(StartWorkflowRequest.self, request.payload, method)
+      let result = try await engine.start(
+        workflow: message.workflow, workflowID: message.workflowID.isEmpty ? nil : message.workflowID,
+        input: Array(message.inputJSON.utf8), wait: !message.noWait,
+        onConflict: message.onConflict == .useExisting ? .useExisting : .fail)
+      return StartWorkflowResponse(
+        state: RunState(result.record, includeArtifacts: false), created: result.created
+      ).protobufBytes()
+    case .resumeWorkflow:
+      let message = try decode(ResumeWorkflowRequest.self, request.payload, method)
+      let record = try await engine.resume(workflowID: message.workflowID, wait: !message.noWait)
+      return ResumeWorkflowResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
+    case .getState:
+      let message = try decode(GetStateRequest.self, request.payload, method)
+      let record = try await engine.state(
+        workflowID: message.workflowID, includeArtifacts: message.includeArtifacts)
+      return GetStateResponse(state: RunState(record, includeArtifacts: message.includeArtifacts))
+        .protobufBytes()
+    }
+  }
+
+  private func decode<Message: WireMessage>(_ type: Message.Type, _ payload: [UInt8], _ method: Method) throws -> Message {
+    do {
+      return try Message(protobufBytes: payload)
+    } catch {
+      throw RPCFailure(
+        .invalidArgument,
+        "the payload of \(method.rawValue) is not a resumable.v1.\(Message.self): \(error.message)")
+    }
+  }
+
+  /// Runs `body`, or fails with DEADLINE_EXCEEDED when the deadline passes
+  /// first (0: no deadline). The run a call started goes on either way.
+  private func withDeadline(milliseconds: UInt64, _ body: @escaping @Sendable () async throws -> [UInt8]) async throws -> [UInt8] {
+    guard milliseconds > 0 else { return try await body() }
+    let limit = Duration.milliseconds(Int64(min(milliseconds, UInt64(Int64.max / 1_000_000))))
+    return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+      group.addTask { try await body() }
+      group.addTask {
+        try? await Task.sleep(for: limit)
+        return nil
+      }
+      defer { group.cancelAll() }
+      guard let first = try await group.next(), let result = first else {
+        throw RPCFailure(
+          .deadlineExceeded,
+          "the call's deadline of \(milliseconds) ms passed; a run it started goes on — ask for its state")
+      }
+      return result
+    }
+  }
+}
+
+/// A failure answered with a wire status.
+struct RPCFailure: Error {
+  var code: StatusCode
+  var message: String
+
+  init(_ code: StatusCode, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+}

@@ -1,0 +1,171 @@
+import Foundation
+public import Logging
+import NIOCore
+import NIOPosix
+import ResumableCore
+import ResumableRedis
+import ResumableStore
+import ResumableWire
+public import ServiceLifecycle
+import Synchronization
+
+/// The sidecar: serves the RPC protocol on a Unix socket and drives runs,
+/// with state in Redis (an existing one, or a private `redis-server` it
+/// starts and stops).
+///
+/// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM,
+/// SIGINT) it stops accepting connections, lets steps in flight finish and
+/// commit within the grace period, answers the calls waiting on them, then
+/// closes connections and Redis. Steps still running after the grace period
+/// are cancelled, not committed, and left for a resume.
+public final class ResumableServer: Service, Sendable {
+  private let configuration: ServerConfiguration
+  private let logger: Logger
+  private let readiness = Mutex<[CheckedContinuation<Void, any Error>]>([])
+  private let ready = Mutex(false)
+
+  public init(configuration: ServerConfiguration, logger: Logger) {
+    self.configuration = configuration
+    self.logger = logger
+  }
+
+  /// Returns once the server accepts connections.
+  public func waitUntilReady() async throws {
+    try await withCheckedThrowingContinuation { continuation in
+      let now = ready.withLock { $0 }
+      if now {
+        continuation.resume()
+      } else {
+        readiness.withLock { $0.append(continuation) }
+        if ready.withLock({ $0 }) { resumeWaiters(with: .success(())) }
+      }
+    }
+  }
+
+  private func resumeWaiters(with result: Result<Void, any Error>) {
+    let waiters = readiness.withLock { waiters in
+      defer { waiters = [] }
+      return waiters
+    }
+    for waiter in waiters { waiter.resume(with: result) }
+  }
+
+  public func run() async throws {
+    do {
+      try await serve()
+    } catch {
+      ready.withLock { $0 = true }
+      resumeWaiters(with: .failure(error))
+      throw error
+    }
+  }
+
+  private func serve() async throws {
+    let group = MultiThreadedEventLoopGroup.singleton
+    var embedded: RedisServerProcess?
+    let address: RedisAddress
+    switch configuration.redis {
+    case .external(let external):
+      address = external
+    case .embedded(let dataDirectory):
+      let process = try await RedisServerProcess.start(
+        configuration: RedisServerProcess.Configuration(dataDirectory: dataDirectory), logger: logger)
+      embedded = process
+      address = process.address
+      logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid)"])
+    }
+    let client = RedisClient(address: address, eventLoopGroup: group, logger: logger)
+    do {
+      try await serve(client: client, group: group)
+    } catch {
+      await client.close()
+      await embedded?.stop()
+      throw error
+    }
+    await client.close()
+    if let embedded {
+      await embedded.stop()
+      logger.info("embedded redis-server stopped")
+    }
+  }
+
+  private func serve(client: RedisClient, group: MultiThreadedEventLoopGroup) async throws {
+    let ping = try await client.send(["PING"])
+    if let message = ping.errorMessage { throw ServerError("Redis refused PING: \(message)") }
+    let store = RedisStateStore(client: client, keyPrefix: configuration.keyPrefix)
+    let engine = WorkflowEngine(
+      store: store, registry: configuration.plugins, workflows: configuration.workflows,
+      configuration: configuration.engine, logger: logger)
+    let dispatcher = Dispatcher(engine: engine, logger: logger)
+    let connections = ConnectionRegistry()
+
+    try await SocketFile.prepare(path: configuration.socketPath, group: group)
+    let maximumFrameBytes = configuration.maximumFrameBytes
+    // The socket file is created by bind(): a restrictive umask makes it 0600
+    // from its first instant; chmod then applies the configured mode.
+    let previousMask = umask(0o177)
+    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    do {
+      server = try await ServerBootstrap(group: group)
+        .serverChannelOption(.backlog, value: 256)
+        .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false) { channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(
+              ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))
+            try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+          }
+        }
+      umask(previousMask)
+    } catch {
+      umask(previousMask)
+      throw ServerError("cannot listen on '\(configuration.socketPath)': \(error)")
+    }
+    guard chmod(configuration.socketPath, mode_t(configuration.socketMode)) == 0 else {
+      try? await server.channel.close()
+      throw ServerError("cannot set the mode of '\(configuration.socketPath)': \(String(cString: strerror(errno)))")
+    }
+    logger.info(
+      "listening",
+      metadata: [
+        "socket": "\(configuration.socketPath)", "workflows": "\(engine.workflowNames.joined(separator: ","))",
+      ])
+    ready.withLock { $0 = true }
+    resumeWaiters(with: .success(()))
+
+    let grace = configuration.shutdownGracePeriod
+    let logger = self.logger
+    try await withThrowingDiscardingTaskGroup { tasks in
+      tasks.addTask {
+        try await server.executeThenClose { inbound in
+          try await withThrowingDiscardingTaskGroup { connectionTasks in
+            for try await connection in inbound {
+              connectionTasks.addTask {
+                await Connection(channel: connection, dispatcher: dispatcher, registry: connections, logger: logger).serve()
+              }
+            }
+          }
+        }
+      }
+      tasks.addTask {
+        await withTaskGroup(of: Void.self) { engineTasks in
+          engineTasks.addTask { await engine.run() }
+          engineTasks.addTask {
+            // Returns when graceful shutdown begins (or at once on cancellation).
+            try? await gracefulShutdown()
+            logger.info("shutting down: no new connections; steps in flight may finish within \(grace)")
+            try? await server.channel.close()
+            engine.beginShutdown()
+            try? await Task.sleep(for: grace)
+          }
+          await engineTasks.next()
+          engineTasks.cancelAll()
+        }
+        // Every runner has stopped, so every waiting call has its answer.
+        await connections.closeAll()
+      }
+    }
+    try? FileManager.default.removeItem(atPath: configuration.socketPath)
+    logger.info("server stopped")
+  }
+}

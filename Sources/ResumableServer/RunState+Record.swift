@@ -1,0 +1,75 @@
+import ResumableCore
+import ResumableWire
+
+extension ResumableWire.RunState {
+  /// The wire form of a stored run.
+  init(_ record: RunRecord, includeArtifacts: Bool) {
+    let steps = zip(record.definition.steps, record.steps).map { definition, state in
+      StepRecord(
+        name: definition.name, plugin: definition.plugin, status: ResumableWire.StepStatus(state.status),
+        attempts: state.attempts,
+        usage: Usage(
+          inputTokens: state.usage.inputTokens, outputTokens: state.usage.outputTokens,
+          costMicros: state.usage.costMicros),
+        lastError: state.lastError ?? "", lastErrorRetryable: state.lastErrorRetryable,
+        startedAtMs: state.startedAtMs, finishedAtMs: state.finishedAtMs,
+        artifactBytes: state.artifactBytes, savedMicros: state.savedMicros)
+    }
+    let artifacts =
+      includeArtifacts
+      ? record.definition.steps.compactMap { step in
+        record.artifacts[step.name].map { Artifact(step: step.name, data: $0) }
+      } : []
+    self.init(
+      workflowID: record.workflowID, workflow: record.workflowName, status: ResumableWire.RunStatus(record.status),
+      currentStep: record.currentStepName,
+      currentStepIndex: UInt32(min(record.cursor, record.definition.steps.count - 1)), steps: steps,
+      artifacts: artifacts,
+      cost: ResumableWire.CostLedger(
+        spentMicros: record.ledger.spentMicros, savedByResumeMicros: record.ledger.savedByResumeMicros,
+        inputTokens: record.ledger.inputTokens, outputTokens: record.ledger.outputTokens),
+      schemaVersion: record.schemaVersion, createdAtMs: record.createdAtMs, updatedAtMs: record.updatedAtMs,
+      expiresAtMs: record.expiresAtMs, resumes: record.resumes, error: record.error ?? "")
+  }
+}
+
+extension ResumableWire.RunStatus {
+  init(_ status: ResumableCore.RunStatus) {
+    switch status {
+    case .running: self = .running
+    case .completed: self = .completed
+    case .failed: self = .failed
+    case .awaitingApproval: self = .awaitingApproval
+    case .cancelled: self = .cancelled
+    }
+  }
+}
+
+extension ResumableWire.StepStatus {
+  init(_ status: ResumableCore.StepStatus) {
+    switch status {
+    case .pending: self = .pending
+    case .running: self = .running
+    case .completed: self = .completed
+    case .failed: self = .failed
+    case .retrying: self = .retrying
+    }
+  }
+}
+
+extension StatusCode {
+  /// The wire status of an engine error.
+  init(_ code: EngineError.Code) {
+    switch code {
+    case .invalidArgument: self = .invalidArgument
+    case .notFound: self = .notFound
+    case .alreadyExists: self = .alreadyExists
+    case .failedPrecondition: self = .failedPrecondition
+    case .resourceExhausted: self = .resourceExhausted
+    case .unavailable: self = .unavailable
+    case .deadlineExceeded: self = .deadlineExceeded
+    case .aborted: self = .aborted
+    default: self = .internal
+    }
+  }
+}

@@ -1,0 +1,41 @@
+public import Logging
+public import ResumableCore
+public import ResumableRedis
+
+/// Everything `ResumableServer` needs to run, with production defaults.
+public struct ServerConfiguration: Sendable {
+  /// Where the server listens.
+  public var socketPath: String
+  /// The socket file's permission bits (default 0600: the owner only).
+  public var socketMode: UInt32 = 0o600
+  /// The largest frame accepted, in bytes (default 4 MiB); checked before buffering.
+  public var maximumFrameBytes: Int = 4 * 1024 * 1024
+  /// Where state lives.
+  public var redis: RedisBackend
+  /// The first part of every Redis key (default `resumable`).
+  public var keyPrefix: String = "resumable"
+  /// The workflows runs can be started from.
+  public var workflows: [WorkflowDefinition]
+  /// The plugins steps can name.
+  public var plugins: PluginRegistry
+  /// Expiry, leases and limits of runs.
+  public var engine: EngineConfiguration = EngineConfiguration()
+  /// How long a graceful shutdown lets steps in flight finish (default 30 s).
+  public var shutdownGracePeriod: Duration = .seconds(30)
+
+  public init(socketPath: String, redis: RedisBackend, workflows: [WorkflowDefinition], plugins: PluginRegistry) {
+    self.socketPath = socketPath
+    self.redis = redis
+    self.workflows = workflows
+    self.plugins = plugins
+  }
+}
+
+/// Which Redis the server uses.
+public enum RedisBackend: Sendable {
+  /// An existing Redis server.
+  case external(RedisAddress)
+  /// A private `redis-server` the server starts (Unix socket only, the
+  /// append-only file on) with its data in `dataDirectory`, and stops on shutdown.
+  case embedded(dataDirectory: String)
+}

@@ -1,0 +1,45 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Prepares the path a Unix socket is bound to: refuses to start while
+/// another server listens there, removes a stale socket file otherwise, and
+/// never removes a file that is not a socket.
+enum SocketFile {
+  static func prepare(path: String, group: any EventLoopGroup) async throws(ServerError) {
+    guard path.utf8.count < 108 else {
+      throw ServerError("the socket path '\(path)' is \(path.utf8.count) bytes; Unix socket paths must be shorter than 108 bytes")
+    }
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }  // nothing there
+    guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+      throw ServerError("'\(path)' exists and is not a socket; choose another --socket path or remove the file")
+    }
+    if await isListening(path: path, group: group) {
+      throw ServerError("another server is listening on '\(path)'; stop it, or pass a different --socket path")
+    }
+    guard unlink(path) == 0 || errno == ENOENT else {
+      throw ServerError("cannot remove the stale socket file '\(path)': \(String(cString: strerror(errno)))")
+    }
+  }
+
+  static func isListening(path: String, group: any EventLoopGroup) async -> Bool {
+    do {
+      let channel = try await ClientBootstrap(group: group)
+        .connectTimeout(.seconds(2))
+        .connect(unixDomainSocketPath: path).get()
+      try? await channel.close()
+      return true
+    } catch {
+      return false
+    }
+  }
+}
+
+/// A failure to start or run the server (bind, configuration, Redis), as
+/// opposed to a failed request.
+public struct ServerError: Error, CustomStringConvertible, Sendable {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}

@@ -1,0 +1,200 @@
+import Foundation
+public import ResumableCore
+public import ResumableRedis
+
+/// The product's `StateStore`: runs in Redis, core commands only.
+///
+/// Layout (see `RunKeys`): per run a hash for the run, a hash of step
+/// records, a hash of artifacts, a stream of events and a lease key, all
+/// under the hash tag `{workflow_id}`. Every write is one Lua script
+/// (`Scripts`): fenced, all or nothing, writing only what the step changed
+/// (O(size of that step's output)), and refreshing every key's expiry.
+public final class RedisStateStore: StateStore {
+  private let client: RedisClient
+  private let prefix: String
+
+  /// - Parameters:
+  ///   - client: the connection to Redis (shared, pipelined).
+  ///   - keyPrefix: the first part of every key, so several deployments or
+  ///     tests can share one Redis; must not contain `{` or `}`.
+  public init(client: RedisClient, keyPrefix: String = "resumable") {
+    self.client = client
+    self.prefix = keyPrefix
+  }
+
+  private func keys(_ workflowID: String) -> [RedisArgument] {
+    RunKeys(prefix: prefix, workflowID: workflowID).scriptKeys.map { RedisArgument($0) }
+  }
+
+  private func run(_ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument]) async throws(StoreError) -> RESPValue {
+    do {
+      return try await client.evalScript(script, keys: keys(workflowID), arguments: arguments)
+    } catch {
+      throw StoreError(redis: error)
+    }
+  }
+
+  public func create(_ new: NewRun) async throws(StoreError) -> CreateOutcome {
+    let timing = new.timing
+    let definition = try encode(new.definition)
+    let reply = try await run(
+      Scripts.create, new.workflowID,
+      [
+        RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
+        RedisArgument(Int(RunRecord.currentSchemaVersion)), RedisArgument(new.definition.name),
+        RedisArgument(definition), RedisArgument(new.input), RedisArgument(new.definition.steps[0].name),
+        RedisArgument(try encode(new.firstStep)),
+        RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs)),
+        RedisArgument(timing.nowMs + timing.ttlMs),
+      ])
+    return reply.int == 1 ? .created(fence: 1) : .exists
+  }
+
+  public func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord? {
+    let reply = try await run(Scripts.load, workflowID, [includeArtifacts ? "1" : "0"])
+    if reply.isNull { return nil }
+    guard let parts = reply.array, parts.count == 3 else {
+      throw StoreError(.corrupt, "unexpected reply to the load script: \(reply)")
+    }
+    return try RunRecordDecoder.decode(
+      workflowID: workflowID, run: parts[0], steps: parts[1], artifacts: parts[2])
+  }
+
+  public func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]] {
+    guard !steps.isEmpty else { return [:] }
+    let key = RunKeys(prefix: prefix, workflowID: workflowID).artifacts
+    let reply: RESPValue
+    do {
+      reply = try await client.send([RedisArgument("HMGET"), RedisArgument(key)] + steps.map { RedisArgument($0) })
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "HMGET \(key): \(message)") }
+    var result: [String: [UInt8]] = [:]
+    for (name, value) in zip(steps, reply.array ?? []) {
+      if let bytes = value.bytes { result[name] = bytes }
+    }
+    return result
+  }
+
+  public func acquireLease(workflowID: String, ttl: Duration) async throws(StoreError) -> LeaseOutcome {
+    let reply = try await run(Scripts.acquire, workflowID, [RedisArgument(ttl.wholeMilliseconds)])
+    switch reply.int {
+    case -1: return .notFound
+    case 0: return .held
+    case let fence?: return .acquired(fence: UInt64(fence))
+    case nil: throw StoreError(.corrupt, "unexpected reply to the lease script: \(reply)")
+    }
+  }
+
+  public func renewLease(workflowID: String, fence: UInt64, ttl: Duration) async throws(StoreError) -> Bool {
+    let reply = try await run(Scripts.renew, workflowID, [RedisArgument(fence), RedisArgument(ttl.wholeMilliseconds)])
+    return reply.int == 1
+  }
+
+  public func releaseLease(workflowID: String, fence: UInt64) async throws(StoreError) {
+    _ = try await run(Scripts.release, workflowID, [RedisArgument(fence)])
+  }
+
+  public func beginAttempt(_ begin: AttemptBegin) async throws(StoreError) {
+    let timing = begin.timing
+    var arguments: [RedisArgument] = [
+      RedisArgument(begin.fence), RedisArgument(begin.cursor), RedisArgument(begin.stepName),
+      RedisArgument(try encode(begin.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
+      RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
+      RedisArgument(
+        Self.event(
+          begin.resume == nil ? "attempt_started" : "run_resumed", step: begin.stepName,
+          attempt: Int(begin.step.attempts), at: timing.nowMs)),
+      begin.resume == nil ? "0" : "1", RedisArgument(begin.resume?.savedMicros ?? 0),
+    ]
+    for (name, step) in (begin.resume?.updatedSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
+      arguments.append(RedisArgument(name))
+      arguments.append(RedisArgument(try encode(step)))
+    }
+    _ = try await run(Scripts.begin, begin.workflowID, arguments)
+  }
+
+  public func commitStep(_ commit: StepCommit) async throws(StoreError) {
+    let timing = commit.timing
+    _ = try await run(
+      Scripts.commit, commit.workflowID,
+      [
+        RedisArgument(commit.fence), RedisArgument(commit.cursor), RedisArgument(commit.stepName),
+        RedisArgument(commit.artifact), RedisArgument(try encode(commit.step)),
+        RedisArgument(commit.usage.costMicros), RedisArgument(commit.usage.inputTokens),
+        RedisArgument(commit.usage.outputTokens), RedisArgument(timing.nowMs),
+        RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
+        RedisArgument(timing.nowMs + timing.ttlMs),
+        RedisArgument(
+          Self.event("step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs)),
+        RedisArgument(commit.next?.name ?? ""),
+        RedisArgument(try commit.next.map { try encode($0.step) } ?? []),
+      ])
+  }
+
+  public func recordFailure(_ failure: AttemptFailure) async throws(StoreError) {
+    let timing = failure.timing
+    _ = try await run(
+      Scripts.fail, failure.workflowID,
+      [
+        RedisArgument(failure.fence), RedisArgument(failure.cursor), RedisArgument(failure.stepName),
+        RedisArgument(try encode(failure.step)), RedisArgument(failure.usage.costMicros),
+        RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
+        RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
+        RedisArgument(timing.nowMs + timing.ttlMs),
+        RedisArgument(
+          Self.event(
+            failure.runError == nil ? "attempt_failed" : "run_failed", step: failure.stepName,
+            attempt: Int(failure.step.attempts), at: timing.nowMs)),
+        RedisArgument(failure.runError ?? ""),
+      ])
+  }
+
+  // MARK: - Encoding
+
+  private func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
+    do {
+      return Array(try RunRecordDecoder.encoder.encode(value))
+    } catch {
+      throw StoreError(.corrupt, "cannot encode \(type(of: value)): \(error)")
+    }
+  }
+
+  static func event(_ type: String, step: String, attempt: Int, at nowMs: Int64) -> [UInt8] {
+    JSONValue.object([
+      "type": .string(type), "step": .string(step), "attempt": .number(Double(attempt)),
+      "at_ms": .number(Double(nowMs)),
+    ]).serialized()
+  }
+}
+
+extension StoreError {
+  /// Maps a Redis failure: connection trouble is `unavailable`; the scripts'
+  /// own error replies (`FENCED`, `CONFLICT`, `NOTFOUND`) keep their meaning.
+  init(redis error: RedisError) {
+    guard error.code == .server else {
+      self.init(.unavailable, error.description)
+      return
+    }
+    let message = error.message
+    let word = message.prefix { $0 != " " }
+    let rest = String(message.dropFirst(word.count).drop { $0 == " " })
+    switch word {
+    case "FENCED": self.init(.fenced, rest)
+    case "CONFLICT": self.init(.conflict, rest)
+    case "NOTFOUND": self.init(.notFound, rest)
+    case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN":
+      self.init(.unavailable, message)
+    default: self.init(.corrupt, message)
+    }
+  }
+}
+
+extension Duration {
+  /// The duration in whole milliseconds.
+  var wholeMilliseconds: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+  }
+}

@@ -1,0 +1,29 @@
+/// The Redis keys of one run.
+///
+/// Every key carries the run's id as a hash tag (`prefix:{id}:part`), so a run
+/// lives in one Redis Cluster slot and every script touching it is cluster-safe.
+/// The order of `scriptKeys` is the `KEYS` order every script expects.
+struct RunKeys {
+  /// Hash: status, cursor, fence, ledger, definition snapshot, input, times.
+  let run: String
+  /// Hash: step name → the step's record (JSON).
+  let steps: String
+  /// Hash: step name → the step's artifact (bytes).
+  let artifacts: String
+  /// Stream: progress events.
+  let events: String
+  /// String: the fencing token of the runner holding the lease (own expiry).
+  let lease: String
+
+  init(prefix: String, workflowID: String) {
+    let base = "\(prefix):{\(workflowID)}:"
+    run = base + "run"
+    steps = base + "steps"
+    artifacts = base + "artifacts"
+    events = base + "events"
+    lease = base + "lease"
+  }
+
+  /// KEYS[1…5] of the scripts: run, steps, artifacts, events, lease.
+  var scriptKeys: [String] { [run, steps, artifacts, events, lease] }
+}

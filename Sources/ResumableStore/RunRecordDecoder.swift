@@ -1,0 +1,93 @@
+import Foundation
+import ResumableCore
+import ResumableRedis
+
+/// Turns the load script's reply into a `RunRecord`, refusing what it cannot
+/// read completely: a newer schema version, a missing field, a bad record.
+enum RunRecordDecoder {
+  static let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return encoder
+  }()
+
+  static func decode(workflowID: String, run: RESPValue, steps: RESPValue, artifacts: RESPValue) throws(StoreError) -> RunRecord {
+    let fields = try hash(run, "run")
+    func field(_ name: String) throws(StoreError) -> [UInt8] {
+      guard let value = fields[name] else {
+        throw StoreError(.corrupt, "run '\(workflowID)' has no '\(name)' field")
+      }
+      return value
+    }
+    func text(_ name: String) throws(StoreError) -> String { String(decoding: try field(name), as: UTF8.self) }
+    func number<T: FixedWidthInteger>(_ name: String, _: T.Type = T.self) throws(StoreError) -> T {
+      guard let value = T(try text(name)) else {
+        throw StoreError(.corrupt, "run '\(workflowID)' has a bad '\(name)' field")
+      }
+      return value
+    }
+
+    let version: UInt32 = try number("v")
+    guard version <= RunRecord.currentSchemaVersion else {
+      throw StoreError(
+        .unsupportedSchema,
+        "run '\(workflowID)' was stored with schema version \(version); this server reads versions up to \(RunRecord.currentSchemaVersion) — upgrade the server to read it")
+    }
+    let definition: WorkflowDefinition
+    do {
+      definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(try field("definition")))
+    } catch let error as StoreError {
+      throw error
+    } catch {
+      throw StoreError(.corrupt, "run '\(workflowID)' has an unreadable definition snapshot: \(error)")
+    }
+    guard let status = RunStatus(rawValue: try text("status")) else {
+      throw StoreError(.corrupt, "run '\(workflowID)' has an unknown status")
+    }
+    let stepFields = try hash(steps, "steps")
+    var records: [StepState] = []
+    records.reserveCapacity(definition.steps.count)
+    for step in definition.steps {
+      guard let bytes = stepFields[step.name] else {
+        records.append(StepState())
+        continue
+      }
+      do {
+        records.append(try JSONDecoder().decode(StepState.self, from: Data(bytes)))
+      } catch {
+        throw StoreError(.corrupt, "run '\(workflowID)' has an unreadable record of step '\(step.name)': \(error)")
+      }
+    }
+    let cursor: Int = try number("cursor")
+    guard cursor >= 0, cursor <= definition.steps.count, !definition.steps.isEmpty else {
+      throw StoreError(.corrupt, "run '\(workflowID)' has a cursor out of range")
+    }
+    let error = fields["error"].map { String(decoding: $0, as: UTF8.self) }
+    return RunRecord(
+      workflowID: workflowID, definition: definition, status: status, cursor: cursor, steps: records,
+      ledger: CostLedger(
+        spentMicros: try number("spent"), savedByResumeMicros: try number("saved"),
+        inputTokens: try number("in_tokens"), outputTokens: try number("out_tokens")),
+      input: try field("input"), createdAtMs: try number("created"), updatedAtMs: try number("updated"),
+      expiresAtMs: try number("expires"), resumes: try number("resumes"), error: error,
+      fence: try number("fence"), schemaVersion: version, artifacts: try hash(artifacts, "artifacts"))
+  }
+
+  /// A flat HGETALL reply as a dictionary.
+  static func hash(_ value: RESPValue, _ what: String) throws(StoreError) -> [String: [UInt8]] {
+    guard let items = value.array, items.count % 2 == 0 else {
+      throw StoreError(.corrupt, "the \(what) hash has an unexpected shape")
+    }
+    var result: [String: [UInt8]] = [:]
+    result.reserveCapacity(items.count / 2)
+    var index = 0
+    while index < items.count {
+      guard let key = items[index].bytes, let value = items[index + 1].bytes else {
+        throw StoreError(.corrupt, "the \(what) hash has an unexpected entry")
+      }
+      result[String(decoding: key, as: UTF8.self)] = value
+      index += 2
+    }
+    return result
+  }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ResumableClient
+import ResumableCore
+import ResumableRedis
+import ResumableServer
+import ServiceLifecycle
+
+/// `resumable serve`: the sidecar.
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run the sidecar server.",
+    discussion: """
+      Serves the RPC protocol on a Unix socket (mode 0600). Without --redis it starts a \
+      private redis-server (Unix socket only, append-only file on) under --data-dir and \
+      stops it on shutdown. SIGINT/SIGTERM shut down gracefully: no new connections, steps \
+      in flight finish and commit within the grace period.
+      """)
+
+  @Option(name: .long, help: "The socket path (else $RESUMABLE_SOCKET, else \(ResumableClient.defaultSocketPath)).")
+  var socket: String?
+
+  @Option(name: .long, help: "An existing Redis: redis://host:port[/db] or unix:///path[?db=N]. Default: an embedded redis-server.")
+  var redis: String?
+
+  @Option(name: .long, help: "The workflow definitions file (YAML or JSON).")
+  var workflows: String?
+
+  @Option(name: .customLong("data-dir"), help: "Where the embedded Redis keeps its data (default $XDG_DATA_HOME/resumable or ~/.local/share/resumable).")
+  var dataDir: String?
+
+  @Option(name: .long, help: "Seconds every key of a run lives after its last progress.")
+  var ttl: Int = 86_400
+
+  @Option(name: .customLong("max-frame-bytes"), help: "The largest request frame accepted, in bytes.")
+  var maxFrameBytes: Int = 4 * 1024 * 1024
+
+  @Option(name: .customLong("lease-seconds"), help: "How long a runner's lease lasts without renewal.")
+  var leaseSeconds: Double = 15
+
+  @Option(name: .customLong("grace-seconds"), help: "How long a graceful shutdown lets steps in flight finish.")
+  var graceSeconds: Double = 30
+
+  @Option(name: .customLong("key-prefix"), help: "The first part of every Redis key.")
+  var keyPrefix: String = "resumable"
+
+  @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+  var logLevel: String = "info"
+
+  func validate() throws {
+    guard Logger.Level(rawValue: logLevel) != nil else {
+      throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+    }
+    guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds") }
+    guard maxFrameBytes >= 1024, maxFrameBytes <= 1 << 30 else {
+      throw ValidationError("--max-frame-bytes must be between 1024 and 1073741824")
+    }
+    guard leaseSeconds >= 0.1 else { throw ValidationError("--lease-seconds must be at least 0.1") }
+    guard graceSeconds >= 0 else { throw ValidationError("--grace-seconds must be 0 or more") }
+    guard !keyPrefix.isEmpty, !keyPrefix.contains("{"), !keyPrefix.contains("}") else {
+      throw ValidationError("--key-prefix must be non-empty and contain no '{' or '}'")
+    }
+    if let redis {
+      do {
+        _ = try RedisAddress(url: redis)
+      } catch {
+        throw ValidationError("--redis: \(error)")
+      }
+    }
+  }
+
+  func run() async throws {
+    let level = Logger.Level(rawValue: logLevel) ?? .info
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let logger = Logger(label: "resumable")
+    let registry = PluginRegistry.builtIn()
+    var definitions: [WorkflowDefinition] = []
+    if let workflows {
+      do {
+        definitions = try DefinitionsFile.load(path: workflows, registry: registry)
+      } catch {
+        throw ServeFailure("cannot load the workflows: \(error)")
+      }
+    } else {
+      logger.warning("no --workflows file given: nothing can be started until one is")
+    }
+    let backend: RedisBackend
+    if let redis {
+      backend = .external(try RedisAddress(url: redis))
+    } else {
+      backend = .embedded(dataDirectory: dataDir ?? Self.defaultDataDirectory())
+    }
+    var configuration = ServerConfiguration(
+      socketPath: ConnectionOptions.resolveSocketPath(socket), redis: backend, workflows: definitions,
+      plugins: registry)
+    configuration.maximumFrameBytes = maxFrameBytes
+    configuration.keyPrefix = keyPrefix
+    configuration.engine.ttl = .seconds(ttl)
+    configuration.engine.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
+    configuration.shutdownGracePeriod = .milliseconds(Int64(graceSeconds * 1000))
+
+    let server = ResumableServer(configuration: configuration, logger: logger)
+    let group = ServiceGroup(
+      configuration: ServiceGroupConfiguration(
+        services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    do {
+      try await group.run()
+    } catch let error as ServerError {
+      throw ServeFailure(error.message)
+    }
+  }
+
+  static func defaultDataDirectory() -> String {
+    let environment = ProcessInfo.processInfo.environment
+    if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/resumable" }
+    if let home = environment["HOME"], !home.isEmpty { return home + "/.local/share/resumable" }
+    return "/tmp/resumable-\(getuid())"
+  }
+}
+
+/// A serve failure printed as one line, exit code 1.
+struct ServeFailure: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import ResumableCore
+import Testing
+
+@Suite("Definitions file")
+struct DefinitionsFileTests {
+  let registry = PluginRegistry.builtIn()
+
+  func parse(_ text: String) throws(DefinitionError) -> [WorkflowDefinition] {
+    try DefinitionsFile.parse(text, file: "defs.yaml", registry: registry)
+  }
+
+  @Test func parsesTheIssueExample() throws {
+    let workflows = try parse(
+      """
+      workflows:
+        - name: research
+          steps:
+            - name: search
+              plugin: simulate
+              inputs: [input]
+              config: {latency_ms: 50, cost_usd: 0.10, input_tokens: 1200, output_tokens: 300}
+              retry: {max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 5000, multiplier: 2.0}
+            - name: outline
+              plugin: simulate
+              inputs: [search]
+              timeout_ms: 2000
+      """)
+    let research = try #require(workflows.first)
+    #expect(research.name == "research")
+    #expect(research.steps.map(\.name) == ["search", "outline"])
+    #expect(research.steps[0].inputs == ["input"])
+    #expect(research.steps[0].config["cost_usd"] == .number(0.10))
+    #expect(research.steps[0].retry == RetryPolicy(maxAttempts: 3, initialBackoffMilliseconds: 100, maxBackoffMilliseconds: 5000, multiplier: 2))
+    #expect(research.steps[1].retry == RetryPolicy())
+    #expect(research.steps[1].timeoutMilliseconds == 2000)
+  }
+
+  @Test func acceptsJSON() throws {
+    let workflows = try parse(
+      #"{"workflows": [{"name": "w", "steps": [{"name": "a", "plugin": "echo", "inputs": ["input"]}]}]}"#)
+    #expect(workflows.map(\.name) == ["w"])
+  }
+
+  @Test func loadsTheShippedExamples() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    let workflows = try DefinitionsFile.load(path: root.path + "/examples/workflows.yaml", registry: registry)
+    let research = try #require(workflows.first { $0.name == "research" })
+    #expect(research.steps.map(\.name) == ["search", "extract", "outline", "draft", "verify"])
+  }
+
+  static let refusals: [(String, String)] = [
+    ("workflows:\n  - name: w\n    steps:\n      - name: a\n        plugin: echo\n        colour: red\n",
+     "defs.yaml: workflow 'w', step 'a': unknown key 'colour'"),
+    ("workflows:\n  - name: w\n    steps:\n      - name: a\n        plugin: nope\n",
+     "defs.yaml: workflow 'w', step 'a': unknown plugin 'nope'"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo}\n      - {name: a, plugin: echo}\n",
+     "defs.yaml: workflow 'w', step 'a': duplicate step name"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, inputs: [b]}\n      - {name: b, plugin: echo}\n",
+     "defs.yaml: workflow 'w', step 'a': input 'b' names a later or unknown step"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, inputs: [a]}\n",
+     "defs.yaml: workflow 'w', step 'a': input 'a' names the step itself"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, inputs: [ghost]}\n",
+     "defs.yaml: workflow 'w', step 'a': input 'ghost' names a later or unknown step"),
+    ("workflows:\n  - name: w\n    steps: []\n", "defs.yaml: workflow 'w': a workflow needs a non-empty 'steps' list"),
+    ("workflows:\n  - name: w\n    stepz: []\n", "defs.yaml: workflow 'w': unknown key 'stepz'"),
+    ("workflows:\n  - {name: w, steps: [{name: a, plugin: echo}]}\n  - {name: w, steps: [{name: a, plugin: echo}]}\n",
+     "defs.yaml: workflow 'w': duplicate workflow name"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: simulate, config: {latency: 5}}\n",
+     "defs.yaml: workflow 'w', step 'a': plugin 'simulate': unknown key 'latency'"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: simulate, config: {latency_ms: -5}}\n",
+     "defs.yaml: workflow 'w', step 'a': plugin 'simulate': 'latency_ms' must be a whole number ≥ 0"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, retry: {max_attempts: 0}}\n",
+     "defs.yaml: workflow 'w', step 'a': 'max_attempts' must be a whole number ≥ 1"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, retry: {tries: 2}}\n",
+     "defs.yaml: workflow 'w', step 'a': unknown key 'tries' in 'retry'"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: input, plugin: echo}\n",
+     "defs.yaml: workflow 'w', step 'input': 'input' is reserved"),
+    ("workflows:\n  - name: 'bad name'\n    steps:\n      - {name: a, plugin: echo}\n",
+     "defs.yaml: workflow 'bad name': workflow name 'bad name' may use only"),
+    ("jobs: []\n", "defs.yaml: unknown key 'jobs' in the file"),
+    ("workflows: [\n", "defs.yaml: not valid YAML or JSON"),
+    ("{\"workflows\": [}", "defs.yaml: invalid JSON"),
+  ]
+
+  @Test(arguments: refusals)
+  func refusesWithFileWorkflowAndStep(_ text: String, _ expected: String) {
+    do {
+      _ = try parse(text)
+      Issue.record("accepted: \(text)")
+    } catch {
+      #expect(error.description.hasPrefix(expected), "got: \(error.description)")
+    }
+  }
+
+  @Test func missingFileIsNamed() {
+    #expect(throws: DefinitionError.self) {
+      _ = try DefinitionsFile.load(path: "/nonexistent/defs.yaml", registry: registry)
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import ResumableClient
+import ResumableTestSupport
+import Testing
+
+/// End to end as a person runs it: `resumable serve` as a process, the CLI
+/// as processes, a real Redis.
+@Suite("CLI end to end")
+struct CLITests {
+  /// Runs `body` with a `resumable serve` process on a temporary socket.
+  static func withServe(
+    redis: TestRedis, yaml: String, directory: TemporaryDirectory,
+    _ body: (_ socket: String) async throws -> Void
+  ) async throws {
+    let definitions = directory.appending("workflows.yaml")
+    try yaml.write(toFile: definitions, atomically: true, encoding: .utf8)
+    let socket = directory.appending("cli.sock")
+    let server = try ChildProcess(
+      [
+        "serve", "--socket", socket, "--redis", "unix://\(redis.server.configuration.socketPath)",
+        "--workflows", definitions, "--key-prefix", uniqueKeyPrefix(), "--log-level", "warning",
+      ], in: directory)
+    var ready = false
+    for _ in 0..<200 where !ready {
+      try await Task.sleep(for: .milliseconds(25))
+      if let client = try? await ResumableClient.connect(socketPath: socket) {
+        await client.close()
+        ready = true
+      }
+      if !server.process.isRunning { break }
+    }
+    guard ready else {
+      server.signal(SIGKILL)
+      _ = await server.wait()
+      Issue.record("resumable serve did not come up: \(server.stderr)")
+      return
+    }
+    do {
+      try await body(socket)
+    } catch {
+      server.signal(SIGKILL)
+      _ = await server.wait()
+      throw error
+    }
+    server.signal(SIGTERM)
+    let status = await server.wait()
+    #expect(status == 0, "serve exited \(status): \(server.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: socket), "the socket file is removed on shutdown")
+  }
+
+  @Test func failAtStepFourResumeAtStepFour() async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let record = RecordFile(in: directory)
+      try await Self.withServe(redis: redis, yaml: researchYAML(record: record.path), directory: directory) { socket in
+        let start = try await ChildProcess.run(
+          ["start", "research", "--id", "cli-1", "--input", #"{"topic":"agents"}"#, "--socket", socket], in: directory)
+        #expect(start.status == 3, "start: \(start.stdout) \(start.stderr)")
+        #expect(start.stdout.contains("FAILED"))
+        #expect(start.stdout.contains("draft"))
+
+        let resume = try await ChildProcess.run(["resume", "cli-1", "--json"], environment: ["RESUMABLE_SOCKET": socket], in: directory)
+        #expect(resume.status == 0, "resume: \(resume.stdout) \(resume.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(resume.stdout.utf8)) as? [String: Any])
+        #expect(json["workflow_id"] as? String == "cli-1")
+        #expect(json["workflow"] as? String == "research")
+        #expect(json["status"] as? String == "COMPLETED")
+        #expect(json["expires_at"] is String)
+        let steps = try #require(json["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["name"] as? String } == ["search", "extract", "outline", "draft", "verify"])
+        #expect(steps.map { $0["attempts"] as? Int } == [1, 1, 1, 2, 1])
+        #expect(steps.allSatisfy { $0["status"] as? String == "COMPLETED" })
+        let cost = try #require(json["cost"] as? [String: Any])
+        #expect(abs((cost["spent_usd"] as? Double ?? 0) - 0.6) < 1e-9)
+        #expect(abs((cost["saved_by_resume_usd"] as? Double ?? 0) - 0.3) < 1e-9)
+
+        // Steps 1-3 once, step 4 twice, step 5 once.
+        #expect(record.executions(of: "cli-1") == ["search": 1, "extract": 1, "outline": 1, "draft": 2, "verify": 1])
+
+        let state = try await ChildProcess.run(["state", "cli-1", "--socket", socket], in: directory)
+        #expect(state.status == 0)
+        #expect(state.stdout.contains("COMPLETED"))
+        #expect(state.stdout.contains("verify"))
+      }
+    }
+  }
+
+  @Test func exitCodes() async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      try await Self.withServe(redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory) { socket in
+        let unknown = try await ChildProcess.run(["state", "no-such-run", "--socket", socket], in: directory)
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("NOT_FOUND"))
+        let usage = try await ChildProcess.run(["start", "echo", "--input", "{bad", "--socket", socket], in: directory)
+        #expect(usage.status == 2, "\(usage.stderr)")
+        let badID = try await ChildProcess.run(["state", "bad/id", "--socket", socket], in: directory)
+        #expect(badID.status == 2, "\(badID.stderr)")
+        let noWait = try await ChildProcess.run(["start", "slow", "--no-wait", "--json", "--socket", socket], in: directory)
+        #expect(noWait.status == 0)
+        #expect(noWait.stdout.contains("\"RUNNING\""))
+      }
+      let unreachable = try await ChildProcess.run(["state", "x", "--socket", directory.appending("nobody.sock")], in: directory)
+      #expect(unreachable.status == 69)
+      #expect(unreachable.stderr.contains("resumable serve"))
+    }
+  }
+
+  @Test func serveRefusesABadDefinitionsFile() async throws {
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let definitions = directory.appending("bad.yaml")
+    try "workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: nope}\n".write(toFile: definitions, atomically: true, encoding: .utf8)
+    let result = try await ChildProcess.run(
+      ["serve", "--socket", directory.appending("s.sock"), "--redis", "unix:///nonexistent.sock", "--workflows", definitions],
+      in: directory)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("bad.yaml: workflow 'w', step 'a': unknown plugin 'nope'"), "\(result.stderr)")
+  }
+
+  @Test func serveWithTheEmbeddedRedis() async throws {
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let definitions = directory.appending("w.yaml")
+    try "workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, inputs: [input]}\n".write(toFile: definitions, atomically: true, encoding: .utf8)
+    let socket = directory.appending("e.sock")
+    let dataDir = directory.appending("data")
+    let server = try ChildProcess(
+      ["serve", "--socket", socket, "--workflows", definitions, "--data-dir", dataDir], in: directory)
+    var started: (status: Int32, stdout: String, stderr: String) = (-1, "", "")
+    for _ in 0..<200 {
+      try await Task.sleep(for: .milliseconds(50))
+      started = try await ChildProcess.run(["start", "w", "--id", "emb-1", "--input", "[1]", "--socket", socket], in: directory)
+      if started.status != 69 { break }
+    }
+    #expect(started.status == 0, "\(started.stderr) / server: \(server.stderr)")
+    #expect(FileManager.default.fileExists(atPath: dataDir + "/appendonlydir") || FileManager.default.fileExists(atPath: dataDir + "/appendonly.aof"))
+    server.signal(SIGINT)
+    #expect(await server.wait() == 0, "\(server.stderr)")
+    // The embedded redis-server stopped with the server: its socket answers no more.
+    let redisSocket = try FileManager.default.contentsOfDirectory(atPath: dataDir).filter { $0.hasSuffix(".sock") }
+    #expect(redisSocket.isEmpty, "\(redisSocket)")
+  }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import ResumableTestSupport
+
+/// A program run by a test: the `resumable` executable as a server or a CLI call.
+final class ChildProcess: @unchecked Sendable {
+  // @unchecked: `process` is configured before `run()` and afterwards only
+  // read through Foundation's thread-safe accessors; the output files are
+  // read after exit.
+  let process = Process()
+  let stdoutPath: String
+  let stderrPath: String
+  private let exited: AsyncStream<Int32>
+  private let exitSink: AsyncStream<Int32>.Continuation
+
+  /// The built `resumable` executable, beside the test bundle (built by
+  /// `swift build`, which `make test` runs first), or `$RESUMABLE_BINARY`.
+  static func resumableBinary() throws -> String {
+    if let path = ProcessInfo.processInfo.environment["RESUMABLE_BINARY"] { return path }
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var directory = bundle.deletingLastPathComponent()
+    for _ in 0..<4 {
+      let candidate = directory.appendingPathComponent("resumable").path
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+      directory = directory.deletingLastPathComponent()
+    }
+    let proc = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    let beside = URL(fileURLWithPath: proc).deletingLastPathComponent().appendingPathComponent("resumable").path
+    if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+    throw TestSupportError("the resumable executable was not found beside the tests; run `swift build` first (make test does)")
+  }
+
+  init(_ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory) throws {
+    let id = UUID().uuidString.prefix(8)
+    stdoutPath = directory.appending("out-\(id)")
+    stderrPath = directory.appending("err-\(id)")
+    FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+    FileManager.default.createFile(atPath: stderrPath, contents: nil)
+    process.executableURL = URL(fileURLWithPath: try Self.resumableBinary())
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "RESUMABLE_SOCKET")
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+    process.standardError = FileHandle(forWritingAtPath: stderrPath)
+    (exited, exitSink) = AsyncStream.makeStream(of: Int32.self)
+    let sink = exitSink
+    process.terminationHandler = { process in
+      sink.yield(process.terminationStatus)
+      sink.finish()
+    }
+    try process.run()
+  }
+
+  /// Waits for the exit status.
+  func wait() async -> Int32 {
+    for await status in exited { return status }
+    return process.terminationStatus
+  }
+
+  var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+  var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+  func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+  /// Runs the CLI to completion.
+  static func run(_ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let child = try ChildProcess(arguments, environment: environment, in: directory)
+    let status = await child.wait()
+    return (status, child.stdout, child.stderr)
+  }
+}

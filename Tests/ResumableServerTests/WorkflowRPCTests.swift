@@ -1,0 +1,204 @@
+import Foundation
+import ResumableClient
+import ResumableTestSupport
+import ResumableWire
+import Testing
+
+/// StartWorkflow / ResumeWorkflow / GetState over the real socket, against a
+/// real Redis, through the client library.
+@Suite("Workflow RPCs")
+struct WorkflowRPCTests {
+  @Test func failsAtStepFourThenResumesAtStepFour() async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let record = RecordFile(in: directory)
+      try await LiveServer.with(redis: redis, workflows: researchYAML(record: record.path)) { server in
+        try await server.withClient { client in
+          let started = try await client.startWorkflow(
+            StartWorkflowRequest(workflow: "research", workflowID: "wf-fail-4", inputJSON: #"{"topic":"x"}"#))
+          #expect(started.created)
+          let failed = started.state
+          #expect(failed.status == .failed)
+          #expect(failed.currentStep == "draft")
+          #expect(failed.currentStepIndex == 3)
+          #expect(failed.steps.map(\.status) == [.completed, .completed, .completed, .failed, .pending])
+          #expect(failed.steps[3].attempts == 1)
+          #expect(failed.steps[3].lastError.contains("simulated transient failure"))
+          #expect(failed.error.contains("draft"))
+          #expect(failed.cost.spentMicros == 400_000)
+          #expect(failed.cost.savedByResumeMicros == 0)
+
+          let resumed = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "wf-fail-4")).state
+          #expect(resumed.status == .completed)
+          #expect(resumed.steps.map(\.status) == [.completed, .completed, .completed, .completed, .completed])
+          #expect(resumed.steps[3].attempts == 2)
+          #expect(resumed.resumes == 1)
+          #expect(resumed.error.isEmpty)
+          #expect(resumed.cost.spentMicros == 600_000)  // 5 steps + 1 failed attempt
+          #expect(resumed.cost.savedByResumeMicros == 300_000)  // steps 1-3 not paid again
+          #expect(resumed.steps.prefix(3).allSatisfy { $0.savedMicros == 100_000 })
+          #expect(resumed.expiresAtMs > resumed.updatedAtMs)
+
+          // G1: steps 1-3 ran once, step 4 twice (fail, then success), step 5 once.
+          #expect(record.executions(of: "wf-fail-4") == ["search": 1, "extract": 1, "outline": 1, "draft": 2, "verify": 1])
+
+          // Resuming a completed run runs nothing.
+          let again = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "wf-fail-4")).state
+          #expect(again.status == .completed && again.resumes == 1)
+          #expect(record.executions(of: "wf-fail-4")["draft"] == 2)
+        }
+      }
+    }
+  }
+
+  @Test func stepsReceiveOnlyTheirDeclaredInputs() async throws {
+    try await withTestRedis { redis in
+      try await LiveServer.with(redis: redis, workflows: researchYAML(record: "/dev/null")) { server in
+        try await server.withClient { client in
+          let state = try await client.startWorkflow(
+            StartWorkflowRequest(workflow: "echo", workflowID: "echo-1", inputJSON: #"{"q":1}"#)
+          ).state
+          #expect(state.status == .completed)
+          let full = try await client.getState(GetStateRequest(workflowID: "echo-1", includeArtifacts: true)).state
+          let artifacts = Dictionary(uniqueKeysWithValues: full.artifacts.map { ($0.step, String(decoding: $0.data, as: UTF8.self)) })
+          #expect(artifacts["first"] == #"{"input":{"q":1}}"#)
+          #expect(artifacts["second"] == #"{"first":{"input":{"q":1}}}"#)
+          // `third` declared input and second, not first.
+          #expect(artifacts["third"] == #"{"input":{"q":1},"second":{"first":{"input":{"q":1}}}}"#)
+          // Without asking, no artifacts travel.
+          let light = try await client.getState(GetStateRequest(workflowID: "echo-1")).state
+          #expect(light.artifacts.isEmpty)
+          #expect(light.steps.map(\.artifactBytes) == full.artifacts.map { UInt64($0.data.count) })
+        }
+      }
+    }
+  }
+
+  @Test func noWaitReturnsRunningAndTheRunFinishes() async throws {
+    try await withTestRedis { redis in
+      try await LiveServer.with(redis: redis, workflows: researchYAML(record: "/dev/null")) { server in
+        try await server.withClient { client in
+          let started = try await client.startWorkflow(
+            StartWorkflowRequest(workflow: "slow", workflowID: "nowait-1", noWait: true))
+          #expect(started.state.status == .running)
+          #expect(started.state.currentStep == "one")
+          var state = started.state
+          for _ in 0..<100 where state.status == .running {
+            try await Task.sleep(for: .milliseconds(50))
+            state = try await client.getState(GetStateRequest(workflowID: "nowait-1")).state
+          }
+          #expect(state.status == .completed)
+        }
+      }
+    }
+  }
+
+  @Test func idempotentStartWithConflictPolicies() async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let record = RecordFile(in: directory)
+      try await LiveServer.with(redis: redis, workflows: researchYAML(record: record.path, failDraft: 0)) { server in
+        try await server.withClient { client in
+          let first = try await client.startWorkflow(StartWorkflowRequest(workflow: "research", workflowID: "same"))
+          #expect(first.created && first.state.status == .completed)
+          let error = await #expect(throws: ResumableClientError.self) {
+            _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "research", workflowID: "same"))
+          }
+          #expect(error?.code == .alreadyExists)
+          #expect(error?.message.contains("COMPLETED") == true)
+          let existing = try await client.startWorkflow(
+            StartWorkflowRequest(workflow: "research", workflowID: "same", onConflict: .useExisting))
+          #expect(!existing.created && existing.state.status == .completed)
+          #expect(record.executions(of: "same").values.allSatisfy { $0 == 1 })
+
+          // Simultaneous starts with one id create one run.
+          let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+              group.addTask {
+                try await client.startWorkflow(
+                  StartWorkflowRequest(workflow: "research", workflowID: "racy", onConflict: .useExisting)
+                ).created
+              }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+          }
+          #expect(results.filter { $0 }.count == 1)
+          #expect(record.executions(of: "racy") == ["search": 1, "extract": 1, "outline": 1, "draft": 1, "verify": 1])
+        }
+      }
+    }
+  }
+
+  @Test func deadlineBoundsTheCallNotTheRun() async throws {
+    try await withTestRedis { redis in
+      try await LiveServer.with(redis: redis, workflows: researchYAML(record: "/dev/null")) { server in
+        try await server.withClient { client in
+          let error = await #expect(throws: ResumableClientError.self) {
+            _ = try await client.startWorkflow(
+              StartWorkflowRequest(workflow: "slow", workflowID: "deadline-1"), timeout: .milliseconds(150))
+          }
+          #expect(error?.code == .deadlineExceeded)
+          var state = try await client.getState(GetStateRequest(workflowID: "deadline-1")).state
+          for _ in 0..<100 where state.status == .running {
+            try await Task.sleep(for: .milliseconds(50))
+            state = try await client.getState(GetStateRequest(workflowID: "deadline-1")).state
+          }
+          #expect(state.status == .completed)
+        }
+      }
+    }
+  }
+
+  @Test func resumeUsesTheRunsSnapshotNotTheCurrentFile() async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let record = RecordFile(in: directory)
+      let prefix = uniqueKeyPrefix()
+      try await LiveServer.with(redis: redis, workflows: researchYAML(record: record.path), keyPrefix: prefix) { server in
+        try await server.withClient { client in
+          let state = try await client.startWorkflow(StartWorkflowRequest(workflow: "research", workflowID: "snap")).state
+          #expect(state.status == .failed)
+        }
+      }
+      // The file now defines `research` with two steps only.
+      let edited = """
+        workflows:
+          - name: research
+            steps:
+              - {name: only, plugin: echo}
+              - {name: other, plugin: echo}
+        """
+      try await LiveServer.with(redis: redis, workflows: edited, keyPrefix: prefix) { server in
+        try await server.withClient { client in
+          let state = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "snap")).state
+          #expect(state.status == .completed)
+          #expect(state.steps.map(\.name) == ["search", "extract", "outline", "draft", "verify"])
+        }
+      }
+      #expect(record.executions(of: "snap") == ["search": 1, "extract": 1, "outline": 1, "draft": 2, "verify": 1])
+    }
+  }
+
+  @Test func pipelinedCallsOnOneConnection() async throws {
+    try await withTestRedis { redis in
+      try await LiveServer.with(redis: redis, workflows: researchYAML(record: "/dev/null")) { server in
+        try await server.withClient { client in
+          _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "echo", workflowID: "pipe"))
+          // A slow call in flight does not hold up the fast ones behind it.
+          async let slow = client.startWorkflow(StartWorkflowRequest(workflow: "slow", workflowID: "pipe-slow"))
+          let states = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<200 {
+              group.addTask { try await client.getState(GetStateRequest(workflowID: "pipe")).state.workflowID }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+          }
+          #expect(states.count == 200 && states.allSatisfy { $0 == "pipe" })
+          #expect(try await slow.state.status == .completed)
+        }
+      }
+    }
+  }
+}

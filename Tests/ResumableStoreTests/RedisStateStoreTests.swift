@@ -1,0 +1,211 @@
+import ResumableCore
+import ResumableRedis
+import ResumableStore
+import ResumableTestSupport
+import Testing
+
+/// The store against a real redis-server: fencing, cursor checks, TTLs,
+/// partial writes, schema versions.
+@Suite("Redis state store")
+struct RedisStateStoreTests {
+  static let definition = WorkflowDefinition(
+    name: "w",
+    steps: ["a", "b", "c"].map { StepDefinition(name: $0, plugin: "simulate") })
+
+  static func timing(now: Int64 = 1_000, ttl: Int64 = 60_000) -> WriteTiming {
+    WriteTiming(nowMs: now, ttlMs: ttl, leaseMs: 10_000)
+  }
+
+  /// Creates run `id` and returns its fencing token.
+  static func create(_ store: RedisStateStore, _ id: String) async throws -> UInt64 {
+    let outcome = try await store.create(
+      NewRun(
+        workflowID: id, definition: definition, input: Array("{}".utf8),
+        firstStep: StepState().beginningAttempt(at: 1_000), timing: timing()))
+    guard case .created(let fence) = outcome else {
+      Issue.record("not created")
+      return 0
+    }
+    return fence
+  }
+
+  static func commit(_ id: String, fence: UInt64, cursor: Int, artifact: String = "{\"x\":1}") -> StepCommit {
+    let name = definition.steps[cursor].name
+    let next = cursor + 1 < definition.steps.count
+      ? (definition.steps[cursor + 1].name, StepState().beginningAttempt(at: 2_000)) : nil
+    return StepCommit(
+      workflowID: id, fence: fence, cursor: cursor, stepName: name, artifact: Array(artifact.utf8),
+      step: StepState(status: .completed, attempts: 1, usage: StepUsage(costMicros: 100_000), committedCostMicros: 100_000),
+      usage: StepUsage(inputTokens: 10, outputTokens: 5, costMicros: 100_000), next: next, timing: timing(now: 2_000))
+  }
+
+  @Test func createCommitAndLoad() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
+        let fence = try await Self.create(store, "run-1")
+        #expect(fence == 1)
+        #expect(try await store.create(NewRun(workflowID: "run-1", definition: Self.definition, input: [], firstStep: StepState(), timing: Self.timing())) == .exists)
+        try await store.commitStep(Self.commit("run-1", fence: fence, cursor: 0))
+        let record = try #require(try await store.load(workflowID: "run-1", includeArtifacts: true))
+        #expect(record.cursor == 1)
+        #expect(record.status == .running)
+        #expect(record.steps[0].status == .completed)
+        #expect(record.steps[1].status == .running && record.steps[1].attempts == 1)
+        #expect(record.steps[2].status == .pending)
+        #expect(record.ledger == CostLedger(spentMicros: 100_000, inputTokens: 10, outputTokens: 5))
+        #expect(record.artifacts == ["a": Array("{\"x\":1}".utf8)])
+        #expect(record.definition == Self.definition)
+        #expect(try await store.load(workflowID: "nobody", includeArtifacts: false) == nil)
+      }
+    }
+  }
+
+  @Test func staleFenceOrWrongStepChangesNothing() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        let first = try await Self.create(store, "run-2")
+        // The first runner's lease is released; a second runner takes the run.
+        try await store.releaseLease(workflowID: "run-2", fence: first)
+        guard case .acquired(let second) = try await store.acquireLease(workflowID: "run-2", ttl: .seconds(10)) else {
+          Issue.record("lease not acquired")
+          return
+        }
+        #expect(second > first)
+        let before = try await Self.dump(client, prefix: prefix, id: "run-2")
+
+        await expectStoreError(.fenced) {
+          try await store.commitStep(Self.commit("run-2", fence: first, cursor: 0))
+        }
+        await expectStoreError(.conflict) {
+          try await store.commitStep(Self.commit("run-2", fence: second, cursor: 1))
+        }
+        #expect(try await Self.dump(client, prefix: prefix, id: "run-2") == before)
+
+        try await store.commitStep(Self.commit("run-2", fence: second, cursor: 0))
+        // A duplicate of a commit that was applied is refused, not applied twice.
+        await expectStoreError(.conflict) {
+          try await store.commitStep(Self.commit("run-2", fence: second, cursor: 0))
+        }
+        let record = try #require(try await store.load(workflowID: "run-2", includeArtifacts: false))
+        #expect(record.cursor == 1 && record.ledger.spentMicros == 100_000)
+      }
+    }
+  }
+
+  @Test func leaseIsExclusiveUntilReleased() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
+        let fence = try await Self.create(store, "run-3")
+        #expect(try await store.acquireLease(workflowID: "run-3", ttl: .seconds(10)) == .held)
+        #expect(try await store.acquireLease(workflowID: "ghost", ttl: .seconds(10)) == .notFound)
+        #expect(try await store.renewLease(workflowID: "run-3", fence: fence, ttl: .seconds(10)))
+        #expect(try await store.renewLease(workflowID: "run-3", fence: fence + 1, ttl: .seconds(10)) == false)
+        try await store.releaseLease(workflowID: "run-3", fence: fence)
+        #expect(try await store.acquireLease(workflowID: "run-3", ttl: .seconds(10)) == .acquired(fence: fence + 1))
+        #expect(try await store.renewLease(workflowID: "run-3", fence: fence, ttl: .seconds(10)) == false)
+      }
+    }
+  }
+
+  @Test func everyKeyOfARunCarriesTheSameTTL() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        let fence = try await Self.create(store, "run-4")
+        try await store.commitStep(Self.commit("run-4", fence: fence, cursor: 0))
+        let keys = ["run", "steps", "artifacts", "events"].map { "\(prefix):{run-4}:\($0)" }
+        var ttls: [Int64] = []
+        for key in keys {
+          ttls.append(try #require(try await client.send(["PTTL", RedisArgument(key)]).int))
+        }
+        #expect(ttls.allSatisfy { $0 > 59_000 && $0 <= 60_000 }, "\(ttls)")
+        #expect(ttls.max()! - ttls.min()! < 50, "\(ttls)")
+        // The lease expires on its own schedule.
+        let lease = try #require(try await client.send(["PTTL", RedisArgument("\(prefix):{run-4}:lease")]).int)
+        #expect(lease > 0 && lease <= 10_000)
+      }
+    }
+  }
+
+  @Test func aCommitWritesOnlyItsOwnArtifact() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        let fence = try await Self.create(store, "run-5")
+        try await store.commitStep(Self.commit("run-5", fence: fence, cursor: 0, artifact: "\"first\""))
+        // Overwrite step a's artifact behind the store's back: committing b must not rewrite it.
+        _ = try await client.send(["HSET", RedisArgument("\(prefix):{run-5}:artifacts"), "a", "\"tampered\""])
+        try await store.commitStep(Self.commit("run-5", fence: fence, cursor: 1, artifact: "\"second\""))
+        let record = try #require(try await store.load(workflowID: "run-5", includeArtifacts: true))
+        #expect(record.artifacts["a"] == Array("\"tampered\"".utf8))
+        #expect(record.artifacts["b"] == Array("\"second\"".utf8))
+      }
+    }
+  }
+
+  @Test func newerSchemaIsRefusedWhole() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        _ = try await Self.create(store, "run-6")
+        _ = try await client.send(["HSET", RedisArgument("\(prefix):{run-6}:run"), "v", "99"])
+        await expectStoreError(.unsupportedSchema) {
+          _ = try await store.load(workflowID: "run-6", includeArtifacts: false)
+        }
+      }
+    }
+  }
+
+  @Test func failureRecordsCostAndFailsTheRun() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
+        let fence = try await Self.create(store, "run-7")
+        var failed = StepState().beginningAttempt(at: 1_000)
+        failed.status = .failed
+        failed.lastError = "boom"
+        try await store.recordFailure(
+          AttemptFailure(
+            workflowID: "run-7", fence: fence, cursor: 0, stepName: "a", step: failed,
+            usage: StepUsage(costMicros: 70_000), runError: "step 'a' failed: boom", timing: Self.timing()))
+        let record = try #require(try await store.load(workflowID: "run-7", includeArtifacts: false))
+        #expect(record.status == .failed)
+        #expect(record.error == "step 'a' failed: boom")
+        #expect(record.ledger.spentMicros == 70_000)
+        #expect(record.steps[0].lastError == "boom")
+        // A failed run takes no commit until a resume begins a new attempt.
+        await expectStoreError(.conflict) {
+          try await store.commitStep(Self.commit("run-7", fence: fence, cursor: 0))
+        }
+      }
+    }
+  }
+
+  /// Every field of every key of a run, for before/after comparisons.
+  static func dump(_ client: RedisClient, prefix: String, id: String) async throws -> [String] {
+    var lines: [String] = []
+    for part in ["run", "steps", "artifacts"] {
+      let reply = try await client.send(["HGETALL", RedisArgument("\(prefix):{\(id)}:\(part)")])
+      lines.append("\(part): \(reply)")
+    }
+    let events = try await client.send(["XLEN", RedisArgument("\(prefix):{\(id)}:events")])
+    lines.append("events: \(events)")
+    return lines
+  }
+}
+
+/// Runs `body` and checks that it throws a `StoreError` of `kind`.
+func expectStoreError(
+  _ kind: StoreError.Kind, sourceLocation: SourceLocation = #_sourceLocation,
+  _ body: () async throws -> Void
+) async {
+  let error = await #expect(throws: StoreError.self, sourceLocation: sourceLocation) { try await body() }
+  #expect(error?.kind == kind, sourceLocation: sourceLocation)
+}
