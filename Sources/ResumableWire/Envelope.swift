@@ -16,6 +16,7 @@ public struct Envelope: Hashable, Sendable {
   /// Responses only: true on the last frame of a call.
   public var endOfStream: Bool
 
+  /// Creates an envelope; every field defaults to its protobuf default.
   public init(
     requestID: UInt64 = 0,
     method: String = "",

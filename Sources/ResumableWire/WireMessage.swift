@@ -12,6 +12,8 @@ public protocol WireMessage: Sendable {
 public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
   /// What was expected, e.g. `resumable.v1.Envelope`.
   public var message: String
+  /// Creates the error with a message that names what was expected.
   public init(_ message: String) { self.message = message }
+  /// The message.
   public var description: String { message }
 }
