@@ -153,6 +153,16 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ResumableClientTests",
+      dependencies: [
+        "ResumableClient",
+        "ResumableWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ResumableServerTests",
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",

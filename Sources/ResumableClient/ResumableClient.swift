@@ -1,0 +1,205 @@
+import NIOCore
+import NIOPosix
+public import ResumableWire
+
+/// An async client of the Resumable sidecar, over one Unix domain socket connection.
+///
+/// Calls may be made concurrently from any task: they are pipelined on the connection, each with
+/// a fresh request id, and their responses are matched by request id whatever order they arrive
+/// in. Each call has an optional timeout, sent to the server and also enforced here.
+///
+/// ```swift
+/// let client = try await ResumableClient.connect(socketPath: ResumableClient.defaultSocketPath)
+/// let response = try await client.startWorkflow(
+///   StartWorkflowRequest(workflow: "research", inputJSON: #"{"topic":"tides"}"#),
+///   timeout: .seconds(600))
+/// await client.close()
+/// ```
+///
+/// - Important: Call ``close()`` when done; it fails the calls still waiting. Every method throws
+///   ``ResumableClientError`` only.
+public final class ResumableClient: Sendable {
+  /// The socket path used when none is given: `/tmp/resumable.sock`.
+  ///
+  /// The CLI falls back to it after `--socket` and `RESUMABLE_SOCKET`; `resumable serve`
+  /// listens on it by default.
+  public static let defaultSocketPath = "/tmp/resumable.sock"
+
+  /// The path of the server's Unix domain socket.
+  public let socketPath: String
+  /// The configuration the client was connected with.
+  public let configuration: Configuration
+
+  private let channel: any Channel
+  private let pending: PendingCalls
+
+  private init(
+    socketPath: String, configuration: Configuration, channel: any Channel, pending: PendingCalls
+  ) {
+    self.socketPath = socketPath
+    self.configuration = configuration
+    self.channel = channel
+    self.pending = pending
+  }
+
+  deinit {
+    channel.close(promise: nil)
+  }
+
+  /// Connects to the server listening at `socketPath`.
+  /// - Parameters:
+  ///   - socketPath: The server's Unix domain socket.
+  ///   - configuration: Timeouts and limits.
+  /// - Returns: A connected client.
+  /// - Throws: ``ResumableClientError`` with `.unavailable` when no server listens there (the
+  ///   message says how to start one), `.permissionDenied` when the socket refuses this user,
+  ///   `.invalidArgument` when the path is too long for a Unix socket.
+  public static func connect(
+    socketPath: String = defaultSocketPath, configuration: Configuration = .init()
+  ) async throws(ResumableClientError) -> ResumableClient {
+    let pending = PendingCalls()
+    let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .connectTimeout(TimeAmount(configuration.connectTimeout))
+      .channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)))
+          try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+          try channel.pipeline.syncOperations.addHandler(
+            ResponseHandler(pending: pending, socketPath: socketPath))
+        }
+      }
+    let channel: any Channel
+    do {
+      channel = try await bootstrap.connect(unixDomainSocketPath: socketPath).get()
+    } catch {
+      throw ResumableClientError(
+        connecting: error, socketPath: socketPath, timeout: configuration.connectTimeout)
+    }
+    return ResumableClient(
+      socketPath: socketPath, configuration: configuration, channel: channel, pending: pending)
+  }
+
+  /// Starts a run of a workflow (`StartWorkflow`).
+  /// - Parameters:
+  ///   - request: The workflow, optional run id and input, whether to wait, the conflict policy.
+  ///   - timeout: How long to wait for the answer; `nil` uses the configuration's default.
+  /// - Returns: The run's state (`RUNNING` with `noWait`, else as the run ended) and whether it
+  ///   was created by this call.
+  /// - Throws: ``ResumableClientError``: the server's status, or a client-side failure.
+  public func startWorkflow(
+    _ request: StartWorkflowRequest, timeout: Duration? = nil
+  ) async throws(ResumableClientError) -> StartWorkflowResponse {
+    try await call(.startWorkflow, request, timeout: timeout)
+  }
+
+  /// Resumes a run from its first step not committed (`ResumeWorkflow`).
+  /// - Parameters:
+  ///   - request: The run id and whether to wait for the run to end.
+  ///   - timeout: How long to wait for the answer; `nil` uses the configuration's default.
+  /// - Returns: The run's state.
+  /// - Throws: ``ResumableClientError``: the server's status, or a client-side failure.
+  public func resumeWorkflow(
+    _ request: ResumeWorkflowRequest, timeout: Duration? = nil
+  ) async throws(ResumableClientError) -> ResumeWorkflowResponse {
+    try await call(.resumeWorkflow, request, timeout: timeout)
+  }
+
+  /// Reads a run's state (`GetState`), with its artifacts if asked.
+  /// - Parameters:
+  ///   - request: The run id and whether to include artifacts.
+  ///   - timeout: How long to wait for the answer; `nil` uses the configuration's default.
+  /// - Returns: The run's state.
+  /// - Throws: ``ResumableClientError``: the server's status, or a client-side failure.
+  public func getState(
+    _ request: GetStateRequest, timeout: Duration? = nil
+  ) async throws(ResumableClientError) -> GetStateResponse {
+    try await call(.getState, request, timeout: timeout)
+  }
+
+  /// Closes the connection. Calls still waiting fail with `.unavailable`, and so does every call
+  /// made afterwards. Runs on the server are not affected.
+  public func close() async {
+    pending.failAll(
+      with: ResumableClientError(
+        code: .unavailable, message: "the client was closed before the answer arrived"),
+      closedWith: ResumableClientError(code: .unavailable, message: "the client is closed"))
+    try? await channel.close()
+  }
+
+  // MARK: - Calls
+
+  private func call<Request: WireMessage, Response: WireMessage>(
+    _ method: Method, _ request: Request, timeout: Duration?
+  ) async throws(ResumableClientError) -> Response {
+    let id = pending.nextRequestID()
+    var envelope = Envelope(requestID: id, method: method.rawValue, payload: request.protobufBytes())
+    let timeout = timeout ?? configuration.defaultCallTimeout
+    let deadlineError = ResumableClientError(
+      code: .deadlineExceeded,
+      message: "no answer to \(method.rawValue) within \(timeout.map(Self.describe) ?? "")"
+        + " (the call's timeout); a run it started keeps going on the server")
+    var deadline: NIODeadline?
+    if let timeout {
+      guard timeout > .zero else { throw deadlineError }
+      envelope.timeoutMilliseconds = Self.milliseconds(roundingUp: timeout)
+      deadline = .now() + TimeAmount(timeout)
+    }
+
+    let frame = ByteBuffer(bytes: envelope.protobufBytes())
+    let (channel, pending, socketPath) = (self.channel, self.pending, self.socketPath)
+    let result = await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: PendingCalls.Continuation) in
+        let timer = deadline.map { deadline in
+          channel.eventLoop.scheduleTask(deadline: deadline) {
+            pending.fail(id, with: deadlineError)
+          }
+        }
+        guard
+          pending.register(
+            id, continuation, deadline: deadline, timer: timer, deadlineError: deadlineError)
+        else { return }
+        channel.writeAndFlush(frame).whenFailure { error in
+          pending.fail(
+            id,
+            with: ResumableClientError(
+              code: .unavailable,
+              message: "could not send \(method.rawValue) to the server at \(socketPath): \(error)",
+              cause: error))
+        }
+      }
+    } onCancel: {
+      pending.fail(id, with: .callCancelled)
+    }
+
+    let answer = try result.get()
+    guard answer.statusCode == .ok else {
+      throw ResumableClientError(
+        code: answer.statusCode,
+        message: answer.statusMessage.isEmpty
+          ? "the server answered \(method.rawValue) with \(answer.statusCode)"
+          : answer.statusMessage)
+    }
+    do {
+      return try Response(protobufBytes: answer.payload)
+    } catch {
+      throw ResumableClientError(
+        code: .internal,
+        message: "the server's answer to \(method.rawValue) could not be decoded: \(error)",
+        cause: error)
+    }
+  }
+
+  /// Whole milliseconds, rounded up so that a short timeout is never sent as 0 ("no deadline").
+  static func milliseconds(roundingUp duration: Duration) -> UInt64 {
+    let (seconds, attoseconds) = duration.components
+    let fraction = attoseconds > 0 ? (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000 : 0
+    let (whole, overflow) = UInt64(clamping: seconds).multipliedReportingOverflow(by: 1000)
+    return overflow ? .max : whole.addingReportingOverflow(UInt64(clamping: fraction)).partialValue
+  }
+
+  private static func describe(_ duration: Duration) -> String {
+    let ms = milliseconds(roundingUp: duration)
+    return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+  }
+}

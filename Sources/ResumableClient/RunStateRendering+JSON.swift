@@ -1,0 +1,88 @@
+public import ResumableWire
+import Foundation
+
+extension RunStateRendering {
+  /// The run as one JSON object (pretty-printed, keys sorted), as `resumable … --json` prints it.
+  ///
+  /// Fields: `workflow_id`, `workflow`, `status`, `current_step`, `current_step_index`, `steps`
+  /// (each: `name`, `plugin`, `status`, `attempts`, `cost_usd`, `input_tokens`, `output_tokens`,
+  /// `artifact_bytes`, `saved_usd`, `last_error`, `last_error_retryable`, `started_at`,
+  /// `finished_at`), `cost` (`spent_usd`, `saved_by_resume_usd`, `input_tokens`,
+  /// `output_tokens`), `resumes`, `error`, `schema_version`, `created_at`, `updated_at`,
+  /// `expires_at`, and with `includeArtifacts` `artifacts`: step name → the artifact as parsed
+  /// JSON, or `{"base64": "…"}` when it is not JSON. Money is in US dollars (`micros / 1e6`);
+  /// times are RFC 3339 UTC strings; empty errors and unset times are `null`.
+  /// - Parameters:
+  ///   - state: The run.
+  ///   - includeArtifacts: Whether to add the `artifacts` object.
+  public static func json(_ state: RunState, includeArtifacts: Bool) -> String {
+    var object: [String: Any] = [
+      "workflow_id": state.workflowID,
+      "workflow": state.workflow,
+      "status": state.status.renderedName,
+      "current_step": state.currentStep,
+      "current_step_index": Int(state.currentStepIndex),
+      "steps": state.steps.map(stepObject),
+      "cost": [
+        "spent_usd": dollars(micros: state.cost.spentMicros),
+        "saved_by_resume_usd": dollars(micros: state.cost.savedByResumeMicros),
+        "input_tokens": state.cost.inputTokens,
+        "output_tokens": state.cost.outputTokens,
+      ] as [String: Any],
+      "resumes": Int(state.resumes),
+      "error": nullIfEmpty(state.error),
+      "schema_version": Int(state.schemaVersion),
+      "created_at": timestampOrNull(state.createdAtMs),
+      "updated_at": timestampOrNull(state.updatedAtMs),
+      "expires_at": timestampOrNull(state.expiresAtMs),
+    ]
+    if includeArtifacts {
+      var artifacts: [String: Any] = [:]
+      for artifact in state.artifacts {
+        artifacts[artifact.step] = artifactValue(artifact.data)
+      }
+      object["artifacts"] = artifacts
+    }
+    // Every value above is a string, number, NSNull, array or dictionary: serializing cannot fail.
+    let data = try! JSONSerialization.data(
+      withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  private static func stepObject(_ step: StepRecord) -> [String: Any] {
+    [
+      "name": step.name,
+      "plugin": step.plugin,
+      "status": step.status.renderedName,
+      "attempts": Int(step.attempts),
+      "cost_usd": dollars(micros: step.usage.costMicros),
+      "input_tokens": step.usage.inputTokens,
+      "output_tokens": step.usage.outputTokens,
+      "artifact_bytes": step.artifactBytes,
+      "saved_usd": dollars(micros: step.savedMicros),
+      "last_error": nullIfEmpty(step.lastError),
+      "last_error_retryable": step.lastErrorRetryable,
+      "started_at": timestampOrNull(step.startedAtMs),
+      "finished_at": timestampOrNull(step.finishedAtMs),
+    ]
+  }
+
+  /// The artifact as a JSON value: parsed when it is JSON, `{"base64": …}` otherwise.
+  private static func artifactValue(_ bytes: [UInt8]) -> Any {
+    if bytes.isEmpty { return NSNull() }
+    if let value = try? JSONSerialization.jsonObject(
+      with: Data(bytes), options: [.fragmentsAllowed])
+    {
+      return value
+    }
+    return ["base64": Data(bytes).base64EncodedString()]
+  }
+
+  private static func nullIfEmpty(_ string: String) -> Any {
+    string.isEmpty ? NSNull() : string
+  }
+
+  private static func timestampOrNull(_ unixMilliseconds: Int64) -> Any {
+    timestamp(unixMilliseconds: unixMilliseconds) ?? NSNull()
+  }
+}

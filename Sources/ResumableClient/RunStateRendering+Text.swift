@@ -1,0 +1,128 @@
+public import ResumableWire
+import Foundation
+
+extension RunStateRendering {
+  /// The run for people, as `resumable start|resume|state` prints it: a header line (run id,
+  /// workflow, status), a table of the steps, the totals, the run's error with a hint to resume
+  /// when it FAILED, and when it expires; with `includeArtifacts`, each artifact (JSON
+  /// pretty-printed, cut after `artifactPreviewCharacters` characters or 40 lines).
+  /// - Parameters:
+  ///   - state: The run.
+  ///   - includeArtifacts: Whether to print the artifacts.
+  ///   - artifactPreviewCharacters: How much of each artifact to print at most.
+  public static func text(
+    _ state: RunState, includeArtifacts: Bool, artifactPreviewCharacters: Int = 2000
+  ) -> String {
+    var lines = [header(state), ""]
+    lines += stepTable(state.steps)
+    lines.append("")
+    lines.append(
+      "Cost: spent $\(usd(micros: state.cost.spentMicros)), saved by resume "
+        + "$\(usd(micros: state.cost.savedByResumeMicros)); tokens: "
+        + "\(state.cost.inputTokens) in, \(state.cost.outputTokens) out; resumes: \(state.resumes)")
+    if state.status == .failed {
+      lines.append("Error: \(state.error.isEmpty ? "(no message)" : state.error)")
+      lines.append(
+        "Hint: once the cause is fixed, continue from the failed step with "
+          + "`resumable resume \(state.workflowID)`")
+    }
+    if let expires = timestamp(unixMilliseconds: state.expiresAtMs) {
+      lines.append("Expires: \(expires)")
+    } else {
+      lines.append("Expires: never")
+    }
+    if includeArtifacts {
+      lines.append("")
+      if state.artifacts.isEmpty {
+        lines.append("Artifacts: none committed yet")
+      }
+      for artifact in state.artifacts {
+        lines.append("Artifact \(artifact.step) (\(artifact.data.count) bytes):")
+        lines += artifactPreview(artifact.data, maximumCharacters: artifactPreviewCharacters)
+          .map { "  " + $0 }
+      }
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  private static func header(_ state: RunState) -> String {
+    var line = "Run \(state.workflowID) of workflow \(state.workflow): \(state.status.renderedName)"
+    if state.status != .completed, !state.currentStep.isEmpty {
+      line += " at step \(state.currentStep)"
+      if !state.steps.isEmpty {
+        line += " (\(Int(state.currentStepIndex) + 1) of \(state.steps.count))"
+      }
+    }
+    return line
+  }
+
+  private static func stepTable(_ steps: [StepRecord]) -> [String] {
+    let titles = ["STEP", "STATUS", "ATTEMPTS", "COST (USD)", "ARTIFACT BYTES"]
+    let rows =
+      [titles]
+      + steps.map { step in
+        [
+          step.name, step.status.renderedName, String(step.attempts), usd(micros: step.usage.costMicros),
+          step.status == .completed ? String(step.artifactBytes) : "-",
+        ]
+      }
+    let widths = titles.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+      row.indices.map { column in
+        let padding = String(repeating: " ", count: widths[column] - row[column].count)
+        // Names and statuses left-aligned, numbers right-aligned.
+        return column < 2 ? row[column] + padding : padding + row[column]
+      }
+      .joined(separator: "  ")
+      .trimmingTrailingSpaces()
+    }
+  }
+
+  /// The artifact as lines of text: JSON pretty-printed, other UTF-8 text as it is, binary data
+  /// as a note; cut to `maximumCharacters` characters and 40 lines.
+  private static func artifactPreview(_ bytes: [UInt8], maximumCharacters: Int) -> [String] {
+    let text: String
+    if let value = try? JSONSerialization.jsonObject(with: Data(bytes)),
+      JSONSerialization.isValidJSONObject(value),
+      let pretty = try? JSONSerialization.data(
+        withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    {
+      text = String(decoding: pretty, as: UTF8.self)
+    } else if let utf8 = String(validating: bytes, as: UTF8.self) {
+      text = utf8
+    } else {
+      return ["(\(bytes.count) bytes, not text: use --json to get them as base64)"]
+    }
+    let maximumLines = 40
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    var shownCharacters = 0
+    var cut = false
+    for index in lines.indices {
+      if index == maximumLines {
+        lines.removeSubrange(index...)
+        cut = true
+        break
+      }
+      let room = maximumCharacters - shownCharacters
+      if lines[index].count > room {
+        lines[index] = String(lines[index].prefix(room))
+        lines.removeSubrange((index + 1)...)
+        cut = true
+        break
+      }
+      shownCharacters += lines[index].count
+    }
+    if cut {
+      lines.append("… (cut; use --json for the whole artifact)")
+    }
+    return lines
+  }
+}
+
+extension String {
+  fileprivate func trimmingTrailingSpaces() -> String {
+    var result = self
+    while result.last == " " { result.removeLast() }
+    return result
+  }
+}

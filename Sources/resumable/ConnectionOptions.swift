@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import ResumableClient
+import ResumableWire
+
+/// Where the server is and how long to wait for it; shared by every client command.
+struct ConnectionOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "The server's Unix socket (default: $RESUMABLE_SOCKET, else "
+        + "\(ResumableClient.defaultSocketPath)).",
+      valueName: "path"))
+  var socket: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Stop waiting for the answer after this many seconds (the run itself goes on).",
+      valueName: "seconds"))
+  var timeout: Double?
+
+  func validate() throws {
+    if let timeout, !(timeout > 0 && timeout.isFinite) {
+      throw ValidationError("--timeout must be a positive number of seconds, not \(timeout)")
+    }
+    if socket?.isEmpty == true {
+      throw ValidationError("--socket cannot be empty")
+    }
+  }
+
+  /// `--socket`, else `RESUMABLE_SOCKET`, else the default path.
+  var socketPath: String {
+    if let socket { return socket }
+    if let fromEnvironment = ProcessInfo.processInfo.environment["RESUMABLE_SOCKET"],
+      !fromEnvironment.isEmpty
+    {
+      return fromEnvironment
+    }
+    return ResumableClient.defaultSocketPath
+  }
+
+  /// Connects, makes one call that returns a run's state, prints the state, and ends with the
+  /// exit code of its status; a failed call prints `error: CODE: message` to standard error and
+  /// ends with the exit code of the error.
+  /// - Parameters:
+  ///   - output: Text or JSON.
+  ///   - includeArtifacts: Whether to print the artifacts the state carries.
+  ///   - waited: Whether the call waits for the run to end (a RUNNING answer is then an error).
+  ///   - call: The call, given the client and the call's timeout.
+  func callForRunState(
+    output: OutputOptions, includeArtifacts: Bool = false, waited: Bool,
+    _ call: (ResumableClient, Duration?) async throws(ResumableClientError) -> RunState
+  ) async throws {
+    let client: ResumableClient
+    do {
+      client = try await ResumableClient.connect(socketPath: socketPath)
+    } catch {
+      throw Self.report(error, connecting: true)
+    }
+    let state: RunState
+    do {
+      state = try await call(client, timeout.map { Duration.seconds($0) })
+    } catch {
+      await client.close()
+      throw Self.report(error, connecting: false)
+    }
+    await client.close()
+
+    print(
+      output.json
+        ? RunStateRendering.json(state, includeArtifacts: includeArtifacts)
+        : RunStateRendering.text(state, includeArtifacts: includeArtifacts))
+    let code = ResumableExitCode.forRun(state.status, waited: waited)
+    switch state.status {
+    case .running where code != ResumableExitCode.success:
+      printToStandardError(
+        "error: the server answered while the run was still RUNNING; follow it with "
+          + "`resumable state \(state.workflowID)`")
+    case .unspecified:
+      printToStandardError("error: the server answered with a run status this client does not know")
+    default:
+      break
+    }
+    if code != ResumableExitCode.success {
+      throw ExitCode(code)
+    }
+  }
+
+  private static func report(_ error: ResumableClientError, connecting: Bool) -> ExitCode {
+    printToStandardError("error: \(error.code): \(error.message)")
+    return ExitCode(ResumableExitCode.forError(error, connecting: connecting))
+  }
+}
+
+/// How to print the answer; shared by every client command.
+struct OutputOptions: ParsableArguments {
+  @Flag(help: "Print exactly one JSON object on standard output instead of text.")
+  var json = false
+}
+
+/// The id of an existing run, as the first argument; shared by the commands about one run.
+struct RunIDArgument: ParsableArguments {
+  @Argument(help: "The run's id.")
+  var id: String
+
+  func validate() throws {
+    try validateRunID(id)
+  }
+}
+
+/// Checks a run id given on the command line: a usage error unless it follows the id rule.
+func validateRunID(_ id: String) throws {
+  if let problem = WorkflowIDRule.problem(with: id) {
+    throw ValidationError(problem)
+  }
+}

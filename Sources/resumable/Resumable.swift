@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import ResumableClient
+
+/// The `resumable` command: the sidecar server (`serve`) and its command-line client.
+@main
+struct Resumable: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resumable",
+    abstract: "Durable, resumable workflows for AI agents: the sidecar server and its client.",
+    discussion: """
+      `resumable serve` runs the sidecar; the other commands talk to it over its Unix socket: \
+      --socket PATH, else $RESUMABLE_SOCKET, else \(ResumableClient.defaultSocketPath).
+
+      \(ResumableExitCode.summary)
+      """,
+    subcommands: [Serve.self, Start.self, Resume.self, State.self]
+  )
+
+  /// argument-parser's own entry point with one change: usage errors exit with
+  /// `ResumableExitCode.usage` (2) rather than `EX_USAGE` (64).
+  static func main() async {
+    do {
+      var command = try await asyncParseAsRoot()
+      if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch {
+      guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+      printToStandardError(fullMessage(for: error))
+      Foundation.exit(ResumableExitCode.usage)
+    }
+  }
+}
+
+/// Writes `message` and a newline to standard error.
+func printToStandardError(_ message: String) {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
+}

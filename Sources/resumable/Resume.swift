@@ -1,0 +1,29 @@
+import ArgumentParser
+import ResumableClient
+import ResumableWire
+
+/// `resumable resume ID`: continues a run from its first step not committed.
+struct Resume: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Resume a run from its first step not committed.",
+    discussion: """
+      Committed steps never run again. Waits for the run to end unless --no-wait is given, \
+      prints its state, and exits with the code of its status.
+      """
+  )
+
+  @OptionGroup var target: RunIDArgument
+  @OptionGroup var connection: ConnectionOptions
+  @OptionGroup var output: OutputOptions
+
+  @Flag(help: "Return at once, with the run RUNNING, instead of waiting for it to end.")
+  var noWait = false
+
+  func run() async throws {
+    let request = ResumeWorkflowRequest(workflowID: target.id, noWait: noWait)
+    try await connection.callForRunState(output: output, waited: !noWait) {
+      client, timeout throws(ResumableClientError) in
+      try await client.resumeWorkflow(request, timeout: timeout).state
+    }
+  }
+}
