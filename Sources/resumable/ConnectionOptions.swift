@@ -28,8 +28,11 @@ struct ConnectionOptions: ParsableArguments {
   }
 
   /// `--socket`, else `RESUMABLE_SOCKET`, else the default path.
-  var socketPath: String {
-    if let socket { return socket }
+  var socketPath: String { Self.resolveSocketPath(socket) }
+
+  /// `option`, else `RESUMABLE_SOCKET`, else the default path (shared with `serve`).
+  static func resolveSocketPath(_ option: String?) -> String {
+    if let option { return option }
     if let fromEnvironment = ProcessInfo.processInfo.environment["RESUMABLE_SOCKET"],
       !fromEnvironment.isEmpty
     {
