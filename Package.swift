@@ -139,7 +139,11 @@ let package = Package(
     ),
     .testTarget(
       name: "ResumableRedisTests",
-      dependencies: ["ResumableRedis", "ResumableTestSupport"],
+      dependencies: [
+        "ResumableRedis", "ResumableTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -1,0 +1,173 @@
+extension RedisAddress {
+  /// The longest Unix socket path the OS accepts (`sun_path` is 108 bytes with the NUL).
+  public static let maximumUnixSocketPathLength = 107
+
+  /// Parses `redis://[[user]:password@]host[:port][/db]` (port 6379 by default; IPv6 hosts
+  /// in brackets) or `unix:///absolute/path[?db=N]`.
+  ///
+  /// User name and password may be percent-encoded. Errors say what is wrong and show the
+  /// URL with its password replaced by `***`.
+  public init(url: String) throws(RedisConfigurationError) {
+    let shown = Self.redacted(url)
+    func fail(_ why: String) -> RedisConfigurationError {
+      RedisConfigurationError(
+        "invalid Redis URL '\(shown)': \(why); expected redis://[[user]:password@]host[:port][/db] "
+          + "or unix:///absolute/path[?db=N]")
+    }
+    guard let separator = url.firstRange(of: "://") else { throw fail("no scheme") }
+    let scheme = url[..<separator.lowerBound].lowercased()
+    let rest = url[separator.upperBound...]
+    switch scheme {
+    case "unix":
+      self = try Self.parseUnix(rest, fail: fail)
+    case "redis":
+      self = try Self.parseTCP(rest, fail: fail)
+    case "rediss":
+      throw fail("TLS (rediss://) is not supported; use a Unix socket or a TLS tunnel")
+    default:
+      throw fail("unsupported scheme '\(scheme)'")
+    }
+  }
+
+  private static func parseUnix(
+    _ rest: Substring, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> RedisAddress {
+    guard rest.hasPrefix("/") else {
+      throw fail("a Unix socket path must be absolute (note the three slashes in unix:///path)")
+    }
+    let parts = rest.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+    let path = String(parts[0])
+    guard path.count > 1, !path.hasSuffix("/") else { throw fail("missing socket file name") }
+    guard path.utf8.count <= maximumUnixSocketPathLength else {
+      throw fail(
+        "the socket path is \(path.utf8.count) bytes, "
+          + "the OS allows at most \(maximumUnixSocketPathLength)"
+      )
+    }
+    var database = 0
+    if parts.count == 2 {
+      for item in parts[1].split(separator: "&") {
+        let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard pair.count == 2, pair[0] == "db" else {
+          throw fail("unknown query parameter '\(pair[0])' (only db=N is supported)")
+        }
+        database = try parseDatabase(pair[1], fail: fail)
+      }
+    }
+    return .unixDomainSocket(path: path, database: database)
+  }
+
+  private static func parseTCP(
+    _ rest: Substring, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> RedisAddress {
+    var authority = rest
+    var username: String?
+    var password: String?
+    if let at = rest.lastIndex(of: "@") {
+      let userinfo = rest[..<at]
+      authority = rest[rest.index(after: at)...]
+      guard let colon = userinfo.firstIndex(of: ":") else {
+        throw fail("a user name without a password; write redis://user:password@host")
+      }
+      let user = try percentDecoded(userinfo[..<colon], fail: fail)
+      username = user.isEmpty ? nil : user
+      password = try percentDecoded(userinfo[userinfo.index(after: colon)...], fail: fail)
+    }
+    guard !authority.contains("?"), !authority.contains("#") else {
+      throw fail(
+        "query parameters are not supported in redis:// URLs (put the database in the path: /N)")
+    }
+    let hostPort: Substring
+    var database = 0
+    if let slash = authority.firstIndex(of: "/") {
+      hostPort = authority[..<slash]
+      let dbText = authority[authority.index(after: slash)...]
+      if !dbText.isEmpty { database = try parseDatabase(dbText, fail: fail) }
+    } else {
+      hostPort = authority
+    }
+    var host: Substring
+    var portText: Substring?
+    if hostPort.hasPrefix("[") {
+      guard let close = hostPort.firstIndex(of: "]") else {
+        throw fail("unterminated '[' in the IPv6 host")
+      }
+      host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+      let after = hostPort[hostPort.index(after: close)...]
+      if !after.isEmpty {
+        guard after.hasPrefix(":") else { throw fail("unexpected '\(after)' after the IPv6 host") }
+        portText = after.dropFirst()
+      }
+    } else {
+      let pieces = hostPort.split(separator: ":", omittingEmptySubsequences: false)
+      guard pieces.count <= 2 else {
+        throw fail("an IPv6 host must be in brackets, e.g. redis://[::1]:6379")
+      }
+      host = pieces[0]
+      portText = pieces.count == 2 ? pieces[1] : nil
+    }
+    guard !host.isEmpty else { throw fail("missing host") }
+    var port = 6379
+    if let portText {
+      guard let value = Int(portText), (1...65535).contains(value) else {
+        throw fail("port '\(portText)' is not a number from 1 to 65535")
+      }
+      port = value
+    }
+    return RedisAddress(
+      endpoint: .tcp(host: String(host), port: port), database: database,
+      username: username, password: password)
+  }
+
+  private static func parseDatabase(
+    _ text: Substring, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> Int {
+    guard let value = Int(text), value >= 0 else {
+      throw fail("database '\(text)' is not a non-negative integer")
+    }
+    return value
+  }
+
+  private static func percentDecoded(
+    _ text: Substring, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> String {
+    var bytes: [UInt8] = []
+    var iterator = text.utf8.makeIterator()
+    while let byte = iterator.next() {
+      guard byte == UInt8(ascii: "%") else {
+        bytes.append(byte)
+        continue
+      }
+      guard let high = iterator.next().flatMap(hexValue),
+        let low = iterator.next().flatMap(hexValue)
+      else {
+        throw fail("bad percent-encoding in the user name or password")
+      }
+      bytes.append(high << 4 | low)
+    }
+    guard let decoded = String(validating: bytes, as: UTF8.self) else {
+      throw fail("the user name or password is not valid UTF-8 once percent-decoded")
+    }
+    return decoded
+  }
+
+  private static func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+    default: nil
+    }
+  }
+
+  /// `url` with everything between the first `:` of the user info and the last `@`
+  /// replaced by `***`, so error messages can quote what the user typed.
+  static func redacted(_ url: String) -> String {
+    guard let at = url.lastIndex(of: "@") else { return url }
+    let start = url.firstRange(of: "://").map(\.upperBound) ?? url.startIndex
+    guard start <= at else { return url }
+    let userinfo = url[start..<at]
+    let user = userinfo.firstIndex(of: ":").map { userinfo[..<$0] } ?? ""
+    return url[..<start] + user + ":***" + url[at...]
+  }
+}

@@ -1,0 +1,123 @@
+public import Logging
+public import NIOCore
+public import NIOPosix
+import Synchronization
+
+/// An async Redis client: RESP2 over SwiftNIO, pipelined, reconnecting by itself.
+///
+/// Every concurrent caller shares the client's connection(s): requests are written as they
+/// come and replies matched in order, so a caller never waits for another caller's round
+/// trip. With ``Configuration/connections`` above 1, requests are spread round-robin.
+///
+/// Failure semantics (see ``RedisError/Code``):
+/// - the connection drops while a command is in flight → `connectionLost`; the command may
+///   or may not have run, only the caller knows whether retrying is safe;
+/// - Redis cannot be reached → `unavailable`, and the command was not sent. The next
+///   command after a drop reconnects at once; after a failed attempt, commands fail fast
+///   until the backoff delay has passed (``Configuration/Backoff``), then one reconnects.
+///
+/// - Important: Call ``close()`` when done. Commands are not cancelled with their task: a
+///   command once written completes when Redis answers or the connection fails.
+public final class RedisClient: Sendable {
+  /// Connection settings.
+  public struct Configuration: Sendable, Hashable {
+    /// How long to wait between reconnect attempts while Redis is unreachable.
+    public struct Backoff: Sendable, Hashable {
+      /// The delay after the first failed attempt.
+      public var initial: Duration
+      /// The delay never grows past this.
+      public var maximum: Duration
+
+      /// Doubles from `initial` with each consecutive failed attempt, up to `maximum`.
+      public init(initial: Duration = .milliseconds(50), maximum: Duration = .seconds(2)) {
+        self.initial = initial
+        self.maximum = max(initial, maximum)
+      }
+
+      /// The delay after `failures` consecutive failed attempts (`failures` ≥ 1).
+      public func delay(afterFailures failures: Int) -> Duration {
+        let doublings = min(max(failures - 1, 0), 30)
+        return min(initial * (1 << doublings), maximum)
+      }
+    }
+
+    /// Number of connections, used round-robin. One is plenty for most uses: it is
+    /// pipelined. At least 1.
+    public var connections: Int
+    /// Limit for establishing a connection, including `AUTH` and `SELECT`.
+    public var connectTimeout: Duration
+    /// Spacing of reconnect attempts while Redis is down.
+    public var reconnectBackoff: Backoff
+
+    /// Creates a configuration; the defaults suit a local Redis.
+    public init(
+      connections: Int = 1, connectTimeout: Duration = .seconds(5),
+      reconnectBackoff: Backoff = Backoff()
+    ) {
+      self.connections = max(1, connections)
+      self.connectTimeout = connectTimeout
+      self.reconnectBackoff = reconnectBackoff
+    }
+  }
+
+  /// The server this client talks to.
+  public let address: RedisAddress
+  /// The settings the client was created with.
+  public let configuration: Configuration
+  private let connections: [RedisConnection]
+  private let nextConnection = Atomic<UInt>(0)
+
+  /// Creates a client. It connects lazily, on the first command.
+  ///
+  /// - Parameters:
+  ///   - address: Where Redis listens; database and credentials are applied on connect.
+  ///   - configuration: Connection count, timeouts and backoff.
+  ///   - eventLoopGroup: The NIO event loops to run connections on.
+  ///   - logger: Receives connect failures and reconnects (never passwords).
+  public init(
+    address: RedisAddress,
+    configuration: Configuration = Configuration(),
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    logger: Logger = Logger(label: "resumable.redis")
+  ) {
+    self.address = address
+    self.configuration = configuration
+    self.connections = (0..<configuration.connections).map { _ in
+      RedisConnection(
+        address: address, configuration: configuration, group: eventLoopGroup, logger: logger)
+    }
+  }
+
+  deinit {
+    for connection in connections { connection.shutdownNow() }
+  }
+
+  /// Sends one command and returns its reply.
+  ///
+  /// An error reply from Redis is returned as `.error(message)`, not thrown.
+  ///
+  /// - Parameter arguments: The command name and its arguments, e.g. `["SET", key, value]`.
+  /// - Throws: `RedisError` when there is no reply (see the type's failure semantics).
+  public func send(_ arguments: [RedisArgument]) async throws(RedisError) -> RESPValue {
+    try await pipeline([arguments])[0]
+  }
+
+  /// Sends several commands in one write and returns their replies in the same order.
+  ///
+  /// The commands are not a transaction: other clients' commands may run between them
+  /// (use `MULTI`/`EXEC` or a script for atomicity). Error replies are returned as values.
+  public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RESPValue] {
+    guard !commands.isEmpty else { return [] }
+    if commands.contains(where: \.isEmpty) {
+      throw RedisError(code: .invalidCommand, message: "a command needs at least its name")
+    }
+    let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count)
+    return try await connections[Int(index)].send(commands)
+  }
+
+  /// Closes the connections. Commands in flight fail with `connectionLost`; later ones
+  /// with `clientClosed`.
+  public func close() async {
+    for connection in connections { await connection.shutdown() }
+  }
+}

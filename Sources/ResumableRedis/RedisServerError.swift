@@ -1,0 +1,38 @@
+/// Why a private `redis-server` could not be started (a process-level error, like a bind
+/// failure, as opposed to a per-command ``RedisError``).
+public struct RedisServerError: Error, Sendable, CustomStringConvertible {
+  /// The kind of failure. New codes may be added; switch with a `default`.
+  public struct Code: Hashable, Sendable, CustomStringConvertible {
+    private enum Wrapped: String, Hashable, Sendable {
+      case notInstalled, invalidConfiguration, spawnFailed, notReady, alreadyRunning
+    }
+    private let wrapped: Wrapped
+    private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+    /// No `redis-server` executable was found.
+    public static let notInstalled = Code(.notInstalled)
+    /// The configuration cannot work (e.g. the socket path is too long).
+    public static let invalidConfiguration = Code(.invalidConfiguration)
+    /// The process could not be created.
+    public static let spawnFailed = Code(.spawnFailed)
+    /// The process started but exited or did not answer `PING` in time.
+    public static let notReady = Code(.notReady)
+    /// `start()` was called while the process is running.
+    public static let alreadyRunning = Code(.alreadyRunning)
+
+    public var description: String { wrapped.rawValue }
+  }
+
+  /// The kind of failure.
+  public var code: Code
+  /// What happened and what to do; includes the tail of Redis' log when there is one.
+  public var message: String
+
+  /// Creates an error.
+  public init(code: Code, message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { "redis-server \(code): \(message)" }
+}

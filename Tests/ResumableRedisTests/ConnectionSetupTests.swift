@@ -1,0 +1,65 @@
+import NIOCore
+import NIOPosix
+import ResumableRedis
+import ResumableTestSupport
+import Testing
+
+/// What happens on connect: SELECT and AUTH.
+@Suite struct ConnectionSetupTests {
+  @Test func selectsTheConfiguredDatabase() async throws {
+    try await withTestRedis { redis in
+      let key = RedisArgument(uniqueKeyPrefix() + "k")
+      try await redis.withClient(database: 3) { client async throws in
+        #expect(try await client.send(["SET", key, "in-3"]) == .simpleString("OK"))
+      }
+      try await redis.withClient { client async throws in
+        #expect(try await client.send(["GET", key]) == .null)
+      }
+      let viaURL = RedisClient(
+        address: try RedisAddress(url: "unix://\(redis.server.configuration.socketPath)?db=3"))
+      #expect(try await viaURL.send(["GET", key]) == "in-3")
+      await viaURL.close()
+    }
+  }
+
+  @Test func connectsOverTCP() async throws {
+    // A port the OS just handed out; Redis binds it right after (loopback only).
+    let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .bind(host: "127.0.0.1", port: 0).get()
+    let port = try #require(probe.localAddress?.port)
+    try await probe.close()
+    try await withTestRedis(extraArguments: ["--port", "\(port)", "--bind", "127.0.0.1"]) {
+      redis async throws in
+      let client = RedisClient(address: try RedisAddress(url: "redis://127.0.0.1:\(port)/2"))
+      #expect(try await client.send(["SET", "k", "tcp"]) == .simpleString("OK"))
+      #expect(try await client.send(["CLIENT", "INFO"]).string?.contains("db=2") == true)
+      await client.close()
+    }
+  }
+
+  @Test func authenticatesAndNeverLeaksThePassword() async throws {
+    try await withTestRedis(extraArguments: ["--requirepass", "s3cret"]) { redis async throws in
+      let good = RedisClient(address: redis.address.authenticating(password: "s3cret"))
+      #expect(try await good.send(["PING"]) == .simpleString("PONG"))
+      await good.close()
+
+      let withUser = RedisClient(
+        address: redis.address.authenticating(username: "default", password: "s3cret"))
+      #expect(try await withUser.send(["PING"]) == .simpleString("PONG"))
+      await withUser.close()
+
+      let anonymous = RedisClient(address: redis.address)
+      #expect(try await anonymous.send(["PING"]).errorMessage?.hasPrefix("NOAUTH") == true)
+      await anonymous.close()
+
+      let wrong = RedisClient(address: redis.address.authenticating(password: "wrong-pw"))
+      let error = await #expect(throws: RedisError.self) { try await wrong.send(["PING"]) }
+      #expect(error?.code == .unavailable)
+      #expect(
+        error?.message.contains("AUTH was refused") == true,
+        "\(error.map(String.init(describing:)) ?? "")")
+      #expect(error.map(String.init(describing:))?.contains("wrong-pw") == false)
+      await wrong.close()
+    }
+  }
+}
