@@ -117,15 +117,19 @@ private struct Parser {
     DefinitionError(file: file, workflow: workflow, step: step, message: message)
   }
 
-  func object(_ value: JSONValue, _ what: String, allowed: Set<String>) throws(DefinitionError) -> [String: JSONValue] {
+  /// The members of a mapping, checked against `allowed` (nil: checked later, once the name is known).
+  func object(_ value: JSONValue, _ what: String, allowed: Set<String>?) throws(DefinitionError) -> [String: JSONValue] {
     guard case .object(let members) = value else {
       throw fail("\(what) must be a mapping, not \(value.typeName)")
     }
-    let unknown = members.keys.filter { !allowed.contains($0) }.sorted()
-    if let first = unknown.first {
+    if let allowed { try checkKeys(members, what, allowed: allowed) }
+    return members
+  }
+
+  func checkKeys(_ members: [String: JSONValue], _ what: String, allowed: Set<String>) throws(DefinitionError) {
+    if let first = members.keys.filter({ !allowed.contains($0) }).sorted().first {
       throw fail("unknown key '\(first)' in \(what) (allowed: \(allowed.sorted().joined(separator: ", ")))")
     }
-    return members
   }
 
   func string(_ value: JSONValue?, _ key: String) throws(DefinitionError) -> String {
@@ -167,9 +171,10 @@ private struct Parser {
   }
 
   mutating func parseWorkflow(_ value: JSONValue) throws(DefinitionError) -> WorkflowDefinition {
-    let members = try object(value, "a workflow", allowed: ["name", "steps"])
+    let members = try object(value, "a workflow", allowed: nil)
     let name = try string(members["name"], "name")
     workflow = name
+    try checkKeys(members, "a workflow", allowed: ["name", "steps"])
     try checkName(name, what: "workflow name")
     guard case .array(let items)? = members["steps"], !items.isEmpty else {
       throw fail("a workflow needs a non-empty 'steps' list")
@@ -195,10 +200,10 @@ private struct Parser {
   }
 
   mutating func parseStep(_ value: JSONValue, earlier: [StepDefinition]) throws(DefinitionError) -> StepDefinition {
-    let members = try object(
-      value, "a step", allowed: ["name", "plugin", "config", "inputs", "retry", "timeout_ms"])
+    let members = try object(value, "a step", allowed: nil)
     let name = try string(members["name"], "name")
     step = name
+    try checkKeys(members, "the step", allowed: ["name", "plugin", "config", "inputs", "retry", "timeout_ms"])
     try checkName(name, what: "step name")
     if name == StepDefinition.workflowInputName {
       throw fail("'\(name)' is reserved for the workflow's input")

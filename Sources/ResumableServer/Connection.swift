@@ -30,7 +30,7 @@ struct Connection {
                 request = try Envelope(frameBody: frame)
               } catch {
                 try await outbound.write(
-                  Self.connectionError(.invalidArgument, "the frame is not a resumable.v1.Envelope (\(error.message)); closing the connection"))
+                  Self.connectionError(.invalidArgument, "the frame is not a resumable.v1.Envelope (\(error)); closing the connection"))
                 return
               }
               registry.requestStarted()

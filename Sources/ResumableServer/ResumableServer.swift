@@ -69,10 +69,10 @@ public final class ResumableServer: Service, Sendable {
       address = external
     case .embedded(let dataDirectory):
       let process = try await RedisServerProcess.start(
-        configuration: RedisServerProcess.Configuration(dataDirectory: dataDirectory), logger: logger)
+        configuration: RedisServerProcess.Configuration(dataDirectory: dataDirectory))
       embedded = process
       address = process.address
-      logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid)"])
+      logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid.map(String.init) ?? "?")"])
     }
     let client = RedisClient(address: address, eventLoopGroup: group, logger: logger)
     do {

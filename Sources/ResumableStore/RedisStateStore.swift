@@ -117,6 +117,8 @@ public final class RedisStateStore: StateStore {
 
   public func commitStep(_ commit: StepCommit) async throws(StoreError) {
     let timing = commit.timing
+    var next: [UInt8] = []
+    if let step = commit.next?.step { next = try encode(step) }
     _ = try await run(
       Scripts.commit, commit.workflowID,
       [
@@ -129,7 +131,7 @@ public final class RedisStateStore: StateStore {
         RedisArgument(
           Self.event("step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs)),
         RedisArgument(commit.next?.name ?? ""),
-        RedisArgument(try commit.next.map { try encode($0.step) } ?? []),
+        RedisArgument(next),
       ])
   }
 

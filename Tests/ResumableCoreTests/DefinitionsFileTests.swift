@@ -81,7 +81,7 @@ struct DefinitionsFileTests {
      "defs.yaml: workflow 'bad name': workflow name 'bad name' may use only"),
     ("jobs: []\n", "defs.yaml: unknown key 'jobs' in the file"),
     ("workflows: [\n", "defs.yaml: not valid YAML or JSON"),
-    ("{\"workflows\": [}", "defs.yaml: invalid JSON"),
+    ("{\"workflows\": [}", "defs.yaml: not valid YAML or JSON: invalid JSON"),
   ]
 
   @Test(arguments: refusals)

@@ -7,21 +7,31 @@ import ResumableWire
 import Testing
 
 /// A raw connection: writes arbitrary bytes, reads frames back.
-struct RawConnection {
-  let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+final class RawConnection {
+  private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+  private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+  private var buffer = ByteBuffer()
 
-  static func open(_ path: String) async throws -> RawConnection {
+  private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, inbound: NIOAsyncChannelInboundStream<ByteBuffer>) {
+    self.outbound = outbound
+    self.inbound = inbound.makeAsyncIterator()
+  }
+
+  /// Connects to `path` and runs `body`; the connection is closed afterwards.
+  static func with(_ path: String, _ body: (RawConnection) async throws -> Void) async throws {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .connect(unixDomainSocketPath: path) { channel in
         channel.eventLoop.makeCompletedFuture {
           try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
         }
       }
-    return RawConnection(channel: channel)
+    try await channel.executeThenClose { inbound, outbound in
+      try await body(RawConnection(outbound: outbound, inbound: inbound))
+    }
   }
 
   func send(_ bytes: [UInt8]) async throws {
-    try await channel.outbound.write(ByteBuffer(bytes: bytes))
+    try await outbound.write(ByteBuffer(bytes: bytes))
   }
 
   func send(_ envelope: Envelope) async throws {
@@ -33,47 +43,31 @@ struct RawConnection {
     withUnsafeBytes(of: UInt32(length).bigEndian) { Array($0) }
   }
 
-  /// Every frame the server sends until it closes the connection (or `limit` seconds pass).
-  func framesUntilClose(limit: Duration = .seconds(5)) async throws -> (frames: [Envelope], closed: Bool) {
-    try await withThrowingTaskGroup(of: ([Envelope], Bool)?.self) { group in
-      group.addTask {
-        var buffer = ByteBuffer()
-        var frames: [Envelope] = []
-        for try await var chunk in channel.inbound {
-          buffer.writeBuffer(&chunk)
-          while let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
-            buffer.readableBytes >= 4 + Int(length)
-          {
-            buffer.moveReaderIndex(forwardBy: 4)
-            let body = buffer.readSlice(length: Int(length))!
-            frames.append(try Envelope(frameBody: body))
-          }
-        }
-        return (frames, true)
-      }
-      group.addTask {
-        try await Task.sleep(for: limit)
-        return nil
-      }
-      let first = try await group.next()!
-      group.cancelAll()
-      return first ?? ([], false)
-    }
-  }
-
-  /// The next frame.
-  func nextFrame() async throws -> Envelope {
-    var buffer = ByteBuffer()
-    for try await var chunk in channel.inbound {
-      buffer.writeBuffer(&chunk)
+  /// The next frame, or nil when the server closed the connection first.
+  func nextFrame() async throws -> Envelope? {
+    while true {
       if let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
         buffer.readableBytes >= 4 + Int(length)
       {
         buffer.moveReaderIndex(forwardBy: 4)
         return try Envelope(frameBody: buffer.readSlice(length: Int(length))!)
       }
+      guard var chunk = try await inbound.next() else { return nil }
+      buffer.writeBuffer(&chunk)
     }
-    throw TestSupportError("connection closed before a frame arrived")
+  }
+
+  /// Every frame the server sends until it closes the connection; fails
+  /// the test when it does not close within a few seconds.
+  func framesUntilClose() async throws -> [Envelope] {
+    let deadline = ContinuousClock.now + .seconds(5)
+    var frames: [Envelope] = []
+    while ContinuousClock.now < deadline {
+      guard let frame = try await nextFrame() else { return frames }
+      frames.append(frame)
+    }
+    Issue.record("the server did not close the connection")
+    return frames
   }
 }
 
@@ -95,15 +89,15 @@ struct BadInputTests {
   @Test func oversizedFrameIsRefusedBeforeBuffering() async throws {
     try await withTestRedis { redis in
       try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.maximumFrameBytes = 64 * 1024 }) { server in
-        let raw = try await RawConnection.open(server.socketPath)
-        // Announce 2 GiB and send only the header: the answer must not wait for the body.
-        try await raw.send(RawConnection.prefix(0x7FFF_FFFF))
-        let (frames, closed) = try await raw.framesUntilClose()
-        #expect(closed)
-        let frame = try #require(frames.first)
-        #expect(frame.requestID == 0)
-        #expect(frame.statusCode == .resourceExhausted)
-        #expect(frame.statusMessage.contains("65536"))
+        try await RawConnection.with(server.socketPath) { raw in
+          // Announce 2 GiB and send only the header: the answer must not wait for the body.
+          try await raw.send(RawConnection.prefix(0x7FFF_FFFF))
+          let frames = try await raw.framesUntilClose()
+          let frame = try #require(frames.first)
+          #expect(frame.requestID == 0)
+          #expect(frame.statusCode == .resourceExhausted)
+          #expect(frame.statusMessage.contains("65536"))
+        }
         try await Self.stillServes(server)
       }
     }
@@ -118,12 +112,12 @@ struct BadInputTests {
     try await withTestRedis { redis in
       try await LiveServer.with(redis: redis, workflows: Self.workflows) { server in
         let bystander = try await ResumableClient.connect(socketPath: server.socketPath)
-        let raw = try await RawConnection.open(server.socketPath)
-        try await raw.send(bytes)
-        let (frames, closed) = try await raw.framesUntilClose()
-        #expect(closed)
-        #expect(frames.first?.statusCode == .invalidArgument)
-        #expect(frames.first?.statusMessage.contains("not a resumable.v1.Envelope") == true)
+        try await RawConnection.with(server.socketPath) { raw in
+          try await raw.send(bytes)
+          let frames = try await raw.framesUntilClose()
+          #expect(frames.first?.statusCode == .invalidArgument)
+          #expect(frames.first?.statusMessage.contains("not a resumable.v1.Envelope") == true)
+        }
         // A client connected before keeps working.
         let error = await #expect(throws: ResumableClientError.self) {
           _ = try await bystander.getState(GetStateRequest(workflowID: "nobody"))
@@ -137,22 +131,24 @@ struct BadInputTests {
   @Test func unknownMethodAndBadPayloadKeepTheConnection() async throws {
     try await withTestRedis { redis in
       try await LiveServer.with(redis: redis, workflows: Self.workflows) { server in
-        let raw = try await RawConnection.open(server.socketPath)
-        try await raw.send(Envelope(requestID: 7, method: "DropTables"))
-        let unknown = try await raw.nextFrame()
-        #expect(unknown.requestID == 7)
-        #expect(unknown.statusCode == .unimplemented)
-        #expect(unknown.statusMessage.contains("StartWorkflow, ResumeWorkflow, GetState"))
+        try await RawConnection.with(server.socketPath) { raw in
+          try await raw.send(Envelope(requestID: 7, method: "DropTables"))
+          let unknown = try #require(try await raw.nextFrame())
+          #expect(unknown.requestID == 7)
+          #expect(unknown.statusCode == .unimplemented)
+          #expect(unknown.statusMessage.contains("StartWorkflow, ResumeWorkflow, GetState"))
 
-        try await raw.send(Envelope(requestID: 8, method: "GetState", payload: [0xFF, 0xFF]))
-        let badPayload = try await raw.nextFrame()
-        #expect(badPayload.requestID == 8)
-        #expect(badPayload.statusCode == .invalidArgument)
-        #expect(badPayload.statusMessage.contains("GetStateRequest"))
+          try await raw.send(Envelope(requestID: 8, method: "GetState", payload: [0xFF, 0xFF]))
+          let badPayload = try #require(try await raw.nextFrame())
+          #expect(badPayload.requestID == 8)
+          #expect(badPayload.statusCode == .invalidArgument)
+          #expect(badPayload.statusMessage.contains("GetStateRequest"))
 
-        try await raw.send(Envelope(requestID: 9, method: "GetState", payload: GetStateRequest(workflowID: "nobody").protobufBytes()))
-        let notFound = try await raw.nextFrame()
-        #expect(notFound.requestID == 9 && notFound.statusCode == .notFound)
+          try await raw.send(
+            Envelope(requestID: 9, method: "GetState", payload: GetStateRequest(workflowID: "nobody").protobufBytes()))
+          let notFound = try #require(try await raw.nextFrame())
+          #expect(notFound.requestID == 9 && notFound.statusCode == .notFound)
+        }
       }
     }
   }

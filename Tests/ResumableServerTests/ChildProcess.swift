@@ -33,8 +33,8 @@ final class ChildProcess: @unchecked Sendable {
     let id = UUID().uuidString.prefix(8)
     stdoutPath = directory.appending("out-\(id)")
     stderrPath = directory.appending("err-\(id)")
-    FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-    FileManager.default.createFile(atPath: stderrPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
     process.executableURL = URL(fileURLWithPath: try Self.resumableBinary())
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment

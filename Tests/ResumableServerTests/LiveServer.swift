@@ -26,7 +26,12 @@ struct LiveServer {
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (LiveServer) async throws -> T
   ) async throws -> T {
-    let directory = try await socketDirectory ?? TemporaryDirectory.create()
+    let directory: TemporaryDirectory
+    if let socketDirectory {
+      directory = socketDirectory
+    } else {
+      directory = try await TemporaryDirectory.create()
+    }
     let socketPath = directory.appending("rsm.sock")
     var configuration = ServerConfiguration(
       socketPath: socketPath, redis: .external(redis.address), workflows: try parse(workflows),

@@ -69,7 +69,7 @@ struct ServerLifecycleTests {
     try await withTestRedis { redis in
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
-      FileManager.default.createFile(atPath: directory.appending("rsm.sock"), contents: Data("keep me".utf8))
+      _ = FileManager.default.createFile(atPath: directory.appending("rsm.sock"), contents: Data("keep me".utf8))
       let error = await #expect(throws: (any Error).self) {
         try await LiveServer.with(redis: redis, workflows: Self.workflows, socketDirectory: directory) { _ in }
       }
