@@ -27,6 +27,17 @@ enum Scripts {
     local function event(json)
       redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'event', json)
     end
+    local function charge(cost, input_tokens, output_tokens)
+      redis.call('HINCRBY', KEYS[1], 'spent', cost)
+      redis.call('HINCRBY', KEYS[1], 'in_tokens', input_tokens)
+      redis.call('HINCRBY', KEYS[1], 'out_tokens', output_tokens)
+    end
+    -- The end of every write by a runner: keep its lease, log, refresh expiry.
+    local function progress(fence, lease, json, ttl)
+      redis.call('SET', KEYS[5], fence, 'PX', lease)
+      event(json)
+      touch(ttl)
+    end
 
     """
 
@@ -95,9 +106,7 @@ enum Scripts {
         return redis.error_reply('CONFLICT the run is ' .. status)
       end
       redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[5], 'expires', ARGV[8])
-      redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[7])
-      event(ARGV[9])
-      touch(ARGV[6])
+      progress(ARGV[1], ARGV[7], ARGV[9], ARGV[6])
       return 1
       """)
 
@@ -119,12 +128,8 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[9],
           'expires', ARGV[12])
       end
-      redis.call('HINCRBY', KEYS[1], 'spent', ARGV[6])
-      redis.call('HINCRBY', KEYS[1], 'in_tokens', ARGV[7])
-      redis.call('HINCRBY', KEYS[1], 'out_tokens', ARGV[8])
-      redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[11])
-      event(ARGV[13])
-      touch(ARGV[10])
+      charge(ARGV[6], ARGV[7], ARGV[8])
+      progress(ARGV[1], ARGV[11], ARGV[13], ARGV[10])
       return 1
       """)
 
@@ -137,16 +142,12 @@ enum Scripts {
       if problem then return redis.error_reply(problem) end
       if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
       redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-      redis.call('HINCRBY', KEYS[1], 'spent', ARGV[5])
-      redis.call('HINCRBY', KEYS[1], 'in_tokens', ARGV[6])
-      redis.call('HINCRBY', KEYS[1], 'out_tokens', ARGV[7])
+      charge(ARGV[5], ARGV[6], ARGV[7])
       if ARGV[13] ~= '' then
         redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', ARGV[13])
       end
       redis.call('HSET', KEYS[1], 'updated', ARGV[8], 'expires', ARGV[11])
-      redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[10])
-      event(ARGV[12])
-      touch(ARGV[9])
+      progress(ARGV[1], ARGV[10], ARGV[12], ARGV[9])
       return 1
       """)
 

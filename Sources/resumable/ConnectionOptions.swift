@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ResumableClient
+import ResumableCore
 import ResumableWire
 
 /// Where the server is and how long to wait for it; shared by every client command.
@@ -112,7 +113,7 @@ struct RunIDArgument: ParsableArguments {
 
 /// Checks a run id given on the command line: a usage error unless it follows the id rule.
 func validateRunID(_ id: String) throws {
-  if let problem = WorkflowIDRule.problem(with: id) {
+  if let problem = WorkflowID.problem(with: id) {
     throw ValidationError(problem)
   }
 }

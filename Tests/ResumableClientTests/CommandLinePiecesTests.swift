@@ -2,23 +2,6 @@ import ResumableClient
 import ResumableWire
 import Testing
 
-@Suite("WorkflowIDRule")
-struct WorkflowIDRuleTests {
-  @Test(arguments: ["a", "run-42", "A.b_c:d-e", "0", String(repeating: "x", count: 128)])
-  func valid(id: String) {
-    #expect(WorkflowIDRule.problem(with: id) == nil)
-  }
-
-  @Test(arguments: [
-    ("", "empty"), (String(repeating: "x", count: 129), "129 bytes"), ("a b", "\" \""),
-    ("a/b", "\"/\""), ("é", "\"é\""), ("a\nb", "\"\\n\""), ("{x}", "\"{\""),
-  ])
-  func invalid(id: String, mention: String) throws {
-    let problem = try #require(WorkflowIDRule.problem(with: id))
-    #expect(problem.contains(mention))
-  }
-}
-
 @Suite("ResumableExitCode")
 struct ResumableExitCodeTests {
   @Test(arguments: [
