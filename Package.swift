@@ -170,7 +170,7 @@ let package = Package(
       name: "ResumableServerTests",
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
-        "ResumableTestSupport",
+        "ResumableStore", "ResumableRedis", "ResumableTestSupport",
       ],
       swiftSettings: swiftSettings
     ),

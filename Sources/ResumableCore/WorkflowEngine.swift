@@ -129,13 +129,18 @@ public final class WorkflowEngine: Sendable {
     switch outcome {
     case .exists:
       let existing = try await loadExisting(id)
+      guard existing.workflowName == workflow else {
+        throw EngineError(
+          .alreadyExists,
+          "a run with id '\(id)' exists already for workflow '\(existing.workflowName)', not '\(workflow)'; choose another id")
+      }
       switch onConflict {
       case .fail:
         throw EngineError(
           .alreadyExists,
           "a run with id '\(id)' exists already (status \(existing.status.rawValue), workflow '\(existing.workflowName)'); resume it, or start with the conflict policy USE_EXISTING")
       case .useExisting:
-        return StartResult(record: try await attach(existing, wait: wait), created: false)
+        return StartResult(record: try await follow(id, wait: wait, resumeFailed: false), created: false)
       }
     case .created(let fence):
       var steps = Array(repeating: StepState(), count: definition.steps.count)
@@ -151,45 +156,74 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Continues a run: a FAILED run at its failed step, a RUNNING run nobody
-  /// drives (its server died) at its interrupted step. A COMPLETED run is
-  /// returned as it is and nothing runs; a run being driven is attached to.
+  /// drives (its server died and its lease lapsed) at its interrupted step.
+  /// A COMPLETED run is returned as it is and nothing runs; a run driven by
+  /// this server is attached to; a run driven elsewhere is followed until it
+  /// ends (or, with `wait` false, returned as it is now).
   public func resume(workflowID: String, wait: Bool) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
-    let existing = try await loadExisting(workflowID)
-    switch existing.status {
-    case .completed:
-      return existing
-    case .cancelled:
-      throw EngineError(.failedPrecondition, "run '\(workflowID)' was cancelled and cannot be resumed; start a new run")
-    case .awaitingApproval:
-      throw EngineError(.failedPrecondition, "run '\(workflowID)' is awaiting approval; approve or reject it instead")
-    case .running, .failed:
-      break
-    }
-    if let completion = state.withLock({ $0.active[workflowID] }) {
-      return try await finish(existing, completion: completion, wait: wait)
-    }
-    try checkAcceptingRuns()
-    let fence: UInt64
-    do {
-      switch try await store.acquireLease(workflowID: workflowID, ttl: configuration.leaseDuration) {
-      case .notFound: throw EngineError(StoreError(.notFound, ""), workflowID: workflowID)
-      case .held: return try await attach(existing, wait: wait)
-      case .acquired(let token): fence = token
-      }
-    } catch {
-      throw EngineError(error, workflowID: workflowID)
-    }
+    return try await follow(workflowID, wait: wait, resumeFailed: true)
+  }
 
-    // We own the run now; read it again, since it may have moved meanwhile.
+  /// Waits for run `id` to end, driving it whenever it needs a runner and its
+  /// lease is free. A FAILED run is resumed only when `resumeFailed`.
+  private func follow(_ id: String, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
+    while true {
+      let existing = try await loadExisting(id)
+      switch existing.status {
+      case .completed:
+        return existing
+      case .cancelled:
+        guard resumeFailed else { return existing }
+        throw EngineError(.failedPrecondition, "run '\(id)' was cancelled and cannot be resumed; start a new run")
+      case .awaitingApproval:
+        guard resumeFailed else { return existing }
+        throw EngineError(.failedPrecondition, "run '\(id)' is awaiting approval; approve or reject it instead")
+      case .failed:
+        guard resumeFailed else { return existing }
+      case .running:
+        break
+      }
+      if let completion = state.withLock({ $0.active[id] }) {
+        return try await finish(existing, completion: completion, wait: wait)
+      }
+      try checkAcceptingRuns()
+      let lease: LeaseOutcome
+      do {
+        lease = try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration)
+      } catch {
+        throw EngineError(error, workflowID: id)
+      }
+      switch lease {
+      case .notFound:
+        throw EngineError(StoreError(.notFound, ""), workflowID: id)
+      case .acquired(let fence):
+        return try await takeOver(id, fence: fence, wait: wait, resumeFailed: resumeFailed)
+      case .held:
+        // Another runner (here or on another server) drives it: follow it,
+        // and take over if its lease lapses (its server died).
+        guard wait else { return existing }
+        do {
+          try await Task.sleep(for: configuration.remotePollInterval)
+        } catch {
+          throw EngineError(.deadlineExceeded, "the call ended before run '\(id)' did; it goes on — ask for its state later")
+        }
+      }
+    }
+  }
+
+  /// Drives run `id`, whose lease we have just taken: records the resume and
+  /// begins a new attempt of the step at the cursor.
+  private func takeOver(_ id: String, fence: UInt64, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
+    // Read the run again: it may have moved since it was last read.
     var record: RunRecord
     do {
-      guard let fresh = try await store.load(workflowID: workflowID, includeArtifacts: false) else {
+      guard let fresh = try await store.load(workflowID: id, includeArtifacts: false) else {
         throw StoreError(.notFound, "")
       }
       record = fresh
-      guard record.status == .running || record.status == .failed else {
-        try? await store.releaseLease(workflowID: workflowID, fence: fence)
+      guard record.status == .running || (record.status == .failed && resumeFailed) else {
+        try? await store.releaseLease(workflowID: id, fence: fence)
         return record
       }
       let timing = writeTiming()
@@ -203,7 +237,7 @@ public final class WorkflowEngine: Sendable {
       let step = record.steps[record.cursor].beginningAttempt(at: timing.nowMs)
       try await store.beginAttempt(
         AttemptBegin(
-          workflowID: workflowID, fence: fence, cursor: record.cursor,
+          workflowID: id, fence: fence, cursor: record.cursor,
           stepName: record.definition.steps[record.cursor].name, step: step,
           resume: ResumeMark(savedMicros: saved, updatedSteps: updated), timing: timing))
       record.steps[record.cursor] = step
@@ -217,12 +251,12 @@ public final class WorkflowEngine: Sendable {
       logger.info(
         "run resumed",
         metadata: [
-          "workflow_id": "\(workflowID)", "step": "\(record.currentStepName)",
-          "skipped_steps": "\(record.cursor)", "saved_micros": "\(saved)",
+          "workflow_id": "\(id)", "step": "\(record.currentStepName)",
+          "attempt": "\(step.attempts)", "skipped_steps": "\(record.cursor)", "saved_micros": "\(saved)",
         ])
     } catch {
-      try? await store.releaseLease(workflowID: workflowID, fence: fence)
-      throw EngineError(error, workflowID: workflowID)
+      try? await store.releaseLease(workflowID: id, fence: fence)
+      throw EngineError(error, workflowID: id)
     }
     let completion = try await submit(record)
     return try await finish(record, completion: completion, wait: wait)
@@ -285,25 +319,6 @@ public final class WorkflowEngine: Sendable {
       throw EngineError(.deadlineExceeded, "the call ended before run '\(record.workflowID)' did; it goes on — ask for its state later")
     }
     return try await loadExisting(record.workflowID)
-  }
-
-  /// Follows a run this engine does not drive: returns it now, or polls the
-  /// store until another runner (here or on another server) stops with it.
-  private func attach(_ record: RunRecord, wait: Bool) async throws(EngineError) -> RunRecord {
-    if let completion = state.withLock({ $0.active[record.workflowID] }) {
-      return try await finish(record, completion: completion, wait: wait)
-    }
-    guard wait, record.status == .running else { return record }
-    var current = record
-    while current.status == .running {
-      do {
-        try await Task.sleep(for: configuration.remotePollInterval)
-      } catch {
-        throw EngineError(.deadlineExceeded, "the call ended before run '\(record.workflowID)' did; it goes on — ask for its state later")
-      }
-      current = try await loadExisting(record.workflowID)
-    }
-    return current
   }
 
   private func writeTiming() -> WriteTiming {
