@@ -140,7 +140,8 @@ public final class WorkflowEngine: Sendable {
           .alreadyExists,
           "a run with id '\(id)' exists already (status \(existing.status.rawValue), workflow '\(existing.workflowName)'); resume it, or start with the conflict policy USE_EXISTING")
       case .useExisting:
-        return StartResult(record: try await follow(id, wait: wait, resumeFailed: false), created: false)
+        return StartResult(
+          record: try await follow(id, wait: wait, resumeFailed: false, known: existing), created: false)
       }
     case .created(let fence):
       var steps = Array(repeating: StepState(), count: definition.steps.count)
@@ -162,14 +163,22 @@ public final class WorkflowEngine: Sendable {
   /// ends (or, with `wait` false, returned as it is now).
   public func resume(workflowID: String, wait: Bool) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
-    return try await follow(workflowID, wait: wait, resumeFailed: true)
+    return try await follow(workflowID, wait: wait, resumeFailed: true, known: nil)
   }
 
   /// Waits for run `id` to end, driving it whenever it needs a runner and its
   /// lease is free. A FAILED run is resumed only when `resumeFailed`.
-  private func follow(_ id: String, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
+  /// - Parameter known: the run as just read by the caller, to save a read.
+  private func follow(_ id: String, wait: Bool, resumeFailed: Bool, known: RunRecord?) async throws(EngineError) -> RunRecord {
+    var known = known
     while true {
-      let existing = try await loadExisting(id)
+      let existing: RunRecord
+      if let record = known {
+        existing = record
+        known = nil
+      } else {
+        existing = try await loadExisting(id)
+      }
       switch existing.status {
       case .completed:
         return existing
@@ -323,8 +332,8 @@ public final class WorkflowEngine: Sendable {
 
   private func writeTiming() -> WriteTiming {
     WriteTiming(
-      nowMs: Self.nowMilliseconds(), ttlMs: configuration.ttl.milliseconds,
-      leaseMs: configuration.leaseDuration.milliseconds)
+      nowMs: Self.nowMilliseconds(), ttlMs: configuration.ttl.wholeMilliseconds,
+      leaseMs: configuration.leaseDuration.wholeMilliseconds)
   }
 
   static func nowMilliseconds() -> Int64 {
@@ -623,8 +632,8 @@ public final class WorkflowEngine: Sendable {
 }
 
 extension Duration {
-  /// The duration in whole milliseconds.
-  var milliseconds: Int64 {
+  /// The duration in whole milliseconds (truncated), as the store writes TTLs.
+  public var wholeMilliseconds: Int64 {
     let (seconds, attoseconds) = components
     return seconds * 1000 + attoseconds / 1_000_000_000_000_000
   }

@@ -33,9 +33,10 @@ enum RunRecordDecoder {
         .unsupportedSchema,
         "run '\(workflowID)' was stored with schema version \(version); this server reads versions up to \(RunRecord.currentSchemaVersion) — upgrade the server to read it")
     }
+    let decoder = JSONDecoder()
     let definition: WorkflowDefinition
     do {
-      definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(try field("definition")))
+      definition = try decoder.decode(WorkflowDefinition.self, from: Data(try field("definition")))
     } catch let error as StoreError {
       throw error
     } catch {
@@ -53,7 +54,7 @@ enum RunRecordDecoder {
         continue
       }
       do {
-        records.append(try JSONDecoder().decode(StepState.self, from: Data(bytes)))
+        records.append(try decoder.decode(StepState.self, from: Data(bytes)))
       } catch {
         throw StoreError(.corrupt, "run '\(workflowID)' has an unreadable record of step '\(step.name)': \(error)")
       }
