@@ -21,8 +21,14 @@ import Synchronization
 public final class ResumableServer: Service, Sendable {
   private let configuration: ServerConfiguration
   private let logger: Logger
-  private let readiness = Mutex<[CheckedContinuation<Void, any Error>]>([])
-  private let ready = Mutex(false)
+  private let readiness = Mutex(Readiness.starting(waiters: []))
+
+  /// Whether the server accepts connections yet: one state, so a caller
+  /// arriving after start-up failed learns of the failure, not of readiness.
+  private enum Readiness {
+    case starting(waiters: [CheckedContinuation<Void, any Error>])
+    case settled(Result<Void, any Error>)
+  }
 
   public init(configuration: ServerConfiguration, logger: Logger) {
     self.configuration = configuration
@@ -30,21 +36,28 @@ public final class ResumableServer: Service, Sendable {
   }
 
   /// Returns once the server accepts connections.
+  /// - Throws: the error that stopped the server from starting.
   public func waitUntilReady() async throws {
     try await withCheckedThrowingContinuation { continuation in
-      let now = ready.withLock { $0 }
-      if now {
-        continuation.resume()
-      } else {
-        readiness.withLock { $0.append(continuation) }
-        if ready.withLock({ $0 }) { resumeWaiters(with: .success(())) }
+      let settled: Result<Void, any Error>? = readiness.withLock { state in
+        switch state {
+        case .starting(var waiters):
+          waiters.append(continuation)
+          state = .starting(waiters: waiters)
+          return nil
+        case .settled(let result):
+          return result
+        }
       }
+      if let settled { continuation.resume(with: settled) }
     }
   }
 
-  private func resumeWaiters(with result: Result<Void, any Error>) {
-    let waiters = readiness.withLock { waiters in
-      defer { waiters = [] }
+  /// Settles readiness once; later calls change nothing.
+  private func settleReadiness(_ result: Result<Void, any Error>) {
+    let waiters = readiness.withLock { state -> [CheckedContinuation<Void, any Error>] in
+      guard case .starting(let waiters) = state else { return [] }
+      state = .settled(result)
       return waiters
     }
     for waiter in waiters { waiter.resume(with: result) }
@@ -54,8 +67,7 @@ public final class ResumableServer: Service, Sendable {
     do {
       try await serve()
     } catch {
-      ready.withLock { $0 = true }
-      resumeWaiters(with: .failure(error))
+      settleReadiness(.failure(error))
       throw error
     }
   }
@@ -104,25 +116,30 @@ public final class ResumableServer: Service, Sendable {
     // The socket file is created by bind(): a restrictive umask makes it 0600
     // from its first instant; chmod then applies the configured mode.
     let previousMask = umask(0o177)
-    let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    let accepted = AcceptedConnections<ByteBuffer, ByteBuffer>()
+    let server: any Channel
     do {
       server = try await ServerBootstrap(group: group)
         .serverChannelOption(.backlog, value: 256)
-        .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false) { channel in
+        .childChannelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
               ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))
             try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            // Refused once shutting down: failing here closes the connection
+            // before it is active, which NIO cleans up safely.
+            guard accepted.offer(connection) else { throw ChannelError.ioOnClosedChannel }
           }
         }
+        .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false).get()
       umask(previousMask)
     } catch {
       umask(previousMask)
       throw ServerError("cannot listen on '\(configuration.socketPath)': \(error)")
     }
     guard chmod(configuration.socketPath, mode_t(configuration.socketMode)) == 0 else {
-      try? await server.channel.close()
+      try? await server.close()
       throw ServerError("cannot set the mode of '\(configuration.socketPath)': \(String(cString: strerror(errno)))")
     }
     logger.info(
@@ -130,41 +147,48 @@ public final class ResumableServer: Service, Sendable {
       metadata: [
         "socket": "\(configuration.socketPath)", "workflows": "\(engine.workflowNames.joined(separator: ","))",
       ])
-    ready.withLock { $0 = true }
-    resumeWaiters(with: .success(()))
+    settleReadiness(.success(()))
 
     let grace = configuration.shutdownGracePeriod
     let logger = self.logger
-    try await withThrowingDiscardingTaskGroup { tasks in
-      tasks.addTask {
-        try await server.executeThenClose { inbound in
-          try await withThrowingDiscardingTaskGroup { connectionTasks in
-            for try await connection in inbound {
+    do {
+      try await withThrowingDiscardingTaskGroup { tasks in
+        tasks.addTask {
+          await withDiscardingTaskGroup { connectionTasks in
+            while let connection = await accepted.next() {
               connectionTasks.addTask {
                 await Connection(channel: connection, dispatcher: dispatcher, registry: connections, logger: logger).serve()
               }
             }
           }
+          // The loop ended (shutdown, or cancellation): close what it did not take.
+          await accepted.closeRemaining()
         }
-      }
-      tasks.addTask {
-        await withTaskGroup(of: Void.self) { engineTasks in
-          engineTasks.addTask { await engine.run() }
-          engineTasks.addTask {
-            // Returns when graceful shutdown begins (or at once on cancellation).
-            try? await gracefulShutdown()
-            logger.info("shutting down: no new connections; steps in flight may finish within \(grace)")
-            try? await server.channel.close()
-            engine.beginShutdown()
-            try? await Task.sleep(for: grace)
+        tasks.addTask {
+          await withTaskGroup(of: Void.self) { engineTasks in
+            engineTasks.addTask { await engine.run() }
+            engineTasks.addTask {
+              // Returns when graceful shutdown begins (or at once on cancellation).
+              try? await gracefulShutdown()
+              logger.info("shutting down: no new connections; steps in flight may finish within \(grace)")
+              try? await server.close()
+              await accepted.closeRemaining()
+              engine.beginShutdown()
+              try? await Task.sleep(for: grace)
+            }
+            await engineTasks.next()
+            engineTasks.cancelAll()
           }
-          await engineTasks.next()
-          engineTasks.cancelAll()
+          // Every runner has stopped, so every waiting call has its answer.
+          await connections.closeAll()
         }
-        // Every runner has stopped, so every waiting call has its answer.
-        await connections.closeAll()
       }
+    } catch {
+      try? await server.close()
+      await accepted.closeRemaining()
+      throw error
     }
+    try? await server.close()
     try? FileManager.default.removeItem(atPath: configuration.socketPath)
     logger.info("server stopped")
   }

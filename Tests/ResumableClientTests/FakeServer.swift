@@ -26,33 +26,48 @@ enum FakeServer {
     body: (String) async throws -> Result
   ) async throws -> Result {
     let path = temporarySocketPath()
+    // The same accept path as the product server: no accepted connection is
+    // ever dropped unfinished when the server stops (see AcceptedConnections).
+    let accepted = AcceptedConnections<ByteBuffer, ByteBuffer>()
     let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+      .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
           try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
           try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-          return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-            wrappingChannelSynchronously: channel)
+          let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+          guard accepted.offer(connection) else { throw ChannelError.ioOnClosedChannel }
         }
       }
+      .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
     defer { unlink(path) }
     return try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask {
-        try await server.executeThenClose { connections in
-          try await withThrowingDiscardingTaskGroup { connectionTasks in
-            for try await connection in connections {
-              connectionTasks.addTask {
-                try? await connection.executeThenClose { inbound, outbound in
-                  try await handle(FakeConnection(inbound: inbound, outbound: outbound))
-                }
+        await withDiscardingTaskGroup { connectionTasks in
+          while let connection = await accepted.next() {
+            connectionTasks.addTask {
+              try? await connection.executeThenClose { inbound, outbound in
+                try await handle(FakeConnection(inbound: inbound, outbound: outbound))
               }
             }
           }
         }
       }
       defer { group.cancelAll() }
-      return try await body(path)
+      do {
+        let result = try await body(path)
+        await Self.stop(server, accepted)
+        return result
+      } catch {
+        await Self.stop(server, accepted)
+        throw error
+      }
     }
+  }
+
+  /// Stops accepting and closes the connections nobody took.
+  private static func stop(_ server: any Channel, _ accepted: AcceptedConnections<ByteBuffer, ByteBuffer>) async {
+    try? await server.close()
+    await accepted.closeRemaining()
   }
 
   /// Runs a server while `body` runs with a client connected to it; closes both afterwards.

@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
 import ResumableClient
 import ResumableServer
 import ResumableTestSupport
@@ -108,4 +111,42 @@ struct ServerLifecycleTests {
       }
     }
   }
+
+  /// Connections keep arriving while the server shuts down: each is served
+  /// or closed, never dropped (a dropped NIOAsyncChannel traps the process).
+  @Test func connectionsArrivingDuringShutdownAreClosedCleanly() async throws {
+    try await withTestRedis { redis in
+      for _ in 0..<5 {
+        let directory = try await TemporaryDirectory.create()
+        let path = directory.appending("rsm.sock")
+        let stop = StopFlag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          for _ in 0..<4 {
+            group.addTask {
+              while !stop.isSet {
+                let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                  .connect(unixDomainSocketPath: path).get()
+                try? await channel?.close()
+                if channel == nil { try await Task.sleep(for: .milliseconds(1)) }
+              }
+            }
+          }
+          try await LiveServer.with(redis: redis, workflows: Self.workflows, socketDirectory: directory) { server in
+            try await Task.sleep(for: .milliseconds(30))
+          }
+          try await Task.sleep(for: .milliseconds(20))
+          stop.set()
+          try await group.waitForAll()
+        }
+        await directory.remove()
+      }
+    }
+  }
+}
+
+/// A flag one task sets and others poll.
+final class StopFlag: Sendable {
+  private let value = Atomic<Bool>(false)
+  var isSet: Bool { value.load(ordering: .relaxed) }
+  func set() { value.store(true, ordering: .relaxed) }
 }
