@@ -31,6 +31,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
   ],
   targets: [
     .systemLibrary(
@@ -47,6 +49,7 @@ let package = Package(
       name: "CResumableProto",
       dependencies: ["CProtobufC"]
     ),
+    .target(name: "CResumableSocket"),
     .target(
       name: "ResumableWire",
       dependencies: [
@@ -62,6 +65,7 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -69,6 +73,7 @@ let package = Package(
       name: "ResumableCore",
       dependencies: [
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: swiftSettings
@@ -85,14 +90,29 @@ let package = Package(
     .target(
       name: "ResumableServer",
       dependencies: [
+        "CResumableSocket",
         "ResumableCore",
         "ResumableStore",
         "ResumableRedis",
         "ResumableWire",
+        "ResumableMetrics",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableMetrics",
+      dependencies: [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -112,6 +132,8 @@ let package = Package(
         "ResumableServer",
         "ResumableClient",
         "ResumableWire",
+        "ResumableRedis",
+        "ResumableMetrics",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 public import Logging
 import Synchronization
@@ -257,6 +258,8 @@ public final class WorkflowEngine: Sendable {
       record.ledger.savedByResumeMicros += saved
       record.updatedAtMs = timing.nowMs
       record.expiresAtMs = timing.nowMs + timing.ttlMs
+      EngineMetrics.recovered(
+        workflow: record.workflowName, tookOverLease: record.status == .running, savedMicros: saved)
       logger.info(
         "run resumed",
         metadata: [
@@ -287,9 +290,11 @@ public final class WorkflowEngine: Sendable {
   // MARK: - Request helpers
 
   private func checkAcceptingRuns() throws(EngineError) {
-    if state.withLock({ $0.draining }) {
+    let (draining, active) = state.withLock { ($0.draining, $0.active.count) }
+    if draining {
       throw EngineError(.unavailable, "the server is shutting down; send the request to another server or retry after restart")
     }
+    if active >= configuration.maximumActiveRuns { throw .tooManyRuns(configuration.maximumActiveRuns) }
   }
 
   private func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
@@ -306,16 +311,23 @@ public final class WorkflowEngine: Sendable {
   /// Hands a run (whose lease we hold) to a runner task.
   private func submit(_ record: RunRecord) async throws(EngineError) -> RunCompletion {
     let completion = RunCompletion()
-    let accepted = state.withLock { state -> Bool in
+    let maximum = configuration.maximumActiveRuns
+    let accepted = state.withLock { state -> Bool? in
+      guard state.active.count < maximum else { return nil }
       guard !state.draining, state.active[record.workflowID] == nil else { return false }
       state.active[record.workflowID] = completion
       return true
     }
-    if accepted, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
+    if accepted == true, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
       return completion
     }
-    if accepted { _ = state.withLock { $0.active.removeValue(forKey: record.workflowID) } }
+    if accepted == true { _ = state.withLock { $0.active.removeValue(forKey: record.workflowID) } }
     try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence)
+    if accepted == nil {
+      throw EngineError(
+        .resourceExhausted,
+        EngineError.tooManyRuns(maximum).message + " — the run '\(record.workflowID)' is saved; resume it then")
+    }
     throw EngineError(.unavailable, "the server is shutting down; retry after restart — the run '\(record.workflowID)' is saved and resumable")
   }
 
@@ -356,9 +368,11 @@ public final class WorkflowEngine: Sendable {
   private func drive(_ job: Job) async {
     var record = job.record
     let id = record.workflowID
+    EngineMetrics.runsInFlight.increment()
     defer {
       _ = state.withLock { $0.active.removeValue(forKey: id) }
       job.completion.finish()
+      EngineMetrics.runsInFlight.decrement()
     }
     var logger = self.logger
     logger[metadataKey: "workflow_id"] = "\(id)"
@@ -397,9 +411,12 @@ public final class WorkflowEngine: Sendable {
         return
       }
 
+      let started = DispatchTime.now()
       let outcome = await attempt(
         plugin: plugin, step: step, index: index, attempt: Int(stepState.attempts), record: record,
         inputs: inputs)
+      let failed = if case .failed = outcome { true } else { false }
+      EngineMetrics.stepAttempt(workflow: record.workflowName, step: step, failed: failed, since: started)
       switch outcome {
       case .cancelled:
         stepLogger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
@@ -430,6 +447,8 @@ public final class WorkflowEngine: Sendable {
           artifact: output.artifact, step: stepState, usage: output.usage, next: next, timing: timing)
         guard await write(record, logger: stepLogger, { try await self.store.commitStep(commit) }) else { return }
         stepLogger.debug("step committed")
+        EngineMetrics.committed(workflow: record.workflowName, step: step.name)
+        EngineMetrics.charged(workflow: record.workflowName, costMicros: output.usage.costMicros)
         record.steps[index] = stepState
         record.cursor = index + 1
         record.ledger.spentMicros += output.usage.costMicros
@@ -461,6 +480,7 @@ public final class WorkflowEngine: Sendable {
           workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: retrying,
           usage: failure.usage, runError: nil, timing: timing)
         guard await write(record, logger: stepLogger, { try await self.store.recordFailure(failureWrite) }) else { return }
+        EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
         record.steps[index] = stepState
         record.ledger.spentMicros += failure.usage.costMicros
         let delay = step.retry.backoff(afterAttempt: attemptsThisDrive)
@@ -579,6 +599,7 @@ public final class WorkflowEngine: Sendable {
       workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step, step: failed,
       usage: usage, runError: runError, timing: timing)
     guard await self.write(record, logger: logger, { try await self.store.recordFailure(write) }) else { return }
+    EngineMetrics.charged(workflow: record.workflowName, costMicros: usage.costMicros)
     record.steps[index] = failed
     record.status = .failed
     logger.info("run failed: \(runError)")

@@ -3,7 +3,8 @@ extension RedisAddress {
   public static let maximumUnixSocketPathLength = 107
 
   /// Parses `redis://[[user]:password@]host[:port][/db]` (port 6379 by default; IPv6 hosts
-  /// in brackets) or `unix:///absolute/path[?db=N]`.
+  /// in brackets) or `unix:///absolute/path[?db=N]`. `redis://user@host` names an ACL user
+  /// whose password is supplied separately (``authenticating(username:password:)``).
   ///
   /// User name and password may be percent-encoded. Errors say what is wrong and show the
   /// URL with its password replaced by `***`.
@@ -66,12 +67,16 @@ extension RedisAddress {
     if let at = rest.lastIndex(of: "@") {
       let userinfo = rest[..<at]
       authority = rest[rest.index(after: at)...]
-      guard let colon = userinfo.firstIndex(of: ":") else {
-        throw fail("a user name without a password; write redis://user:password@host")
+      if let colon = userinfo.firstIndex(of: ":") {
+        let user = try percentDecoded(userinfo[..<colon], fail: fail)
+        username = user.isEmpty ? nil : user
+        password = try percentDecoded(userinfo[userinfo.index(after: colon)...], fail: fail)
+      } else {
+        // A user name alone: the password comes from elsewhere (a file, the
+        // environment) through `authenticating(username:password:)`.
+        let user = try percentDecoded(userinfo, fail: fail)
+        username = user.isEmpty ? nil : user
       }
-      let user = try percentDecoded(userinfo[..<colon], fail: fail)
-      username = user.isEmpty ? nil : user
-      password = try percentDecoded(userinfo[userinfo.index(after: colon)...], fail: fail)
     }
     guard !authority.contains("?"), !authority.contains("#") else {
       throw fail(

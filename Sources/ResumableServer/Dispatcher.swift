@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import ResumableCore
 import ResumableWire
@@ -10,7 +11,9 @@ struct Dispatcher: Sendable {
   let logger: Logger
 
   func respond(to request: Envelope) async -> Envelope {
+    let started = DispatchTime.now()
     var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
+    defer { ServerMetrics.rpc(method: request.method, code: response.statusCode, since: started) }
     do {
       response.payload = try await withDeadline(milliseconds: request.timeoutMilliseconds) {
         try await self.call(request)

@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "The socket path (else $RESUMABLE_SOCKET, else \(ResumableClient.defaultSocketPath)).")
   var socket: String?
 
-  @Option(name: .long, help: "An existing Redis: redis://host:port[/db] or unix:///path[?db=N]. Default: an embedded redis-server.")
+  @Option(name: .long, help: "An existing Redis: redis://[user[:password]@]host:port[/db] or unix:///path[?db=N]. Default: an embedded redis-server.")
   var redis: String?
 
   @Option(name: .long, help: "The workflow definitions file (YAML or JSON).")
@@ -48,6 +48,9 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel: String = "info"
 
+  @OptionGroup(title: "Access, limits, Redis credentials, metrics and logs")
+  var hardening: ServeHardeningOptions
+
   func validate() throws {
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -71,12 +74,7 @@ struct Serve: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let level = Logger.Level(rawValue: logLevel) ?? .info
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
-    }
+    hardening.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
     let logger = Logger(label: "resumable")
     let registry = PluginRegistry.builtIn()
     var definitions: [WorkflowDefinition] = []
@@ -91,7 +89,7 @@ struct Serve: AsyncParsableCommand {
     }
     let backend: RedisBackend
     if let redis {
-      backend = .external(try RedisAddress(url: redis))
+      backend = .external(try hardening.authenticated(try RedisAddress(url: redis)))
     } else {
       backend = .embedded(dataDirectory: dataDir ?? Self.defaultDataDirectory())
     }
@@ -103,6 +101,7 @@ struct Serve: AsyncParsableCommand {
     configuration.engine.ttl = .seconds(ttl)
     configuration.engine.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
     configuration.shutdownGracePeriod = .milliseconds(Int64(graceSeconds * 1000))
+    try hardening.apply(to: &configuration)
 
     let server = ResumableServer(configuration: configuration, logger: logger)
     let group = ServiceGroup(
