@@ -198,3 +198,23 @@ let package = Package(
     ),
   ]
 )
+
+// libFuzzer targets, only with RESUMABLE_FUZZ=1 (`make fuzz` builds them with
+// -sanitize=fuzzer,address into .build-fuzz; see Fuzz/README.md).
+if Context.environment["RESUMABLE_FUZZ"] == "1" {
+  let fuzzSettings = swiftSettings
+  package.targets += [
+    .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+    .executableTarget(
+      name: "FuzzFrames",
+      dependencies: [
+        "CLibFuzzer", "ResumableWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+      ],
+      path: "Fuzz/FuzzFrames", swiftSettings: fuzzSettings),
+    .executableTarget(name: "FuzzMessages", dependencies: ["CLibFuzzer", "ResumableWire"], path: "Fuzz/FuzzMessages", swiftSettings: fuzzSettings),
+    .executableTarget(name: "FuzzDefinitions", dependencies: ["CLibFuzzer", "ResumableCore"], path: "Fuzz/FuzzDefinitions", swiftSettings: fuzzSettings),
+  ]
+  package.products += ["FuzzFrames", "FuzzMessages", "FuzzDefinitions"].map { .executable(name: $0, targets: [$0]) }
+}

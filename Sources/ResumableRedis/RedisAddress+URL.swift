@@ -3,8 +3,9 @@ extension RedisAddress {
   public static let maximumUnixSocketPathLength = 107
 
   /// Parses `redis://[[user]:password@]host[:port][/db]` (port 6379 by default; IPv6 hosts
-  /// in brackets) or `unix:///absolute/path[?db=N]`. `redis://user@host` names an ACL user
-  /// whose password is supplied separately (``authenticating(username:password:)``).
+  /// in brackets) or `unix://[user@]/absolute/path[?db=N]`. `redis://user@host` and
+  /// `unix://user@/path` name an ACL user whose password is supplied separately
+  /// (``authenticating(username:password:)``).
   ///
   /// User name and password may be percent-encoded. Errors say what is wrong and show the
   /// URL with its password replaced by `***`.
@@ -20,7 +21,17 @@ extension RedisAddress {
     let rest = url[separator.upperBound...]
     switch scheme {
     case "unix":
-      self = try Self.parseUnix(rest, fail: fail)
+      // `unix://user@/path`: an ACL user name (its password comes from elsewhere), as redis-py spells it.
+      if !rest.hasPrefix("/"), let at = rest.firstRange(of: "@/") {
+        let user = try Self.percentDecoded(rest[..<at.lowerBound], fail: fail)
+        guard !user.isEmpty, !user.contains(":") else {
+          throw fail("a unix:// URL carries a user name only (unix://user@/path); give the password in a file or the environment")
+        }
+        let address = try Self.parseUnix(rest[rest.index(after: at.lowerBound)...], fail: fail)
+        self = RedisAddress(endpoint: address.endpoint, database: address.database, username: user)
+      } else {
+        self = try Self.parseUnix(rest, fail: fail)
+      }
     case "redis":
       self = try Self.parseTCP(rest, fail: fail)
     case "rediss":

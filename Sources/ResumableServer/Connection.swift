@@ -117,8 +117,11 @@ struct Connection {
   /// Answers a connection that may not be served with one frame, then closes it.
   private func refuse(_ code: StatusCode, _ message: String, metric: String) async {
     ServerMetrics.connectionRefused(reason: metric)
-    try? await channel.executeThenClose { _, outbound in
-      try await outbound.write(Self.connectionError(code, message))
+    // Awaits the flush itself: the async writer only queues, and a close
+    // right behind a queued write can drop it.
+    let channel = self.channel
+    try? await channel.executeThenClose { _, _ in
+      try await channel.channel.writeAndFlush(Self.connectionError(code, message)).get()
     }
   }
 

@@ -72,6 +72,9 @@ import Testing
     let userOnly = try RedisAddress(url: "redis://carol@h")
     #expect(userOnly.username == "carol" && !userOnly.hasPassword)
     #expect(userOnly.authenticating(username: userOnly.username, password: "pw").description == "redis://carol:***@h:6379")
+    let unixUser = try RedisAddress(url: "unix://svc@/tmp/r.sock?db=3")
+    #expect(unixUser.username == "svc" && unixUser.unixSocketPath == "/tmp/r.sock" && unixUser.database == 3)
+    #expect(unixUser.authenticating(username: "svc", password: "pw").description == "unix://svc:***@/tmp/r.sock?db=3")
     let anonymous = try RedisAddress(url: "redis://:hunter2@h")
     #expect(anonymous.description == "redis://:***@h:6379")
 

@@ -12,14 +12,25 @@ struct CLITests {
     redis: TestRedis, yaml: String, directory: TemporaryDirectory,
     _ body: (_ socket: String) async throws -> Void
   ) async throws {
+    try await withServeProcess(redis: redis, yaml: yaml, directory: directory) { socket, _ in try await body(socket) }
+  }
+
+  /// Runs `body` with a `resumable serve` process (given `extraArguments`,
+  /// and `--log-level warning` unless they set one) on a temporary socket.
+  static func withServeProcess(
+    redis: TestRedis, yaml: String, directory: TemporaryDirectory, extraArguments: [String] = [],
+    environment: [String: String] = [:],
+    _ body: (_ socket: String, _ server: ChildProcess) async throws -> Void
+  ) async throws {
     let definitions = directory.appending("workflows.yaml")
     try yaml.write(toFile: definitions, atomically: true, encoding: .utf8)
     let socket = directory.appending("cli.sock")
+    let logLevel = extraArguments.contains("--log-level") ? [] : ["--log-level", "warning"]
     let server = try ChildProcess(
       [
         "serve", "--socket", socket, "--redis", "unix://\(redis.server.configuration.socketPath)",
-        "--workflows", definitions, "--key-prefix", uniqueKeyPrefix(), "--log-level", "warning",
-      ], in: directory)
+        "--workflows", definitions, "--key-prefix", uniqueKeyPrefix(),
+      ] + logLevel + extraArguments, environment: environment, in: directory)
     var ready = false
     for _ in 0..<200 where !ready {
       try await Task.sleep(for: .milliseconds(25))
@@ -36,7 +47,7 @@ struct CLITests {
       return
     }
     do {
-      try await body(socket)
+      try await body(socket, server)
     } catch {
       server.signal(SIGKILL)
       _ = await server.wait()
