@@ -57,7 +57,7 @@ fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p .build-fuzz/corpus/$$t .build-fuzz/artifacts; \
 	  echo "== $$t: $(FUZZ_SECONDS) s"; \
-	  .build-fuzz/debug/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+	  .build-fuzz/debug/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
 	    -artifact_prefix=.build-fuzz/artifacts/$$t- .build-fuzz/corpus/$$t Fuzz/corpus/$$t \
 	    2> .build-fuzz/$$t.log || { tail -40 .build-fuzz/$$t.log; echo "$$t found a crash: .build-fuzz/artifacts/"; exit 1; }; \
 	  grep -E "^Done [0-9]+ runs" .build-fuzz/$$t.log | sed "s/^/$$t: /"; \
