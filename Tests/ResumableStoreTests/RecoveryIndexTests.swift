@@ -34,11 +34,15 @@ struct RecoveryIndexTests {
   @Test func aRunFallsDueWhenItsLeaseMayHaveLapsedAndIsClaimedOnlyThen() async throws {
     try await withTestRedis { redis in
       try await redis.withClient { client in
-        let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
-        try await Self.create(store, "live")
-        try await Self.create(store, "dying", leaseMs: 50)
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        try await Self.create(store, "live", leaseMs: 30_000)
         #expect(try await Self.dueIDs(store).isEmpty, "nothing is due while leases live")
-        try await Task.sleep(for: .milliseconds(150))
+        let score = try #require(try await Self.score(client, prefix: prefix, "live"))
+        #expect(Int64(Double(score) ?? 0) >= Self.now() + 20_000, "due when the lease may lapse")
+        // A run whose server died a minute ago, its lease long lapsed.
+        try await Self.create(store, "dying", nowMs: Self.now() - 60_000, leaseMs: 1)
+        try await Task.sleep(for: .milliseconds(20))
         let due = try await store.recoveryCandidates(limit: 10)
         #expect(due.map(\.workflowID) == ["dying"])
         #expect(try await store.claimForRecovery(due[0], lease: .seconds(10)) == .acquired(fence: 2))
@@ -52,13 +56,19 @@ struct RecoveryIndexTests {
   @Test func aHeldLeaseIsCheckedAgainWhenItMayLapse() async throws {
     try await withTestRedis { redis in
       try await redis.withClient { client in
-        let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
-        // Indexed as due already (a clock behind), but its lease lives 300 ms more.
-        try await Self.create(store, "r", nowMs: Self.now() - 60_000, leaseMs: 300)
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        // Indexed as due already (its server's clock is behind), but its lease lives 20 s more.
+        try await Self.create(store, "r", nowMs: Self.now() - 60_000, leaseMs: 20_000)
         let due = try #require(try await store.recoveryCandidates(limit: 10).first)
         #expect(try await store.claimForRecovery(due, lease: .seconds(10)) == .held)
         #expect(try await Self.dueIDs(store).isEmpty)
-        try await Task.sleep(for: .milliseconds(450))
+        // Rescheduled to when that lease may lapse (Redis' PTTL), not to a fixed delay.
+        let score = Int64(Double(try #require(try await Self.score(client, prefix: prefix, "r"))) ?? 0)
+        #expect(score > Self.now() + 15_000 && score <= Self.now() + 20_000)
+        // Once it has lapsed, the next check takes it.
+        _ = try await client.send(["DEL", RedisArgument("\(prefix):{r}:lease")])
+        _ = try await client.send(["ZADD", RedisArgument("\(prefix):recovery"), "0", "r"])
         let again = try #require(try await store.recoveryCandidates(limit: 10).first)
         #expect(again.workflowID == "r")
         #expect(try await store.claimForRecovery(again, lease: .seconds(10)) == .acquired(fence: 2))
