@@ -243,6 +243,16 @@ public final class WorkflowEngine: Sendable {
         try? await store.releaseLease(workflowID: id, fence: fence, runEnded: record.status.isTerminal)
         return record
       }
+      // A server without a plugin the rest of the run needs leaves it to one that has it
+      // (in a mixed fleet), rather than failing it.
+      let missing = record.definition.steps[record.cursor...].map(\.plugin).filter { registry.plugin(named: $0) == nil }
+      if let plugin = missing.first {
+        try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+        try? await store.deferRecovery(workflowID: id, by: configuration.leaseDuration)
+        throw EngineError(
+          .failedPrecondition,
+          "run '\(id)' needs plugin '\(plugin)', which this server does not have; resume it on a server that has it")
+      }
       let timing = writeTiming()
       var saved: Int64 = 0
       var updated: [String: StepState] = [:]
@@ -271,6 +281,8 @@ public final class WorkflowEngine: Sendable {
           "workflow_id": "\(id)", "step": "\(record.currentStepName)",
           "attempt": "\(step.attempts)", "skipped_steps": "\(record.cursor)", "saved_micros": "\(saved)",
         ])
+    } catch let error as EngineError {
+      throw error  // The lease is handled already.
     } catch {
       try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
       throw EngineError(error, workflowID: id)
