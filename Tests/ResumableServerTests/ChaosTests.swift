@@ -45,17 +45,12 @@ struct ChaosTests {
 
   @Test func serversAndRedisKilledWhileRunsAreInFlight() async throws {
     let scale = Scale.current
-    try await withTestRedis(appendFsync: .always) { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let record = RecordFile(in: directory)
-      let prefix = uniqueKeyPrefix()
-      let arguments = try ServeProcess.arguments(
-        redis: redis, yaml: Self.yaml(record: record.path, scale: scale), keyPrefix: prefix, in: directory)
-        + ["--lease-seconds", "1", "--recovery-interval", "0.1", "--grace-seconds", "1"]
+    try await CrashRecoveryTests.withSetup(yaml: { Self.yaml(record: $0, scale: scale) }) { setup in
+      let (redis, record, prefix) = (setup.redis, setup.record, setup.prefix)
+      let arguments = setup.arguments + ["--lease-seconds", "1", "--recovery-interval", "0.1", "--grace-seconds", "1"]
       var servers: [ServeProcess] = []
       for index in 0..<scale.servers {
-        servers.append(try await ServeProcess.start(arguments, name: "chaos\(index)", logLevel: "warning", in: directory))
+        servers.append(try await ServeProcess.start(arguments, name: "chaos\(index)", logLevel: "warning", in: setup.directory))
       }
       let ids = (0..<scale.runs).map { "chaos-\($0)" }
       let fleet = servers

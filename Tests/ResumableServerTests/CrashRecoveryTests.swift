@@ -70,13 +70,18 @@ struct CrashRecoveryTests {
   }
 
   static func withSetup(middleMs: Int = 1500, _ body: (Setup) async throws -> Void) async throws {
+    try await withSetup(yaml: { yaml(record: $0, middleMs: middleMs) }, body)
+  }
+
+  /// A Redis that fsyncs every write, a directory, a record file and the
+  /// serve arguments for the workflows `yaml` makes of the record file's path.
+  static func withSetup(yaml: (String) -> String, _ body: (Setup) async throws -> Void) async throws {
     try await withTestRedis(appendFsync: .always) { redis in
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let record = RecordFile(in: directory)
       let prefix = uniqueKeyPrefix()
-      let arguments = try ServeProcess.arguments(
-        redis: redis, yaml: yaml(record: record.path, middleMs: middleMs), keyPrefix: prefix, in: directory)
+      let arguments = try ServeProcess.arguments(redis: redis, yaml: yaml(record.path), keyPrefix: prefix, in: directory)
       try await body(Setup(redis: redis, directory: directory, record: record, prefix: prefix, arguments: arguments))
     }
   }

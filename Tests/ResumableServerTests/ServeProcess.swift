@@ -91,14 +91,6 @@ final class ServeProcess: Sendable {
 
   /// A connected client; closed when `body` returns.
   func withClient<T>(_ body: (ResumableClient) async throws -> T) async throws -> T {
-    let client = try await ResumableClient.connect(socketPath: socket)
-    do {
-      let result = try await body(client)
-      await client.close()
-      return result
-    } catch {
-      await client.close()
-      throw error
-    }
+    try await withConnectedClient(socketPath: socket, body)
   }
 }

@@ -225,7 +225,11 @@ struct OrphanedRunTests {
     }
   }
 
-  @Test func resumeWaitsOutALiveLeaseThenTakesOverAtTheInterruptedStep() async throws {
+  /// Runs `body` after orphaning research run `id` with a lease of `leaseMs`.
+  static func withOrphan(
+    _ id: String, leaseMs: Int64,
+    _ body: (_ redis: TestRedis, _ record: RecordFile, _ yaml: String, _ prefix: String) async throws -> Void
+  ) async throws {
     try await withTestRedis { redis in
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
@@ -233,7 +237,13 @@ struct OrphanedRunTests {
       let yaml = researchYAML(record: record.path, failDraft: 0)
       let prefix = uniqueKeyPrefix()
       let research = try #require(try LiveServer.parse(yaml).first { $0.name == "research" })
-      try await Self.orphan(redis: redis, prefix: prefix, id: "orphan-1", workflow: research, leaseMs: 1500)
+      try await orphan(redis: redis, prefix: prefix, id: id, workflow: research, leaseMs: leaseMs)
+      try await body(redis, record, yaml, prefix)
+    }
+  }
+
+  @Test func resumeWaitsOutALiveLeaseThenTakesOverAtTheInterruptedStep() async throws {
+    try await Self.withOrphan("orphan-1", leaseMs: 1500) { redis, record, yaml, prefix in
       try await LiveServer.with(redis: redis, workflows: yaml, keyPrefix: prefix) { server in
         try await server.withClient { client in
           // Not waiting: the run is someone else's while the lease lives.
@@ -254,14 +264,7 @@ struct OrphanedRunTests {
   }
 
   @Test func aServerWithoutAPluginTheRunNeedsLeavesTheRunToAServerThatHasIt() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let record = RecordFile(in: directory)
-      let yaml = researchYAML(record: record.path, failDraft: 0)
-      let prefix = uniqueKeyPrefix()
-      let research = try #require(try LiveServer.parse(yaml).first { $0.name == "research" })
-      try await Self.orphan(redis: redis, prefix: prefix, id: "mixed-1", workflow: research, leaseMs: 1)
+    try await Self.withOrphan("mixed-1", leaseMs: 1) { redis, record, yaml, prefix in
       var echoOnly = PluginRegistry()
       try echoOnly.register(EchoPlugin(), as: EchoPlugin.name)
       let plugins = echoOnly
