@@ -8,10 +8,11 @@ import Metrics
 /// - `resumable_step_attempts_total{workflow,step,plugin}`, `resumable_step_failures_total{…}`
 ///   and `resumable_step_duration_seconds{…}` (a histogram): each attempt of each step;
 /// - `resumable_step_commits_total{workflow,step}`: steps committed;
-/// - `resumable_recoveries_total{workflow}`: runs continued at their failed or
-///   interrupted step (a resume, or a takeover);
-/// - `resumable_lease_takeovers_total{workflow}`: the subset taken over from a runner whose
-///   lease lapsed (its server died);
+/// - `resumable_resumes_total{workflow}`: runs continued at their failed or interrupted step,
+///   by a `ResumeWorkflow` call or by the recovery loop;
+/// - `resumable_lease_takeovers_total{workflow}`: of those, runs taken from a runner whose
+///   lease lapsed (RUNNING, its server died or stalled);
+/// - `resumable_recoveries_total{workflow}`: runs adopted by the recovery loop;
 /// - `resumable_runs_in_flight`: runs this engine is driving;
 /// - `resumable_cost_spent_usd_total{workflow}`: cost of every attempt recorded, failed ones too;
 /// - `resumable_cost_saved_by_resume_usd_total{workflow}`: cost of committed steps a resume did not run again.
@@ -36,13 +37,19 @@ enum EngineMetrics {
       .increment(by: Double(costMicros) / 1_000_000)
   }
 
-  static func recovered(workflow: String, tookOverLease: Bool, savedMicros: Int64) {
+  /// A run continued at its failed or interrupted step, by a resume or by the recovery loop.
+  static func tookOver(workflow: String, fromLapsedLease: Bool, savedMicros: Int64) {
     let dimensions = [("workflow", workflow)]
-    Counter(label: "resumable_recoveries_total", dimensions: dimensions).increment()
-    if tookOverLease { Counter(label: "resumable_lease_takeovers_total", dimensions: dimensions).increment() }
+    Counter(label: "resumable_resumes_total", dimensions: dimensions).increment()
+    if fromLapsedLease { Counter(label: "resumable_lease_takeovers_total", dimensions: dimensions).increment() }
     if savedMicros > 0 {
       FloatingPointCounter(label: "resumable_cost_saved_by_resume_usd_total", dimensions: dimensions)
         .increment(by: Double(savedMicros) / 1_000_000)
     }
+  }
+
+  /// A run adopted by the recovery loop.
+  static func recovered(workflow: String) {
+    Counter(label: "resumable_recoveries_total", dimensions: [("workflow", workflow)]).increment()
   }
 }

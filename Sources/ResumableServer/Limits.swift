@@ -6,9 +6,9 @@ public struct ServerLimits: Sendable, Hashable {
   /// Open connections at once (default 512). One more gets a
   /// `RESOURCE_EXHAUSTED` frame and is closed.
   public var maximumConnections = 512
-  /// Requests in flight on one connection (default 64). One more is answered
+  /// Requests in flight on one connection (default 256). One more is answered
   /// `RESOURCE_EXHAUSTED` at once; the connection stays open.
-  public var maximumRequestsPerConnection = 64
+  public var maximumRequestsPerConnection = 256
   /// A connection with no request in flight and no frame received for this
   /// long is closed (default 300 s; nil: never).
   public var idleTimeout: Duration? = .seconds(300)

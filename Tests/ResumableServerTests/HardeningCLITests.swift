@@ -13,6 +13,27 @@ import Testing
 struct HardeningCLITests {
   static let nobodyUID: UInt32 = 65534
 
+  /// Runs `body` with a `resumable serve` process given `extraArguments`
+  /// (log level `warning` unless they set one), then stops it with SIGTERM.
+  static func withServe(
+    redis: TestRedis, yaml: String, directory: TemporaryDirectory, extraArguments: [String] = [],
+    environment: [String: String] = [:], _ body: (_ socket: String, _ server: ServeProcess) async throws -> Void
+  ) async throws {
+    var arguments = try ServeProcess.arguments(redis: redis, yaml: yaml, keyPrefix: uniqueKeyPrefix(), in: directory)
+    arguments += extraArguments
+    let logLevel = extraArguments.firstIndex(of: "--log-level").map { extraArguments[$0 + 1] } ?? "warning"
+    if let index = arguments.firstIndex(of: "--log-level") { arguments.removeSubrange(index...index + 1) }
+    let server = try await ServeProcess.start(arguments, name: "hard", logLevel: logLevel, environment: environment, in: directory)
+    do {
+      try await body(server.socket, server)
+    } catch {
+      await server.kill()
+      throw error
+    }
+    let status = await server.stop()
+    #expect(status == 0, "serve exited \(status): \(server.stderr)")
+  }
+
   /// Runs the CLI as `nobody` (via setpriv), which can reach `directory`.
   static func runAsNobody(_ arguments: [String], in directory: TemporaryDirectory) async throws -> (status: Int32, stdout: String, stderr: String) {
     try await ChildProcess.run(
@@ -31,7 +52,7 @@ struct HardeningCLITests {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
       defer { Task { await directory.remove() } }
-      try await CLITests.withServeProcess(
+      try await Self.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--socket-mode", "0666", "--allow-uid", "0", "--log-format", "json"]
       ) { socket, server in
@@ -60,7 +81,7 @@ struct HardeningCLITests {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
       defer { Task { await directory.remove() } }
-      try await CLITests.withServeProcess(
+      try await Self.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--socket-mode", "0666", "--allow-uid", "\(Self.nobodyUID)"]
       ) { socket, _ in
@@ -84,7 +105,7 @@ struct HardeningCLITests {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
       defer { Task { await directory.remove() } }
-      try await CLITests.withServe(redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory) { socket in
+      try await Self.withServe(redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory) { socket, _ in
         var info = stat()
         #expect(stat(socket, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o600)
@@ -104,32 +125,39 @@ struct HardeningCLITests {
       let passwordFile = directory.appending("redis-password")
       try (Self.password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
       var outputs: [String] = []
-      try await CLITests.withServeProcess(
+      try await Self.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--redis-password-file", passwordFile, "--log-level", "trace"]
       ) { socket, server in
         let run = try await ChildProcess.run(["start", "echo", "--id", "pw-1", "--input", "2", "--socket", socket], in: directory)
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
-        outputs += [run.stdout, run.stderr, server.stdout, server.stderr]
+        outputs += [run.stdout, run.stderr, server.child.stdout, server.stderr]
         #expect(server.stderr.contains("listening"), "the server logs at trace level: \(server.stderr)")
       }
       // From the environment too.
-      try await CLITests.withServeProcess(
+      try await Self.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         environment: ["RESUMABLE_REDIS_PASSWORD": Self.password]
       ) { socket, server in
         let run = try await ChildProcess.run(["start", "echo", "--id", "pw-2", "--input", "3", "--socket", socket], in: directory)
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
-        outputs += [server.stdout, server.stderr]
+        outputs += [server.child.stdout, server.stderr]
       }
       // A wrong password, a password given twice, and --help.
       let socket = directory.appending("no.sock")
       let redisURL = "unix://\(redis.server.configuration.socketPath)"
-      let wrong = try await ChildProcess.run(
+      // A wrong password: the server keeps retrying (as while Redis is down), saying why.
+      let wrongServer = try ChildProcess(
         ["serve", "--socket", socket, "--redis", redisURL, "--log-level", "trace"],
         environment: ["RESUMABLE_REDIS_PASSWORD": Self.password + "-wrong"], in: directory)
-      #expect(wrong.status != 0)
-      #expect(wrong.stderr.contains("WRONGPASS") || wrong.stderr.contains("invalid"), "\(wrong.stderr)")
+      let refusedAuth = try await eventually(timeout: .seconds(20)) {
+        guard wrongServer.stderr.contains("WRONGPASS") else { throw TestSupportError("no AUTH failure yet: \(wrongServer.stderr)") }
+        return true
+      }
+      wrongServer.signal(SIGKILL)
+      _ = await wrongServer.wait()
+      #expect(refusedAuth)
+      let wrong = (stdout: wrongServer.stdout, stderr: wrongServer.stderr)
       let twice = try await ChildProcess.run(
         ["serve", "--socket", socket, "--redis", "redis://user:\(Self.password)@127.0.0.1:1", "--redis-password-file", passwordFile],
         in: directory)
@@ -150,7 +178,7 @@ struct HardeningCLITests {
 
   /// The commands the server sends, directly or from its scripts (README "Redis ACL").
   static let aclCommands = [
-    "ping", "evalsha", "script|load", "hmget", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby",
+    "ping", "evalsha", "script|load", "hmget", "zadd", "zrangebyscore", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby",
     "hset", "pexpire", "pttl", "set", "xadd", "zrem", "zscore",
   ]
 
@@ -208,7 +236,7 @@ struct HardeningCLITests {
       defer { Task { await directory.remove() } }
       let metricsSocket = directory.appending("metrics.sock")
       let marker = "INPUT-CONTENT-7f3a"
-      try await CLITests.withServeProcess(
+      try await Self.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--metrics-address", metricsSocket, "--log-format", "json", "--log-level", "info"]
       ) { socket, server in
@@ -231,7 +259,8 @@ struct HardeningCLITests {
         #expect(samples[#"resumable_step_duration_seconds_count{workflow="research",step="draft",plugin="simulate"}"#] == 2)
         #expect(abs((samples[#"resumable_cost_spent_usd_total{workflow="research"}"#] ?? 0) - 0.6) < 1e-9)
         #expect(abs((samples[#"resumable_cost_saved_by_resume_usd_total{workflow="research"}"#] ?? 0) - 0.3) < 1e-9)
-        #expect(samples[#"resumable_recoveries_total{workflow="research"}"#] == 1)
+        #expect(samples[#"resumable_resumes_total{workflow="research"}"#] == 1)
+        #expect(samples[#"resumable_lease_takeovers_total{workflow="research"}"#] == nil, "a FAILED run's resume takes no lease over")
         #expect(samples[#"resumable_rpc_requests_total{method="StartWorkflow",status="OK"}"#] == 1)
         #expect(samples[#"resumable_rpc_requests_total{method="ResumeWorkflow",status="OK"}"#] == 1)
         #expect(samples["resumable_runs_in_flight"] == 0)
