@@ -6,7 +6,7 @@ APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compile
 SOCKET ?= $(or $(RESUMABLE_SOCKET),/tmp/resumable.sock)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release run test chaos proto proto-check clean
+.PHONY: deps build release run test chaos bench proto proto-check clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -43,6 +43,13 @@ test: deps proto-check
 chaos: deps
 	swift build $(SWIFT_BUILD_FLAGS)
 	RESUMABLE_CHAOS=full swift test $(SWIFT_BUILD_FLAGS) --filter ChaosTests
+
+## bench: the benchmark suite and the article's experiment on a release build;
+## each starts its own server on its own embedded Redis (see BENCHMARKS.md).
+## BENCH_ARGS are passed to the suite, e.g. BENCH_ARGS="--json bench.json"
+bench: release
+	.build/release/resumable bench $(BENCH_ARGS)
+	.build/release/resumable bench seed
 
 ## proto: regenerate Sources/CResumableProto from proto/
 proto: deps

@@ -10,7 +10,8 @@ import PackageDescription
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
 //   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
 //   ResumableClient (async client library)
-//   resumable (CLI + serve), ResumableTestSupport
+//   ResumableBench (the benchmark suite: drives a server child process)
+//   resumable (CLI + serve + bench), ResumableTestSupport
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
   .enableUpcomingFeature("InternalImportsByDefault"),
@@ -105,13 +106,28 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    .target(
+      name: "ResumableBench",
+      dependencies: [
+        "ResumableClient",
+        "ResumableCore",
+        "ResumableRedis",
+        "ResumableStore",
+        "ResumableWire",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(
       name: "resumable",
       dependencies: [
+        "ResumableBench",
         "ResumableCore",
         "ResumableServer",
         "ResumableClient",
         "ResumableWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,10 +183,15 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ResumableBenchTests",
+      dependencies: ["ResumableBench"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ResumableServerTests",
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
-        "ResumableStore", "ResumableRedis", "ResumableTestSupport",
+        "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench",
       ],
       swiftSettings: swiftSettings
     ),

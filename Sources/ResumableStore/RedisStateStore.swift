@@ -12,6 +12,8 @@ public import ResumableRedis
 public final class RedisStateStore: StateStore {
   private let client: RedisClient
   private let prefix: String
+  /// The first part of every key this store writes.
+  public var keyPrefix: String { prefix }
   private let recoveryIndex: String
 
   /// - Parameters:

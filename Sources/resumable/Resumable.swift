@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import ResumableClient
 
 /// The `resumable` command: the sidecar server (`serve`) and its command-line client.
@@ -14,12 +16,20 @@ struct Resumable: AsyncParsableCommand {
 
       \(ResumableExitCode.summary)
       """,
-    subcommands: [Serve.self, Start.self, Resume.self, State.self]
+    subcommands: [Serve.self, Start.self, Resume.self, State.self, Bench.self]
   )
 
   /// argument-parser's own entry point with one change: usage errors exit with
   /// `ResumableExitCode.usage` (2) rather than `EX_USAGE` (64).
+  ///
+  /// It first makes SwiftNIO's event loops run Swift Concurrency's tasks (NIO's
+  /// documented take-over of the global executor): a task awaiting a Redis reply or
+  /// writing a response then resumes on the event loop that did the I/O, instead of
+  /// hopping to the cooperative pool and back — two thread wake-ups per round trip,
+  /// which were most of a no-op step's cost (see BENCHMARKS.md). Nothing in this
+  /// process blocks a thread of the pool, so nothing blocks an event loop either.
   static func main() async {
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     do {
       var command = try await asyncParseAsRoot()
       if var asyncCommand = command as? AsyncParsableCommand {
