@@ -5,8 +5,8 @@ public import ResumableRedis
 /// The product's `StateStore`: runs in Redis, core commands only.
 ///
 /// Layout (see `RunKeys`): per run a hash for the run, a hash of step
-/// records, a hash of artifacts, a stream of events and a lease key, all
-/// under the hash tag `{workflow_id}`. Every write is one Lua script
+/// records, a hash of artifacts, a stream of events, a lease key and a list
+/// of history messages, all under the hash tag `{workflow_id}`. Every write is one Lua script
 /// (`Scripts`): fenced, all or nothing, writing only what the step changed
 /// (O(size of that step's output)), and refreshing every key's expiry.
 public final class RedisStateStore: StateStore {
@@ -50,14 +50,42 @@ public final class RedisStateStore: StateStore {
     return reply.int == 1 ? .created(fence: 1) : .exists
   }
 
-  public func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord? {
-    let reply = try await run(Scripts.load, workflowID, [includeArtifacts ? "1" : "0"])
+  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
+    let reply = try await run(
+      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"])
     if reply.isNull { return nil }
-    guard let parts = reply.array, parts.count == 3 else {
+    guard let parts = reply.array, parts.count == 5, let historyLength = parts[3].int else {
       throw StoreError(.corrupt, "unexpected reply to the load script: \(reply)")
     }
-    return try RunRecordDecoder.decode(
+    var record = try RunRecordDecoder.decode(
       workflowID: workflowID, run: parts[0], steps: parts[1], artifacts: parts[2])
+    record.historyLength = Int(historyLength)
+    record.history = try RunRecordDecoder.history(parts[4], workflowID: workflowID)
+    return record
+  }
+
+  public func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryMessage] {
+    let key = RunKeys(prefix: prefix, workflowID: workflowID).history
+    let reply: RESPValue
+    do {
+      reply = try await client.send(["LRANGE", RedisArgument(key), RedisArgument(-(newest ?? 0)), "-1"])
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "LRANGE \(key): \(message)") }
+    return try RunRecordDecoder.history(reply, workflowID: workflowID)
+  }
+
+  public func recordWait(_ wait: StepWait) async throws(StoreError) {
+    let timing = wait.timing
+    _ = try await run(
+      Scripts.wait, wait.workflowID,
+      [
+        RedisArgument(wait.fence), RedisArgument(wait.cursor), RedisArgument(wait.stepName),
+        RedisArgument(try encode(wait.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
+        RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
+        RedisArgument(Self.event("step_waiting", step: wait.stepName, attempt: Int(wait.step.attempts), at: timing.nowMs)),
+      ])
   }
 
   public func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]] {
@@ -107,6 +135,7 @@ public final class RedisStateStore: StateStore {
           begin.resume == nil ? "attempt_started" : "run_resumed", step: begin.stepName,
           attempt: Int(begin.step.attempts), at: timing.nowMs)),
       begin.resume == nil ? "0" : "1", RedisArgument(begin.resume?.savedMicros ?? 0),
+      RedisArgument(Int(RunRecord.currentSchemaVersion)),
     ]
     for (name, step) in (begin.resume?.updatedSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
       arguments.append(RedisArgument(name))
@@ -119,6 +148,8 @@ public final class RedisStateStore: StateStore {
     let timing = commit.timing
     var next: [UInt8] = []
     if let step = commit.next?.step { next = try encode(step) }
+    var history: [RedisArgument] = []
+    for message in commit.history { history.append(RedisArgument(try encode(message))) }
     _ = try await run(
       Scripts.commit, commit.workflowID,
       [
@@ -132,7 +163,8 @@ public final class RedisStateStore: StateStore {
           Self.event("step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs)),
         RedisArgument(commit.next?.name ?? ""),
         RedisArgument(next),
-      ])
+        RedisArgument(max(1, commit.maxHistoryMessages)),
+      ] + history)
   }
 
   public func recordFailure(_ failure: AttemptFailure) async throws(StoreError) {
