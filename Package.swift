@@ -130,7 +130,7 @@ let package = Package(
     .testTarget(
       name: "ResumableWireTests",
       dependencies: [
-        "ResumableWire",
+        "ResumableWire", "ResumableTestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOTestUtils", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),

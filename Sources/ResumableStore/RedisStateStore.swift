@@ -76,18 +76,6 @@ public final class RedisStateStore: StateStore {
     return try RunRecordDecoder.history(reply, workflowID: workflowID)
   }
 
-  public func recordWait(_ wait: StepWait) async throws(StoreError) {
-    let timing = wait.timing
-    _ = try await run(
-      Scripts.wait, wait.workflowID,
-      [
-        RedisArgument(wait.fence), RedisArgument(wait.cursor), RedisArgument(wait.stepName),
-        RedisArgument(try encode(wait.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
-        RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(Self.event("step_waiting", step: wait.stepName, attempt: Int(wait.step.attempts), at: timing.nowMs)),
-      ])
-  }
-
   public func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]] {
     guard !steps.isEmpty else { return [:] }
     let key = RunKeys(prefix: prefix, workflowID: workflowID).artifacts
@@ -167,7 +155,20 @@ public final class RedisStateStore: StateStore {
       ] + history)
   }
 
+  public func recordWait(_ wait: StepWait) async throws(StoreError) {
+    try await recordStep(
+      AttemptFailure(
+        workflowID: wait.workflowID, fence: wait.fence, cursor: wait.cursor, stepName: wait.stepName,
+        step: wait.step, usage: StepUsage(), runError: nil, timing: wait.timing),
+      event: "step_waiting")
+  }
+
   public func recordFailure(_ failure: AttemptFailure) async throws(StoreError) {
+    try await recordStep(failure, event: failure.runError == nil ? "attempt_failed" : "run_failed")
+  }
+
+  /// A step's record after an attempt failed or while it waits: one `fail` script.
+  private func recordStep(_ failure: AttemptFailure, event: String) async throws(StoreError) {
     let timing = failure.timing
     _ = try await run(
       Scripts.fail, failure.workflowID,
@@ -177,10 +178,7 @@ public final class RedisStateStore: StateStore {
         RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(
-          Self.event(
-            failure.runError == nil ? "attempt_failed" : "run_failed", step: failure.stepName,
-            attempt: Int(failure.step.attempts), at: timing.nowMs)),
+        RedisArgument(Self.event(event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs)),
         RedisArgument(failure.runError ?? ""),
       ])
   }

@@ -143,22 +143,10 @@ enum Scripts {
       return 1
       """)
 
-  /// ARGV: fence, cursor, step, step record, now, ttl, lease, expires, event.
-  /// A step that waits with no attempt begun (its plugin's circuit is open).
-  static let wait = RedisScript(
-    prelude + """
-      local problem, status = check(ARGV[1], ARGV[2])
-      if problem then return redis.error_reply(problem) end
-      if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
-      redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-      redis.call('HSET', KEYS[1], 'updated', ARGV[5], 'expires', ARGV[8])
-      progress(ARGV[1], ARGV[7], ARGV[9], ARGV[6])
-      return 1
-      """)
-
   /// ARGV: fence, cursor, step, step record, cost micros, input tokens,
   /// output tokens, now, ttl, lease, expires, event, run error ('' while
-  /// attempts are left; otherwise the run becomes FAILED with it).
+  /// attempts are left; otherwise the run becomes FAILED with it). Also
+  /// records a step that waits with no attempt begun (no cost, no error).
   static let fail = RedisScript(
     prelude + """
       local problem, status = check(ARGV[1], ARGV[2])

@@ -1,25 +1,14 @@
 import Foundation
 import ResumableCore
+import ResumableTestSupport
 import Testing
-
-/// A seeded generator (SplitMix64), so jitter tests are deterministic.
-struct SeededGenerator: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
 
 @Suite("Error classes and backoff")
 struct ErrorClassTests {
   let policy = RetryPolicy(maxAttempts: 9, initialBackoffMilliseconds: 100, maxBackoffMilliseconds: 1000, multiplier: 2)
 
   @Test func backoffIsFullJitterUnderAnExponentialCap() {
-    var generator = SeededGenerator(state: 42)
+    var generator = SplitMix64(seed: 42)
     for attempt in 1...8 {
       let cap = Duration.milliseconds(policy.backoffCap(afterAttempt: attempt))
       let draws = (0..<400).map { _ in policy.backoff(afterAttempt: attempt, using: &generator) }
@@ -31,7 +20,7 @@ struct ErrorClassTests {
   }
 
   @Test func retryAfterIsAFloorEvenPastTheCap() {
-    var generator = SeededGenerator(state: 7)
+    var generator = SplitMix64(seed: 7)
     for attempt in 1...5 {
       for _ in 0..<100 {
         let delay = policy.backoff(afterAttempt: attempt, retryAfter: .milliseconds(2500), using: &generator)

@@ -1,3 +1,4 @@
+import ResumableTestSupport
 import ResumableWire
 import Testing
 
