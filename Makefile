@@ -6,7 +6,7 @@ APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compile
 SOCKET ?= $(or $(RESUMABLE_SOCKET),/tmp/resumable.sock)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release run test proto proto-check clean
+.PHONY: deps build release run test chaos proto proto-check clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -37,6 +37,12 @@ run: release
 test: deps proto-check
 	swift build $(SWIFT_BUILD_FLAGS)
 	swift test $(SWIFT_BUILD_FLAGS)
+
+## chaos: the full-size fault-injection suite (many runs; servers and Redis
+## killed again and again); `make test` runs a bounded size of the same suite
+chaos: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+	RESUMABLE_CHAOS=full swift test $(SWIFT_BUILD_FLAGS) --filter ChaosTests
 
 ## proto: regenerate Sources/CResumableProto from proto/
 proto: deps

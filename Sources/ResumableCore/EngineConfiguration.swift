@@ -25,6 +25,11 @@ public struct EngineConfiguration: Sendable {
   public var storeRetryWindow: Duration? = nil
   /// How often a caller waiting on a run driven by another server re-reads it.
   public var remotePollInterval: Duration = .milliseconds(50)
+  /// How often the recovery loop looks for RUNNING runs whose runner's lease
+  /// lapsed (their server died) to take them over; nil turns it off (default
+  /// 1 s). A run is recovered about one lease duration after its runner's
+  /// last sign of life, plus up to one interval.
+  public var recoveryInterval: Duration? = .seconds(1)
 
   public init() {}
 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A JSON document: plugin configuration, workflow input, artifacts.
 ///

@@ -31,7 +31,28 @@ public protocol StateStore: Sendable {
   func renewLease(workflowID: String, fence: UInt64, ttl: Duration) async throws(StoreError) -> Bool
 
   /// Gives the lease up, if `fence` still holds it.
-  func releaseLease(workflowID: String, fence: UInt64) async throws(StoreError)
+  ///
+  /// - Parameter runEnded: the run has reached a terminal status (COMPLETED,
+  ///   FAILED, CANCELLED): it leaves the recovery index too, while the lease
+  ///   is still held (so no resume can slip in between).
+  func releaseLease(workflowID: String, fence: UInt64, runEnded: Bool) async throws(StoreError)
+
+  /// Runs whose recovery check is due, oldest first, at most `limit`.
+  ///
+  /// Every run that may need a runner — every RUNNING run — is in the
+  /// recovery index from its creation (or resume) until it ends; an entry
+  /// falls due once the run's lease may have lapsed. Reading the due entries
+  /// costs O(log n + limit), never a scan of all runs. The index may also
+  /// hold runs that have ended or expired: `claimForRecovery` clears those.
+  func recoveryCandidates(limit: Int) async throws(StoreError) -> [RecoveryCandidate]
+
+  /// Checks a candidate: takes its lease (a new fencing token) when the run
+  /// is RUNNING and nobody holds the lease; otherwise reschedules or clears
+  /// its index entry.
+  func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration) async throws(StoreError) -> RecoveryClaim
+
+  /// Postpones a candidate's next recovery check (a run this server drives).
+  func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError)
 
   /// Persists the start of an attempt (and, on a resume, the resume itself;
   /// a resume rewrites every committed step's record, so it also raises the
@@ -103,6 +124,32 @@ public enum LeaseOutcome: Hashable, Sendable {
   /// Another runner holds the lease.
   case held
   case notFound
+}
+
+/// An entry of the recovery index: a run to check.
+public struct RecoveryCandidate: Hashable, Sendable {
+  public var workflowID: String
+  /// The entry's due time as the store wrote it (milliseconds since the
+  /// epoch). The store clears an entry only while it still has this value,
+  /// so an entry rewritten meanwhile (by a resume) is kept.
+  public var dueAtMs: Int64
+
+  public init(workflowID: String, dueAtMs: Int64) {
+    self.workflowID = workflowID
+    self.dueAtMs = dueAtMs
+  }
+}
+
+/// What `claimForRecovery` found.
+public enum RecoveryClaim: Hashable, Sendable {
+  /// The run is RUNNING and its lease had lapsed: it is ours, with this token.
+  case acquired(fence: UInt64)
+  /// A runner holds the lease; checked again when it may have lapsed.
+  case held
+  /// The run has ended (nothing to recover); its entry is cleared.
+  case ended(RunStatus)
+  /// No such run (it expired); its entry is cleared.
+  case gone
 }
 
 /// A resume recorded with the attempt it begins.

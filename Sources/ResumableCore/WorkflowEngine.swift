@@ -70,11 +70,19 @@ public final class WorkflowEngine: Sendable {
   /// The names of the workflows runs can be started from.
   public var workflowNames: [String] { workflows.keys.sorted() }
 
-  /// Drives runs until `beginShutdown()` and every runner has stopped.
+  /// Drives runs until `beginShutdown()` and every runner has stopped; and,
+  /// unless turned off, runs the recovery loop (`recoverOrphanedRuns`) until
+  /// `beginShutdown()`.
   public func run() async {
-    await withDiscardingTaskGroup { group in
-      for await job in jobs {
-        group.addTask { await self.drive(job) }
+    await withDiscardingTaskGroup { runners in
+      await withTaskGroup(of: Void.self) { loops in
+        if let interval = configuration.recoveryInterval {
+          loops.addTask { await self.recoverOrphanedRuns(every: interval) }
+        }
+        for await job in jobs {
+          runners.addTask { await self.drive(job) }
+        }
+        loops.cancelAll()
       }
     }
   }
@@ -237,8 +245,18 @@ public final class WorkflowEngine: Sendable {
       }
       record = fresh
       guard record.status == .running || (record.status == .failed && resumeFailed) else {
-        try? await store.releaseLease(workflowID: id, fence: fence)
+        try? await store.releaseLease(workflowID: id, fence: fence, runEnded: record.status.isTerminal)
         return record
+      }
+      // A server without a plugin the rest of the run needs leaves it to one that has it
+      // (in a mixed fleet), rather than failing it.
+      let missing = record.definition.steps[record.cursor...].map(\.plugin).filter { registry.plugin(named: $0) == nil }
+      if let plugin = missing.first {
+        try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+        try? await store.deferRecovery(workflowID: id, by: configuration.leaseDuration)
+        throw EngineError(
+          .failedPrecondition,
+          "run '\(id)' needs plugin '\(plugin)', which this server does not have; resume it on a server that has it")
       }
       let timing = writeTiming()
       var saved: Int64 = 0
@@ -268,8 +286,10 @@ public final class WorkflowEngine: Sendable {
           "workflow_id": "\(id)", "step": "\(record.currentStepName)",
           "attempt": "\(step.attempts)", "skipped_steps": "\(record.cursor)", "saved_micros": "\(saved)",
         ])
+    } catch let error as EngineError {
+      throw error  // The lease is handled already.
     } catch {
-      try? await store.releaseLease(workflowID: id, fence: fence)
+      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
       throw EngineError(error, workflowID: id)
     }
     let completion = try await submit(record)
@@ -290,6 +310,67 @@ public final class WorkflowEngine: Sendable {
     } catch {
       throw EngineError(error, workflowID: workflowID)
     }
+  }
+
+  // MARK: - Recovery
+
+  /// The recovery loop: every `interval`, takes over the RUNNING runs whose
+  /// runner's lease has lapsed — their server died or stalled mid-step — and
+  /// drives them from the step that was in flight (its next attempt, with a
+  /// new idempotency key). Any number of servers may run it against one
+  /// store: the lease decides which of them adopts a run.
+  ///
+  /// Ends when the task is cancelled (`run()` does so at shutdown).
+  func recoverOrphanedRuns(every interval: Duration) async {
+    var storeDown = false
+    while !Task.isCancelled {
+      do {
+        try await recoverDueRuns()
+        if storeDown {
+          logger.notice("recovery: the store is reachable again")
+          storeDown = false
+        }
+      } catch {
+        if !storeDown {
+          logger.warning("recovery: cannot look for orphaned runs, will retry every \(interval): \(error)")
+          storeDown = true
+        }
+      }
+      try? await Task.sleep(for: interval)
+    }
+  }
+
+  /// One pass of the recovery loop over the runs whose check is due.
+  /// - Returns: how many runs this pass took over.
+  @discardableResult
+  func recoverDueRuns() async throws(StoreError) -> Int {
+    let batch = 100
+    var recovered = 0
+    // A bounded pass: what is left is due again on the next one.
+    for _ in 0..<10 {
+      let candidates = try await store.recoveryCandidates(limit: batch)
+      for candidate in candidates {
+        let id = candidate.workflowID
+        guard !Task.isCancelled, !state.withLock({ $0.draining }) else { return recovered }
+        if state.withLock({ $0.active[id] != nil }) {
+          // Ours, and running: look again when its lease could next lapse.
+          try await store.deferRecovery(workflowID: id, by: configuration.leaseDuration)
+          continue
+        }
+        guard case .acquired(let fence) = try await store.claimForRecovery(candidate, lease: configuration.leaseDuration) else {
+          continue
+        }
+        logger.notice("recovering a run whose runner stopped (its lease lapsed)", metadata: ["workflow_id": "\(id)"])
+        do {
+          _ = try await takeOver(id, fence: fence, wait: false, resumeFailed: false)
+          recovered += 1
+        } catch {
+          logger.warning("recovery of the run failed; it stays due: \(error)", metadata: ["workflow_id": "\(id)"])
+        }
+      }
+      if candidates.count < batch { break }
+    }
+    return recovered
   }
 
   // MARK: - Request helpers
@@ -326,7 +407,7 @@ public final class WorkflowEngine: Sendable {
       return completion
     }
     if accepted { _ = state.withLock { $0.active.removeValue(forKey: record.workflowID) } }
-    try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence)
+    try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence, runEnded: false)
     throw EngineError(.unavailable, "the server is shutting down; retry after restart — the run '\(record.workflowID)' is saved and resumable")
   }
 
@@ -659,7 +740,8 @@ public final class WorkflowEngine: Sendable {
   }
 
   func release(_ record: RunRecord) async {
-    try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence)
+    try? await store.releaseLease(
+      workflowID: record.workflowID, fence: record.fence, runEnded: record.status.isTerminal)
   }
 }
 

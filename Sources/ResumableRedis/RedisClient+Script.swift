@@ -14,17 +14,35 @@ extension RedisClient {
   public func evalScript(
     _ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]
   ) async throws(RedisError) -> RESPValue {
+    try await evalScript(script, keys: keys, arguments: arguments, after: []).script
+  }
+
+  /// Sends `commands`, then runs `script`, in one write (one round trip), with the
+  /// `NOSCRIPT` handling of ``evalScript(_:keys:arguments:)``.
+  ///
+  /// Redis runs them in that order, but not as a transaction: use it where the
+  /// commands must happen before the script and need not depend on its outcome
+  /// (e.g. maintaining an index that lives in another cluster slot).
+  ///
+  /// - Returns: The commands' replies (error replies as values, not thrown) and the
+  ///   script's reply. After a `NOSCRIPT`, only the script is sent again.
+  public func evalScript(
+    _ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument],
+    after commands: [[RedisArgument]]
+  ) async throws(RedisError) -> (commands: [RESPValue], script: RESPValue) {
     let evalsha: [RedisArgument] =
       ["EVALSHA", RedisArgument(script.sha1), RedisArgument(keys.count)] + keys + arguments
-    let reply = try await send(evalsha)
-    guard case .error(let message) = reply else { return reply }
+    let replies = try await pipeline(commands + [evalsha])
+    let commandReplies = Array(replies.dropLast())
+    let reply = replies[replies.count - 1]
+    guard case .error(let message) = reply else { return (commandReplies, reply) }
     guard message.hasPrefix("NOSCRIPT") else { throw .server(message) }
-    let replies = try await pipeline([["SCRIPT", "LOAD", RedisArgument(script.source)], evalsha])
-    if case .error(let loadError) = replies[0] { throw .server(loadError) }
-    if replies[0].string != script.sha1 {
-      throw .protocolError("Redis named the script \(replies[0]) but its SHA-1 is \(script.sha1)")
+    let retried = try await pipeline([["SCRIPT", "LOAD", RedisArgument(script.source)], evalsha])
+    if case .error(let loadError) = retried[0] { throw .server(loadError) }
+    if retried[0].string != script.sha1 {
+      throw .protocolError("Redis named the script \(retried[0]) but its SHA-1 is \(script.sha1)")
     }
-    if case .error(let retryError) = replies[1] { throw .server(retryError) }
-    return replies[1]
+    if case .error(let retryError) = retried[1] { throw .server(retryError) }
+    return (commandReplies, retried[1])
   }
 }

@@ -81,7 +81,8 @@ public final class ResumableServer: Service, Sendable {
       address = external
     case .embedded(let dataDirectory):
       let process = try await RedisServerProcess.start(
-        configuration: RedisServerProcess.Configuration(dataDirectory: dataDirectory))
+        configuration: RedisServerProcess.Configuration(
+          dataDirectory: dataDirectory, appendFsync: configuration.embeddedRedisFsync))
       embedded = process
       address = process.address
       logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid.map(String.init) ?? "?")"])
@@ -102,8 +103,15 @@ public final class ResumableServer: Service, Sendable {
   }
 
   private func serve(client: RedisClient, group: MultiThreadedEventLoopGroup) async throws {
-    let ping = try await client.send(["PING"])
-    if let message = ping.errorMessage { throw ServerError("Redis refused PING: \(message)") }
+    // A Redis that refuses us (wrong password, say) is a configuration error;
+    // one that is down is a fault to ride out: serve anyway (calls get
+    // UNAVAILABLE meanwhile) and let the client reconnect with backoff.
+    do {
+      let ping = try await client.send(["PING"])
+      if let message = ping.errorMessage { throw ServerError("Redis refused PING: \(message)") }
+    } catch let error as RedisError {
+      logger.warning("Redis is unreachable; serving anyway, calls get UNAVAILABLE until it is back: \(error)")
+    }
     let store = RedisStateStore(client: client, keyPrefix: configuration.keyPrefix)
     let engine = WorkflowEngine(
       store: store, registry: configuration.plugins, workflows: configuration.workflows,

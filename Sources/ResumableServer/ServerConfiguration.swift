@@ -1,4 +1,3 @@
-public import Logging
 public import ResumableCore
 public import ResumableRedis
 
@@ -22,6 +21,13 @@ public struct ServerConfiguration: Sendable {
   public var engine: EngineConfiguration = EngineConfiguration()
   /// How long a graceful shutdown lets steps in flight finish (default 30 s).
   public var shutdownGracePeriod: Duration = .seconds(30)
+  /// The embedded Redis' `appendfsync` policy (default `always`: Redis
+  /// writes and fsyncs the append-only file before it acknowledges a write,
+  /// so no acknowledged commit is lost to a `kill -9` of Redis or a power
+  /// loss). `everysec` is faster and survives a `kill -9` of Redis alone,
+  /// except for up to about 2 s of writes while a slow fsync holds Redis'
+  /// writes back; a power loss can take about the last second or two.
+  public var embeddedRedisFsync: RedisServerProcess.Configuration.AppendFsync = .always
 
   public init(socketPath: String, redis: RedisBackend, workflows: [WorkflowDefinition], plugins: PluginRegistry) {
     self.socketPath = socketPath

@@ -12,6 +12,7 @@ public import ResumableRedis
 public final class RedisStateStore: StateStore {
   private let client: RedisClient
   private let prefix: String
+  private let recoveryIndex: String
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
@@ -20,18 +21,37 @@ public final class RedisStateStore: StateStore {
   public init(client: RedisClient, keyPrefix: String = "resumable") {
     self.client = client
     self.prefix = keyPrefix
+    self.recoveryIndex = RunKeys.recoveryIndex(prefix: keyPrefix)
   }
 
   private func keys(_ workflowID: String) -> [RedisArgument] {
     RunKeys(prefix: prefix, workflowID: workflowID).scriptKeys.map { RedisArgument($0) }
   }
 
-  private func run(_ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument]) async throws(StoreError) -> RESPValue {
+  /// Runs a script on a run's keys, after `commands` in the same round trip.
+  private func run(
+    _ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument],
+    after commands: [[RedisArgument]] = []
+  ) async throws(StoreError) -> RESPValue {
     do {
-      return try await client.evalScript(script, keys: keys(workflowID), arguments: arguments)
+      return try await client.evalScript(script, keys: keys(workflowID), arguments: arguments, after: commands).script
     } catch {
       throw StoreError(redis: error)
     }
+  }
+
+  /// Puts a run in the recovery index, due when a lease taken at `nowMs` lapses.
+  ///
+  /// Sent ahead of the write that makes the run RUNNING (or keeps it so), in
+  /// the same round trip: the index is a superset of the RUNNING runs, so a
+  /// server dying at any instant leaves its runs findable. An entry for a
+  /// write that then failed is harmless: recovery checks and clears it.
+  private func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
+    ["ZADD", RedisArgument(recoveryIndex), RedisArgument(dueAtMs), RedisArgument(workflowID)]
+  }
+
+  private static func nowMilliseconds() -> Int64 {
+    Int64((Date().timeIntervalSince1970 * 1000).rounded())
   }
 
   public func create(_ new: NewRun) async throws(StoreError) -> CreateOutcome {
@@ -46,7 +66,8 @@ public final class RedisStateStore: StateStore {
         RedisArgument(try encode(new.firstStep)),
         RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs)),
         RedisArgument(timing.nowMs + timing.ttlMs),
-      ])
+      ],
+      after: [index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)])
     return reply.int == 1 ? .created(fence: 1) : .exists
   }
 
@@ -104,12 +125,111 @@ public final class RedisStateStore: StateStore {
   }
 
   public func renewLease(workflowID: String, fence: UInt64, ttl: Duration) async throws(StoreError) -> Bool {
-    let reply = try await run(Scripts.renew, workflowID, [RedisArgument(fence), RedisArgument(ttl.wholeMilliseconds)])
+    let reply = try await run(
+      Scripts.renew, workflowID, [RedisArgument(fence), RedisArgument(ttl.wholeMilliseconds)],
+      after: [index(workflowID, dueAtMs: Self.nowMilliseconds() + ttl.wholeMilliseconds)])
     return reply.int == 1
   }
 
-  public func releaseLease(workflowID: String, fence: UInt64) async throws(StoreError) {
-    _ = try await run(Scripts.release, workflowID, [RedisArgument(fence)])
+  public func releaseLease(workflowID: String, fence: UInt64, runEnded: Bool) async throws(StoreError) {
+    // An ended run leaves the index before its lease is released: while the
+    // lease is held nobody else can resume it (and re-add it) in between.
+    // A run left RUNNING (shutdown) falls due at once, so another server
+    // adopts it now rather than when the lease would have lapsed.
+    let index: [RedisArgument] =
+      runEnded
+      ? ["ZREM", RedisArgument(recoveryIndex), RedisArgument(workflowID)]
+      : ["ZADD", RedisArgument(recoveryIndex), "XX", RedisArgument(Self.nowMilliseconds()), RedisArgument(workflowID)]
+    _ = try await run(Scripts.release, workflowID, [RedisArgument(fence)], after: [index])
+  }
+
+  // MARK: - Recovery
+
+  public func recoveryCandidates(limit: Int) async throws(StoreError) -> [RecoveryCandidate] {
+    let reply: RESPValue
+    do {
+      reply = try await client.send([
+        "ZRANGEBYSCORE", RedisArgument(recoveryIndex), "-inf", RedisArgument(Self.nowMilliseconds()),
+        "WITHSCORES", "LIMIT", "0", RedisArgument(max(1, limit)),
+      ])
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage {
+      throw StoreError(.corrupt, "ZRANGEBYSCORE \(recoveryIndex): \(message)")
+    }
+    let flat = reply.array ?? []
+    var candidates: [RecoveryCandidate] = []
+    for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+      guard let id = flat[pair].string, let due = flat[pair + 1].string.flatMap({ Double($0) }) else {
+        throw StoreError(.corrupt, "unexpected entry in \(recoveryIndex): \(flat[pair]) \(flat[pair + 1])")
+      }
+      candidates.append(RecoveryCandidate(workflowID: id, dueAtMs: Int64(due)))
+    }
+    return candidates
+  }
+
+  public func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration) async throws(StoreError) -> RecoveryClaim {
+    let id = candidate.workflowID
+    // An id that is not a valid run id cannot have been written by a server:
+    // drop it rather than build keys from it.
+    if WorkflowID.problem(with: id) != nil {
+      try await unindex(candidate)
+      return .gone
+    }
+    let reply = try await run(
+      Scripts.claim, id, [RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion))])
+    let parts = reply.array ?? []
+    switch parts.first?.string {
+    case "acquired":
+      guard let fence = parts.count == 2 ? parts[1].int : nil, fence > 0 else { break }
+      return .acquired(fence: UInt64(fence))
+    case "newer":
+      // Written by a newer server: never half-read or touched; a server that
+      // reads its version recovers it. Look again in a lease's time.
+      try await deferRecovery(workflowID: id, by: lease)
+      return .held
+    case "held":
+      guard let left = parts.count == 2 ? parts[1].int : nil else { break }
+      // Due again when this lease may lapse (a lease without expiry: in a lease's time).
+      let wait = left > 0 ? Duration.milliseconds(left) : lease
+      try await deferRecovery(workflowID: id, by: wait)
+      return .held
+    case "ended":
+      guard let status = parts.count == 2 ? parts[1].string.flatMap(RunStatus.init(rawValue:)) : nil else { break }
+      try await unindex(candidate)
+      return .ended(status)
+    case "gone":
+      try await unindex(candidate)
+      return .gone
+    default:
+      break
+    }
+    throw StoreError(.corrupt, "unexpected reply to the recovery script: \(reply)")
+  }
+
+  public func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError) {
+    // XX: only an entry that exists moves; an ended run is not put back.
+    let reply: RESPValue
+    do {
+      reply = try await client.send([
+        "ZADD", RedisArgument(recoveryIndex), "XX", RedisArgument(Self.nowMilliseconds() + delay.wholeMilliseconds),
+        RedisArgument(workflowID),
+      ])
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "ZADD \(recoveryIndex): \(message)") }
+  }
+
+  private func unindex(_ candidate: RecoveryCandidate) async throws(StoreError) {
+    do {
+      _ = try await client.evalScript(
+        Scripts.unindex, keys: [RedisArgument(recoveryIndex)],
+        arguments: [RedisArgument(candidate.workflowID), RedisArgument(candidate.dueAtMs)])
+    } catch {
+      throw StoreError(redis: error)
+    }
   }
 
   public func beginAttempt(_ begin: AttemptBegin) async throws(StoreError) {
@@ -129,7 +249,9 @@ public final class RedisStateStore: StateStore {
       arguments.append(RedisArgument(name))
       arguments.append(RedisArgument(try encode(step)))
     }
-    _ = try await run(Scripts.begin, begin.workflowID, arguments)
+    // A resume makes the run RUNNING again: it goes (back) into the index.
+    let index = begin.resume == nil ? [] : [index(begin.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)]
+    _ = try await run(Scripts.begin, begin.workflowID, arguments, after: index)
   }
 
   public func commitStep(_ commit: StepCommit) async throws(StoreError) {

@@ -28,6 +28,13 @@ struct RunKeys {
     history = base + "history"
   }
 
+  /// The recovery index of a deployment: a sorted set of workflow ids, each
+  /// scored with the time (ms since the epoch) its run's lease may have
+  /// lapsed. It spans runs, so it has no run's hash tag and is only ever
+  /// written by plain commands or single-key scripts, never inside a run's
+  /// scripts (cluster rule).
+  static func recoveryIndex(prefix: String) -> String { "\(prefix):recovery" }
+
   /// KEYS[1…6] of the scripts: run, steps, artifacts, events, lease, history.
   var scriptKeys: [String] { [run, steps, artifacts, events, lease, history] }
 }

@@ -80,6 +80,39 @@ enum Scripts {
     return 1
     """)
 
+  /// ARGV: lease ms, this server's schema version. The recovery check of
+  /// one run: `{'gone'}` when it does not exist, `{'ended', status}` when it
+  /// is not RUNNING, `{'newer', version}` when a newer schema version wrote
+  /// it (left, untouched, to a server that reads it), `{'held', ms}` while a
+  /// runner's lease has `ms` left, else `{'acquired', fence}` with the lease
+  /// taken under a new fencing token.
+  static let claim = RedisScript(
+    """
+    local status = redis.call('HGET', KEYS[1], 'status')
+    if not status then return {'gone'} end
+    if status ~= 'RUNNING' then return {'ended', status} end
+    local version = tonumber(redis.call('HGET', KEYS[1], 'v'))
+    if version and version > tonumber(ARGV[2]) then return {'newer', version} end
+    local left = redis.call('PTTL', KEYS[5])
+    if left ~= -2 then return {'held', left} end
+    local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
+    redis.call('SET', KEYS[5], fence, 'PX', ARGV[1])
+    return {'acquired', fence}
+    """)
+
+  /// KEYS[1]: the recovery index. ARGV: workflow id, due time. Removes the
+  /// entry only if it still has that due time: one rewritten since it was
+  /// read (a resume re-adds its run) stays.
+  static let unindex = RedisScript(
+    """
+    local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+    if due and tonumber(due) == tonumber(ARGV[2]) then
+      redis.call('ZREM', KEYS[1], ARGV[1])
+      return 1
+    end
+    return 0
+    """)
+
   /// ARGV: fence. Deletes the lease if that token holds it.
   static let release = RedisScript(
     """

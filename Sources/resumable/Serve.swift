@@ -39,6 +39,15 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .customLong("lease-seconds"), help: "How long a runner's lease lasts without renewal.")
   var leaseSeconds: Double = 15
 
+  @Option(name: .customLong("recovery-interval"), help: "Seconds between looks for runs whose server died (their lease lapsed), to take them over.")
+  var recoveryInterval: Double = 1
+
+  @Flag(name: .customLong("no-recovery"), help: "Do not take over runs whose server died (another server sharing the Redis may).")
+  var noRecovery = false
+
+  @Option(name: .customLong("redis-fsync"), help: "The embedded Redis' appendfsync policy: always (default: no acknowledged write is lost) or everysec (faster).")
+  var redisFsync: String = "always"
+
   @Option(name: .customLong("grace-seconds"), help: "How long a graceful shutdown lets steps in flight finish.")
   var graceSeconds: Double = 30
 
@@ -57,6 +66,13 @@ struct Serve: AsyncParsableCommand {
       throw ValidationError("--max-frame-bytes must be between 1024 and 1073741824")
     }
     guard leaseSeconds >= 0.1 else { throw ValidationError("--lease-seconds must be at least 0.1") }
+    guard recoveryInterval >= 0.01 else { throw ValidationError("--recovery-interval must be at least 0.01") }
+    guard ["always", "everysec"].contains(redisFsync) else {
+      throw ValidationError("--redis-fsync must be always or everysec")
+    }
+    if redis != nil, redisFsync != "always" {
+      throw ValidationError("--redis-fsync applies to the embedded Redis only; configure an external Redis' appendfsync yourself")
+    }
     guard graceSeconds >= 0 else { throw ValidationError("--grace-seconds must be 0 or more") }
     guard !keyPrefix.isEmpty, !keyPrefix.contains("{"), !keyPrefix.contains("}") else {
       throw ValidationError("--key-prefix must be non-empty and contain no '{' or '}'")
@@ -104,6 +120,8 @@ struct Serve: AsyncParsableCommand {
     configuration.engine.ttl = .seconds(ttl)
     configuration.engine.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
     configuration.shutdownGracePeriod = .milliseconds(Int64(graceSeconds * 1000))
+    configuration.engine.recoveryInterval = noRecovery ? nil : .milliseconds(Int64(recoveryInterval * 1000))
+    configuration.embeddedRedisFsync = redisFsync == "everysec" ? .everysec : .always
 
     let server = ResumableServer(configuration: configuration, logger: logger)
     let group = ServiceGroup(

@@ -36,6 +36,20 @@ struct Start: AsyncParsableCommand {
   @Flag(help: "Return at once, with the run RUNNING, instead of waiting for it to end.")
   var noWait = false
 
+  /// `--on-conflict`: what to do when a run with `--id` exists.
+  enum OnConflict: String, ExpressibleByArgument, CaseIterable {
+    case fail
+    case useExisting = "use-existing"
+  }
+
+  @Option(
+    name: .customLong("on-conflict"),
+    help: ArgumentHelp(
+      "When a run with --id exists: fail (exit 1, ALREADY_EXISTS) or use-existing (show that run, "
+        + "waiting for it unless --no-wait; a failed run is not resumed).",
+      valueName: "fail|use-existing"))
+  var onConflict: OnConflict = .fail
+
   func validate() throws {
     if workflow.isEmpty {
       throw ValidationError("the workflow name cannot be empty")
@@ -47,7 +61,8 @@ struct Start: AsyncParsableCommand {
 
   func run() async throws {
     let request = StartWorkflowRequest(
-      workflow: workflow, workflowID: id ?? "", inputJSON: input ?? "", noWait: noWait)
+      workflow: workflow, workflowID: id ?? "", inputJSON: input ?? "", noWait: noWait,
+      onConflict: onConflict == .useExisting ? .useExisting : .fail)
     try await connection.callForRunState(output: output, waited: !noWait) {
       client, timeout throws(ResumableClientError) in
       try await client.startWorkflow(request, timeout: timeout).state

@@ -7,45 +7,24 @@ import Testing
 /// as processes, a real Redis.
 @Suite("CLI end to end")
 struct CLITests {
-  /// Runs `body` with a `resumable serve` process on a temporary socket.
+  /// Runs `body` with a `resumable serve` process on a temporary socket,
+  /// then stops it with SIGTERM and checks it exits cleanly.
   static func withServe(
     redis: TestRedis, yaml: String, directory: TemporaryDirectory,
     _ body: (_ socket: String) async throws -> Void
   ) async throws {
-    let definitions = directory.appending("workflows.yaml")
-    try yaml.write(toFile: definitions, atomically: true, encoding: .utf8)
-    let socket = directory.appending("cli.sock")
-    let server = try ChildProcess(
-      [
-        "serve", "--socket", socket, "--redis", "unix://\(redis.server.configuration.socketPath)",
-        "--workflows", definitions, "--key-prefix", uniqueKeyPrefix(), "--log-level", "warning",
-      ], in: directory)
-    var ready = false
-    for _ in 0..<200 where !ready {
-      try await Task.sleep(for: .milliseconds(25))
-      if let client = try? await ResumableClient.connect(socketPath: socket) {
-        await client.close()
-        ready = true
-      }
-      if !server.process.isRunning { break }
-    }
-    guard ready else {
-      server.signal(SIGKILL)
-      _ = await server.wait()
-      Issue.record("resumable serve did not come up: \(server.stderr)")
-      return
-    }
+    let server = try await ServeProcess.start(
+      ServeProcess.arguments(redis: redis, yaml: yaml, keyPrefix: uniqueKeyPrefix(), in: directory),
+      name: "cli", logLevel: "warning", in: directory)
     do {
-      try await body(socket)
+      try await body(server.socket)
     } catch {
-      server.signal(SIGKILL)
-      _ = await server.wait()
+      await server.kill()
       throw error
     }
-    server.signal(SIGTERM)
-    let status = await server.wait()
+    let status = await server.stop()
     #expect(status == 0, "serve exited \(status): \(server.stderr)")
-    #expect(!FileManager.default.fileExists(atPath: socket), "the socket file is removed on shutdown")
+    #expect(!FileManager.default.fileExists(atPath: server.socket), "the socket file is removed on shutdown")
   }
 
   @Test func failAtStepFourResumeAtStepFour() async throws {

@@ -65,15 +65,20 @@ struct LiveServer {
 
   /// A connected client; closed when `body` returns.
   func withClient<T>(_ body: (ResumableClient) async throws -> T) async throws -> T {
-    let client = try await ResumableClient.connect(socketPath: socketPath)
-    do {
-      let result = try await body(client)
-      await client.close()
-      return result
-    } catch {
-      await client.close()
-      throw error
-    }
+    try await withConnectedClient(socketPath: socketPath, body)
+  }
+}
+
+/// Runs `body` with a client connected to `socketPath`, closed when `body` returns or throws.
+func withConnectedClient<T>(socketPath: String, _ body: (ResumableClient) async throws -> T) async throws -> T {
+  let client = try await ResumableClient.connect(socketPath: socketPath)
+  do {
+    let result = try await body(client)
+    await client.close()
+    return result
+  } catch {
+    await client.close()
+    throw error
   }
 }
 

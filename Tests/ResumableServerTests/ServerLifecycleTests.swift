@@ -97,7 +97,10 @@ struct ServerLifecycleTests {
         }
       }
       // Step one finished and committed; two never started; the lease was released.
-      try await LiveServer.with(redis: redis, workflows: yaml, keyPrefix: prefix) { server in
+      // (No recovery loop here, so the state is seen as it was left.)
+      try await LiveServer.with(
+        redis: redis, workflows: yaml, keyPrefix: prefix, configure: { $0.engine.recoveryInterval = nil }
+      ) { server in
         try await server.withClient { client in
           let state = try await client.getState(GetStateRequest(workflowID: "grace")).state
           #expect(state.status == .running)

@@ -1,6 +1,7 @@
 import Foundation
 import ResumableClient
 import ResumableCore
+import ResumableRedis
 import ResumableStore
 import ResumableTestSupport
 import ResumableWire
@@ -224,7 +225,11 @@ struct OrphanedRunTests {
     }
   }
 
-  @Test func resumeWaitsOutALiveLeaseThenTakesOverAtTheInterruptedStep() async throws {
+  /// Runs `body` after orphaning research run `id` with a lease of `leaseMs`.
+  static func withOrphan(
+    _ id: String, leaseMs: Int64,
+    _ body: (_ redis: TestRedis, _ record: RecordFile, _ yaml: String, _ prefix: String) async throws -> Void
+  ) async throws {
     try await withTestRedis { redis in
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
@@ -232,7 +237,15 @@ struct OrphanedRunTests {
       let yaml = researchYAML(record: record.path, failDraft: 0)
       let prefix = uniqueKeyPrefix()
       let research = try #require(try LiveServer.parse(yaml).first { $0.name == "research" })
-      try await Self.orphan(redis: redis, prefix: prefix, id: "orphan-1", workflow: research, leaseMs: 1500)
+      try await orphan(redis: redis, prefix: prefix, id: id, workflow: research, leaseMs: leaseMs)
+      try await body(redis, record, yaml, prefix)
+    }
+  }
+
+  @Test func resumeWaitsOutALiveLeaseThenTakesOverAtTheInterruptedStep() async throws {
+    // The lease must outlive the server's start-up, which under a loaded
+    // machine (the whole suite in parallel) took longer than 1.5 s.
+    try await Self.withOrphan("orphan-1", leaseMs: 4000) { redis, record, yaml, prefix in
       try await LiveServer.with(redis: redis, workflows: yaml, keyPrefix: prefix) { server in
         try await server.withClient { client in
           // Not waiting: the run is someone else's while the lease lives.
@@ -247,6 +260,48 @@ struct OrphanedRunTests {
           #expect(state.steps[0].attempts == 2)
           #expect(record.lines().first == "orphan-1 search 2")
           #expect(record.executions(of: "orphan-1") == ["search": 1, "extract": 1, "outline": 1, "draft": 1, "verify": 1])
+        }
+      }
+    }
+  }
+
+  @Test func aServerWithoutAPluginTheRunNeedsLeavesTheRunToAServerThatHasIt() async throws {
+    try await Self.withOrphan("mixed-1", leaseMs: 1) { redis, record, yaml, prefix in
+      var echoOnly = PluginRegistry()
+      try echoOnly.register(EchoPlugin(), as: EchoPlugin.name)
+      let plugins = echoOnly
+      try await LiveServer.with(
+        redis: redis, workflows: yaml, keyPrefix: prefix,
+        configure: {
+          $0.plugins = plugins
+          $0.engine.recoveryInterval = .milliseconds(20)
+        }
+      ) { server in
+        try await server.withClient { client in
+          let error = await #expect(throws: ResumableClientError.self) {
+            _ = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "mixed-1"))
+          }
+          #expect(error?.code == .failedPrecondition)
+          #expect(error?.message.contains("plugin 'simulate'") == true, "\(String(describing: error))")
+          // Its recovery loop has had passes: the run is untouched, not failed, and put off.
+          try await Task.sleep(for: .milliseconds(200))
+          let due = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument("\(prefix):recovery"), "mixed-1"]) }
+          #expect((due.string.flatMap(Double.init) ?? 0) > Date().timeIntervalSince1970 * 1000 + 5_000)
+          let state = try await client.getState(GetStateRequest(workflowID: "mixed-1")).state
+          #expect(state.status == .running && state.resumes == 0)
+          #expect(record.lines().isEmpty)
+        }
+      }
+      // Its check is put off by a lease duration; a server that has the plugin adopts it then.
+      _ = try await redis.withClient { try await $0.send(["ZADD", RedisArgument("\(prefix):recovery"), "0", "mixed-1"]) }
+      try await LiveServer.with(
+        redis: redis, workflows: yaml, keyPrefix: prefix, configure: { $0.engine.recoveryInterval = .milliseconds(20) }
+      ) { server in
+        try await server.withClient { client in
+          try await eventually(timeout: .seconds(20)) {
+            let state = try await client.getState(GetStateRequest(workflowID: "mixed-1")).state
+            guard state.status == .completed else { throw TestSupportError("\(state.status)") }
+          }
         }
       }
     }

@@ -68,7 +68,7 @@ struct RedisStateStoreTests {
         let store = RedisStateStore(client: client, keyPrefix: prefix)
         let first = try await Self.create(store, "run-2")
         // The first runner's lease is released; a second runner takes the run.
-        try await store.releaseLease(workflowID: "run-2", fence: first)
+        try await store.releaseLease(workflowID: "run-2", fence: first, runEnded: false)
         guard case .acquired(let second) = try await store.acquireLease(workflowID: "run-2", ttl: .seconds(10)) else {
           Issue.record("lease not acquired")
           return
@@ -104,7 +104,7 @@ struct RedisStateStoreTests {
         #expect(try await store.acquireLease(workflowID: "ghost", ttl: .seconds(10)) == .notFound)
         #expect(try await store.renewLease(workflowID: "run-3", fence: fence, ttl: .seconds(10)))
         #expect(try await store.renewLease(workflowID: "run-3", fence: fence + 1, ttl: .seconds(10)) == false)
-        try await store.releaseLease(workflowID: "run-3", fence: fence)
+        try await store.releaseLease(workflowID: "run-3", fence: fence, runEnded: false)
         #expect(try await store.acquireLease(workflowID: "run-3", ttl: .seconds(10)) == .acquired(fence: fence + 1))
         #expect(try await store.renewLease(workflowID: "run-3", fence: fence, ttl: .seconds(10)) == false)
       }

@@ -1,0 +1,126 @@
+import Foundation
+import ResumableClient
+import ResumableTestSupport
+import ResumableWire
+import Testing
+
+/// The fault-injection suite: many runs of a multi-step workflow while the
+/// harness `SIGKILL`s servers and starts them again, and kills and restarts
+/// Redis. Afterwards every run must be COMPLETED and the audit (record file +
+/// stored step records + commit events) must find no violation.
+///
+/// `make test` runs a bounded size; `make chaos` sets `RESUMABLE_CHAOS=full`.
+@Suite("Chaos")
+struct ChaosTests {
+  struct Scale: CustomStringConvertible {
+    var runs: Int
+    var servers: Int
+    var serverKills: Int
+    var redisKills: Int
+    var steps: Int
+    var stepLatencyMs: Int
+    /// Time between two kills.
+    var killEveryMs: Int
+
+    static let bounded = Scale(runs: 24, servers: 2, serverKills: 4, redisKills: 1, steps: 4, stepLatencyMs: 150, killEveryMs: 700)
+    static let full = Scale(runs: 400, servers: 3, serverKills: 40, redisKills: 3, steps: 5, stepLatencyMs: 120, killEveryMs: 600)
+
+    static var current: Scale {
+      ProcessInfo.processInfo.environment["RESUMABLE_CHAOS"] == "full" ? .full : .bounded
+    }
+
+    var description: String {
+      "\(runs) runs of \(steps) steps (\(stepLatencyMs) ms each) on \(servers) servers, \(serverKills) server kills, \(redisKills) Redis kills"
+    }
+  }
+
+  static func yaml(record: String, scale: Scale) -> String {
+    var text = "workflows:\n  - name: chaos\n    steps:\n"
+    for index in 1...scale.steps {
+      let inputs = index == 1 ? "input" : "s\(index - 1)"
+      text += "      - {name: s\(index), plugin: simulate, inputs: [\(inputs)], config: {latency_ms: \(scale.stepLatencyMs), cost_usd: 0.01, artifact_bytes: 512, record: \(record)}}\n"
+    }
+    return text
+  }
+
+  @Test func serversAndRedisKilledWhileRunsAreInFlight() async throws {
+    let scale = Scale.current
+    try await CrashRecoveryTests.withSetup(yaml: { Self.yaml(record: $0, scale: scale) }) { setup in
+      let (redis, record, prefix) = (setup.redis, setup.record, setup.prefix)
+      let arguments = setup.arguments + ["--lease-seconds", "1", "--recovery-interval", "0.1", "--grace-seconds", "1"]
+      var servers: [ServeProcess] = []
+      for index in 0..<scale.servers {
+        servers.append(try await ServeProcess.start(arguments, name: "chaos\(index)", logLevel: "warning", in: setup.directory))
+      }
+      let ids = (0..<scale.runs).map { "chaos-\($0)" }
+      let fleet = servers
+
+      // Starts spread over the first kills, each retried on the next server
+      // (with USE_EXISTING, so a start whose answer was lost is not repeated).
+      async let started: Int = {
+        var created = 0
+        for (index, id) in ids.enumerated() {
+          var attempt = index
+          while true {
+            let server = fleet[attempt % fleet.count]
+            attempt += 1
+            let response = try? await server.withClient { client in
+              try await client.startWorkflow(
+                StartWorkflowRequest(workflow: "chaos", workflowID: id, inputJSON: "{\"n\":\(index)}", noWait: true, onConflict: .useExisting))
+            }
+            if let response {
+              if response.created { created += 1 }
+              break
+            }
+            try await Task.sleep(for: .milliseconds(30))
+          }
+          try await Task.sleep(for: .milliseconds(max(1, scale.killEveryMs * scale.serverKills / 2 / scale.runs)))
+        }
+        return created
+      }()
+
+      // The killer: SIGKILL a server, start it again; now and then Redis too.
+      var redisKills = 0
+      let redisKillAt = Set((1...max(1, scale.redisKills)).map { $0 * scale.serverKills / (scale.redisKills + 1) })
+      for kill in 0..<scale.serverKills {
+        try await Task.sleep(for: .milliseconds(scale.killEveryMs))
+        let victim = fleet[kill % fleet.count]
+        await victim.kill()
+        if redisKills < scale.redisKills, redisKillAt.contains(kill) {
+          await redis.server.kill()
+          redisKills += 1
+          try await Task.sleep(for: .milliseconds(400))
+          try await redis.server.start()
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        try await victim.restart()
+      }
+      let created = try await started
+
+      // Every run finishes, on whichever servers are left.
+      let states = try await eventually(timeout: .seconds(scale.runs > 100 ? 300 : 90), interval: .milliseconds(200)) {
+        try await fleet[0].withClient { client in
+          var states: [RunState] = []
+          for id in ids {
+            let state = try await client.getState(GetStateRequest(workflowID: id)).state
+            guard state.status == .completed else {
+              throw TestSupportError("\(id) is \(state.status.rawValue) at '\(state.currentStep)' \(state.error)")
+            }
+            states.append(state)
+          }
+          return states
+        }
+      }
+      let commits = try await RunAudit.commitEvents(redis: redis, keyPrefix: prefix, ids: ids)
+      let audit = RunAudit(lines: record.lines(), states: states, commits: commits)
+      print(
+        "chaos (\(scale)): runs=\(audit.runs) created=\(created) server_kills=\(scale.serverKills) redis_kills=\(redisKills) step_executions=\(audit.executions) re_executions_of_interrupted_steps=\(audit.reExecutions) violations=\(audit.violations.count)"
+      )
+      #expect(created == scale.runs, "each run was created exactly once")
+      #expect(audit.completed == scale.runs && audit.incomplete.isEmpty, "\(audit.incomplete)")
+      #expect(audit.violations.isEmpty, "\(audit.violations.prefix(20))")
+      #expect(audit.executions == scale.runs * scale.steps + audit.reExecutions)
+      for server in fleet { #expect(await server.stop() == 0, "\(server.stderr.suffix(2000))") }
+    }
+  }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import ResumableClient
+import ResumableCore
+import ResumableRedis
+import ResumableTestSupport
+import ResumableWire
+import Testing
+
+/// G3, G4, G5 and G7 with real processes and real signals: `resumable serve`
+/// processes sharing one Redis, killed (`SIGKILL`), frozen (`SIGSTOP`) and
+/// stopped (`SIGTERM`) mid-step.
+@Suite("Crash recovery")
+struct CrashRecoveryTests {
+  /// Three steps; the middle one takes `middleMs`, so a signal can land in it.
+  static func yaml(record: String, middleMs: Int = 1500) -> String {
+    """
+    workflows:
+      - name: long
+        steps:
+          - {name: one, plugin: simulate, config: {latency_ms: 10, cost_usd: 0.1, record: \(record)}}
+          - {name: two, plugin: simulate, inputs: [one], config: {latency_ms: \(middleMs), cost_usd: 0.1, record: \(record)}}
+          - {name: three, plugin: simulate, inputs: [two], config: {latency_ms: 10, cost_usd: 0.1, record: \(record)}}
+    """
+  }
+
+  /// A short lease and a fast recovery loop, so tests take seconds.
+  static let fast = ["--lease-seconds", "1", "--recovery-interval", "0.1"]
+
+  struct Setup {
+    let redis: TestRedis
+    let directory: TemporaryDirectory
+    let record: RecordFile
+    let prefix: String
+    let arguments: [String]
+
+    func serve(_ extra: [String], name: String) async throws -> ServeProcess {
+      try await ServeProcess.start(arguments + extra, name: name, in: directory)
+    }
+
+    func audit(_ ids: [String], via server: ServeProcess) async throws -> RunAudit {
+      let states = try await server.withClient { client in
+        var states: [RunState] = []
+        for id in ids { states.append(try await client.getState(GetStateRequest(workflowID: id)).state) }
+        return states
+      }
+      let commits = try await RunAudit.commitEvents(redis: redis, keyPrefix: prefix, ids: ids)
+      return RunAudit(lines: record.lines(), states: states, commits: commits)
+    }
+
+    /// Waits until every run is COMPLETED, reading through `server`.
+    func waitForCompletion(_ ids: [String], via server: ServeProcess, timeout: Duration = .seconds(30)) async throws {
+      try await eventually(timeout: timeout, interval: .milliseconds(50)) {
+        try await server.withClient { client in
+          for id in ids {
+            let state = try await client.getState(GetStateRequest(workflowID: id)).state
+            guard state.status == .completed else {
+              throw TestSupportError("\(id) is \(state.status.rawValue) at '\(state.currentStep)' \(state.error)")
+            }
+          }
+        }
+      }
+    }
+
+    /// Waits until `line` is in the record file: that execution has started.
+    func waitForExecution(_ line: String) async throws {
+      try await eventually(timeout: .seconds(20), interval: .milliseconds(10)) {
+        guard record.lines().contains(line) else { throw TestSupportError("'\(line)' did not start") }
+      }
+    }
+  }
+
+  static func withSetup(middleMs: Int = 1500, _ body: (Setup) async throws -> Void) async throws {
+    try await withSetup(yaml: { yaml(record: $0, middleMs: middleMs) }, body)
+  }
+
+  /// A Redis that fsyncs every write, a directory, a record file and the
+  /// serve arguments for the workflows `yaml` makes of the record file's path.
+  static func withSetup(yaml: (String) -> String, _ body: (Setup) async throws -> Void) async throws {
+    try await withTestRedis(appendFsync: .always) { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let record = RecordFile(in: directory)
+      let prefix = uniqueKeyPrefix()
+      let arguments = try ServeProcess.arguments(redis: redis, yaml: yaml(record.path), keyPrefix: prefix, in: directory)
+      try await body(Setup(redis: redis, directory: directory, record: record, prefix: prefix, arguments: arguments))
+    }
+  }
+
+  static func startWithoutWaiting(_ server: ServeProcess, _ ids: [String]) async throws {
+    try await server.withClient { client in
+      for id in ids {
+        let started = try await client.startWorkflow(StartWorkflowRequest(workflow: "long", workflowID: id, noWait: true))
+        #expect(started.created)
+      }
+    }
+  }
+
+  @Test func aServerKilledMidStepResumesTheStepAfterRestartAndNothingElse() async throws {
+    try await Self.withSetup { setup in
+      let server = try await setup.serve(Self.fast, name: "a")
+      try await Self.startWithoutWaiting(server, ["k1"])
+      try await setup.waitForExecution("k1 two 1")
+      await server.kill()
+      let killed = ContinuousClock.now
+      try await server.restart()
+      try await setup.waitForCompletion(["k1"], via: server)
+      print("recovery after SIGKILL by the restarted server: \(ContinuousClock.now - killed) (lease 1 s, recovery interval 0.1 s)")
+      #expect(setup.record.executions(of: "k1") == ["one": 1, "two": 2, "three": 1])
+      let state = try await server.withClient { try await $0.getState(GetStateRequest(workflowID: "k1")).state }
+      #expect(state.steps.map(\.attempts) == [1, 2, 1])
+      #expect(state.resumes == 1)
+      #expect(state.cost.savedByResumeMicros == 100_000, "step one was not paid for again")
+      let audit = try await setup.audit(["k1"], via: server)
+      #expect(audit.violations.isEmpty, "\(audit.violations)")
+      #expect(audit.reExecutions == 1)
+      _ = await server.stop()
+    }
+  }
+
+  @Test func anotherServerAdoptsEveryRunOfAServerThatDied() async throws {
+    try await Self.withSetup { setup in
+      let doomed = try await setup.serve(Self.fast + ["--no-recovery"], name: "a")
+      let survivor = try await setup.serve(Self.fast, name: "b")
+      let ids = (1...6).map { "adopt-\($0)" }
+      try await Self.startWithoutWaiting(doomed, ids)
+      for id in ids { try await setup.waitForExecution("\(id) two 1") }
+      await doomed.kill()
+      let killed = ContinuousClock.now
+      // Nobody calls: the survivor's recovery loop finds and finishes them.
+      try await setup.waitForCompletion(ids, via: survivor)
+      print("adoption of \(ids.count) runs after SIGKILL: \(ContinuousClock.now - killed) (lease 1 s, step 1.5 s)")
+      let audit = try await setup.audit(ids, via: survivor)
+      #expect(audit.violations.isEmpty, "\(audit.violations)")
+      #expect(audit.reExecutions == ids.count, "only the interrupted step 'two' ran again: \(audit)")
+      for id in ids { #expect(setup.record.executions(of: id) == ["one": 1, "two": 2, "three": 1]) }
+      #expect(survivor.stderr.contains("recovering a run whose runner stopped"))
+      _ = await survivor.stop()
+    }
+  }
+
+  @Test func aFrozenRunnerCannotCommitAfterItsRunWasAdopted() async throws {
+    try await Self.withSetup(middleMs: 3000) { setup in
+      let frozen = try await setup.serve(Self.fast + ["--no-recovery"], name: "a")
+      let adopter = try await setup.serve(Self.fast, name: "b")
+      try await Self.startWithoutWaiting(frozen, ["stop-1"])
+      try await setup.waitForExecution("stop-1 two 1")
+      frozen.signal(SIGSTOP)
+      try await setup.waitForCompletion(["stop-1"], via: adopter)
+      let adopted = try await adopter.withClient {
+        try await $0.getState(GetStateRequest(workflowID: "stop-1", includeArtifacts: true)).state
+      }
+      // Thawed: its attempt 1 of 'two' ends (its sleep is long over) and it tries to go on.
+      frozen.signal(SIGCONT)
+      try await eventually(timeout: .seconds(15), interval: .milliseconds(50)) {
+        let log = frozen.stderr
+        guard log.contains("lease lost during the attempt") || log.contains("write refused") else {
+          throw TestSupportError("the thawed runner has not noticed yet: \(log)")
+        }
+      }
+      let after = try await adopter.withClient {
+        try await $0.getState(GetStateRequest(workflowID: "stop-1", includeArtifacts: true)).state
+      }
+      #expect(after == adopted, "the state is the adopter's, untouched by the thawed runner")
+      #expect(after.steps.map(\.attempts) == [1, 2, 1])
+      let two = try #require(after.artifacts.first { $0.step == "two" })
+      #expect(String(decoding: two.data, as: UTF8.self).contains(#""attempt":2"#))
+      #expect(setup.record.executions(of: "stop-1") == ["one": 1, "two": 2, "three": 1])
+      let audit = try await setup.audit(["stop-1"], via: adopter)
+      #expect(audit.violations.isEmpty, "\(audit.violations)")
+      #expect(await frozen.stop() == 0)
+      _ = await adopter.stop()
+    }
+  }
+
+  @Test func sigtermReleasesTheLeaseSoAnotherServerTakesTheRunAtOnce() async throws {
+    try await Self.withSetup(middleMs: 2000) { setup in
+      // A lease far longer than the test may wait: only a release lets the run move.
+      let slow = ["--lease-seconds", "60", "--recovery-interval", "0.1"]
+      let leaving = try await setup.serve(slow + ["--grace-seconds", "0"], name: "a")
+      let staying = try await setup.serve(slow, name: "b")
+      try await Self.startWithoutWaiting(leaving, ["term-1"])
+      try await setup.waitForExecution("term-1 two 1")
+      #expect(await leaving.stop() == 0, "\(leaving.stderr)")
+      // Released on the way out: gone, or already taken by the other server (a new token).
+      let lease = try await setup.redis.withClient { try await $0.send(["GET", RedisArgument("\(setup.prefix):{term-1}:lease")]) }
+      #expect(lease.string != "1", "the leaving server's lease (token 1) was released")
+      try await setup.waitForCompletion(["term-1"], via: staying, timeout: .seconds(20))
+      // Its step outlived the grace period: cancelled, not committed, run again by the other server.
+      #expect(setup.record.executions(of: "term-1") == ["one": 1, "two": 2, "three": 1])
+      let audit = try await setup.audit(["term-1"], via: staying)
+      #expect(audit.violations.isEmpty, "\(audit.violations)")
+      _ = await staying.stop()
+    }
+  }
+
+  @Test func sigtermLetsTheStepInFlightFinishAndCommitWithinTheGracePeriod() async throws {
+    try await Self.withSetup(middleMs: 1000) { setup in
+      let slow = ["--lease-seconds", "60", "--recovery-interval", "0.1"]
+      let leaving = try await setup.serve(slow + ["--grace-seconds", "20"], name: "a")
+      let staying = try await setup.serve(slow, name: "b")
+      try await Self.startWithoutWaiting(leaving, ["term-2"])
+      try await setup.waitForExecution("term-2 two 1")
+      #expect(await leaving.stop() == 0, "\(leaving.stderr)")
+      try await setup.waitForCompletion(["term-2"], via: staying, timeout: .seconds(20))
+      // 'two' finished and committed on the way out; the other server ran only 'three'.
+      #expect(setup.record.executions(of: "term-2") == ["one": 1, "two": 1, "three": 1])
+      let state = try await staying.withClient { try await $0.getState(GetStateRequest(workflowID: "term-2")).state }
+      // Committing 'two' began 'three''s attempt 1 in the same write; the
+      // leaving server never ran it, and the adopter ran attempt 2.
+      #expect(state.steps.map(\.attempts) == [1, 1, 2])
+      #expect(setup.record.lines().contains("term-2 three 2"))
+      #expect(state.resumes == 1)
+      _ = await staying.stop()
+    }
+  }
+
+  @Test func startsAndResumesRacingOnTwoServersRunEachStepOnce() async throws {
+    try await Self.withSetup(middleMs: 50) { setup in
+      let a = try await setup.serve(Self.fast, name: "a")
+      let b = try await setup.serve(Self.fast, name: "b")
+      let ids = (1...15).map { "race-\($0)" }
+      let created = try await withThrowingTaskGroup(of: Bool.self) { group in
+        for id in ids {
+          for server in [a, b, a, b] {
+            group.addTask {
+              try await server.withClient { client in
+                let response = try await client.startWorkflow(
+                  StartWorkflowRequest(workflow: "long", workflowID: id, onConflict: .useExisting))
+                #expect(response.state.status == .completed)
+                return response.created
+              }
+            }
+          }
+          for server in [a, b] {
+            group.addTask {
+              try await server.withClient { client in
+                do {
+                  let state = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: id)).state
+                  #expect(state.status == .completed)
+                } catch let error as ResumableClientError where error.code == .notFound {
+                  // Asked before any start created it: a clear answer, nothing ran.
+                }
+                return false
+              }
+            }
+          }
+        }
+        return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+      }
+      #expect(created == ids.count, "exactly one start created each run")
+      let audit = try await setup.audit(ids, via: a)
+      #expect(audit.violations.isEmpty, "\(audit.violations)")
+      #expect(audit.executions == ids.count * 3 && audit.reExecutions == 0, "\(audit)")
+      _ = await a.stop()
+      _ = await b.stop()
+    }
+  }
+
+  @Test func redisKilledAndRestartedMidRunLosesNothingAndRunsCarryOn() async throws {
+    try await Self.withSetup(middleMs: 600) { setup in
+      let server = try await setup.serve(["--lease-seconds", "3", "--recovery-interval", "0.1"], name: "a")
+      let ids = (1...4).map { "redis-\($0)" }
+      try await Self.startWithoutWaiting(server, ids)
+      for id in ids { try await setup.waitForExecution("\(id) two 1") }
+      await setup.redis.server.kill()
+      // Meanwhile callers get UNAVAILABLE, with a message saying what is wrong.
+      let error = try await server.withClient { client in
+        await #expect(throws: ResumableClientError.self) {
+          _ = try await client.getState(GetStateRequest(workflowID: ids[0]))
+        }
+      }
+      #expect(error?.code == .unavailable, "\(String(describing: error))")
+      try await Task.sleep(for: .milliseconds(300))
+      try await setup.redis.server.start()
+      try await setup.waitForCompletion(ids, via: server)
+      let audit = try await setup.audit(ids, via: server)
+      #expect(audit.violations.isEmpty, "\(audit.violations)")
+      // Step one was committed before the kill (fsync always): it never ran again.
+      for id in ids { #expect(setup.record.executions(of: id)["one"] == 1) }
+      _ = await server.stop()
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import ResumableClient
+import ResumableTestSupport
+import Synchronization
+import Testing
+
+/// A `resumable serve` process for end-to-end and fault tests: started,
+/// signalled (`SIGKILL`, `SIGSTOP`, `SIGTERM`) and started again on the same
+/// socket and arguments, as an operator or a crash would.
+final class ServeProcess: Sendable {
+  let socket: String
+  let arguments: [String]
+  let directory: TemporaryDirectory
+  private let current: Mutex<ChildProcess>
+  /// The standard error of earlier incarnations (each one's own file).
+  private let earlier = Mutex<[ChildProcess]>([])
+
+  /// Starts `resumable serve --socket <dir>/<name>.sock <arguments>` and waits until it accepts connections.
+  static func start(
+    _ arguments: [String], name: String = "serve", logLevel: String = "notice", in directory: TemporaryDirectory
+  ) async throws -> ServeProcess {
+    let socket = directory.appending("\(name).sock")
+    let full = ["serve", "--socket", socket, "--log-level", logLevel] + arguments
+    let process = ServeProcess(socket: socket, arguments: full, directory: directory, child: try ChildProcess(full, in: directory))
+    try await process.waitUntilReady()
+    return process
+  }
+
+  /// The arguments that point a server at `redis` with a definitions file written from `yaml`.
+  static func arguments(redis: TestRedis, yaml: String, keyPrefix: String, in directory: TemporaryDirectory) throws -> [String] {
+    let definitions = directory.appending("workflows-\(UUID().uuidString.prefix(8)).yaml")
+    try yaml.write(toFile: definitions, atomically: true, encoding: .utf8)
+    return [
+      "--redis", "unix://\(redis.server.configuration.socketPath)", "--workflows", definitions, "--key-prefix", keyPrefix,
+    ]
+  }
+
+  private init(socket: String, arguments: [String], directory: TemporaryDirectory, child: ChildProcess) {
+    self.socket = socket
+    self.arguments = arguments
+    self.directory = directory
+    self.current = Mutex(child)
+  }
+
+  var child: ChildProcess { current.withLock { $0 } }
+  var pid: Int32 { child.process.processIdentifier }
+  var isRunning: Bool { child.process.isRunning }
+
+  /// Every incarnation's standard error, oldest first.
+  var stderr: String { (earlier.withLock { $0 } + [child]).map(\.stderr).joined(separator: "\n") }
+
+  func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if let client = try? await ResumableClient.connect(socketPath: socket) {
+        await client.close()
+        return
+      }
+      guard isRunning else { break }
+      try await Task.sleep(for: .milliseconds(25))
+    }
+    child.signal(SIGKILL)
+    _ = await child.wait()
+    throw TestSupportError("resumable serve did not come up on \(socket): \(stderr)")
+  }
+
+  func signal(_ signal: Int32) { child.signal(signal) }
+
+  /// `SIGKILL`, as a crash: returns once the process is gone.
+  func kill() async {
+    child.signal(SIGKILL)
+    _ = await child.wait()
+  }
+
+  /// `SIGTERM` (graceful shutdown) and the exit status.
+  func stop() async -> Int32 {
+    child.signal(SIGTERM)
+    return await child.wait()
+  }
+
+  /// Starts the server again with the same arguments (after `kill` or `stop`).
+  func restart() async throws {
+    let next = try ChildProcess(arguments, in: directory)
+    let previous = current.withLock { current in
+      defer { current = next }
+      return current
+    }
+    earlier.withLock { $0.append(previous) }
+    try await waitUntilReady()
+  }
+
+  /// A connected client; closed when `body` returns.
+  func withClient<T>(_ body: (ResumableClient) async throws -> T) async throws -> T {
+    try await withConnectedClient(socketPath: socket, body)
+  }
+}
