@@ -55,7 +55,7 @@ struct WorkflowEngineStepTests {
           steps:
             - name: s
               plugin: simulate
-              config: {rate_limit_attempts: 1, retry_after_ms: 1500}
+              config: {rate_limit_attempts: 1, retry_after_ms: 2500}
               retry: {max_attempts: 2, initial_backoff_ms: 1, max_backoff_ms: 1}
       """
     try await withTestRedis { redis in
@@ -65,8 +65,8 @@ struct WorkflowEngineStepTests {
         let step = waiting.steps[0]
         #expect(step.lastErrorClass == .rateLimited)
         #expect(step.waitReason?.contains("rate limited") == true, "\(step.waitReason ?? "")")
-        // The backoff cap is 1 ms; the retry-after (1500 ms) wins.
-        #expect(step.nextAttemptAtMs - step.finishedAtMs >= 1500)
+        // The backoff cap is 1 ms; the retry-after (2500 ms) wins.
+        #expect(step.nextAttemptAtMs - step.finishedAtMs >= 2500)
         let done = try await harness.state(of: "rl-1") { $0.status.isTerminal }
         #expect(done.status == .completed && done.steps[0].attempts == 2)
         #expect(done.steps[0].waitReason == nil && done.steps[0].nextAttemptAtMs == 0)
@@ -103,7 +103,7 @@ struct WorkflowEngineStepTests {
           steps:
             - {name: call, plugin: flaky, retry: {max_attempts: 1}}
       plugins:
-        flaky: {circuit_breaker: {failure_threshold: 2, cooldown_ms: 1500}}
+        flaky: {circuit_breaker: {failure_threshold: 2, cooldown_ms: 3000}}
       """
     let service = OutageService()
     try await withTestRedis { redis in

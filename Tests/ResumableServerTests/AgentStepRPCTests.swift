@@ -49,7 +49,7 @@ struct AgentStepRPCTests {
             - name: ask
               plugin: simulate
               inputs: [input]
-              config: {rate_limit_attempts: 1, retry_after_ms: 800, append_history: [{role: user, content: hi}, {role: assistant, content: hello}]}
+              config: {rate_limit_attempts: 1, retry_after_ms: 2000, append_history: [{role: user, content: hi}, {role: assistant, content: hello}]}
               retry: {max_attempts: 2, initial_backoff_ms: 1, max_backoff_ms: 1}
             - {name: answer, plugin: simulate, inputs: [ask], history: {last: 1}}
       """
@@ -65,7 +65,7 @@ struct AgentStepRPCTests {
           }
           #expect(waiting.steps[0].lastErrorClass == .rateLimited)
           #expect(waiting.steps[0].waitReason.contains("rate limited"))
-          #expect(waiting.steps[0].nextAttemptAtMs >= waiting.steps[0].finishedAtMs + 800)
+          #expect(waiting.steps[0].nextAttemptAtMs >= waiting.steps[0].finishedAtMs + 2000)
           #expect(RunStateRendering.text(waiting, includeArtifacts: false).contains("Waiting: ask: rate limited"))
 
           let done = try await eventually(timeout: .seconds(10)) {
