@@ -357,7 +357,8 @@ public struct BenchSuite: Sendable {
     var figures: [BenchReport.Storage] = []
     for steps in BenchWorkflows.storageStepCounts {
       var total = 0.0
-      var perKey = [Double](repeating: 0, count: 5)
+      // By the last part of the key's name: run, steps, artifacts, events, …
+      var perKey: [String: Double] = [:]
       var record = 0.0
       for _ in 0..<options.storageRuns {
         let answer = try await client.startWorkflow(
@@ -369,9 +370,9 @@ public struct BenchSuite: Sendable {
         let replies = try await redis.pipeline(
           keys.map { ["MEMORY", "USAGE", RedisArgument($0), "SAMPLES", "0"] }
             + [["HSTRLEN", RedisArgument(keys[1]), "s1"]])
-        for (index, reply) in replies.dropLast().enumerated() {
+        for (key, reply) in zip(keys, replies.dropLast()) {
           let bytes = Double(reply.int ?? 0)
-          perKey[index] += bytes
+          perKey[String(key.split(separator: ":").last ?? ""), default: 0] += bytes
           total += bytes
         }
         record += Double(replies.last?.int ?? 0)
@@ -380,8 +381,9 @@ public struct BenchSuite: Sendable {
       figures.append(
         BenchReport.Storage(
           steps: steps, artifactBytesPerStep: BenchWorkflows.artifactBytes, bytesPerRun: total / runs,
-          stepRecordBytes: record / runs, artifactsKeyBytes: perKey[2] / runs, stepsKeyBytes: perKey[1] / runs,
-          eventsKeyBytes: perKey[3] / runs, runKeyBytes: perKey[0] / runs))
+          stepRecordBytes: record / runs, artifactsKeyBytes: (perKey["artifacts"] ?? 0) / runs,
+          stepsKeyBytes: (perKey["steps"] ?? 0) / runs, eventsKeyBytes: (perKey["events"] ?? 0) / runs,
+          runKeyBytes: (perKey["run"] ?? 0) / runs))
     }
     return figures
   }
