@@ -224,7 +224,18 @@ enum StepStateJSON {
           case UInt8(ascii: "t"): out.append(0x09)
           case UInt8(ascii: "b"): out.append(0x08)
           case UInt8(ascii: "f"): out.append(0x0C)
-          default: return nil  // \u escapes: left to JSONDecoder
+          case UInt8(ascii: "u"):
+            // \uXXXX outside the surrogates (JSONEncoder writes it for control characters).
+            guard bytes.count - index >= 4 else { return nil }
+            var code: UInt32 = 0
+            for _ in 0..<4 {
+              guard let digit = Self.hexDigit(bytes[index]) else { return nil }
+              code = code << 4 | digit
+              index += 1
+            }
+            guard let scalar = Unicode.Scalar(code) else { return nil }  // a surrogate: left to JSONDecoder
+            out.append(contentsOf: String(Character(scalar)).utf8)
+          default: return nil
           }
         case 0..<0x20:
           return nil
@@ -233,6 +244,15 @@ enum StepStateJSON {
         }
       }
       return nil
+    }
+
+    static func hexDigit(_ byte: UInt8) -> UInt32? {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
+      default: nil
+      }
     }
 
     mutating func stepState() -> StepState? {

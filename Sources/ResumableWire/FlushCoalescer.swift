@@ -22,4 +22,10 @@ public final class FlushCoalescer: ChannelOutboundHandler {
       context.flush()
     }
   }
+
+  /// Flushes what is written before closing: a last error frame is sent, not dropped.
+  public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+    if flushQueued { context.flush() }
+    context.close(mode: mode, promise: promise)
+  }
 }

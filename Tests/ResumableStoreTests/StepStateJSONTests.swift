@@ -42,7 +42,7 @@ import Testing
       valid.replacingOccurrences(of: "\"attempts\":0", with: "\"attempts\":1e3"),
       valid.replacingOccurrences(of: "\"attempts\":0,", with: ""),
       valid.replacingOccurrences(of: "{\"artifactBytes\"", with: "{\"unknown\":1,\"artifactBytes\""),
-      valid.replacingOccurrences(of: "\"PENDING\"", with: "\"P\\u0045NDING\""),
+      valid.replacingOccurrences(of: "\"PENDING\"", with: "\"P\\ud800NDING\""),
       valid.replacingOccurrences(of: "\"attempts\":0", with: "\"attempts\":99999999999"),
       valid + "x", "", "[]",
     ] {
