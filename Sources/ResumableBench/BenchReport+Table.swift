@@ -123,9 +123,12 @@ extension BenchReport {
   }
 
   /// The report as pretty-printed JSON.
-  public func json() throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return String(decoding: try encoder.encode(self), as: UTF8.self)
-  }
+  public func json() throws -> String { try prettyJSON(self) }
+}
+
+/// `value` as pretty-printed JSON with sorted keys, as `bench --json` writes it.
+func prettyJSON(_ value: some Encodable) throws -> String {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

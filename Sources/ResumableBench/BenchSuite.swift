@@ -295,20 +295,9 @@ public struct BenchSuite: Sendable {
       ids.append(answer.state.workflowID)
     }
     let runIDs = ids
-    var loads: [BenchReport.Load] = []
-    for concurrency in options.getStateConcurrency {
-      let result = await LoadGenerator.run(
-        clients: Array(clients.prefix(concurrency)), warmup: options.warmup, duration: options.duration
-      ) { client, worker, _ in
-        _ = try await client.getState(GetStateRequest(workflowID: runIDs[worker]))
-      }
-      try check(result, "GetState")
-      loads.append(
-        BenchReport.Load(
-          concurrency: concurrency, perSecond: result.perSecond, latency: result.latency.summary(),
-          errors: result.errors))
+    return try await loads(options.getStateConcurrency, clients: clients, "GetState") { client, worker in
+      _ = try await client.getState(GetStateRequest(workflowID: runIDs[worker]))
     }
-    return loads
   }
 
   private func throughputLoads(socket: String) async throws -> [BenchReport.Load] {
@@ -318,17 +307,25 @@ public struct BenchSuite: Sendable {
   }
 
   private func throughputLoads(clients: [ResumableClient]) async throws -> [BenchReport.Load] {
+    try await loads(options.throughputConcurrency, clients: clients, "5-step runs") { client, _ in
+      let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: BenchWorkflows.noop5))
+      guard answer.state.status == .completed else {
+        throw BenchError("a run ended \(answer.state.status): \(answer.state.error)")
+      }
+    }
+  }
+
+  /// One closed-loop load per concurrency level, on the first `level` clients.
+  private func loads(
+    _ levels: [Int], clients: [ResumableClient], _ what: String,
+    _ call: @escaping @Sendable (ResumableClient, _ worker: Int) async throws -> Void
+  ) async throws -> [BenchReport.Load] {
     var loads: [BenchReport.Load] = []
-    for concurrency in options.throughputConcurrency {
+    for concurrency in levels {
       let result = await LoadGenerator.run(
         clients: Array(clients.prefix(concurrency)), warmup: options.warmup, duration: options.duration
-      ) { client, _, _ in
-        let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: BenchWorkflows.noop5))
-        guard answer.state.status == .completed else {
-          throw BenchError("a run ended \(answer.state.status): \(answer.state.error)")
-        }
-      }
-      try check(result, "5-step runs")
+      ) { client, worker, _ in try await call(client, worker) }
+      try check(result, what)
       loads.append(
         BenchReport.Load(
           concurrency: concurrency, perSecond: result.perSecond, latency: result.latency.summary(),

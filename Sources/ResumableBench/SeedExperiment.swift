@@ -315,11 +315,8 @@ extension SeedExperiment.Report {
     return text
   }
 
-  public func json() throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return String(decoding: try encoder.encode(self), as: UTF8.self)
-  }
+  /// The report as pretty-printed JSON.
+  public func json() throws -> String { try prettyJSON(self) }
 }
 
 /// A small, fast, seedable generator (Steele, Lea and Flood's SplitMix64):
