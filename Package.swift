@@ -7,6 +7,7 @@ import PackageDescription
 //   ResumableWire (framing + message value types; the only protobuf-c user)
 //   ResumableRedis (RESP over NIO through hiredis; the only hiredis user)
 //   ResumableCore (definitions, plugins, registry, runner, store protocol)
+//   ResumablePlugins (exec, http, llm: steps that reach real work)
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
 //   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
 //   ResumableClient (async client library)
@@ -21,6 +22,7 @@ let package = Package(
   products: [
     .executable(name: "resumable", targets: ["resumable"]),
     .library(name: "ResumableCore", targets: ["ResumableCore"]),
+    .library(name: "ResumablePlugins", targets: ["ResumablePlugins"]),
     .library(name: "ResumableServer", targets: ["ResumableServer"]),
     .library(name: "ResumableClient", targets: ["ResumableClient"]),
     .library(name: "ResumableTestSupport", targets: ["ResumableTestSupport"]),
@@ -31,6 +33,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
   ],
   targets: [
     .systemLibrary(
@@ -70,6 +73,14 @@ let package = Package(
       dependencies: [
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumablePlugins",
+      dependencies: [
+        "ResumableCore",
+        .product(name: "Subprocess", package: "swift-subprocess"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -149,6 +160,11 @@ let package = Package(
     .testTarget(
       name: "ResumableCoreTests",
       dependencies: ["ResumableCore"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumablePluginsTests",
+      dependencies: ["ResumablePlugins", "ResumableCore", "ResumableTestSupport"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
