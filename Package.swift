@@ -141,7 +141,7 @@ let package = Package(
     .testTarget(
       name: "ResumableWireTests",
       dependencies: [
-        "ResumableWire",
+        "ResumableWire", "ResumableTestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOTestUtils", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -159,7 +159,11 @@ let package = Package(
     ),
     .testTarget(
       name: "ResumableCoreTests",
-      dependencies: ["ResumableCore"],
+      // The engine's tests run it against the real store on a private redis-server.
+      dependencies: [
+        "ResumableCore", "ResumableStore", "ResumableRedis", "ResumableTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -39,12 +39,14 @@ public final class WorkflowEngine: Sendable {
     var draining = false
   }
 
-  private let store: any StateStore
+  let store: any StateStore
   private let registry: PluginRegistry
   private let workflows: [String: WorkflowDefinition]
-  private let configuration: EngineConfiguration
+  let configuration: EngineConfiguration
   private let logger: Logger
   private let state = Mutex(State())
+  /// One circuit breaker per plugin, shared by every run.
+  let breakers: CircuitBreakers
   private let jobs: AsyncStream<Job>
   private let jobSink: AsyncStream<Job>.Continuation
 
@@ -60,6 +62,8 @@ public final class WorkflowEngine: Sendable {
     self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     self.configuration = configuration
     self.logger = logger
+    self.breakers = CircuitBreakers(
+      policies: configuration.circuitBreakers, defaultPolicy: configuration.defaultCircuitBreaker)
     (self.jobs, self.jobSink) = AsyncStream.makeStream(of: Job.self)
   }
 
@@ -113,10 +117,11 @@ public final class WorkflowEngine: Sendable {
     let id = workflowID.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
     if let problem = WorkflowID.problem(with: id) { throw EngineError(.invalidArgument, problem) }
     let inputBytes = input.isEmpty ? Array("null".utf8) : input
-    guard inputBytes.count <= configuration.maximumInputBytes else {
+    let inputLimit = definition.maxInputBytes ?? configuration.maximumInputBytes
+    guard inputBytes.count <= inputLimit else {
       throw EngineError(
         .resourceExhausted,
-        "the input is \(inputBytes.count) bytes; the limit is \(configuration.maximumInputBytes) bytes")
+        "the input of workflow '\(workflow)' is \(inputBytes.count) bytes; the limit is \(inputLimit) bytes — no run was started")
     }
     do {
       _ = try JSONValue(parsing: inputBytes)
@@ -292,10 +297,13 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Reads a run's state.
-  public func state(workflowID: String, includeArtifacts: Bool) async throws(EngineError) -> RunRecord {
+  public func state(workflowID: String, includeArtifacts: Bool, includeHistory: Bool = false) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
     do {
-      guard let record = try await store.load(workflowID: workflowID, includeArtifacts: includeArtifacts) else {
+      guard
+        let record = try await store.load(
+          workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: includeHistory)
+      else {
         throw StoreError(.notFound, "")
       }
       return record
@@ -367,6 +375,9 @@ public final class WorkflowEngine: Sendable {
 
   // MARK: - Request helpers
 
+  /// Whether the engine is shutting down.
+  var isDraining: Bool { state.withLock { $0.draining } }
+
   private func checkAcceptingRuns() throws(EngineError) {
     if state.withLock({ $0.draining }) {
       throw EngineError(.unavailable, "the server is shutting down; send the request to another server or retry after restart")
@@ -411,7 +422,7 @@ public final class WorkflowEngine: Sendable {
     return try await loadExisting(record.workflowID)
   }
 
-  private func writeTiming() -> WriteTiming {
+  func writeTiming() -> WriteTiming {
     WriteTiming(
       nowMs: Self.nowMilliseconds(), ttlMs: configuration.ttl.wholeMilliseconds,
       leaseMs: configuration.leaseDuration.wholeMilliseconds)
@@ -423,7 +434,7 @@ public final class WorkflowEngine: Sendable {
 
   // MARK: - The runner
 
-  private enum AttemptOutcome: Sendable {
+  enum AttemptOutcome: Sendable {
     case succeeded(StepOutput)
     case failed(StepFailure)
     /// The attempt was cancelled (shutdown past its grace period): nothing is recorded.
@@ -465,22 +476,32 @@ public final class WorkflowEngine: Sendable {
         // A snapshot naming a plugin this server lacks (e.g. started by a newer server).
         await failRun(
           &record, index: index, state: stepState, usage: StepUsage(),
-          message: "plugin '\(step.plugin)' is not registered on this server", retryable: false,
+          message: "plugin '\(step.plugin)' is not registered on this server", errorClass: .nonRetryable,
           logger: stepLogger)
         return
       }
       let inputs: [String: [UInt8]]
+      let history: [HistoryMessage]
       do {
         inputs = try await loadInputs(step, record: record, committed: committed)
+        history = try await loadHistory(step, record: record)
       } catch {
-        stepLogger.warning("cannot read the step's inputs: \(error); run left for a resume")
+        stepLogger.warning("cannot read the step's inputs or history: \(error); run left for a resume")
         await release(record)
         return
       }
+      // Wait while the plugin's circuit is open, then record what the step is given.
+      guard let probe = await awaitCircuit(plugin: step.plugin, record: &record, index: index, logger: stepLogger) else {
+        return
+      }
+      stepState = record.steps[index]
+      stepState.given = GivenContext(inputs: inputs, order: step.inputs, history: history)
 
       let outcome = await attempt(
         plugin: plugin, step: step, index: index, attempt: Int(stepState.attempts), record: record,
-        inputs: inputs)
+        inputs: inputs, history: history)
+      breakers.record(step.plugin, outcome.breakerOutcome, probe: probe)
+      let artifactLimit = step.maxArtifactBytes ?? configuration.maximumArtifactBytes
       switch outcome {
       case .cancelled:
         stepLogger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
@@ -489,11 +510,18 @@ public final class WorkflowEngine: Sendable {
       case .leaseLost:
         stepLogger.warning("lease lost during the attempt; its result is discarded")
         return
-      case .succeeded(let output) where output.artifact.count > configuration.maximumArtifactBytes:
+      case .succeeded(let output) where output.artifact.count > artifactLimit:
         await failRun(
           &record, index: index, state: stepState, usage: output.usage,
-          message: "step '\(step.name)' produced an artifact of \(output.artifact.count) bytes; the limit is \(configuration.maximumArtifactBytes) bytes",
-          retryable: false, logger: stepLogger)
+          message: "step '\(step.name)' produced an artifact of \(output.artifact.count) bytes; the limit is \(artifactLimit) bytes",
+          errorClass: .nonRetryable, logger: stepLogger)
+        return
+      case .succeeded(let output) where output.history.reduce(0, { $0 + $1.byteCount }) > artifactLimit:
+        let bytes = output.history.reduce(0) { $0 + $1.byteCount }
+        await failRun(
+          &record, index: index, state: stepState, usage: output.usage,
+          message: "step '\(step.name)' appended \(bytes) bytes of history; the limit is \(artifactLimit) bytes",
+          errorClass: .nonRetryable, logger: stepLogger)
         return
       case .succeeded(let output):
         let timing = writeTiming()
@@ -508,7 +536,9 @@ public final class WorkflowEngine: Sendable {
         }
         let commit = StepCommit(
           workflowID: id, fence: record.fence, cursor: index, stepName: step.name,
-          artifact: output.artifact, step: stepState, usage: output.usage, next: next, timing: timing)
+          artifact: output.artifact, step: stepState, usage: output.usage, next: next, timing: timing,
+          history: output.history,
+          maxHistoryMessages: record.definition.maxHistoryMessages ?? configuration.maximumHistoryMessages)
         guard await write(record, logger: stepLogger, { try await self.store.commitStep(commit) }) else { return }
         stepLogger.debug("step committed")
         record.steps[index] = stepState
@@ -528,15 +558,18 @@ public final class WorkflowEngine: Sendable {
         if exhausted {
           await failRun(
             &record, index: index, state: stepState, usage: failure.usage, message: failure.message,
-            retryable: failure.retryable, logger: stepLogger)
+            errorClass: FailureKind(failure.errorClass), logger: stepLogger)
           return
         }
         let timing = writeTiming()
+        let delay = Self.retryDelay(after: failure, policy: step.retry, attempt: attemptsThisDrive)
         stepState.status = .retrying
         stepState.usage = stepState.usage + failure.usage
         stepState.lastError = failure.message
-        stepState.lastErrorRetryable = true
+        stepState.lastErrorClass = FailureKind(failure.errorClass)
         stepState.finishedAtMs = timing.nowMs
+        stepState.waitReason = delay.reason
+        stepState.nextAttemptAtMs = timing.nowMs + delay.duration.wholeMilliseconds
         let retrying = stepState
         let failureWrite = AttemptFailure(
           workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: retrying,
@@ -544,11 +577,8 @@ public final class WorkflowEngine: Sendable {
         guard await write(record, logger: stepLogger, { try await self.store.recordFailure(failureWrite) }) else { return }
         record.steps[index] = stepState
         record.ledger.spentMicros += failure.usage.costMicros
-        let delay = step.retry.backoff(afterAttempt: attemptsThisDrive)
-        stepLogger.info("attempt failed, retrying in \(delay): \(failure.message)")
-        do {
-          try await Task.sleep(for: delay)
-        } catch {
+        stepLogger.info("attempt failed, retrying in \(delay.duration): \(failure.message)")
+        guard await sleepHoldingLease(record, for: delay.duration) else {
           await release(record)
           return
         }
@@ -595,13 +625,13 @@ public final class WorkflowEngine: Sendable {
   /// Runs one attempt, renewing the lease meanwhile and enforcing the timeout.
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
-    inputs: [String: [UInt8]]
+    inputs: [String: [UInt8]], history: [HistoryMessage]
   ) async -> AttemptOutcome {
     let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
     let context = StepContext(
       workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
       stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
-      deadline: timeout.map { ContinuousClock.now + $0 })
+      deadline: timeout.map { ContinuousClock.now + $0 }, history: history)
     let store = self.store
     let lease = configuration.leaseDuration
     return await withTaskGroup(of: AttemptOutcome?.self) { group in
@@ -645,15 +675,17 @@ public final class WorkflowEngine: Sendable {
   /// Marks the run FAILED at `index` after its last attempt.
   private func failRun(
     _ record: inout RunRecord, index: Int, state stepState: StepState, usage: StepUsage,
-    message: String, retryable: Bool, logger: Logger
+    message: String, errorClass: FailureKind, logger: Logger
   ) async {
     let timing = writeTiming()
     var failed = stepState
     failed.status = .failed
     failed.usage = failed.usage + usage
     failed.lastError = message
-    failed.lastErrorRetryable = retryable
+    failed.lastErrorClass = errorClass
     failed.finishedAtMs = timing.nowMs
+    failed.waitReason = nil
+    failed.nextAttemptAtMs = 0
     let step = record.definition.steps[index].name
     let runError = "step '\(step)' failed after \(failed.attempts) attempt\(failed.attempts == 1 ? "" : "s"): \(message)"
     let write = AttemptFailure(
@@ -669,7 +701,7 @@ public final class WorkflowEngine: Sendable {
   /// Performs a fenced write, retrying while the store is unreachable.
   /// Returns false when the runner must stop: fenced out, or the store stayed
   /// down past the retry window (the run is then left for recovery).
-  private func write(_ record: RunRecord, logger: Logger, _ operation: () async throws -> Void) async -> Bool {
+  func write(_ record: RunRecord, logger: Logger, _ operation: () async throws -> Void) async -> Bool {
     do {
       try await retryingStore(operation)
       return true
@@ -691,7 +723,7 @@ public final class WorkflowEngine: Sendable {
   /// safe because every write is fenced and checks the step it expects: a
   /// duplicate is refused (`conflict`) rather than applied twice. The caller
   /// then stops, and a resume continues from what is stored.
-  private func retryingStore<T>(_ operation: () async throws -> T) async throws(StoreError) -> T {
+  func retryingStore<T>(_ operation: () async throws -> T) async throws(StoreError) -> T {
     let window = configuration.storeRetryWindow ?? configuration.leaseDuration
     let deadline = ContinuousClock.now + window
     var delay = Duration.milliseconds(25)
@@ -707,7 +739,7 @@ public final class WorkflowEngine: Sendable {
     }
   }
 
-  private func release(_ record: RunRecord) async {
+  func release(_ record: RunRecord) async {
     try? await store.releaseLease(
       workflowID: record.workflowID, fence: record.fence, runEnded: record.status.isTerminal)
   }

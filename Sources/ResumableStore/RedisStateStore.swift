@@ -5,8 +5,8 @@ public import ResumableRedis
 /// The product's `StateStore`: runs in Redis, core commands only.
 ///
 /// Layout (see `RunKeys`): per run a hash for the run, a hash of step
-/// records, a hash of artifacts, a stream of events and a lease key, all
-/// under the hash tag `{workflow_id}`. Every write is one Lua script
+/// records, a hash of artifacts, a stream of events, a lease key and a list
+/// of history messages, all under the hash tag `{workflow_id}`. Every write is one Lua script
 /// (`Scripts`): fenced, all or nothing, writing only what the step changed
 /// (O(size of that step's output)), and refreshing every key's expiry.
 public final class RedisStateStore: StateStore {
@@ -71,14 +71,30 @@ public final class RedisStateStore: StateStore {
     return reply.int == 1 ? .created(fence: 1) : .exists
   }
 
-  public func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord? {
-    let reply = try await run(Scripts.load, workflowID, [includeArtifacts ? "1" : "0"])
+  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
+    let reply = try await run(
+      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"])
     if reply.isNull { return nil }
-    guard let parts = reply.array, parts.count == 3 else {
+    guard let parts = reply.array, parts.count == 5, let historyLength = parts[3].int else {
       throw StoreError(.corrupt, "unexpected reply to the load script: \(reply)")
     }
-    return try RunRecordDecoder.decode(
+    var record = try RunRecordDecoder.decode(
       workflowID: workflowID, run: parts[0], steps: parts[1], artifacts: parts[2])
+    record.historyLength = Int(historyLength)
+    record.history = try RunRecordDecoder.history(parts[4], workflowID: workflowID)
+    return record
+  }
+
+  public func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryMessage] {
+    let key = RunKeys(prefix: prefix, workflowID: workflowID).history
+    let reply: RESPValue
+    do {
+      reply = try await client.send(["LRANGE", RedisArgument(key), RedisArgument(-(newest ?? 0)), "-1"])
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "LRANGE \(key): \(message)") }
+    return try RunRecordDecoder.history(reply, workflowID: workflowID)
   }
 
   public func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]] {
@@ -161,12 +177,18 @@ public final class RedisStateStore: StateStore {
       try await unindex(candidate)
       return .gone
     }
-    let reply = try await run(Scripts.claim, id, [RedisArgument(lease.wholeMilliseconds)])
+    let reply = try await run(
+      Scripts.claim, id, [RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion))])
     let parts = reply.array ?? []
     switch parts.first?.string {
     case "acquired":
       guard let fence = parts.count == 2 ? parts[1].int : nil, fence > 0 else { break }
       return .acquired(fence: UInt64(fence))
+    case "newer":
+      // Written by a newer server: never half-read or touched; a server that
+      // reads its version recovers it. Look again in a lease's time.
+      try await deferRecovery(workflowID: id, by: lease)
+      return .held
     case "held":
       guard let left = parts.count == 2 ? parts[1].int : nil else { break }
       // Due again when this lease may lapse (a lease without expiry: in a lease's time).
@@ -221,6 +243,7 @@ public final class RedisStateStore: StateStore {
           begin.resume == nil ? "attempt_started" : "run_resumed", step: begin.stepName,
           attempt: Int(begin.step.attempts), at: timing.nowMs)),
       begin.resume == nil ? "0" : "1", RedisArgument(begin.resume?.savedMicros ?? 0),
+      RedisArgument(Int(RunRecord.currentSchemaVersion)),
     ]
     for (name, step) in (begin.resume?.updatedSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
       arguments.append(RedisArgument(name))
@@ -235,6 +258,8 @@ public final class RedisStateStore: StateStore {
     let timing = commit.timing
     var next: [UInt8] = []
     if let step = commit.next?.step { next = try encode(step) }
+    var history: [RedisArgument] = []
+    for message in commit.history { history.append(RedisArgument(try encode(message))) }
     _ = try await run(
       Scripts.commit, commit.workflowID,
       [
@@ -248,10 +273,24 @@ public final class RedisStateStore: StateStore {
           Self.event("step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs)),
         RedisArgument(commit.next?.name ?? ""),
         RedisArgument(next),
-      ])
+        RedisArgument(max(1, commit.maxHistoryMessages)),
+      ] + history)
+  }
+
+  public func recordWait(_ wait: StepWait) async throws(StoreError) {
+    try await recordStep(
+      AttemptFailure(
+        workflowID: wait.workflowID, fence: wait.fence, cursor: wait.cursor, stepName: wait.stepName,
+        step: wait.step, usage: StepUsage(), runError: nil, timing: wait.timing),
+      event: "step_waiting")
   }
 
   public func recordFailure(_ failure: AttemptFailure) async throws(StoreError) {
+    try await recordStep(failure, event: failure.runError == nil ? "attempt_failed" : "run_failed")
+  }
+
+  /// A step's record after an attempt failed or while it waits: one `fail` script.
+  private func recordStep(_ failure: AttemptFailure, event: String) async throws(StoreError) {
     let timing = failure.timing
     _ = try await run(
       Scripts.fail, failure.workflowID,
@@ -261,10 +300,7 @@ public final class RedisStateStore: StateStore {
         RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(
-          Self.event(
-            failure.runError == nil ? "attempt_failed" : "run_failed", step: failure.stepName,
-            attempt: Int(failure.step.attempts), at: timing.nowMs)),
+        RedisArgument(Self.event(event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs)),
         RedisArgument(failure.runError ?? ""),
       ])
   }

@@ -95,10 +95,10 @@ struct Serve: AsyncParsableCommand {
     }
     let logger = Logger(label: "resumable")
     let registry = PluginRegistry.builtIn()
-    var definitions: [WorkflowDefinition] = []
+    var definitions = Definitions(workflows: [])
     if let workflows {
       do {
-        definitions = try DefinitionsFile.load(path: workflows, registry: registry)
+        definitions = try DefinitionsFile.loadDefinitions(path: workflows, registry: registry)
       } catch {
         throw ServeFailure("cannot load the workflows: \(error)")
       }
@@ -112,8 +112,9 @@ struct Serve: AsyncParsableCommand {
       backend = .embedded(dataDirectory: dataDir ?? Self.defaultDataDirectory())
     }
     var configuration = ServerConfiguration(
-      socketPath: ConnectionOptions.resolveSocketPath(socket), redis: backend, workflows: definitions,
+      socketPath: ConnectionOptions.resolveSocketPath(socket), redis: backend, workflows: definitions.workflows,
       plugins: registry)
+    definitions.apply(to: &configuration.engine)
     configuration.maximumFrameBytes = maxFrameBytes
     configuration.keyPrefix = keyPrefix
     configuration.engine.ttl = .seconds(ttl)
