@@ -11,7 +11,8 @@ import PackageDescription
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
 //   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
 //   ResumableClient (async client library)
-//   resumable (CLI + serve), ResumableTestSupport
+//   ResumableCLI (the command line: serve + client commands, as a library)
+//   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
   .enableUpcomingFeature("InternalImportsByDefault"),
@@ -25,6 +26,7 @@ let package = Package(
     .library(name: "ResumablePlugins", targets: ["ResumablePlugins"]),
     .library(name: "ResumableServer", targets: ["ResumableServer"]),
     .library(name: "ResumableClient", targets: ["ResumableClient"]),
+    .library(name: "ResumableCLI", targets: ["ResumableCLI"]),
     .library(name: "ResumableTestSupport", targets: ["ResumableTestSupport"]),
   ],
   dependencies: [
@@ -34,6 +36,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
   ],
   targets: [
     .systemLibrary(
@@ -81,6 +84,9 @@ let package = Package(
       dependencies: [
         "ResumableCore",
         .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -116,17 +122,23 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    .executableTarget(
-      name: "resumable",
+    .target(
+      name: "ResumableCLI",
       dependencies: [
         "ResumableCore",
         "ResumableServer",
         "ResumableClient",
         "ResumableWire",
+        "ResumableRedis",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "resumable",
+      dependencies: ["ResumableCLI", "ResumableCore", "ResumablePlugins"],
       swiftSettings: swiftSettings
     ),
     .target(
@@ -168,7 +180,12 @@ let package = Package(
     ),
     .testTarget(
       name: "ResumablePluginsTests",
-      dependencies: ["ResumablePlugins", "ResumableCore", "ResumableTestSupport"],
+      dependencies: [
+        "ResumablePlugins", "ResumableCore", "ResumableTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
