@@ -4,20 +4,25 @@
 SHELL := /bin/bash
 APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
 SOCKET ?= $(or $(RESUMABLE_SOCKET),/tmp/resumable.sock)
+
+# $(call apt_install,PACKAGES): installs the Debian packages that are missing.
+define apt_install
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "installing:$$missing"; \
+  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+fi
+endef
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: deps build release run test chaos example python python-test proto proto-check clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_install,$(APT_PACKAGES))
 	@command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.x (swift.org) first" >&2; exit 1; }
 
 ## build: debug build of everything
@@ -52,14 +57,7 @@ PYTHON ?= python3
 ## python: the Python client's generated protobuf module and a virtualenv with
 ## its requirements (protoc and venv from apt, packages from PyPI)
 python:
-	@missing=""; for p in protobuf-compiler python3-venv; do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_install,protobuf-compiler python3-venv)
 	protoc -I proto/resumable/v1 --python_out=$(PYTHON_DIR)/resumable_client proto/resumable/v1/resumable.proto
 	@[ -x $(PYTHON_VENV)/bin/python ] || $(PYTHON) -m venv $(PYTHON_VENV)
 	$(PYTHON_VENV)/bin/python -m pip install -q -r $(PYTHON_DIR)/requirements.txt

@@ -32,7 +32,7 @@ public struct ExecPlugin: StepPlugin {
 
   public init() {}
 
-  struct Settings {
+  struct Settings: PluginSettings {
     var command: [String] = []
     var environment: [String: String] = [:]
     var passEnvironment: [String] = []
@@ -125,12 +125,7 @@ public struct ExecPlugin: StepPlugin {
 
   public func execute(_ context: StepContext) async throws -> StepOutput {
     Self.ignoreBrokenPipes
-    let settings: Settings
-    do {
-      settings = try Settings(context.config)
-    } catch {
-      throw StepFailure("exec: \(error.message)", retryable: false)
-    }
+    let settings = try Settings.of(context, plugin: Self.name)
     let program = settings.command[0]
     let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
     var environment: [Environment.Key: String] = [:]

@@ -32,7 +32,7 @@ public struct HTTPPlugin: StepPlugin {
     self.client = .shared
   }
 
-  struct Settings {
+  struct Settings: PluginSettings {
     var url = ""
     var headers: [(String, String)] = []
     var headerEnvironment: [(String, String)] = []
@@ -76,12 +76,7 @@ public struct HTTPPlugin: StepPlugin {
   }
 
   public func execute(_ context: StepContext) async throws -> StepOutput {
-    let settings: Settings
-    do {
-      settings = try Settings(context.config)
-    } catch {
-      throw StepFailure("http: \(error.message)", retryable: false)
-    }
+    let settings = try Settings.of(context, plugin: Self.name)
     var headers = HTTPHeaders(settings.headers)
     for (name, variable) in settings.headerEnvironment {
       guard let value = ProcessInfo.processInfo.environment[variable] else {

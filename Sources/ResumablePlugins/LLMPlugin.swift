@@ -34,7 +34,7 @@ public struct LLMPlugin: StepPlugin {
     self.client = .shared
   }
 
-  struct Settings {
+  struct Settings: PluginSettings {
     var baseURL = ""
     var model = ""
     var apiKeyVariable: String?
@@ -147,12 +147,7 @@ public struct LLMPlugin: StepPlugin {
   }
 
   public func execute(_ context: StepContext) async throws -> StepOutput {
-    let settings: Settings
-    do {
-      settings = try Settings(context.config)
-    } catch {
-      throw StepFailure("llm: \(error.message)", retryable: false)
-    }
+    let settings = try Settings.of(context, plugin: Self.name)
     var headers = HTTPHeaders()
     if let variable = settings.apiKeyVariable {
       guard let key = ProcessInfo.processInfo.environment[variable], !key.isEmpty else {

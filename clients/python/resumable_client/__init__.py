@@ -10,40 +10,9 @@
 The protobuf module ``resumable_pb2`` is generated from ``proto/`` by ``make python``.
 """
 
+from . import errors
 from .client import Client, DEFAULT_SOCKET_PATH
-from .errors import (
-    ResumableError,
-    InvalidArgument,
-    DeadlineExceeded,
-    NotFound,
-    AlreadyExists,
-    PermissionDenied,
-    ResourceExhausted,
-    FailedPrecondition,
-    Aborted,
-    Unimplemented,
-    Internal,
-    Unavailable,
-    ConnectionClosed,
-)
+from .errors import *  # noqa: F401,F403 - the typed exceptions, listed in errors.__all__
 from .state import RunState, StepRecord
 
-__all__ = [
-    "Client",
-    "DEFAULT_SOCKET_PATH",
-    "RunState",
-    "StepRecord",
-    "ResumableError",
-    "InvalidArgument",
-    "DeadlineExceeded",
-    "NotFound",
-    "AlreadyExists",
-    "PermissionDenied",
-    "ResourceExhausted",
-    "FailedPrecondition",
-    "Aborted",
-    "Unimplemented",
-    "Internal",
-    "Unavailable",
-    "ConnectionClosed",
-]
+__all__ = ["Client", "DEFAULT_SOCKET_PATH", "RunState", "StepRecord"] + errors.__all__

@@ -72,22 +72,21 @@ class ConnectionClosed(Unavailable):
     """The connection to the server closed before the answer came."""
 
 
-_BY_NAME = {
-    cls.code: cls
-    for cls in (
-        InvalidArgument,
-        DeadlineExceeded,
-        NotFound,
-        AlreadyExists,
-        PermissionDenied,
-        ResourceExhausted,
-        FailedPrecondition,
-        Aborted,
-        Unimplemented,
-        Internal,
-        Unavailable,
-    )
-}
+_TYPED = (
+    InvalidArgument,
+    DeadlineExceeded,
+    NotFound,
+    AlreadyExists,
+    PermissionDenied,
+    ResourceExhausted,
+    FailedPrecondition,
+    Aborted,
+    Unimplemented,
+    Internal,
+    Unavailable,
+)
+_BY_NAME = {cls.code: cls for cls in _TYPED}
+__all__ = ["ResumableError", "ConnectionClosed"] + [cls.__name__ for cls in _TYPED]
 
 
 def error_for(code_name, message):

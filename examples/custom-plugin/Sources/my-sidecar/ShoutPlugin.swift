@@ -5,7 +5,7 @@ import ResumableCore
 /// runs one attempt and returns the artifact (JSON) and what it cost.
 struct ShoutPlugin: StepPlugin {
   /// Which declared input to read (default `input`) and how many `!` to add.
-  struct Settings {
+  struct Settings: PluginSettings {
     var from = "input"
     var exclamations = 1
 
@@ -32,12 +32,7 @@ struct ShoutPlugin: StepPlugin {
   }
 
   func execute(_ context: StepContext) async throws -> StepOutput {
-    let settings: Settings
-    do {
-      settings = try Settings(context.config)
-    } catch {
-      throw StepFailure("shout: \(error.message)", retryable: false)
-    }
+    let settings = try Settings.of(context, plugin: "shout")
     // Only declared inputs arrive (context pruning); say clearly when one is missing.
     guard let value = try context.jsonInput(settings.from) else {
       throw StepFailure("shout: the step must declare the input '\(settings.from)'", retryable: false)
