@@ -1,9 +1,27 @@
 import ArgumentParser
 import Foundation
 import ResumableClient
+public import ResumableCore
+
+/// The `resumable` command line as a library: the `resumable` executable is
+/// `await ResumableCommandLine.main(plugins: .standard())`, and a program that
+/// adds its own plugins runs the same command line with its own registry (see
+/// `examples/custom-plugin`).
+public enum ResumableCommandLine {
+  /// The plugins `serve` offers while `main` runs.
+  @TaskLocal static var plugins = PluginRegistry.builtIn()
+
+  /// Parses the process' arguments and runs the command, with `plugins`
+  /// available to the workflows `serve` loads. Exits the process.
+  public static func main(plugins: PluginRegistry) async -> Never {
+    await $plugins.withValue(plugins) {
+      await Resumable.main()
+    }
+    exit(0)
+  }
+}
 
 /// The `resumable` command: the sidecar server (`serve`) and its command-line client.
-@main
 struct Resumable: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "resumable",
