@@ -7,11 +7,13 @@ import PackageDescription
 //   ResumableWire (framing + message value types; the only protobuf-c user)
 //   ResumableRedis (RESP over NIO through hiredis; the only hiredis user)
 //   ResumableCore (definitions, plugins, registry, runner, store protocol)
+//   ResumablePlugins (exec, http, llm: steps that reach real work)
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
 //   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
 //   ResumableClient (async client library)
 //   ResumableBench (the benchmark suite: drives a server child process)
-//   resumable (CLI + serve + bench), ResumableTestSupport
+//   ResumableCLI (the command line: serve + client commands + bench, as a library)
+//   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
   .enableUpcomingFeature("InternalImportsByDefault"),
@@ -22,8 +24,10 @@ let package = Package(
   products: [
     .executable(name: "resumable", targets: ["resumable"]),
     .library(name: "ResumableCore", targets: ["ResumableCore"]),
+    .library(name: "ResumablePlugins", targets: ["ResumablePlugins"]),
     .library(name: "ResumableServer", targets: ["ResumableServer"]),
     .library(name: "ResumableClient", targets: ["ResumableClient"]),
+    .library(name: "ResumableCLI", targets: ["ResumableCLI"]),
     .library(name: "ResumableTestSupport", targets: ["ResumableTestSupport"]),
   ],
   dependencies: [
@@ -32,6 +36,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
   ],
   targets: [
     .systemLibrary(
@@ -71,6 +77,17 @@ let package = Package(
       dependencies: [
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumablePlugins",
+      dependencies: [
+        "ResumableCore",
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -118,20 +135,26 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    .executableTarget(
-      name: "resumable",
+    .target(
+      name: "ResumableCLI",
       dependencies: [
         "ResumableBench",
         "ResumableCore",
         "ResumableServer",
         "ResumableClient",
         "ResumableWire",
+        "ResumableRedis",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "resumable",
+      dependencies: ["ResumableCLI", "ResumableCore", "ResumablePlugins"],
       swiftSettings: swiftSettings
     ),
     .target(
@@ -168,6 +191,16 @@ let package = Package(
       dependencies: [
         "ResumableCore", "ResumableStore", "ResumableRedis", "ResumableTestSupport",
         .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumablePluginsTests",
+      dependencies: [
+        "ResumablePlugins", "ResumableCore", "ResumableTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),

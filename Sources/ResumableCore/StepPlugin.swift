@@ -143,6 +143,25 @@ public struct StepFailure: Error, Sendable, CustomStringConvertible {
   public var description: String { message }
 }
 
+/// A plugin's settings, parsed from a step's `config`: the same parse checks the
+/// definitions at load time (`validate`) and reads them for each attempt.
+public protocol PluginSettings {
+  init(_ config: JSONValue) throws(PluginConfigError)
+}
+
+extension PluginSettings {
+  /// The settings of an attempt's step. They were checked when the definitions loaded,
+  /// so this fails only for a run whose stored definition no longer parses: a
+  /// non-retryable failure naming the plugin.
+  public static func of(_ context: StepContext, plugin: String) throws(StepFailure) -> Self {
+    do {
+      return try Self(context.config)
+    } catch {
+      throw StepFailure("\(plugin): \(error.message)", retryable: false)
+    }
+  }
+}
+
 /// A step configuration a plugin refuses.
 public struct PluginConfigError: Error, Hashable, Sendable, CustomStringConvertible {
   public var message: String

@@ -27,7 +27,7 @@ public struct SimulatePlugin: StepPlugin {
 
   public init() {}
 
-  struct Settings {
+  struct Settings: PluginSettings {
     var latencyMilliseconds = 0
     var usage = StepUsage()
     var artifactBytes = 0
@@ -110,12 +110,7 @@ public struct SimulatePlugin: StepPlugin {
   }
 
   public func execute(_ context: StepContext) async throws -> StepOutput {
-    let settings: Settings
-    do {
-      settings = try Settings(context.config)
-    } catch {
-      throw StepFailure("simulate: \(error.message)", retryable: false)
-    }
+    let settings = try Settings.of(context, plugin: Self.name)
     if let record = settings.record {
       try Self.append(line: "\(context.workflowID) \(context.stepName) \(context.attempt)\n", to: record)
     }

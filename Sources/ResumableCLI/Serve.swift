@@ -94,7 +94,7 @@ struct Serve: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "resumable")
-    let registry = PluginRegistry.builtIn()
+    let registry = ResumableCommandLine.plugins
     var definitions = Definitions(workflows: [])
     if let workflows {
       do {

@@ -3,9 +3,36 @@ import Foundation
 import NIOCore
 import NIOPosix
 import ResumableClient
+public import ResumableCore
+
+/// The `resumable` command line as a library: the `resumable` executable is
+/// `await ResumableCommandLine.main(plugins: .standard())`, and a program that
+/// adds its own plugins runs the same command line with its own registry (see
+/// `examples/custom-plugin`).
+public enum ResumableCommandLine {
+  /// The plugins `serve` offers while `main` runs.
+  @TaskLocal static var plugins = PluginRegistry.builtIn()
+
+  /// Parses the process' arguments and runs the command, with `plugins`
+  /// available to the workflows `serve` loads. Exits the process.
+  ///
+  /// It first makes SwiftNIO's event loops run Swift Concurrency's tasks (NIO's
+  /// documented take-over of the global executor, which must happen once, on the
+  /// main thread): a task awaiting a Redis reply or writing a response then resumes
+  /// on the event loop that did the I/O, instead of hopping to the cooperative pool
+  /// and back — two thread wake-ups per round trip, which were most of a no-op
+  /// step's cost (see BENCHMARKS.md). Nothing in this process blocks a thread of
+  /// the pool, so nothing blocks an event loop either.
+  public static func main(plugins: PluginRegistry) async -> Never {
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    await $plugins.withValue(plugins) {
+      await Resumable.main()
+    }
+    exit(0)
+  }
+}
 
 /// The `resumable` command: the sidecar server (`serve`) and its command-line client.
-@main
 struct Resumable: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "resumable",
@@ -21,15 +48,7 @@ struct Resumable: AsyncParsableCommand {
 
   /// argument-parser's own entry point with one change: usage errors exit with
   /// `ResumableExitCode.usage` (2) rather than `EX_USAGE` (64).
-  ///
-  /// It first makes SwiftNIO's event loops run Swift Concurrency's tasks (NIO's
-  /// documented take-over of the global executor): a task awaiting a Redis reply or
-  /// writing a response then resumes on the event loop that did the I/O, instead of
-  /// hopping to the cooperative pool and back — two thread wake-ups per round trip,
-  /// which were most of a no-op step's cost (see BENCHMARKS.md). Nothing in this
-  /// process blocks a thread of the pool, so nothing blocks an event loop either.
   static func main() async {
-    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     do {
       var command = try await asyncParseAsRoot()
       if var asyncCommand = command as? AsyncParsableCommand {
