@@ -4,20 +4,25 @@
 SHELL := /bin/bash
 APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
 SOCKET ?= $(or $(RESUMABLE_SOCKET),/tmp/resumable.sock)
+
+# $(call apt_install,PACKAGES): installs the Debian packages that are missing.
+define apt_install
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "installing:$$missing"; \
+  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+fi
+endef
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release run test chaos proto proto-check fuzz tsan asan clean
+.PHONY: deps build release run test chaos bench example python python-test proto proto-check fuzz tsan asan clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@$(call apt_install,$(APT_PACKAGES))
 	@command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.x (swift.org) first" >&2; exit 1; }
 
 ## build: debug build of everything
@@ -33,16 +38,46 @@ run: release
 	.build/release/resumable serve --socket $(SOCKET) --workflows examples/workflows.yaml
 
 ## test: drift check of the generated protobuf-c sources, then every test
-## against real redis-server processes the tests start themselves
+## against real redis-server processes the tests start themselves (Swift,
+## then the Python client's)
 test: deps proto-check
 	swift build $(SWIFT_BUILD_FLAGS)
 	swift test $(SWIFT_BUILD_FLAGS)
+	$(MAKE) example
+	$(MAKE) python-test
+
+## example: build examples/custom-plugin (its own package) and run it for real
+example: deps
+	scripts/example-custom-plugin.sh
+
+PYTHON_DIR := clients/python
+PYTHON_VENV := $(PYTHON_DIR)/.venv
+PYTHON ?= python3
+
+## python: the Python client's generated protobuf module and a virtualenv with
+## its requirements (protoc and venv from apt, packages from PyPI)
+python:
+	@$(call apt_install,protobuf-compiler python3-venv)
+	protoc -I proto/resumable/v1 --python_out=$(PYTHON_DIR)/resumable_client proto/resumable/v1/resumable.proto
+	@[ -x $(PYTHON_VENV)/bin/python ] || $(PYTHON) -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/python -m pip install -q -r $(PYTHON_DIR)/requirements.txt
+
+## python-test: the Python client's tests against a real server (needs `swift build`)
+python-test: python
+	cd $(PYTHON_DIR) && .venv/bin/python -m pytest -q tests
 
 ## chaos: the full-size fault-injection suite (many runs; servers and Redis
 ## killed again and again); `make test` runs a bounded size of the same suite
 chaos: deps
 	swift build $(SWIFT_BUILD_FLAGS)
 	RESUMABLE_CHAOS=full swift test $(SWIFT_BUILD_FLAGS) --filter ChaosTests
+
+## bench: the benchmark suite and the article's experiment on a release build;
+## each starts its own server on its own embedded Redis (see BENCHMARKS.md).
+## BENCH_ARGS are passed to the suite, e.g. BENCH_ARGS="--json bench.json"
+bench: release
+	.build/release/resumable bench $(BENCH_ARGS)
+	.build/release/resumable bench seed
 
 ## proto: regenerate Sources/CResumableProto from proto/
 proto: deps

@@ -7,10 +7,13 @@ import PackageDescription
 //   ResumableWire (framing + message value types; the only protobuf-c user)
 //   ResumableRedis (RESP over NIO through hiredis; the only hiredis user)
 //   ResumableCore (definitions, plugins, registry, runner, store protocol)
+//   ResumablePlugins (exec, http, llm: steps that reach real work)
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
 //   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
 //   ResumableClient (async client library)
-//   resumable (CLI + serve), ResumableTestSupport
+//   ResumableBench (the benchmark suite: drives a server child process)
+//   ResumableCLI (the command line: serve + client commands + bench, as a library)
+//   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
   .enableUpcomingFeature("InternalImportsByDefault"),
@@ -21,8 +24,10 @@ let package = Package(
   products: [
     .executable(name: "resumable", targets: ["resumable"]),
     .library(name: "ResumableCore", targets: ["ResumableCore"]),
+    .library(name: "ResumablePlugins", targets: ["ResumablePlugins"]),
     .library(name: "ResumableServer", targets: ["ResumableServer"]),
     .library(name: "ResumableClient", targets: ["ResumableClient"]),
+    .library(name: "ResumableCLI", targets: ["ResumableCLI"]),
     .library(name: "ResumableTestSupport", targets: ["ResumableTestSupport"]),
   ],
   dependencies: [
@@ -33,6 +38,8 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
   ],
   targets: [
     .systemLibrary(
@@ -75,6 +82,17 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumablePlugins",
+      dependencies: [
+        "ResumableCore",
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -125,19 +143,39 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    .executableTarget(
-      name: "resumable",
+    .target(
+      name: "ResumableBench",
       dependencies: [
+        "ResumableClient",
+        "ResumableCore",
+        "ResumableRedis",
+        "ResumableStore",
+        "ResumableWire",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableCLI",
+      dependencies: [
+        "ResumableBench",
         "ResumableCore",
         "ResumableServer",
         "ResumableClient",
         "ResumableWire",
         "ResumableRedis",
         "ResumableMetrics",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "resumable",
+      dependencies: ["ResumableCLI", "ResumableCore", "ResumablePlugins"],
       swiftSettings: swiftSettings
     ),
     .target(
@@ -152,7 +190,7 @@ let package = Package(
     .testTarget(
       name: "ResumableWireTests",
       dependencies: [
-        "ResumableWire",
+        "ResumableWire", "ResumableTestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOTestUtils", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -170,7 +208,21 @@ let package = Package(
     ),
     .testTarget(
       name: "ResumableCoreTests",
-      dependencies: ["ResumableCore"],
+      // The engine's tests run it against the real store on a private redis-server.
+      dependencies: [
+        "ResumableCore", "ResumableStore", "ResumableRedis", "ResumableTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ResumablePluginsTests",
+      dependencies: [
+        "ResumablePlugins", "ResumableCore", "ResumableTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -189,10 +241,15 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ResumableBenchTests",
+      dependencies: ["ResumableBench"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ResumableServerTests",
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
-        "ResumableStore", "ResumableRedis", "ResumableTestSupport",
+        "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench",
       ],
       swiftSettings: swiftSettings
     ),

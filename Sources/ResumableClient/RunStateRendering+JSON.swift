@@ -6,7 +6,9 @@ extension RunStateRendering {
   ///
   /// Fields: `workflow_id`, `workflow`, `status`, `current_step`, `current_step_index`, `steps`
   /// (each: `name`, `plugin`, `status`, `attempts`, `cost_usd`, `input_tokens`, `output_tokens`,
-  /// `artifact_bytes`, `saved_usd`, `last_error`, `last_error_retryable`, `started_at`,
+  /// `artifact_bytes`, `saved_usd`, `last_error`, `last_error_retryable`, `last_error_class`,
+  /// `wait_reason`, `next_attempt_at`, `inputs_given`, `history_messages_given`,
+  /// `history_bytes_given`, `started_at`,
   /// `finished_at`), `cost` (`spent_usd`, `saved_by_resume_usd`, `input_tokens`,
   /// `output_tokens`), `resumes`, `error`, `schema_version`, `created_at`, `updated_at`,
   /// `expires_at`, and with `includeArtifacts` `artifacts`: step name → the artifact as parsed
@@ -62,6 +64,12 @@ extension RunStateRendering {
       "saved_usd": dollars(micros: step.savedMicros),
       "last_error": nullIfEmpty(step.lastError),
       "last_error_retryable": step.lastErrorRetryable,
+      "last_error_class": errorClassName(step.lastErrorClass),
+      "wait_reason": nullIfEmpty(step.waitReason),
+      "next_attempt_at": timestampOrNull(step.nextAttemptAtMs),
+      "inputs_given": step.inputsGiven.map { ["name": $0.name, "bytes": $0.bytes] as [String: Any] },
+      "history_messages_given": Int(step.historyMessagesGiven),
+      "history_bytes_given": step.historyBytesGiven,
       "started_at": timestampOrNull(step.startedAtMs),
       "finished_at": timestampOrNull(step.finishedAtMs),
     ]
@@ -76,6 +84,16 @@ extension RunStateRendering {
       return value
     }
     return ["base64": Data(bytes).base64EncodedString()]
+  }
+
+  /// `RETRYABLE`, `NON_RETRYABLE`, `RATE_LIMITED`, or null when no attempt failed.
+  private static func errorClassName(_ errorClass: ErrorClass) -> Any {
+    switch errorClass {
+    case .unspecified: NSNull()
+    case .retryable: "RETRYABLE"
+    case .nonRetryable: "NON_RETRYABLE"
+    case .rateLimited: "RATE_LIMITED"
+    }
   }
 
   private static func nullIfEmpty(_ string: String) -> Any {

@@ -15,6 +15,9 @@ extension RunStateRendering {
   ) -> String {
     var lines = [header(state), ""]
     lines += stepTable(state.steps)
+    for step in state.steps where !step.waitReason.isEmpty {
+      lines.append("Waiting: \(step.name): \(step.waitReason)")
+    }
     lines.append("")
     lines.append(
       "Cost: spent $\(usd(micros: state.cost.spentMicros)), saved by resume "

@@ -81,8 +81,8 @@ extension RunStatus {
 }
 
 extension StepStatus {
-  /// The status as scripts see it: `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `RETRYING`
-  /// (`UNSPECIFIED` for a number this client does not know).
+  /// The status as scripts see it: `PENDING`, `RUNNING`, `COMPLETED`, `FAILED`, `RETRYING`,
+  /// `WAITING` (`UNSPECIFIED` for a number this client does not know).
   var renderedName: String {
     switch self {
     case .unspecified: "UNSPECIFIED"
@@ -91,6 +91,7 @@ extension StepStatus {
     case .completed: "COMPLETED"
     case .failed: "FAILED"
     case .retrying: "RETRYING"
+    case .waiting: "WAITING"
     }
   }
 }

@@ -14,6 +14,14 @@ import Yams
 ///         config: {latency_ms: 50, cost_usd: 0.10}
 ///         retry: {max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 5000, multiplier: 2.0}
 ///         timeout_ms: 30000
+///         history: {last: 10}          # none (default), all, or {last: N}
+///         max_artifact_bytes: 65536
+///     max_input_bytes: 1048576
+///     max_artifact_bytes: 1048576      # the default of the workflow's steps
+///     history_max_messages: 1000
+/// plugins:
+///   simulate:
+///     circuit_breaker: {failure_threshold: 5, cooldown_ms: 30000}   # or: off
 /// ```
 /// Unknown keys, unknown plugins, duplicate names and inputs that name a later
 /// or unknown step are refused with a `DefinitionError` naming the file, the
@@ -22,18 +30,30 @@ public enum DefinitionsFile {
   /// Reads and validates the file at `path`.
   /// - Parameter registry: the registered plugins, to check `plugin:` and `config:` against.
   public static func load(path: String, registry: PluginRegistry) throws(DefinitionError) -> [WorkflowDefinition] {
+    try loadDefinitions(path: path, registry: registry).workflows
+  }
+
+  /// Parses and validates definitions from YAML (or JSON, which YAML accepts) text.
+  /// - Parameter file: the name to use in error messages.
+  public static func parse(_ text: String, file: String, registry: PluginRegistry) throws(DefinitionError) -> [WorkflowDefinition] {
+    try parseDefinitions(text, file: file, registry: registry).workflows
+  }
+
+  /// Reads and validates the file at `path`: workflows and plugin settings.
+  /// - Parameter registry: the registered plugins, to check `plugin:` and `config:` against.
+  public static func loadDefinitions(path: String, registry: PluginRegistry) throws(DefinitionError) -> Definitions {
     let text: String
     do {
       text = try String(contentsOfFile: path, encoding: .utf8)
     } catch {
       throw DefinitionError(file: path, message: "cannot read the file: \(error.localizedDescription)")
     }
-    return try parse(text, file: path, registry: registry)
+    return try parseDefinitions(text, file: path, registry: registry)
   }
 
-  /// Parses and validates definitions from YAML (or JSON, which YAML accepts) text.
+  /// Parses and validates YAML (or JSON) text: workflows and plugin settings.
   /// - Parameter file: the name to use in error messages.
-  public static func parse(_ text: String, file: String, registry: PluginRegistry) throws(DefinitionError) -> [WorkflowDefinition] {
+  public static func parseDefinitions(_ text: String, file: String, registry: PluginRegistry) throws(DefinitionError) -> Definitions {
     let document: JSONValue
     do {
       let trimmed = text.drop { $0.isWhitespace }
@@ -49,6 +69,24 @@ public enum DefinitionsFile {
     }
     var parser = Parser(file: file, registry: registry)
     return try parser.parseDocument(document)
+  }
+}
+
+/// What a definitions file defines.
+public struct Definitions: Hashable, Sendable {
+  /// The workflows runs can be started from.
+  public var workflows: [WorkflowDefinition]
+  /// Circuit breaker policies by plugin name (`plugins.NAME.circuit_breaker`).
+  public var circuitBreakers: [String: CircuitBreakerPolicy]
+
+  public init(workflows: [WorkflowDefinition], circuitBreakers: [String: CircuitBreakerPolicy] = [:]) {
+    self.workflows = workflows
+    self.circuitBreakers = circuitBreakers
+  }
+
+  /// Puts the file's plugin settings into an engine configuration.
+  public func apply(to configuration: inout EngineConfiguration) {
+    configuration.circuitBreakers.merge(circuitBreakers) { _, file in file }
   }
 }
 
@@ -150,8 +188,8 @@ private struct Parser {
     return Int(number)
   }
 
-  mutating func parseDocument(_ document: JSONValue) throws(DefinitionError) -> [WorkflowDefinition] {
-    let top = try object(document, "the file", allowed: ["workflows"])
+  mutating func parseDocument(_ document: JSONValue) throws(DefinitionError) -> Definitions {
+    let top = try object(document, "the file", allowed: ["workflows", "plugins"])
     guard case .array(let items)? = top["workflows"] else {
       throw fail("the file needs a 'workflows' list")
     }
@@ -167,26 +205,80 @@ private struct Parser {
       }
       workflows.append(definition)
     }
-    return workflows
+    workflow = nil
+    step = nil
+    return Definitions(workflows: workflows, circuitBreakers: try parsePlugins(top["plugins"]))
+  }
+
+  /// `plugins: {NAME: {circuit_breaker: {failure_threshold: N, cooldown_ms: M} | off}}`.
+  func parsePlugins(_ value: JSONValue?) throws(DefinitionError) -> [String: CircuitBreakerPolicy] {
+    guard let value else { return [:] }
+    var breakers: [String: CircuitBreakerPolicy] = [:]
+    for (name, settings) in try object(value, "'plugins'", allowed: nil).sorted(by: { $0.key < $1.key }) {
+      guard registry.plugin(named: name) != nil else {
+        throw fail("'plugins' names unknown plugin '\(name)' (registered: \(registry.names.sorted().joined(separator: ", ")))")
+      }
+      let members = try object(settings, "plugin '\(name)'", allowed: ["circuit_breaker"])
+      switch members["circuit_breaker"] {
+      case nil:
+        continue
+      case .string("off")?, .bool(false)?:
+        breakers[name] = .off
+      case let breaker?:
+        let fields = try object(
+          breaker, "the circuit_breaker of plugin '\(name)' (or 'off')", allowed: ["failure_threshold", "cooldown_ms"])
+        var policy = CircuitBreakerPolicy()
+        if let threshold = try integer(fields["failure_threshold"], "failure_threshold", minimum: 1) {
+          policy.failureThreshold = threshold
+        }
+        if let cooldown = try integer(fields["cooldown_ms"], "cooldown_ms", minimum: 1) {
+          policy.cooldown = .milliseconds(cooldown)
+        }
+        breakers[name] = policy
+      }
+    }
+    return breakers
   }
 
   mutating func parseWorkflow(_ value: JSONValue) throws(DefinitionError) -> WorkflowDefinition {
     let members = try object(value, "a workflow", allowed: nil)
     let name = try string(members["name"], "name")
     workflow = name
-    try checkKeys(members, "a workflow", allowed: ["name", "steps"])
+    try checkKeys(
+      members, "a workflow",
+      allowed: ["name", "steps", "max_input_bytes", "max_artifact_bytes", "history_max_messages"])
     try checkName(name, what: "workflow name")
     guard case .array(let items)? = members["steps"], !items.isEmpty else {
       throw fail("a workflow needs a non-empty 'steps' list")
     }
+    let maxInput = try integer(members["max_input_bytes"], "max_input_bytes", minimum: 1)
+    let maxArtifact = try integer(members["max_artifact_bytes"], "max_artifact_bytes", minimum: 1)
+    let maxHistory = try integer(members["history_max_messages"], "history_max_messages", minimum: 1)
     var steps: [StepDefinition] = []
     for item in items {
       step = nil
-      let definition = try parseStep(item, earlier: steps)
+      var definition = try parseStep(item, earlier: steps)
+      definition.maxArtifactBytes = definition.maxArtifactBytes ?? maxArtifact
       steps.append(definition)
     }
     step = nil
-    return WorkflowDefinition(name: name, steps: steps)
+    return WorkflowDefinition(name: name, steps: steps, maxInputBytes: maxInput, maxHistoryMessages: maxHistory)
+  }
+
+  /// `history: none | all | {last: N}`.
+  func parseHistory(_ value: JSONValue?) throws(DefinitionError) -> HistoryPolicy {
+    switch value {
+    case nil, .string("none")?: return .none
+    case .string("all")?: return .all
+    case .object(let members)?:
+      try checkKeys(members, "'history'", allowed: ["last"])
+      guard let count = try integer(members["last"], "last", minimum: 1) else {
+        throw fail("'history' as a mapping needs 'last: N' (N ≥ 1)")
+      }
+      return .last(count)
+    default:
+      throw fail("'history' must be none, all or {last: N}")
+    }
   }
 
   func checkName(_ name: String, what: String) throws(DefinitionError) {
@@ -203,7 +295,9 @@ private struct Parser {
     let members = try object(value, "a step", allowed: nil)
     let name = try string(members["name"], "name")
     step = name
-    try checkKeys(members, "the step", allowed: ["name", "plugin", "config", "inputs", "retry", "timeout_ms"])
+    try checkKeys(
+      members, "the step",
+      allowed: ["name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes"])
     try checkName(name, what: "step name")
     if name == StepDefinition.workflowInputName {
       throw fail("'\(name)' is reserved for the workflow's input")
@@ -258,6 +352,7 @@ private struct Parser {
     let timeout = try integer(members["timeout_ms"], "timeout_ms", minimum: 1)
     return StepDefinition(
       name: name, plugin: plugin, config: config, inputs: inputs, retry: retry,
-      timeoutMilliseconds: timeout)
+      timeoutMilliseconds: timeout, history: try parseHistory(members["history"]),
+      maxArtifactBytes: try integer(members["max_artifact_bytes"], "max_artifact_bytes", minimum: 1))
   }
 }

@@ -5,11 +5,21 @@ public struct EngineConfiguration: Sendable {
   /// How long a runner's lease lasts without renewal; a crashed runner's run
   /// can be taken over this long after its last sign of life (default 15 s).
   public var leaseDuration: Duration = .seconds(15)
-  /// The largest workflow input accepted, in bytes (default 1 MiB).
+  /// The largest workflow input accepted, in bytes (default 1 MiB); a
+  /// workflow's `max_input_bytes` overrides it.
   public var maximumInputBytes = 1 << 20
   /// The largest artifact a step may produce, in bytes (default 1 MiB); a
-  /// larger one fails the step without retry.
+  /// larger one fails the step without retry. It bounds the history a step
+  /// appends too. A step's (or its workflow's) `max_artifact_bytes` overrides it.
   public var maximumArtifactBytes = 1 << 20
+  /// How many history messages a run keeps; older ones are trimmed (default
+  /// 1000). A workflow's `history_max_messages` overrides it.
+  public var maximumHistoryMessages = 1000
+  /// Circuit breakers by plugin name (from the definitions file's `plugins`).
+  public var circuitBreakers: [String: CircuitBreakerPolicy] = [:]
+  /// The circuit breaker of plugins without their own (default: 5
+  /// consecutive failures open it for 30 s); nil: no breaker for them.
+  public var defaultCircuitBreaker: CircuitBreakerPolicy? = CircuitBreakerPolicy()
   /// How long a runner keeps retrying a store write while Redis is
   /// unreachable before it leaves the run for recovery (default: the lease).
   public var storeRetryWindow: Duration? = nil

@@ -20,11 +20,31 @@ public enum StepStatus: String, Hashable, Sendable, Codable, CaseIterable {
   case completed = "COMPLETED"
   /// The last attempt failed and the run stopped here; a resume retries it.
   case failed = "FAILED"
-  /// An attempt failed and the next one waits for its backoff.
+  /// An attempt failed and the next one waits for its backoff (or a rate
+  /// limit's retry-after); `waitReason` says which.
   case retrying = "RETRYING"
+  /// No attempt is begun: the step waits for its plugin's circuit breaker to
+  /// let a probe through; `waitReason` says why.
+  case waiting = "WAITING"
 }
 
-/// The persisted record of one step of a run (stored as compact JSON).
+/// The stored class of a step's last error (see `StepErrorClass`).
+public enum FailureKind: String, Hashable, Sendable, Codable {
+  case retryable
+  case nonRetryable = "non_retryable"
+  case rateLimited = "rate_limited"
+
+  public init(_ errorClass: StepErrorClass) {
+    switch errorClass {
+    case .retryable: self = .retryable
+    case .nonRetryable: self = .nonRetryable
+    case .rateLimited: self = .rateLimited
+    }
+  }
+}
+
+/// The persisted record of one step of a run (stored as compact JSON; its
+/// shape is part of the schema version, see `RunRecord.currentSchemaVersion`).
 public struct StepState: Hashable, Sendable, Codable {
   public var status: StepStatus
   /// Attempts begun in this run, including one interrupted by a crash.
@@ -36,16 +56,24 @@ public struct StepState: Hashable, Sendable, Codable {
   /// The cost of this step that resumes did not pay again.
   public var savedMicros: Int64
   public var lastError: String?
-  public var lastErrorRetryable: Bool
+  /// The class of `lastError`; nil when no attempt failed.
+  public var lastErrorClass: FailureKind?
   public var startedAtMs: Int64
   public var finishedAtMs: Int64
   public var artifactBytes: UInt64
+  /// Why the step waits (status `.retrying` or `.waiting`).
+  public var waitReason: String?
+  /// Unix milliseconds of the next attempt (or circuit probe) while the step waits; 0 otherwise.
+  public var nextAttemptAtMs: Int64
+  /// What the last attempt was given: its inputs' and history's sizes.
+  public var given: GivenContext?
 
   public init(
     status: StepStatus = .pending, attempts: UInt32 = 0, usage: StepUsage = StepUsage(),
     committedCostMicros: Int64 = 0, savedMicros: Int64 = 0, lastError: String? = nil,
-    lastErrorRetryable: Bool = false, startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0,
-    artifactBytes: UInt64 = 0
+    lastErrorClass: FailureKind? = nil, startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0,
+    artifactBytes: UInt64 = 0, waitReason: String? = nil, nextAttemptAtMs: Int64 = 0,
+    given: GivenContext? = nil
   ) {
     self.status = status
     self.attempts = attempts
@@ -53,11 +81,17 @@ public struct StepState: Hashable, Sendable, Codable {
     self.committedCostMicros = committedCostMicros
     self.savedMicros = savedMicros
     self.lastError = lastError
-    self.lastErrorRetryable = lastErrorRetryable
+    self.lastErrorClass = lastErrorClass
     self.startedAtMs = startedAtMs
     self.finishedAtMs = finishedAtMs
     self.artifactBytes = artifactBytes
+    self.waitReason = waitReason
+    self.nextAttemptAtMs = nextAttemptAtMs
+    self.given = given
   }
+
+  /// Whether retrying can help with `lastError`.
+  public var lastErrorRetryable: Bool { lastErrorClass.map { $0 != .nonRetryable } ?? false }
 
   /// This record with a new attempt begun at `nowMs`.
   public func beginningAttempt(at nowMs: Int64) -> StepState {
@@ -66,6 +100,8 @@ public struct StepState: Hashable, Sendable, Codable {
     next.attempts += 1
     next.startedAtMs = nowMs
     next.finishedAtMs = 0
+    next.waitReason = nil
+    next.nextAttemptAtMs = 0
     return next
   }
 }
@@ -89,8 +125,11 @@ public struct CostLedger: Hashable, Sendable {
 
 /// A run as stored: what `StateStore.load` returns.
 public struct RunRecord: Hashable, Sendable {
-  /// The schema version the store writes.
-  public static let currentSchemaVersion: UInt32 = 1
+  /// The schema version the store writes. Version 2 stores a step's error
+  /// class (not a retryable flag), its wait and what it was given, and the
+  /// run's history; older runs are upgraded on read (`ResumableStore`'s
+  /// registered upgrades), newer ones refused.
+  public static let currentSchemaVersion: UInt32 = 2
 
   public var workflowID: String
   /// The snapshot of the definition the run started with.
@@ -116,14 +155,20 @@ public struct RunRecord: Hashable, Sendable {
   public var schemaVersion: UInt32
   /// Committed artifacts by step name, when they were asked for.
   public var artifacts: [String: [UInt8]]
+  /// Messages in the run's history (after trimming to its cap).
+  public var historyLength: Int
+  /// The history, oldest first, when it was asked for.
+  public var history: [HistoryMessage]
 
   public init(
     workflowID: String, definition: WorkflowDefinition, status: RunStatus, cursor: Int,
     steps: [StepState], ledger: CostLedger, input: [UInt8], createdAtMs: Int64,
     updatedAtMs: Int64, expiresAtMs: Int64, resumes: UInt32 = 0, error: String? = nil,
     fence: UInt64, schemaVersion: UInt32 = RunRecord.currentSchemaVersion,
-    artifacts: [String: [UInt8]] = [:]
+    artifacts: [String: [UInt8]] = [:], historyLength: Int = 0, history: [HistoryMessage] = []
   ) {
+    self.historyLength = historyLength
+    self.history = history
     self.workflowID = workflowID
     self.definition = definition
     self.status = status

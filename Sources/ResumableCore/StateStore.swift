@@ -9,8 +9,17 @@ public protocol StateStore: Sendable {
   /// lease (fencing token 1), unless a run with that id exists.
   func create(_ run: NewRun) async throws(StoreError) -> CreateOutcome
 
-  /// Reads a run; nil when no run has that id (or it expired).
-  func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord?
+  /// Reads a run; nil when no run has that id (or it expired). A run stored
+  /// with an older schema version is upgraded; a newer one is refused whole
+  /// (`unsupportedSchema`).
+  func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord?
+
+  /// Reads the newest `newest` messages of the run's history (all when nil), oldest first.
+  func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryMessage]
+
+  /// Persists a step that waits without an attempt begun (its plugin's
+  /// circuit is open): its record, and an event.
+  func recordWait(_ wait: StepWait) async throws(StoreError)
 
   /// Reads the committed artifacts of the named steps (missing ones are absent).
   func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]]
@@ -45,7 +54,9 @@ public protocol StateStore: Sendable {
   /// Postpones a candidate's next recovery check (a run this server drives).
   func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError)
 
-  /// Persists the start of an attempt (and, on a resume, the resume itself).
+  /// Persists the start of an attempt (and, on a resume, the resume itself;
+  /// a resume rewrites every committed step's record, so it also raises the
+  /// run's stored schema version to the current one).
   func beginAttempt(_ begin: AttemptBegin) async throws(StoreError)
 
   /// Commits a step: artifact, step record, cursor, ledger, status, event and
@@ -56,6 +67,13 @@ public protocol StateStore: Sendable {
   /// Persists a failed attempt: its record, its cost, and the run's failure
   /// when no attempt is left.
   func recordFailure(_ failure: AttemptFailure) async throws(StoreError)
+}
+
+extension StateStore {
+  /// Reads a run without its history.
+  public func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord? {
+    try await load(workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: false)
+  }
 }
 
 /// Timing shared by every write: the clock and the expiry to set.
@@ -187,11 +205,18 @@ public struct StepCommit: Hashable, Sendable {
   /// (the run becomes COMPLETED).
   public var next: (name: String, step: StepState)?
   public var timing: WriteTiming
+  /// Messages the step appends to the run's history (appended, never rewritten).
+  public var history: [HistoryMessage]
+  /// How many history messages the run keeps; the oldest beyond are trimmed.
+  public var maxHistoryMessages: Int
 
   public init(
     workflowID: String, fence: UInt64, cursor: Int, stepName: String, artifact: [UInt8],
-    step: StepState, usage: StepUsage, next: (name: String, step: StepState)?, timing: WriteTiming
+    step: StepState, usage: StepUsage, next: (name: String, step: StepState)?, timing: WriteTiming,
+    history: [HistoryMessage] = [], maxHistoryMessages: Int = 1000
   ) {
+    self.history = history
+    self.maxHistoryMessages = maxHistoryMessages
     self.workflowID = workflowID
     self.fence = fence
     self.cursor = cursor
@@ -207,13 +232,35 @@ public struct StepCommit: Hashable, Sendable {
     lhs.workflowID == rhs.workflowID && lhs.fence == rhs.fence && lhs.cursor == rhs.cursor
       && lhs.stepName == rhs.stepName && lhs.artifact == rhs.artifact && lhs.step == rhs.step
       && lhs.usage == rhs.usage && lhs.next?.name == rhs.next?.name
-      && lhs.next?.step == rhs.next?.step && lhs.timing == rhs.timing
+      && lhs.next?.step == rhs.next?.step && lhs.timing == rhs.timing && lhs.history == rhs.history
+      && lhs.maxHistoryMessages == rhs.maxHistoryMessages
   }
 
   public func hash(into hasher: inout Hasher) {
     hasher.combine(workflowID)
     hasher.combine(fence)
     hasher.combine(cursor)
+  }
+}
+
+/// A step that waits with no attempt begun.
+public struct StepWait: Hashable, Sendable {
+  public var workflowID: String
+  public var fence: UInt64
+  /// The step index the run must be at.
+  public var cursor: Int
+  public var stepName: String
+  /// The step's record: status `.waiting`, with its reason.
+  public var step: StepState
+  public var timing: WriteTiming
+
+  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepState, timing: WriteTiming) {
+    self.workflowID = workflowID
+    self.fence = fence
+    self.cursor = cursor
+    self.stepName = stepName
+    self.step = step
+    self.timing = timing
   }
 }
 

@@ -1,8 +1,10 @@
 /// A step implementation, registered by name in a `PluginRegistry`.
 ///
 /// The runner calls `execute` once per attempt. A plugin returns the step's
-/// artifact and the usage the attempt incurred, or throws: a `StepFailure`
-/// says whether a retry can help; any other error counts as retryable, and
+/// artifact and the usage the attempt incurred (and, optionally, messages to
+/// append to the run's history), or throws: a `StepFailure` says whether a
+/// retry can help (retryable, non-retryable, or rate-limited with a
+/// retry-after); any other error counts as retryable, and
 /// its text reaches the run's state only as a generic message (the detail
 /// goes to the log).
 ///
@@ -42,11 +44,16 @@ public struct StepContext: Sendable {
   public var inputs: [String: [UInt8]]
   /// When the attempt times out, if the step has a timeout.
   public var deadline: ContinuousClock.Instant?
+  /// The run's history as the step's history policy lets through (oldest
+  /// first); empty under the default policy `none`.
+  public var history: [HistoryMessage]
 
   public init(
     workflowID: String, workflowName: String, stepName: String, stepIndex: Int, attempt: Int,
-    config: JSONValue, inputs: [String: [UInt8]], deadline: ContinuousClock.Instant?
+    config: JSONValue, inputs: [String: [UInt8]], deadline: ContinuousClock.Instant?,
+    history: [HistoryMessage] = []
   ) {
+    self.history = history
     self.workflowID = workflowID
     self.workflowName = workflowName
     self.stepName = stepName
@@ -81,29 +88,78 @@ public struct StepOutput: Sendable {
   public var artifact: [UInt8]
   /// What the attempt cost.
   public var usage: StepUsage
+  /// Messages to append to the run's history when the step commits (never
+  /// when it fails): stored by appending, the oldest trimmed past the cap.
+  public var history: [HistoryMessage]
 
-  public init(artifact: [UInt8], usage: StepUsage = StepUsage()) {
+  public init(artifact: [UInt8], usage: StepUsage = StepUsage(), history: [HistoryMessage] = []) {
     self.artifact = artifact
     self.usage = usage
+    self.history = history
   }
+}
+
+/// What a failed attempt says about retrying.
+public enum StepErrorClass: Hashable, Sendable {
+  /// Another attempt can succeed; retried after an exponential backoff with
+  /// full jitter. Also the class of any error that says nothing.
+  case retryable
+  /// Retrying cannot help: the run fails at once (a resume may still retry).
+  case nonRetryable
+  /// The service is rate-limited: retried no sooner than `retryAfter`.
+  case rateLimited(retryAfter: Duration)
+
+  /// Whether another attempt can succeed.
+  public var isRetryable: Bool { self != .nonRetryable }
 }
 
 /// A failed attempt, saying whether a retry can help and what the attempt cost.
 public struct StepFailure: Error, Sendable, CustomStringConvertible {
   /// A message a person can act on; it is stored in the run's state.
   public var message: String
-  /// Whether another attempt can succeed.
-  public var retryable: Bool
+  /// Whether and when another attempt may help.
+  public var errorClass: StepErrorClass
   /// What the failed attempt cost: money spent is spent.
   public var usage: StepUsage
 
-  public init(_ message: String, retryable: Bool, usage: StepUsage = StepUsage()) {
+  public init(_ message: String, class errorClass: StepErrorClass, usage: StepUsage = StepUsage()) {
     self.message = message
-    self.retryable = retryable
+    self.errorClass = errorClass
     self.usage = usage
   }
 
+  public init(_ message: String, retryable: Bool, usage: StepUsage = StepUsage()) {
+    self.init(message, class: retryable ? .retryable : .nonRetryable, usage: usage)
+  }
+
+  /// A rate-limited attempt: retried no sooner than `retryAfter`.
+  public static func rateLimited(_ message: String, retryAfter: Duration, usage: StepUsage = StepUsage()) -> StepFailure {
+    StepFailure(message, class: .rateLimited(retryAfter: retryAfter), usage: usage)
+  }
+
+  /// Whether another attempt can succeed.
+  public var retryable: Bool { errorClass.isRetryable }
+
   public var description: String { message }
+}
+
+/// A plugin's settings, parsed from a step's `config`: the same parse checks the
+/// definitions at load time (`validate`) and reads them for each attempt.
+public protocol PluginSettings {
+  init(_ config: JSONValue) throws(PluginConfigError)
+}
+
+extension PluginSettings {
+  /// The settings of an attempt's step. They were checked when the definitions loaded,
+  /// so this fails only for a run whose stored definition no longer parses: a
+  /// non-retryable failure naming the plugin.
+  public static func of(_ context: StepContext, plugin: String) throws(StepFailure) -> Self {
+    do {
+      return try Self(context.config)
+    } catch {
+      throw StepFailure("\(plugin): \(error.message)", retryable: false)
+    }
+  }
 }
 
 /// A step configuration a plugin refuses.

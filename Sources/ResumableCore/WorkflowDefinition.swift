@@ -10,10 +10,17 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
   public var name: String
   /// The steps, in execution order; names are unique.
   public var steps: [StepDefinition]
+  /// The largest input a run accepts, in bytes; nil: the server's default.
+  public var maxInputBytes: Int?
+  /// How many history messages a run keeps (the oldest are trimmed); nil:
+  /// the server's default.
+  public var maxHistoryMessages: Int?
 
-  public init(name: String, steps: [StepDefinition]) {
+  public init(name: String, steps: [StepDefinition], maxInputBytes: Int? = nil, maxHistoryMessages: Int? = nil) {
     self.name = name
     self.steps = steps
+    self.maxInputBytes = maxInputBytes
+    self.maxHistoryMessages = maxHistoryMessages
   }
 
   /// The index of the step named `name`, if any.
@@ -39,10 +46,16 @@ public struct StepDefinition: Hashable, Sendable, Codable {
   public var retry: RetryPolicy
   /// An attempt that runs longer is cancelled and counts as a retryable failure.
   public var timeoutMilliseconds: Int?
+  /// How much of the run's history the step receives (default none).
+  public var history: HistoryPolicy
+  /// The largest artifact (and appended history) the step may produce, in
+  /// bytes; nil: the server's default. Over it the step fails, not retried.
+  public var maxArtifactBytes: Int?
 
   public init(
     name: String, plugin: String, config: JSONValue = .object([:]), inputs: [String] = [],
-    retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil
+    retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil,
+    history: HistoryPolicy = .none, maxArtifactBytes: Int? = nil
   ) {
     self.name = name
     self.plugin = plugin
@@ -50,6 +63,26 @@ public struct StepDefinition: Hashable, Sendable, Codable {
     self.inputs = inputs
     self.retry = retry
     self.timeoutMilliseconds = timeoutMilliseconds
+    self.history = history
+    self.maxArtifactBytes = maxArtifactBytes
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case name, plugin, config, inputs, retry, timeoutMilliseconds, history, maxArtifactBytes
+  }
+
+  /// Decodes a snapshot; `history` is absent from snapshots stored before it existed.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      name: try container.decode(String.self, forKey: .name),
+      plugin: try container.decode(String.self, forKey: .plugin),
+      config: try container.decode(JSONValue.self, forKey: .config),
+      inputs: try container.decode([String].self, forKey: .inputs),
+      retry: try container.decode(RetryPolicy.self, forKey: .retry),
+      timeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .timeoutMilliseconds),
+      history: try container.decodeIfPresent(HistoryPolicy.self, forKey: .history) ?? .none,
+      maxArtifactBytes: try container.decodeIfPresent(Int.self, forKey: .maxArtifactBytes))
   }
 }
 
@@ -81,9 +114,22 @@ public struct RetryPolicy: Hashable, Sendable, Codable {
     return Int(min(Double(maxBackoffMilliseconds), raw))
   }
 
-  /// A wait drawn uniformly from `0...backoffCap(afterAttempt:)` (full jitter).
-  public func backoff(afterAttempt attempt: Int) -> Duration {
+  /// A wait drawn uniformly from `0...backoffCap(afterAttempt:)` (full
+  /// jitter), and never shorter than `retryAfter` (a rate limit's): the
+  /// retry-after is honoured as given, even past the cap.
+  public func backoff(
+    afterAttempt attempt: Int, retryAfter: Duration? = nil,
+    using generator: inout some RandomNumberGenerator
+  ) -> Duration {
     let cap = backoffCap(afterAttempt: attempt)
-    return .milliseconds(cap > 0 ? Int.random(in: 0...cap) : 0)
+    let jittered = Duration.milliseconds(cap > 0 ? Int.random(in: 0...cap, using: &generator) : 0)
+    guard let retryAfter else { return jittered }
+    return max(jittered, retryAfter)
+  }
+
+  /// `backoff(afterAttempt:retryAfter:using:)` with the system's generator.
+  public func backoff(afterAttempt attempt: Int, retryAfter: Duration? = nil) -> Duration {
+    var generator = SystemRandomNumberGenerator()
+    return backoff(afterAttempt: attempt, retryAfter: retryAfter, using: &generator)
   }
 }

@@ -40,12 +40,16 @@ public final class WorkflowEngine: Sendable {
     var draining = false
   }
 
-  private let store: any StateStore
+  let store: any StateStore
   private let registry: PluginRegistry
   private let workflows: [String: WorkflowDefinition]
-  private let configuration: EngineConfiguration
+  let configuration: EngineConfiguration
   private let logger: Logger
   private let state = Mutex(State())
+  /// The attempts in flight, whose leases `keepAttemptLeases` renews.
+  private let attemptLeases = AttemptLeases()
+  /// One circuit breaker per plugin, shared by every run.
+  let breakers: CircuitBreakers
   private let jobs: AsyncStream<Job>
   private let jobSink: AsyncStream<Job>.Continuation
 
@@ -61,6 +65,8 @@ public final class WorkflowEngine: Sendable {
     self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     self.configuration = configuration
     self.logger = logger
+    self.breakers = CircuitBreakers(
+      policies: configuration.circuitBreakers, defaultPolicy: configuration.defaultCircuitBreaker)
     (self.jobs, self.jobSink) = AsyncStream.makeStream(of: Job.self)
   }
 
@@ -71,15 +77,42 @@ public final class WorkflowEngine: Sendable {
   /// unless turned off, runs the recovery loop (`recoverOrphanedRuns`) until
   /// `beginShutdown()`.
   public func run() async {
-    await withDiscardingTaskGroup { runners in
-      await withTaskGroup(of: Void.self) { loops in
-        if let interval = configuration.recoveryInterval {
-          loops.addTask { await self.recoverOrphanedRuns(every: interval) }
+    await withTaskGroup(of: Void.self) { keeper in
+      // Renews the leases of attempts in flight until every runner has stopped.
+      keeper.addTask { await self.keepAttemptLeases() }
+      await withDiscardingTaskGroup { runners in
+        await withTaskGroup(of: Void.self) { loops in
+          if let interval = configuration.recoveryInterval {
+            loops.addTask { await self.recoverOrphanedRuns(every: interval) }
+          }
+          for await job in jobs {
+            runners.addTask { await self.drive(job) }
+          }
+          loops.cancelAll()
         }
-        for await job in jobs {
-          runners.addTask { await self.drive(job) }
+      }
+      keeper.cancelAll()
+    }
+  }
+
+  /// The lease keeper of every attempt in flight (`AttemptLeases`): every
+  /// sixth of the lease (at most a second), renews the leases not renewed
+  /// for a third of it, so two renewals can fail before a lease lapses.
+  private func keepAttemptLeases() async {
+    let lease = configuration.leaseDuration
+    let tick = min(max(lease / 6, .milliseconds(10)), .seconds(1))
+    while (try? await Task.sleep(for: tick)) != nil {
+      let due = attemptLeases.due(age: lease / 3)
+      guard !due.isEmpty else { continue }
+      await withTaskGroup(of: Void.self) { renewals in
+        // At most 64 renewals in flight: they share one pipelined connection anyway.
+        for (index, entry) in due.enumerated() {
+          if index >= 64 { await renewals.next() }
+          renewals.addTask {
+            let renewed = try? await self.store.renewLease(workflowID: entry.workflowID, fence: entry.fence, ttl: lease)
+            if renewed == false { entry.loss.signal() }
+          }
         }
-        loops.cancelAll()
       }
     }
   }
@@ -114,10 +147,11 @@ public final class WorkflowEngine: Sendable {
     let id = workflowID.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
     if let problem = WorkflowID.problem(with: id) { throw EngineError(.invalidArgument, problem) }
     let inputBytes = input.isEmpty ? Array("null".utf8) : input
-    guard inputBytes.count <= configuration.maximumInputBytes else {
+    let inputLimit = definition.maxInputBytes ?? configuration.maximumInputBytes
+    guard inputBytes.count <= inputLimit else {
       throw EngineError(
         .resourceExhausted,
-        "the input is \(inputBytes.count) bytes; the limit is \(configuration.maximumInputBytes) bytes")
+        "the input of workflow '\(workflow)' is \(inputBytes.count) bytes; the limit is \(inputLimit) bytes — no run was started")
     }
     do {
       _ = try JSONValue(parsing: inputBytes)
@@ -295,10 +329,13 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Reads a run's state.
-  public func state(workflowID: String, includeArtifacts: Bool) async throws(EngineError) -> RunRecord {
+  public func state(workflowID: String, includeArtifacts: Bool, includeHistory: Bool = false) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
     do {
-      guard let record = try await store.load(workflowID: workflowID, includeArtifacts: includeArtifacts) else {
+      guard
+        let record = try await store.load(
+          workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: includeHistory)
+      else {
         throw StoreError(.notFound, "")
       }
       return record
@@ -371,6 +408,9 @@ public final class WorkflowEngine: Sendable {
 
   // MARK: - Request helpers
 
+  /// Whether the engine is shutting down.
+  var isDraining: Bool { state.withLock { $0.draining } }
+
   private func checkAcceptingRuns() throws(EngineError) {
     let (draining, active) = state.withLock { ($0.draining, $0.active.count) }
     if draining {
@@ -424,7 +464,7 @@ public final class WorkflowEngine: Sendable {
     return try await loadExisting(record.workflowID)
   }
 
-  private func writeTiming() -> WriteTiming {
+  func writeTiming() -> WriteTiming {
     WriteTiming(
       nowMs: Self.nowMilliseconds(), ttlMs: configuration.ttl.wholeMilliseconds,
       leaseMs: configuration.leaseDuration.wholeMilliseconds)
@@ -436,7 +476,7 @@ public final class WorkflowEngine: Sendable {
 
   // MARK: - The runner
 
-  private enum AttemptOutcome: Sendable {
+  enum AttemptOutcome: Sendable {
     case succeeded(StepOutput)
     case failed(StepFailure)
     /// The attempt was cancelled (shutdown past its grace period): nothing is recorded.
@@ -480,25 +520,35 @@ public final class WorkflowEngine: Sendable {
         // A snapshot naming a plugin this server lacks (e.g. started by a newer server).
         await failRun(
           &record, index: index, state: stepState, usage: StepUsage(),
-          message: "plugin '\(step.plugin)' is not registered on this server", retryable: false,
+          message: "plugin '\(step.plugin)' is not registered on this server", errorClass: .nonRetryable,
           logger: stepLogger)
         return
       }
       let inputs: [String: [UInt8]]
+      let history: [HistoryMessage]
       do {
         inputs = try await loadInputs(step, record: record, committed: committed)
+        history = try await loadHistory(step, record: record)
       } catch {
-        stepLogger.warning("cannot read the step's inputs: \(error); run left for a resume")
+        stepLogger.warning("cannot read the step's inputs or history: \(error); run left for a resume")
         await release(record)
         return
       }
+      // Wait while the plugin's circuit is open, then record what the step is given.
+      guard let probe = await awaitCircuit(plugin: step.plugin, record: &record, index: index, logger: stepLogger) else {
+        return
+      }
+      stepState = record.steps[index]
+      stepState.given = GivenContext(inputs: inputs, order: step.inputs, history: history)
 
       let started = DispatchTime.now()
       let outcome = await attempt(
         plugin: plugin, step: step, index: index, attempt: Int(stepState.attempts), record: record,
-        inputs: inputs)
+        inputs: inputs, history: history)
       let failed = if case .failed = outcome { true } else { false }
       EngineMetrics.stepAttempt(workflow: record.workflowName, step: step, failed: failed, since: started)
+      breakers.record(step.plugin, outcome.breakerOutcome, probe: probe)
+      let artifactLimit = step.maxArtifactBytes ?? configuration.maximumArtifactBytes
       switch outcome {
       case .cancelled:
         stepLogger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
@@ -507,11 +557,18 @@ public final class WorkflowEngine: Sendable {
       case .leaseLost:
         stepLogger.warning("lease lost during the attempt; its result is discarded")
         return
-      case .succeeded(let output) where output.artifact.count > configuration.maximumArtifactBytes:
+      case .succeeded(let output) where output.artifact.count > artifactLimit:
         await failRun(
           &record, index: index, state: stepState, usage: output.usage,
-          message: "step '\(step.name)' produced an artifact of \(output.artifact.count) bytes; the limit is \(configuration.maximumArtifactBytes) bytes",
-          retryable: false, logger: stepLogger)
+          message: "step '\(step.name)' produced an artifact of \(output.artifact.count) bytes; the limit is \(artifactLimit) bytes",
+          errorClass: .nonRetryable, logger: stepLogger)
+        return
+      case .succeeded(let output) where output.history.reduce(0, { $0 + $1.byteCount }) > artifactLimit:
+        let bytes = output.history.reduce(0) { $0 + $1.byteCount }
+        await failRun(
+          &record, index: index, state: stepState, usage: output.usage,
+          message: "step '\(step.name)' appended \(bytes) bytes of history; the limit is \(artifactLimit) bytes",
+          errorClass: .nonRetryable, logger: stepLogger)
         return
       case .succeeded(let output):
         let timing = writeTiming()
@@ -526,7 +583,9 @@ public final class WorkflowEngine: Sendable {
         }
         let commit = StepCommit(
           workflowID: id, fence: record.fence, cursor: index, stepName: step.name,
-          artifact: output.artifact, step: stepState, usage: output.usage, next: next, timing: timing)
+          artifact: output.artifact, step: stepState, usage: output.usage, next: next, timing: timing,
+          history: output.history,
+          maxHistoryMessages: record.definition.maxHistoryMessages ?? configuration.maximumHistoryMessages)
         guard await write(record, logger: stepLogger, { try await self.store.commitStep(commit) }) else { return }
         stepLogger.debug("step committed")
         EngineMetrics.committed(workflow: record.workflowName, step: step.name)
@@ -540,6 +599,9 @@ public final class WorkflowEngine: Sendable {
         if next == nil {
           record.status = .completed
           logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
+          // The commit made the run COMPLETED for good: callers waiting on it
+          // get their answer now, not a round trip later.
+          job.completion.finish()
           await release(record)
           return
         }
@@ -548,15 +610,18 @@ public final class WorkflowEngine: Sendable {
         if exhausted {
           await failRun(
             &record, index: index, state: stepState, usage: failure.usage, message: failure.message,
-            retryable: failure.retryable, logger: stepLogger)
+            errorClass: FailureKind(failure.errorClass), logger: stepLogger)
           return
         }
         let timing = writeTiming()
+        let delay = Self.retryDelay(after: failure, policy: step.retry, attempt: attemptsThisDrive)
         stepState.status = .retrying
         stepState.usage = stepState.usage + failure.usage
         stepState.lastError = failure.message
-        stepState.lastErrorRetryable = true
+        stepState.lastErrorClass = FailureKind(failure.errorClass)
         stepState.finishedAtMs = timing.nowMs
+        stepState.waitReason = delay.reason
+        stepState.nextAttemptAtMs = timing.nowMs + delay.duration.wholeMilliseconds
         let retrying = stepState
         let failureWrite = AttemptFailure(
           workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: retrying,
@@ -565,11 +630,8 @@ public final class WorkflowEngine: Sendable {
         EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
         record.steps[index] = stepState
         record.ledger.spentMicros += failure.usage.costMicros
-        let delay = step.retry.backoff(afterAttempt: attemptsThisDrive)
-        stepLogger.info("attempt failed, retrying in \(delay): \(failure.message)")
-        do {
-          try await Task.sleep(for: delay)
-        } catch {
+        stepLogger.info("attempt failed, retrying in \(delay.duration): \(failure.message)")
+        guard await sleepHoldingLease(record, for: delay.duration) else {
           await release(record)
           return
         }
@@ -613,18 +675,18 @@ public final class WorkflowEngine: Sendable {
     return inputs
   }
 
-  /// Runs one attempt, renewing the lease meanwhile and enforcing the timeout.
+  /// Runs one attempt, enforcing the timeout; the keeper renews its lease meanwhile.
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
-    inputs: [String: [UInt8]]
+    inputs: [String: [UInt8]], history: [HistoryMessage]
   ) async -> AttemptOutcome {
     let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
     let context = StepContext(
       workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
       stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
-      deadline: timeout.map { ContinuousClock.now + $0 })
-    let store = self.store
-    let lease = configuration.leaseDuration
+      deadline: timeout.map { ContinuousClock.now + $0 }, history: history)
+    let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence)
+    defer { attemptLeases.unregister(leaseKey) }
     return await withTaskGroup(of: AttemptOutcome?.self) { group in
       group.addTask {
         do {
@@ -644,12 +706,8 @@ public final class WorkflowEngine: Sendable {
         }
       }
       group.addTask {
-        // Renew at a third of the lease, so two renewals can fail before it lapses.
-        while (try? await Task.sleep(for: lease / 3)) != nil {
-          let renewed = try? await store.renewLease(workflowID: record.workflowID, fence: record.fence, ttl: lease)
-          if renewed == false { return .leaseLost }
-        }
-        return nil
+        // The keeper renews the lease meanwhile; this returns when it is lost.
+        await leaseLoss.wait() ? .leaseLost : nil
       }
       var outcome: AttemptOutcome = .cancelled
       while let next = await group.next() {
@@ -666,15 +724,17 @@ public final class WorkflowEngine: Sendable {
   /// Marks the run FAILED at `index` after its last attempt.
   private func failRun(
     _ record: inout RunRecord, index: Int, state stepState: StepState, usage: StepUsage,
-    message: String, retryable: Bool, logger: Logger
+    message: String, errorClass: FailureKind, logger: Logger
   ) async {
     let timing = writeTiming()
     var failed = stepState
     failed.status = .failed
     failed.usage = failed.usage + usage
     failed.lastError = message
-    failed.lastErrorRetryable = retryable
+    failed.lastErrorClass = errorClass
     failed.finishedAtMs = timing.nowMs
+    failed.waitReason = nil
+    failed.nextAttemptAtMs = 0
     let step = record.definition.steps[index].name
     let runError = "step '\(step)' failed after \(failed.attempts) attempt\(failed.attempts == 1 ? "" : "s"): \(message)"
     let write = AttemptFailure(
@@ -691,7 +751,7 @@ public final class WorkflowEngine: Sendable {
   /// Performs a fenced write, retrying while the store is unreachable.
   /// Returns false when the runner must stop: fenced out, or the store stayed
   /// down past the retry window (the run is then left for recovery).
-  private func write(_ record: RunRecord, logger: Logger, _ operation: () async throws -> Void) async -> Bool {
+  func write(_ record: RunRecord, logger: Logger, _ operation: () async throws -> Void) async -> Bool {
     do {
       try await retryingStore(operation)
       return true
@@ -713,7 +773,7 @@ public final class WorkflowEngine: Sendable {
   /// safe because every write is fenced and checks the step it expects: a
   /// duplicate is refused (`conflict`) rather than applied twice. The caller
   /// then stops, and a resume continues from what is stored.
-  private func retryingStore<T>(_ operation: () async throws -> T) async throws(StoreError) -> T {
+  func retryingStore<T>(_ operation: () async throws -> T) async throws(StoreError) -> T {
     let window = configuration.storeRetryWindow ?? configuration.leaseDuration
     let deadline = ContinuousClock.now + window
     var delay = Duration.milliseconds(25)
@@ -729,7 +789,7 @@ public final class WorkflowEngine: Sendable {
     }
   }
 
-  private func release(_ record: RunRecord) async {
+  func release(_ record: RunRecord) async {
     try? await store.releaseLease(
       workflowID: record.workflowID, fence: record.fence, runEnded: record.status.isTerminal)
   }

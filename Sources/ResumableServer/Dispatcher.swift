@@ -56,9 +56,12 @@ struct Dispatcher: Sendable {
     case .getState:
       let message = try decode(GetStateRequest.self, request.payload, method)
       let record = try await engine.state(
-        workflowID: message.workflowID, includeArtifacts: message.includeArtifacts)
-      return GetStateResponse(state: RunState(record, includeArtifacts: message.includeArtifacts))
-        .protobufBytes()
+        workflowID: message.workflowID, includeArtifacts: message.includeArtifacts,
+        includeHistory: message.includeHistory)
+      return GetStateResponse(
+        state: RunState(
+          record, includeArtifacts: message.includeArtifacts, includeHistory: message.includeHistory)
+      ).protobufBytes()
     }
   }
 

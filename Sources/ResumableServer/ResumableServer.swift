@@ -134,6 +134,7 @@ public final class ResumableServer: Service, Sendable {
         .serverChannelOption(.backlog, value: 256)
         .childChannelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
             try channel.pipeline.syncOperations.addHandler(WriteStallHandler(timeout: writeStallTimeout, logger: logger))
             try channel.pipeline.syncOperations.addHandler(
               ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))

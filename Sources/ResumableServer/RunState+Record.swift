@@ -3,7 +3,7 @@ import ResumableWire
 
 extension ResumableWire.RunState {
   /// The wire form of a stored run.
-  init(_ record: RunRecord, includeArtifacts: Bool) {
+  init(_ record: RunRecord, includeArtifacts: Bool, includeHistory: Bool = false) {
     let steps = zip(record.definition.steps, record.steps).map { definition, state in
       StepRecord(
         name: definition.name, plugin: definition.plugin, status: ResumableWire.StepStatus(state.status),
@@ -13,7 +13,12 @@ extension ResumableWire.RunState {
           costMicros: state.usage.costMicros),
         lastError: state.lastError ?? "", lastErrorRetryable: state.lastErrorRetryable,
         startedAtMs: state.startedAtMs, finishedAtMs: state.finishedAtMs,
-        artifactBytes: state.artifactBytes, savedMicros: state.savedMicros)
+        artifactBytes: state.artifactBytes, savedMicros: state.savedMicros,
+        lastErrorClass: ErrorClass(state.lastErrorClass), waitReason: state.waitReason ?? "",
+        nextAttemptAtMs: state.nextAttemptAtMs,
+        inputsGiven: (state.given?.inputs ?? []).map { GivenInput(name: $0.name, bytes: $0.bytes) },
+        historyMessagesGiven: state.given?.historyMessages ?? 0,
+        historyBytesGiven: state.given?.historyBytes ?? 0)
     }
     let artifacts =
       includeArtifacts
@@ -29,7 +34,21 @@ extension ResumableWire.RunState {
         spentMicros: record.ledger.spentMicros, savedByResumeMicros: record.ledger.savedByResumeMicros,
         inputTokens: record.ledger.inputTokens, outputTokens: record.ledger.outputTokens),
       schemaVersion: record.schemaVersion, createdAtMs: record.createdAtMs, updatedAtMs: record.updatedAtMs,
-      expiresAtMs: record.expiresAtMs, resumes: record.resumes, error: record.error ?? "")
+      expiresAtMs: record.expiresAtMs, resumes: record.resumes, error: record.error ?? "",
+      historyMessages: UInt32(clamping: record.historyLength),
+      history: includeHistory
+        ? record.history.map { ResumableWire.HistoryMessage(role: $0.role, content: $0.content) } : [])
+  }
+}
+
+extension ErrorClass {
+  init(_ kind: FailureKind?) {
+    switch kind {
+    case nil: self = .unspecified
+    case .retryable: self = .retryable
+    case .nonRetryable: self = .nonRetryable
+    case .rateLimited: self = .rateLimited
+    }
   }
 }
 
@@ -53,6 +72,7 @@ extension ResumableWire.StepStatus {
     case .completed: self = .completed
     case .failed: self = .failed
     case .retrying: self = .retrying
+    case .waiting: self = .waiting
     }
   }
 }

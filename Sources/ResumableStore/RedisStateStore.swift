@@ -5,13 +5,15 @@ public import ResumableRedis
 /// The product's `StateStore`: runs in Redis, core commands only.
 ///
 /// Layout (see `RunKeys`): per run a hash for the run, a hash of step
-/// records, a hash of artifacts, a stream of events and a lease key, all
-/// under the hash tag `{workflow_id}`. Every write is one Lua script
+/// records, a hash of artifacts, a stream of events, a lease key and a list
+/// of history messages, all under the hash tag `{workflow_id}`. Every write is one Lua script
 /// (`Scripts`): fenced, all or nothing, writing only what the step changed
 /// (O(size of that step's output)), and refreshing every key's expiry.
 public final class RedisStateStore: StateStore {
   private let client: RedisClient
   private let prefix: String
+  /// The first part of every key this store writes.
+  public var keyPrefix: String { prefix }
   private let recoveryIndex: String
 
   /// - Parameters:
@@ -56,14 +58,16 @@ public final class RedisStateStore: StateStore {
 
   public func create(_ new: NewRun) async throws(StoreError) -> CreateOutcome {
     let timing = new.timing
-    let definition = try encode(new.definition)
+    let definition = try DefinitionSnapshots.shared.json(of: new.definition) { definition throws(StoreError) in
+      try encode(definition)
+    }
     let reply = try await run(
       Scripts.create, new.workflowID,
       [
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(Int(RunRecord.currentSchemaVersion)), RedisArgument(new.definition.name),
         RedisArgument(definition), RedisArgument(new.input), RedisArgument(new.definition.steps[0].name),
-        RedisArgument(try encode(new.firstStep)),
+        RedisArgument(encode(new.firstStep)),
         RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs)),
         RedisArgument(timing.nowMs + timing.ttlMs),
       ],
@@ -71,14 +75,30 @@ public final class RedisStateStore: StateStore {
     return reply.int == 1 ? .created(fence: 1) : .exists
   }
 
-  public func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord? {
-    let reply = try await run(Scripts.load, workflowID, [includeArtifacts ? "1" : "0"])
+  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
+    let reply = try await run(
+      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"])
     if reply.isNull { return nil }
-    guard let parts = reply.array, parts.count == 3 else {
+    guard let parts = reply.array, parts.count == 5, let historyLength = parts[3].int else {
       throw StoreError(.corrupt, "unexpected reply to the load script: \(reply)")
     }
-    return try RunRecordDecoder.decode(
+    var record = try RunRecordDecoder.decode(
       workflowID: workflowID, run: parts[0], steps: parts[1], artifacts: parts[2])
+    record.historyLength = Int(historyLength)
+    record.history = try RunRecordDecoder.history(parts[4], workflowID: workflowID)
+    return record
+  }
+
+  public func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryMessage] {
+    let key = RunKeys(prefix: prefix, workflowID: workflowID).history
+    let reply: RESPValue
+    do {
+      reply = try await client.send(["LRANGE", RedisArgument(key), RedisArgument(-(newest ?? 0)), "-1"])
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "LRANGE \(key): \(message)") }
+    return try RunRecordDecoder.history(reply, workflowID: workflowID)
   }
 
   public func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]] {
@@ -161,12 +181,18 @@ public final class RedisStateStore: StateStore {
       try await unindex(candidate)
       return .gone
     }
-    let reply = try await run(Scripts.claim, id, [RedisArgument(lease.wholeMilliseconds)])
+    let reply = try await run(
+      Scripts.claim, id, [RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion))])
     let parts = reply.array ?? []
     switch parts.first?.string {
     case "acquired":
       guard let fence = parts.count == 2 ? parts[1].int : nil, fence > 0 else { break }
       return .acquired(fence: UInt64(fence))
+    case "newer":
+      // Written by a newer server: never half-read or touched; a server that
+      // reads its version recovers it. Look again in a lease's time.
+      try await deferRecovery(workflowID: id, by: lease)
+      return .held
     case "held":
       guard let left = parts.count == 2 ? parts[1].int : nil else { break }
       // Due again when this lease may lapse (a lease without expiry: in a lease's time).
@@ -214,17 +240,18 @@ public final class RedisStateStore: StateStore {
     let timing = begin.timing
     var arguments: [RedisArgument] = [
       RedisArgument(begin.fence), RedisArgument(begin.cursor), RedisArgument(begin.stepName),
-      RedisArgument(try encode(begin.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
+      RedisArgument(encode(begin.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
       RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
       RedisArgument(
         Self.event(
           begin.resume == nil ? "attempt_started" : "run_resumed", step: begin.stepName,
           attempt: Int(begin.step.attempts), at: timing.nowMs)),
       begin.resume == nil ? "0" : "1", RedisArgument(begin.resume?.savedMicros ?? 0),
+      RedisArgument(Int(RunRecord.currentSchemaVersion)),
     ]
     for (name, step) in (begin.resume?.updatedSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
       arguments.append(RedisArgument(name))
-      arguments.append(RedisArgument(try encode(step)))
+      arguments.append(RedisArgument(encode(step)))
     }
     // A resume makes the run RUNNING again: it goes (back) into the index.
     let index = begin.resume == nil ? [] : [index(begin.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)]
@@ -234,12 +261,14 @@ public final class RedisStateStore: StateStore {
   public func commitStep(_ commit: StepCommit) async throws(StoreError) {
     let timing = commit.timing
     var next: [UInt8] = []
-    if let step = commit.next?.step { next = try encode(step) }
+    if let step = commit.next?.step { next = encode(step) }
+    var history: [RedisArgument] = []
+    for message in commit.history { history.append(RedisArgument(try encode(message))) }
     _ = try await run(
       Scripts.commit, commit.workflowID,
       [
         RedisArgument(commit.fence), RedisArgument(commit.cursor), RedisArgument(commit.stepName),
-        RedisArgument(commit.artifact), RedisArgument(try encode(commit.step)),
+        RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
         RedisArgument(commit.usage.costMicros), RedisArgument(commit.usage.inputTokens),
         RedisArgument(commit.usage.outputTokens), RedisArgument(timing.nowMs),
         RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
@@ -248,28 +277,44 @@ public final class RedisStateStore: StateStore {
           Self.event("step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs)),
         RedisArgument(commit.next?.name ?? ""),
         RedisArgument(next),
-      ])
+        RedisArgument(max(1, commit.maxHistoryMessages)),
+      ] + history)
+  }
+
+  public func recordWait(_ wait: StepWait) async throws(StoreError) {
+    try await recordStep(
+      AttemptFailure(
+        workflowID: wait.workflowID, fence: wait.fence, cursor: wait.cursor, stepName: wait.stepName,
+        step: wait.step, usage: StepUsage(), runError: nil, timing: wait.timing),
+      event: "step_waiting")
   }
 
   public func recordFailure(_ failure: AttemptFailure) async throws(StoreError) {
+    try await recordStep(failure, event: failure.runError == nil ? "attempt_failed" : "run_failed")
+  }
+
+  /// A step's record after an attempt failed or while it waits: one `fail` script.
+  private func recordStep(_ failure: AttemptFailure, event: String) async throws(StoreError) {
     let timing = failure.timing
     _ = try await run(
       Scripts.fail, failure.workflowID,
       [
         RedisArgument(failure.fence), RedisArgument(failure.cursor), RedisArgument(failure.stepName),
-        RedisArgument(try encode(failure.step)), RedisArgument(failure.usage.costMicros),
+        RedisArgument(encode(failure.step)), RedisArgument(failure.usage.costMicros),
         RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(
-          Self.event(
-            failure.runError == nil ? "attempt_failed" : "run_failed", step: failure.stepName,
-            attempt: Int(failure.step.attempts), at: timing.nowMs)),
+        RedisArgument(Self.event(event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs)),
         RedisArgument(failure.runError ?? ""),
       ])
   }
 
   // MARK: - Encoding
+
+  /// A step record, through the fast path (`StepStateJSON`): the same bytes `JSONEncoder` writes.
+  private func encode(_ step: StepState) -> [UInt8] {
+    StepStateJSON.encode(step)
+  }
 
   private func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
     do {

@@ -14,6 +14,9 @@ struct RunKeys {
   let events: String
   /// String: the fencing token of the runner holding the lease (own expiry).
   let lease: String
+  /// List: the run's message history (JSON per message), appended with
+  /// RPUSH and trimmed from the oldest end with LTRIM; never rewritten.
+  let history: String
 
   init(prefix: String, workflowID: String) {
     let base = "\(prefix):{\(workflowID)}:"
@@ -22,6 +25,7 @@ struct RunKeys {
     artifacts = base + "artifacts"
     events = base + "events"
     lease = base + "lease"
+    history = base + "history"
   }
 
   /// The recovery index of a deployment: a sorted set of workflow ids, each
@@ -31,6 +35,6 @@ struct RunKeys {
   /// scripts (cluster rule).
   static func recoveryIndex(prefix: String) -> String { "\(prefix):recovery" }
 
-  /// KEYS[1…5] of the scripts: run, steps, artifacts, events, lease.
-  var scriptKeys: [String] { [run, steps, artifacts, events, lease] }
+  /// KEYS[1…6] of the scripts: run, steps, artifacts, events, lease, history.
+  var scriptKeys: [String] { [run, steps, artifacts, events, lease, history] }
 }

@@ -4,6 +4,7 @@ import ResumableRedis
 
 /// Turns the load script's reply into a `RunRecord`, refusing what it cannot
 /// read completely: a newer schema version, a missing field, a bad record.
+/// An older schema version is first upgraded (`SchemaUpgrades`).
 enum RunRecordDecoder {
   static let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
@@ -12,7 +13,16 @@ enum RunRecordDecoder {
   }()
 
   static func decode(workflowID: String, run: RESPValue, steps: RESPValue, artifacts: RESPValue) throws(StoreError) -> RunRecord {
-    let fields = try hash(run, "run")
+    let rawFields = try hash(run, "run")
+    guard let versionText = rawFields["v"].map({ String(decoding: $0, as: UTF8.self) }) else {
+      throw StoreError(.corrupt, "run '\(workflowID)' has no 'v' field")
+    }
+    guard let storedVersion = UInt32(versionText) else {
+      throw StoreError(.corrupt, "run '\(workflowID)' has a bad 'v' field")
+    }
+    var stored = StoredRun(version: storedVersion, fields: rawFields, steps: try hash(steps, "steps"))
+    try SchemaUpgrades.upgrade(&stored, workflowID: workflowID)
+    let fields = stored.fields
     func field(_ name: String) throws(StoreError) -> [UInt8] {
       guard let value = fields[name] else {
         throw StoreError(.corrupt, "run '\(workflowID)' has no '\(name)' field")
@@ -27,16 +37,10 @@ enum RunRecordDecoder {
       return value
     }
 
-    let version: UInt32 = try number("v")
-    guard version <= RunRecord.currentSchemaVersion else {
-      throw StoreError(
-        .unsupportedSchema,
-        "run '\(workflowID)' was stored with schema version \(version); this server reads versions up to \(RunRecord.currentSchemaVersion) — upgrade the server to read it")
-    }
     let decoder = JSONDecoder()
     let definition: WorkflowDefinition
     do {
-      definition = try decoder.decode(WorkflowDefinition.self, from: Data(try field("definition")))
+      definition = try DefinitionSnapshots.shared.definition(from: try field("definition"))
     } catch let error as StoreError {
       throw error
     } catch {
@@ -45,12 +49,16 @@ enum RunRecordDecoder {
     guard let status = RunStatus(rawValue: try text("status")) else {
       throw StoreError(.corrupt, "run '\(workflowID)' has an unknown status")
     }
-    let stepFields = try hash(steps, "steps")
+    let stepFields = stored.steps
     var records: [StepState] = []
     records.reserveCapacity(definition.steps.count)
     for step in definition.steps {
       guard let bytes = stepFields[step.name] else {
         records.append(StepState())
+        continue
+      }
+      if let fast = StepStateJSON.decode(bytes) {
+        records.append(fast)
         continue
       }
       do {
@@ -71,7 +79,24 @@ enum RunRecordDecoder {
         inputTokens: try number("in_tokens"), outputTokens: try number("out_tokens")),
       input: try field("input"), createdAtMs: try number("created"), updatedAtMs: try number("updated"),
       expiresAtMs: try number("expires"), resumes: try number("resumes"), error: error,
-      fence: try number("fence"), schemaVersion: version, artifacts: try hash(artifacts, "artifacts"))
+      fence: try number("fence"), schemaVersion: storedVersion, artifacts: try hash(artifacts, "artifacts"))
+  }
+
+  /// An LRANGE reply of history messages (JSON each), oldest first.
+  static func history(_ value: RESPValue, workflowID: String) throws(StoreError) -> [HistoryMessage] {
+    guard let items = value.array else {
+      throw StoreError(.corrupt, "the history of run '\(workflowID)' has an unexpected shape")
+    }
+    let decoder = JSONDecoder()
+    var messages: [HistoryMessage] = []
+    messages.reserveCapacity(items.count)
+    for item in items {
+      guard let bytes = item.bytes, let message = try? decoder.decode(HistoryMessage.self, from: Data(bytes)) else {
+        throw StoreError(.corrupt, "the history of run '\(workflowID)' has an unreadable message")
+      }
+      messages.append(message)
+    }
+    return messages
   }
 
   /// A flat HGETALL reply as a dictionary.

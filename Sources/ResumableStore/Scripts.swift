@@ -12,6 +12,7 @@ enum Scripts {
   private static let prelude = """
     local function touch(ttl)
       for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+      redis.call('PEXPIRE', KEYS[6], ttl)
     end
     local function check(fence, cursor)
       local run = redis.call('HMGET', KEYS[1], 'fence', 'cursor', 'status')
@@ -47,7 +48,7 @@ enum Scripts {
   static let create = RedisScript(
     prelude + """
       if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-      redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+      redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[6])
       redis.call('HSET', KEYS[1], 'v', ARGV[4], 'workflow', ARGV[5], 'definition', ARGV[6],
         'input', ARGV[7], 'status', 'RUNNING', 'cursor', '0', 'fence', '1', 'created', ARGV[1],
         'updated', ARGV[1], 'expires', ARGV[11], 'spent', '0', 'saved', '0', 'in_tokens', '0',
@@ -79,15 +80,19 @@ enum Scripts {
     return 1
     """)
 
-  /// ARGV: lease ms. The recovery check of one run: `{'gone'}` when it does
-  /// not exist, `{'ended', status}` when it is not RUNNING, `{'held', ms}`
-  /// while a runner's lease has `ms` left, else `{'acquired', fence}` with the
-  /// lease taken under a new fencing token.
+  /// ARGV: lease ms, this server's schema version. The recovery check of
+  /// one run: `{'gone'}` when it does not exist, `{'ended', status}` when it
+  /// is not RUNNING, `{'newer', version}` when a newer schema version wrote
+  /// it (left, untouched, to a server that reads it), `{'held', ms}` while a
+  /// runner's lease has `ms` left, else `{'acquired', fence}` with the lease
+  /// taken under a new fencing token.
   static let claim = RedisScript(
     """
     local status = redis.call('HGET', KEYS[1], 'status')
     if not status then return {'gone'} end
     if status ~= 'RUNNING' then return {'ended', status} end
+    local version = tonumber(redis.call('HGET', KEYS[1], 'v'))
+    if version and version > tonumber(ARGV[2]) then return {'newer', version} end
     local left = redis.call('PTTL', KEYS[5])
     if left ~= -2 then return {'held', left} end
     local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
@@ -116,8 +121,9 @@ enum Scripts {
     """)
 
   /// ARGV: fence, cursor, step, step record, now, ttl, lease, expires, event,
-  /// resume ('1' or '0'), saved micros, then (name, record) pairs of the
-  /// committed steps a resume updates.
+  /// resume ('1' or '0'), saved micros, schema version, then (name, record)
+  /// pairs of the committed steps a resume updates. A resume rewrites every
+  /// committed step's record, so it stores the current schema version too.
   static let begin = RedisScript(
     prelude + """
       local problem, status = check(ARGV[1], ARGV[2])
@@ -129,8 +135,9 @@ enum Scripts {
       if ARGV[10] == '1' then
         redis.call('HINCRBY', KEYS[1], 'resumes', 1)
         redis.call('HINCRBY', KEYS[1], 'saved', ARGV[11])
-        for i = 12, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+        for i = 13, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
         redis.call('HDEL', KEYS[1], 'error')
+        redis.call('HSET', KEYS[1], 'v', ARGV[12])
       elseif status ~= 'RUNNING' then
         return redis.error_reply('CONFLICT the run is ' .. status)
       end
@@ -141,7 +148,10 @@ enum Scripts {
 
   /// ARGV: fence, cursor, step, artifact, step record, cost micros, input
   /// tokens, output tokens, now, ttl, lease, expires, event, next step name
-  /// ('' when this is the last step), next step record.
+  /// ('' when this is the last step), next step record, history cap, then
+  /// the history messages the step appends (each JSON). The history is
+  /// appended (RPUSH) and trimmed from its oldest end (LTRIM), never
+  /// rewritten: the write is O(this step's output) whatever the run's size.
   static let commit = RedisScript(
     prelude + """
       local problem, status = check(ARGV[1], ARGV[2])
@@ -157,6 +167,10 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[9],
           'expires', ARGV[12])
       end
+      if #ARGV > 16 then
+        redis.call('RPUSH', KEYS[6], unpack(ARGV, 17))
+        redis.call('LTRIM', KEYS[6], -tonumber(ARGV[16]), -1)
+      end
       charge(ARGV[6], ARGV[7], ARGV[8])
       progress(ARGV[1], ARGV[11], ARGV[13], ARGV[10])
       return 1
@@ -164,7 +178,8 @@ enum Scripts {
 
   /// ARGV: fence, cursor, step, step record, cost micros, input tokens,
   /// output tokens, now, ttl, lease, expires, event, run error ('' while
-  /// attempts are left; otherwise the run becomes FAILED with it).
+  /// attempts are left; otherwise the run becomes FAILED with it). Also
+  /// records a step that waits with no attempt begun (no cost, no error).
   static let fail = RedisScript(
     prelude + """
       local problem, status = check(ARGV[1], ARGV[2])
@@ -180,15 +195,18 @@ enum Scripts {
       return 1
       """)
 
-  /// ARGV: '1' to include artifacts. Returns nil when the run does not
-  /// exist, else [run hash, steps hash, artifacts hash] as flat arrays, read
-  /// in one consistent snapshot.
+  /// ARGV: '1' to include artifacts, '1' to include the history. Returns
+  /// nil when the run does not exist, else [run hash, steps hash, artifacts
+  /// hash, history length, history] (hashes as flat arrays), read in one
+  /// consistent snapshot.
   static let load = RedisScript(
     """
     local run = redis.call('HGETALL', KEYS[1])
     if #run == 0 then return false end
     local artifacts = {}
     if ARGV[1] == '1' then artifacts = redis.call('HGETALL', KEYS[3]) end
-    return {run, redis.call('HGETALL', KEYS[2]), artifacts}
+    local history = {}
+    if ARGV[2] == '1' then history = redis.call('LRANGE', KEYS[6], 0, -1) end
+    return {run, redis.call('HGETALL', KEYS[2]), artifacts, redis.call('LLEN', KEYS[6]), history}
     """)
 }

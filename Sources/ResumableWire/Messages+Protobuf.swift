@@ -26,6 +26,22 @@ extension StepRecord: WireMessage {
   public func protobufBytes() -> [UInt8] { packed() }
 }
 
+extension GivenInput: WireMessage {
+  /// Decodes a `resumable.v1.GivenInput`.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension HistoryMessage: WireMessage {
+  /// Decodes a `resumable.v1.HistoryMessage`.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
 extension Artifact: WireMessage {
   /// Decodes a `resumable.v1.Artifact`.
   /// - Throws: `WireError` when the bytes are not a valid encoding of it.
@@ -148,7 +164,13 @@ extension StepRecord: ProtobufCMessageConvertible {
       startedAtMs: c.started_at_ms,
       finishedAtMs: c.finished_at_ms,
       artifactBytes: c.artifact_bytes,
-      savedMicros: c.saved_micros
+      savedMicros: c.saved_micros,
+      lastErrorClass: ErrorClass(rawValue: enumNumber(c.last_error_class.rawValue)) ?? .unspecified,
+      waitReason: swiftString(c.wait_reason),
+      nextAttemptAtMs: c.next_attempt_at_ms,
+      inputsGiven: GivenInput.values(c.inputs_given, count: c.n_inputs_given),
+      historyMessagesGiven: c.history_messages_given,
+      historyBytesGiven: c.history_bytes_given
     )
   }
 
@@ -166,6 +188,61 @@ extension StepRecord: ProtobufCMessageConvertible {
     c.finished_at_ms = finishedAtMs
     c.artifact_bytes = artifactBytes
     c.saved_micros = savedMicros
+    c.last_error_class = Resumable__V1__ErrorClass(rawValue: enumRawValue(lastErrorClass.rawValue))
+    c.wait_reason = arena.cString(waitReason)
+    c.next_attempt_at_ms = nextAttemptAtMs
+    c.n_inputs_given = inputsGiven.count
+    c.inputs_given = GivenInput.cMessagePointers(inputsGiven, in: &arena)
+    c.history_messages_given = historyMessagesGiven
+    c.history_bytes_given = historyBytesGiven
+    return c
+  }
+}
+
+extension GivenInput: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__GivenInput> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__given_input__descriptor,
+      packedSize: resumable__v1__given_input__get_packed_size,
+      pack: resumable__v1__given_input__pack,
+      unpack: resumable__v1__given_input__unpack,
+      freeUnpacked: resumable__v1__given_input__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__GivenInput) {
+    self.init(name: swiftString(c.name), bytes: c.bytes)
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__GivenInput {
+    var c = Resumable__V1__GivenInput()
+    resumable__v1__given_input__init(&c)
+    c.name = arena.cString(name)
+    c.bytes = bytes
+    return c
+  }
+}
+
+extension HistoryMessage: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__HistoryMessage> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__history_message__descriptor,
+      packedSize: resumable__v1__history_message__get_packed_size,
+      pack: resumable__v1__history_message__pack,
+      unpack: resumable__v1__history_message__unpack,
+      freeUnpacked: resumable__v1__history_message__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__HistoryMessage) {
+    self.init(role: swiftString(c.role), content: swiftString(c.content))
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__HistoryMessage {
+    var c = Resumable__V1__HistoryMessage()
+    resumable__v1__history_message__init(&c)
+    c.role = arena.cString(role)
+    c.content = arena.cString(content)
     return c
   }
 }
@@ -251,7 +328,9 @@ extension RunState: ProtobufCMessageConvertible {
       updatedAtMs: c.updated_at_ms,
       expiresAtMs: c.expires_at_ms,
       resumes: c.resumes,
-      error: swiftString(c.error)
+      error: swiftString(c.error),
+      historyMessages: c.history_messages,
+      history: HistoryMessage.values(c.history, count: c.n_history)
     )
   }
 
@@ -274,6 +353,9 @@ extension RunState: ProtobufCMessageConvertible {
     c.expires_at_ms = expiresAtMs
     c.resumes = resumes
     c.error = arena.cString(error)
+    c.history_messages = historyMessages
+    c.n_history = history.count
+    c.history = HistoryMessage.cMessagePointers(history, in: &arena)
     return c
   }
 }
@@ -396,7 +478,9 @@ extension GetStateRequest: ProtobufCMessageConvertible {
   }
 
   init(cMessage c: Resumable__V1__GetStateRequest) {
-    self.init(workflowID: swiftString(c.workflow_id), includeArtifacts: c.include_artifacts != 0)
+    self.init(
+      workflowID: swiftString(c.workflow_id), includeArtifacts: c.include_artifacts != 0,
+      includeHistory: c.include_history != 0)
   }
 
   func cMessage(in arena: inout PackingArena) -> Resumable__V1__GetStateRequest {
@@ -404,6 +488,7 @@ extension GetStateRequest: ProtobufCMessageConvertible {
     resumable__v1__get_state_request__init(&c)
     c.workflow_id = arena.cString(workflowID)
     c.include_artifacts = includeArtifacts ? 1 : 0
+    c.include_history = includeHistory ? 1 : 0
     return c
   }
 }

@@ -31,8 +31,53 @@ public enum StepStatus: Int, Hashable, Sendable, CaseIterable {
   case completed = 3
   /// Its last attempt failed and no attempt is left; resume retries it.
   case failed = 4
-  /// Waiting before its next attempt (retry backoff).
+  /// Waiting before its next attempt (retry backoff or a rate limit's
+  /// retry-after); `waitReason` says which.
   case retrying = 5
+  /// Waiting, with no attempt begun, for its plugin's circuit breaker to let a
+  /// probe through; `waitReason` says why.
+  case waiting = 6
+}
+
+/// `resumable.v1.ErrorClass`: what a failed attempt's error says about
+/// retrying. Unknown numbers decode as `.unspecified`.
+public enum ErrorClass: Int, Hashable, Sendable, CaseIterable {
+  /// No attempt has failed (and any number this build does not know).
+  case unspecified = 0
+  /// Another attempt can succeed.
+  case retryable = 1
+  /// Retrying cannot help; the run failed at once.
+  case nonRetryable = 2
+  /// The plugin's service is rate-limited; retried after its retry-after.
+  case rateLimited = 3
+}
+
+/// `resumable.v1.GivenInput`: one input a step was given, with its size.
+public struct GivenInput: Hashable, Sendable {
+  /// `input` or the name of an earlier step.
+  public var name: String
+  /// The input's size in bytes.
+  public var bytes: UInt64
+
+  /// Creates a given-input record.
+  public init(name: String = "", bytes: UInt64 = 0) {
+    self.name = name
+    self.bytes = bytes
+  }
+}
+
+/// `resumable.v1.HistoryMessage`: one message of a run's history.
+public struct HistoryMessage: Hashable, Sendable {
+  /// Who spoke: `system`, `user`, `assistant`, `tool`, …
+  public var role: String
+  /// The message text.
+  public var content: String
+
+  /// Creates a message.
+  public init(role: String = "", content: String = "") {
+    self.role = role
+    self.content = content
+  }
 }
 
 /// `resumable.v1.ConflictPolicy`. Unknown numbers decode as `.fail`.
@@ -85,14 +130,34 @@ public struct StepRecord: Hashable, Sendable {
   public var artifactBytes: UInt64
   /// Cost of this step's committed result that resumes did not pay again.
   public var savedMicros: Int64
+  /// The class of `lastError`.
+  public var lastErrorClass: ErrorClass
+  /// Why the step waits (status `.retrying` or `.waiting`); empty otherwise.
+  public var waitReason: String
+  /// Unix milliseconds of the next attempt (or circuit probe) while the step waits; 0 otherwise.
+  public var nextAttemptAtMs: Int64
+  /// The declared inputs the step's last attempt was given, with their sizes.
+  public var inputsGiven: [GivenInput]
+  /// How many history messages the step's last attempt was given.
+  public var historyMessagesGiven: UInt32
+  /// The size of the history the step's last attempt was given, in bytes.
+  public var historyBytesGiven: UInt64
 
   /// Creates a step record; every field defaults to its protobuf default.
   public init(
     name: String = "", plugin: String = "", status: StepStatus = .unspecified,
     attempts: UInt32 = 0, usage: Usage = Usage(), lastError: String = "",
     lastErrorRetryable: Bool = false, startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0,
-    artifactBytes: UInt64 = 0, savedMicros: Int64 = 0
+    artifactBytes: UInt64 = 0, savedMicros: Int64 = 0, lastErrorClass: ErrorClass = .unspecified,
+    waitReason: String = "", nextAttemptAtMs: Int64 = 0, inputsGiven: [GivenInput] = [],
+    historyMessagesGiven: UInt32 = 0, historyBytesGiven: UInt64 = 0
   ) {
+    self.lastErrorClass = lastErrorClass
+    self.waitReason = waitReason
+    self.nextAttemptAtMs = nextAttemptAtMs
+    self.inputsGiven = inputsGiven
+    self.historyMessagesGiven = historyMessagesGiven
+    self.historyBytesGiven = historyBytesGiven
     self.name = name
     self.plugin = plugin
     self.status = status
@@ -174,6 +239,10 @@ public struct RunState: Hashable, Sendable {
   public var resumes: UInt32
   /// Why the run failed (the failed step's error, with its name); empty otherwise.
   public var error: String
+  /// Messages in the run's history now (after trimming to its cap).
+  public var historyMessages: UInt32
+  /// The run's history, oldest first; only when asked for (`GetStateRequest.includeHistory`).
+  public var history: [HistoryMessage]
 
   /// Creates a run state; every field defaults to its protobuf default.
   public init(
@@ -181,8 +250,11 @@ public struct RunState: Hashable, Sendable {
     currentStep: String = "", currentStepIndex: UInt32 = 0, steps: [StepRecord] = [],
     artifacts: [Artifact] = [], cost: CostLedger = CostLedger(), schemaVersion: UInt32 = 0,
     createdAtMs: Int64 = 0, updatedAtMs: Int64 = 0, expiresAtMs: Int64 = 0,
-    resumes: UInt32 = 0, error: String = ""
+    resumes: UInt32 = 0, error: String = "", historyMessages: UInt32 = 0,
+    history: [HistoryMessage] = []
   ) {
+    self.historyMessages = historyMessages
+    self.history = history
     self.workflowID = workflowID
     self.workflow = workflow
     self.status = status
@@ -269,11 +341,14 @@ public struct GetStateRequest: Hashable, Sendable {
   public var workflowID: String
   /// Include each committed step's artifact in the response.
   public var includeArtifacts: Bool
+  /// Include the run's message history in the response.
+  public var includeHistory: Bool
 
   /// Creates a request.
-  public init(workflowID: String = "", includeArtifacts: Bool = false) {
+  public init(workflowID: String = "", includeArtifacts: Bool = false, includeHistory: Bool = false) {
     self.workflowID = workflowID
     self.includeArtifacts = includeArtifacts
+    self.includeHistory = includeHistory
   }
 }
 

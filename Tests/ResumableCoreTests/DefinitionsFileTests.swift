@@ -48,6 +48,11 @@ struct DefinitionsFileTests {
     let workflows = try DefinitionsFile.load(path: root.path + "/examples/workflows.yaml", registry: registry)
     let research = try #require(workflows.first { $0.name == "research" })
     #expect(research.steps.map(\.name) == ["search", "extract", "outline", "draft", "verify"])
+    let definitions = try DefinitionsFile.loadDefinitions(path: root.path + "/examples/workflows.yaml", registry: registry)
+    let chat = try #require(definitions.workflows.first { $0.name == "chat" })
+    #expect(chat.steps.map(\.history) == [.none, .last(2), .all])
+    #expect(chat.maxHistoryMessages == 200)
+    #expect(definitions.circuitBreakers["simulate"]?.failureThreshold == 5)
   }
 
   static let refusals: [(String, String)] = [

@@ -65,6 +65,46 @@ struct CLITests {
     }
   }
 
+  /// The `resumable` executable serves the standard plugins: an `exec` step runs a real
+  /// program, is retried on exit status 75, and fails for good on another status.
+  @Test func execStepsRunRealProgramsThroughTheServer() async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let counter = directory.appending("attempts")
+      let program = directory.appending("step.sh")
+      // Exits 75 on its first run, then answers with what it read and its usage.
+      try """
+        #!/bin/sh
+        echo x >> \(counter)
+        [ "$(wc -l < \(counter))" -ge 2 ] || { echo "warming up" >&2; exit 75; }
+        printf '{"read":%s,"resumable_usage":{"cost_usd":0.25}}' "$(cat)"
+        """.write(toFile: program, atomically: true, encoding: .utf8)
+      chmod(program, 0o755)
+      let yaml = """
+        workflows:
+          - name: tool
+            steps:
+              - {name: run, plugin: exec, inputs: [input], retry: {max_attempts: 3, initial_backoff_ms: 1}, config: {command: [\(program)]}}
+          - name: broken
+            steps:
+              - {name: run, plugin: exec, config: {command: [/bin/sh, -c, "echo nope >&2; exit 2"]}}
+        """
+      try await Self.withServe(redis: redis, yaml: yaml, directory: directory) { socket in
+        let ok = try await ChildProcess.run(["start", "tool", "--id", "ex-1", "--input", "[7]", "--json", "--socket", socket], in: directory)
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let state = try await ChildProcess.run(["state", "ex-1", "--artifacts", "--json", "--socket", socket], in: directory)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any])
+        let steps = try #require(json["steps"] as? [[String: Any]])
+        #expect(steps.first?["attempts"] as? Int == 2)
+        #expect(state.stdout.contains("ex-1/run/2"), "the program read its idempotency key: \(state.stdout)")
+        let failed = try await ChildProcess.run(["start", "broken", "--id", "ex-2", "--socket", socket], in: directory)
+        #expect(failed.status == 3)
+        #expect(failed.stdout.contains("nope") && failed.stdout.contains("status 2"), "\(failed.stdout)")
+      }
+    }
+  }
+
   @Test func exitCodes() async throws {
     try await withTestRedis { redis in
       let directory = try await TemporaryDirectory.create()

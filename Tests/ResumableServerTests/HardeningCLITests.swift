@@ -179,7 +179,7 @@ struct HardeningCLITests {
   /// The commands the server sends, directly or from its scripts (README "Redis ACL").
   static let aclCommands = [
     "ping", "evalsha", "script|load", "hmget", "zadd", "zrangebyscore", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby",
-    "hset", "pexpire", "pttl", "set", "xadd", "zrem", "zscore",
+    "hset", "pexpire", "pttl", "set", "xadd", "zrem", "zscore", "lrange", "llen", "ltrim", "rpush",
   ]
 
   @Test func anACLUserLimitedToTheServersCommandsRunsAndResumes() async throws {

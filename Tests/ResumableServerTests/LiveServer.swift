@@ -33,9 +33,11 @@ struct LiveServer {
       directory = try await TemporaryDirectory.create()
     }
     let socketPath = directory.appending("rsm.sock")
+    let definitions = try DefinitionsFile.parseDefinitions(workflows, file: "test.yaml", registry: .builtIn())
     var configuration = ServerConfiguration(
-      socketPath: socketPath, redis: .external(redis.address), workflows: try parse(workflows),
+      socketPath: socketPath, redis: .external(redis.address), workflows: definitions.workflows,
       plugins: .builtIn())
+    definitions.apply(to: &configuration.engine)
     configuration.keyPrefix = keyPrefix
     configuration.shutdownGracePeriod = .seconds(5)
     configure(&configuration)

@@ -243,7 +243,9 @@ struct OrphanedRunTests {
   }
 
   @Test func resumeWaitsOutALiveLeaseThenTakesOverAtTheInterruptedStep() async throws {
-    try await Self.withOrphan("orphan-1", leaseMs: 1500) { redis, record, yaml, prefix in
+    // The lease must outlive the server's start-up, which under a loaded
+    // machine (the whole suite in parallel) took longer than 1.5 s.
+    try await Self.withOrphan("orphan-1", leaseMs: 4000) { redis, record, yaml, prefix in
       try await LiveServer.with(redis: redis, workflows: yaml, keyPrefix: prefix) { server in
         try await server.withClient { client in
           // Not waiting: the run is someone else's while the lease lives.

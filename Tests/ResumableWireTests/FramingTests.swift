@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOTestUtils
+import ResumableTestSupport
 import ResumableWire
 import Testing
 

@@ -1,3 +1,4 @@
+import ResumableTestSupport
 import ResumableWire
 import Testing
 
@@ -187,7 +188,7 @@ struct UnknownEnumTests {
     #expect(request == StartWorkflowRequest(workflow: "research", onConflict: .fail))
   }
 
-  @Test(arguments: [6, 99, -1] as [Int64])
+  @Test(arguments: [7, 99, -1] as [Int64])
   func runAndStepStatusAreUnspecified(_ number: Int64) throws {
     var writer = ProtobufWriter()
     writer.signedField(3, number)  // RunState.status

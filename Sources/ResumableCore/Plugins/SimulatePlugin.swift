@@ -11,6 +11,13 @@ import Foundation
 ///   retryable error, counted from the persisted attempt number, so it holds
 ///   across resumes and restarts;
 /// - `fail_permanently`: every attempt fails with a non-retryable error;
+/// - `rate_limit_attempts`, `retry_after_ms`: the first N attempts (after
+///   any `fail_attempts`) fail rate-limited, asking to retry after the given
+///   milliseconds;
+/// - `fail_while_file_exists`: a file path; every attempt fails with a
+///   retryable error while it exists (an outage a test or demo can end);
+/// - `append_history`: a list of `{role, content}` messages the step appends
+///   to the run's history when it commits;
 /// - `record`: a file path; each execution appends `workflow_id step attempt`
 ///   as one line when it starts, so people and tests see exactly what ran
 ///   (an execution interrupted by a crash is recorded too).
@@ -20,13 +27,17 @@ public struct SimulatePlugin: StepPlugin {
 
   public init() {}
 
-  struct Settings {
+  struct Settings: PluginSettings {
     var latencyMilliseconds = 0
     var usage = StepUsage()
     var artifactBytes = 0
     var failAttempts = 0
     var failPermanently = false
     var record: String?
+    var rateLimitAttempts = 0
+    var retryAfterMilliseconds = 1000
+    var failWhileFileExists: String?
+    var appendHistory: [HistoryMessage] = []
 
     init(_ config: JSONValue) throws(PluginConfigError) {
       guard case .object(let members) = config else {
@@ -54,13 +65,37 @@ public struct SimulatePlugin: StepPlugin {
             throw PluginConfigError("'record' must be a file path")
           }
           record = path
+        case "rate_limit_attempts": rateLimitAttempts = try Self.count(value, key)
+        case "retry_after_ms": retryAfterMilliseconds = try Self.count(value, key)
+        case "fail_while_file_exists":
+          guard let path = value.stringValue, !path.isEmpty else {
+            throw PluginConfigError("'fail_while_file_exists' must be a file path")
+          }
+          failWhileFileExists = path
+        case "append_history":
+          guard let items = value.arrayValue else {
+            throw PluginConfigError("'append_history' must be a list of {role, content}")
+          }
+          appendHistory = try items.map { item throws(PluginConfigError) in
+            guard let role = item["role"]?.stringValue, let content = item["content"]?.stringValue,
+              item.objectValue?.count == 2
+            else {
+              throw PluginConfigError("each 'append_history' message must be {role: TEXT, content: TEXT}")
+            }
+            return HistoryMessage(role: role, content: content)
+          }
         default:
           throw PluginConfigError(
-            "unknown key '\(key)' (allowed: artifact_bytes, cost_usd, fail_attempts, fail_permanently, input_tokens, latency_ms, output_tokens, record)"
-          )
+            "unknown key '\(key)' (allowed: \(Self.keys.joined(separator: ", ")))")
         }
       }
     }
+
+    static let keys = [
+      "append_history", "artifact_bytes", "cost_usd", "fail_attempts", "fail_permanently",
+      "fail_while_file_exists", "input_tokens", "latency_ms", "output_tokens", "rate_limit_attempts",
+      "record", "retry_after_ms",
+    ]
 
     static func count(_ value: JSONValue, _ key: String) throws(PluginConfigError) -> Int {
       guard let number = value.numberValue, number >= 0, number.rounded() == number, number <= 1e12 else {
@@ -75,12 +110,7 @@ public struct SimulatePlugin: StepPlugin {
   }
 
   public func execute(_ context: StepContext) async throws -> StepOutput {
-    let settings: Settings
-    do {
-      settings = try Settings(context.config)
-    } catch {
-      throw StepFailure("simulate: \(error.message)", retryable: false)
-    }
+    let settings = try Settings.of(context, plugin: Self.name)
     if let record = settings.record {
       try Self.append(line: "\(context.workflowID) \(context.stepName) \(context.attempt)\n", to: record)
     }
@@ -97,18 +127,34 @@ public struct SimulatePlugin: StepPlugin {
         "simulated transient failure (attempt \(context.attempt) of the first \(settings.failAttempts) that fail)",
         retryable: true, usage: settings.usage)
     }
-    return StepOutput(artifact: Self.artifact(context, size: settings.artifactBytes), usage: settings.usage)
+    if context.attempt <= settings.failAttempts + settings.rateLimitAttempts {
+      throw StepFailure.rateLimited(
+        "simulated rate limit (attempt \(context.attempt)); retry after \(settings.retryAfterMilliseconds) ms",
+        retryAfter: .milliseconds(settings.retryAfterMilliseconds), usage: settings.usage)
+    }
+    if let path = settings.failWhileFileExists, access(path, F_OK) == 0 {
+      throw StepFailure("simulated outage: \(path) exists", retryable: true, usage: settings.usage)
+    }
+    return StepOutput(
+      artifact: Self.artifact(context, size: settings.artifactBytes), usage: settings.usage,
+      history: settings.appendHistory)
   }
 
-  /// `{"attempt":…,"inputs":[…],"padding":"…","step":…}`, padded to `size` bytes when larger.
+  /// `{"attempt":…,"inputs":[…],"padding":"…","step":…}` (with `"history":[…]`,
+  /// the contents of the history it was given, when it was given some),
+  /// padded to `size` bytes when larger.
   static func artifact(_ context: StepContext, size: Int) -> [UInt8] {
     func build(_ padding: Int) -> [UInt8] {
-      JSONValue.object([
+      var members: [String: JSONValue] = [
         "step": .string(context.stepName),
         "attempt": .number(Double(context.attempt)),
         "inputs": .array(context.inputs.keys.sorted().map { .string($0) }),
         "padding": .string(String(repeating: "x", count: padding)),
-      ]).serialized()
+      ]
+      if !context.history.isEmpty {
+        members["history"] = .array(context.history.map { .string($0.content) })
+      }
+      return JSONValue.object(members).serialized()
     }
     let base = build(0)
     return size > base.count ? build(size - base.count) : base

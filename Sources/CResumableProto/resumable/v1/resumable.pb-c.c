@@ -322,6 +322,96 @@ void   resumable__v1__get_state_response__free_unpacked
   assert(message->base.descriptor == &resumable__v1__get_state_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   resumable__v1__given_input__init
+                     (Resumable__V1__GivenInput         *message)
+{
+  static const Resumable__V1__GivenInput init_value = RESUMABLE__V1__GIVEN_INPUT__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__given_input__get_packed_size
+                     (const Resumable__V1__GivenInput *message)
+{
+  assert(message->base.descriptor == &resumable__v1__given_input__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__given_input__pack
+                     (const Resumable__V1__GivenInput *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__given_input__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__given_input__pack_to_buffer
+                     (const Resumable__V1__GivenInput *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__given_input__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__GivenInput *
+       resumable__v1__given_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__GivenInput *)
+     protobuf_c_message_unpack (&resumable__v1__given_input__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__given_input__free_unpacked
+                     (Resumable__V1__GivenInput *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__given_input__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__history_message__init
+                     (Resumable__V1__HistoryMessage         *message)
+{
+  static const Resumable__V1__HistoryMessage init_value = RESUMABLE__V1__HISTORY_MESSAGE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__history_message__get_packed_size
+                     (const Resumable__V1__HistoryMessage *message)
+{
+  assert(message->base.descriptor == &resumable__v1__history_message__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__history_message__pack
+                     (const Resumable__V1__HistoryMessage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__history_message__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__history_message__pack_to_buffer
+                     (const Resumable__V1__HistoryMessage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__history_message__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__HistoryMessage *
+       resumable__v1__history_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__HistoryMessage *)
+     protobuf_c_message_unpack (&resumable__v1__history_message__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__history_message__free_unpacked
+                     (Resumable__V1__HistoryMessage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__history_message__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   resumable__v1__usage__init
                      (Resumable__V1__Usage         *message)
 {
@@ -893,7 +983,7 @@ const ProtobufCMessageDescriptor resumable__v1__resume_workflow_response__descri
   (ProtobufCMessageInit) resumable__v1__resume_workflow_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__get_state_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor resumable__v1__get_state_request__field_descriptors[3] =
 {
   {
     "workflow_id",
@@ -919,15 +1009,28 @@ static const ProtobufCFieldDescriptor resumable__v1__get_state_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "include_history",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__GetStateRequest, include_history),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__get_state_request__field_indices_by_name[] = {
   1,   /* field[1] = include_artifacts */
+  2,   /* field[2] = include_history */
   0,   /* field[0] = workflow_id */
 };
 static const ProtobufCIntRange resumable__v1__get_state_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor resumable__v1__get_state_request__descriptor =
 {
@@ -937,7 +1040,7 @@ const ProtobufCMessageDescriptor resumable__v1__get_state_request__descriptor =
   "Resumable__V1__GetStateRequest",
   "resumable.v1",
   sizeof(Resumable__V1__GetStateRequest),
-  2,
+  3,
   resumable__v1__get_state_request__field_descriptors,
   resumable__v1__get_state_request__field_indices_by_name,
   1,  resumable__v1__get_state_request__number_ranges,
@@ -980,6 +1083,108 @@ const ProtobufCMessageDescriptor resumable__v1__get_state_response__descriptor =
   resumable__v1__get_state_response__field_indices_by_name,
   1,  resumable__v1__get_state_response__number_ranges,
   (ProtobufCMessageInit) resumable__v1__get_state_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__given_input__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__GivenInput, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__GivenInput, bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__given_input__field_indices_by_name[] = {
+  1,   /* field[1] = bytes */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange resumable__v1__given_input__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor resumable__v1__given_input__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.GivenInput",
+  "GivenInput",
+  "Resumable__V1__GivenInput",
+  "resumable.v1",
+  sizeof(Resumable__V1__GivenInput),
+  2,
+  resumable__v1__given_input__field_descriptors,
+  resumable__v1__given_input__field_indices_by_name,
+  1,  resumable__v1__given_input__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__given_input__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__history_message__field_descriptors[2] =
+{
+  {
+    "role",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HistoryMessage, role),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HistoryMessage, content),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__history_message__field_indices_by_name[] = {
+  1,   /* field[1] = content */
+  0,   /* field[0] = role */
+};
+static const ProtobufCIntRange resumable__v1__history_message__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor resumable__v1__history_message__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.HistoryMessage",
+  "HistoryMessage",
+  "Resumable__V1__HistoryMessage",
+  "resumable.v1",
+  sizeof(Resumable__V1__HistoryMessage),
+  2,
+  resumable__v1__history_message__field_descriptors,
+  resumable__v1__history_message__field_indices_by_name,
+  1,  resumable__v1__history_message__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__history_message__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor resumable__v1__usage__field_descriptors[3] =
@@ -1046,7 +1251,7 @@ const ProtobufCMessageDescriptor resumable__v1__usage__descriptor =
   (ProtobufCMessageInit) resumable__v1__usage__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__step_record__field_descriptors[11] =
+static const ProtobufCFieldDescriptor resumable__v1__step_record__field_descriptors[17] =
 {
   {
     "name",
@@ -1180,24 +1385,102 @@ static const ProtobufCFieldDescriptor resumable__v1__step_record__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "last_error_class",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, last_error_class),
+    &resumable__v1__error_class__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wait_reason",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, wait_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_attempt_at_ms",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, next_attempt_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inputs_given",
+    15,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__StepRecord, n_inputs_given),
+    offsetof(Resumable__V1__StepRecord, inputs_given),
+    &resumable__v1__given_input__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history_messages_given",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, history_messages_given),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history_bytes_given",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, history_bytes_given),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__step_record__field_indices_by_name[] = {
   9,   /* field[9] = artifact_bytes */
   3,   /* field[3] = attempts */
   8,   /* field[8] = finished_at_ms */
+  16,   /* field[16] = history_bytes_given */
+  15,   /* field[15] = history_messages_given */
+  14,   /* field[14] = inputs_given */
   5,   /* field[5] = last_error */
+  11,   /* field[11] = last_error_class */
   6,   /* field[6] = last_error_retryable */
   0,   /* field[0] = name */
+  13,   /* field[13] = next_attempt_at_ms */
   1,   /* field[1] = plugin */
   10,   /* field[10] = saved_micros */
   7,   /* field[7] = started_at_ms */
   2,   /* field[2] = status */
   4,   /* field[4] = usage */
+  12,   /* field[12] = wait_reason */
 };
 static const ProtobufCIntRange resumable__v1__step_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor resumable__v1__step_record__descriptor =
 {
@@ -1207,7 +1490,7 @@ const ProtobufCMessageDescriptor resumable__v1__step_record__descriptor =
   "Resumable__V1__StepRecord",
   "resumable.v1",
   sizeof(Resumable__V1__StepRecord),
-  11,
+  17,
   resumable__v1__step_record__field_descriptors,
   resumable__v1__step_record__field_indices_by_name,
   1,  resumable__v1__step_record__number_ranges,
@@ -1342,7 +1625,7 @@ const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor =
   (ProtobufCMessageInit) resumable__v1__cost_ledger__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[14] =
+static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[16] =
 {
   {
     "workflow_id",
@@ -1512,6 +1795,30 @@ static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "history_messages",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunState, history_messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__RunState, n_history),
+    offsetof(Resumable__V1__RunState, history),
+    &resumable__v1__history_message__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
   6,   /* field[6] = artifacts */
@@ -1521,6 +1828,8 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
   4,   /* field[4] = current_step_index */
   13,   /* field[13] = error */
   11,   /* field[11] = expires_at_ms */
+  15,   /* field[15] = history */
+  14,   /* field[14] = history_messages */
   12,   /* field[12] = resumes */
   8,   /* field[8] = schema_version */
   2,   /* field[2] = status */
@@ -1532,7 +1841,7 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__run_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
 {
@@ -1542,7 +1851,7 @@ const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
   "Resumable__V1__RunState",
   "resumable.v1",
   sizeof(Resumable__V1__RunState),
-  14,
+  16,
   resumable__v1__run_state__field_descriptors,
   resumable__v1__run_state__field_indices_by_name,
   1,  resumable__v1__run_state__number_ranges,
@@ -1671,7 +1980,7 @@ const ProtobufCEnumDescriptor resumable__v1__run_status__descriptor =
   resumable__v1__run_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue resumable__v1__step_status__enum_values_by_number[6] =
+static const ProtobufCEnumValue resumable__v1__step_status__enum_values_by_number[7] =
 {
   { "STEP_STATUS_UNSPECIFIED", "RESUMABLE__V1__STEP_STATUS__STEP_STATUS_UNSPECIFIED", 0 },
   { "STEP_STATUS_PENDING", "RESUMABLE__V1__STEP_STATUS__STEP_STATUS_PENDING", 1 },
@@ -1679,11 +1988,12 @@ static const ProtobufCEnumValue resumable__v1__step_status__enum_values_by_numbe
   { "STEP_STATUS_COMPLETED", "RESUMABLE__V1__STEP_STATUS__STEP_STATUS_COMPLETED", 3 },
   { "STEP_STATUS_FAILED", "RESUMABLE__V1__STEP_STATUS__STEP_STATUS_FAILED", 4 },
   { "STEP_STATUS_RETRYING", "RESUMABLE__V1__STEP_STATUS__STEP_STATUS_RETRYING", 5 },
+  { "STEP_STATUS_WAITING", "RESUMABLE__V1__STEP_STATUS__STEP_STATUS_WAITING", 6 },
 };
 static const ProtobufCIntRange resumable__v1__step_status__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex resumable__v1__step_status__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex resumable__v1__step_status__enum_values_by_name[7] =
 {
   { "STEP_STATUS_COMPLETED", 3 },
   { "STEP_STATUS_FAILED", 4 },
@@ -1691,6 +2001,7 @@ static const ProtobufCEnumValueIndex resumable__v1__step_status__enum_values_by_
   { "STEP_STATUS_RETRYING", 5 },
   { "STEP_STATUS_RUNNING", 2 },
   { "STEP_STATUS_UNSPECIFIED", 0 },
+  { "STEP_STATUS_WAITING", 6 },
 };
 const ProtobufCEnumDescriptor resumable__v1__step_status__descriptor =
 {
@@ -1699,12 +2010,44 @@ const ProtobufCEnumDescriptor resumable__v1__step_status__descriptor =
   "StepStatus",
   "Resumable__V1__StepStatus",
   "resumable.v1",
-  6,
+  7,
   resumable__v1__step_status__enum_values_by_number,
-  6,
+  7,
   resumable__v1__step_status__enum_values_by_name,
   1,
   resumable__v1__step_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue resumable__v1__error_class__enum_values_by_number[4] =
+{
+  { "ERROR_CLASS_UNSPECIFIED", "RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED", 0 },
+  { "ERROR_CLASS_RETRYABLE", "RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_RETRYABLE", 1 },
+  { "ERROR_CLASS_NON_RETRYABLE", "RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_NON_RETRYABLE", 2 },
+  { "ERROR_CLASS_RATE_LIMITED", "RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_RATE_LIMITED", 3 },
+};
+static const ProtobufCIntRange resumable__v1__error_class__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex resumable__v1__error_class__enum_values_by_name[4] =
+{
+  { "ERROR_CLASS_NON_RETRYABLE", 2 },
+  { "ERROR_CLASS_RATE_LIMITED", 3 },
+  { "ERROR_CLASS_RETRYABLE", 1 },
+  { "ERROR_CLASS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor resumable__v1__error_class__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "resumable.v1.ErrorClass",
+  "ErrorClass",
+  "Resumable__V1__ErrorClass",
+  "resumable.v1",
+  4,
+  resumable__v1__error_class__enum_values_by_number,
+  4,
+  resumable__v1__error_class__enum_values_by_name,
+  1,
+  resumable__v1__error_class__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[3] =

@@ -22,6 +22,8 @@ typedef struct Resumable__V1__ResumeWorkflowRequest Resumable__V1__ResumeWorkflo
 typedef struct Resumable__V1__ResumeWorkflowResponse Resumable__V1__ResumeWorkflowResponse;
 typedef struct Resumable__V1__GetStateRequest Resumable__V1__GetStateRequest;
 typedef struct Resumable__V1__GetStateResponse Resumable__V1__GetStateResponse;
+typedef struct Resumable__V1__GivenInput Resumable__V1__GivenInput;
+typedef struct Resumable__V1__HistoryMessage Resumable__V1__HistoryMessage;
 typedef struct Resumable__V1__Usage Resumable__V1__Usage;
 typedef struct Resumable__V1__StepRecord Resumable__V1__StepRecord;
 typedef struct Resumable__V1__Artifact Resumable__V1__Artifact;
@@ -96,11 +98,39 @@ typedef enum _Resumable__V1__StepStatus {
    */
   RESUMABLE__V1__STEP_STATUS__STEP_STATUS_FAILED = 4,
   /*
-   * Waiting before its next attempt (retry backoff).
+   * Waiting before its next attempt (retry backoff or a rate limit's
+   * retry-after); `wait_reason` says which.
    */
-  RESUMABLE__V1__STEP_STATUS__STEP_STATUS_RETRYING = 5
+  RESUMABLE__V1__STEP_STATUS__STEP_STATUS_RETRYING = 5,
+  /*
+   * Waiting, with no attempt begun, for its plugin's circuit breaker to let a
+   * probe through; `wait_reason` says why.
+   */
+  RESUMABLE__V1__STEP_STATUS__STEP_STATUS_WAITING = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RESUMABLE__V1__STEP_STATUS)
 } Resumable__V1__StepStatus;
+/*
+ * What a failed attempt's error says about retrying.
+ */
+typedef enum _Resumable__V1__ErrorClass {
+  /*
+   * No attempt has failed.
+   */
+  RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED = 0,
+  /*
+   * Another attempt can succeed (also any error that says nothing).
+   */
+  RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_RETRYABLE = 1,
+  /*
+   * Retrying cannot help: the run fails at once (a resume may still retry).
+   */
+  RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_NON_RETRYABLE = 2,
+  /*
+   * The service the plugin calls is rate-limited; retried after its retry-after.
+   */
+  RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_RATE_LIMITED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RESUMABLE__V1__ERROR_CLASS)
+} Resumable__V1__ErrorClass;
 
 /* --- messages --- */
 
@@ -215,10 +245,14 @@ struct  Resumable__V1__GetStateRequest
    * Include each committed step's artifact in the response.
    */
   protobuf_c_boolean include_artifacts;
+  /*
+   * Include the run's message history in the response.
+   */
+  protobuf_c_boolean include_history;
 };
 #define RESUMABLE__V1__GET_STATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__get_state_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Resumable__V1__GetStateResponse
@@ -229,6 +263,34 @@ struct  Resumable__V1__GetStateResponse
 #define RESUMABLE__V1__GET_STATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__get_state_response__descriptor) \
     , NULL }
+
+
+/*
+ * One input a step was given: its name (`input` or an earlier step) and size.
+ */
+struct  Resumable__V1__GivenInput
+{
+  ProtobufCMessage base;
+  char *name;
+  uint64_t bytes;
+};
+#define RESUMABLE__V1__GIVEN_INPUT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__given_input__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * One message of a run's history (the raw LLM conversation).
+ */
+struct  Resumable__V1__HistoryMessage
+{
+  ProtobufCMessage base;
+  char *role;
+  char *content;
+};
+#define RESUMABLE__V1__HISTORY_MESSAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__history_message__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -278,10 +340,34 @@ struct  Resumable__V1__StepRecord
    * Cost of this step's committed result that resumes did not pay again.
    */
   int64_t saved_micros;
+  /*
+   * The class of `last_error`.
+   */
+  Resumable__V1__ErrorClass last_error_class;
+  /*
+   * Why the step waits (status RETRYING or WAITING); empty otherwise.
+   */
+  char *wait_reason;
+  /*
+   * Unix milliseconds of the step's next attempt (or circuit probe) while it
+   * waits; 0 otherwise.
+   */
+  int64_t next_attempt_at_ms;
+  /*
+   * What the step's last attempt was given (context pruning, visible): its
+   * declared inputs with their sizes ...
+   */
+  size_t n_inputs_given;
+  Resumable__V1__GivenInput **inputs_given;
+  /*
+   * ... and the history messages its history policy let through.
+   */
+  uint32_t history_messages_given;
+  uint64_t history_bytes_given;
 };
 #define RESUMABLE__V1__STEP_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__step_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__STEP_STATUS__STEP_STATUS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__STEP_STATUS__STEP_STATUS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
 
 
 struct  Resumable__V1__Artifact
@@ -352,10 +438,19 @@ struct  Resumable__V1__RunState
    * Why the run is FAILED (the failed step's error, with its name).
    */
   char *error;
+  /*
+   * Messages in the run's history now (after trimming to its cap).
+   */
+  uint32_t history_messages;
+  /*
+   * Only when asked for (GetStateRequest.include_history), oldest first.
+   */
+  size_t n_history;
+  Resumable__V1__HistoryMessage **history;
 };
 #define RESUMABLE__V1__RUN_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_state__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
 
 
 /* Resumable__V1__Envelope methods */
@@ -491,6 +586,44 @@ Resumable__V1__GetStateResponse *
 void   resumable__v1__get_state_response__free_unpacked
                      (Resumable__V1__GetStateResponse *message,
                       ProtobufCAllocator *allocator);
+/* Resumable__V1__GivenInput methods */
+void   resumable__v1__given_input__init
+                     (Resumable__V1__GivenInput         *message);
+size_t resumable__v1__given_input__get_packed_size
+                     (const Resumable__V1__GivenInput   *message);
+size_t resumable__v1__given_input__pack
+                     (const Resumable__V1__GivenInput   *message,
+                      uint8_t             *out);
+size_t resumable__v1__given_input__pack_to_buffer
+                     (const Resumable__V1__GivenInput   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__GivenInput *
+       resumable__v1__given_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__given_input__free_unpacked
+                     (Resumable__V1__GivenInput *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__HistoryMessage methods */
+void   resumable__v1__history_message__init
+                     (Resumable__V1__HistoryMessage         *message);
+size_t resumable__v1__history_message__get_packed_size
+                     (const Resumable__V1__HistoryMessage   *message);
+size_t resumable__v1__history_message__pack
+                     (const Resumable__V1__HistoryMessage   *message,
+                      uint8_t             *out);
+size_t resumable__v1__history_message__pack_to_buffer
+                     (const Resumable__V1__HistoryMessage   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__HistoryMessage *
+       resumable__v1__history_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__history_message__free_unpacked
+                     (Resumable__V1__HistoryMessage *message,
+                      ProtobufCAllocator *allocator);
 /* Resumable__V1__Usage methods */
 void   resumable__v1__usage__init
                      (Resumable__V1__Usage         *message);
@@ -609,6 +742,12 @@ typedef void (*Resumable__V1__GetStateRequest_Closure)
 typedef void (*Resumable__V1__GetStateResponse_Closure)
                  (const Resumable__V1__GetStateResponse *message,
                   void *closure_data);
+typedef void (*Resumable__V1__GivenInput_Closure)
+                 (const Resumable__V1__GivenInput *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__HistoryMessage_Closure)
+                 (const Resumable__V1__HistoryMessage *message,
+                  void *closure_data);
 typedef void (*Resumable__V1__Usage_Closure)
                  (const Resumable__V1__Usage *message,
                   void *closure_data);
@@ -673,6 +812,7 @@ extern const ProtobufCEnumDescriptor    resumable__v1__status_code__descriptor;
 extern const ProtobufCEnumDescriptor    resumable__v1__conflict_policy__descriptor;
 extern const ProtobufCEnumDescriptor    resumable__v1__run_status__descriptor;
 extern const ProtobufCEnumDescriptor    resumable__v1__step_status__descriptor;
+extern const ProtobufCEnumDescriptor    resumable__v1__error_class__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__envelope__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__start_workflow_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__start_workflow_response__descriptor;
@@ -680,6 +820,8 @@ extern const ProtobufCMessageDescriptor resumable__v1__resume_workflow_request__
 extern const ProtobufCMessageDescriptor resumable__v1__resume_workflow_response__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__get_state_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__get_state_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__given_input__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__history_message__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__usage__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__step_record__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__artifact__descriptor;

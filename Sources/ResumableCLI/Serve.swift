@@ -92,11 +92,11 @@ struct Serve: AsyncParsableCommand {
   func run() async throws {
     hardening.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
     let logger = Logger(label: "resumable")
-    let registry = PluginRegistry.builtIn()
-    var definitions: [WorkflowDefinition] = []
+    let registry = ResumableCommandLine.plugins
+    var definitions = Definitions(workflows: [])
     if let workflows {
       do {
-        definitions = try DefinitionsFile.load(path: workflows, registry: registry)
+        definitions = try DefinitionsFile.loadDefinitions(path: workflows, registry: registry)
       } catch {
         throw ServeFailure("cannot load the workflows: \(error)")
       }
@@ -110,8 +110,9 @@ struct Serve: AsyncParsableCommand {
       backend = .embedded(dataDirectory: dataDir ?? Self.defaultDataDirectory())
     }
     var configuration = ServerConfiguration(
-      socketPath: ConnectionOptions.resolveSocketPath(socket), redis: backend, workflows: definitions,
+      socketPath: ConnectionOptions.resolveSocketPath(socket), redis: backend, workflows: definitions.workflows,
       plugins: registry)
+    definitions.apply(to: &configuration.engine)
     configuration.maximumFrameBytes = maxFrameBytes
     configuration.keyPrefix = keyPrefix
     configuration.engine.ttl = .seconds(ttl)

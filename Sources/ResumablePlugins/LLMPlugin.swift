@@ -1,0 +1,196 @@
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+public import ResumableCore
+
+/// `llm`: one call to an OpenAI-compatible chat-completions endpoint per attempt.
+///
+/// Configuration:
+/// - `base_url` (required): e.g. `https://api.openai.com/v1`; the plugin POSTs to
+///   `<base_url>/chat/completions` (`http+unix://` works too, for a local server);
+/// - `model` (required);
+/// - `api_key_env`: the name of the server's environment variable that holds the API key,
+///   sent as `Authorization: Bearer …`. The key itself is never in the definitions, the
+///   run's state or the logs;
+/// - `prompt` (required) and `system`: templates; `{{name}}` is replaced by the step's
+///   declared input `name` (a JSON string as its text, anything else as JSON);
+/// - `temperature`, `max_tokens`: passed on;
+/// - `price`: `{input_per_million_usd: x, output_per_million_usd: y}`: the cost recorded
+///   from the response's `usage` tokens;
+/// - `timeout_ms` (default 60 000), `max_response_bytes` (default 4 MiB).
+///
+/// Messages sent: the system message, then the run's history as the step's `history`
+/// policy lets through, then the prompt as the user message. The artifact is
+/// `{"content": …, "model": …, "finish_reason": …}`; the prompt and the reply are appended
+/// to the run's history. 429 (honouring `Retry-After`), 5xx, timeouts and malformed
+/// responses are retryable; other 4xx are not.
+public struct LLMPlugin: StepPlugin {
+  public static let name = "llm"
+
+  private let client: HTTPClient
+
+  /// Sends with AsyncHTTPClient's shared client.
+  public init() {
+    self.client = .shared
+  }
+
+  struct Settings: PluginSettings {
+    var baseURL = ""
+    var model = ""
+    var apiKeyVariable: String?
+    var prompt = ""
+    var system: String?
+    var temperature: Double?
+    var maximumTokens: Int?
+    var inputPricePerMillion = 0.0
+    var outputPricePerMillion = 0.0
+    var timeout = Duration.seconds(60)
+    var maximumResponseBytes = 4 << 20
+
+    init(_ config: JSONValue) throws(PluginConfigError) {
+      guard case .object(let members) = config else {
+        throw PluginConfigError("llm's config must be a mapping with base_url, model and prompt")
+      }
+      for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+        switch key {
+        case "base_url":
+          guard let text = value.stringValue, HTTPEndpoint.isSupported(text) else {
+            throw PluginConfigError("'base_url' must be an http://, https:// or http+unix:// URL")
+          }
+          baseURL = text.hasSuffix("/") ? String(text.dropLast()) : text
+        case "model":
+          model = try Self.text(value, key)
+        case "api_key_env":
+          apiKeyVariable = try Self.text(value, key)
+        case "prompt":
+          prompt = try Self.text(value, key)
+        case "system":
+          system = try Self.text(value, key)
+        case "temperature":
+          guard let number = value.numberValue, number >= 0, number <= 2 else {
+            throw PluginConfigError("'temperature' must be a number from 0 to 2")
+          }
+          temperature = number
+        case "max_tokens":
+          maximumTokens = try HTTPEndpoint.positive(value, key: key)
+        case "price":
+          guard let object = value.objectValue else {
+            throw PluginConfigError("'price' must be {input_per_million_usd: x, output_per_million_usd: y}")
+          }
+          for (name, item) in object {
+            guard let number = item.numberValue, number >= 0, number < 1e6 else {
+              throw PluginConfigError("'price.\(name)' must be a number ≥ 0 (US dollars per million tokens)")
+            }
+            switch name {
+            case "input_per_million_usd": inputPricePerMillion = number
+            case "output_per_million_usd": outputPricePerMillion = number
+            default:
+              throw PluginConfigError("unknown key 'price.\(name)' (allowed: input_per_million_usd, output_per_million_usd)")
+            }
+          }
+        case "timeout_ms":
+          timeout = .milliseconds(try HTTPEndpoint.positive(value, key: key))
+        case "max_response_bytes":
+          maximumResponseBytes = try HTTPEndpoint.positive(value, key: key)
+        default:
+          throw PluginConfigError(
+            "unknown key '\(key)' (allowed: api_key_env, base_url, max_response_bytes, max_tokens, model, price, prompt, system, temperature, timeout_ms)")
+        }
+      }
+      for (key, value) in [("base_url", baseURL), ("model", model), ("prompt", prompt)] where value.isEmpty {
+        throw PluginConfigError("llm needs '\(key)'")
+      }
+    }
+
+    static func text(_ value: JSONValue, _ key: String) throws(PluginConfigError) -> String {
+      guard let text = value.stringValue, !text.isEmpty else { throw PluginConfigError("'\(key)' must be a non-empty string") }
+      return text
+    }
+
+    /// The cost of `input` and `output` tokens in micro-dollars.
+    func costMicros(input: UInt64, output: UInt64) -> Int64 {
+      // Dollars per million tokens are micro-dollars per token.
+      Int64((Double(input) * inputPricePerMillion + Double(output) * outputPricePerMillion).rounded())
+    }
+  }
+
+  public func validate(config: JSONValue) throws(PluginConfigError) {
+    _ = try Settings(config)
+  }
+
+  /// Replaces each `{{name}}` with the step's input `name`.
+  /// - Throws: `StepFailure` (non-retryable) for a name the step did not declare.
+  static func render(_ template: String, context: StepContext) throws -> String {
+    var result = ""
+    var rest = Substring(template)
+    while let open = rest.range(of: "{{") {
+      result += rest[..<open.lowerBound]
+      guard let close = rest[open.upperBound...].range(of: "}}") else {
+        result += rest[open.lowerBound...]
+        return result
+      }
+      let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+      guard let value = try context.jsonInput(name) else {
+        let declared = context.inputs.keys.sorted().joined(separator: ", ")
+        throw StepFailure(
+          "llm: the template names {{\(name)}}, which is not among the step's inputs (\(declared.isEmpty ? "none" : declared))",
+          retryable: false)
+      }
+      if case .string(let text) = value {
+        result += text
+      } else {
+        result += String(decoding: value.serialized(), as: UTF8.self)
+      }
+      rest = rest[close.upperBound...]
+    }
+    return result + rest
+  }
+
+  public func execute(_ context: StepContext) async throws -> StepOutput {
+    let settings = try Settings.of(context, plugin: Self.name)
+    var headers = HTTPHeaders()
+    if let variable = settings.apiKeyVariable {
+      guard let key = ProcessInfo.processInfo.environment[variable], !key.isEmpty else {
+        throw StepFailure("llm: the environment variable \(variable) (api_key_env) is not set on the server", retryable: false)
+      }
+      headers.add(name: "Authorization", value: "Bearer \(key)")
+    }
+    headers.add(name: "Idempotency-Key", value: context.idempotencyKey)
+    let prompt = HistoryMessage(role: "user", content: try Self.render(settings.prompt, context: context))
+    var messages: [HistoryMessage] = []
+    if let system = settings.system { messages.append(HistoryMessage(role: "system", content: try Self.render(system, context: context))) }
+    messages += context.history
+    messages.append(prompt)
+    var body: [String: JSONValue] = [
+      "model": .string(settings.model),
+      "messages": .array(messages.map { .object(["role": .string($0.role), "content": .string($0.content)]) }),
+    ]
+    if let temperature = settings.temperature { body["temperature"] = .number(temperature) }
+    if let maximumTokens = settings.maximumTokens { body["max_tokens"] = .number(Double(maximumTokens)) }
+
+    let response = try await HTTPEndpoint.post(
+      client: client, url: settings.baseURL + "/chat/completions", headers: headers,
+      body: JSONValue.object(body).serialized(), timeout: settings.timeout,
+      maximumResponseBytes: settings.maximumResponseBytes)
+    let source = "llm (\(HTTPEndpoint.redacted(settings.baseURL)), model \(settings.model))"
+    guard case .object(let reply) = try? JSONValue(parsing: response),
+      let choice = reply["choices"]?.arrayValue?.first?.objectValue,
+      let content = choice["message"]?.objectValue?["content"]?.stringValue
+    else {
+      let preview = String(decoding: response.prefix(200), as: UTF8.self)
+      throw StepFailure("\(source) sent a malformed response (no choices[0].message.content): \(preview)", retryable: true)
+    }
+    let usage = reply["usage"]?.objectValue
+    let inputTokens = UInt64(max(0, usage?["prompt_tokens"]?.numberValue ?? 0))
+    let outputTokens = UInt64(max(0, usage?["completion_tokens"]?.numberValue ?? 0))
+    var artifact: [String: JSONValue] = ["content": .string(content)]
+    artifact["model"] = reply["model"] ?? .string(settings.model)
+    artifact["finish_reason"] = choice["finish_reason"] ?? .null
+    return StepOutput(
+      artifact: JSONValue.object(artifact).serialized(),
+      usage: StepUsage(
+        inputTokens: inputTokens, outputTokens: outputTokens,
+        costMicros: settings.costMicros(input: inputTokens, output: outputTokens)),
+      history: [prompt, HistoryMessage(role: "assistant", content: content)])
+  }
+}

@@ -1,0 +1,133 @@
+"""The client: one Unix-socket connection, length-prefixed protobuf envelopes."""
+
+import itertools
+import json
+import os
+import socket
+import struct
+import threading
+
+from . import errors
+from .state import RunState
+
+try:
+    from . import resumable_pb2 as pb2
+except ImportError as error:  # pragma: no cover - explained to the user
+    raise ImportError(
+        "resumable_client.resumable_pb2 is missing: generate it from proto/ with `make python` "
+        "(protoc from Debian's protobuf-compiler)"
+    ) from error
+
+DEFAULT_SOCKET_PATH = "/tmp/resumable.sock"
+_HEADER = struct.Struct(">I")
+_MAX_FRAME = 64 * 1024 * 1024
+
+
+class Client:
+    """A connection to a ``resumable serve`` sidecar.
+
+    ``socket_path`` defaults to ``$RESUMABLE_SOCKET``, else ``/tmp/resumable.sock``.
+    Calls are thread-safe (one at a time on the connection). ``timeout`` (seconds)
+    bounds each call: the server answers ``DEADLINE_EXCEEDED`` when it passes, and the
+    run goes on. Failures raise a subclass of ``ResumableError``.
+    """
+
+    def __init__(self, socket_path=None, timeout=None):
+        self.socket_path = socket_path or os.environ.get("RESUMABLE_SOCKET") or DEFAULT_SOCKET_PATH
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.connect(self.socket_path)
+        except OSError as error:
+            self._sock.close()
+            raise errors.Unavailable(
+                f"cannot connect to {self.socket_path}: {error.strerror or error}; is `resumable serve` running?"
+            ) from error
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._sock.close()
+
+    # -- the methods -------------------------------------------------------------------
+
+    def start(self, workflow, input=None, workflow_id="", wait=True, use_existing=False, timeout=None):
+        """Starts a run of ``workflow`` and returns its ``RunState``.
+
+        ``input`` is any JSON-serializable value (or a JSON string with ``input_json``
+        semantics when it is ``bytes``). With ``wait`` (the default) the call returns when
+        the run is COMPLETED or FAILED. A caller-chosen ``workflow_id`` makes the start
+        idempotent: ``use_existing=True`` returns the existing run instead of raising
+        ``AlreadyExists``.
+        """
+        request = pb2.StartWorkflowRequest(
+            workflow=workflow,
+            workflow_id=workflow_id,
+            input_json=input.decode() if isinstance(input, bytes) else ("" if input is None else json.dumps(input)),
+            no_wait=not wait,
+            on_conflict=pb2.CONFLICT_POLICY_USE_EXISTING if use_existing else pb2.CONFLICT_POLICY_FAIL,
+        )
+        response = self._call("StartWorkflow", request, pb2.StartWorkflowResponse, timeout)
+        return RunState.from_proto(pb2, response.state)
+
+    def resume(self, workflow_id, wait=True, timeout=None):
+        """Resumes a run at its failed (or interrupted) step; committed steps never run again."""
+        request = pb2.ResumeWorkflowRequest(workflow_id=workflow_id, no_wait=not wait)
+        response = self._call("ResumeWorkflow", request, pb2.ResumeWorkflowResponse, timeout)
+        return RunState.from_proto(pb2, response.state)
+
+    def get_state(self, workflow_id, include_artifacts=False, timeout=None):
+        """Reads a run's state (with its artifacts when asked)."""
+        request = pb2.GetStateRequest(workflow_id=workflow_id, include_artifacts=include_artifacts)
+        response = self._call("GetState", request, pb2.GetStateResponse, timeout)
+        return RunState.from_proto(pb2, response.state)
+
+    # -- the wire ----------------------------------------------------------------------
+
+    def _call(self, method, request, response_type, timeout):
+        timeout = self.timeout if timeout is None else timeout
+        envelope = pb2.Envelope(
+            request_id=next(self._ids),
+            method=method,
+            payload=request.SerializeToString(),
+            timeout_ms=int(timeout * 1000) if timeout else 0,
+        )
+        body = envelope.SerializeToString()
+        with self._lock:
+            try:
+                self._sock.sendall(_HEADER.pack(len(body)) + body)
+                reply = self._read_envelope()
+            except (ConnectionError, BrokenPipeError) as error:
+                raise errors.ConnectionClosed(f"the connection to {self.socket_path} closed: {error}") from error
+        if reply.request_id != envelope.request_id:
+            raise errors.Internal(f"answer for request {reply.request_id}, expected {envelope.request_id}")
+        if reply.status_code != pb2.STATUS_CODE_OK:
+            name = pb2.StatusCode.Name(reply.status_code)[len("STATUS_CODE_"):] if reply.status_code in pb2.StatusCode.values() else "UNKNOWN"
+            raise errors.error_for(name, reply.status_message)
+        response = response_type()
+        response.ParseFromString(reply.payload)
+        return response
+
+    def _read_envelope(self):
+        (length,) = _HEADER.unpack(self._read_exactly(_HEADER.size))
+        if length > _MAX_FRAME:
+            raise errors.Internal(f"the server sent a frame of {length} bytes")
+        envelope = pb2.Envelope()
+        envelope.ParseFromString(self._read_exactly(length))
+        return envelope
+
+    def _read_exactly(self, count):
+        chunks = []
+        while count:
+            chunk = self._sock.recv(count)
+            if not chunk:
+                raise errors.ConnectionClosed(f"the server at {self.socket_path} closed the connection")
+            chunks.append(chunk)
+            count -= len(chunk)
+        return b"".join(chunks)
