@@ -24,7 +24,7 @@ func fuzzMessages(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   let input = Array(UnsafeBufferPointer(start: data, count: size))
   guard let selector = input.first else { return 0 }
   let bytes = Array(input.dropFirst())
-  switch selector % 12 {
+  switch selector % 14 {
   case 0: roundTrip(Envelope.self, bytes)
   case 1: roundTrip(StartWorkflowRequest.self, bytes)
   case 2: roundTrip(StartWorkflowResponse.self, bytes)
@@ -36,7 +36,9 @@ func fuzzMessages(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
   case 8: roundTrip(StepRecord.self, bytes)
   case 9: roundTrip(Artifact.self, bytes)
   case 10: roundTrip(CostLedger.self, bytes)
-  default: roundTrip(Usage.self, bytes)
+  case 11: roundTrip(Usage.self, bytes)
+  case 12: roundTrip(GivenInput.self, bytes)
+  default: roundTrip(HistoryMessage.self, bytes)
   }
   return 0
 }

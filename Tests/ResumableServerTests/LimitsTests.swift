@@ -14,6 +14,9 @@ struct LimitsTests {
       - name: big
         steps:
           - {name: blob, plugin: simulate, config: {artifact_bytes: 900000}}
+      - name: long
+        steps:
+          - {name: wait, plugin: simulate, config: {latency_ms: 2000}}
     """
 
   static func getState(_ id: UInt64, _ workflowID: String = "nobody-here", artifacts: Bool = false) -> Envelope {
@@ -105,14 +108,14 @@ struct LimitsTests {
 
   @Test func idleConnectionsCloseButOneWaitingOnARunStays() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.idleTimeout = .milliseconds(200) }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.idleTimeout = .milliseconds(500) }) { server in
         try await RawConnection.with(server.socketPath) { idle in
           let frames = try await idle.framesUntilClose()
           #expect(frames.isEmpty)
         }
-        // `slow` runs 800 ms, four idle timeouts: the call waiting on it is answered.
+        // `long` runs 2 s, four idle timeouts: the call waiting on it is answered.
         try await RawConnection.with(server.socketPath) { waiting in
-          let slow = StartWorkflowRequest(workflow: "slow", workflowID: "idle-1")
+          let slow = StartWorkflowRequest(workflow: "long", workflowID: "idle-1")
           try await waiting.send(Envelope(requestID: 7, method: "StartWorkflow", payload: slow.protobufBytes()))
           let answer = try #require(try await waiting.nextFrame())
           #expect(answer.requestID == 7)
