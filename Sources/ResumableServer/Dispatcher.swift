@@ -59,6 +59,8 @@ struct Dispatcher: Sendable {
         state: RunState(
           record, includeArtifacts: message.includeArtifacts, includeHistory: message.includeHistory)
       ).protobufBytes()
+    case .listWorkflows, .cancelWorkflow, .approveStep, .watchWorkflow, .health:
+      throw RPCFailure(.unimplemented, "\(method.rawValue) is not implemented by this server yet")
     }
   }
 
