@@ -89,7 +89,7 @@ struct ConnectionOptions: ParsableArguments {
     }
   }
 
-  private static func report(_ error: ResumableClientError, connecting: Bool) -> ExitCode {
+  static func report(_ error: ResumableClientError, connecting: Bool) -> ExitCode {
     printToStandardError("error: \(error.code): \(error.message)")
     return ExitCode(ResumableExitCode.forError(error, connecting: connecting))
   }

@@ -32,7 +32,7 @@ struct Resumable: AsyncParsableCommand {
 
       \(ResumableExitCode.summary)
       """,
-    subcommands: [Serve.self, Start.self, Resume.self, State.self]
+    subcommands: [Serve.self, Start.self, Resume.self, State.self, Watch.self]
   )
 
   /// argument-parser's own entry point with one change: usage errors exit with

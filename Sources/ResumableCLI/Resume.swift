@@ -7,8 +7,8 @@ struct Resume: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Resume a run from its first step not committed.",
     discussion: """
-      Committed steps never run again. Waits for the run to end unless --no-wait is given, \
-      prints its state, and exits with the code of its status.
+      Committed steps never run again. Waits for the run to end unless --no-wait is given (on a \
+      terminal, showing its progress live), prints its state, and exits with the code of its status.
       """
   )
 
@@ -21,6 +21,14 @@ struct Resume: AsyncParsableCommand {
 
   func run() async throws {
     let request = ResumeWorkflowRequest(workflowID: target.id, noWait: noWait)
+    if !noWait, !output.json, ProgressDisplay.standardOutputIsTerminal {
+      // On a terminal: resume without waiting, then show the run's progress live (Watch.swift).
+      try await connection.follow(style: .live, stopAtApproval: true) { client, timeout throws(ResumableClientError) in
+        try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: target.id, noWait: true), timeout: timeout)
+          .state.workflowID
+      }
+      return
+    }
     try await connection.callForRunState(output: output, waited: !noWait) {
       client, timeout throws(ResumableClientError) in
       try await client.resumeWorkflow(request, timeout: timeout).state

@@ -30,8 +30,8 @@ public final class ResumableClient: Sendable {
   /// The configuration the client was connected with.
   public let configuration: Configuration
 
-  private let channel: any Channel
-  private let pending: PendingCalls
+  let channel: any Channel
+  let pending: PendingCalls
 
   private init(
     socketPath: String, configuration: Configuration, channel: any Channel, pending: PendingCalls

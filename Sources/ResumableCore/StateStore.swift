@@ -4,7 +4,7 @@
 /// the writer holds and the step it expects the run to be at, and changes
 /// nothing when either is stale (`StoreError.Kind.fenced` / `.conflict`).
 /// Each write also refreshes the expiry of every key of the run together.
-public protocol StateStore: Sendable {
+public protocol StateStore: Sendable, RunEventLog {
   /// Creates a run with its first step's first attempt begun, and takes its
   /// lease (fencing token 1), unless a run with that id exists.
   func create(_ run: NewRun) async throws(StoreError) -> CreateOutcome

@@ -8,6 +8,8 @@ import ResumableWire
 struct Dispatcher: Sendable {
   let engine: WorkflowEngine
   let logger: Logger
+  /// Ends the watches in flight at shutdown (`stream`, Dispatcher+Watch.swift).
+  let watches = WatchShutdown()
 
   func respond(to request: Envelope) async -> Envelope {
     var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
@@ -59,12 +61,14 @@ struct Dispatcher: Sendable {
         state: RunState(
           record, includeArtifacts: message.includeArtifacts, includeHistory: message.includeHistory)
       ).protobufBytes()
-    case .listWorkflows, .cancelWorkflow, .approveStep, .watchWorkflow, .health:
+    case .watchWorkflow:
+      throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")
+    case .listWorkflows, .cancelWorkflow, .approveStep, .health:
       throw RPCFailure(.unimplemented, "\(method.rawValue) is not implemented by this server yet")
     }
   }
 
-  private func decode<Message: WireMessage>(_ type: Message.Type, _ payload: [UInt8], _ method: Method) throws -> Message {
+  func decode<Message: WireMessage>(_ type: Message.Type, _ payload: [UInt8], _ method: Method) throws -> Message {
     do {
       return try Message(protobufBytes: payload)
     } catch {

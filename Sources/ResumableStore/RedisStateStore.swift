@@ -10,8 +10,8 @@ public import ResumableRedis
 /// (`Scripts`): fenced, all or nothing, writing only what the step changed
 /// (O(size of that step's output)), and refreshing every key's expiry.
 public final class RedisStateStore: StateStore {
-  private let client: RedisClient
-  private let prefix: String
+  let client: RedisClient
+  let prefix: String
   private let recoveryIndex: String
 
   /// - Parameters:
@@ -64,7 +64,7 @@ public final class RedisStateStore: StateStore {
         RedisArgument(Int(RunRecord.currentSchemaVersion)), RedisArgument(new.definition.name),
         RedisArgument(definition), RedisArgument(new.input), RedisArgument(new.definition.steps[0].name),
         RedisArgument(try encode(new.firstStep)),
-        RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs)),
+        RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs, status: .running)),
         RedisArgument(timing.nowMs + timing.ttlMs),
       ],
       after: [index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)])
@@ -241,7 +241,7 @@ public final class RedisStateStore: StateStore {
       RedisArgument(
         Self.event(
           begin.resume == nil ? "attempt_started" : "run_resumed", step: begin.stepName,
-          attempt: Int(begin.step.attempts), at: timing.nowMs)),
+          attempt: Int(begin.step.attempts), at: timing.nowMs, status: .running)),
       begin.resume == nil ? "0" : "1", RedisArgument(begin.resume?.savedMicros ?? 0),
       RedisArgument(Int(RunRecord.currentSchemaVersion)),
     ]
@@ -270,7 +270,9 @@ public final class RedisStateStore: StateStore {
         RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
         RedisArgument(
-          Self.event("step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs)),
+          Self.event(
+            "step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs,
+            status: commit.next == nil ? .completed : .running)),
         RedisArgument(commit.next?.name ?? ""),
         RedisArgument(next),
         RedisArgument(max(1, commit.maxHistoryMessages)),
@@ -300,7 +302,12 @@ public final class RedisStateStore: StateStore {
         RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(Self.event(event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs)),
+        RedisArgument(
+          Self.event(
+            event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs,
+            status: failure.runError == nil ? .running : .failed,
+            message: event == "step_waiting" ? failure.step.waitReason : failure.step.lastError,
+            nextAttemptAtMs: failure.step.nextAttemptAtMs)),
         RedisArgument(failure.runError ?? ""),
       ])
   }
@@ -315,11 +322,21 @@ public final class RedisStateStore: StateStore {
     }
   }
 
-  static func event(_ type: String, step: String, attempt: Int, at nowMs: Int64) -> [UInt8] {
-    JSONValue.object([
+  /// An event's JSON: `type`, `step`, `attempt`, `at_ms`, and when given the
+  /// run's `status` after it, a `message` (an attempt's error, a wait's
+  /// reason) and `next_attempt_at_ms`. Watchers read it (`RedisStateStore+Events`).
+  static func event(
+    _ type: String, step: String, attempt: Int, at nowMs: Int64, status: RunStatus? = nil,
+    message: String? = nil, nextAttemptAtMs: Int64 = 0
+  ) -> [UInt8] {
+    var members: [String: JSONValue] = [
       "type": .string(type), "step": .string(step), "attempt": .number(Double(attempt)),
       "at_ms": .number(Double(nowMs)),
-    ]).serialized()
+    ]
+    if let status { members["status"] = .string(status.rawValue) }
+    if let message, !message.isEmpty { members["message"] = .string(message) }
+    if nextAttemptAtMs > 0 { members["next_attempt_at_ms"] = .number(Double(nextAttemptAtMs)) }
+    return JSONValue.object(members).serialized()
   }
 }
 
