@@ -10,9 +10,10 @@ import Testing
 @Suite("WatchWorkflow")
 struct WatchWorkflowTests {
   /// `gated` holds its first step while `gate` exists (retryable failures,
-  /// 20 ms apart), then runs three steps; `doomed` fails at once.
+  /// 20 ms apart, no circuit breaker), then runs three steps; `doomed` fails at once.
   static func yaml(gate: String) -> String {
     """
+    plugins: {simulate: {circuit_breaker: off}}
     workflows:
       - name: gated
         steps:
@@ -61,7 +62,7 @@ struct WatchWorkflowTests {
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let gate = directory.appending("gate")
-      FileManager.default.createFile(atPath: gate, contents: nil)
+      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
       try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-1", noWait: true))
@@ -130,7 +131,7 @@ struct WatchWorkflowTests {
               Issue.record("unexpected frame \(response)")
             }
             Issue.record("the watch of '\(id)' ended without an error")
-          } catch {
+          } catch let error as ResumableClientError {
             #expect(error.code == code)
             #expect(error.message.contains(message), "\(error.message)")
           }
@@ -144,7 +145,10 @@ struct WatchWorkflowTests {
 
   @Test func onTheWireEveryFrameHasTheRequestIDAndOnlyTheLastEndsTheStream() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: "/nonexistent")) { server in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let gate = directory.appending("gate")
+      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "raw-done"))
         }
@@ -163,6 +167,7 @@ struct WatchWorkflowTests {
           #expect(state.status == .completed && state.workflowID == "raw-done")
 
           // A deadline ends a watch of a run that goes on.
+          #expect(FileManager.default.createFile(atPath: gate, contents: nil))
           try await raw.send(
             Envelope(
               requestID: 9, method: "StartWorkflow",
@@ -190,7 +195,7 @@ struct WatchWorkflowTests {
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let gate = directory.appending("gate")
-      FileManager.default.createFile(atPath: gate, contents: nil)
+      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
       try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-a", noWait: true))
@@ -216,7 +221,7 @@ struct WatchWorkflowTests {
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let gate = directory.appending("gate")
-      FileManager.default.createFile(atPath: gate, contents: nil)
+      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
       let server = try await ServeProcess.start(
         ServeProcess.arguments(redis: redis, yaml: Self.yaml(gate: gate), keyPrefix: uniqueKeyPrefix(), in: directory),
         name: "w", logLevel: "warning", in: directory)
@@ -229,6 +234,7 @@ struct WatchWorkflowTests {
             Issue.record("the watch ended without an error")
           } catch let error as ResumableClientError {
             #expect(error.code == .unavailable, "\(error)")
+            #expect(error.message.contains("shutting down"), "\(error)")
           }
         }
       } catch {
