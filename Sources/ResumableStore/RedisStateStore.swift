@@ -10,9 +10,11 @@ public import ResumableRedis
 /// (`Scripts`): fenced, all or nothing, writing only what the step changed
 /// (O(size of that step's output)), and refreshing every key's expiry.
 public final class RedisStateStore: StateStore {
-  private let client: RedisClient
-  private let prefix: String
-  private let recoveryIndex: String
+  let client: RedisClient
+  let prefix: String
+  let recoveryIndex: String
+  /// Every run by creation time (ms): what `listRuns` reads, newest first.
+  let runsIndex: String
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
@@ -22,6 +24,7 @@ public final class RedisStateStore: StateStore {
     self.client = client
     self.prefix = keyPrefix
     self.recoveryIndex = RunKeys.recoveryIndex(prefix: keyPrefix)
+    self.runsIndex = RunKeys.runsIndex(prefix: keyPrefix)
   }
 
   private func keys(_ workflowID: String) -> [RedisArgument] {
@@ -29,7 +32,7 @@ public final class RedisStateStore: StateStore {
   }
 
   /// Runs a script on a run's keys, after `commands` in the same round trip.
-  private func run(
+  func run(
     _ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument],
     after commands: [[RedisArgument]] = []
   ) async throws(StoreError) -> RESPValue {
@@ -46,7 +49,7 @@ public final class RedisStateStore: StateStore {
   /// the same round trip: the index is a superset of the RUNNING runs, so a
   /// server dying at any instant leaves its runs findable. An entry for a
   /// write that then failed is harmless: recovery checks and clears it.
-  private func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
+  func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
     ["ZADD", RedisArgument(recoveryIndex), RedisArgument(dueAtMs), RedisArgument(workflowID)]
   }
 
@@ -67,7 +70,11 @@ public final class RedisStateStore: StateStore {
         RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs)),
         RedisArgument(timing.nowMs + timing.ttlMs),
       ],
-      after: [index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)])
+      after: [
+        index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs),
+        // NX: an existing run keeps its place in the list.
+        ["ZADD", RedisArgument(runsIndex), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
+      ])
     return reply.int == 1 ? .created(fence: 1) : .exists
   }
 
@@ -307,7 +314,7 @@ public final class RedisStateStore: StateStore {
 
   // MARK: - Encoding
 
-  private func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
+  func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
     do {
       return Array(try RunRecordDecoder.encoder.encode(value))
     } catch {
@@ -315,11 +322,25 @@ public final class RedisStateStore: StateStore {
     }
   }
 
-  static func event(_ type: String, step: String, attempt: Int, at nowMs: Int64) -> [UInt8] {
-    JSONValue.object([
+  static func event(_ type: String, step: String, attempt: Int, at nowMs: Int64, message: String? = nil) -> [UInt8] {
+    var members: [String: JSONValue] = [
       "type": .string(type), "step": .string(step), "attempt": .number(Double(attempt)),
       "at_ms": .number(Double(nowMs)),
-    ]).serialized()
+    ]
+    if let message { members["message"] = .string(message) }
+    return JSONValue.object(members).serialized()
+  }
+
+  /// Sends one command; an error reply is a corrupt-store error.
+  func send(_ command: [RedisArgument]) async throws(StoreError) -> RESPValue {
+    let reply: RESPValue
+    do {
+      reply = try await client.send(command)
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "\(command.first.map { "\($0)" } ?? ""): \(message)") }
+    return reply
   }
 }
 
