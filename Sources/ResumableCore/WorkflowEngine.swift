@@ -47,6 +47,8 @@ public final class WorkflowEngine: Sendable {
   let configuration: EngineConfiguration
   let logger: Logger
   let state = Mutex(State())
+  /// The attempts in flight, whose leases `keepAttemptLeases` renews.
+  private let attemptLeases = AttemptLeases()
   /// One circuit breaker per plugin, shared by every run.
   let breakers: CircuitBreakers
   /// When the engine was created (uptime).
@@ -78,15 +80,42 @@ public final class WorkflowEngine: Sendable {
   /// unless turned off, runs the recovery loop (`recoverOrphanedRuns`) until
   /// `beginShutdown()`.
   public func run() async {
-    await withDiscardingTaskGroup { runners in
-      await withTaskGroup(of: Void.self) { loops in
-        if let interval = configuration.recoveryInterval {
-          loops.addTask { await self.recoverOrphanedRuns(every: interval) }
+    await withTaskGroup(of: Void.self) { keeper in
+      // Renews the leases of attempts in flight until every runner has stopped.
+      keeper.addTask { await self.keepAttemptLeases() }
+      await withDiscardingTaskGroup { runners in
+        await withTaskGroup(of: Void.self) { loops in
+          if let interval = configuration.recoveryInterval {
+            loops.addTask { await self.recoverOrphanedRuns(every: interval) }
+          }
+          for await job in jobs {
+            runners.addTask { await self.drive(job) }
+          }
+          loops.cancelAll()
         }
-        for await job in jobs {
-          runners.addTask { await self.drive(job) }
+      }
+      keeper.cancelAll()
+    }
+  }
+
+  /// The lease keeper of every attempt in flight (`AttemptLeases`): every
+  /// sixth of the lease (at most a second), renews the leases not renewed
+  /// for a third of it, so two renewals can fail before a lease lapses.
+  private func keepAttemptLeases() async {
+    let lease = configuration.leaseDuration
+    let tick = min(max(lease / 6, .milliseconds(10)), .seconds(1))
+    while (try? await Task.sleep(for: tick)) != nil {
+      let due = attemptLeases.due(age: lease / 3)
+      guard !due.isEmpty else { continue }
+      await withTaskGroup(of: Void.self) { renewals in
+        // At most 64 renewals in flight: they share one pipelined connection anyway.
+        for (index, entry) in due.enumerated() {
+          if index >= 64 { await renewals.next() }
+          renewals.addTask {
+            let renewed = try? await self.store.renewLease(workflowID: entry.workflowID, fence: entry.fence, ttl: lease)
+            if renewed == false { entry.loss.signal() }
+          }
         }
-        loops.cancelAll()
       }
     }
   }
@@ -570,6 +599,9 @@ public final class WorkflowEngine: Sendable {
         if next == nil {
           record.status = .completed
           logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
+          // The commit made the run COMPLETED for good: callers waiting on it
+          // get their answer now, not a round trip later.
+          job.completion.finish()
           await release(record)
           return
         }
@@ -642,7 +674,7 @@ public final class WorkflowEngine: Sendable {
     return inputs
   }
 
-  /// Runs one attempt, renewing the lease meanwhile and enforcing the timeout.
+  /// Runs one attempt, enforcing the timeout; the keeper renews its lease meanwhile.
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
     inputs: [String: [UInt8]], history: [HistoryMessage]
@@ -652,8 +684,8 @@ public final class WorkflowEngine: Sendable {
       workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
       stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
       deadline: timeout.map { ContinuousClock.now + $0 }, history: history)
-    let store = self.store
-    let lease = configuration.leaseDuration
+    let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence)
+    defer { attemptLeases.unregister(leaseKey) }
     let stop = state.withLock { $0.stops[record.workflowID] }
     return await withTaskGroup(of: AttemptOutcome?.self) { group in
       if let stop {
@@ -681,12 +713,8 @@ public final class WorkflowEngine: Sendable {
         }
       }
       group.addTask {
-        // Renew at a third of the lease, so two renewals can fail before it lapses.
-        while (try? await Task.sleep(for: lease / 3)) != nil {
-          let renewed = try? await store.renewLease(workflowID: record.workflowID, fence: record.fence, ttl: lease)
-          if renewed == false { return .leaseLost }
-        }
-        return nil
+        // The keeper renews the lease meanwhile; this returns when it is lost.
+        await leaseLoss.wait() ? .leaseLost : nil
       }
       var outcome: AttemptOutcome = .cancelled
       while let next = await group.next() {

@@ -40,7 +40,7 @@ extension RedisStateStore {
     arguments += rerun.discarded.map { RedisArgument($0) }
     for (name, record) in rerun.steps.sorted(by: { $0.key < $1.key }) {
       arguments.append(RedisArgument(name))
-      arguments.append(RedisArgument(try encode(record)))
+      arguments.append(RedisArgument(encode(record)))
     }
     _ = try await run(
       Scripts.rerun, rerun.workflowID, arguments,

@@ -12,6 +12,8 @@ public import ResumableRedis
 public final class RedisStateStore: StateStore {
   let client: RedisClient
   let prefix: String
+  /// The first part of every key this store writes.
+  public var keyPrefix: String { prefix }
   let recoveryIndex: String
   /// Every run by creation time (ms): what `listRuns` reads, newest first.
   let runsIndex: String
@@ -59,14 +61,16 @@ public final class RedisStateStore: StateStore {
 
   public func create(_ new: NewRun) async throws(StoreError) -> CreateOutcome {
     let timing = new.timing
-    let definition = try encode(new.definition)
+    let definition = try DefinitionSnapshots.shared.json(of: new.definition) { definition throws(StoreError) in
+      try encode(definition)
+    }
     let reply = try await run(
       Scripts.create, new.workflowID,
       [
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(Int(RunRecord.currentSchemaVersion)), RedisArgument(new.definition.name),
         RedisArgument(definition), RedisArgument(new.input), RedisArgument(new.definition.steps[0].name),
-        RedisArgument(try encode(new.firstStep)),
+        RedisArgument(encode(new.firstStep)),
         RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs)),
         RedisArgument(timing.nowMs + timing.ttlMs),
       ],
@@ -243,7 +247,7 @@ public final class RedisStateStore: StateStore {
     let timing = begin.timing
     var arguments: [RedisArgument] = [
       RedisArgument(begin.fence), RedisArgument(begin.cursor), RedisArgument(begin.stepName),
-      RedisArgument(try encode(begin.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
+      RedisArgument(encode(begin.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
       RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
       RedisArgument(
         Self.event(
@@ -254,7 +258,7 @@ public final class RedisStateStore: StateStore {
     ]
     for (name, step) in (begin.resume?.updatedSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
       arguments.append(RedisArgument(name))
-      arguments.append(RedisArgument(try encode(step)))
+      arguments.append(RedisArgument(encode(step)))
     }
     // A resume makes the run RUNNING again: it goes (back) into the index.
     let index = begin.resume == nil ? [] : [index(begin.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)]
@@ -264,14 +268,14 @@ public final class RedisStateStore: StateStore {
   public func commitStep(_ commit: StepCommit) async throws(StoreError) {
     let timing = commit.timing
     var next: [UInt8] = []
-    if let step = commit.next?.step { next = try encode(step) }
+    if let step = commit.next?.step { next = encode(step) }
     var history: [RedisArgument] = []
     for message in commit.history { history.append(RedisArgument(try encode(message))) }
     _ = try await run(
       Scripts.commit, commit.workflowID,
       [
         RedisArgument(commit.fence), RedisArgument(commit.cursor), RedisArgument(commit.stepName),
-        RedisArgument(commit.artifact), RedisArgument(try encode(commit.step)),
+        RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
         RedisArgument(commit.usage.costMicros), RedisArgument(commit.usage.inputTokens),
         RedisArgument(commit.usage.outputTokens), RedisArgument(timing.nowMs),
         RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
@@ -303,7 +307,7 @@ public final class RedisStateStore: StateStore {
       Scripts.fail, failure.workflowID,
       [
         RedisArgument(failure.fence), RedisArgument(failure.cursor), RedisArgument(failure.stepName),
-        RedisArgument(try encode(failure.step)), RedisArgument(failure.usage.costMicros),
+        RedisArgument(encode(failure.step)), RedisArgument(failure.usage.costMicros),
         RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
@@ -313,6 +317,11 @@ public final class RedisStateStore: StateStore {
   }
 
   // MARK: - Encoding
+
+  /// A step record, through the fast path (`StepStateJSON`): the same bytes `JSONEncoder` writes.
+  func encode(_ step: StepState) -> [UInt8] {
+    StepStateJSON.encode(step)
+  }
 
   func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
     do {
