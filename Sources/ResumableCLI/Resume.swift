@@ -19,8 +19,16 @@ struct Resume: AsyncParsableCommand {
   @Flag(help: "Return at once, with the run RUNNING, instead of waiting for it to end.")
   var noWait = false
 
+  @Option(
+    name: .customLong("from-step"),
+    help: ArgumentHelp(
+      "Run a COMPLETED or FAILED run again from this step: the artifacts of the steps before it are kept, "
+        + "its own and the later ones discarded. Recorded in the run's events.",
+      valueName: "step"))
+  var fromStep: String?
+
   func run() async throws {
-    let request = ResumeWorkflowRequest(workflowID: target.id, noWait: noWait)
+    let request = ResumeWorkflowRequest(workflowID: target.id, noWait: noWait, fromStep: fromStep ?? "")
     try await connection.callForRunState(output: output, waited: !noWait) {
       client, timeout throws(ResumableClientError) in
       try await client.resumeWorkflow(request, timeout: timeout).state
