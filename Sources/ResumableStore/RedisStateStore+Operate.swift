@@ -26,7 +26,7 @@ extension RedisStateStore {
 
   public func rerun(_ rerun: RerunBegin) async throws(StoreError) {
     let timing = rerun.timing
-    let step = rerun.steps.keys.contains(rerun.discarded.first ?? "") ? rerun.discarded.first ?? "" : ""
+    let step = rerun.discarded.first ?? ""  // The step the re-run starts from.
     var arguments: [RedisArgument] = [
       RedisArgument(rerun.fence), RedisArgument(rerun.cursor), RedisArgument(timing.nowMs),
       RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
