@@ -18,7 +18,7 @@ fi
 endef
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release run test chaos example python python-test proto proto-check clean
+.PHONY: deps build release run test chaos bench example python python-test proto proto-check clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -71,6 +71,13 @@ python-test: python
 chaos: deps
 	swift build $(SWIFT_BUILD_FLAGS)
 	RESUMABLE_CHAOS=full swift test $(SWIFT_BUILD_FLAGS) --filter ChaosTests
+
+## bench: the benchmark suite and the article's experiment on a release build;
+## each starts its own server on its own embedded Redis (see BENCHMARKS.md).
+## BENCH_ARGS are passed to the suite, e.g. BENCH_ARGS="--json bench.json"
+bench: release
+	.build/release/resumable bench $(BENCH_ARGS)
+	.build/release/resumable bench seed
 
 ## proto: regenerate Sources/CResumableProto from proto/
 proto: deps

@@ -11,7 +11,8 @@ import PackageDescription
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
 //   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
 //   ResumableClient (async client library)
-//   ResumableCLI (the command line: serve + client commands, as a library)
+//   ResumableBench (the benchmark suite: drives a server child process)
+//   ResumableCLI (the command line: serve + client commands + bench, as a library)
 //   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
@@ -123,13 +124,28 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .target(
+      name: "ResumableBench",
+      dependencies: [
+        "ResumableClient",
+        "ResumableCore",
+        "ResumableRedis",
+        "ResumableStore",
+        "ResumableWire",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "ResumableCLI",
       dependencies: [
+        "ResumableBench",
         "ResumableCore",
         "ResumableServer",
         "ResumableClient",
         "ResumableWire",
         "ResumableRedis",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -204,10 +220,15 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ResumableBenchTests",
+      dependencies: ["ResumableBench"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ResumableServerTests",
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
-        "ResumableStore", "ResumableRedis", "ResumableTestSupport",
+        "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench",
       ],
       swiftSettings: swiftSettings
     ),

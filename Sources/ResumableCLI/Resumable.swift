@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import ResumableClient
 public import ResumableCore
 
@@ -13,7 +15,16 @@ public enum ResumableCommandLine {
 
   /// Parses the process' arguments and runs the command, with `plugins`
   /// available to the workflows `serve` loads. Exits the process.
+  ///
+  /// It first makes SwiftNIO's event loops run Swift Concurrency's tasks (NIO's
+  /// documented take-over of the global executor, which must happen once, on the
+  /// main thread): a task awaiting a Redis reply or writing a response then resumes
+  /// on the event loop that did the I/O, instead of hopping to the cooperative pool
+  /// and back — two thread wake-ups per round trip, which were most of a no-op
+  /// step's cost (see BENCHMARKS.md). Nothing in this process blocks a thread of
+  /// the pool, so nothing blocks an event loop either.
   public static func main(plugins: PluginRegistry) async -> Never {
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     await $plugins.withValue(plugins) {
       await Resumable.main()
     }
@@ -32,7 +43,7 @@ struct Resumable: AsyncParsableCommand {
 
       \(ResumableExitCode.summary)
       """,
-    subcommands: [Serve.self, Start.self, Resume.self, State.self, Watch.self]
+    subcommands: [Serve.self, Start.self, Resume.self, State.self, List.self, Cancel.self, Health.self, Watch.self, Bench.self]
   )
 
   /// argument-parser's own entry point with one change: usage errors exit with

@@ -129,7 +129,7 @@ public final class ResumableClient: Sendable {
 
   // MARK: - Calls
 
-  private func call<Request: WireMessage, Response: WireMessage>(
+  func call<Request: WireMessage, Response: WireMessage>(
     _ method: Method, _ request: Request, timeout: Duration?
   ) async throws(ResumableClientError) -> Response {
     let id = pending.nextRequestID()

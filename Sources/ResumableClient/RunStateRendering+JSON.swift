@@ -45,7 +45,12 @@ extension RunStateRendering {
       }
       object["artifacts"] = artifacts
     }
-    // Every value above is a string, number, NSNull, array or dictionary: serializing cannot fail.
+    return serialize(object)
+  }
+
+  /// Pretty, sorted JSON text of an object built of strings, numbers, NSNull, arrays and
+  /// dictionaries only — so serializing cannot fail.
+  static func serialize(_ object: [String: Any]) -> String {
     let data = try! JSONSerialization.data(
       withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     return String(decoding: data, as: UTF8.self)
@@ -96,11 +101,11 @@ extension RunStateRendering {
     }
   }
 
-  private static func nullIfEmpty(_ string: String) -> Any {
+  static func nullIfEmpty(_ string: String) -> Any {
     string.isEmpty ? NSNull() : string
   }
 
-  private static func timestampOrNull(_ unixMilliseconds: Int64) -> Any {
+  static func timestampOrNull(_ unixMilliseconds: Int64) -> Any {
     timestamp(unixMilliseconds: unixMilliseconds) ?? NSNull()
   }
 }

@@ -69,12 +69,19 @@ extension RunStateRendering {
           step.status == .completed ? String(step.artifactBytes) : "-",
         ]
       }
-    let widths = titles.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    // Names and statuses left-aligned, numbers right-aligned.
+    return table(rows, leftAligned: 2)
+  }
+
+  /// Rows as aligned columns: the first `leftAligned` columns padded on the right, the
+  /// others (numbers) on the left.
+  static func table(_ rows: [[String]], leftAligned: Int) -> [String] {
+    let columns = rows.map(\.count).max() ?? 0
+    let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
     return rows.map { row in
       row.indices.map { column in
         let padding = String(repeating: " ", count: widths[column] - row[column].count)
-        // Names and statuses left-aligned, numbers right-aligned.
-        return column < 2 ? row[column] + padding : padding + row[column]
+        return column < leftAligned ? row[column] + padding : padding + row[column]
       }
       .joined(separator: "  ")
       .trimmingTrailingSpaces()

@@ -41,6 +41,12 @@ public struct WatchProgress: Sendable {
     if event.attempt > 0 { step.attempts = event.attempt }
     switch event.type {
     case "run_started", "attempt_started", "run_resumed", "run_rerun", "step_approved":
+      // A re-run starts over from this step: those after it are pending again.
+      for later in state.steps.indices.dropFirst(index + 1) where event.type == "run_rerun" {
+        state.steps[later].status = .pending
+        state.steps[later].attempts = 0
+        notes[state.steps[later].name] = nil
+      }
       step.status = .running
       notes[step.name] = nil
       state.currentStep = step.name

@@ -51,6 +51,19 @@ public protocol StateStore: Sendable, RunEventLog {
   /// its index entry.
   func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration) async throws(StoreError) -> RecoveryClaim
 
+  /// Cancels a run that has not ended: CANCELLED, its fencing token bumped (a runner
+  /// still at work can write nothing more) and its lease dropped.
+  func cancel(_ cancel: RunCancel) async throws(StoreError) -> CancelOutcome
+
+  /// Starts a re-run of a COMPLETED or FAILED run from a step (lease held).
+  func rerun(_ rerun: RerunBegin) async throws(StoreError)
+
+  /// A page of runs, newest first, without scanning the keyspace.
+  func listRuns(_ query: RunQuery) async throws(StoreError) -> RunPage
+
+  /// One round trip to the store: how long it took.
+  func ping() async throws(StoreError) -> Duration
+
   /// Postpones a candidate's next recovery check (a run this server drives).
   func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError)
 

@@ -34,19 +34,25 @@ public final class WorkflowEngine: Sendable {
     var completion: RunCompletion
   }
 
-  private struct State {
+  struct State {
     var active: [String: RunCompletion] = [:]
+    /// Per active run: signalled when the run is cancelled, to stop its step in flight.
+    var stops: [String: RunCompletion] = [:]
     var draining = false
   }
 
   let store: any StateStore
-  private let registry: PluginRegistry
-  private let workflows: [String: WorkflowDefinition]
+  let registry: PluginRegistry
+  let workflows: [String: WorkflowDefinition]
   let configuration: EngineConfiguration
-  private let logger: Logger
-  private let state = Mutex(State())
+  let logger: Logger
+  let state = Mutex(State())
+  /// The attempts in flight, whose leases `keepAttemptLeases` renews.
+  private let attemptLeases = AttemptLeases()
   /// One circuit breaker per plugin, shared by every run.
   let breakers: CircuitBreakers
+  /// When the engine was created (uptime).
+  let startedAt = ContinuousClock.now
   private let jobs: AsyncStream<Job>
   private let jobSink: AsyncStream<Job>.Continuation
 
@@ -74,15 +80,42 @@ public final class WorkflowEngine: Sendable {
   /// unless turned off, runs the recovery loop (`recoverOrphanedRuns`) until
   /// `beginShutdown()`.
   public func run() async {
-    await withDiscardingTaskGroup { runners in
-      await withTaskGroup(of: Void.self) { loops in
-        if let interval = configuration.recoveryInterval {
-          loops.addTask { await self.recoverOrphanedRuns(every: interval) }
+    await withTaskGroup(of: Void.self) { keeper in
+      // Renews the leases of attempts in flight until every runner has stopped.
+      keeper.addTask { await self.keepAttemptLeases() }
+      await withDiscardingTaskGroup { runners in
+        await withTaskGroup(of: Void.self) { loops in
+          if let interval = configuration.recoveryInterval {
+            loops.addTask { await self.recoverOrphanedRuns(every: interval) }
+          }
+          for await job in jobs {
+            runners.addTask { await self.drive(job) }
+          }
+          loops.cancelAll()
         }
-        for await job in jobs {
-          runners.addTask { await self.drive(job) }
+      }
+      keeper.cancelAll()
+    }
+  }
+
+  /// The lease keeper of every attempt in flight (`AttemptLeases`): every
+  /// sixth of the lease (at most a second), renews the leases not renewed
+  /// for a third of it, so two renewals can fail before a lease lapses.
+  private func keepAttemptLeases() async {
+    let lease = configuration.leaseDuration
+    let tick = min(max(lease / 6, .milliseconds(10)), .seconds(1))
+    while (try? await Task.sleep(for: tick)) != nil {
+      let due = attemptLeases.due(age: lease / 3)
+      guard !due.isEmpty else { continue }
+      await withTaskGroup(of: Void.self) { renewals in
+        // At most 64 renewals in flight: they share one pipelined connection anyway.
+        for (index, entry) in due.enumerated() {
+          if index >= 64 { await renewals.next() }
+          renewals.addTask {
+            let renewed = try? await self.store.renewLease(workflowID: entry.workflowID, fence: entry.fence, ttl: lease)
+            if renewed == false { entry.loss.signal() }
+          }
         }
-        loops.cancelAll()
       }
     }
   }
@@ -174,8 +207,12 @@ public final class WorkflowEngine: Sendable {
   /// A COMPLETED run is returned as it is and nothing runs; a run driven by
   /// this server is attached to; a run driven elsewhere is followed until it
   /// ends (or, with `wait` false, returned as it is now).
-  public func resume(workflowID: String, wait: Bool) async throws(EngineError) -> RunRecord {
+  ///
+  /// With `fromStep`, a COMPLETED or FAILED run runs again from that step instead
+  /// (see `rerun`).
+  public func resume(workflowID: String, wait: Bool, fromStep: String? = nil) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
+    if let fromStep, !fromStep.isEmpty { return try await rerun(workflowID: workflowID, from: fromStep, wait: wait) }
     return try await follow(workflowID, wait: wait, resumeFailed: true, known: nil)
   }
 
@@ -236,7 +273,7 @@ public final class WorkflowEngine: Sendable {
 
   /// Drives run `id`, whose lease we have just taken: records the resume and
   /// begins a new attempt of the step at the cursor.
-  private func takeOver(_ id: String, fence: UInt64, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
+  func takeOver(_ id: String, fence: UInt64, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
     // Read the run again: it may have moved since it was last read.
     var record: RunRecord
     do {
@@ -378,13 +415,13 @@ public final class WorkflowEngine: Sendable {
   /// Whether the engine is shutting down.
   var isDraining: Bool { state.withLock { $0.draining } }
 
-  private func checkAcceptingRuns() throws(EngineError) {
+  func checkAcceptingRuns() throws(EngineError) {
     if state.withLock({ $0.draining }) {
       throw EngineError(.unavailable, "the server is shutting down; send the request to another server or retry after restart")
     }
   }
 
-  private func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
+  func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
     do {
       guard let record = try await store.load(workflowID: id, includeArtifacts: false) else {
         throw StoreError(.notFound, "")
@@ -396,23 +433,29 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Hands a run (whose lease we hold) to a runner task.
-  private func submit(_ record: RunRecord) async throws(EngineError) -> RunCompletion {
+  func submit(_ record: RunRecord) async throws(EngineError) -> RunCompletion {
     let completion = RunCompletion()
     let accepted = state.withLock { state -> Bool in
       guard !state.draining, state.active[record.workflowID] == nil else { return false }
       state.active[record.workflowID] = completion
+      state.stops[record.workflowID] = RunCompletion()
       return true
     }
     if accepted, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
       return completion
     }
-    if accepted { _ = state.withLock { $0.active.removeValue(forKey: record.workflowID) } }
+    if accepted {
+      state.withLock {
+        $0.active[record.workflowID] = nil
+        $0.stops[record.workflowID] = nil
+      }
+    }
     try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence, runEnded: false)
     throw EngineError(.unavailable, "the server is shutting down; retry after restart — the run '\(record.workflowID)' is saved and resumable")
   }
 
   /// Returns `record` at once, or the stored run after its runner stops.
-  private func finish(_ record: RunRecord, completion: RunCompletion, wait: Bool) async throws(EngineError) -> RunRecord {
+  func finish(_ record: RunRecord, completion: RunCompletion, wait: Bool) async throws(EngineError) -> RunRecord {
     guard wait else { return record }
     do {
       try await completion.wait()
@@ -422,9 +465,11 @@ public final class WorkflowEngine: Sendable {
     return try await loadExisting(record.workflowID)
   }
 
-  func writeTiming() -> WriteTiming {
+  /// The clock and expiries of a write; `ending` names the status a write that ends
+  /// the run gives it, whose retention then sets the expiry.
+  func writeTiming(ending: RunStatus? = nil) -> WriteTiming {
     WriteTiming(
-      nowMs: Self.nowMilliseconds(), ttlMs: configuration.ttl.wholeMilliseconds,
+      nowMs: Self.nowMilliseconds(), ttlMs: configuration.retention(ending).wholeMilliseconds,
       leaseMs: configuration.leaseDuration.wholeMilliseconds)
   }
 
@@ -449,7 +494,10 @@ public final class WorkflowEngine: Sendable {
     var record = job.record
     let id = record.workflowID
     defer {
-      _ = state.withLock { $0.active.removeValue(forKey: id) }
+      state.withLock {
+        $0.active[id] = nil
+        $0.stops[id] = nil
+      }
       job.completion.finish()
     }
     var logger = self.logger
@@ -524,7 +572,8 @@ public final class WorkflowEngine: Sendable {
           errorClass: .nonRetryable, logger: stepLogger)
         return
       case .succeeded(let output):
-        let timing = writeTiming()
+        let last = index + 1 == record.definition.steps.count
+        let timing = writeTiming(ending: last ? .completed : nil)
         stepState.status = .completed
         stepState.usage = stepState.usage + output.usage
         stepState.committedCostMicros = output.usage.costMicros
@@ -550,6 +599,9 @@ public final class WorkflowEngine: Sendable {
         if next == nil {
           record.status = .completed
           logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
+          // The commit made the run COMPLETED for good: callers waiting on it
+          // get their answer now, not a round trip later.
+          job.completion.finish()
           await release(record)
           return
         }
@@ -622,7 +674,7 @@ public final class WorkflowEngine: Sendable {
     return inputs
   }
 
-  /// Runs one attempt, renewing the lease meanwhile and enforcing the timeout.
+  /// Runs one attempt, enforcing the timeout; the keeper renews its lease meanwhile.
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
     inputs: [String: [UInt8]], history: [HistoryMessage]
@@ -632,9 +684,17 @@ public final class WorkflowEngine: Sendable {
       workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
       stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
       deadline: timeout.map { ContinuousClock.now + $0 }, history: history)
-    let store = self.store
-    let lease = configuration.leaseDuration
+    let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence)
+    defer { attemptLeases.unregister(leaseKey) }
+    let stop = state.withLock { $0.stops[record.workflowID] }
     return await withTaskGroup(of: AttemptOutcome?.self) { group in
+      if let stop {
+        group.addTask {
+          // Cancelled (CancelWorkflow): the store has moved the run on; stop the step.
+          guard (try? await stop.wait()) != nil else { return nil }
+          return .leaseLost
+        }
+      }
       group.addTask {
         do {
           return .succeeded(try await plugin.execute(context))
@@ -653,12 +713,8 @@ public final class WorkflowEngine: Sendable {
         }
       }
       group.addTask {
-        // Renew at a third of the lease, so two renewals can fail before it lapses.
-        while (try? await Task.sleep(for: lease / 3)) != nil {
-          let renewed = try? await store.renewLease(workflowID: record.workflowID, fence: record.fence, ttl: lease)
-          if renewed == false { return .leaseLost }
-        }
-        return nil
+        // The keeper renews the lease meanwhile; this returns when it is lost.
+        await leaseLoss.wait() ? .leaseLost : nil
       }
       var outcome: AttemptOutcome = .cancelled
       while let next = await group.next() {
@@ -677,7 +733,7 @@ public final class WorkflowEngine: Sendable {
     _ record: inout RunRecord, index: Int, state stepState: StepState, usage: StepUsage,
     message: String, errorClass: FailureKind, logger: Logger
   ) async {
-    let timing = writeTiming()
+    let timing = writeTiming(ending: .failed)
     var failed = stepState
     failed.status = .failed
     failed.usage = failed.usage + usage

@@ -131,6 +131,7 @@ public final class ResumableServer: Service, Sendable {
         .serverChannelOption(.backlog, value: 256)
         .childChannelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
             try channel.pipeline.syncOperations.addHandler(
               ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))
             try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))

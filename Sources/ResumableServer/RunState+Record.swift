@@ -64,6 +64,20 @@ extension ResumableWire.RunStatus {
   }
 }
 
+extension ResumableCore.RunStatus {
+  /// The status a wire status names; nil for `unspecified`.
+  init?(_ status: ResumableWire.RunStatus) {
+    switch status {
+    case .running: self = .running
+    case .completed: self = .completed
+    case .failed: self = .failed
+    case .awaitingApproval: self = .awaitingApproval
+    case .cancelled: self = .cancelled
+    case .unspecified: return nil
+    }
+  }
+}
+
 extension ResumableWire.StepStatus {
   init(_ status: ResumableCore.StepStatus) {
     switch status {
@@ -91,5 +105,19 @@ extension StatusCode {
     case .aborted: self = .aborted
     default: self = .internal
     }
+  }
+}
+
+extension ResumableWire.RunSummary {
+  /// The wire form of a listed run.
+  init(_ summary: ResumableCore.RunSummary) {
+    self.init(
+      workflowID: summary.workflowID, workflow: summary.workflowName, status: ResumableWire.RunStatus(summary.status),
+      currentStep: summary.currentStepName, currentStepIndex: UInt32(clamping: min(summary.cursor, max(0, summary.stepCount - 1))),
+      stepCount: UInt32(clamping: summary.stepCount), createdAtMs: summary.createdAtMs, updatedAtMs: summary.updatedAtMs,
+      cost: ResumableWire.CostLedger(
+        spentMicros: summary.ledger.spentMicros, savedByResumeMicros: summary.ledger.savedByResumeMicros,
+        inputTokens: summary.ledger.inputTokens, outputTokens: summary.ledger.outputTokens),
+      error: summary.error ?? "")
   }
 }

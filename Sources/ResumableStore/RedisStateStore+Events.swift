@@ -18,13 +18,7 @@ extension RedisStateStore {
 
   public func lastEventPosition(workflowID: String) async throws(StoreError) -> String {
     let key = RunKeys(prefix: prefix, workflowID: workflowID).events
-    let reply: RESPValue
-    do {
-      reply = try await client.send(["XREVRANGE", RedisArgument(key), "+", "-", "COUNT", "1"])
-    } catch {
-      throw StoreError(redis: error)
-    }
-    if let message = reply.errorMessage { throw StoreError(.corrupt, "XREVRANGE \(key): \(message)") }
+    let reply = try await send(["XREVRANGE", RedisArgument(key), "+", "-", "COUNT", "1"])
     guard let entries = reply.array else {
       throw StoreError(.corrupt, "unexpected reply to XREVRANGE \(key): \(reply)")
     }

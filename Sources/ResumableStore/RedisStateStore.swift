@@ -12,7 +12,11 @@ public import ResumableRedis
 public final class RedisStateStore: StateStore {
   let client: RedisClient
   let prefix: String
-  private let recoveryIndex: String
+  /// The first part of every key this store writes.
+  public var keyPrefix: String { prefix }
+  let recoveryIndex: String
+  /// Every run by creation time (ms): what `listRuns` reads, newest first.
+  let runsIndex: String
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
@@ -22,6 +26,7 @@ public final class RedisStateStore: StateStore {
     self.client = client
     self.prefix = keyPrefix
     self.recoveryIndex = RunKeys.recoveryIndex(prefix: keyPrefix)
+    self.runsIndex = RunKeys.runsIndex(prefix: keyPrefix)
   }
 
   private func keys(_ workflowID: String) -> [RedisArgument] {
@@ -29,7 +34,7 @@ public final class RedisStateStore: StateStore {
   }
 
   /// Runs a script on a run's keys, after `commands` in the same round trip.
-  private func run(
+  func run(
     _ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument],
     after commands: [[RedisArgument]] = []
   ) async throws(StoreError) -> RESPValue {
@@ -46,7 +51,7 @@ public final class RedisStateStore: StateStore {
   /// the same round trip: the index is a superset of the RUNNING runs, so a
   /// server dying at any instant leaves its runs findable. An entry for a
   /// write that then failed is harmless: recovery checks and clears it.
-  private func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
+  func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
     ["ZADD", RedisArgument(recoveryIndex), RedisArgument(dueAtMs), RedisArgument(workflowID)]
   }
 
@@ -56,18 +61,24 @@ public final class RedisStateStore: StateStore {
 
   public func create(_ new: NewRun) async throws(StoreError) -> CreateOutcome {
     let timing = new.timing
-    let definition = try encode(new.definition)
+    let definition = try DefinitionSnapshots.shared.json(of: new.definition) { definition throws(StoreError) in
+      try encode(definition)
+    }
     let reply = try await run(
       Scripts.create, new.workflowID,
       [
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(Int(RunRecord.currentSchemaVersion)), RedisArgument(new.definition.name),
         RedisArgument(definition), RedisArgument(new.input), RedisArgument(new.definition.steps[0].name),
-        RedisArgument(try encode(new.firstStep)),
+        RedisArgument(encode(new.firstStep)),
         RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs, status: .running)),
         RedisArgument(timing.nowMs + timing.ttlMs),
       ],
-      after: [index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)])
+      after: [
+        index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs),
+        // NX: an existing run keeps its place in the list.
+        ["ZADD", RedisArgument(runsIndex), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
+      ])
     return reply.int == 1 ? .created(fence: 1) : .exists
   }
 
@@ -236,7 +247,7 @@ public final class RedisStateStore: StateStore {
     let timing = begin.timing
     var arguments: [RedisArgument] = [
       RedisArgument(begin.fence), RedisArgument(begin.cursor), RedisArgument(begin.stepName),
-      RedisArgument(try encode(begin.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
+      RedisArgument(encode(begin.step)), RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs),
       RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
       RedisArgument(
         Self.event(
@@ -247,7 +258,7 @@ public final class RedisStateStore: StateStore {
     ]
     for (name, step) in (begin.resume?.updatedSteps ?? [:]).sorted(by: { $0.key < $1.key }) {
       arguments.append(RedisArgument(name))
-      arguments.append(RedisArgument(try encode(step)))
+      arguments.append(RedisArgument(encode(step)))
     }
     // A resume makes the run RUNNING again: it goes (back) into the index.
     let index = begin.resume == nil ? [] : [index(begin.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)]
@@ -257,14 +268,14 @@ public final class RedisStateStore: StateStore {
   public func commitStep(_ commit: StepCommit) async throws(StoreError) {
     let timing = commit.timing
     var next: [UInt8] = []
-    if let step = commit.next?.step { next = try encode(step) }
+    if let step = commit.next?.step { next = encode(step) }
     var history: [RedisArgument] = []
     for message in commit.history { history.append(RedisArgument(try encode(message))) }
     _ = try await run(
       Scripts.commit, commit.workflowID,
       [
         RedisArgument(commit.fence), RedisArgument(commit.cursor), RedisArgument(commit.stepName),
-        RedisArgument(commit.artifact), RedisArgument(try encode(commit.step)),
+        RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
         RedisArgument(commit.usage.costMicros), RedisArgument(commit.usage.inputTokens),
         RedisArgument(commit.usage.outputTokens), RedisArgument(timing.nowMs),
         RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
@@ -298,7 +309,7 @@ public final class RedisStateStore: StateStore {
       Scripts.fail, failure.workflowID,
       [
         RedisArgument(failure.fence), RedisArgument(failure.cursor), RedisArgument(failure.stepName),
-        RedisArgument(try encode(failure.step)), RedisArgument(failure.usage.costMicros),
+        RedisArgument(encode(failure.step)), RedisArgument(failure.usage.costMicros),
         RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
@@ -314,7 +325,12 @@ public final class RedisStateStore: StateStore {
 
   // MARK: - Encoding
 
-  private func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
+  /// A step record, through the fast path (`StepStateJSON`): the same bytes `JSONEncoder` writes.
+  func encode(_ step: StepState) -> [UInt8] {
+    StepStateJSON.encode(step)
+  }
+
+  func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
     do {
       return Array(try RunRecordDecoder.encoder.encode(value))
     } catch {
@@ -337,6 +353,18 @@ public final class RedisStateStore: StateStore {
     if let message, !message.isEmpty { members["message"] = .string(message) }
     if nextAttemptAtMs > 0 { members["next_attempt_at_ms"] = .number(Double(nextAttemptAtMs)) }
     return JSONValue.object(members).serialized()
+  }
+
+  /// Sends one command; an error reply is a corrupt-store error.
+  func send(_ command: [RedisArgument]) async throws(StoreError) -> RESPValue {
+    let reply: RESPValue
+    do {
+      reply = try await client.send(command)
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "\(command.first.map { "\($0)" } ?? ""): \(message)") }
+    return reply
   }
 }
 

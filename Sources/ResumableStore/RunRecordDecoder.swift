@@ -40,7 +40,7 @@ enum RunRecordDecoder {
     let decoder = JSONDecoder()
     let definition: WorkflowDefinition
     do {
-      definition = try decoder.decode(WorkflowDefinition.self, from: Data(try field("definition")))
+      definition = try DefinitionSnapshots.shared.definition(from: try field("definition"))
     } catch let error as StoreError {
       throw error
     } catch {
@@ -55,6 +55,10 @@ enum RunRecordDecoder {
     for step in definition.steps {
       guard let bytes = stepFields[step.name] else {
         records.append(StepState())
+        continue
+      }
+      if let fast = StepStateJSON.decode(bytes) {
+        records.append(fast)
         continue
       }
       do {

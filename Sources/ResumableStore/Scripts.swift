@@ -9,7 +9,7 @@ internal import ResumableRedis
 /// then refresh the expiry of every key of the run together (`touch`).
 enum Scripts {
   /// Shared helpers, prepended to every write script.
-  private static let prelude = """
+  static let prelude = """
     local function touch(ttl)
       for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
       redis.call('PEXPIRE', KEYS[6], ttl)

@@ -1,0 +1,134 @@
+import Foundation
+
+extension BenchReport {
+  /// The report as a text table: one row per figure, one column per fsync
+  /// policy, and the target.
+  public func table() -> String {
+    var rows: [[String]] = [["figure"] + configurations.map { "appendfsync \($0.fsync)" } + ["target"]]
+    func row(_ label: String, target: String = "", _ value: (ConfigurationFigures) -> String?) {
+      rows.append([label] + configurations.map { value($0) ?? "—" } + [target])
+    }
+    row("Redis PING round trip p50 / p99") { Self.latency($0.redisPing) }
+    row("floor: commit script, no server p50 / p99") { Self.latency($0.floorCommit) }
+    row("step overhead (20 no-op steps) per step p50 / p99") { Self.latency($0.stepOverhead.perStep) }
+    row("  ratio to the floor p50 / p99", target: "p50 ≤ 1.3×") {
+      String(format: "%.2f× / %.2f×", $0.stepOverhead.ratioP50, $0.stepOverhead.ratioP99)
+    }
+    row("  marginal step (20-step − 1-step run) / 19, p50") {
+      String(format: "%@ (%.2f×)", Self.micros($0.stepOverhead.marginalPerStepP50Micros), $0.stepOverhead.marginalRatioP50)
+    }
+    row("  1-step run p50 / p99") { Self.latency($0.stepOverhead.oneStepRun) }
+    row("resume (failed at 4 of 5) answered p50 / p99", target: "p50 ≤ 0.25 ms") {
+      $0.resume.map { Self.latency($0.answered) }
+    }
+    row("resume to completion (steps 4, 5) p50 / p99") { $0.resume.map { Self.latency($0.toCompletion) } }
+    for index in configurations.first?.getState.indices ?? 0..<0 {
+      let concurrency = configurations[0].getState[index].concurrency
+      row("GetState, \(concurrency) clients: req/s", target: concurrency == 32 ? "≥ 40,000" : "") {
+        $0.getState.count > index ? Self.rate($0.getState[index]) : nil
+      }
+      row("  p50 / p99 / p999", target: concurrency == 32 ? "p99 ≤ 1 ms" : "") {
+        $0.getState.count > index ? Self.latency($0.getState[index].latency, p999: true) : nil
+      }
+    }
+    for index in configurations.first?.throughput.indices ?? 0..<0 {
+      let concurrency = configurations[0].throughput[index].concurrency
+      row("5-step runs, \(concurrency) callers: runs/s", target: concurrency == 32 ? "≥ 6,000" : "") {
+        $0.throughput.count > index ? Self.rate($0.throughput[index]) : nil
+      }
+      row("  p50 / p99", target: concurrency == 32 ? "p99 ≤ 10 ms" : "") {
+        $0.throughput.count > index ? Self.latency($0.throughput[index].latency) : nil
+      }
+    }
+    row("server RSS idle (start / after load)", target: "≤ 30 MB") {
+      $0.memory.map { "\(Self.megabytes($0.idleBytes)) / \(Self.megabytes($0.idleAfterLoadBytes))" }
+    }
+    row("server RSS, runs in flight", target: "≤ 300 MB") {
+      $0.memory.map { "\(Self.megabytes($0.inFlightBytes)) (\($0.runsInFlight) runs)" }
+    }
+    for index in configurations.first?.storage.indices ?? 0..<0 {
+      let figure = configurations[0].storage[index]
+      row("Redis bytes per run, \(figure.steps) steps × 2 KB artifacts", target: index == 0 ? "linear" : "") {
+        $0.storage.count > index ? Self.storage($0.storage[index]) : nil
+      }
+    }
+    if let fit = configurations.first.flatMap({ Self.storageFit($0.storage) }) {
+      rows.append(
+        ["  per step (fit 5→50) / model: artifact + record", fit]
+          + Array(repeating: "", count: configurations.count - 1) + ["within 10%"])
+    }
+
+    let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    var text = header() + "\n"
+    for (number, row) in rows.enumerated() {
+      text += row.enumerated().map { column, cell in
+        cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+      }.joined(separator: "  ") + "\n"
+      if number == 0 { text += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n" }
+    }
+    return text
+  }
+
+  private func header() -> String {
+    """
+    Resumable benchmark, \(machine.date)
+    machine: \(machine.cpuModel), \(machine.cores) cores, \(machine.kernel); Redis \(machine.redisVersion)
+    load average (1 min) before / after: \(String(format: "%.2f / %.2f", machine.loadBefore, machine.loadAfter))
+    server (release build) + its embedded Redis + this load generator on one machine, Unix sockets
+
+    """
+  }
+
+  static func micros(_ value: Double) -> String {
+    if value >= 10_000 { return String(format: "%.1f ms", value / 1000) }
+    if value >= 1000 { return String(format: "%.2f ms", value / 1000) }
+    if value >= 100 { return String(format: "%.0f µs", value) }
+    return String(format: "%.1f µs", value)
+  }
+
+  static func latency(_ summary: LatencySummary, p999: Bool = false) -> String {
+    guard summary.count > 0 else { return "no samples" }
+    var text = "\(micros(summary.p50Micros)) / \(micros(summary.p99Micros))"
+    if p999 { text += " / \(micros(summary.p999Micros))" }
+    return text
+  }
+
+  static func rate(_ load: Load) -> String {
+    let errors = load.errors > 0 ? " (\(load.errors) errors)" : ""
+    return String(format: "%.0f", load.perSecond) + errors
+  }
+
+  static func megabytes(_ bytes: Int) -> String {
+    String(format: "%.1f MB", Double(bytes) / 1_048_576)
+  }
+
+  static func storage(_ figure: Storage) -> String {
+    String(format: "%.0f B (%.0f B/step)", figure.bytesPerRun, figure.bytesPerRun / Double(figure.steps))
+  }
+
+  /// The slope from the smallest to the largest run, against the model
+  /// "artifact bytes + the stored step record", and how far the middle run
+  /// is from the line.
+  static func storageFit(_ storage: [Storage]) -> String? {
+    guard let first = storage.first, let last = storage.last, last.steps > first.steps else { return nil }
+    let slope = (last.bytesPerRun - first.bytesPerRun) / Double(last.steps - first.steps)
+    let model = Double(last.artifactBytesPerStep) + last.stepRecordBytes
+    var text = String(format: "%.0f B / %.0f B (%+.1f%%)", slope, model, (slope / model - 1) * 100)
+    if storage.count > 2 {
+      let middle = storage[storage.count / 2]
+      let predicted = first.bytesPerRun + slope * Double(middle.steps - first.steps)
+      text += String(format: "; %d steps off the line by %+.1f%%", middle.steps, (middle.bytesPerRun / predicted - 1) * 100)
+    }
+    return text
+  }
+
+  /// The report as pretty-printed JSON.
+  public func json() throws -> String { try prettyJSON(self) }
+}
+
+/// `value` as pretty-printed JSON with sorted keys, as `bench --json` writes it.
+func prettyJSON(_ value: some Encodable) throws -> String {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

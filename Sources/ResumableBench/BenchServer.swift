@@ -1,0 +1,112 @@
+import Foundation
+import ResumableClient
+import ResumableRedis
+
+/// A `resumable serve` child process on its embedded Redis, started and
+/// stopped by the benchmark: the configuration a user gets by default
+/// (Unix sockets, the append-only file on), in a temporary directory.
+///
+/// The benchmark reaches the embedded Redis directly, on its socket inside
+/// the data directory, for the figures measured without the server.
+final class BenchServer: @unchecked Sendable {
+  // @unchecked: `process` is configured and started in `init` and afterwards
+  // only signalled and read through Foundation's thread-safe accessors.
+  private let process = Process()
+  let socketPath: String
+  let redisAddress: RedisAddress
+  let directory: String
+  let fsync: RedisServerProcess.Configuration.AppendFsync
+  private let stderrPath: String
+
+  /// Starts the server and waits until it accepts connections.
+  /// - Parameters:
+  ///   - executable: the `resumable` executable.
+  ///   - directory: an empty directory for the socket, the data and the logs (short path).
+  ///   - fsync: the embedded Redis' `appendfsync`.
+  ///   - workflows: the definitions file's text.
+  static func start(
+    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync,
+    workflows: String = BenchWorkflows.yaml()
+  ) async throws -> BenchServer {
+    let server = try BenchServer(executable: executable, directory: directory, fsync: fsync, workflows: workflows)
+    try await server.waitUntilReady()
+    return server
+  }
+
+  private init(
+    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync, workflows yaml: String
+  ) throws {
+    self.directory = directory
+    self.fsync = fsync
+    socketPath = directory + "/s.sock"
+    let dataDirectory = directory + "/data"
+    redisAddress = .unixDomainSocket(path: dataDirectory + "/redis.sock")
+    let workflows = directory + "/workflows.yaml"
+    try yaml.write(toFile: workflows, atomically: true, encoding: .utf8)
+    stderrPath = directory + "/server.err"
+    _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = [
+      "serve", "--socket", socketPath, "--data-dir", dataDirectory, "--workflows", workflows,
+      "--redis-fsync", fsync.rawValue, "--grace-seconds", "0", "--log-level", "warning",
+    ]
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle(forWritingAtPath: stderrPath)
+    try process.run()
+  }
+
+  var pid: Int32 { process.processIdentifier }
+
+  /// The server's standard error so far (warnings and errors only).
+  var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+  private func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if let client = try? await ResumableClient.connect(socketPath: socketPath) {
+        await client.close()
+        return
+      }
+      guard process.isRunning else { break }
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    await stop()
+    throw BenchError("resumable serve did not come up on \(socketPath): \(stderr)")
+  }
+
+  /// The server process' resident set size, in bytes (`VmRSS`).
+  func residentBytes() -> Int? {
+    Self.residentBytes(pid: pid)
+  }
+
+  static func residentBytes(pid: Int32) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+      let kilobytes = line.dropFirst("VmRSS:".count).split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) }
+      return kilobytes.map { $0 * 1024 }
+    }
+    return nil
+  }
+
+  /// SIGTERM (graceful shutdown, which also stops the embedded Redis) and
+  /// waits for the exit; SIGKILL after `patience`.
+  func stop(patience: Duration = .seconds(20)) async {
+    guard process.isRunning else { return }
+    kill(pid, SIGTERM)
+    let deadline = ContinuousClock.now + patience
+    while process.isRunning && ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    if process.isRunning {
+      kill(pid, SIGKILL)
+      while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+  }
+}
+
+/// A benchmark that could not run, with the reason.
+public struct BenchError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,113 @@
+import ResumableClient
+
+/// Closed-loop load: `clients.count` workers, each with its own connection,
+/// each making one call at a time for a fixed time. Calls that finish inside
+/// the measured window (after the warm-up) count for the throughput and the
+/// latencies.
+enum LoadGenerator {
+  struct Result: Sendable {
+    var latency: LatencySamples
+    var perSecond: Double
+    var errors: Int
+    var firstError: String?
+  }
+
+  static func run(
+    clients: [ResumableClient], warmup: Duration, duration: Duration,
+    _ call: @escaping @Sendable (ResumableClient, _ worker: Int, _ iteration: Int) async throws -> Void
+  ) async -> Result {
+    let start = ContinuousClock.now
+    let measuredFrom = start + warmup
+    let end = measuredFrom + duration
+    let results = await withTaskGroup(of: (LatencySamples, Int, String?).self) { group in
+      for (worker, client) in clients.enumerated() {
+        group.addTask {
+          var samples = LatencySamples()
+          var errors = 0
+          var firstError: String?
+          var iteration = 0
+          while ContinuousClock.now < end {
+            let began = ContinuousClock.now
+            do {
+              try await call(client, worker, iteration)
+            } catch {
+              errors += 1
+              if firstError == nil { firstError = "\(error)" }
+            }
+            let finished = ContinuousClock.now
+            if finished >= measuredFrom && finished <= end { samples.record(finished - began) }
+            iteration += 1
+          }
+          return (samples, errors, firstError)
+        }
+      }
+      var all = LatencySamples()
+      var errors = 0
+      var firstError: String?
+      for await (samples, workerErrors, workerFirst) in group {
+        all.merge(samples)
+        errors += workerErrors
+        firstError = firstError ?? workerFirst
+      }
+      return (all, errors, firstError)
+    }
+    return Result(
+      latency: results.0, perSecond: Double(results.0.count) / duration.seconds, errors: results.1,
+      firstError: results.2)
+  }
+
+  /// Opens `count` connections to the server.
+  static func connect(_ count: Int, socketPath: String) async throws -> [ResumableClient] {
+    var clients: [ResumableClient] = []
+    for _ in 0..<count {
+      clients.append(try await ResumableClient.connect(socketPath: socketPath))
+    }
+    return clients
+  }
+
+  static func close(_ clients: [ResumableClient]) async {
+    for client in clients { await client.close() }
+  }
+
+  /// Runs `body` with `count` connections, closed afterwards.
+  static func withClients<T>(
+    _ count: Int, socketPath: String, _ body: ([ResumableClient]) async throws -> T
+  ) async throws -> T {
+    let clients = try await connect(count, socketPath: socketPath)
+    do {
+      let result = try await body(clients)
+      await close(clients)
+      return result
+    } catch {
+      await close(clients)
+      throw error
+    }
+  }
+
+  /// Runs `count` calls with at most `concurrency` at once (untimed set-up work).
+  static func forEach(
+    _ count: Int, concurrency: Int, clients: [ResumableClient],
+    _ body: @escaping @Sendable (ResumableClient, Int) async throws -> Void
+  ) async throws {
+    let workers = min(concurrency, clients.count)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for worker in 0..<workers {
+        let client = clients[worker]
+        group.addTask {
+          for index in stride(from: worker, to: count, by: workers) {
+            try await body(client, index)
+          }
+        }
+      }
+      try await group.waitForAll()
+    }
+  }
+}
+
+extension Duration {
+  /// The duration in seconds, as a `Double`.
+  var seconds: Double {
+    let (seconds, attoseconds) = components
+    return Double(seconds) + Double(attoseconds) / 1e18
+  }
+}

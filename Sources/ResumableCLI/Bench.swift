@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+import ResumableBench
+import ResumableRedis
+
+/// `resumable bench`: the benchmark suite, and the article's experiment (`bench seed`).
+struct Bench: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure the server: step overhead against the Redis floor, resume, GetState, throughput, memory, storage.",
+    discussion: """
+      Starts its own `resumable serve` (this executable) on an embedded Redis in a temporary \
+      directory, once per --fsync policy, drives it over the Unix socket, and prints a table \
+      (BENCHMARKS.md explains every row). Run it on a release build, on a quiet machine: the \
+      server, Redis and the load generator share the CPU.
+      """,
+    subcommands: [Suite.self, Seed.self],
+    defaultSubcommand: Suite.self)
+
+  /// The default set (`resumable bench` or `resumable bench suite`).
+  struct Suite: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "suite", abstract: "Run the default benchmark set (the default subcommand).")
+
+    @Option(help: ArgumentHelp("appendfsync policies to measure, comma-separated; the first gets every figure (default: always,everysec; with --smoke: everysec).", valueName: "always,everysec"))
+    var fsync: String?
+
+    @Option(help: "Seconds each closed-loop load (GetState, throughput) is measured.")
+    var seconds: Double = 2
+
+    @Option(help: "Runs of 20 (and of 1) no-op steps for the step overhead.")
+    var stepRuns = 300
+
+    @Option(help: "Resumes of each kind.")
+    var resumes = 300
+
+    @Option(name: .customLong("in-flight"), help: "Runs held in flight for the memory figure.")
+    var inFlight = 10_000
+
+    @Flag(help: "Tiny sizes: checks that everything runs (seconds), figures meaningless.")
+    var smoke = false
+
+    @Option(help: ArgumentHelp("The resumable executable to run as the server (default: this one), e.g. another build to compare.", valueName: "path"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Also write the figures as JSON to this file (- for standard output, instead of the table).", valueName: "file"))
+    var json: String?
+
+    func validate() throws {
+      _ = try policies()
+      guard seconds > 0, stepRuns > 0, resumes > 0, inFlight > 0 else {
+        throw ValidationError("--seconds, --step-runs, --resumes and --in-flight must be positive")
+      }
+    }
+
+    func policies() throws -> [RedisServerProcess.Configuration.AppendFsync] {
+      let names = (fsync ?? (smoke ? "everysec" : "always,everysec")).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      let policies = names.compactMap { RedisServerProcess.Configuration.AppendFsync(rawValue: $0) }
+      guard !policies.isEmpty, policies.count == names.count else {
+        throw ValidationError("--fsync takes always and/or everysec, comma-separated")
+      }
+      return policies
+    }
+
+    func run() async throws {
+      let executable = try server ?? Bench.executable()
+      var options = BenchSuite.Options(executable: executable)
+      if smoke {
+        options = .smoke(executable: executable)
+      } else {
+        options.duration = .milliseconds(Int64(seconds * 1000))
+        options.stepRuns = stepRuns
+        options.resumes = resumes
+        options.runsInFlight = inFlight
+      }
+      options.fsync = try policies()
+      let report = try await BenchSuite(options: options).run()
+      try Bench.output(table: report.table(), json: report.json(), to: json)
+    }
+  }
+
+  /// `resumable bench seed`: the article's cost/latency table on the real server.
+  struct Seed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Reproduce the article's experiment: full restart against checkpoint resume.",
+      discussion: """
+        Runs of a 5-step workflow ($0.10 a step) under a seeded failure model, once started \
+        again from step 1 on failure, once resumed; prints the article's table (average cost per \
+        100 runs, average latency of the runs that hit a failure, success rate within the retry \
+        budget) and the model it used.
+        """)
+
+    @Option(help: "Runs per strategy.")
+    var runs = 100
+
+    @Option(name: .customLong("failure-rate"), help: "The probability that a pass through the 5 steps hits a failure.")
+    var failureRate = 0.20
+
+    @Option(help: "Retries (restarts or resumes) allowed per run after its first try.")
+    var retries = 1
+
+    @Option(name: .customLong("step-ms"), help: "Each step's latency, in milliseconds.")
+    var stepMilliseconds = 20
+
+    @Option(name: .customLong("cost"), help: "Each step's cost, in dollars.")
+    var costPerStep = 0.10
+
+    @Option(help: "The random seed of the failure draws.")
+    var seed: UInt64 = 42
+
+    @Option(help: ArgumentHelp("The embedded Redis' appendfsync.", valueName: "always|everysec"))
+    var fsync = "always"
+
+    @Option(help: ArgumentHelp("Also write the results as JSON to this file (- for standard output, instead of the table).", valueName: "file"))
+    var json: String?
+
+    func validate() throws {
+      guard runs > 0 else { throw ValidationError("--runs must be positive") }
+      guard failureRate >= 0, failureRate < 1 else { throw ValidationError("--failure-rate must be in [0, 1)") }
+      guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
+      guard stepMilliseconds >= 1 else { throw ValidationError("--step-ms must be at least 1") }
+      guard costPerStep >= 0 else { throw ValidationError("--cost must be 0 or more") }
+      guard RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) != nil, fsync != "no" else {
+        throw ValidationError("--fsync must be always or everysec")
+      }
+    }
+
+    func run() async throws {
+      var options = SeedExperiment.Options(executable: try Bench.executable())
+      options.runs = runs
+      options.failureRate = failureRate
+      options.retries = retries
+      options.stepLatency = .milliseconds(stepMilliseconds)
+      options.costPerStep = costPerStep
+      options.seed = seed
+      options.fsync = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .always
+      let report = try await SeedExperiment(options: options).run()
+      try Bench.output(table: report.table(), json: report.json(), to: json)
+    }
+  }
+
+  /// This executable, which the benchmark runs as the server.
+  static func executable() throws -> String {
+    guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+      throw ValidationError("cannot find this executable (/proc/self/exe) to run the server")
+    }
+    return path
+  }
+
+  /// Prints the table (or the JSON, with `--json -`); writes the JSON to a file when asked.
+  static func output(table: String, json: String, to destination: String?) throws {
+    switch destination {
+    case "-":
+      print(json)
+    case let path?:
+      try (json + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+      print(table)
+    case nil:
+      print(table)
+    }
+  }
+}

@@ -1,0 +1,51 @@
+internal import ResumableRedis
+
+extension Scripts {
+  /// ARGV: reason, now, event, expires, retention ttl. Cancels a run that has
+  /// not ended: CANCELLED with the reason as its error, the fencing token
+  /// bumped (a runner still at work can write nothing more, and its lease
+  /// renewal fails) and the lease dropped. Returns `{'cancelled', previous
+  /// status}`, `{'ended', status}` (COMPLETED or CANCELLED: nothing written)
+  /// or `{'gone'}`.
+  static let cancel = RedisScript(
+    prelude + """
+      local status = redis.call('HGET', KEYS[1], 'status')
+      if not status then return {'gone'} end
+      if status == 'COMPLETED' or status == 'CANCELLED' then return {'ended', status} end
+      redis.call('HINCRBY', KEYS[1], 'fence', 1)
+      redis.call('HSET', KEYS[1], 'status', 'CANCELLED', 'error', ARGV[1], 'updated', ARGV[2],
+        'expires', ARGV[4])
+      redis.call('DEL', KEYS[5])
+      event(ARGV[3])
+      touch(ARGV[5])
+      return {'cancelled', status}
+      """)
+
+  /// ARGV: fence, from cursor, now, ttl, lease, expires, event, saved micros,
+  /// schema version, count of artifacts to discard, their names…, then
+  /// (name, record) pairs of the step records to write (the committed steps
+  /// before the cursor with what the re-run saved, the step at the cursor
+  /// with its attempt begun, the later steps reset). The run must be
+  /// COMPLETED or FAILED and leased by the fence.
+  static let rerun = RedisScript(
+    prelude + """
+      local run = redis.call('HMGET', KEYS[1], 'fence', 'status')
+      if not run[1] then return redis.error_reply('NOTFOUND the run does not exist (it may have expired)') end
+      if run[1] ~= ARGV[1] then
+        return redis.error_reply('FENCED the run is owned by fencing token ' .. run[1] .. ', not ' .. ARGV[1])
+      end
+      if run[2] ~= 'COMPLETED' and run[2] ~= 'FAILED' then
+        return redis.error_reply('CONFLICT the run is ' .. run[2])
+      end
+      local discard = tonumber(ARGV[10])
+      if discard > 0 then redis.call('HDEL', KEYS[3], unpack(ARGV, 11, 10 + discard)) end
+      for i = 11 + discard, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+      redis.call('HINCRBY', KEYS[1], 'resumes', 1)
+      redis.call('HINCRBY', KEYS[1], 'saved', ARGV[8])
+      redis.call('HDEL', KEYS[1], 'error')
+      redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'cursor', ARGV[2], 'updated', ARGV[3],
+        'expires', ARGV[6], 'v', ARGV[9])
+      progress(ARGV[1], ARGV[5], ARGV[7], ARGV[4])
+      return 1
+      """)
+}

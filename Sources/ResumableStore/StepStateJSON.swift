@@ -1,0 +1,376 @@
+import ResumableCore
+
+/// A fast path for the step records' JSON, the hottest encode and decode of
+/// the store (two encodes per commit, one decode per step on every read).
+///
+/// It writes exactly what `JSONEncoder` with sorted keys writes for a
+/// `StepState` (the tests compare them byte for byte), and reads that shape
+/// back. Anything else — an unknown key, a number that is not a plain
+/// integer, a missing field — makes `decode` return nil, and the caller
+/// falls back to `JSONDecoder`, which gives the real answer or error. So a
+/// record is never misread, only read more slowly.
+///
+/// - Important: When `StepState`, `StepUsage` or `GivenContext` gain a
+///   field, add it here (the tests count their fields and fail until then).
+enum StepStateJSON {
+  // MARK: - Encoding
+
+  static func encode(_ step: StepState) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(256)
+    out.append(UInt8(ascii: "{"))
+    key("artifactBytes", &out, first: true)
+    integer(step.artifactBytes, &out)
+    key("attempts", &out)
+    integer(step.attempts, &out)
+    key("committedCostMicros", &out)
+    integer(step.committedCostMicros, &out)
+    key("finishedAtMs", &out)
+    integer(step.finishedAtMs, &out)
+    if let given = step.given {
+      key("given", &out)
+      out.append(UInt8(ascii: "{"))
+      key("historyBytes", &out, first: true)
+      integer(given.historyBytes, &out)
+      key("historyMessages", &out)
+      integer(given.historyMessages, &out)
+      key("inputs", &out)
+      out.append(UInt8(ascii: "["))
+      for (index, input) in given.inputs.enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        out.append(UInt8(ascii: "{"))
+        key("bytes", &out, first: true)
+        integer(input.bytes, &out)
+        key("name", &out)
+        string(input.name, &out)
+        out.append(UInt8(ascii: "}"))
+      }
+      out.append(UInt8(ascii: "]"))
+      out.append(UInt8(ascii: "}"))
+    }
+    if let lastError = step.lastError {
+      key("lastError", &out)
+      string(lastError, &out)
+    }
+    if let lastErrorClass = step.lastErrorClass {
+      key("lastErrorClass", &out)
+      string(lastErrorClass.rawValue, &out)
+    }
+    key("nextAttemptAtMs", &out)
+    integer(step.nextAttemptAtMs, &out)
+    key("savedMicros", &out)
+    integer(step.savedMicros, &out)
+    key("startedAtMs", &out)
+    integer(step.startedAtMs, &out)
+    key("status", &out)
+    string(step.status.rawValue, &out)
+    key("usage", &out)
+    out.append(UInt8(ascii: "{"))
+    key("costMicros", &out, first: true)
+    integer(step.usage.costMicros, &out)
+    key("inputTokens", &out)
+    integer(step.usage.inputTokens, &out)
+    key("outputTokens", &out)
+    integer(step.usage.outputTokens, &out)
+    out.append(UInt8(ascii: "}"))
+    if let waitReason = step.waitReason {
+      key("waitReason", &out)
+      string(waitReason, &out)
+    }
+    out.append(UInt8(ascii: "}"))
+    return out
+  }
+
+  private static func key(_ name: StaticString, _ out: inout [UInt8], first: Bool = false) {
+    if !first { out.append(UInt8(ascii: ",")) }
+    out.append(UInt8(ascii: "\""))
+    name.withUTF8Buffer { out.append(contentsOf: $0) }
+    out.append(UInt8(ascii: "\""))
+    out.append(UInt8(ascii: ":"))
+  }
+
+  private static func integer(_ value: some BinaryInteger, _ out: inout [UInt8]) {
+    out.append(contentsOf: String(value).utf8)
+  }
+
+  /// JSON string escaping as `JSONEncoder` does it (`/` escaped too).
+  private static func string(_ value: String, _ out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    for byte in value.utf8 {
+      switch byte {
+      case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+      case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+      case UInt8(ascii: "/"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "/")])
+      case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+      case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+      case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+      case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+      case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+      case 0..<0x20:
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+        out.append(hex[Int(byte >> 4)])
+        out.append(hex[Int(byte & 0xF)])
+      default: out.append(byte)
+      }
+    }
+    out.append(UInt8(ascii: "\""))
+  }
+
+  // MARK: - Decoding
+
+  /// The record in `bytes`, or nil when it is not the shape `encode` writes.
+  static func decode(_ bytes: [UInt8]) -> StepState? {
+    bytes.withUnsafeBufferPointer { buffer in
+      var reader = Reader(bytes: buffer)
+      guard let step = reader.stepState(), reader.atEnd() else { return nil }
+      return step
+    }
+  }
+
+  private struct Reader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+
+    mutating func skipSpace() {
+      while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    }
+
+    mutating func atEnd() -> Bool {
+      skipSpace()
+      return index == bytes.count
+    }
+
+    mutating func take(_ byte: UInt8) -> Bool {
+      skipSpace()
+      guard index < bytes.count, bytes[index] == byte else { return false }
+      index += 1
+      return true
+    }
+
+    /// Reads `{ "key": value, … }`, calling `member` for each key; false on any mismatch.
+    mutating func object(_ member: (inout Reader, String) -> Bool) -> Bool {
+      guard take(UInt8(ascii: "{")) else { return false }
+      if take(UInt8(ascii: "}")) { return true }
+      repeat {
+        guard let key = string(), take(UInt8(ascii: ":")), member(&self, key) else { return false }
+      } while take(UInt8(ascii: ","))
+      return take(UInt8(ascii: "}"))
+    }
+
+    mutating func null() -> Bool {
+      skipSpace()
+      guard bytes.count - index >= 4, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
+        bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
+      else { return false }
+      index += 4
+      return true
+    }
+
+    mutating func integer<T: FixedWidthInteger>(_: T.Type = T.self) -> T? {
+      skipSpace()
+      var negative = false
+      if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+        negative = true
+        index += 1
+      }
+      var value: T = 0
+      let start = index
+      while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+        let digit = T(bytes[index] - UInt8(ascii: "0"))
+        let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+        let (sum, overflow2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
+        guard !overflow1, !overflow2 else { return nil }
+        value = sum
+        index += 1
+      }
+      guard index > start else { return nil }
+      // A fraction or an exponent: not what `encode` writes.
+      if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
+        return nil
+      }
+      return value
+    }
+
+    mutating func string() -> String? {
+      guard take(UInt8(ascii: "\"")) else { return nil }
+      // The common case: no escapes, plain ASCII — one copy, no validation pass.
+      var end = index
+      var ascii = true
+      while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") {
+        if bytes[end] < 0x20 { return nil }
+        if bytes[end] >= 0x80 { ascii = false }
+        end += 1
+      }
+      if ascii, end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+        defer { index = end + 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
+      }
+      var out: [UInt8] = []
+      while index < bytes.count {
+        let byte = bytes[index]
+        index += 1
+        switch byte {
+        case UInt8(ascii: "\""):
+          return String(validating: out, as: UTF8.self)
+        case UInt8(ascii: "\\"):
+          guard index < bytes.count else { return nil }
+          let escaped = bytes[index]
+          index += 1
+          switch escaped {
+          case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
+          case UInt8(ascii: "n"): out.append(0x0A)
+          case UInt8(ascii: "r"): out.append(0x0D)
+          case UInt8(ascii: "t"): out.append(0x09)
+          case UInt8(ascii: "b"): out.append(0x08)
+          case UInt8(ascii: "f"): out.append(0x0C)
+          case UInt8(ascii: "u"):
+            // \uXXXX outside the surrogates (JSONEncoder writes it for control characters).
+            guard bytes.count - index >= 4 else { return nil }
+            var code: UInt32 = 0
+            for _ in 0..<4 {
+              guard let digit = Self.hexDigit(bytes[index]) else { return nil }
+              code = code << 4 | digit
+              index += 1
+            }
+            guard let scalar = Unicode.Scalar(code) else { return nil }  // a surrogate: left to JSONDecoder
+            out.append(contentsOf: String(Character(scalar)).utf8)
+          default: return nil
+          }
+        case 0..<0x20:
+          return nil
+        default:
+          out.append(byte)
+        }
+      }
+      return nil
+    }
+
+    static func hexDigit(_ byte: UInt8) -> UInt32? {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
+      default: nil
+      }
+    }
+
+    mutating func stepState() -> StepState? {
+      var status: StepStatus?
+      var attempts: UInt32?
+      var usage: StepUsage?
+      var committed: Int64?
+      var saved: Int64?
+      var lastError: String?
+      var lastErrorClass: FailureKind?
+      var started: Int64?
+      var finished: Int64?
+      var artifactBytes: UInt64?
+      var waitReason: String?
+      var nextAttempt: Int64?
+      var given: GivenContext?
+      let ok = object { reader, key in
+        switch key {
+        case "artifactBytes": artifactBytes = reader.integer()
+        case "attempts": attempts = reader.integer()
+        case "committedCostMicros": committed = reader.integer()
+        case "finishedAtMs": finished = reader.integer()
+        case "startedAtMs": started = reader.integer()
+        case "savedMicros": saved = reader.integer()
+        case "nextAttemptAtMs": nextAttempt = reader.integer()
+        case "status":
+          status = reader.string().flatMap(StepStatus.init(rawValue:))
+          return status != nil
+        case "lastError":
+          if reader.null() { return true }
+          lastError = reader.string()
+          return lastError != nil
+        case "waitReason":
+          if reader.null() { return true }
+          waitReason = reader.string()
+          return waitReason != nil
+        case "lastErrorClass":
+          if reader.null() { return true }
+          lastErrorClass = reader.string().flatMap(FailureKind.init(rawValue:))
+          return lastErrorClass != nil
+        case "usage":
+          usage = reader.usage()
+          return usage != nil
+        case "given":
+          if reader.null() { return true }
+          given = reader.given()
+          return given != nil
+        default:
+          return false
+        }
+        return true
+      }
+      guard ok, let status, let attempts, let usage, let committed, let saved, let started, let finished,
+        let artifactBytes, let nextAttempt
+      else { return nil }
+      return StepState(
+        status: status, attempts: attempts, usage: usage, committedCostMicros: committed, savedMicros: saved,
+        lastError: lastError, lastErrorClass: lastErrorClass, startedAtMs: started, finishedAtMs: finished,
+        artifactBytes: artifactBytes, waitReason: waitReason, nextAttemptAtMs: nextAttempt, given: given)
+    }
+
+    mutating func usage() -> StepUsage? {
+      var cost: Int64?
+      var input: UInt64?
+      var output: UInt64?
+      let ok = object { reader, key in
+        switch key {
+        case "costMicros": cost = reader.integer()
+        case "inputTokens": input = reader.integer()
+        case "outputTokens": output = reader.integer()
+        default: return false
+        }
+        return true
+      }
+      guard ok, let cost, let input, let output else { return nil }
+      return StepUsage(inputTokens: input, outputTokens: output, costMicros: cost)
+    }
+
+    mutating func given() -> GivenContext? {
+      var historyBytes: UInt64?
+      var historyMessages: UInt32?
+      var inputs: [GivenContext.Input]?
+      let ok = object { reader, key in
+        switch key {
+        case "historyBytes": historyBytes = reader.integer()
+        case "historyMessages": historyMessages = reader.integer()
+        case "inputs":
+          inputs = reader.inputs()
+          return inputs != nil
+        default: return false
+        }
+        return true
+      }
+      guard ok, let historyBytes, let historyMessages, let inputs else { return nil }
+      return GivenContext(inputs: inputs, historyMessages: historyMessages, historyBytes: historyBytes)
+    }
+
+    mutating func inputs() -> [GivenContext.Input]? {
+      guard take(UInt8(ascii: "[")) else { return nil }
+      var inputs: [GivenContext.Input] = []
+      if take(UInt8(ascii: "]")) { return inputs }
+      repeat {
+        var name: String?
+        var bytes: UInt64?
+        let ok = object { reader, key in
+          switch key {
+          case "name":
+            name = reader.string()
+            return name != nil
+          case "bytes": bytes = reader.integer()
+          default: return false
+          }
+          return true
+        }
+        guard ok, let name, let bytes else { return nil }
+        inputs.append(GivenContext.Input(name: name, bytes: bytes))
+      } while take(UInt8(ascii: ","))
+      return take(UInt8(ascii: "]")) ? inputs : nil
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import ResumableBench
+import ResumableTestSupport
+import Testing
+
+/// `resumable bench` runs end to end with tiny sizes. Benchmarks print
+/// figures; these tests check only that every figure is produced and sane,
+/// never how fast anything was.
+@Suite("bench smoke")
+struct BenchSmokeTests {
+  @Test func theSuiteProducesEveryFigure() async throws {
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let result = try await ChildProcess.run(["bench", "--smoke", "--json", "-"], in: directory)
+    #expect(result.status == 0, "bench: \(result.stderr)")
+    let report = try JSONDecoder().decode(BenchReport.self, from: Data(result.stdout.utf8))
+    let figures = try #require(report.configurations.first)
+    #expect(figures.fsync == "everysec")
+    #expect(figures.floorCommit.count > 0 && figures.floorCommit.p50Micros > 0)
+    #expect(figures.stepOverhead.perStep.count > 0 && figures.stepOverhead.ratioP50 > 0)
+    #expect((figures.resume?.answered.count ?? 0) > 0)
+    #expect(figures.getState.map(\.concurrency) == [1, 4])
+    #expect(figures.getState.allSatisfy { $0.perSecond > 0 && $0.errors == 0 })
+    #expect(figures.throughput.allSatisfy { $0.perSecond > 0 && $0.errors == 0 })
+    let memory = try #require(figures.memory)
+    #expect(memory.idleBytes > 0 && memory.inFlightBytes > 0)
+    #expect(figures.storage.map(\.steps) == [5, 20, 50])
+    // More steps store more bytes: at least the artifacts themselves.
+    for figure in figures.storage {
+      #expect(figure.bytesPerRun > Double(figure.steps * figure.artifactBytesPerStep))
+    }
+    #expect(report.table().contains("floor: commit script"))
+  }
+
+  @Test func theSeedExperimentPrintsTheArticlesTable() async throws {
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let result = try await ChildProcess.run(
+      ["bench", "seed", "--runs", "10", "--step-ms", "1", "--fsync", "everysec"], in: directory)
+    #expect(result.status == 0, "bench seed: \(result.stderr)")
+    #expect(result.stdout.contains("| full restart |"))
+    #expect(result.stdout.contains("| checkpoint resume |"))
+    #expect(result.stdout.contains("seed 42"))
+  }
+}
