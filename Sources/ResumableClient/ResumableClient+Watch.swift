@@ -38,17 +38,26 @@ extension ResumableClient {
     let pending = self.pending
     continuation.onTermination = { _ in pending.removeStream(id) }
     if pending.registerStream(id, continuation) {
-      let socketPath = self.socketPath
-      channel.writeAndFlush(ByteBuffer(bytes: envelope.protobufBytes())).whenFailure { error in
-        pending.fail(
-          id,
-          with: ResumableClientError(
-            code: .unavailable,
-            message: "could not send \(method.rawValue) to the server at \(socketPath): \(error)",
-            cause: error))
-      }
+      Self.send(
+        ByteBuffer(bytes: envelope.protobufBytes()), id: id, method: method, on: channel, pending: pending,
+        socketPath: socketPath)
     }
     return ResumableResponseStream(frames: frames, method: method)
+  }
+
+  /// Writes a request's frame; a failed write fails the call `id` with `.unavailable`.
+  static func send(
+    _ frame: ByteBuffer, id: UInt64, method: Method, on channel: any Channel, pending: PendingCalls,
+    socketPath: String
+  ) {
+    channel.writeAndFlush(frame).whenFailure { error in
+      pending.fail(
+        id,
+        with: ResumableClientError(
+          code: .unavailable,
+          message: "could not send \(method.rawValue) to the server at \(socketPath): \(error)",
+          cause: error))
+    }
   }
 }
 

@@ -159,14 +159,7 @@ public final class ResumableClient: Sendable {
           pending.register(
             id, continuation, deadline: deadline, timer: timer, deadlineError: deadlineError)
         else { return }
-        channel.writeAndFlush(frame).whenFailure { error in
-          pending.fail(
-            id,
-            with: ResumableClientError(
-              code: .unavailable,
-              message: "could not send \(method.rawValue) to the server at \(socketPath): \(error)",
-              cause: error))
-        }
+        Self.send(frame, id: id, method: method, on: channel, pending: pending, socketPath: socketPath)
       }
     } onCancel: {
       pending.fail(id, with: .callCancelled)

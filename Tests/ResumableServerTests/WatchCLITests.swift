@@ -8,26 +8,28 @@ import Testing
 /// (through `script`, which gives the CLI a pseudo-terminal).
 @Suite("watch CLI")
 struct WatchCLITests {
-  /// Waits until `child`'s standard output contains `text`.
-  static func waitForOutput(_ child: ChildProcess, _ text: String) async throws {
+  /// Starts run `id` of `gated` (held by `gate`), watches it with `resumable watch id
+  /// arguments`, and once the watch has printed `until`, removes the gate; returns the watch's
+  /// exit status and process once it exits.
+  static func watchHeldRun(
+    _ id: String, _ arguments: [String], until: String, socket: String, gate: String, in directory: TemporaryDirectory
+  ) async throws -> (Int32, ChildProcess) {
+    let start = try await ChildProcess.run(["start", "gated", "--id", id, "--no-wait", "--socket", socket], in: directory)
+    #expect(start.status == 0, "\(start.stderr)")
+    let watch = try ChildProcess(["watch", id, "--socket", socket] + arguments, in: directory)
     try await eventually(timeout: .seconds(20), interval: .milliseconds(20)) {
-      guard child.stdout.contains(text) else { throw TestSupportError("no '\(text)' in: \(child.stdout)") }
+      guard watch.stdout.contains(until) else { throw TestSupportError("no '\(until)' in: \(watch.stdout)") }
     }
+    try FileManager.default.removeItem(atPath: gate)
+    return (await watch.wait(), watch)
   }
 
   @Test func pipedWatchPrintsALinePerEventThenTheFinalState() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let gate = directory.appending("gate")
-      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+    try await WatchWorkflowTests.withGate { redis, directory, gate in
       try await CLITests.withServe(redis: redis, yaml: WatchWorkflowTests.yaml(gate: gate), directory: directory) { socket in
-        let start = try await ChildProcess.run(["start", "gated", "--id", "cli-w", "--no-wait", "--socket", socket], in: directory)
-        #expect(start.status == 0, "\(start.stderr)")
-        let watch = try ChildProcess(["watch", "cli-w", "--socket", socket], in: directory)
-        try await Self.waitForOutput(watch, "Run cli-w of workflow gated: RUNNING at step wait (1 of 3)")
-        try FileManager.default.removeItem(atPath: gate)
-        let status = await watch.wait()
+        let (status, watch) = try await Self.watchHeldRun(
+          "cli-w", [], until: "Run cli-w of workflow gated: RUNNING at step wait (1 of 3)", socket: socket, gate: gate,
+          in: directory)
         #expect(status == 0, "\(watch.stdout) \(watch.stderr)")
         let lines = watch.stdout.split(separator: "\n").map(String.init)
         #expect(!watch.stdout.contains("\u{1B}["), "no escape sequences when piped")
@@ -42,17 +44,10 @@ struct WatchCLITests {
   }
 
   @Test func jsonWatchPrintsAnObjectPerLine() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let gate = directory.appending("gate")
-      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+    try await WatchWorkflowTests.withGate { redis, directory, gate in
       try await CLITests.withServe(redis: redis, yaml: WatchWorkflowTests.yaml(gate: gate), directory: directory) { socket in
-        _ = try await ChildProcess.run(["start", "gated", "--id", "cli-j", "--no-wait", "--socket", socket], in: directory)
-        let watch = try ChildProcess(["watch", "cli-j", "--json", "--socket", socket], in: directory)
-        try await Self.waitForOutput(watch, #""type":"state""#)
-        try FileManager.default.removeItem(atPath: gate)
-        let status = await watch.wait()
+        let (status, watch) = try await Self.watchHeldRun(
+          "cli-j", ["--json"], until: #""type":"state""#, socket: socket, gate: gate, in: directory)
         #expect(status == 0, "\(watch.stderr)")
         let objects = try watch.stdout.split(separator: "\n").map { line in
           try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")

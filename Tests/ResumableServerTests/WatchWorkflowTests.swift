@@ -29,6 +29,20 @@ struct WatchWorkflowTests {
     """
   }
 
+  /// Runs `body` with a test Redis, a temporary directory and the path of a gate file in it
+  /// (created unless `created` is false) for `yaml(gate:)`.
+  static func withGate(
+    created: Bool = true, _ body: (TestRedis, TemporaryDirectory, String) async throws -> Void
+  ) async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let gate = directory.appending("gate")
+      if created { #expect(FileManager.default.createFile(atPath: gate, contents: nil)) }
+      try await body(redis, directory, gate)
+    }
+  }
+
   /// The frames of a watch, collected.
   struct Watched {
     var first: WatchWorkflowResponse
@@ -58,11 +72,7 @@ struct WatchWorkflowTests {
   }
 
   @Test func aWatchOpensWithTheStateThenEventsAndEndsWithTheFinalState() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let gate = directory.appending("gate")
-      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+    try await Self.withGate { redis, directory, gate in
       try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-1", noWait: true))
@@ -144,10 +154,7 @@ struct WatchWorkflowTests {
   }
 
   @Test func onTheWireEveryFrameHasTheRequestIDAndOnlyTheLastEndsTheStream() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let gate = directory.appending("gate")
+    try await Self.withGate(created: false) { redis, _, gate in
       try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "raw-done"))
@@ -191,11 +198,7 @@ struct WatchWorkflowTests {
   }
 
   @Test func watchesAndCallsShareAConnection() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let gate = directory.appending("gate")
-      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+    try await Self.withGate { redis, directory, gate in
       try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-a", noWait: true))
@@ -217,11 +220,7 @@ struct WatchWorkflowTests {
   }
 
   @Test func aWatchEndsWithUnavailableWhenTheServerShutsDown() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let gate = directory.appending("gate")
-      #expect(FileManager.default.createFile(atPath: gate, contents: nil))
+    try await Self.withGate { redis, directory, gate in
       let server = try await ServeProcess.start(
         ServeProcess.arguments(redis: redis, yaml: Self.yaml(gate: gate), keyPrefix: uniqueKeyPrefix(), in: directory),
         name: "w", logLevel: "warning", in: directory)
