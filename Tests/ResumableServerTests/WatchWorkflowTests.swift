@@ -219,6 +219,30 @@ struct WatchWorkflowTests {
     }
   }
 
+  @Test func aWatchEndsWithUnavailableWhenRedisGoesDown() async throws {
+    try await Self.withGate { redis, _, gate in
+      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
+        try await server.withClient { client in
+          _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-redis", noWait: true))
+          do {
+            _ = try await Self.watch(client, "w-redis") { await redis.server.kill() }
+            Issue.record("the watch ended without an error")
+          } catch let error as ResumableClientError {
+            #expect(error.code == .unavailable, "\(error)")
+            #expect(error.message.contains("Redis"), "\(error)")
+          }
+          // Redis back: the server serves again, and the run is still there.
+          try await redis.server.start()
+          try FileManager.default.removeItem(atPath: gate)
+          try await eventually(timeout: .seconds(20), interval: .milliseconds(50)) {
+            let state = try await client.getState(GetStateRequest(workflowID: "w-redis")).state
+            guard state.workflowID == "w-redis" else { throw TestSupportError("not yet") }
+          }
+        }
+      }
+    }
+  }
+
   @Test func aWatchEndsWithUnavailableWhenTheServerShutsDown() async throws {
     try await Self.withGate { redis, directory, gate in
       let server = try await ServeProcess.start(
