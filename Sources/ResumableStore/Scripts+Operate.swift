@@ -42,7 +42,8 @@ extension Scripts {
       for i = 11 + discard, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
       redis.call('HINCRBY', KEYS[1], 'resumes', 1)
       redis.call('HINCRBY', KEYS[1], 'saved', ARGV[8])
-      redis.call('HDEL', KEYS[1], 'error')
+      -- A re-run asks again for any approval it passes.
+      redis.call('HDEL', KEYS[1], 'error', 'approved_cursor')
       redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'cursor', ARGV[2], 'updated', ARGV[3],
         'expires', ARGV[6], 'v', ARGV[9])
       progress(ARGV[1], ARGV[5], ARGV[7], ARGV[4])
