@@ -38,6 +38,15 @@ extension RunStateRendering {
       "updated_at": timestampOrNull(state.updatedAtMs),
       "expires_at": timestampOrNull(state.expiresAtMs),
     ]
+    let approval = state.approval
+    object["approval"] =
+      approval.token.isEmpty
+      ? NSNull()
+      : [
+        "step": approval.step, "token": approval.token, "kind": approval.kind, "confidence": approval.confidence,
+        "threshold": approval.threshold, "requested_at": timestampOrNull(approval.requestedAtMs),
+        "deadline": timestampOrNull(approval.deadlineMs),
+      ] as [String: Any]
     if includeArtifacts {
       var artifacts: [String: Any] = [:]
       for artifact in state.artifacts {

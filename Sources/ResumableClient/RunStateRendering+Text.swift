@@ -56,6 +56,15 @@ extension RunStateRendering {
         line += " (\(Int(state.currentStepIndex) + 1) of \(state.steps.count))"
       }
     }
+    let approval = state.approval
+    if !approval.token.isEmpty {
+      let why =
+        approval.kind == "low_confidence"
+        ? "its output's confidence \(approval.confidence) is below \(approval.threshold)" : "it asks before it runs"
+      let until = timestamp(unixMilliseconds: approval.deadlineMs) ?? "?"
+      line += "\nApproval needed for step \(approval.step) (\(why)), until \(until):"
+      line += "\n  resumable approve \(state.workflowID) --token \(approval.token) [--reject] [--note TEXT]"
+    }
     return line
   }
 

@@ -47,5 +47,9 @@ public struct EngineConfiguration: Sendable {
     }
   }
 
+  /// How long a run waits for a person's approval before it fails (default 24 h;
+  /// a step's `approval_timeout_ms` overrides it).
+  public var approvalTimeout: Duration = .seconds(86_400)
+
   public init() {}
 }

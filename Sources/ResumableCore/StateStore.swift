@@ -51,6 +51,13 @@ public protocol StateStore: Sendable, RunEventLog {
   /// its index entry.
   func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration) async throws(StoreError) -> RecoveryClaim
 
+  /// Asks for a person's approval (lease held): the run becomes AWAITING_APPROVAL and
+  /// the lease is given up.
+  func requestApproval(_ request: ApprovalRequest) async throws(StoreError)
+
+  /// Answers an approval request: exactly one answer per token wins.
+  func answerApproval(_ answer: ApprovalAnswer, lease: Duration) async throws(StoreError) -> ApprovalOutcome
+
   /// Cancels a run that has not ended: CANCELLED, its fencing token bumped (a runner
   /// still at work can write nothing more) and its lease dropped.
   func cancel(_ cancel: RunCancel) async throws(StoreError) -> CancelOutcome

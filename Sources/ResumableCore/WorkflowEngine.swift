@@ -528,6 +528,11 @@ public final class WorkflowEngine: Sendable {
           logger: stepLogger)
         return
       }
+      if step.approval == .before, record.approvedCursor != index {
+        // A person approves the step before it runs: the run waits, leased by nobody.
+        await askApproval(&record, index: index, kind: .before, state: stepState, held: nil, logger: stepLogger)
+        return
+      }
       let inputs: [String: [UInt8]]
       let history: [HistoryMessage]
       do {
@@ -570,6 +575,18 @@ public final class WorkflowEngine: Sendable {
           &record, index: index, state: stepState, usage: output.usage,
           message: "step '\(step.name)' appended \(bytes) bytes of history; the limit is \(artifactLimit) bytes",
           errorClass: .nonRetryable, logger: stepLogger)
+        return
+      case .succeeded(let output) where Self.needsApproval(step, output):
+        // Unsure of its output: a person decides whether it is kept (and the run goes on).
+        var held = stepState
+        held.status = .completed
+        held.usage = held.usage + output.usage
+        held.committedCostMicros = output.usage.costMicros
+        held.finishedAtMs = Self.nowMilliseconds()
+        held.artifactBytes = UInt64(output.artifact.count)
+        await askApproval(
+          &record, index: index, kind: .lowConfidence(output.confidence ?? 0), state: held,
+          held: (output, held), logger: stepLogger)
         return
       case .succeeded(let output):
         let last = index + 1 == record.definition.steps.count

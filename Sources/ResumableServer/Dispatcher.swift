@@ -91,10 +91,14 @@ struct Dispatcher: Sendable {
       }
       if health.draining { response.redisError = response.redisError.isEmpty ? "the server is shutting down" : response.redisError }
       return response.protobufBytes()
+    case .approveStep:
+      let message = try decode(ApproveStepRequest.self, request.payload, method)
+      let record = try await engine.approve(
+        workflowID: message.workflowID, token: message.token, approve: !message.reject, note: message.note,
+        wait: !message.noWait)
+      return ApproveStepResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
     case .watchWorkflow:
       throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")
-    case .approveStep:
-      throw RPCFailure(.unimplemented, "\(method.rawValue) is not implemented by this server yet")
     }
   }
 

@@ -37,7 +37,12 @@ extension ResumableWire.RunState {
       expiresAtMs: record.expiresAtMs, resumes: record.resumes, error: record.error ?? "",
       historyMessages: UInt32(clamping: record.historyLength),
       history: includeHistory
-        ? record.history.map { ResumableWire.HistoryMessage(role: $0.role, content: $0.content) } : [])
+        ? record.history.map { ResumableWire.HistoryMessage(role: $0.role, content: $0.content) } : [],
+      approval: record.approval.map {
+        Approval(
+          step: $0.stepName, token: $0.token, kind: $0.kind.rawValue, confidence: $0.confidence,
+          threshold: $0.threshold, requestedAtMs: $0.requestedAtMs, deadlineMs: $0.deadlineMs)
+      } ?? Approval())
   }
 }
 

@@ -55,7 +55,7 @@ public final class RedisStateStore: StateStore {
     ["ZADD", RedisArgument(recoveryIndex), RedisArgument(dueAtMs), RedisArgument(workflowID)]
   }
 
-  private static func nowMilliseconds() -> Int64 {
+  static func nowMilliseconds() -> Int64 {
     Int64((Date().timeIntervalSince1970 * 1000).rounded())
   }
 
@@ -189,7 +189,11 @@ public final class RedisStateStore: StateStore {
       return .gone
     }
     let reply = try await run(
-      Scripts.claim, id, [RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion))])
+      Scripts.claim, id,
+      [
+        RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion)),
+        RedisArgument(Self.nowMilliseconds()),
+      ])
     let parts = reply.array ?? []
     switch parts.first?.string {
     case "acquired":

@@ -71,4 +71,25 @@ struct OperateCLITests {
       }
     }
   }
+
+  @Test func anApprovalRoundTripFromTheCommandLine() async throws {
+    try await withTestRedis { redis in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let record = RecordFile(in: directory)
+      try await CLITests.withServe(redis: redis, yaml: ApprovalTests.yaml(record: record.path), directory: directory) { socket in
+        let start = try await ChildProcess.run(["start", "gated", "--id", "ap-1", "--socket", socket], in: directory)
+        #expect(start.status == ResumableExitCode.awaitingApproval, "\(start.stdout) \(start.stderr)")
+        #expect(start.stdout.contains("AWAITING_APPROVAL") && start.stdout.contains("resumable approve ap-1 --token"))
+        let approve = try await ChildProcess.run(["approve", "ap-1", "--note", "looks right", "--socket", socket], in: directory)
+        #expect(approve.status == 0, "\(approve.stdout) \(approve.stderr)")
+        #expect(approve.stdout.contains("COMPLETED"))
+        let again = try await ChildProcess.run(["approve", "ap-1", "--socket", socket], in: directory)
+        #expect(again.status == 1 && again.stderr.contains("FAILED_PRECONDITION"), "\(again.stderr)")
+        _ = try await ChildProcess.run(["start", "unsure", "--id", "ap-2", "--socket", socket], in: directory)
+        let reject = try await ChildProcess.run(["approve", "ap-2", "--reject", "--note", "no", "--socket", socket], in: directory)
+        #expect(reject.status == ResumableExitCode.runFailed, "\(reject.stdout) \(reject.stderr)")
+      }
+    }
+  }
 }
