@@ -95,6 +95,7 @@ extension WorkflowEngine {
       record.status = .running
       record.cursor = cursor
       record.error = nil
+      record.approvedCursor = nil  // A re-run asks again for the approvals it passes.
       record.fence = fence
       record.resumes += 1
       record.ledger.savedByResumeMicros += saved

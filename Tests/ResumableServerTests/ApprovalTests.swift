@@ -2,6 +2,7 @@ import Foundation
 import ResumableClient
 import ResumableCore
 import ResumableRedis
+import ResumableServer
 import ResumableTestSupport
 import ResumableWire
 import Testing
@@ -36,102 +37,102 @@ struct ApprovalTests {
     }
   }
 
-  @Test func approvalBeforeAStepAndOneTimeTokens() async throws {
+  /// Runs `body` with a server for `yaml(record:timeoutMs:)`, its Redis and its record file.
+  static func withServer(
+    timeoutMs: Int = 3_600_000, configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (LiveServer, RecordFile, TestRedis) async throws -> Void
+  ) async throws {
     try await withTestRedis { redis in
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let record = RecordFile(in: directory)
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(record: record.path)) { server in
-        try await server.withClient { client in
-          let waiting = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "g-1")).state
-          #expect(waiting.status == .awaitingApproval)
-          #expect(waiting.approval.step == "publish" && waiting.approval.kind == "before" && !waiting.approval.token.isEmpty)
-          #expect(record.executions(of: "g-1") == ["research": 1], "publish waits for a person")
-          let wrong = await Self.failure {
-            _ = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: "not-the-token"))
-          }
-          #expect(wrong?.code == .failedPrecondition)
-          let done = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: waiting.approval.token, note: "ok")).state
-          #expect(done.status == .completed)
-          #expect(record.executions(of: "g-1") == ["research": 1, "publish": 1])
-          #expect(done.cost.savedByResumeMicros == 0, "an approval is not a resume")
-          let again = await Self.failure {
-            _ = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: waiting.approval.token))
-          }
-          #expect(again?.code == .failedPrecondition && again?.message.contains("once") == true)
-          let resume = await Self.failure { _ = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "nobody")) }
-          #expect(resume?.code == .notFound)
+      try await LiveServer.with(redis: redis, workflows: yaml(record: record.path, timeoutMs: timeoutMs), configure: configure) {
+        try await body($0, record, redis)
+      }
+    }
+  }
+
+  @Test func approvalBeforeAStepAndOneTimeTokens() async throws {
+    try await Self.withServer { server, record, _ in
+      try await server.withClient { client in
+        let waiting = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "g-1")).state
+        #expect(waiting.status == .awaitingApproval)
+        #expect(waiting.approval.step == "publish" && waiting.approval.kind == "before" && !waiting.approval.token.isEmpty)
+        #expect(record.executions(of: "g-1") == ["research": 1], "publish waits for a person")
+        let wrong = await Self.failure {
+          _ = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: "not-the-token"))
         }
+        #expect(wrong?.code == .failedPrecondition)
+        let done = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: waiting.approval.token, note: "ok")).state
+        #expect(done.status == .completed)
+        #expect(record.executions(of: "g-1") == ["research": 1, "publish": 1])
+        #expect(done.cost.savedByResumeMicros == 0, "an approval is not a resume")
+        let again = await Self.failure {
+          _ = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: waiting.approval.token))
+        }
+        #expect(again?.code == .failedPrecondition && again?.message.contains("once") == true)
+        let resume = await Self.failure { _ = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "nobody")) }
+        #expect(resume?.code == .notFound)
       }
     }
   }
 
   @Test func racingApprovalsHaveExactlyOneWinner() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let record = RecordFile(in: directory)
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(record: record.path)) { server in
-        let token = try await server.withClient { client in
-          try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "race")).state.approval.token
-        }
-        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
-          for index in 0..<12 {
-            group.addTask {
-              try await server.withClient { client in
-                do {
-                  _ = try await client.approveStep(
-                    ApproveStepRequest(workflowID: "race", token: token, reject: index % 3 == 0, noWait: true))
-                  return "won"
-                } catch let error as ResumableClientError where error.code == .failedPrecondition {
-                  return "refused"
-                }
+    try await Self.withServer { server, record, _ in
+      let token = try await server.withClient { client in
+        try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "race")).state.approval.token
+      }
+      let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+        for index in 0..<12 {
+          group.addTask {
+            try await server.withClient { client in
+              do {
+                _ = try await client.approveStep(
+                  ApproveStepRequest(workflowID: "race", token: token, reject: index % 3 == 0, noWait: true))
+                return "won"
+              } catch let error as ResumableClientError where error.code == .failedPrecondition {
+                return "refused"
               }
             }
           }
-          return try await group.reduce(into: [String]()) { $0.append($1) }
         }
-        #expect(outcomes.filter { $0 == "won" }.count == 1, "\(outcomes)")
-        #expect(outcomes.filter { $0 == "refused" }.count == 11)
-        try await server.withClient { client in
-          try await eventually {
-            let state = try await client.getState(GetStateRequest(workflowID: "race")).state
-            guard state.status == .completed || state.status == .failed else { throw TestSupportError("\(state.status)") }
-          }
-        }
-        #expect((record.executions(of: "race")["publish"] ?? 0) <= 1)
+        return try await group.reduce(into: [String]()) { $0.append($1) }
       }
+      #expect(outcomes.filter { $0 == "won" }.count == 1, "\(outcomes)")
+      #expect(outcomes.filter { $0 == "refused" }.count == 11)
+      try await server.withClient { client in
+        try await eventually {
+          let state = try await client.getState(GetStateRequest(workflowID: "race")).state
+          guard state.status == .completed || state.status == .failed else { throw TestSupportError("\(state.status)") }
+        }
+      }
+      #expect((record.executions(of: "race")["publish"] ?? 0) <= 1)
     }
   }
 
   @Test func lowConfidenceOutputWaitsAndIsKeptOrRejected() async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let record = RecordFile(in: directory)
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(record: record.path)) { server in
-        try await server.withClient { client in
-          let waiting = try await client.startWorkflow(StartWorkflowRequest(workflow: "unsure", workflowID: "u-1")).state
-          #expect(waiting.status == .awaitingApproval)
-          #expect(waiting.approval.kind == "low_confidence" && waiting.approval.confidence == 0.55 && waiting.approval.threshold == 0.7)
-          #expect(waiting.cost.spentMicros == 200_000, "the attempt's cost is spent")
-          let kept = try await client.approveStep(ApproveStepRequest(workflowID: "u-1", token: waiting.approval.token)).state
-          #expect(kept.status == .completed)
-          // The held output was committed, not produced again.
-          #expect(record.executions(of: "u-1") == ["draft": 1, "send": 1])
-          #expect(kept.cost.spentMicros == 200_000)
-          let artifacts = try await client.getState(GetStateRequest(workflowID: "u-1", includeArtifacts: true)).state.artifacts
-          #expect(artifacts.map(\.step) == ["draft", "send"])
+    try await Self.withServer { server, record, _ in
+      try await server.withClient { client in
+        let waiting = try await client.startWorkflow(StartWorkflowRequest(workflow: "unsure", workflowID: "u-1")).state
+        #expect(waiting.status == .awaitingApproval)
+        #expect(waiting.approval.kind == "low_confidence" && waiting.approval.confidence == 0.55 && waiting.approval.threshold == 0.7)
+        #expect(waiting.cost.spentMicros == 200_000, "the attempt's cost is spent")
+        let kept = try await client.approveStep(ApproveStepRequest(workflowID: "u-1", token: waiting.approval.token)).state
+        #expect(kept.status == .completed)
+        // The held output was committed, not produced again.
+        #expect(record.executions(of: "u-1") == ["draft": 1, "send": 1])
+        #expect(kept.cost.spentMicros == 200_000)
+        let artifacts = try await client.getState(GetStateRequest(workflowID: "u-1", includeArtifacts: true)).state.artifacts
+        #expect(artifacts.map(\.step) == ["draft", "send"])
 
-          let second = try await client.startWorkflow(StartWorkflowRequest(workflow: "unsure", workflowID: "u-2")).state
-          let rejected = try await client.approveStep(
-            ApproveStepRequest(workflowID: "u-2", token: second.approval.token, reject: true, note: "too vague")).state
-          #expect(rejected.status == .failed && rejected.error.contains("too vague"))
-          // Still resumable: the step runs again, and asks again.
-          let retried = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "u-2")).state
-          #expect(retried.status == .awaitingApproval && retried.approval.token != second.approval.token)
-          #expect(record.executions(of: "u-2") == ["draft": 2])
-        }
+        let second = try await client.startWorkflow(StartWorkflowRequest(workflow: "unsure", workflowID: "u-2")).state
+        let rejected = try await client.approveStep(
+          ApproveStepRequest(workflowID: "u-2", token: second.approval.token, reject: true, note: "too vague")).state
+        #expect(rejected.status == .failed && rejected.error.contains("too vague"))
+        // Still resumable: the step runs again, and asks again.
+        let retried = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "u-2")).state
+        #expect(retried.status == .awaitingApproval && retried.approval.token != second.approval.token)
+        #expect(record.executions(of: "u-2") == ["draft": 2])
       }
     }
   }
