@@ -89,7 +89,7 @@ extension RedisStateStore {
           Self.event(
             answer.approve ? "step_approved" : "step_rejected", step: "", attempt: 0, at: timing.nowMs,
             status: answer.approve ? .running : .failed, message: answer.note)),
-        RedisArgument("a person rejected the step\(note)"), RedisArgument(timing.ttlMs),
+        RedisArgument(note), RedisArgument(timing.ttlMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
       ],
       // Approved: RUNNING again, so back in the index (a superset: harmless if refused).

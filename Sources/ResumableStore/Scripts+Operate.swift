@@ -70,8 +70,8 @@ extension Scripts {
       return 1
       """)
 
-  /// ARGV: token, '1' to approve or '0' to reject, now, lease ms, event, rejection
-  /// error, rejection ttl, rejection expires. One answer per token: the first wins.
+  /// ARGV: token, '1' to approve or '0' to reject, now, lease ms, event (its step is
+  /// filled in here), the rejection note (': note' or ''), rejection ttl, rejection expires. One answer per token: the first wins.
   /// Returns `{'approved', fence, approval JSON, held artifact or false}`,
   /// `{'rejected'}`, `{'refused', why}` or `{'gone'}`.
   static let answerApproval = RedisScript(
@@ -86,17 +86,22 @@ extension Scripts {
         return {'refused', 'the token is not the one of the approval the run awaits (an approval token works once)'}
       end
       redis.call('HDEL', KEYS[1], 'approval')
+      -- The event names the step the answer is about (only this script knows it).
+      local answered = cjson.decode(ARGV[5])
+      answered.step = approval.step
+      local json = cjson.encode(answered)
       if ARGV[2] == '1' then
         local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
         redis.call('SET', KEYS[5], fence, 'PX', ARGV[4])
         redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[3])
         if approval.kind == 'before' then redis.call('HSET', KEYS[1], 'approved_cursor', approval.cursor) end
-        event(ARGV[5])
+        event(json)
         return {'approved', fence, run[2], run[3]}
       end
-      redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', ARGV[6], 'updated', ARGV[3], 'expires', ARGV[8])
+      redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error',
+        'a person rejected step ' .. approval.step .. ARGV[6], 'updated', ARGV[3], 'expires', ARGV[8])
       redis.call('HDEL', KEYS[1], 'held_artifact')
-      event(ARGV[5])
+      event(json)
       touch(ARGV[7])
       return {'rejected'}
       """)

@@ -111,7 +111,7 @@ struct ApprovalTests {
   }
 
   @Test func lowConfidenceOutputWaitsAndIsKeptOrRejected() async throws {
-    try await Self.withServer { server, record, _ in
+    try await Self.withServer { server, record, redis in
       try await server.withClient { client in
         let waiting = try await client.startWorkflow(StartWorkflowRequest(workflow: "unsure", workflowID: "u-1")).state
         #expect(waiting.status == .awaitingApproval)
@@ -128,7 +128,13 @@ struct ApprovalTests {
         let second = try await client.startWorkflow(StartWorkflowRequest(workflow: "unsure", workflowID: "u-2")).state
         let rejected = try await client.approveStep(
           ApproveStepRequest(workflowID: "u-2", token: second.approval.token, reject: true, note: "too vague")).state
-        #expect(rejected.status == .failed && rejected.error.contains("too vague"))
+        #expect(rejected.status == .failed && rejected.error.contains("too vague") && rejected.error.contains("draft"))
+        let events = try await redis.withClient {
+          try await $0.send(["XRANGE", RedisArgument("\(server.keyPrefix):{u-2}:events"), "-", "+"])
+        }
+        let decoded = (events.array ?? []).compactMap { $0.array?.last?.array?.last?.bytes }
+          .compactMap { try? JSONValue(parsing: $0).objectValue }
+        #expect(decoded.contains { $0["type"] == .string("step_rejected") && $0["step"] == .string("draft") })
         // Still resumable: the step runs again, and asks again.
         let retried = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "u-2")).state
         #expect(retried.status == .awaitingApproval && retried.approval.token != second.approval.token)
