@@ -5,7 +5,8 @@ import Synchronization
 
 /// One client connection: reads frames, answers each request in its own
 /// task (so pipelined requests proceed together and answer in any order),
-/// and writes each response as one frame.
+/// and writes each response as one frame — a server-streaming call as
+/// several, in order, the last one with `endOfStream`.
 ///
 /// A frame over the size limit or bytes that are not an envelope get one
 /// error frame (request id 0) and the connection is closed; the server goes
@@ -36,6 +37,12 @@ struct Connection {
               registry.requestStarted()
               requests.addTask {
                 defer { registry.requestFinished() }
+                if Method(rawValue: request.method)?.isServerStreaming == true {
+                  await dispatcher.stream(request) { frame in
+                    try await outbound.write(frame.frameBody(allocator: ByteBufferAllocator()))
+                  }
+                  return
+                }
                 let response = await dispatcher.respond(to: request)
                 try? await outbound.write(response.frameBody(allocator: ByteBufferAllocator()))
               }
