@@ -54,21 +54,7 @@ struct ConnectionOptions: ParsableArguments {
     output: OutputOptions, includeArtifacts: Bool = false, waited: Bool,
     _ call: (ResumableClient, Duration?) async throws(ResumableClientError) -> RunState
   ) async throws {
-    let client: ResumableClient
-    do {
-      client = try await ResumableClient.connect(socketPath: socketPath)
-    } catch {
-      throw Self.report(error, connecting: true)
-    }
-    let state: RunState
-    do {
-      state = try await call(client, timeout.map { Duration.seconds($0) })
-    } catch {
-      await client.close()
-      throw Self.report(error, connecting: false)
-    }
-    await client.close()
-
+    let state = try await self.call(call)
     print(
       output.json
         ? RunStateRendering.json(state, includeArtifacts: includeArtifacts)
@@ -89,7 +75,26 @@ struct ConnectionOptions: ParsableArguments {
     }
   }
 
-  private static func report(_ error: ResumableClientError, connecting: Bool) -> ExitCode {
+  /// Connects, makes one call and returns its answer; a failure prints `error: CODE:
+  /// message` to standard error and ends with the exit code of the error.
+  func call<Answer>(_ call: (ResumableClient, Duration?) async throws(ResumableClientError) -> Answer) async throws -> Answer {
+    let client: ResumableClient
+    do {
+      client = try await ResumableClient.connect(socketPath: socketPath)
+    } catch {
+      throw Self.report(error, connecting: true)
+    }
+    do {
+      let answer = try await call(client, timeout.map { Duration.seconds($0) })
+      await client.close()
+      return answer
+    } catch {
+      await client.close()
+      throw Self.report(error, connecting: false)
+    }
+  }
+
+  static func report(_ error: ResumableClientError, connecting: Bool) -> ExitCode {
     printToStandardError("error: \(error.code): \(error.message)")
     return ExitCode(ResumableExitCode.forError(error, connecting: connecting))
   }

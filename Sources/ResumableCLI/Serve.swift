@@ -39,6 +39,18 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .customLong("lease-seconds"), help: "How long a runner's lease lasts without renewal.")
   var leaseSeconds: Double = 15
 
+  @Option(name: .customLong("retention-completed"), help: "Seconds a COMPLETED run is kept (default: --ttl).")
+  var retentionCompleted: Int?
+
+  @Option(name: .customLong("retention-failed"), help: "Seconds a FAILED run is kept, resumable (default: --ttl).")
+  var retentionFailed: Int?
+
+  @Option(name: .customLong("retention-cancelled"), help: "Seconds a CANCELLED run is kept (default: --ttl).")
+  var retentionCancelled: Int?
+
+  @Option(name: .customLong("approval-timeout"), help: "Seconds a run waits for a person's approval before it fails (default 86400; a step's approval_timeout_ms overrides it).")
+  var approvalTimeout: Int = 86_400
+
   @Option(name: .customLong("recovery-interval"), help: "Seconds between looks for runs whose server died (their lease lapsed), to take them over.")
   var recoveryInterval: Double = 1
 
@@ -69,6 +81,12 @@ struct Serve: AsyncParsableCommand {
       throw ValidationError("--max-frame-bytes must be between 1024 and 1073741824")
     }
     guard leaseSeconds >= 0.1 else { throw ValidationError("--lease-seconds must be at least 0.1") }
+    for (flag, value) in [
+      ("--retention-completed", retentionCompleted), ("--retention-failed", retentionFailed),
+      ("--retention-cancelled", retentionCancelled), ("--approval-timeout", approvalTimeout),
+    ] {
+      if let value, value <= 0 { throw ValidationError("\(flag) must be a positive number of seconds") }
+    }
     guard recoveryInterval >= 0.01 else { throw ValidationError("--recovery-interval must be at least 0.01") }
     guard ["always", "everysec"].contains(redisFsync) else {
       throw ValidationError("--redis-fsync must be always or everysec")
@@ -118,6 +136,10 @@ struct Serve: AsyncParsableCommand {
     configuration.engine.ttl = .seconds(ttl)
     configuration.engine.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
     configuration.shutdownGracePeriod = .milliseconds(Int64(graceSeconds * 1000))
+    configuration.engine.retentionCompleted = retentionCompleted.map { .seconds($0) }
+    configuration.engine.retentionFailed = retentionFailed.map { .seconds($0) }
+    configuration.engine.retentionCancelled = retentionCancelled.map { .seconds($0) }
+    configuration.engine.approvalTimeout = .seconds(approvalTimeout)
     configuration.engine.recoveryInterval = noRecovery ? nil : .milliseconds(Int64(recoveryInterval * 1000))
     configuration.embeddedRedisFsync = redisFsync == "everysec" ? .everysec : .always
     try hardening.apply(to: &configuration)

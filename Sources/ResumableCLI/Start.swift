@@ -8,8 +8,8 @@ struct Start: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Start a run of a workflow.",
     discussion: """
-      Waits for the run to end unless --no-wait is given, prints its state, and exits with the \
-      code of its status (0 COMPLETED, 3 FAILED, 4 AWAITING_APPROVAL, 5 CANCELLED).
+      Waits for the run to end unless --no-wait is given (on a terminal, showing its progress \
+      live), prints its state, and exits with the code of its status (0 COMPLETED, 3 FAILED, 4 AWAITING_APPROVAL, 5 CANCELLED).
       """
   )
 
@@ -63,6 +63,15 @@ struct Start: AsyncParsableCommand {
     let request = StartWorkflowRequest(
       workflow: workflow, workflowID: id ?? "", inputJSON: input ?? "", noWait: noWait,
       onConflict: onConflict == .useExisting ? .useExisting : .fail)
+    if !noWait, !output.json, ProgressDisplay.standardOutputIsTerminal {
+      // On a terminal: start without waiting, then show the run's progress live (Watch.swift).
+      var started = request
+      started.noWait = true
+      try await connection.follow(style: .live, stopAtApproval: true) { client, timeout throws(ResumableClientError) in
+        try await client.startWorkflow(started, timeout: timeout).state.workflowID
+      }
+      return
+    }
     try await connection.callForRunState(output: output, waited: !noWait) {
       client, timeout throws(ResumableClientError) in
       try await client.startWorkflow(request, timeout: timeout).state

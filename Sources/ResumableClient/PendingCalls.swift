@@ -10,6 +10,8 @@ import Synchronization
 /// outside the lock.
 final class PendingCalls: Sendable {
   typealias Continuation = CheckedContinuation<Result<Envelope, ResumableClientError>, Never>
+  /// Where the frames of a server-streaming call go, each as it arrives.
+  typealias StreamContinuation = AsyncStream<Result<Envelope, ResumableClientError>>.Continuation
 
   private struct Waiter {
     var continuation: Continuation
@@ -20,6 +22,8 @@ final class PendingCalls: Sendable {
   /// the transition is one way: once `closedWith` is set, the table stays empty.
   private struct State {
     var waiters: [UInt64: Waiter] = [:]
+    /// Server-streaming calls, until their last frame (or an error) arrives.
+    var streams: [UInt64: StreamContinuation] = [:]
     /// Set when the connection is gone: new calls fail at once with this error.
     var closedWith: ResumableClientError?
   }
@@ -52,27 +56,67 @@ final class PendingCalls: Sendable {
     return false
   }
 
-  /// Completes the call `id` with a response frame; unknown ids (calls that timed out or were
-  /// cancelled already) are ignored.
+  /// Adds a server-streaming call, or fails its stream at once when the connection is closed.
+  /// - Returns: Whether the call is now waiting (and its request should be sent).
+  func registerStream(_ id: UInt64, _ continuation: StreamContinuation) -> Bool {
+    let failure: ResumableClientError? = state.withLock { state in
+      if let closed = state.closedWith { return closed }
+      state.streams[id] = continuation
+      return nil
+    }
+    guard let failure else { return true }
+    continuation.yield(.failure(failure))
+    continuation.finish()
+    return false
+  }
+
+  /// Forgets a streaming call whose caller stopped listening; its later frames are ignored.
+  func removeStream(_ id: UInt64) {
+    state.withLock { $0.streams.removeValue(forKey: id) }?.finish()
+  }
+
+  /// Completes the call `id` with a response frame, or passes the frame to its stream (which
+  /// ends with a frame that has `endOfStream` or an error status); unknown ids (calls that timed
+  /// out or were cancelled already) are ignored.
   func succeed(_ id: UInt64, with envelope: Envelope) {
-    resume(id, with: .success(envelope))
+    let (stream, last) = state.withLock { state in
+      guard let stream = state.streams[id] else { return (StreamContinuation?.none, false) }
+      let last = envelope.endOfStream || envelope.statusCode != .ok
+      if last { state.streams[id] = nil }
+      return (stream, last)
+    }
+    guard let stream else {
+      resume(id, with: .success(envelope))
+      return
+    }
+    stream.yield(.success(envelope))
+    if last { stream.finish() }
   }
 
   /// Fails the call `id`, if it is still waiting.
   func fail(_ id: UInt64, with error: ResumableClientError) {
+    if let stream = state.withLock({ $0.streams.removeValue(forKey: id) }) {
+      stream.yield(.failure(error))
+      stream.finish()
+      return
+    }
     resume(id, with: .failure(error))
   }
 
   /// Fails every waiting call with `error`, and from now on every new call with `closedWith`.
   func failAll(with error: ResumableClientError, closedWith: ResumableClientError? = nil) {
-    let waiters = state.withLock { state in
+    let (waiters, streams) = state.withLock { state in
       if state.closedWith == nil { state.closedWith = closedWith ?? error }
-      defer { state.waiters = [:] }
-      return state.waiters
+      defer { (state.waiters, state.streams) = ([:], [:]) }
+      return (state.waiters, state.streams)
     }
     for waiter in waiters.values {
       waiter.timer?.cancel()
       waiter.continuation.resume(returning: .failure(error))
+    }
+    for stream in streams.values {
+      stream.yield(.failure(error))
+      stream.finish()
     }
   }
 

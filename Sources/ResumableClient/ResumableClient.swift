@@ -30,8 +30,8 @@ public final class ResumableClient: Sendable {
   /// The configuration the client was connected with.
   public let configuration: Configuration
 
-  private let channel: any Channel
-  private let pending: PendingCalls
+  let channel: any Channel
+  let pending: PendingCalls
 
   private init(
     socketPath: String, configuration: Configuration, channel: any Channel, pending: PendingCalls
@@ -129,7 +129,7 @@ public final class ResumableClient: Sendable {
 
   // MARK: - Calls
 
-  private func call<Request: WireMessage, Response: WireMessage>(
+  func call<Request: WireMessage, Response: WireMessage>(
     _ method: Method, _ request: Request, timeout: Duration?
   ) async throws(ResumableClientError) -> Response {
     let id = pending.nextRequestID()
@@ -159,14 +159,7 @@ public final class ResumableClient: Sendable {
           pending.register(
             id, continuation, deadline: deadline, timer: timer, deadlineError: deadlineError)
         else { return }
-        channel.writeAndFlush(frame).whenFailure { error in
-          pending.fail(
-            id,
-            with: ResumableClientError(
-              code: .unavailable,
-              message: "could not send \(method.rawValue) to the server at \(socketPath): \(error)",
-              cause: error))
-        }
+        Self.send(frame, id: id, method: method, on: channel, pending: pending, socketPath: socketPath)
       }
     } onCancel: {
       pending.fail(id, with: .callCancelled)

@@ -38,6 +38,15 @@ extension RunStateRendering {
       "updated_at": timestampOrNull(state.updatedAtMs),
       "expires_at": timestampOrNull(state.expiresAtMs),
     ]
+    let approval = state.approval
+    object["approval"] =
+      approval.token.isEmpty
+      ? NSNull()
+      : [
+        "step": approval.step, "token": approval.token, "kind": approval.kind, "confidence": approval.confidence,
+        "threshold": approval.threshold, "requested_at": timestampOrNull(approval.requestedAtMs),
+        "deadline": timestampOrNull(approval.deadlineMs),
+      ] as [String: Any]
     if includeArtifacts {
       var artifacts: [String: Any] = [:]
       for artifact in state.artifacts {
@@ -45,7 +54,12 @@ extension RunStateRendering {
       }
       object["artifacts"] = artifacts
     }
-    // Every value above is a string, number, NSNull, array or dictionary: serializing cannot fail.
+    return serialize(object)
+  }
+
+  /// Pretty, sorted JSON text of an object built of strings, numbers, NSNull, arrays and
+  /// dictionaries only — so serializing cannot fail.
+  static func serialize(_ object: [String: Any]) -> String {
     let data = try! JSONSerialization.data(
       withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     return String(decoding: data, as: UTF8.self)
@@ -96,11 +110,11 @@ extension RunStateRendering {
     }
   }
 
-  private static func nullIfEmpty(_ string: String) -> Any {
+  static func nullIfEmpty(_ string: String) -> Any {
     string.isEmpty ? NSNull() : string
   }
 
-  private static func timestampOrNull(_ unixMilliseconds: Int64) -> Any {
+  static func timestampOrNull(_ unixMilliseconds: Int64) -> Any {
     timestamp(unixMilliseconds: unixMilliseconds) ?? NSNull()
   }
 }

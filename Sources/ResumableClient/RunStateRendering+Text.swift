@@ -56,6 +56,15 @@ extension RunStateRendering {
         line += " (\(Int(state.currentStepIndex) + 1) of \(state.steps.count))"
       }
     }
+    let approval = state.approval
+    if !approval.token.isEmpty {
+      let why =
+        approval.kind == "low_confidence"
+        ? "its output's confidence \(approval.confidence) is below \(approval.threshold)" : "it asks before it runs"
+      let until = timestamp(unixMilliseconds: approval.deadlineMs) ?? "?"
+      line += "\nApproval needed for step \(approval.step) (\(why)), until \(until):"
+      line += "\n  resumable approve \(state.workflowID) --token \(approval.token) [--reject] [--note TEXT]"
+    }
     return line
   }
 
@@ -69,12 +78,19 @@ extension RunStateRendering {
           step.status == .completed ? String(step.artifactBytes) : "-",
         ]
       }
-    let widths = titles.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    // Names and statuses left-aligned, numbers right-aligned.
+    return table(rows, leftAligned: 2)
+  }
+
+  /// Rows as aligned columns: the first `leftAligned` columns padded on the right, the
+  /// others (numbers) on the left.
+  static func table(_ rows: [[String]], leftAligned: Int) -> [String] {
+    let columns = rows.map(\.count).max() ?? 0
+    let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
     return rows.map { row in
       row.indices.map { column in
         let padding = String(repeating: " ", count: widths[column] - row[column].count)
-        // Names and statuses left-aligned, numbers right-aligned.
-        return column < 2 ? row[column] + padding : padding + row[column]
+        return column < leftAligned ? row[column] + padding : padding + row[column]
       }
       .joined(separator: "  ")
       .trimmingTrailingSpaces()

@@ -267,6 +267,20 @@ private struct Parser {
   }
 
   /// `history: none | all | {last: N}`.
+  /// `approval: before` or `approval: {below_confidence: 0.7}`.
+  func parseApproval(_ value: JSONValue?) throws(DefinitionError) -> ApprovalPolicy? {
+    guard let value else { return nil }
+    if value.stringValue == "before" { return .before }
+    if case .object = value {
+      let fields = try object(value, "'approval'", allowed: ["below_confidence"])
+      guard let threshold = fields["below_confidence"]?.numberValue, threshold > 0, threshold <= 1 else {
+        throw fail("'approval.below_confidence' must be a number above 0, at most 1")
+      }
+      return .belowConfidence(threshold)
+    }
+    throw fail("'approval' must be 'before' or {below_confidence: N} (N from 0 to 1)")
+  }
+
   func parseHistory(_ value: JSONValue?) throws(DefinitionError) -> HistoryPolicy {
     switch value {
     case nil, .string("none")?: return .none
@@ -298,7 +312,10 @@ private struct Parser {
     step = name
     try checkKeys(
       members, "the step",
-      allowed: ["name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes"])
+      allowed: [
+        "name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes", "approval",
+        "approval_timeout_ms",
+      ])
     try checkName(name, what: "step name")
     if name == StepDefinition.workflowInputName {
       throw fail("'\(name)' is reserved for the workflow's input")
@@ -354,6 +371,8 @@ private struct Parser {
     return StepDefinition(
       name: name, plugin: plugin, config: config, inputs: inputs, retry: retry,
       timeoutMilliseconds: timeout, history: try parseHistory(members["history"]),
-      maxArtifactBytes: try integer(members["max_artifact_bytes"], "max_artifact_bytes", minimum: 1))
+      maxArtifactBytes: try integer(members["max_artifact_bytes"], "max_artifact_bytes", minimum: 1),
+      approval: try parseApproval(members["approval"]),
+      approvalTimeoutMilliseconds: try integer(members["approval_timeout_ms"], "approval_timeout_ms", minimum: 1))
   }
 }

@@ -34,5 +34,25 @@ public struct EngineConfiguration: Sendable {
   /// last sign of life, plus up to one interval.
   public var recoveryInterval: Duration? = .seconds(1)
 
+  /// How long a run is kept after it ends, by outcome (nil: `ttl`). Runs still
+  /// active are kept `ttl` after their last progress.
+  public var retentionCompleted: Duration? = nil
+  public var retentionFailed: Duration? = nil
+  public var retentionCancelled: Duration? = nil
+
+  /// The expiry a write sets: the retention of the status it ends the run with, else `ttl`.
+  public func retention(_ ending: RunStatus?) -> Duration {
+    switch ending {
+    case .completed?: retentionCompleted ?? ttl
+    case .failed?: retentionFailed ?? ttl
+    case .cancelled?: retentionCancelled ?? ttl
+    default: ttl
+    }
+  }
+
+  /// How long a run waits for a person's approval before it fails (default 24 h;
+  /// a step's `approval_timeout_ms` overrides it).
+  public var approvalTimeout: Duration = .seconds(86_400)
+
   public init() {}
 }

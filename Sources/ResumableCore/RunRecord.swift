@@ -159,6 +159,10 @@ public struct RunRecord: Hashable, Sendable {
   public var historyLength: Int
   /// The history, oldest first, when it was asked for.
   public var history: [HistoryMessage]
+  /// The approval the run waits for (status AWAITING_APPROVAL).
+  public var approval: PendingApproval?
+  /// The step a person approved to run (`approval: before`), if any.
+  public var approvedCursor: Int?
 
   public init(
     workflowID: String, definition: WorkflowDefinition, status: RunStatus, cursor: Int,

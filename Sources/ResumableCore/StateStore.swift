@@ -4,7 +4,7 @@
 /// the writer holds and the step it expects the run to be at, and changes
 /// nothing when either is stale (`StoreError.Kind.fenced` / `.conflict`).
 /// Each write also refreshes the expiry of every key of the run together.
-public protocol StateStore: Sendable {
+public protocol StateStore: Sendable, RunEventLog {
   /// Creates a run with its first step's first attempt begun, and takes its
   /// lease (fencing token 1), unless a run with that id exists.
   func create(_ run: NewRun) async throws(StoreError) -> CreateOutcome
@@ -50,6 +50,26 @@ public protocol StateStore: Sendable {
   /// is RUNNING and nobody holds the lease; otherwise reschedules or clears
   /// its index entry.
   func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration) async throws(StoreError) -> RecoveryClaim
+
+  /// Asks for a person's approval (lease held): the run becomes AWAITING_APPROVAL and
+  /// the lease is given up.
+  func requestApproval(_ request: ApprovalRequest) async throws(StoreError)
+
+  /// Answers an approval request: exactly one answer per token wins.
+  func answerApproval(_ answer: ApprovalAnswer, lease: Duration) async throws(StoreError) -> ApprovalOutcome
+
+  /// Cancels a run that has not ended: CANCELLED, its fencing token bumped (a runner
+  /// still at work can write nothing more) and its lease dropped.
+  func cancel(_ cancel: RunCancel) async throws(StoreError) -> CancelOutcome
+
+  /// Starts a re-run of a COMPLETED or FAILED run from a step (lease held).
+  func rerun(_ rerun: RerunBegin) async throws(StoreError)
+
+  /// A page of runs, newest first, without scanning the keyspace.
+  func listRuns(_ query: RunQuery) async throws(StoreError) -> RunPage
+
+  /// One round trip to the store: how long it took.
+  func ping() async throws(StoreError) -> Duration
 
   /// Postpones a candidate's next recovery check (a run this server drives).
   func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError)

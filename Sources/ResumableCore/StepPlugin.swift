@@ -92,10 +92,15 @@ public struct StepOutput: Sendable {
   /// when it fails): stored by appending, the oldest trimmed past the cap.
   public var history: [HistoryMessage]
 
-  public init(artifact: [UInt8], usage: StepUsage = StepUsage(), history: [HistoryMessage] = []) {
+  /// How sure the plugin is of the artifact, from 0 to 1, if it says: a step with
+  /// `approval: {below_confidence: t}` asks a person when it is below `t`.
+  public var confidence: Double?
+
+  public init(artifact: [UInt8], usage: StepUsage = StepUsage(), history: [HistoryMessage] = [], confidence: Double? = nil) {
     self.artifact = artifact
     self.usage = usage
     self.history = history
+    self.confidence = confidence
   }
 }
 

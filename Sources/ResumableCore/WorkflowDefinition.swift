@@ -51,12 +51,19 @@ public struct StepDefinition: Hashable, Sendable, Codable {
   /// The largest artifact (and appended history) the step may produce, in
   /// bytes; nil: the server's default. Over it the step fails, not retried.
   public var maxArtifactBytes: Int?
+  /// Whether a person approves the step, and when (nil: never asked).
+  public var approval: ApprovalPolicy?
+  /// How long a run waits for that approval (nil: the server's default).
+  public var approvalTimeoutMilliseconds: Int?
 
   public init(
     name: String, plugin: String, config: JSONValue = .object([:]), inputs: [String] = [],
     retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil,
-    history: HistoryPolicy = .none, maxArtifactBytes: Int? = nil
+    history: HistoryPolicy = .none, maxArtifactBytes: Int? = nil, approval: ApprovalPolicy? = nil,
+    approvalTimeoutMilliseconds: Int? = nil
   ) {
+    self.approval = approval
+    self.approvalTimeoutMilliseconds = approvalTimeoutMilliseconds
     self.name = name
     self.plugin = plugin
     self.config = config
@@ -68,7 +75,8 @@ public struct StepDefinition: Hashable, Sendable, Codable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case name, plugin, config, inputs, retry, timeoutMilliseconds, history, maxArtifactBytes
+    case name, plugin, config, inputs, retry, timeoutMilliseconds, history, maxArtifactBytes, approval,
+      approvalTimeoutMilliseconds
   }
 
   /// Decodes a snapshot; `history` is absent from snapshots stored before it existed.
@@ -82,8 +90,19 @@ public struct StepDefinition: Hashable, Sendable, Codable {
       retry: try container.decode(RetryPolicy.self, forKey: .retry),
       timeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .timeoutMilliseconds),
       history: try container.decodeIfPresent(HistoryPolicy.self, forKey: .history) ?? .none,
-      maxArtifactBytes: try container.decodeIfPresent(Int.self, forKey: .maxArtifactBytes))
+      maxArtifactBytes: try container.decodeIfPresent(Int.self, forKey: .maxArtifactBytes),
+      approval: try container.decodeIfPresent(ApprovalPolicy.self, forKey: .approval),
+      approvalTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .approvalTimeoutMilliseconds))
   }
+}
+
+/// When a step needs a person's approval.
+public enum ApprovalPolicy: Hashable, Sendable, Codable {
+  /// Before it runs (`approval: before`).
+  case before
+  /// After it ran, when its artifact's confidence is below the threshold
+  /// (`approval: {below_confidence: 0.7}`): the artifact waits, uncommitted.
+  case belowConfidence(Double)
 }
 
 /// How a step's failed attempts are retried: exponential backoff with full jitter.

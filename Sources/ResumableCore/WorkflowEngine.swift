@@ -35,21 +35,25 @@ public final class WorkflowEngine: Sendable {
     var completion: RunCompletion
   }
 
-  private struct State {
+  struct State {
     var active: [String: RunCompletion] = [:]
+    /// Per active run: signalled when the run is cancelled, to stop its step in flight.
+    var stops: [String: RunCompletion] = [:]
     var draining = false
   }
 
   let store: any StateStore
-  private let registry: PluginRegistry
-  private let workflows: [String: WorkflowDefinition]
+  let registry: PluginRegistry
+  let workflows: [String: WorkflowDefinition]
   let configuration: EngineConfiguration
-  private let logger: Logger
-  private let state = Mutex(State())
+  let logger: Logger
+  let state = Mutex(State())
   /// The attempts in flight, whose leases `keepAttemptLeases` renews.
   private let attemptLeases = AttemptLeases()
   /// One circuit breaker per plugin, shared by every run.
   let breakers: CircuitBreakers
+  /// When the engine was created (uptime).
+  let startedAt = ContinuousClock.now
   private let jobs: AsyncStream<Job>
   private let jobSink: AsyncStream<Job>.Continuation
 
@@ -204,8 +208,12 @@ public final class WorkflowEngine: Sendable {
   /// A COMPLETED run is returned as it is and nothing runs; a run driven by
   /// this server is attached to; a run driven elsewhere is followed until it
   /// ends (or, with `wait` false, returned as it is now).
-  public func resume(workflowID: String, wait: Bool) async throws(EngineError) -> RunRecord {
+  ///
+  /// With `fromStep`, a COMPLETED or FAILED run runs again from that step instead
+  /// (see `rerun`).
+  public func resume(workflowID: String, wait: Bool, fromStep: String? = nil) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
+    if let fromStep, !fromStep.isEmpty { return try await rerun(workflowID: workflowID, from: fromStep, wait: wait) }
     return try await follow(workflowID, wait: wait, resumeFailed: true, known: nil)
   }
 
@@ -266,7 +274,7 @@ public final class WorkflowEngine: Sendable {
 
   /// Drives run `id`, whose lease we have just taken: records the resume and
   /// begins a new attempt of the step at the cursor.
-  private func takeOver(_ id: String, fence: UInt64, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
+  func takeOver(_ id: String, fence: UInt64, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
     // Read the run again: it may have moved since it was last read.
     var record: RunRecord
     do {
@@ -411,7 +419,7 @@ public final class WorkflowEngine: Sendable {
   /// Whether the engine is shutting down.
   var isDraining: Bool { state.withLock { $0.draining } }
 
-  private func checkAcceptingRuns() throws(EngineError) {
+  func checkAcceptingRuns() throws(EngineError) {
     let (draining, active) = state.withLock { ($0.draining, $0.active.count) }
     if draining {
       throw EngineError(.unavailable, "the server is shutting down; send the request to another server or retry after restart")
@@ -419,7 +427,7 @@ public final class WorkflowEngine: Sendable {
     if active >= configuration.maximumActiveRuns { throw .tooManyRuns(configuration.maximumActiveRuns) }
   }
 
-  private func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
+  func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
     do {
       guard let record = try await store.load(workflowID: id, includeArtifacts: false) else {
         throw StoreError(.notFound, "")
@@ -431,19 +439,25 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Hands a run (whose lease we hold) to a runner task.
-  private func submit(_ record: RunRecord) async throws(EngineError) -> RunCompletion {
+  func submit(_ record: RunRecord) async throws(EngineError) -> RunCompletion {
     let completion = RunCompletion()
     let maximum = configuration.maximumActiveRuns
     let accepted = state.withLock { state -> Bool? in
       guard state.active.count < maximum else { return nil }
       guard !state.draining, state.active[record.workflowID] == nil else { return false }
       state.active[record.workflowID] = completion
+      state.stops[record.workflowID] = RunCompletion()
       return true
     }
     if accepted == true, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
       return completion
     }
-    if accepted == true { _ = state.withLock { $0.active.removeValue(forKey: record.workflowID) } }
+    if accepted == true {
+      state.withLock {
+        $0.active[record.workflowID] = nil
+        $0.stops[record.workflowID] = nil
+      }
+    }
     try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence, runEnded: false)
     if accepted == nil {
       throw EngineError(
@@ -454,7 +468,7 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Returns `record` at once, or the stored run after its runner stops.
-  private func finish(_ record: RunRecord, completion: RunCompletion, wait: Bool) async throws(EngineError) -> RunRecord {
+  func finish(_ record: RunRecord, completion: RunCompletion, wait: Bool) async throws(EngineError) -> RunRecord {
     guard wait else { return record }
     do {
       try await completion.wait()
@@ -464,9 +478,11 @@ public final class WorkflowEngine: Sendable {
     return try await loadExisting(record.workflowID)
   }
 
-  func writeTiming() -> WriteTiming {
+  /// The clock and expiries of a write; `ending` names the status a write that ends
+  /// the run gives it, whose retention then sets the expiry.
+  func writeTiming(ending: RunStatus? = nil) -> WriteTiming {
     WriteTiming(
-      nowMs: Self.nowMilliseconds(), ttlMs: configuration.ttl.wholeMilliseconds,
+      nowMs: Self.nowMilliseconds(), ttlMs: configuration.retention(ending).wholeMilliseconds,
       leaseMs: configuration.leaseDuration.wholeMilliseconds)
   }
 
@@ -492,7 +508,10 @@ public final class WorkflowEngine: Sendable {
     let id = record.workflowID
     EngineMetrics.runsInFlight.increment()
     defer {
-      _ = state.withLock { $0.active.removeValue(forKey: id) }
+      state.withLock {
+        $0.active[id] = nil
+        $0.stops[id] = nil
+      }
       job.completion.finish()
       EngineMetrics.runsInFlight.decrement()
     }
@@ -522,6 +541,11 @@ public final class WorkflowEngine: Sendable {
           &record, index: index, state: stepState, usage: StepUsage(),
           message: "plugin '\(step.plugin)' is not registered on this server", errorClass: .nonRetryable,
           logger: stepLogger)
+        return
+      }
+      if step.approval == .before, record.approvedCursor != index {
+        // A person approves the step before it runs: the run waits, leased by nobody.
+        await askApproval(&record, index: index, kind: .before, state: stepState, held: nil, logger: stepLogger)
         return
       }
       let inputs: [String: [UInt8]]
@@ -570,8 +594,21 @@ public final class WorkflowEngine: Sendable {
           message: "step '\(step.name)' appended \(bytes) bytes of history; the limit is \(artifactLimit) bytes",
           errorClass: .nonRetryable, logger: stepLogger)
         return
+      case .succeeded(let output) where Self.needsApproval(step, output):
+        // Unsure of its output: a person decides whether it is kept (and the run goes on).
+        var held = stepState
+        held.status = .completed
+        held.usage = held.usage + output.usage
+        held.committedCostMicros = output.usage.costMicros
+        held.finishedAtMs = Self.nowMilliseconds()
+        held.artifactBytes = UInt64(output.artifact.count)
+        await askApproval(
+          &record, index: index, kind: .lowConfidence(output.confidence ?? 0), state: held,
+          held: (output, held), logger: stepLogger)
+        return
       case .succeeded(let output):
-        let timing = writeTiming()
+        let last = index + 1 == record.definition.steps.count
+        let timing = writeTiming(ending: last ? .completed : nil)
         stepState.status = .completed
         stepState.usage = stepState.usage + output.usage
         stepState.committedCostMicros = output.usage.costMicros
@@ -687,7 +724,15 @@ public final class WorkflowEngine: Sendable {
       deadline: timeout.map { ContinuousClock.now + $0 }, history: history)
     let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence)
     defer { attemptLeases.unregister(leaseKey) }
+    let stop = state.withLock { $0.stops[record.workflowID] }
     return await withTaskGroup(of: AttemptOutcome?.self) { group in
+      if let stop {
+        group.addTask {
+          // Cancelled (CancelWorkflow): the store has moved the run on; stop the step.
+          guard (try? await stop.wait()) != nil else { return nil }
+          return .leaseLost
+        }
+      }
       group.addTask {
         do {
           return .succeeded(try await plugin.execute(context))
@@ -726,7 +771,7 @@ public final class WorkflowEngine: Sendable {
     _ record: inout RunRecord, index: Int, state stepState: StepState, usage: StepUsage,
     message: String, errorClass: FailureKind, logger: Logger
   ) async {
-    let timing = writeTiming()
+    let timing = writeTiming(ending: .failed)
     var failed = stepState
     failed.status = .failed
     failed.usage = failed.usage + usage

@@ -139,42 +139,49 @@ public struct ExecPlugin: StepPlugin {
     let stderr = BoundedBuffer(limit: settings.maximumStderrBytes, keep: .tail)
     let describe = settings.command.joined(separator: " ")
 
-    let result: ExecutionResult<Void, SequenceOutput, SequenceOutput>
-    do {
-      result = try await run(
-        executable, arguments: Arguments(Array(settings.command.dropFirst())),
-        environment: .custom(environment),
-        workingDirectory: settings.workingDirectory.map { FilePath($0) },
-        platformOptions: options, input: .inputWriter, output: .sequence, error: .sequence
-      ) { execution in
-        let group = execution.processIdentifier.value
-        try await withTaskCancellationHandler {
-          try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-              // A program that exits without reading its input is not an error.
-              _ = try? await execution.standardInputWriter.write(document)
-              try? await execution.standardInputWriter.finish()
-            }
-            tasks.addTask {
-              for try await chunk in execution.standardOutput {
-                chunk.withUnsafeBytes { stdout.append($0) }
-                if stdout.overflowed { kill(-group, SIGKILL) }
+    var launched: ExecutionResult<Void, SequenceOutput, SequenceOutput>?
+    // ETXTBSY: the program file is still open for writing somewhere (it was just written,
+    // or another thread's fork holds its descriptor until that child execs): brief retries.
+    for retry in 0..<5 where launched == nil {
+      do {
+        launched = try await run(
+          executable, arguments: Arguments(Array(settings.command.dropFirst())),
+          environment: .custom(environment),
+          workingDirectory: settings.workingDirectory.map { FilePath($0) },
+          platformOptions: options, input: .inputWriter, output: .sequence, error: .sequence
+        ) { execution in
+          let group = execution.processIdentifier.value
+          try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+              tasks.addTask {
+                // A program that exits without reading its input is not an error.
+                _ = try? await execution.standardInputWriter.write(document)
+                try? await execution.standardInputWriter.finish()
               }
-            }
-            tasks.addTask {
-              for try await chunk in execution.standardError {
-                chunk.withUnsafeBytes { stderr.append($0) }
+              tasks.addTask {
+                for try await chunk in execution.standardOutput {
+                  chunk.withUnsafeBytes { stdout.append($0) }
+                  if stdout.overflowed { kill(-group, SIGKILL) }
+                }
               }
+              tasks.addTask {
+                for try await chunk in execution.standardError {
+                  chunk.withUnsafeBytes { stderr.append($0) }
+                }
+              }
+              try await tasks.waitForAll()
             }
-            try await tasks.waitForAll()
+          } onCancel: {
+            kill(-group, SIGKILL)
           }
-        } onCancel: {
-          kill(-group, SIGKILL)
         }
+      } catch let error as SubprocessError where error.underlyingError == .textFileBusy && retry < 4 {
+        try await Task.sleep(for: .milliseconds(10 << retry))
+      } catch let error as SubprocessError {
+        throw StepFailure("exec: cannot run '\(describe)': \(error)", retryable: false)
       }
-    } catch let error as SubprocessError {
-      throw StepFailure("exec: cannot run '\(describe)': \(error)", retryable: false)
     }
+    guard let result = launched else { throw StepFailure("exec: cannot run '\(describe)'", retryable: false) }
     try Task.checkCancellation()
     let errorTail = stderr.text
     func failure(_ what: String, retryable: Bool) -> StepFailure {

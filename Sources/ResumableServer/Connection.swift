@@ -6,7 +6,8 @@ import Synchronization
 /// One client connection: checks who it is and whether there is room for it,
 /// reads frames, answers each request in its own task (so pipelined requests
 /// proceed together and answer in any order), and writes each response as
-/// one frame.
+/// one frame — a server-streaming call as several, in order, the last one
+/// with `endOfStream`.
 ///
 /// A peer not on the allow-list gets one `PERMISSION_DENIED` frame, a
 /// connection beyond the connection limit one `RESOURCE_EXHAUSTED` frame, and
@@ -98,6 +99,12 @@ struct Connection {
                 defer {
                   registry.requestFinished()
                   activity.endRequest()
+                }
+                if Method(rawValue: request.method)?.isServerStreaming == true {
+                  await dispatcher.stream(request) { frame in
+                    try await outbound.write(frame.frameBody(allocator: ByteBufferAllocator()))
+                  }
+                  return
                 }
                 let response = await dispatcher.respond(to: request)
                 try? await outbound.write(response.frameBody(allocator: ByteBufferAllocator()))

@@ -9,6 +9,8 @@ import ResumableWire
 struct Dispatcher: Sendable {
   let engine: WorkflowEngine
   let logger: Logger
+  /// Ends the watches in flight at shutdown (`stream`, Dispatcher+Watch.swift).
+  let watches = WatchShutdown()
 
   func respond(to request: Envelope) async -> Envelope {
     let started = DispatchTime.now()
@@ -51,7 +53,8 @@ struct Dispatcher: Sendable {
       ).protobufBytes()
     case .resumeWorkflow:
       let message = try decode(ResumeWorkflowRequest.self, request.payload, method)
-      let record = try await engine.resume(workflowID: message.workflowID, wait: !message.noWait)
+      let record = try await engine.resume(
+        workflowID: message.workflowID, wait: !message.noWait, fromStep: message.fromStep)
       return ResumeWorkflowResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
     case .getState:
       let message = try decode(GetStateRequest.self, request.payload, method)
@@ -62,10 +65,47 @@ struct Dispatcher: Sendable {
         state: RunState(
           record, includeArtifacts: message.includeArtifacts, includeHistory: message.includeHistory)
       ).protobufBytes()
+    case .listWorkflows:
+      let message = try decode(ListWorkflowsRequest.self, request.payload, method)
+      let page = try await engine.list(
+        status: ResumableCore.RunStatus(message.status),
+        workflow: message.workflow.isEmpty ? nil : message.workflow, limit: Int(message.pageSize),
+        cursor: message.cursor.isEmpty ? nil : message.cursor)
+      return ListWorkflowsResponse(
+        runs: page.runs.map(ResumableWire.RunSummary.init), nextCursor: page.nextCursor ?? ""
+      ).protobufBytes()
+    case .cancelWorkflow:
+      let message = try decode(CancelWorkflowRequest.self, request.payload, method)
+      let record = try await engine.cancel(workflowID: message.workflowID, reason: message.reason)
+      return CancelWorkflowResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
+    case .health:
+      _ = try decode(HealthRequest.self, request.payload, method)
+      let health = await engine.health()
+      var response = HealthResponse(
+        status: health.serving ? "SERVING" : "NOT_SERVING", version: ResumableVersion.current,
+        runsInFlight: UInt32(clamping: health.runsInFlight), uptimeMs: UInt64(max(0, health.uptime.wholeMilliseconds)))
+      switch health.store {
+      case .success(let latency):
+        response.redisReachable = true
+        let (seconds, attoseconds) = latency.components
+        response.redisLatencyUs = UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+      case .failure(let error):
+        response.redisError = error.message
+      }
+      if health.draining { response.redisError = response.redisError.isEmpty ? "the server is shutting down" : response.redisError }
+      return response.protobufBytes()
+    case .approveStep:
+      let message = try decode(ApproveStepRequest.self, request.payload, method)
+      let record = try await engine.approve(
+        workflowID: message.workflowID, token: message.token, approve: !message.reject, note: message.note,
+        wait: !message.noWait)
+      return ApproveStepResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
+    case .watchWorkflow:
+      throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")
     }
   }
 
-  private func decode<Message: WireMessage>(_ type: Message.Type, _ payload: [UInt8], _ method: Method) throws -> Message {
+  func decode<Message: WireMessage>(_ type: Message.Type, _ payload: [UInt8], _ method: Method) throws -> Message {
     do {
       return try Message(protobufBytes: payload)
     } catch {

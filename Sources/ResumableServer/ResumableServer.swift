@@ -209,7 +209,9 @@ public final class ResumableServer: Service, Sendable {
             await engineTasks.next()
             engineTasks.cancelAll()
           }
-          // Every runner has stopped, so every waiting call has its answer.
+          // Every runner has stopped, so every waiting call has its answer;
+          // watches end now (their runs go on elsewhere).
+          dispatcher.watches.shutDown()
           await connections.closeAll()
         }
       }

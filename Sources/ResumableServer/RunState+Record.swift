@@ -37,7 +37,12 @@ extension ResumableWire.RunState {
       expiresAtMs: record.expiresAtMs, resumes: record.resumes, error: record.error ?? "",
       historyMessages: UInt32(clamping: record.historyLength),
       history: includeHistory
-        ? record.history.map { ResumableWire.HistoryMessage(role: $0.role, content: $0.content) } : [])
+        ? record.history.map { ResumableWire.HistoryMessage(role: $0.role, content: $0.content) } : [],
+      approval: record.approval.map {
+        Approval(
+          step: $0.stepName, token: $0.token, kind: $0.kind.rawValue, confidence: $0.confidence,
+          threshold: $0.threshold, requestedAtMs: $0.requestedAtMs, deadlineMs: $0.deadlineMs)
+      } ?? Approval())
   }
 }
 
@@ -60,6 +65,20 @@ extension ResumableWire.RunStatus {
     case .failed: self = .failed
     case .awaitingApproval: self = .awaitingApproval
     case .cancelled: self = .cancelled
+    }
+  }
+}
+
+extension ResumableCore.RunStatus {
+  /// The status a wire status names; nil for `unspecified`.
+  init?(_ status: ResumableWire.RunStatus) {
+    switch status {
+    case .running: self = .running
+    case .completed: self = .completed
+    case .failed: self = .failed
+    case .awaitingApproval: self = .awaitingApproval
+    case .cancelled: self = .cancelled
+    case .unspecified: return nil
     }
   }
 }
@@ -91,5 +110,19 @@ extension StatusCode {
     case .aborted: self = .aborted
     default: self = .internal
     }
+  }
+}
+
+extension ResumableWire.RunSummary {
+  /// The wire form of a listed run.
+  init(_ summary: ResumableCore.RunSummary) {
+    self.init(
+      workflowID: summary.workflowID, workflow: summary.workflowName, status: ResumableWire.RunStatus(summary.status),
+      currentStep: summary.currentStepName, currentStepIndex: UInt32(clamping: min(summary.cursor, max(0, summary.stepCount - 1))),
+      stepCount: UInt32(clamping: summary.stepCount), createdAtMs: summary.createdAtMs, updatedAtMs: summary.updatedAtMs,
+      cost: ResumableWire.CostLedger(
+        spentMicros: summary.ledger.spentMicros, savedByResumeMicros: summary.ledger.savedByResumeMicros,
+        inputTokens: summary.ledger.inputTokens, outputTokens: summary.ledger.outputTokens),
+      error: summary.error ?? "")
   }
 }

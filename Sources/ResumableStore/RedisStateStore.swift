@@ -10,11 +10,13 @@ public import ResumableRedis
 /// (`Scripts`): fenced, all or nothing, writing only what the step changed
 /// (O(size of that step's output)), and refreshing every key's expiry.
 public final class RedisStateStore: StateStore {
-  private let client: RedisClient
-  private let prefix: String
+  let client: RedisClient
+  let prefix: String
   /// The first part of every key this store writes.
   public var keyPrefix: String { prefix }
-  private let recoveryIndex: String
+  let recoveryIndex: String
+  /// Every run by creation time (ms): what `listRuns` reads, newest first.
+  let runsIndex: String
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
@@ -24,6 +26,7 @@ public final class RedisStateStore: StateStore {
     self.client = client
     self.prefix = keyPrefix
     self.recoveryIndex = RunKeys.recoveryIndex(prefix: keyPrefix)
+    self.runsIndex = RunKeys.runsIndex(prefix: keyPrefix)
   }
 
   private func keys(_ workflowID: String) -> [RedisArgument] {
@@ -31,7 +34,7 @@ public final class RedisStateStore: StateStore {
   }
 
   /// Runs a script on a run's keys, after `commands` in the same round trip.
-  private func run(
+  func run(
     _ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument],
     after commands: [[RedisArgument]] = []
   ) async throws(StoreError) -> RESPValue {
@@ -48,11 +51,11 @@ public final class RedisStateStore: StateStore {
   /// the same round trip: the index is a superset of the RUNNING runs, so a
   /// server dying at any instant leaves its runs findable. An entry for a
   /// write that then failed is harmless: recovery checks and clears it.
-  private func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
+  func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
     ["ZADD", RedisArgument(recoveryIndex), RedisArgument(dueAtMs), RedisArgument(workflowID)]
   }
 
-  private static func nowMilliseconds() -> Int64 {
+  static func nowMilliseconds() -> Int64 {
     Int64((Date().timeIntervalSince1970 * 1000).rounded())
   }
 
@@ -68,10 +71,14 @@ public final class RedisStateStore: StateStore {
         RedisArgument(Int(RunRecord.currentSchemaVersion)), RedisArgument(new.definition.name),
         RedisArgument(definition), RedisArgument(new.input), RedisArgument(new.definition.steps[0].name),
         RedisArgument(encode(new.firstStep)),
-        RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs)),
+        RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs, status: .running)),
         RedisArgument(timing.nowMs + timing.ttlMs),
       ],
-      after: [index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)])
+      after: [
+        index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs),
+        // NX: an existing run keeps its place in the list.
+        ["ZADD", RedisArgument(runsIndex), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
+      ])
     return reply.int == 1 ? .created(fence: 1) : .exists
   }
 
@@ -182,7 +189,11 @@ public final class RedisStateStore: StateStore {
       return .gone
     }
     let reply = try await run(
-      Scripts.claim, id, [RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion))])
+      Scripts.claim, id,
+      [
+        RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion)),
+        RedisArgument(Self.nowMilliseconds()),
+      ])
     let parts = reply.array ?? []
     switch parts.first?.string {
     case "acquired":
@@ -245,7 +256,7 @@ public final class RedisStateStore: StateStore {
       RedisArgument(
         Self.event(
           begin.resume == nil ? "attempt_started" : "run_resumed", step: begin.stepName,
-          attempt: Int(begin.step.attempts), at: timing.nowMs)),
+          attempt: Int(begin.step.attempts), at: timing.nowMs, status: .running)),
       begin.resume == nil ? "0" : "1", RedisArgument(begin.resume?.savedMicros ?? 0),
       RedisArgument(Int(RunRecord.currentSchemaVersion)),
     ]
@@ -274,7 +285,9 @@ public final class RedisStateStore: StateStore {
         RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
         RedisArgument(
-          Self.event("step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs)),
+          Self.event(
+            "step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs,
+            status: commit.next == nil ? .completed : .running)),
         RedisArgument(commit.next?.name ?? ""),
         RedisArgument(next),
         RedisArgument(max(1, commit.maxHistoryMessages)),
@@ -304,7 +317,12 @@ public final class RedisStateStore: StateStore {
         RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(Self.event(event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs)),
+        RedisArgument(
+          Self.event(
+            event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs,
+            status: failure.runError == nil ? .running : .failed,
+            message: event == "step_waiting" ? failure.step.waitReason : failure.step.lastError,
+            nextAttemptAtMs: failure.step.nextAttemptAtMs)),
         RedisArgument(failure.runError ?? ""),
       ])
   }
@@ -312,11 +330,11 @@ public final class RedisStateStore: StateStore {
   // MARK: - Encoding
 
   /// A step record, through the fast path (`StepStateJSON`): the same bytes `JSONEncoder` writes.
-  private func encode(_ step: StepState) -> [UInt8] {
+  func encode(_ step: StepState) -> [UInt8] {
     StepStateJSON.encode(step)
   }
 
-  private func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
+  func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
     do {
       return Array(try RunRecordDecoder.encoder.encode(value))
     } catch {
@@ -324,11 +342,33 @@ public final class RedisStateStore: StateStore {
     }
   }
 
-  static func event(_ type: String, step: String, attempt: Int, at nowMs: Int64) -> [UInt8] {
-    JSONValue.object([
+  /// An event's JSON: `type`, `step`, `attempt`, `at_ms`, and when given the
+  /// run's `status` after it, a `message` (an attempt's error, a wait's
+  /// reason) and `next_attempt_at_ms`. Watchers read it (`RedisStateStore+Events`).
+  static func event(
+    _ type: String, step: String, attempt: Int, at nowMs: Int64, status: RunStatus? = nil,
+    message: String? = nil, nextAttemptAtMs: Int64 = 0
+  ) -> [UInt8] {
+    var members: [String: JSONValue] = [
       "type": .string(type), "step": .string(step), "attempt": .number(Double(attempt)),
       "at_ms": .number(Double(nowMs)),
-    ]).serialized()
+    ]
+    if let status { members["status"] = .string(status.rawValue) }
+    if let message, !message.isEmpty { members["message"] = .string(message) }
+    if nextAttemptAtMs > 0 { members["next_attempt_at_ms"] = .number(Double(nextAttemptAtMs)) }
+    return JSONValue.object(members).serialized()
+  }
+
+  /// Sends one command; an error reply is a corrupt-store error.
+  func send(_ command: [RedisArgument]) async throws(StoreError) -> RESPValue {
+    let reply: RESPValue
+    do {
+      reply = try await client.send(command)
+    } catch {
+      throw StoreError(redis: error)
+    }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "\(command.first.map { "\($0)" } ?? ""): \(message)") }
+    return reply
   }
 }
 

@@ -35,6 +35,11 @@ struct RunKeys {
   /// scripts (cluster rule).
   static func recoveryIndex(prefix: String) -> String { "\(prefix):recovery" }
 
+  /// Every run of a deployment: a sorted set of workflow ids scored with their
+  /// creation time (ms), read newest first by `listRuns`. Like the recovery index,
+  /// written only by plain commands pipelined with a run's script.
+  static func runsIndex(prefix: String) -> String { "\(prefix):runs" }
+
   /// KEYS[1…6] of the scripts: run, steps, artifacts, events, lease, history.
   var scriptKeys: [String] { [run, steps, artifacts, events, lease, history] }
 }

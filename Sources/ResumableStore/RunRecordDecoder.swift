@@ -72,7 +72,11 @@ enum RunRecordDecoder {
       throw StoreError(.corrupt, "run '\(workflowID)' has a cursor out of range")
     }
     let error = fields["error"].map { String(decoding: $0, as: UTF8.self) }
-    return RunRecord(
+    let approval = try fields["approval"].map { json throws(StoreError) in
+      try StoredApproval.decode(json, heldArtifact: fields["held_artifact"])
+    }
+    let approvedCursor = fields["approved_cursor"].flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+    var record = RunRecord(
       workflowID: workflowID, definition: definition, status: status, cursor: cursor, steps: records,
       ledger: CostLedger(
         spentMicros: try number("spent"), savedByResumeMicros: try number("saved"),
@@ -80,6 +84,9 @@ enum RunRecordDecoder {
       input: try field("input"), createdAtMs: try number("created"), updatedAtMs: try number("updated"),
       expiresAtMs: try number("expires"), resumes: try number("resumes"), error: error,
       fence: try number("fence"), schemaVersion: storedVersion, artifacts: try hash(artifacts, "artifacts"))
+    record.approval = approval
+    record.approvedCursor = approvedCursor
+    return record
   }
 
   /// An LRANGE reply of history messages (JSON each), oldest first.

@@ -9,7 +9,7 @@ internal import ResumableRedis
 /// then refresh the expiry of every key of the run together (`touch`).
 enum Scripts {
   /// Shared helpers, prepended to every write script.
-  private static let prelude = """
+  static let prelude = """
     local function touch(ttl)
       for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
       redis.call('PEXPIRE', KEYS[6], ttl)
@@ -90,6 +90,19 @@ enum Scripts {
     """
     local status = redis.call('HGET', KEYS[1], 'status')
     if not status then return {'gone'} end
+    if status == 'AWAITING_APPROVAL' then
+      -- Waiting for a person until the deadline; then the run fails with that reason.
+      local approval = cjson.decode(redis.call('HGET', KEYS[1], 'approval'))
+      local left = tonumber(approval.deadline_ms) - tonumber(ARGV[3])
+      if left > 0 then return {'held', left} end
+      local reason = 'no answer to the approval of step ' .. approval.step .. ' before its deadline'
+      redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', reason, 'updated', ARGV[3])
+      redis.call('HDEL', KEYS[1], 'approval', 'held_artifact')
+      redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'event', cjson.encode({
+        type = 'run_approval_expired', step = approval.step, attempt = 0, at_ms = tonumber(ARGV[3]),
+        message = reason, status = 'FAILED'}))
+      return {'ended', 'FAILED'}
+    end
     if status ~= 'RUNNING' then return {'ended', status} end
     local version = tonumber(redis.call('HGET', KEYS[1], 'v'))
     if version and version > tonumber(ARGV[2]) then return {'newer', version} end
@@ -159,6 +172,7 @@ enum Scripts {
       if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
       redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
       redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
+      redis.call('HDEL', KEYS[1], 'held_artifact')
       local cursor = tostring(tonumber(ARGV[2]) + 1)
       if ARGV[14] ~= '' then
         redis.call('HSET', KEYS[2], ARGV[14], ARGV[15])

@@ -330,7 +330,8 @@ extension RunState: ProtobufCMessageConvertible {
       resumes: c.resumes,
       error: swiftString(c.error),
       historyMessages: c.history_messages,
-      history: HistoryMessage.values(c.history, count: c.n_history)
+      history: HistoryMessage.values(c.history, count: c.n_history),
+      approval: Approval.value(c.approval, default: Approval())
     )
   }
 
@@ -356,6 +357,7 @@ extension RunState: ProtobufCMessageConvertible {
     c.history_messages = historyMessages
     c.n_history = history.count
     c.history = HistoryMessage.cMessagePointers(history, in: &arena)
+    c.approval = Approval.cMessageField(approval, default: Approval(), in: &arena)
     return c
   }
 }
@@ -431,7 +433,7 @@ extension ResumeWorkflowRequest: ProtobufCMessageConvertible {
   }
 
   init(cMessage c: Resumable__V1__ResumeWorkflowRequest) {
-    self.init(workflowID: swiftString(c.workflow_id), noWait: c.no_wait != 0)
+    self.init(workflowID: swiftString(c.workflow_id), noWait: c.no_wait != 0, fromStep: swiftString(c.from_step))
   }
 
   func cMessage(in arena: inout PackingArena) -> Resumable__V1__ResumeWorkflowRequest {
@@ -439,6 +441,7 @@ extension ResumeWorkflowRequest: ProtobufCMessageConvertible {
     resumable__v1__resume_workflow_request__init(&c)
     c.workflow_id = arena.cString(workflowID)
     c.no_wait = noWait ? 1 : 0
+    c.from_step = arena.cString(fromStep)
     return c
   }
 }

@@ -243,6 +243,8 @@ public struct RunState: Hashable, Sendable {
   public var historyMessages: UInt32
   /// The run's history, oldest first; only when asked for (`GetStateRequest.includeHistory`).
   public var history: [HistoryMessage]
+  /// The approval the run waits for (empty token unless `AWAITING_APPROVAL`).
+  public var approval: Approval
 
   /// Creates a run state; every field defaults to its protobuf default.
   public init(
@@ -251,10 +253,11 @@ public struct RunState: Hashable, Sendable {
     artifacts: [Artifact] = [], cost: CostLedger = CostLedger(), schemaVersion: UInt32 = 0,
     createdAtMs: Int64 = 0, updatedAtMs: Int64 = 0, expiresAtMs: Int64 = 0,
     resumes: UInt32 = 0, error: String = "", historyMessages: UInt32 = 0,
-    history: [HistoryMessage] = []
+    history: [HistoryMessage] = [], approval: Approval = Approval()
   ) {
     self.historyMessages = historyMessages
     self.history = history
+    self.approval = approval
     self.workflowID = workflowID
     self.workflow = workflow
     self.status = status
@@ -318,11 +321,15 @@ public struct ResumeWorkflowRequest: Hashable, Sendable {
   public var workflowID: String
   /// Return at once with the run running instead of waiting for it to end.
   public var noWait: Bool
+  /// Run again from this step (by name), discarding its artifact and later ones;
+  /// empty: resume where the run stopped.
+  public var fromStep: String
 
   /// Creates a request.
-  public init(workflowID: String = "", noWait: Bool = false) {
+  public init(workflowID: String = "", noWait: Bool = false, fromStep: String = "") {
     self.workflowID = workflowID
     self.noWait = noWait
+    self.fromStep = fromStep
   }
 }
 

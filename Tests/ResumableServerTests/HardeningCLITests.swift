@@ -178,8 +178,9 @@ struct HardeningCLITests {
 
   /// The commands the server sends, directly or from its scripts (README "Redis ACL").
   static let aclCommands = [
-    "ping", "evalsha", "script|load", "hmget", "zadd", "zrangebyscore", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby",
-    "hset", "pexpire", "pttl", "set", "xadd", "zrem", "zscore", "lrange", "llen", "ltrim", "rpush",
+    "ping", "evalsha", "script|load", "hmget", "lrange", "xrevrange", "zadd", "zrem", "zrangebyscore",
+    "zrevrangebyscore", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby", "hset", "llen", "ltrim",
+    "pexpire", "pttl", "rpush", "set", "xadd", "xrange", "zscore",
   ]
 
   @Test func anACLUserLimitedToTheServersCommandsRunsAndResumes() async throws {
@@ -218,6 +219,10 @@ struct HardeningCLITests {
       #expect(resume.status == 0, "\(resume.stdout) \(resume.stderr) \(server.stderr)")
       let state = try await ChildProcess.run(["state", "acl-1", "--artifacts", "--socket", socket], in: directory)
       #expect(state.status == 0, "\(state.stdout) \(state.stderr)")
+      let list = try await ChildProcess.run(["list", "--json", "--socket", socket], in: directory)
+      #expect(list.status == 0 && list.stdout.contains("acl-1"), "\(list.stdout) \(list.stderr)")
+      let watch = try await ChildProcess.run(["watch", "acl-1", "--socket", socket], in: directory)
+      #expect(watch.status == 0, "\(watch.stdout) \(watch.stderr)")
       #expect(!server.stderr.contains("NOPERM"), "\(server.stderr)")
       // The user really is limited: a command off the list is refused.
       let limited = RedisClient(address: try RedisAddress(url: "unix://resumable@\(redis.server.configuration.socketPath)")

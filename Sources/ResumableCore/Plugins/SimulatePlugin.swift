@@ -5,6 +5,7 @@ import Foundation
 /// Configuration (all optional):
 /// - `latency_ms`: how long an attempt takes (default 0);
 /// - `input_tokens`, `output_tokens`, `cost_usd`: the usage each attempt reports;
+/// - `confidence`: the confidence (0 to 1) its output reports, for `approval: {below_confidence: t}`;
 /// - `artifact_bytes`: the size of the JSON artifact it produces (at least
 ///   its small fixed JSON);
 /// - `fail_attempts`: the first N attempts of this step in a run fail with a
@@ -38,6 +39,7 @@ public struct SimulatePlugin: StepPlugin {
     var retryAfterMilliseconds = 1000
     var failWhileFileExists: String?
     var appendHistory: [HistoryMessage] = []
+    var confidence: Double?
 
     init(_ config: JSONValue) throws(PluginConfigError) {
       guard case .object(let members) = config else {
@@ -65,6 +67,11 @@ public struct SimulatePlugin: StepPlugin {
             throw PluginConfigError("'record' must be a file path")
           }
           record = path
+        case "confidence":
+          guard let number = value.numberValue, number >= 0, number <= 1 else {
+            throw PluginConfigError("'confidence' must be a number from 0 to 1")
+          }
+          confidence = number
         case "rate_limit_attempts": rateLimitAttempts = try Self.count(value, key)
         case "retry_after_ms": retryAfterMilliseconds = try Self.count(value, key)
         case "fail_while_file_exists":
@@ -92,7 +99,7 @@ public struct SimulatePlugin: StepPlugin {
     }
 
     static let keys = [
-      "append_history", "artifact_bytes", "cost_usd", "fail_attempts", "fail_permanently",
+      "append_history", "artifact_bytes", "confidence", "cost_usd", "fail_attempts", "fail_permanently",
       "fail_while_file_exists", "input_tokens", "latency_ms", "output_tokens", "rate_limit_attempts",
       "record", "retry_after_ms",
     ]
@@ -137,7 +144,7 @@ public struct SimulatePlugin: StepPlugin {
     }
     return StepOutput(
       artifact: Self.artifact(context, size: settings.artifactBytes), usage: settings.usage,
-      history: settings.appendHistory)
+      history: settings.appendHistory, confidence: settings.confidence)
   }
 
   /// `{"attempt":…,"inputs":[…],"padding":"…","step":…}` (with `"history":[…]`,

@@ -13,6 +13,6 @@ The protobuf module ``resumable_pb2`` is generated from ``proto/`` by ``make pyt
 from . import errors
 from .client import Client, DEFAULT_SOCKET_PATH
 from .errors import *  # noqa: F401,F403 - the typed exceptions, listed in errors.__all__
-from .state import RunState, StepRecord
+from .state import RunState, RunSummary, StepRecord
 
-__all__ = ["Client", "DEFAULT_SOCKET_PATH", "RunState", "StepRecord"] + errors.__all__
+__all__ = ["Client", "DEFAULT_SOCKET_PATH", "RunState", "RunSummary", "StepRecord"] + errors.__all__

@@ -8,7 +8,7 @@ import struct
 import threading
 
 from . import errors
-from .state import RunState
+from .state import RunState, RunSummary
 
 try:
     from . import resumable_pb2 as pb2
@@ -76,9 +76,11 @@ class Client:
         response = self._call("StartWorkflow", request, pb2.StartWorkflowResponse, timeout)
         return RunState.from_proto(pb2, response.state)
 
-    def resume(self, workflow_id, wait=True, timeout=None):
-        """Resumes a run at its failed (or interrupted) step; committed steps never run again."""
-        request = pb2.ResumeWorkflowRequest(workflow_id=workflow_id, no_wait=not wait)
+    def resume(self, workflow_id, wait=True, from_step="", timeout=None):
+        """Resumes a run at its failed (or interrupted) step; committed steps never run again.
+
+        ``from_step`` runs a completed or failed run again from that step instead."""
+        request = pb2.ResumeWorkflowRequest(workflow_id=workflow_id, no_wait=not wait, from_step=from_step)
         response = self._call("ResumeWorkflow", request, pb2.ResumeWorkflowResponse, timeout)
         return RunState.from_proto(pb2, response.state)
 
@@ -87,6 +89,45 @@ class Client:
         request = pb2.GetStateRequest(workflow_id=workflow_id, include_artifacts=include_artifacts)
         response = self._call("GetState", request, pb2.GetStateResponse, timeout)
         return RunState.from_proto(pb2, response.state)
+
+    def list(self, status=None, workflow="", limit=50, cursor="", timeout=None):
+        """A page of runs, newest first: ``(summaries, next_cursor)``; ``next_cursor`` is
+        ``""`` on the last page. ``status`` is a name such as ``"FAILED"``."""
+        request = pb2.ListWorkflowsRequest(
+            status=pb2.RunStatus.Value("RUN_STATUS_" + status) if status else pb2.RUN_STATUS_UNSPECIFIED,
+            workflow=workflow,
+            page_size=limit,
+            cursor=cursor,
+        )
+        response = self._call("ListWorkflows", request, pb2.ListWorkflowsResponse, timeout)
+        return [RunSummary.from_proto(pb2, run) for run in response.runs], response.next_cursor
+
+    def cancel(self, workflow_id, reason="", timeout=None):
+        """Cancels a run for good; its step in flight is stopped. Returns its ``RunState``."""
+        request = pb2.CancelWorkflowRequest(workflow_id=workflow_id, reason=reason)
+        response = self._call("CancelWorkflow", request, pb2.CancelWorkflowResponse, timeout)
+        return RunState.from_proto(pb2, response.state)
+
+    def approve(self, workflow_id, token=None, reject=False, note="", wait=True, timeout=None):
+        """Answers the approval a run awaits (the token is read from its state unless given)."""
+        if token is None:
+            token = self.get_state(workflow_id, timeout=timeout).approval_token
+        request = pb2.ApproveStepRequest(workflow_id=workflow_id, token=token or "", reject=reject, note=note, no_wait=not wait)
+        response = self._call("ApproveStep", request, pb2.ApproveStepResponse, timeout)
+        return RunState.from_proto(pb2, response.state)
+
+    def health(self, timeout=None):
+        """The server's health as a dict: status, version, redis_reachable, redis_latency_us, …"""
+        response = self._call("Health", pb2.HealthRequest(), pb2.HealthResponse, timeout)
+        return {
+            "status": response.status,
+            "version": response.version,
+            "redis_reachable": response.redis_reachable,
+            "redis_latency_us": response.redis_latency_us,
+            "redis_error": response.redis_error,
+            "runs_in_flight": response.runs_in_flight,
+            "uptime_ms": response.uptime_ms,
+        }
 
     # -- the wire ----------------------------------------------------------------------
 

@@ -36,6 +36,8 @@ class RunState:
     spent_usd: float
     saved_by_resume_usd: float
     artifacts: dict = field(default_factory=dict)
+    approval_token: str = ""
+    approval_step: str = ""
 
     def artifact(self, step):
         """The step's artifact parsed as JSON (requested with ``include_artifacts=True``)."""
@@ -70,4 +72,31 @@ class RunState:
             spent_usd=message.cost.spent_micros / 1_000_000,
             saved_by_resume_usd=message.cost.saved_by_resume_micros / 1_000_000,
             artifacts={a.step: bytes(a.data) for a in message.artifacts},
+            approval_token=message.approval.token,
+            approval_step=message.approval.step,
+        )
+
+
+@dataclass
+class RunSummary:
+    workflow_id: str
+    workflow: str
+    status: str
+    current_step: str
+    step_count: int
+    created_at_ms: int
+    spent_usd: float
+    error: str
+
+    @classmethod
+    def from_proto(cls, pb2, message):
+        return cls(
+            workflow_id=message.workflow_id,
+            workflow=message.workflow,
+            status=_enum_name(pb2.RunStatus, message.status, "RUN_STATUS_"),
+            current_step=message.current_step,
+            step_count=message.step_count,
+            created_at_ms=message.created_at_ms,
+            spent_usd=message.cost.spent_micros / 1_000_000,
+            error=message.error,
         )

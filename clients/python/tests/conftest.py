@@ -28,6 +28,10 @@ workflows:
   - name: slow
     steps:
       - {name: nap, plugin: simulate, config: {latency_ms: 1500}}
+  - name: gated
+    steps:
+      - {name: first, plugin: simulate}
+      - {name: publish, plugin: simulate, approval: before}
 """
 
 

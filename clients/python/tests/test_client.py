@@ -6,6 +6,7 @@ import pytest
 
 from resumable_client import (
     AlreadyExists,
+    FailedPrecondition,
     Client,
     DeadlineExceeded,
     InvalidArgument,
@@ -91,3 +92,21 @@ def test_an_unreachable_server_is_unavailable(tmp_path):
     with pytest.raises(Unavailable) as raised:
         Client(str(tmp_path / "nobody.sock"))
     assert "resumable serve" in raised.value.message
+
+
+def test_operating_methods(server):
+    run_id = new_id("op")
+    with Client(server) as client:
+        waiting = client.start("gated", workflow_id=run_id)
+        assert waiting.status == "AWAITING_APPROVAL" and waiting.approval_step == "publish"
+        assert client.approve(run_id, note="fine").status == "COMPLETED"
+        with pytest.raises(FailedPrecondition):
+            client.approve(run_id, token=waiting.approval_token)
+        rerun = client.resume(run_id, from_step="publish")
+        assert rerun.status == "AWAITING_APPROVAL"  # it asks again before it runs again
+        slow = new_id("op-slow")
+        client.start("slow", workflow_id=slow, wait=False)
+        assert client.cancel(slow, reason="no longer needed").status == "CANCELLED"
+        runs, cursor = client.list(status="CANCELLED", limit=1000)
+        assert slow in [run.workflow_id for run in runs]
+        assert client.health()["status"] == "SERVING"

@@ -637,6 +637,591 @@ void   resumable__v1__run_state__free_unpacked
   assert(message->base.descriptor == &resumable__v1__run_state__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   resumable__v1__approval__init
+                     (Resumable__V1__Approval         *message)
+{
+  static const Resumable__V1__Approval init_value = RESUMABLE__V1__APPROVAL__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__approval__get_packed_size
+                     (const Resumable__V1__Approval *message)
+{
+  assert(message->base.descriptor == &resumable__v1__approval__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__approval__pack
+                     (const Resumable__V1__Approval *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__approval__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__approval__pack_to_buffer
+                     (const Resumable__V1__Approval *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__approval__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__Approval *
+       resumable__v1__approval__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__Approval *)
+     protobuf_c_message_unpack (&resumable__v1__approval__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__approval__free_unpacked
+                     (Resumable__V1__Approval *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__approval__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__list_workflows_request__init
+                     (Resumable__V1__ListWorkflowsRequest         *message)
+{
+  static const Resumable__V1__ListWorkflowsRequest init_value = RESUMABLE__V1__LIST_WORKFLOWS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__list_workflows_request__get_packed_size
+                     (const Resumable__V1__ListWorkflowsRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workflows_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__list_workflows_request__pack
+                     (const Resumable__V1__ListWorkflowsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workflows_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__list_workflows_request__pack_to_buffer
+                     (const Resumable__V1__ListWorkflowsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workflows_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ListWorkflowsRequest *
+       resumable__v1__list_workflows_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ListWorkflowsRequest *)
+     protobuf_c_message_unpack (&resumable__v1__list_workflows_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__list_workflows_request__free_unpacked
+                     (Resumable__V1__ListWorkflowsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__list_workflows_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__run_summary__init
+                     (Resumable__V1__RunSummary         *message)
+{
+  static const Resumable__V1__RunSummary init_value = RESUMABLE__V1__RUN_SUMMARY__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__run_summary__get_packed_size
+                     (const Resumable__V1__RunSummary *message)
+{
+  assert(message->base.descriptor == &resumable__v1__run_summary__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__run_summary__pack
+                     (const Resumable__V1__RunSummary *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__run_summary__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__run_summary__pack_to_buffer
+                     (const Resumable__V1__RunSummary *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__run_summary__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__RunSummary *
+       resumable__v1__run_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__RunSummary *)
+     protobuf_c_message_unpack (&resumable__v1__run_summary__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__run_summary__free_unpacked
+                     (Resumable__V1__RunSummary *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__run_summary__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__list_workflows_response__init
+                     (Resumable__V1__ListWorkflowsResponse         *message)
+{
+  static const Resumable__V1__ListWorkflowsResponse init_value = RESUMABLE__V1__LIST_WORKFLOWS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__list_workflows_response__get_packed_size
+                     (const Resumable__V1__ListWorkflowsResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workflows_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__list_workflows_response__pack
+                     (const Resumable__V1__ListWorkflowsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workflows_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__list_workflows_response__pack_to_buffer
+                     (const Resumable__V1__ListWorkflowsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workflows_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ListWorkflowsResponse *
+       resumable__v1__list_workflows_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ListWorkflowsResponse *)
+     protobuf_c_message_unpack (&resumable__v1__list_workflows_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__list_workflows_response__free_unpacked
+                     (Resumable__V1__ListWorkflowsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__list_workflows_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__cancel_workflow_request__init
+                     (Resumable__V1__CancelWorkflowRequest         *message)
+{
+  static const Resumable__V1__CancelWorkflowRequest init_value = RESUMABLE__V1__CANCEL_WORKFLOW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__cancel_workflow_request__get_packed_size
+                     (const Resumable__V1__CancelWorkflowRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__cancel_workflow_request__pack
+                     (const Resumable__V1__CancelWorkflowRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__cancel_workflow_request__pack_to_buffer
+                     (const Resumable__V1__CancelWorkflowRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__CancelWorkflowRequest *
+       resumable__v1__cancel_workflow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__CancelWorkflowRequest *)
+     protobuf_c_message_unpack (&resumable__v1__cancel_workflow_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__cancel_workflow_request__free_unpacked
+                     (Resumable__V1__CancelWorkflowRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__cancel_workflow_response__init
+                     (Resumable__V1__CancelWorkflowResponse         *message)
+{
+  static const Resumable__V1__CancelWorkflowResponse init_value = RESUMABLE__V1__CANCEL_WORKFLOW_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__cancel_workflow_response__get_packed_size
+                     (const Resumable__V1__CancelWorkflowResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__cancel_workflow_response__pack
+                     (const Resumable__V1__CancelWorkflowResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__cancel_workflow_response__pack_to_buffer
+                     (const Resumable__V1__CancelWorkflowResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__CancelWorkflowResponse *
+       resumable__v1__cancel_workflow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__CancelWorkflowResponse *)
+     protobuf_c_message_unpack (&resumable__v1__cancel_workflow_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__cancel_workflow_response__free_unpacked
+                     (Resumable__V1__CancelWorkflowResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__cancel_workflow_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__approve_step_request__init
+                     (Resumable__V1__ApproveStepRequest         *message)
+{
+  static const Resumable__V1__ApproveStepRequest init_value = RESUMABLE__V1__APPROVE_STEP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__approve_step_request__get_packed_size
+                     (const Resumable__V1__ApproveStepRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__approve_step_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__approve_step_request__pack
+                     (const Resumable__V1__ApproveStepRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__approve_step_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__approve_step_request__pack_to_buffer
+                     (const Resumable__V1__ApproveStepRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__approve_step_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ApproveStepRequest *
+       resumable__v1__approve_step_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ApproveStepRequest *)
+     protobuf_c_message_unpack (&resumable__v1__approve_step_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__approve_step_request__free_unpacked
+                     (Resumable__V1__ApproveStepRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__approve_step_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__approve_step_response__init
+                     (Resumable__V1__ApproveStepResponse         *message)
+{
+  static const Resumable__V1__ApproveStepResponse init_value = RESUMABLE__V1__APPROVE_STEP_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__approve_step_response__get_packed_size
+                     (const Resumable__V1__ApproveStepResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__approve_step_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__approve_step_response__pack
+                     (const Resumable__V1__ApproveStepResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__approve_step_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__approve_step_response__pack_to_buffer
+                     (const Resumable__V1__ApproveStepResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__approve_step_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ApproveStepResponse *
+       resumable__v1__approve_step_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ApproveStepResponse *)
+     protobuf_c_message_unpack (&resumable__v1__approve_step_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__approve_step_response__free_unpacked
+                     (Resumable__V1__ApproveStepResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__approve_step_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__watch_workflow_request__init
+                     (Resumable__V1__WatchWorkflowRequest         *message)
+{
+  static const Resumable__V1__WatchWorkflowRequest init_value = RESUMABLE__V1__WATCH_WORKFLOW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__watch_workflow_request__get_packed_size
+                     (const Resumable__V1__WatchWorkflowRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__watch_workflow_request__pack
+                     (const Resumable__V1__WatchWorkflowRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__watch_workflow_request__pack_to_buffer
+                     (const Resumable__V1__WatchWorkflowRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__WatchWorkflowRequest *
+       resumable__v1__watch_workflow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__WatchWorkflowRequest *)
+     protobuf_c_message_unpack (&resumable__v1__watch_workflow_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__watch_workflow_request__free_unpacked
+                     (Resumable__V1__WatchWorkflowRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__run_event__init
+                     (Resumable__V1__RunEvent         *message)
+{
+  static const Resumable__V1__RunEvent init_value = RESUMABLE__V1__RUN_EVENT__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__run_event__get_packed_size
+                     (const Resumable__V1__RunEvent *message)
+{
+  assert(message->base.descriptor == &resumable__v1__run_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__run_event__pack
+                     (const Resumable__V1__RunEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__run_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__run_event__pack_to_buffer
+                     (const Resumable__V1__RunEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__run_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__RunEvent *
+       resumable__v1__run_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__RunEvent *)
+     protobuf_c_message_unpack (&resumable__v1__run_event__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__run_event__free_unpacked
+                     (Resumable__V1__RunEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__run_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__watch_workflow_response__init
+                     (Resumable__V1__WatchWorkflowResponse         *message)
+{
+  static const Resumable__V1__WatchWorkflowResponse init_value = RESUMABLE__V1__WATCH_WORKFLOW_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__watch_workflow_response__get_packed_size
+                     (const Resumable__V1__WatchWorkflowResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__watch_workflow_response__pack
+                     (const Resumable__V1__WatchWorkflowResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__watch_workflow_response__pack_to_buffer
+                     (const Resumable__V1__WatchWorkflowResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__WatchWorkflowResponse *
+       resumable__v1__watch_workflow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__WatchWorkflowResponse *)
+     protobuf_c_message_unpack (&resumable__v1__watch_workflow_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__watch_workflow_response__free_unpacked
+                     (Resumable__V1__WatchWorkflowResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__watch_workflow_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__health_request__init
+                     (Resumable__V1__HealthRequest         *message)
+{
+  static const Resumable__V1__HealthRequest init_value = RESUMABLE__V1__HEALTH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__health_request__get_packed_size
+                     (const Resumable__V1__HealthRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__health_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__health_request__pack
+                     (const Resumable__V1__HealthRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__health_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__health_request__pack_to_buffer
+                     (const Resumable__V1__HealthRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__health_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__HealthRequest *
+       resumable__v1__health_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__HealthRequest *)
+     protobuf_c_message_unpack (&resumable__v1__health_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__health_request__free_unpacked
+                     (Resumable__V1__HealthRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__health_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__health_response__init
+                     (Resumable__V1__HealthResponse         *message)
+{
+  static const Resumable__V1__HealthResponse init_value = RESUMABLE__V1__HEALTH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__health_response__get_packed_size
+                     (const Resumable__V1__HealthResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__health_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__health_response__pack
+                     (const Resumable__V1__HealthResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__health_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__health_response__pack_to_buffer
+                     (const Resumable__V1__HealthResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__health_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__HealthResponse *
+       resumable__v1__health_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__HealthResponse *)
+     protobuf_c_message_unpack (&resumable__v1__health_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__health_response__free_unpacked
+                     (Resumable__V1__HealthResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__health_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor resumable__v1__envelope__field_descriptors[7] =
 {
   {
@@ -894,7 +1479,7 @@ const ProtobufCMessageDescriptor resumable__v1__start_workflow_response__descrip
   (ProtobufCMessageInit) resumable__v1__start_workflow_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__resume_workflow_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor resumable__v1__resume_workflow_request__field_descriptors[3] =
 {
   {
     "workflow_id",
@@ -920,15 +1505,28 @@ static const ProtobufCFieldDescriptor resumable__v1__resume_workflow_request__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "from_step",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ResumeWorkflowRequest, from_step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__resume_workflow_request__field_indices_by_name[] = {
+  2,   /* field[2] = from_step */
   1,   /* field[1] = no_wait */
   0,   /* field[0] = workflow_id */
 };
 static const ProtobufCIntRange resumable__v1__resume_workflow_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor resumable__v1__resume_workflow_request__descriptor =
 {
@@ -938,7 +1536,7 @@ const ProtobufCMessageDescriptor resumable__v1__resume_workflow_request__descrip
   "Resumable__V1__ResumeWorkflowRequest",
   "resumable.v1",
   sizeof(Resumable__V1__ResumeWorkflowRequest),
-  2,
+  3,
   resumable__v1__resume_workflow_request__field_descriptors,
   resumable__v1__resume_workflow_request__field_indices_by_name,
   1,  resumable__v1__resume_workflow_request__number_ranges,
@@ -1625,7 +2223,7 @@ const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor =
   (ProtobufCMessageInit) resumable__v1__cost_ledger__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[16] =
+static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[17] =
 {
   {
     "workflow_id",
@@ -1819,8 +2417,21 @@ static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "approval",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunState, approval),
+    &resumable__v1__approval__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
+  16,   /* field[16] = approval */
   6,   /* field[6] = artifacts */
   7,   /* field[7] = cost */
   9,   /* field[9] = created_at_ms */
@@ -1841,7 +2452,7 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__run_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
 {
@@ -1851,11 +2462,966 @@ const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
   "Resumable__V1__RunState",
   "resumable.v1",
   sizeof(Resumable__V1__RunState),
-  16,
+  17,
   resumable__v1__run_state__field_descriptors,
   resumable__v1__run_state__field_indices_by_name,
   1,  resumable__v1__run_state__number_ranges,
   (ProtobufCMessageInit) resumable__v1__run_state__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__approval__field_descriptors[7] =
+{
+  {
+    "step",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Approval, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Approval, token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Approval, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "confidence",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Approval, confidence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "threshold",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Approval, threshold),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requested_at_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Approval, requested_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deadline_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Approval, deadline_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__approval__field_indices_by_name[] = {
+  3,   /* field[3] = confidence */
+  6,   /* field[6] = deadline_ms */
+  2,   /* field[2] = kind */
+  5,   /* field[5] = requested_at_ms */
+  0,   /* field[0] = step */
+  4,   /* field[4] = threshold */
+  1,   /* field[1] = token */
+};
+static const ProtobufCIntRange resumable__v1__approval__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor resumable__v1__approval__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.Approval",
+  "Approval",
+  "Resumable__V1__Approval",
+  "resumable.v1",
+  sizeof(Resumable__V1__Approval),
+  7,
+  resumable__v1__approval__field_descriptors,
+  resumable__v1__approval__field_indices_by_name,
+  1,  resumable__v1__approval__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__approval__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__list_workflows_request__field_descriptors[4] =
+{
+  {
+    "status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ListWorkflowsRequest, status),
+    &resumable__v1__run_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workflow",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ListWorkflowsRequest, workflow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ListWorkflowsRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cursor",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ListWorkflowsRequest, cursor),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__list_workflows_request__field_indices_by_name[] = {
+  3,   /* field[3] = cursor */
+  2,   /* field[2] = page_size */
+  0,   /* field[0] = status */
+  1,   /* field[1] = workflow */
+};
+static const ProtobufCIntRange resumable__v1__list_workflows_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor resumable__v1__list_workflows_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ListWorkflowsRequest",
+  "ListWorkflowsRequest",
+  "Resumable__V1__ListWorkflowsRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__ListWorkflowsRequest),
+  4,
+  resumable__v1__list_workflows_request__field_descriptors,
+  resumable__v1__list_workflows_request__field_indices_by_name,
+  1,  resumable__v1__list_workflows_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__list_workflows_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__run_summary__field_descriptors[10] =
+{
+  {
+    "workflow_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, workflow_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workflow",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, workflow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, status),
+    &resumable__v1__run_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "current_step",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, current_step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "current_step_index",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, current_step_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step_count",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, step_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, created_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_at_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, updated_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, cost),
+    &resumable__v1__cost_ledger__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunSummary, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__run_summary__field_indices_by_name[] = {
+  8,   /* field[8] = cost */
+  6,   /* field[6] = created_at_ms */
+  3,   /* field[3] = current_step */
+  4,   /* field[4] = current_step_index */
+  9,   /* field[9] = error */
+  2,   /* field[2] = status */
+  5,   /* field[5] = step_count */
+  7,   /* field[7] = updated_at_ms */
+  1,   /* field[1] = workflow */
+  0,   /* field[0] = workflow_id */
+};
+static const ProtobufCIntRange resumable__v1__run_summary__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor resumable__v1__run_summary__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.RunSummary",
+  "RunSummary",
+  "Resumable__V1__RunSummary",
+  "resumable.v1",
+  sizeof(Resumable__V1__RunSummary),
+  10,
+  resumable__v1__run_summary__field_descriptors,
+  resumable__v1__run_summary__field_indices_by_name,
+  1,  resumable__v1__run_summary__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__run_summary__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__list_workflows_response__field_descriptors[2] =
+{
+  {
+    "runs",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__ListWorkflowsResponse, n_runs),
+    offsetof(Resumable__V1__ListWorkflowsResponse, runs),
+    &resumable__v1__run_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_cursor",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ListWorkflowsResponse, next_cursor),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__list_workflows_response__field_indices_by_name[] = {
+  1,   /* field[1] = next_cursor */
+  0,   /* field[0] = runs */
+};
+static const ProtobufCIntRange resumable__v1__list_workflows_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor resumable__v1__list_workflows_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ListWorkflowsResponse",
+  "ListWorkflowsResponse",
+  "Resumable__V1__ListWorkflowsResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__ListWorkflowsResponse),
+  2,
+  resumable__v1__list_workflows_response__field_descriptors,
+  resumable__v1__list_workflows_response__field_indices_by_name,
+  1,  resumable__v1__list_workflows_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__list_workflows_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__cancel_workflow_request__field_descriptors[2] =
+{
+  {
+    "workflow_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CancelWorkflowRequest, workflow_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CancelWorkflowRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__cancel_workflow_request__field_indices_by_name[] = {
+  1,   /* field[1] = reason */
+  0,   /* field[0] = workflow_id */
+};
+static const ProtobufCIntRange resumable__v1__cancel_workflow_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor resumable__v1__cancel_workflow_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.CancelWorkflowRequest",
+  "CancelWorkflowRequest",
+  "Resumable__V1__CancelWorkflowRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__CancelWorkflowRequest),
+  2,
+  resumable__v1__cancel_workflow_request__field_descriptors,
+  resumable__v1__cancel_workflow_request__field_indices_by_name,
+  1,  resumable__v1__cancel_workflow_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__cancel_workflow_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__cancel_workflow_response__field_descriptors[1] =
+{
+  {
+    "state",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CancelWorkflowResponse, state),
+    &resumable__v1__run_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__cancel_workflow_response__field_indices_by_name[] = {
+  0,   /* field[0] = state */
+};
+static const ProtobufCIntRange resumable__v1__cancel_workflow_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__cancel_workflow_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.CancelWorkflowResponse",
+  "CancelWorkflowResponse",
+  "Resumable__V1__CancelWorkflowResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__CancelWorkflowResponse),
+  1,
+  resumable__v1__cancel_workflow_response__field_descriptors,
+  resumable__v1__cancel_workflow_response__field_indices_by_name,
+  1,  resumable__v1__cancel_workflow_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__cancel_workflow_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__approve_step_request__field_descriptors[5] =
+{
+  {
+    "workflow_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ApproveStepRequest, workflow_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ApproveStepRequest, token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reject",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ApproveStepRequest, reject),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ApproveStepRequest, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "no_wait",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ApproveStepRequest, no_wait),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__approve_step_request__field_indices_by_name[] = {
+  4,   /* field[4] = no_wait */
+  3,   /* field[3] = note */
+  2,   /* field[2] = reject */
+  1,   /* field[1] = token */
+  0,   /* field[0] = workflow_id */
+};
+static const ProtobufCIntRange resumable__v1__approve_step_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor resumable__v1__approve_step_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ApproveStepRequest",
+  "ApproveStepRequest",
+  "Resumable__V1__ApproveStepRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__ApproveStepRequest),
+  5,
+  resumable__v1__approve_step_request__field_descriptors,
+  resumable__v1__approve_step_request__field_indices_by_name,
+  1,  resumable__v1__approve_step_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__approve_step_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__approve_step_response__field_descriptors[1] =
+{
+  {
+    "state",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ApproveStepResponse, state),
+    &resumable__v1__run_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__approve_step_response__field_indices_by_name[] = {
+  0,   /* field[0] = state */
+};
+static const ProtobufCIntRange resumable__v1__approve_step_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__approve_step_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ApproveStepResponse",
+  "ApproveStepResponse",
+  "Resumable__V1__ApproveStepResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__ApproveStepResponse),
+  1,
+  resumable__v1__approve_step_response__field_descriptors,
+  resumable__v1__approve_step_response__field_indices_by_name,
+  1,  resumable__v1__approve_step_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__approve_step_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__watch_workflow_request__field_descriptors[1] =
+{
+  {
+    "workflow_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WatchWorkflowRequest, workflow_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__watch_workflow_request__field_indices_by_name[] = {
+  0,   /* field[0] = workflow_id */
+};
+static const ProtobufCIntRange resumable__v1__watch_workflow_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__watch_workflow_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.WatchWorkflowRequest",
+  "WatchWorkflowRequest",
+  "Resumable__V1__WatchWorkflowRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__WatchWorkflowRequest),
+  1,
+  resumable__v1__watch_workflow_request__field_descriptors,
+  resumable__v1__watch_workflow_request__field_indices_by_name,
+  1,  resumable__v1__watch_workflow_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__watch_workflow_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__run_event__field_descriptors[7] =
+{
+  {
+    "type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempt",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, attempt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_attempt_at_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, next_attempt_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, status),
+    &resumable__v1__run_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__run_event__field_indices_by_name[] = {
+  3,   /* field[3] = at_ms */
+  2,   /* field[2] = attempt */
+  4,   /* field[4] = message */
+  5,   /* field[5] = next_attempt_at_ms */
+  6,   /* field[6] = status */
+  1,   /* field[1] = step */
+  0,   /* field[0] = type */
+};
+static const ProtobufCIntRange resumable__v1__run_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.RunEvent",
+  "RunEvent",
+  "Resumable__V1__RunEvent",
+  "resumable.v1",
+  sizeof(Resumable__V1__RunEvent),
+  7,
+  resumable__v1__run_event__field_descriptors,
+  resumable__v1__run_event__field_indices_by_name,
+  1,  resumable__v1__run_event__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__run_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__watch_workflow_response__field_descriptors[2] =
+{
+  {
+    "state",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WatchWorkflowResponse, state),
+    &resumable__v1__run_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WatchWorkflowResponse, event),
+    &resumable__v1__run_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__watch_workflow_response__field_indices_by_name[] = {
+  1,   /* field[1] = event */
+  0,   /* field[0] = state */
+};
+static const ProtobufCIntRange resumable__v1__watch_workflow_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor resumable__v1__watch_workflow_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.WatchWorkflowResponse",
+  "WatchWorkflowResponse",
+  "Resumable__V1__WatchWorkflowResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__WatchWorkflowResponse),
+  2,
+  resumable__v1__watch_workflow_response__field_descriptors,
+  resumable__v1__watch_workflow_response__field_indices_by_name,
+  1,  resumable__v1__watch_workflow_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__watch_workflow_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define resumable__v1__health_request__field_descriptors NULL
+#define resumable__v1__health_request__field_indices_by_name NULL
+#define resumable__v1__health_request__number_ranges NULL
+const ProtobufCMessageDescriptor resumable__v1__health_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.HealthRequest",
+  "HealthRequest",
+  "Resumable__V1__HealthRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__HealthRequest),
+  0,
+  resumable__v1__health_request__field_descriptors,
+  resumable__v1__health_request__field_indices_by_name,
+  0,  resumable__v1__health_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__health_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__health_response__field_descriptors[7] =
+{
+  {
+    "status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, status),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "redis_reachable",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, redis_reachable),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "redis_latency_us",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, redis_latency_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "redis_error",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, redis_error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "runs_in_flight",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, runs_in_flight),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "uptime_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, uptime_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__health_response__field_indices_by_name[] = {
+  4,   /* field[4] = redis_error */
+  3,   /* field[3] = redis_latency_us */
+  2,   /* field[2] = redis_reachable */
+  5,   /* field[5] = runs_in_flight */
+  0,   /* field[0] = status */
+  6,   /* field[6] = uptime_ms */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange resumable__v1__health_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor resumable__v1__health_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.HealthResponse",
+  "HealthResponse",
+  "Resumable__V1__HealthResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__HealthResponse),
+  7,
+  resumable__v1__health_response__field_descriptors,
+  resumable__v1__health_response__field_indices_by_name,
+  1,  resumable__v1__health_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__health_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue resumable__v1__status_code__enum_values_by_number[17] =
@@ -2050,16 +3616,26 @@ const ProtobufCEnumDescriptor resumable__v1__error_class__descriptor =
   resumable__v1__error_class__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[3] =
+static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[8] =
 {
   { "StartWorkflow", &resumable__v1__start_workflow_request__descriptor, &resumable__v1__start_workflow_response__descriptor },
   { "ResumeWorkflow", &resumable__v1__resume_workflow_request__descriptor, &resumable__v1__resume_workflow_response__descriptor },
   { "GetState", &resumable__v1__get_state_request__descriptor, &resumable__v1__get_state_response__descriptor },
+  { "ListWorkflows", &resumable__v1__list_workflows_request__descriptor, &resumable__v1__list_workflows_response__descriptor },
+  { "CancelWorkflow", &resumable__v1__cancel_workflow_request__descriptor, &resumable__v1__cancel_workflow_response__descriptor },
+  { "ApproveStep", &resumable__v1__approve_step_request__descriptor, &resumable__v1__approve_step_response__descriptor },
+  { "WatchWorkflow", &resumable__v1__watch_workflow_request__descriptor, &resumable__v1__watch_workflow_response__descriptor },
+  { "Health", &resumable__v1__health_request__descriptor, &resumable__v1__health_response__descriptor },
 };
 const unsigned resumable__v1__resumable__method_indices_by_name[] = {
+  5,        /* ApproveStep */
+  4,        /* CancelWorkflow */
   2,        /* GetState */
+  7,        /* Health */
+  3,        /* ListWorkflows */
   1,        /* ResumeWorkflow */
-  0         /* StartWorkflow */
+  0,        /* StartWorkflow */
+  6         /* WatchWorkflow */
 };
 const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor =
 {
@@ -2068,7 +3644,7 @@ const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor =
   "Resumable",
   "Resumable__V1__Resumable",
   "resumable.v1",
-  3,
+  8,
   resumable__v1__resumable__method_descriptors,
   resumable__v1__resumable__method_indices_by_name
 };
@@ -2095,6 +3671,46 @@ void resumable__v1__resumable__get_state(ProtobufCService *service,
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__list_workflows(ProtobufCService *service,
+                                              const Resumable__V1__ListWorkflowsRequest *input,
+                                              Resumable__V1__ListWorkflowsResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__cancel_workflow(ProtobufCService *service,
+                                               const Resumable__V1__CancelWorkflowRequest *input,
+                                               Resumable__V1__CancelWorkflowResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__approve_step(ProtobufCService *service,
+                                            const Resumable__V1__ApproveStepRequest *input,
+                                            Resumable__V1__ApproveStepResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__watch_workflow(ProtobufCService *service,
+                                              const Resumable__V1__WatchWorkflowRequest *input,
+                                              Resumable__V1__WatchWorkflowResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__health(ProtobufCService *service,
+                                      const Resumable__V1__HealthRequest *input,
+                                      Resumable__V1__HealthResponse_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
                                      Resumable__V1__Resumable_ServiceDestroy destroy)

@@ -29,6 +29,19 @@ typedef struct Resumable__V1__StepRecord Resumable__V1__StepRecord;
 typedef struct Resumable__V1__Artifact Resumable__V1__Artifact;
 typedef struct Resumable__V1__CostLedger Resumable__V1__CostLedger;
 typedef struct Resumable__V1__RunState Resumable__V1__RunState;
+typedef struct Resumable__V1__Approval Resumable__V1__Approval;
+typedef struct Resumable__V1__ListWorkflowsRequest Resumable__V1__ListWorkflowsRequest;
+typedef struct Resumable__V1__RunSummary Resumable__V1__RunSummary;
+typedef struct Resumable__V1__ListWorkflowsResponse Resumable__V1__ListWorkflowsResponse;
+typedef struct Resumable__V1__CancelWorkflowRequest Resumable__V1__CancelWorkflowRequest;
+typedef struct Resumable__V1__CancelWorkflowResponse Resumable__V1__CancelWorkflowResponse;
+typedef struct Resumable__V1__ApproveStepRequest Resumable__V1__ApproveStepRequest;
+typedef struct Resumable__V1__ApproveStepResponse Resumable__V1__ApproveStepResponse;
+typedef struct Resumable__V1__WatchWorkflowRequest Resumable__V1__WatchWorkflowRequest;
+typedef struct Resumable__V1__RunEvent Resumable__V1__RunEvent;
+typedef struct Resumable__V1__WatchWorkflowResponse Resumable__V1__WatchWorkflowResponse;
+typedef struct Resumable__V1__HealthRequest Resumable__V1__HealthRequest;
+typedef struct Resumable__V1__HealthResponse Resumable__V1__HealthResponse;
 
 
 /* --- enums --- */
@@ -221,10 +234,17 @@ struct  Resumable__V1__ResumeWorkflowRequest
   ProtobufCMessage base;
   char *workflow_id;
   protobuf_c_boolean no_wait;
+  /*
+   * Run again from this step (by name): the artifacts of the steps before
+   * it are kept, those of it and after are discarded, and the run goes on
+   * from it — the one explicit way to run a committed step again. Recorded
+   * in the run's events. Empty: resume where the run stopped.
+   */
+  char *from_step;
 };
 #define RESUMABLE__V1__RESUME_WORKFLOW_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__resume_workflow_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Resumable__V1__ResumeWorkflowResponse
@@ -447,10 +467,269 @@ struct  Resumable__V1__RunState
    */
   size_t n_history;
   Resumable__V1__HistoryMessage **history;
+  /*
+   * Set while the run is AWAITING_APPROVAL.
+   */
+  Resumable__V1__Approval *approval;
 };
 #define RESUMABLE__V1__RUN_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_state__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL }
+
+
+/*
+ * A step waiting for a person: why, until when, and the one-time token
+ * ApproveStep needs.
+ */
+struct  Resumable__V1__Approval
+{
+  ProtobufCMessage base;
+  /*
+   * The step awaiting approval.
+   */
+  char *step;
+  /*
+   * One-time: the first ApproveStep with it wins; any later use is refused.
+   */
+  char *token;
+  /*
+   * "before": the step asks before it runs. "low_confidence": it ran, and
+   * its artifact (kept, not yet committed) scored below the threshold.
+   */
+  char *kind;
+  /*
+   * The artifact's confidence and the threshold (kind "low_confidence").
+   */
+  double confidence;
+  double threshold;
+  int64_t requested_at_ms;
+  /*
+   * When the run fails for want of an answer.
+   */
+  int64_t deadline_ms;
+};
+#define RESUMABLE__V1__APPROVAL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__approval__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Resumable__V1__ListWorkflowsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Only runs with this status (UNSPECIFIED: any).
+   */
+  Resumable__V1__RunStatus status;
+  /*
+   * Only runs of this workflow (empty: any).
+   */
+  char *workflow;
+  /*
+   * At most this many runs (0: the server's default, 50; at most 1000).
+   */
+  uint32_t page_size;
+  /*
+   * Where the previous page ended (ListWorkflowsResponse.next_cursor).
+   */
+  char *cursor;
+};
+#define RESUMABLE__V1__LIST_WORKFLOWS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__list_workflows_request__descriptor) \
+    , RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * What a list shows of a run.
+ */
+struct  Resumable__V1__RunSummary
+{
+  ProtobufCMessage base;
+  char *workflow_id;
+  char *workflow;
+  Resumable__V1__RunStatus status;
+  char *current_step;
+  uint32_t current_step_index;
+  uint32_t step_count;
+  int64_t created_at_ms;
+  int64_t updated_at_ms;
+  Resumable__V1__CostLedger *cost;
+  char *error;
+};
+#define RESUMABLE__V1__RUN_SUMMARY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_summary__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0, NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Resumable__V1__ListWorkflowsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Newest first.
+   */
+  size_t n_runs;
+  Resumable__V1__RunSummary **runs;
+  /*
+   * Pass as ListWorkflowsRequest.cursor for the next page; empty when there is none.
+   */
+  char *next_cursor;
+};
+#define RESUMABLE__V1__LIST_WORKFLOWS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__list_workflows_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Resumable__V1__CancelWorkflowRequest
+{
+  ProtobufCMessage base;
+  char *workflow_id;
+  /*
+   * Recorded as the run's error.
+   */
+  char *reason;
+};
+#define RESUMABLE__V1__CANCEL_WORKFLOW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__cancel_workflow_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Resumable__V1__CancelWorkflowResponse
+{
+  ProtobufCMessage base;
+  Resumable__V1__RunState *state;
+};
+#define RESUMABLE__V1__CANCEL_WORKFLOW_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__cancel_workflow_response__descriptor) \
+    , NULL }
+
+
+struct  Resumable__V1__ApproveStepRequest
+{
+  ProtobufCMessage base;
+  char *workflow_id;
+  /*
+   * The run's Approval.token.
+   */
+  char *token;
+  /*
+   * Reject instead: the run fails (and stays resumable).
+   */
+  protobuf_c_boolean reject;
+  /*
+   * Kept in the run's events.
+   */
+  char *note;
+  /*
+   * After an approval, return at once instead of waiting for the run to end.
+   */
+  protobuf_c_boolean no_wait;
+};
+#define RESUMABLE__V1__APPROVE_STEP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__approve_step_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Resumable__V1__ApproveStepResponse
+{
+  ProtobufCMessage base;
+  Resumable__V1__RunState *state;
+};
+#define RESUMABLE__V1__APPROVE_STEP_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__approve_step_response__descriptor) \
+    , NULL }
+
+
+struct  Resumable__V1__WatchWorkflowRequest
+{
+  ProtobufCMessage base;
+  char *workflow_id;
+};
+#define RESUMABLE__V1__WATCH_WORKFLOW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__watch_workflow_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * Something that happened to a run, as its events stream records it.
+ */
+struct  Resumable__V1__RunEvent
+{
+  ProtobufCMessage base;
+  /*
+   * run_started, attempt_started, attempt_failed, step_waiting,
+   * step_committed, approval_requested, step_approved, step_rejected,
+   * run_resumed, run_rerun, run_failed, run_cancelled, run_completed, … —
+   * new types may appear: show an unknown one as it is.
+   */
+  char *type;
+  char *step;
+  uint32_t attempt;
+  int64_t at_ms;
+  /*
+   * The error of a failed attempt, the reason of a wait, an approval's note.
+   */
+  char *message;
+  /*
+   * When the next attempt may start (attempt_failed, step_waiting).
+   */
+  int64_t next_attempt_at_ms;
+  /*
+   * The run's status after the event.
+   */
+  Resumable__V1__RunStatus status;
+};
+#define RESUMABLE__V1__RUN_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_event__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED }
+
+
+/*
+ * One frame of a watch: the first carries the run's state (and no event),
+ * each later one an event; the last one (end_of_stream) carries the final
+ * state too.
+ */
+struct  Resumable__V1__WatchWorkflowResponse
+{
+  ProtobufCMessage base;
+  Resumable__V1__RunState *state;
+  Resumable__V1__RunEvent *event;
+};
+#define RESUMABLE__V1__WATCH_WORKFLOW_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__watch_workflow_response__descriptor) \
+    , NULL, NULL }
+
+
+struct  Resumable__V1__HealthRequest
+{
+  ProtobufCMessage base;
+};
+#define RESUMABLE__V1__HEALTH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__health_request__descriptor) \
+     }
+
+
+struct  Resumable__V1__HealthResponse
+{
+  ProtobufCMessage base;
+  /*
+   * SERVING, or NOT_SERVING with the reason in redis_error.
+   */
+  char *status;
+  char *version;
+  protobuf_c_boolean redis_reachable;
+  /*
+   * One PING round trip, in microseconds.
+   */
+  uint64_t redis_latency_us;
+  char *redis_error;
+  /*
+   * Runs this server is driving now.
+   */
+  uint32_t runs_in_flight;
+  uint64_t uptime_ms;
+};
+#define RESUMABLE__V1__HEALTH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__health_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /* Resumable__V1__Envelope methods */
@@ -719,6 +998,253 @@ Resumable__V1__RunState *
 void   resumable__v1__run_state__free_unpacked
                      (Resumable__V1__RunState *message,
                       ProtobufCAllocator *allocator);
+/* Resumable__V1__Approval methods */
+void   resumable__v1__approval__init
+                     (Resumable__V1__Approval         *message);
+size_t resumable__v1__approval__get_packed_size
+                     (const Resumable__V1__Approval   *message);
+size_t resumable__v1__approval__pack
+                     (const Resumable__V1__Approval   *message,
+                      uint8_t             *out);
+size_t resumable__v1__approval__pack_to_buffer
+                     (const Resumable__V1__Approval   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__Approval *
+       resumable__v1__approval__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__approval__free_unpacked
+                     (Resumable__V1__Approval *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__ListWorkflowsRequest methods */
+void   resumable__v1__list_workflows_request__init
+                     (Resumable__V1__ListWorkflowsRequest         *message);
+size_t resumable__v1__list_workflows_request__get_packed_size
+                     (const Resumable__V1__ListWorkflowsRequest   *message);
+size_t resumable__v1__list_workflows_request__pack
+                     (const Resumable__V1__ListWorkflowsRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__list_workflows_request__pack_to_buffer
+                     (const Resumable__V1__ListWorkflowsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ListWorkflowsRequest *
+       resumable__v1__list_workflows_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__list_workflows_request__free_unpacked
+                     (Resumable__V1__ListWorkflowsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__RunSummary methods */
+void   resumable__v1__run_summary__init
+                     (Resumable__V1__RunSummary         *message);
+size_t resumable__v1__run_summary__get_packed_size
+                     (const Resumable__V1__RunSummary   *message);
+size_t resumable__v1__run_summary__pack
+                     (const Resumable__V1__RunSummary   *message,
+                      uint8_t             *out);
+size_t resumable__v1__run_summary__pack_to_buffer
+                     (const Resumable__V1__RunSummary   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__RunSummary *
+       resumable__v1__run_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__run_summary__free_unpacked
+                     (Resumable__V1__RunSummary *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__ListWorkflowsResponse methods */
+void   resumable__v1__list_workflows_response__init
+                     (Resumable__V1__ListWorkflowsResponse         *message);
+size_t resumable__v1__list_workflows_response__get_packed_size
+                     (const Resumable__V1__ListWorkflowsResponse   *message);
+size_t resumable__v1__list_workflows_response__pack
+                     (const Resumable__V1__ListWorkflowsResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__list_workflows_response__pack_to_buffer
+                     (const Resumable__V1__ListWorkflowsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ListWorkflowsResponse *
+       resumable__v1__list_workflows_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__list_workflows_response__free_unpacked
+                     (Resumable__V1__ListWorkflowsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__CancelWorkflowRequest methods */
+void   resumable__v1__cancel_workflow_request__init
+                     (Resumable__V1__CancelWorkflowRequest         *message);
+size_t resumable__v1__cancel_workflow_request__get_packed_size
+                     (const Resumable__V1__CancelWorkflowRequest   *message);
+size_t resumable__v1__cancel_workflow_request__pack
+                     (const Resumable__V1__CancelWorkflowRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__cancel_workflow_request__pack_to_buffer
+                     (const Resumable__V1__CancelWorkflowRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__CancelWorkflowRequest *
+       resumable__v1__cancel_workflow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__cancel_workflow_request__free_unpacked
+                     (Resumable__V1__CancelWorkflowRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__CancelWorkflowResponse methods */
+void   resumable__v1__cancel_workflow_response__init
+                     (Resumable__V1__CancelWorkflowResponse         *message);
+size_t resumable__v1__cancel_workflow_response__get_packed_size
+                     (const Resumable__V1__CancelWorkflowResponse   *message);
+size_t resumable__v1__cancel_workflow_response__pack
+                     (const Resumable__V1__CancelWorkflowResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__cancel_workflow_response__pack_to_buffer
+                     (const Resumable__V1__CancelWorkflowResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__CancelWorkflowResponse *
+       resumable__v1__cancel_workflow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__cancel_workflow_response__free_unpacked
+                     (Resumable__V1__CancelWorkflowResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__ApproveStepRequest methods */
+void   resumable__v1__approve_step_request__init
+                     (Resumable__V1__ApproveStepRequest         *message);
+size_t resumable__v1__approve_step_request__get_packed_size
+                     (const Resumable__V1__ApproveStepRequest   *message);
+size_t resumable__v1__approve_step_request__pack
+                     (const Resumable__V1__ApproveStepRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__approve_step_request__pack_to_buffer
+                     (const Resumable__V1__ApproveStepRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ApproveStepRequest *
+       resumable__v1__approve_step_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__approve_step_request__free_unpacked
+                     (Resumable__V1__ApproveStepRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__ApproveStepResponse methods */
+void   resumable__v1__approve_step_response__init
+                     (Resumable__V1__ApproveStepResponse         *message);
+size_t resumable__v1__approve_step_response__get_packed_size
+                     (const Resumable__V1__ApproveStepResponse   *message);
+size_t resumable__v1__approve_step_response__pack
+                     (const Resumable__V1__ApproveStepResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__approve_step_response__pack_to_buffer
+                     (const Resumable__V1__ApproveStepResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ApproveStepResponse *
+       resumable__v1__approve_step_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__approve_step_response__free_unpacked
+                     (Resumable__V1__ApproveStepResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__WatchWorkflowRequest methods */
+void   resumable__v1__watch_workflow_request__init
+                     (Resumable__V1__WatchWorkflowRequest         *message);
+size_t resumable__v1__watch_workflow_request__get_packed_size
+                     (const Resumable__V1__WatchWorkflowRequest   *message);
+size_t resumable__v1__watch_workflow_request__pack
+                     (const Resumable__V1__WatchWorkflowRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__watch_workflow_request__pack_to_buffer
+                     (const Resumable__V1__WatchWorkflowRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__WatchWorkflowRequest *
+       resumable__v1__watch_workflow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__watch_workflow_request__free_unpacked
+                     (Resumable__V1__WatchWorkflowRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__RunEvent methods */
+void   resumable__v1__run_event__init
+                     (Resumable__V1__RunEvent         *message);
+size_t resumable__v1__run_event__get_packed_size
+                     (const Resumable__V1__RunEvent   *message);
+size_t resumable__v1__run_event__pack
+                     (const Resumable__V1__RunEvent   *message,
+                      uint8_t             *out);
+size_t resumable__v1__run_event__pack_to_buffer
+                     (const Resumable__V1__RunEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__RunEvent *
+       resumable__v1__run_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__run_event__free_unpacked
+                     (Resumable__V1__RunEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__WatchWorkflowResponse methods */
+void   resumable__v1__watch_workflow_response__init
+                     (Resumable__V1__WatchWorkflowResponse         *message);
+size_t resumable__v1__watch_workflow_response__get_packed_size
+                     (const Resumable__V1__WatchWorkflowResponse   *message);
+size_t resumable__v1__watch_workflow_response__pack
+                     (const Resumable__V1__WatchWorkflowResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__watch_workflow_response__pack_to_buffer
+                     (const Resumable__V1__WatchWorkflowResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__WatchWorkflowResponse *
+       resumable__v1__watch_workflow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__watch_workflow_response__free_unpacked
+                     (Resumable__V1__WatchWorkflowResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__HealthRequest methods */
+void   resumable__v1__health_request__init
+                     (Resumable__V1__HealthRequest         *message);
+size_t resumable__v1__health_request__get_packed_size
+                     (const Resumable__V1__HealthRequest   *message);
+size_t resumable__v1__health_request__pack
+                     (const Resumable__V1__HealthRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__health_request__pack_to_buffer
+                     (const Resumable__V1__HealthRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__HealthRequest *
+       resumable__v1__health_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__health_request__free_unpacked
+                     (Resumable__V1__HealthRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__HealthResponse methods */
+void   resumable__v1__health_response__init
+                     (Resumable__V1__HealthResponse         *message);
+size_t resumable__v1__health_response__get_packed_size
+                     (const Resumable__V1__HealthResponse   *message);
+size_t resumable__v1__health_response__pack
+                     (const Resumable__V1__HealthResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__health_response__pack_to_buffer
+                     (const Resumable__V1__HealthResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__HealthResponse *
+       resumable__v1__health_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__health_response__free_unpacked
+                     (Resumable__V1__HealthResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Resumable__V1__Envelope_Closure)
@@ -763,6 +1289,45 @@ typedef void (*Resumable__V1__CostLedger_Closure)
 typedef void (*Resumable__V1__RunState_Closure)
                  (const Resumable__V1__RunState *message,
                   void *closure_data);
+typedef void (*Resumable__V1__Approval_Closure)
+                 (const Resumable__V1__Approval *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__ListWorkflowsRequest_Closure)
+                 (const Resumable__V1__ListWorkflowsRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__RunSummary_Closure)
+                 (const Resumable__V1__RunSummary *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__ListWorkflowsResponse_Closure)
+                 (const Resumable__V1__ListWorkflowsResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__CancelWorkflowRequest_Closure)
+                 (const Resumable__V1__CancelWorkflowRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__CancelWorkflowResponse_Closure)
+                 (const Resumable__V1__CancelWorkflowResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__ApproveStepRequest_Closure)
+                 (const Resumable__V1__ApproveStepRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__ApproveStepResponse_Closure)
+                 (const Resumable__V1__ApproveStepResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__WatchWorkflowRequest_Closure)
+                 (const Resumable__V1__WatchWorkflowRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__RunEvent_Closure)
+                 (const Resumable__V1__RunEvent *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__WatchWorkflowResponse_Closure)
+                 (const Resumable__V1__WatchWorkflowResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__HealthRequest_Closure)
+                 (const Resumable__V1__HealthRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__HealthResponse_Closure)
+                 (const Resumable__V1__HealthResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -782,6 +1347,26 @@ struct Resumable__V1__Resumable_Service
                     const Resumable__V1__GetStateRequest *input,
                     Resumable__V1__GetStateResponse_Closure closure,
                     void *closure_data);
+  void (*list_workflows)(Resumable__V1__Resumable_Service *service,
+                         const Resumable__V1__ListWorkflowsRequest *input,
+                         Resumable__V1__ListWorkflowsResponse_Closure closure,
+                         void *closure_data);
+  void (*cancel_workflow)(Resumable__V1__Resumable_Service *service,
+                          const Resumable__V1__CancelWorkflowRequest *input,
+                          Resumable__V1__CancelWorkflowResponse_Closure closure,
+                          void *closure_data);
+  void (*approve_step)(Resumable__V1__Resumable_Service *service,
+                       const Resumable__V1__ApproveStepRequest *input,
+                       Resumable__V1__ApproveStepResponse_Closure closure,
+                       void *closure_data);
+  void (*watch_workflow)(Resumable__V1__Resumable_Service *service,
+                         const Resumable__V1__WatchWorkflowRequest *input,
+                         Resumable__V1__WatchWorkflowResponse_Closure closure,
+                         void *closure_data);
+  void (*health)(Resumable__V1__Resumable_Service *service,
+                 const Resumable__V1__HealthRequest *input,
+                 Resumable__V1__HealthResponse_Closure closure,
+                 void *closure_data);
 };
 typedef void (*Resumable__V1__Resumable_ServiceDestroy)(Resumable__V1__Resumable_Service *);
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
@@ -792,7 +1377,12 @@ void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
     { RESUMABLE__V1__RESUMABLE__BASE_INIT,\
       function_prefix__ ## start_workflow,\
       function_prefix__ ## resume_workflow,\
-      function_prefix__ ## get_state  }
+      function_prefix__ ## get_state,\
+      function_prefix__ ## list_workflows,\
+      function_prefix__ ## cancel_workflow,\
+      function_prefix__ ## approve_step,\
+      function_prefix__ ## watch_workflow,\
+      function_prefix__ ## health  }
 void resumable__v1__resumable__start_workflow(ProtobufCService *service,
                                               const Resumable__V1__StartWorkflowRequest *input,
                                               Resumable__V1__StartWorkflowResponse_Closure closure,
@@ -805,6 +1395,26 @@ void resumable__v1__resumable__get_state(ProtobufCService *service,
                                          const Resumable__V1__GetStateRequest *input,
                                          Resumable__V1__GetStateResponse_Closure closure,
                                          void *closure_data);
+void resumable__v1__resumable__list_workflows(ProtobufCService *service,
+                                              const Resumable__V1__ListWorkflowsRequest *input,
+                                              Resumable__V1__ListWorkflowsResponse_Closure closure,
+                                              void *closure_data);
+void resumable__v1__resumable__cancel_workflow(ProtobufCService *service,
+                                               const Resumable__V1__CancelWorkflowRequest *input,
+                                               Resumable__V1__CancelWorkflowResponse_Closure closure,
+                                               void *closure_data);
+void resumable__v1__resumable__approve_step(ProtobufCService *service,
+                                            const Resumable__V1__ApproveStepRequest *input,
+                                            Resumable__V1__ApproveStepResponse_Closure closure,
+                                            void *closure_data);
+void resumable__v1__resumable__watch_workflow(ProtobufCService *service,
+                                              const Resumable__V1__WatchWorkflowRequest *input,
+                                              Resumable__V1__WatchWorkflowResponse_Closure closure,
+                                              void *closure_data);
+void resumable__v1__resumable__health(ProtobufCService *service,
+                                      const Resumable__V1__HealthRequest *input,
+                                      Resumable__V1__HealthResponse_Closure closure,
+                                      void *closure_data);
 
 /* --- descriptors --- */
 
@@ -827,6 +1437,19 @@ extern const ProtobufCMessageDescriptor resumable__v1__step_record__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__artifact__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__approval__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__list_workflows_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__run_summary__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__list_workflows_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__cancel_workflow_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__cancel_workflow_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__approve_step_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__approve_step_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__watch_workflow_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__watch_workflow_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__health_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__health_response__descriptor;
 extern const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor;
 
 PROTOBUF_C__END_DECLS

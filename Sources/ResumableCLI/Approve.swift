@@ -1,0 +1,49 @@
+import ArgumentParser
+import ResumableClient
+import ResumableWire
+
+/// `resumable approve ID`: answers the approval a run awaits.
+struct Approve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Approve (or reject) the step a run awaits approval for.",
+    discussion: """
+      Approved, the run goes on (the command waits for it unless --no-wait). Rejected, the run \
+      fails and stays resumable. The token comes from the run's state unless --token gives it; \
+      each token works once.
+      """)
+
+  @OptionGroup var target: RunIDArgument
+  @OptionGroup var connection: ConnectionOptions
+  @OptionGroup var output: OutputOptions
+
+  @Flag(help: "Reject instead: the run fails (a resume runs the step again).")
+  var reject = false
+
+  @Option(help: "A note kept in the run's events.")
+  var note: String?
+
+  @Option(help: "The approval token (default: read from the run's state).")
+  var token: String?
+
+  @Flag(help: "After approving, return at once instead of waiting for the run to end.")
+  var noWait = false
+
+  func run() async throws {
+    let id = target.id
+    let given = token
+    try await connection.callForRunState(output: output, waited: !noWait && !reject) {
+      client, timeout throws(ResumableClientError) in
+      var token = given ?? ""
+      if token.isEmpty {
+        let state = try await client.getState(GetStateRequest(workflowID: id), timeout: timeout).state
+        token = state.approval.token
+        guard !token.isEmpty else {
+          throw ResumableClientError(
+            code: .failedPrecondition, message: "run '\(id)' is not awaiting approval (\(state.status))")
+        }
+      }
+      let request = ApproveStepRequest(workflowID: id, token: token, reject: reject, note: note ?? "", noWait: noWait)
+      return try await client.approveStep(request, timeout: timeout).state
+    }
+  }
+}

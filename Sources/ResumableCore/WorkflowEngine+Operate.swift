@@ -1,0 +1,160 @@
+import Foundation
+
+/// Operating runs: cancel, re-run from a step, list, health.
+extension WorkflowEngine {
+  /// Cancels a run: it becomes CANCELLED (not resumable), its step in flight is
+  /// stopped — here at once, on another server when its next lease renewal or write
+  /// finds the fencing token moved — and nothing it was doing is committed.
+  /// - Throws: NOT_FOUND; FAILED_PRECONDITION for a COMPLETED run. Cancelling a
+  ///   cancelled run returns it as it is.
+  public func cancel(workflowID: String, reason: String) async throws(EngineError) -> RunRecord {
+    if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
+    let why = reason.isEmpty ? "cancelled by request" : "cancelled: \(reason.prefix(1000))"
+    let outcome: CancelOutcome
+    do {
+      outcome = try await retryingStore {
+        try await self.store.cancel(RunCancel(workflowID: workflowID, reason: why, timing: self.writeTiming(ending: .cancelled)))
+      }
+    } catch {
+      throw EngineError(error, workflowID: workflowID)
+    }
+    switch outcome {
+    case .notFound:
+      throw EngineError(StoreError(.notFound, ""), workflowID: workflowID)
+    case .ended(.completed):
+      throw EngineError(.failedPrecondition, "run '\(workflowID)' has completed; there is nothing to cancel")
+    case .ended, .cancelled:
+      break
+    }
+    if case .cancelled(let previous) = outcome {
+      logger.info("run cancelled", metadata: ["workflow_id": "\(workflowID)", "was": "\(previous.rawValue)"])
+      // Driven here: stop its step now (elsewhere, the moved fencing token stops it).
+      state.withLock { $0.stops[workflowID] }?.finish()
+    }
+    return try await loadExisting(workflowID)
+  }
+
+  /// Runs a COMPLETED or FAILED run again from step `stepName`: the artifacts of
+  /// the steps before it are kept, its own and the later ones are discarded, and the
+  /// run goes on from it. The one explicit way around "a committed step never runs
+  /// again"; recorded in the run's events (`run_rerun`).
+  func rerun(workflowID id: String, from stepName: String, wait: Bool) async throws(EngineError) -> RunRecord {
+    let existing = try await loadExisting(id)
+    guard let cursor = existing.definition.steps.firstIndex(where: { $0.name == stepName }) else {
+      let names = existing.definition.steps.map(\.name).joined(separator: ", ")
+      throw EngineError(.invalidArgument, "run '\(id)' has no step named '\(stepName.prefix(100))'; its steps are \(names)")
+    }
+    switch existing.status {
+    case .completed, .failed:
+      break
+    case .running:
+      throw EngineError(
+        .failedPrecondition, "run '\(id)' is running; re-run a step once it has completed or failed (or cancel it)")
+    case .awaitingApproval:
+      throw EngineError(.failedPrecondition, "run '\(id)' is awaiting approval; approve or reject it first")
+    case .cancelled:
+      throw EngineError(.failedPrecondition, "run '\(id)' was cancelled and cannot run again; start a new run")
+    }
+    try checkAcceptingRuns()
+    let fence: UInt64
+    do {
+      switch try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration) {
+      case .acquired(let token): fence = token
+      case .held: throw EngineError(.aborted, "run '\(id)' is being changed by another call; try again")
+      case .notFound: throw StoreError(.notFound, "")
+      }
+    } catch let error as EngineError {
+      throw error
+    } catch {
+      throw EngineError(error, workflowID: id)
+    }
+    var record: RunRecord
+    do {
+      guard let fresh = try await store.load(workflowID: id, includeArtifacts: false) else { throw StoreError(.notFound, "") }
+      record = fresh
+      let timing = writeTiming()
+      var saved: Int64 = 0
+      var steps: [String: StepState] = [:]
+      for index in 0..<cursor where record.steps[index].status == .completed {
+        saved += record.steps[index].committedCostMicros
+        record.steps[index].savedMicros += record.steps[index].committedCostMicros
+        steps[record.definition.steps[index].name] = record.steps[index]
+      }
+      for index in cursor..<record.definition.steps.count {
+        // Attempt numbers keep growing, so every new attempt has a new idempotency key.
+        var reset = StepState(attempts: record.steps[index].attempts)
+        if index == cursor { reset = reset.beginningAttempt(at: timing.nowMs) }
+        record.steps[index] = reset
+        steps[record.definition.steps[index].name] = reset
+      }
+      let discarded = record.definition.steps[cursor...].map(\.name)
+      try await store.rerun(
+        RerunBegin(
+          workflowID: id, fence: fence, cursor: cursor, discarded: discarded, steps: steps, savedMicros: saved,
+          timing: timing))
+      record.status = .running
+      record.cursor = cursor
+      record.error = nil
+      record.approvedCursor = nil  // A re-run asks again for the approvals it passes.
+      record.fence = fence
+      record.resumes += 1
+      record.ledger.savedByResumeMicros += saved
+      record.updatedAtMs = timing.nowMs
+      logger.notice(
+        "run re-run from a step", metadata: ["workflow_id": "\(id)", "step": "\(stepName)", "saved_micros": "\(saved)"])
+    } catch {
+      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+      throw EngineError(error, workflowID: id)
+    }
+    let completion = try await submit(record)
+    return try await finish(record, completion: completion, wait: wait)
+  }
+
+  /// A page of runs, newest first.
+  /// - Parameter cursor: `RunPage.nextCursor` of the previous page.
+  public func list(status: RunStatus?, workflow: String?, limit: Int, cursor: String?) async throws(EngineError) -> RunPage {
+    if let cursor, !cursor.isEmpty {
+      let parts = cursor.split(separator: ":", maxSplits: 1)
+      guard parts.count == 2, Int64(parts[0]) != nil, WorkflowID.problem(with: String(parts[1])) == nil else {
+        throw EngineError(.invalidArgument, "the cursor '\(cursor.prefix(80))' is not one a list returned; start without one")
+      }
+    }
+    guard limit >= 0, limit <= 1000 else {
+      throw EngineError(.invalidArgument, "the page size must be from 1 to 1000 (0: the default, 50)")
+    }
+    do {
+      return try await store.listRuns(
+        RunQuery(status: status, workflow: workflow, limit: limit == 0 ? 50 : limit, cursor: cursor))
+    } catch {
+      throw EngineError(error, workflowID: "")
+    }
+  }
+
+  /// What `Health` reports.
+  public struct Health: Sendable {
+    /// The store's round trip, or why it failed.
+    public var store: Result<Duration, StoreError>
+    public var runsInFlight: Int
+    public var uptime: Duration
+    public var draining: Bool
+
+    /// Serving: the store answers and the server is not shutting down.
+    public var serving: Bool {
+      guard case .success = store else { return false }
+      return !draining
+    }
+  }
+
+  /// The engine's health: a store round trip, runs in flight, uptime.
+  public func health() async -> Health {
+    let store: Result<Duration, StoreError>
+    do {
+      store = .success(try await self.store.ping())
+    } catch {
+      store = .failure(error)
+    }
+    return Health(
+      store: store, runsInFlight: activeRuns, uptime: ContinuousClock.now - startedAt,
+      draining: state.withLock { $0.draining })
+  }
+}
