@@ -101,6 +101,25 @@ struct HardeningCLITests {
     }
   }
 
+  @Test func aSocketGroupLetsItsMembersIn() async throws {
+    try await withTestRedis { redis in
+      let directory = try await Self.sharedDirectory()
+      defer { Task { await directory.remove() } }
+      try await Self.withServe(
+        redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
+        extraArguments: ["--socket-mode", "0660", "--socket-group", "nogroup"]
+      ) { socket, _ in
+        var info = stat()
+        #expect(stat(socket, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o660)
+        #expect(info.st_gid == 65534)
+        // nobody's group is nogroup: the group bits let it in (no allow-list is set).
+        let member = try await Self.runAsNobody(["state", "x", "--socket", socket], in: directory)
+        #expect(member.stderr.contains("NOT_FOUND"), "\(member.stdout) \(member.stderr)")
+      }
+    }
+  }
+
   @Test func theDefaultSocketModeKeepsOtherUsersOut() async throws {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
@@ -251,6 +270,9 @@ struct HardeningCLITests {
         let resume = try await ChildProcess.run(["resume", "m-1", "--socket", socket], in: directory)
         #expect(resume.status == 0, "\(resume.stdout) \(resume.stderr)")
 
+        let watch = try await ChildProcess.run(["watch", "m-1", "--socket", socket], in: directory)
+        #expect(watch.status == 0, "\(watch.stdout) \(watch.stderr)")
+
         let scrape = try await Self.httpGet("/metrics", unixSocket: metricsSocket)
         #expect(scrape.hasPrefix("HTTP/1.1 200 OK"), "\(scrape.prefix(200))")
         #expect(scrape.contains("Content-Type: text/plain; version=0.0.4"))
@@ -268,6 +290,7 @@ struct HardeningCLITests {
         #expect(samples[#"resumable_lease_takeovers_total{workflow="research"}"#] == nil, "a FAILED run's resume takes no lease over")
         #expect(samples[#"resumable_rpc_requests_total{method="StartWorkflow",status="OK"}"#] == 1)
         #expect(samples[#"resumable_rpc_requests_total{method="ResumeWorkflow",status="OK"}"#] == 1)
+        #expect(samples[#"resumable_rpc_requests_total{method="WatchWorkflow",status="OK"}"#] == 1)
         #expect(samples["resumable_runs_in_flight"] == 0)
         #expect((samples["resumable_redis_round_trip_seconds_count"] ?? 0) > 0)
         let notFound = try await Self.httpGet("/other", unixSocket: metricsSocket)
