@@ -18,7 +18,7 @@ fi
 endef
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release run test chaos bench example python python-test proto proto-check clean
+.PHONY: deps build release run test chaos bench example python python-test proto proto-check fuzz tsan asan clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -87,5 +87,28 @@ proto: deps
 proto-check: deps
 	scripts/generate-proto.sh --check
 
+## fuzz: build the libFuzzer targets (-sanitize=fuzzer,address, in .build-fuzz)
+## and run each for FUZZ_SECONDS (default 60) from the seed corpus in Fuzz/corpus
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := FuzzFrames FuzzMessages FuzzDefinitions
+FUZZ_BUILD := RESUMABLE_FUZZ=1 swift build --scratch-path .build-fuzz -c debug \
+	-Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address -Xswiftc -use-ld=lld
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do $(FUZZ_BUILD) --product $$t || exit 1; done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .build-fuzz/corpus/$$t .build-fuzz/artifacts; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  .build-fuzz/debug/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
+	    -artifact_prefix=.build-fuzz/artifacts/$$t- .build-fuzz/corpus/$$t Fuzz/corpus/$$t \
+	    2> .build-fuzz/$$t.log || { tail -40 .build-fuzz/$$t.log; echo "$$t found a crash: .build-fuzz/artifacts/"; exit 1; }; \
+	  grep -E "^Done [0-9]+ runs" .build-fuzz/$$t.log | sed "s/^/$$t: /"; \
+	done
+
+## tsan, asan: the test suite under ThreadSanitizer / AddressSanitizer (one-off checks, not CI)
+tsan: deps
+	swift test --scratch-path .build-tsan --sanitize=thread
+asan: deps
+	swift test --scratch-path .build-asan --sanitize=address
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-tsan .build-asan

@@ -36,6 +36,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
   ],
@@ -54,6 +56,7 @@ let package = Package(
       name: "CResumableProto",
       dependencies: ["CProtobufC"]
     ),
+    .target(name: "CResumableSocket"),
     .target(
       name: "ResumableWire",
       dependencies: [
@@ -69,6 +72,7 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -76,6 +80,7 @@ let package = Package(
       name: "ResumableCore",
       dependencies: [
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: swiftSettings
@@ -103,14 +108,29 @@ let package = Package(
     .target(
       name: "ResumableServer",
       dependencies: [
+        "CResumableSocket",
         "ResumableCore",
         "ResumableStore",
         "ResumableRedis",
         "ResumableWire",
+        "ResumableMetrics",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "ResumableMetrics",
+      dependencies: [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -144,6 +164,7 @@ let package = Package(
         "ResumableClient",
         "ResumableWire",
         "ResumableRedis",
+        "ResumableMetrics",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -234,3 +255,23 @@ let package = Package(
     ),
   ]
 )
+
+// libFuzzer targets, only with RESUMABLE_FUZZ=1 (`make fuzz` builds them with
+// -sanitize=fuzzer,address into .build-fuzz; see Fuzz/README.md).
+if Context.environment["RESUMABLE_FUZZ"] == "1" {
+  let fuzzSettings = swiftSettings
+  package.targets += [
+    .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+    .executableTarget(
+      name: "FuzzFrames",
+      dependencies: [
+        "CLibFuzzer", "ResumableWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+      ],
+      path: "Fuzz/FuzzFrames", swiftSettings: fuzzSettings),
+    .executableTarget(name: "FuzzMessages", dependencies: ["CLibFuzzer", "ResumableWire"], path: "Fuzz/FuzzMessages", swiftSettings: fuzzSettings),
+    .executableTarget(name: "FuzzDefinitions", dependencies: ["CLibFuzzer", "ResumableCore"], path: "Fuzz/FuzzDefinitions", swiftSettings: fuzzSettings),
+  ]
+  package.products += ["FuzzFrames", "FuzzMessages", "FuzzDefinitions"].map { .executable(name: $0, targets: [$0]) }
+}

@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "The socket path (else $RESUMABLE_SOCKET, else \(ResumableClient.defaultSocketPath)).")
   var socket: String?
 
-  @Option(name: .long, help: "An existing Redis: redis://host:port[/db] or unix:///path[?db=N]. Default: an embedded redis-server.")
+  @Option(name: .long, help: "An existing Redis: redis://[user[:password]@]host:port[/db] or unix:///path[?db=N]. Default: an embedded redis-server.")
   var redis: String?
 
   @Option(name: .long, help: "The workflow definitions file (YAML or JSON).")
@@ -69,6 +69,9 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel: String = "info"
 
+  @OptionGroup(title: "Access, limits, Redis credentials, metrics and logs")
+  var hardening: ServeHardeningOptions
+
   func validate() throws {
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -105,12 +108,7 @@ struct Serve: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let level = Logger.Level(rawValue: logLevel) ?? .info
-    LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
-    }
+    hardening.bootstrapLogging(level: Logger.Level(rawValue: logLevel) ?? .info)
     let logger = Logger(label: "resumable")
     let registry = ResumableCommandLine.plugins
     var definitions = Definitions(workflows: [])
@@ -125,7 +123,7 @@ struct Serve: AsyncParsableCommand {
     }
     let backend: RedisBackend
     if let redis {
-      backend = .external(try RedisAddress(url: redis))
+      backend = .external(try hardening.authenticated(try RedisAddress(url: redis)))
     } else {
       backend = .embedded(dataDirectory: dataDir ?? Self.defaultDataDirectory())
     }
@@ -144,6 +142,7 @@ struct Serve: AsyncParsableCommand {
     configuration.engine.approvalTimeout = .seconds(approvalTimeout)
     configuration.engine.recoveryInterval = noRecovery ? nil : .milliseconds(Int64(recoveryInterval * 1000))
     configuration.embeddedRedisFsync = redisFsync == "everysec" ? .everysec : .always
+    try hardening.apply(to: &configuration)
 
     let server = ResumableServer(configuration: configuration, logger: logger)
     let group = ServiceGroup(

@@ -60,6 +60,7 @@ public enum DefinitionsFile {
       if trimmed.first == "{" || trimmed.first == "[" {
         document = try JSONValue(parsing: Array(text.utf8))
       } else {
+        try checkMappingKeys(Yams.compose(yaml: text))
         document = try JSONValue(yaml: Yams.load(yaml: text))
       }
     } catch let error as DefinitionError {

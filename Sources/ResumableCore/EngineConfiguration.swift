@@ -23,6 +23,9 @@ public struct EngineConfiguration: Sendable {
   /// How long a runner keeps retrying a store write while Redis is
   /// unreachable before it leaves the run for recovery (default: the lease).
   public var storeRetryWindow: Duration? = nil
+  /// Runs this engine drives at once (default 256); starting or resuming one
+  /// more answers `RESOURCE_EXHAUSTED` (`resumable serve --max-runs`).
+  public var maximumActiveRuns = 256
   /// How often a caller waiting on a run driven by another server re-reads it.
   public var remotePollInterval: Duration = .milliseconds(50)
   /// How often the recovery loop looks for RUNNING runs whose runner's lease

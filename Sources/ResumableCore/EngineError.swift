@@ -101,3 +101,13 @@ public enum WorkflowID {
     }
   }
 }
+
+extension EngineError {
+  /// The answer to a start or resume beyond `EngineConfiguration.maximumActiveRuns`.
+  static func tooManyRuns(_ limit: Int) -> EngineError {
+    EngineError(
+      .resourceExhausted,
+      "this server is executing \(limit) runs, its limit; retry when some have finished, "
+        + "or raise the limit with --max-runs")
+  }
+}

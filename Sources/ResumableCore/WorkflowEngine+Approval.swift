@@ -48,6 +48,7 @@ extension WorkflowEngine {
     let request = ApprovalRequest(
       workflowID: record.workflowID, fence: record.fence, approval: approval, step: waiting, usage: usage, timing: timing)
     guard await write(record, logger: logger, { try await self.store.requestApproval(request) }) else { return }
+    EngineMetrics.charged(workflow: record.workflowName, costMicros: usage.costMicros)
     record.steps[index] = waiting
     record.status = .awaitingApproval
     record.approval = approval

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 public import Logging
 import Synchronization
@@ -281,6 +282,7 @@ public final class WorkflowEngine: Sendable {
         throw StoreError(.notFound, "")
       }
       record = fresh
+      let leaseLapsed = record.status == .running
       guard record.status == .running || (record.status == .failed && resumeFailed) else {
         try? await store.releaseLease(workflowID: id, fence: fence, runEnded: record.status.isTerminal)
         return record
@@ -317,6 +319,7 @@ public final class WorkflowEngine: Sendable {
       record.ledger.savedByResumeMicros += saved
       record.updatedAtMs = timing.nowMs
       record.expiresAtMs = timing.nowMs + timing.ttlMs
+      EngineMetrics.tookOver(workflow: record.workflowName, fromLapsedLease: leaseLapsed, savedMicros: saved)
       logger.info(
         "run resumed",
         metadata: [
@@ -399,7 +402,8 @@ public final class WorkflowEngine: Sendable {
         }
         logger.notice("recovering a run whose runner stopped (its lease lapsed)", metadata: ["workflow_id": "\(id)"])
         do {
-          _ = try await takeOver(id, fence: fence, wait: false, resumeFailed: false)
+          let record = try await takeOver(id, fence: fence, wait: false, resumeFailed: false)
+          EngineMetrics.recovered(workflow: record.workflowName)
           recovered += 1
         } catch {
           logger.warning("recovery of the run failed; it stays due: \(error)", metadata: ["workflow_id": "\(id)"])
@@ -416,9 +420,11 @@ public final class WorkflowEngine: Sendable {
   var isDraining: Bool { state.withLock { $0.draining } }
 
   func checkAcceptingRuns() throws(EngineError) {
-    if state.withLock({ $0.draining }) {
+    let (draining, active) = state.withLock { ($0.draining, $0.active.count) }
+    if draining {
       throw EngineError(.unavailable, "the server is shutting down; send the request to another server or retry after restart")
     }
+    if active >= configuration.maximumActiveRuns { throw .tooManyRuns(configuration.maximumActiveRuns) }
   }
 
   func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
@@ -435,22 +441,29 @@ public final class WorkflowEngine: Sendable {
   /// Hands a run (whose lease we hold) to a runner task.
   func submit(_ record: RunRecord) async throws(EngineError) -> RunCompletion {
     let completion = RunCompletion()
-    let accepted = state.withLock { state -> Bool in
+    let maximum = configuration.maximumActiveRuns
+    let accepted = state.withLock { state -> Bool? in
+      guard state.active.count < maximum else { return nil }
       guard !state.draining, state.active[record.workflowID] == nil else { return false }
       state.active[record.workflowID] = completion
       state.stops[record.workflowID] = RunCompletion()
       return true
     }
-    if accepted, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
+    if accepted == true, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
       return completion
     }
-    if accepted {
+    if accepted == true {
       state.withLock {
         $0.active[record.workflowID] = nil
         $0.stops[record.workflowID] = nil
       }
     }
     try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence, runEnded: false)
+    if accepted == nil {
+      throw EngineError(
+        .resourceExhausted,
+        EngineError.tooManyRuns(maximum).message + " — the run '\(record.workflowID)' is saved; resume it then")
+    }
     throw EngineError(.unavailable, "the server is shutting down; retry after restart — the run '\(record.workflowID)' is saved and resumable")
   }
 
@@ -493,12 +506,14 @@ public final class WorkflowEngine: Sendable {
   private func drive(_ job: Job) async {
     var record = job.record
     let id = record.workflowID
+    EngineMetrics.runsInFlight.increment()
     defer {
       state.withLock {
         $0.active[id] = nil
         $0.stops[id] = nil
       }
       job.completion.finish()
+      EngineMetrics.runsInFlight.decrement()
     }
     var logger = self.logger
     logger[metadataKey: "workflow_id"] = "\(id)"
@@ -550,9 +565,12 @@ public final class WorkflowEngine: Sendable {
       stepState = record.steps[index]
       stepState.given = GivenContext(inputs: inputs, order: step.inputs, history: history)
 
+      let started = DispatchTime.now()
       let outcome = await attempt(
         plugin: plugin, step: step, index: index, attempt: Int(stepState.attempts), record: record,
         inputs: inputs, history: history)
+      let failed = if case .failed = outcome { true } else { false }
+      EngineMetrics.stepAttempt(workflow: record.workflowName, step: step, failed: failed, since: started)
       breakers.record(step.plugin, outcome.breakerOutcome, probe: probe)
       let artifactLimit = step.maxArtifactBytes ?? configuration.maximumArtifactBytes
       switch outcome {
@@ -607,6 +625,8 @@ public final class WorkflowEngine: Sendable {
           maxHistoryMessages: record.definition.maxHistoryMessages ?? configuration.maximumHistoryMessages)
         guard await write(record, logger: stepLogger, { try await self.store.commitStep(commit) }) else { return }
         stepLogger.debug("step committed")
+        EngineMetrics.committed(workflow: record.workflowName, step: step.name)
+        EngineMetrics.charged(workflow: record.workflowName, costMicros: output.usage.costMicros)
         record.steps[index] = stepState
         record.cursor = index + 1
         record.ledger.spentMicros += output.usage.costMicros
@@ -644,6 +664,7 @@ public final class WorkflowEngine: Sendable {
           workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: retrying,
           usage: failure.usage, runError: nil, timing: timing)
         guard await write(record, logger: stepLogger, { try await self.store.recordFailure(failureWrite) }) else { return }
+        EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
         record.steps[index] = stepState
         record.ledger.spentMicros += failure.usage.costMicros
         stepLogger.info("attempt failed, retrying in \(delay.duration): \(failure.message)")
@@ -765,6 +786,7 @@ public final class WorkflowEngine: Sendable {
       workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step, step: failed,
       usage: usage, runError: runError, timing: timing)
     guard await self.write(record, logger: logger, { try await self.store.recordFailure(write) }) else { return }
+    EngineMetrics.charged(workflow: record.workflowName, costMicros: usage.costMicros)
     record.steps[index] = failed
     record.status = .failed
     logger.info("run failed: \(runError)")

@@ -3,7 +3,9 @@ extension RedisAddress {
   public static let maximumUnixSocketPathLength = 107
 
   /// Parses `redis://[[user]:password@]host[:port][/db]` (port 6379 by default; IPv6 hosts
-  /// in brackets) or `unix:///absolute/path[?db=N]`.
+  /// in brackets) or `unix://[user@]/absolute/path[?db=N]`. `redis://user@host` and
+  /// `unix://user@/path` name an ACL user whose password is supplied separately
+  /// (``authenticating(username:password:)``).
   ///
   /// User name and password may be percent-encoded. Errors say what is wrong and show the
   /// URL with its password replaced by `***`.
@@ -19,7 +21,17 @@ extension RedisAddress {
     let rest = url[separator.upperBound...]
     switch scheme {
     case "unix":
-      self = try Self.parseUnix(rest, fail: fail)
+      // `unix://user@/path`: an ACL user name (its password comes from elsewhere), as redis-py spells it.
+      if !rest.hasPrefix("/"), let at = rest.firstRange(of: "@/") {
+        let user = try Self.percentDecoded(rest[..<at.lowerBound], fail: fail)
+        guard !user.isEmpty, !user.contains(":") else {
+          throw fail("a unix:// URL carries a user name only (unix://user@/path); give the password in a file or the environment")
+        }
+        let address = try Self.parseUnix(rest[rest.index(after: at.lowerBound)...], fail: fail)
+        self = RedisAddress(endpoint: address.endpoint, database: address.database, username: user)
+      } else {
+        self = try Self.parseUnix(rest, fail: fail)
+      }
     case "redis":
       self = try Self.parseTCP(rest, fail: fail)
     case "rediss":
@@ -66,12 +78,16 @@ extension RedisAddress {
     if let at = rest.lastIndex(of: "@") {
       let userinfo = rest[..<at]
       authority = rest[rest.index(after: at)...]
-      guard let colon = userinfo.firstIndex(of: ":") else {
-        throw fail("a user name without a password; write redis://user:password@host")
+      if let colon = userinfo.firstIndex(of: ":") {
+        let user = try percentDecoded(userinfo[..<colon], fail: fail)
+        username = user.isEmpty ? nil : user
+        password = try percentDecoded(userinfo[userinfo.index(after: colon)...], fail: fail)
+      } else {
+        // A user name alone: the password comes from elsewhere (a file, the
+        // environment) through `authenticating(username:password:)`.
+        let user = try percentDecoded(userinfo, fail: fail)
+        username = user.isEmpty ? nil : user
       }
-      let user = try percentDecoded(userinfo[..<colon], fail: fail)
-      username = user.isEmpty ? nil : user
-      password = try percentDecoded(userinfo[userinfo.index(after: colon)...], fail: fail)
     }
     guard !authority.contains("?"), !authority.contains("#") else {
       throw fail(

@@ -82,7 +82,8 @@ extension RedisAddress: CustomStringConvertible, CustomDebugStringConvertible, C
   public var description: String {
     switch endpoint {
     case .unix(let path):
-      return "unix://\(path)" + (database != 0 ? "?db=\(database)" : "")
+      let user = username.map { "\($0)\(password != nil ? ":***" : "")@" } ?? ""
+      return "unix://\(user)\(path)" + (database != 0 ? "?db=\(database)" : "")
     case .tcp(let host, let port):
       var userinfo = ""
       if password != nil {

@@ -1,3 +1,4 @@
+import Dispatch
 public import Logging
 public import NIOCore
 public import NIOPosix
@@ -112,7 +113,16 @@ public final class RedisClient: Sendable {
       throw RedisError(code: .invalidCommand, message: "a command needs at least its name")
     }
     let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count)
-    return try await connections[Int(index)].send(commands)
+    let started = DispatchTime.now()
+    do {
+      let replies = try await connections[Int(index)].send(commands)
+      RedisMetrics.roundTrip.recordInterval(since: started)
+      RedisMetrics.errorReplies(replies.count { $0.errorMessage.map { !$0.hasPrefix("NOSCRIPT") } ?? false })
+      return replies
+    } catch {
+      RedisMetrics.failed(error)
+      throw error
+    }
   }
 
   /// Closes the connections. Commands in flight fail with `connectionLost`; later ones

@@ -3,29 +3,80 @@ import NIOCore
 import ResumableWire
 import Synchronization
 
-/// One client connection: reads frames, answers each request in its own
-/// task (so pipelined requests proceed together and answer in any order),
-/// and writes each response as one frame — a server-streaming call as
-/// several, in order, the last one with `endOfStream`.
+/// One client connection: checks who it is and whether there is room for it,
+/// reads frames, answers each request in its own task (so pipelined requests
+/// proceed together and answer in any order), and writes each response as
+/// one frame — a server-streaming call as several, in order, the last one
+/// with `endOfStream`.
 ///
-/// A frame over the size limit or bytes that are not an envelope get one
-/// error frame (request id 0) and the connection is closed; the server goes
-/// on serving everyone else.
+/// A peer not on the allow-list gets one `PERMISSION_DENIED` frame, a
+/// connection beyond the connection limit one `RESOURCE_EXHAUSTED` frame, and
+/// either is closed. A request beyond the per-connection limit is answered
+/// `RESOURCE_EXHAUSTED`. A frame over the size limit or bytes that are not an
+/// envelope get one error frame (request id 0) and the connection is closed;
+/// the server goes on serving everyone else.
 struct Connection {
   let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
   let dispatcher: Dispatcher
   let registry: ConnectionRegistry
+  let access: AccessPolicy
+  let limits: ServerLimits
   let logger: Logger
 
   func serve() async {
-    let id = registry.add(channel.channel)
+    var logger = self.logger
+    let peer: PeerCredentials?
+    do {
+      peer = try await PeerCredentials.of(channel.channel)
+    } catch {
+      peer = nil
+      logger.warning("cannot read a peer's credentials: \(error)")
+    }
+    if let peer {
+      logger[metadataKey: "peer_uid"] = "\(peer.uid)"
+      logger[metadataKey: "peer_gid"] = "\(peer.gid)"
+      logger[metadataKey: "peer_pid"] = "\(peer.pid)"
+    }
+    if access.checksPeers {
+      guard let peer else {
+        await refuse(.permissionDenied, "the server cannot tell who you are (SO_PEERCRED failed); connection refused", metric: "peer_unknown")
+        return
+      }
+      if let reason = access.refusal(of: peer) {
+        logger.warning("refused a connection: peer not allowed")
+        await refuse(.permissionDenied, reason, metric: "permission_denied")
+        return
+      }
+    }
+    guard let id = registry.add(channel.channel, limit: limits.maximumConnections) else {
+      logger.notice("refused a connection: \(limits.maximumConnections) connections open, the limit")
+      await refuse(.resourceExhausted, RPCFailure.tooManyConnections(limits.maximumConnections).message, metric: "too_many_connections")
+      return
+    }
     defer { registry.remove(id) }
+    ServerMetrics.connectionOpened()
+    defer { ServerMetrics.connectionClosed() }
+    let activity = ConnectionActivity()
+    let limits = self.limits
+    let channel = self.channel
+    let dispatcher = self.dispatcher
+    let registry = self.registry
+    let connectionLogger = logger
     do {
       try await channel.executeThenClose { inbound, outbound in
         try await withThrowingDiscardingTaskGroup { requests in
           defer { requests.cancelAll() }
+          if let idle = limits.idleTimeout {
+            requests.addTask {
+              guard await activity.waitUntilIdle(for: idle) else { return }
+              connectionLogger.debug("closing a connection idle for \(idle)")
+              ServerMetrics.connectionClosedByServer(reason: "idle")
+              channel.channel.close(promise: nil)
+            }
+          }
           do {
             for try await frame in inbound {
+              activity.frameReceived()
               let request: Envelope
               do {
                 request = try Envelope(frameBody: frame)
@@ -34,9 +85,21 @@ struct Connection {
                   Self.connectionError(.invalidArgument, "the frame is not a resumable.v1.Envelope (\(error)); closing the connection"))
                 return
               }
+              guard activity.beginRequest(limit: limits.maximumRequestsPerConnection) else {
+                let failure = RPCFailure.tooManyRequests(limits.maximumRequestsPerConnection)
+                ServerMetrics.rpcRefused(method: request.method, code: failure.code)
+                let response = Envelope(
+                  requestID: request.requestID, method: request.method, statusCode: failure.code,
+                  statusMessage: failure.message, endOfStream: true)
+                try await outbound.write(response.frameBody(allocator: ByteBufferAllocator()))
+                continue
+              }
               registry.requestStarted()
               requests.addTask {
-                defer { registry.requestFinished() }
+                defer {
+                  registry.requestFinished()
+                  activity.endRequest()
+                }
                 if Method(rawValue: request.method)?.isServerStreaming == true {
                   await dispatcher.stream(request) { frame in
                     try await outbound.write(frame.frameBody(allocator: ByteBufferAllocator()))
@@ -48,7 +111,7 @@ struct Connection {
               }
             }
           } catch let error as FrameTooLargeError {
-            logger.notice("closing a connection: \(error)")
+            connectionLogger.notice("closing a connection: \(error)")
             try? await outbound.write(Self.connectionError(.resourceExhausted, "\(error); closing the connection"))
           }
         }
@@ -58,9 +121,62 @@ struct Connection {
     }
   }
 
+  /// Answers a connection that may not be served with one frame, then closes it.
+  private func refuse(_ code: StatusCode, _ message: String, metric: String) async {
+    ServerMetrics.connectionRefused(reason: metric)
+    // Awaits the flush itself: the async writer only queues, and a close
+    // right behind a queued write can drop it.
+    let channel = self.channel
+    try? await channel.executeThenClose { _, _ in
+      try await channel.channel.writeAndFlush(Self.connectionError(code, message)).get()
+    }
+  }
+
   static func connectionError(_ code: StatusCode, _ message: String) -> ByteBuffer {
     Envelope(requestID: 0, statusCode: code, statusMessage: message, endOfStream: true)
       .frameBody(allocator: ByteBufferAllocator())
+  }
+}
+
+/// What one connection is doing: requests in flight and the last sign of
+/// life, for the per-connection limit and the idle timeout.
+final class ConnectionActivity: Sendable {
+  private struct State {
+    var inFlight = 0
+    var lastActivity = ContinuousClock.now
+  }
+
+  private let state = Mutex(State())
+
+  func frameReceived() { state.withLock { $0.lastActivity = .now } }
+
+  /// Counts a request in, or returns false when `limit` are in flight already.
+  func beginRequest(limit: Int) -> Bool {
+    state.withLock { state in
+      guard state.inFlight < limit else { return false }
+      state.inFlight += 1
+      return true
+    }
+  }
+
+  func endRequest() {
+    state.withLock { state in
+      state.inFlight -= 1
+      state.lastActivity = .now
+    }
+  }
+
+  /// Returns true once the connection has had no request in flight and no
+  /// frame for `timeout`; false when cancelled first.
+  func waitUntilIdle(for timeout: Duration) async -> Bool {
+    while !Task.isCancelled {
+      let (inFlight, last) = state.withLock { ($0.inFlight, $0.lastActivity) }
+      let idleFor = ContinuousClock.now - last
+      if inFlight == 0, idleFor >= timeout { return true }
+      let wait = inFlight > 0 ? timeout : timeout - idleFor
+      guard (try? await Task.sleep(for: wait)) != nil else { return false }
+    }
+    return false
   }
 }
 
@@ -75,8 +191,10 @@ final class ConnectionRegistry: Sendable {
 
   private let state = Mutex(State())
 
-  func add(_ channel: any Channel) -> Int {
+  /// Registers a connection, or returns nil when `limit` are open already.
+  func add(_ channel: any Channel, limit: Int = .max) -> Int? {
     state.withLock { state in
+      guard state.open.count < limit else { return nil }
       defer { state.next += 1 }
       state.open[state.next] = channel
       return state.next

@@ -1,3 +1,4 @@
+import Dispatch
 import ResumableCore
 import ResumableWire
 
@@ -14,7 +15,11 @@ extension Dispatcher {
   /// shuts down (`UNAVAILABLE`), or the run expires (`NOT_FOUND`); it stops
   /// without a frame when `send` fails (the watcher went away).
   func stream(_ request: Envelope, send: @escaping @Sendable (Envelope) async throws -> Void) async {
+    let started = DispatchTime.now()
     var last = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
+    // A stream that ends because its connection did is counted CANCELLED.
+    var outcome = StatusCode.cancelled
+    defer { ServerMetrics.rpc(method: request.method, code: outcome, since: started) }
     do {
       let message = try decode(WatchWorkflowRequest.self, request.payload, .watchWorkflow)
       let final = try await watch(message.workflowID, deadline: request.timeoutMilliseconds) { update in
@@ -41,6 +46,7 @@ extension Dispatcher {
       logger.error("watch failed: \(error)", metadata: ["method": "\(request.method)"])
       (last.statusCode, last.statusMessage) = (.internal, "internal error; the server log has the detail")
     }
+    outcome = last.statusCode
     try? await send(last)
   }
 

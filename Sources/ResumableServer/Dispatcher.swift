@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import ResumableCore
 import ResumableWire
@@ -12,7 +13,9 @@ struct Dispatcher: Sendable {
   let watches = WatchShutdown()
 
   func respond(to request: Envelope) async -> Envelope {
+    let started = DispatchTime.now()
     var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
+    defer { ServerMetrics.rpc(method: request.method, code: response.statusCode, since: started) }
     do {
       response.payload = try await withDeadline(milliseconds: request.timeoutMilliseconds) {
         try await self.call(request)

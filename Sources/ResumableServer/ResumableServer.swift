@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 import NIOPosix
 import ResumableCore
+import ResumableMetrics
 import ResumableRedis
 import ResumableStore
 import ResumableWire
@@ -121,6 +122,8 @@ public final class ResumableServer: Service, Sendable {
 
     try await SocketFile.prepare(path: configuration.socketPath, group: group)
     let maximumFrameBytes = configuration.maximumFrameBytes
+    let writeStallTimeout = configuration.limits.writeStallTimeout
+    let logger = self.logger
     // The socket file is created by bind(): a restrictive umask makes it 0600
     // from its first instant; chmod then applies the configured mode.
     let previousMask = umask(0o177)
@@ -132,6 +135,7 @@ public final class ResumableServer: Service, Sendable {
         .childChannelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
+            try channel.pipeline.syncOperations.addHandler(WriteStallHandler(timeout: writeStallTimeout, logger: logger))
             try channel.pipeline.syncOperations.addHandler(
               ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))
             try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
@@ -147,26 +151,43 @@ public final class ResumableServer: Service, Sendable {
       umask(previousMask)
       throw ServerError("cannot listen on '\(configuration.socketPath)': \(error)")
     }
-    guard chmod(configuration.socketPath, mode_t(configuration.socketMode)) == 0 else {
+    do {
+      try configuration.access.apply(toSocketAt: configuration.socketPath)
+    } catch {
       try? await server.close()
-      throw ServerError("cannot set the mode of '\(configuration.socketPath)': \(String(cString: strerror(errno)))")
+      throw error
+    }
+    var metricsServer: MetricsServer?
+    do {
+      if let endpoint = configuration.metrics {
+        metricsServer = try await MetricsServer.start(endpoint: endpoint, group: group)
+      }
+    } catch {
+      try? await server.close()
+      throw ServerError("cannot serve metrics: \(error)")
     }
     logger.info(
       "listening",
       metadata: [
         "socket": "\(configuration.socketPath)", "workflows": "\(engine.workflowNames.joined(separator: ","))",
+        "socket_mode": "\(String(configuration.access.socketMode, radix: 8))",
+        "metrics": "\(metricsServer.map { "http://\($0.boundAddress)/metrics" } ?? "off")",
       ])
     settleReadiness(.success(()))
 
     let grace = configuration.shutdownGracePeriod
-    let logger = self.logger
+    let access = configuration.access
+    let limits = configuration.limits
     do {
       try await withThrowingDiscardingTaskGroup { tasks in
         tasks.addTask {
           await withDiscardingTaskGroup { connectionTasks in
             while let connection = await accepted.next() {
               connectionTasks.addTask {
-                await Connection(channel: connection, dispatcher: dispatcher, registry: connections, logger: logger).serve()
+                await Connection(
+                  channel: connection, dispatcher: dispatcher, registry: connections, access: access, limits: limits,
+                  logger: logger
+                ).serve()
               }
             }
           }
@@ -197,9 +218,11 @@ public final class ResumableServer: Service, Sendable {
     } catch {
       try? await server.close()
       await accepted.closeRemaining()
+      await metricsServer?.close()
       throw error
     }
     try? await server.close()
+    await metricsServer?.close()
     try? FileManager.default.removeItem(atPath: configuration.socketPath)
     logger.info("server stopped")
   }

@@ -1,12 +1,18 @@
 public import ResumableCore
 public import ResumableRedis
+public import ResumableMetrics
 
 /// Everything `ResumableServer` needs to run, with production defaults.
 public struct ServerConfiguration: Sendable {
   /// Where the server listens.
   public var socketPath: String
-  /// The socket file's permission bits (default 0600: the owner only).
-  public var socketMode: UInt32 = 0o600
+  /// Who may connect: the socket file's mode and group, the peer allow-lists.
+  public var access = AccessPolicy()
+  /// Connection and request limits, idle and write-stall timeouts.
+  public var limits = ServerLimits()
+  /// Where to serve Prometheus metrics (nil: nowhere, the default). The
+  /// process must have bootstrapped swift-metrics with `PrometheusMetrics`.
+  public var metrics: MetricsEndpoint?
   /// The largest frame accepted, in bytes (default 4 MiB); checked before buffering.
   public var maximumFrameBytes: Int = 4 * 1024 * 1024
   /// Where state lives.

@@ -87,6 +87,12 @@ struct DefinitionsFileTests {
     ("jobs: []\n", "defs.yaml: unknown key 'jobs' in the file"),
     ("workflows: [\n", "defs.yaml: not valid YAML or JSON"),
     ("{\"workflows\": [}", "defs.yaml: not valid YAML or JSON: invalid JSON"),
+    // Found by `make fuzz` (FuzzDefinitions): a key that is not a scalar trapped inside Yams.
+    ("workfl%ws:\n  name:me_ar?  048}\n&s:\n{naie: a, plugin: echo, }: w? %048}\nps:\n      - name:me_, plumaxcho, }\n",
+     "defs.yaml: a mapping key is not a plain string"),
+    ("jobs: 1\n? [a, b]\n: 2\n", "defs.yaml: a mapping key is not a plain string"),
+    ("workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, {x: 1}: 2}\n",
+     "defs.yaml: a mapping key under workflows[0].steps[0] is not a plain string"),
   ]
 
   @Test(arguments: refusals)

@@ -43,7 +43,6 @@ import Testing
     ("redis://host?db=1", "query parameters"),
     ("redis://::1", "IPv6"),
     ("redis://[::1", "unterminated"),
-    ("redis://user@host", "user name without a password"),
     ("redis://:%zz@host", "percent-encoding"),
     ("unix://relative.sock", "absolute"),
     ("unix:///", "missing socket file name"),
@@ -70,6 +69,12 @@ import Testing
     var dumped = ""
     dump(address, to: &dumped)
     #expect(!dumped.contains("s3cr"))
+    let userOnly = try RedisAddress(url: "redis://carol@h")
+    #expect(userOnly.username == "carol" && !userOnly.hasPassword)
+    #expect(userOnly.authenticating(username: userOnly.username, password: "pw").description == "redis://carol:***@h:6379")
+    let unixUser = try RedisAddress(url: "unix://svc@/tmp/r.sock?db=3")
+    #expect(unixUser.username == "svc" && unixUser.unixSocketPath == "/tmp/r.sock" && unixUser.database == 3)
+    #expect(unixUser.authenticating(username: "svc", password: "pw").description == "unix://svc:***@/tmp/r.sock?db=3")
     let anonymous = try RedisAddress(url: "redis://:hunter2@h")
     #expect(anonymous.description == "redis://:***@h:6379")
 

@@ -29,13 +29,17 @@ final class ChildProcess: @unchecked Sendable {
     throw TestSupportError("the resumable executable was not found beside the tests; run `swift build` first (make test does)")
   }
 
-  init(_ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory) throws {
+  /// Starts `executable` (default: the `resumable` binary) with `arguments`.
+  init(
+    _ arguments: [String], environment: [String: String] = [:], executable: String? = nil,
+    in directory: TemporaryDirectory
+  ) throws {
     let id = UUID().uuidString.prefix(8)
     stdoutPath = directory.appending("out-\(id)")
     stderrPath = directory.appending("err-\(id)")
     _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
     _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-    process.executableURL = URL(fileURLWithPath: try Self.resumableBinary())
+    process.executableURL = URL(fileURLWithPath: try executable ?? Self.resumableBinary())
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "RESUMABLE_SOCKET")
@@ -65,8 +69,11 @@ final class ChildProcess: @unchecked Sendable {
   func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
   /// Runs the CLI to completion.
-  static func run(_ arguments: [String], environment: [String: String] = [:], in directory: TemporaryDirectory) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let child = try ChildProcess(arguments, environment: environment, in: directory)
+  static func run(
+    _ arguments: [String], environment: [String: String] = [:], executable: String? = nil,
+    in directory: TemporaryDirectory
+  ) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let child = try ChildProcess(arguments, environment: environment, executable: executable, in: directory)
     let status = await child.wait()
     return (status, child.stdout, child.stderr)
   }

@@ -10,6 +10,7 @@ import Testing
 final class ServeProcess: Sendable {
   let socket: String
   let arguments: [String]
+  let environment: [String: String]
   let directory: TemporaryDirectory
   private let current: Mutex<ChildProcess>
   /// The standard error of earlier incarnations (each one's own file).
@@ -17,11 +18,14 @@ final class ServeProcess: Sendable {
 
   /// Starts `resumable serve --socket <dir>/<name>.sock <arguments>` and waits until it accepts connections.
   static func start(
-    _ arguments: [String], name: String = "serve", logLevel: String = "notice", in directory: TemporaryDirectory
+    _ arguments: [String], name: String = "serve", logLevel: String = "notice", environment: [String: String] = [:],
+    in directory: TemporaryDirectory
   ) async throws -> ServeProcess {
     let socket = directory.appending("\(name).sock")
     let full = ["serve", "--socket", socket, "--log-level", logLevel] + arguments
-    let process = ServeProcess(socket: socket, arguments: full, directory: directory, child: try ChildProcess(full, in: directory))
+    let process = ServeProcess(
+      socket: socket, arguments: full, environment: environment, directory: directory,
+      child: try ChildProcess(full, environment: environment, in: directory))
     try await process.waitUntilReady()
     return process
   }
@@ -35,9 +39,13 @@ final class ServeProcess: Sendable {
     ]
   }
 
-  private init(socket: String, arguments: [String], directory: TemporaryDirectory, child: ChildProcess) {
+  private init(
+    socket: String, arguments: [String], environment: [String: String], directory: TemporaryDirectory,
+    child: ChildProcess
+  ) {
     self.socket = socket
     self.arguments = arguments
+    self.environment = environment
     self.directory = directory
     self.current = Mutex(child)
   }
@@ -80,7 +88,7 @@ final class ServeProcess: Sendable {
 
   /// Starts the server again with the same arguments (after `kill` or `stop`).
   func restart() async throws {
-    let next = try ChildProcess(arguments, in: directory)
+    let next = try ChildProcess(arguments, environment: environment, in: directory)
     let previous = current.withLock { current in
       defer { current = next }
       return current

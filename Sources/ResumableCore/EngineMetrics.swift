@@ -1,0 +1,55 @@
+import Dispatch
+import Metrics
+
+/// The engine's metrics, through swift-metrics (no-ops until the process
+/// bootstraps a backend). Labels are workflow and step names from the
+/// definitions file, so their number is bounded by it.
+///
+/// - `resumable_step_attempts_total{workflow,step,plugin}`, `resumable_step_failures_total{…}`
+///   and `resumable_step_duration_seconds{…}` (a histogram): each attempt of each step;
+/// - `resumable_step_commits_total{workflow,step}`: steps committed;
+/// - `resumable_resumes_total{workflow}`: runs continued at their failed or interrupted step,
+///   by a `ResumeWorkflow` call or by the recovery loop;
+/// - `resumable_lease_takeovers_total{workflow}`: of those, runs taken from a runner whose
+///   lease lapsed (RUNNING, its server died or stalled);
+/// - `resumable_recoveries_total{workflow}`: runs adopted by the recovery loop;
+/// - `resumable_runs_in_flight`: runs this engine is driving;
+/// - `resumable_cost_spent_usd_total{workflow}`: cost of every attempt recorded, failed ones too;
+/// - `resumable_cost_saved_by_resume_usd_total{workflow}`: cost of committed steps a resume did not run again.
+enum EngineMetrics {
+  static let runsInFlight = Meter(label: "resumable_runs_in_flight")
+
+  static func stepAttempt(workflow: String, step: StepDefinition, failed: Bool, since started: DispatchTime) {
+    let dimensions = [("workflow", workflow), ("step", step.name), ("plugin", step.plugin)]
+    Counter(label: "resumable_step_attempts_total", dimensions: dimensions).increment()
+    if failed { Counter(label: "resumable_step_failures_total", dimensions: dimensions).increment() }
+    Metrics.Timer(label: "resumable_step_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+      .recordInterval(since: started)
+  }
+
+  static func committed(workflow: String, step: String) {
+    Counter(label: "resumable_step_commits_total", dimensions: [("workflow", workflow), ("step", step)]).increment()
+  }
+
+  static func charged(workflow: String, costMicros: Int64) {
+    guard costMicros > 0 else { return }
+    FloatingPointCounter(label: "resumable_cost_spent_usd_total", dimensions: [("workflow", workflow)])
+      .increment(by: Double(costMicros) / 1_000_000)
+  }
+
+  /// A run continued at its failed or interrupted step, by a resume or by the recovery loop.
+  static func tookOver(workflow: String, fromLapsedLease: Bool, savedMicros: Int64) {
+    let dimensions = [("workflow", workflow)]
+    Counter(label: "resumable_resumes_total", dimensions: dimensions).increment()
+    if fromLapsedLease { Counter(label: "resumable_lease_takeovers_total", dimensions: dimensions).increment() }
+    if savedMicros > 0 {
+      FloatingPointCounter(label: "resumable_cost_saved_by_resume_usd_total", dimensions: dimensions)
+        .increment(by: Double(savedMicros) / 1_000_000)
+    }
+  }
+
+  /// A run adopted by the recovery loop.
+  static func recovered(workflow: String) {
+    Counter(label: "resumable_recoveries_total", dimensions: [("workflow", workflow)]).increment()
+  }
+}

@@ -1,0 +1,46 @@
+/// How much one server takes on before it answers `RESOURCE_EXHAUSTED`, and
+/// how long it keeps connections that do nothing or stop reading.
+///
+/// Each limit's message names the limit and the `serve` flag that raises it.
+public struct ServerLimits: Sendable, Hashable {
+  /// Open connections at once (default 512). One more gets a
+  /// `RESOURCE_EXHAUSTED` frame and is closed.
+  public var maximumConnections = 512
+  /// Requests in flight on one connection (default 256). One more is answered
+  /// `RESOURCE_EXHAUSTED` at once; the connection stays open.
+  public var maximumRequestsPerConnection = 256
+  /// A connection with no request in flight and no frame received for this
+  /// long is closed (default 300 s; nil: never).
+  public var idleTimeout: Duration? = .seconds(300)
+  /// A connection whose peer accepts none of the bytes queued for it for this
+  /// long is closed (default 30 s). Outbound bytes queued per connection are
+  /// bounded by the socket's buffer, NIO's write watermark (64 KiB) and one
+  /// response per request in flight.
+  public var writeStallTimeout: Duration = .seconds(30)
+
+  public init() {}
+}
+
+/// The flags that raise each limit, for the messages that name them.
+enum LimitFlag {
+  static let connections = "--max-connections"
+  static let requestsPerConnection = "--max-requests-per-connection"
+}
+
+extension RPCFailure {
+  /// The answer to a connection beyond `ServerLimits.maximumConnections`.
+  static func tooManyConnections(_ limit: Int) -> RPCFailure {
+    RPCFailure(
+      .resourceExhausted,
+      "the server has \(limit) open connections, its limit; close idle connections, retry later, "
+        + "or raise the limit with \(LimitFlag.connections)")
+  }
+
+  /// The answer to a request beyond `ServerLimits.maximumRequestsPerConnection`.
+  static func tooManyRequests(_ limit: Int) -> RPCFailure {
+    RPCFailure(
+      .resourceExhausted,
+      "this connection has \(limit) requests in flight, the per-connection limit; wait for answers, "
+        + "open another connection, or raise the limit with \(LimitFlag.requestsPerConnection)")
+  }
+}
