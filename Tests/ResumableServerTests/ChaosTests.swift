@@ -116,7 +116,10 @@ struct ChaosTests {
       print(
         "chaos (\(scale)): runs=\(audit.runs) created=\(created) server_kills=\(scale.serverKills) redis_kills=\(redisKills) step_executions=\(audit.executions) re_executions_of_interrupted_steps=\(audit.reExecutions) violations=\(audit.violations.count)"
       )
-      #expect(created == scale.runs, "each run was created exactly once")
+      // A start whose answer was lost to a kill created its run without the harness
+      // learning it; the retry (USE_EXISTING) then found it. So at most one creation per id
+      // is seen, and every run exists (the audit below reads each one).
+      #expect(created <= scale.runs && created > 0, "\(created) creations seen for \(scale.runs) ids")
       #expect(audit.completed == scale.runs && audit.incomplete.isEmpty, "\(audit.incomplete)")
       #expect(audit.violations.isEmpty, "\(audit.violations.prefix(20))")
       #expect(audit.executions == scale.runs * scale.steps + audit.reExecutions)
