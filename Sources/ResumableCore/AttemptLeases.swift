@@ -44,6 +44,15 @@ final class AttemptLeases: Sendable {
     _ = state.withLock { $0.entries.removeValue(forKey: key.value) }
   }
 
+  /// Signals the loss of every attempt of `workflowID` in flight here: its run was moved
+  /// on by another write (a cancel) that the keeper's next renewal would find anyway.
+  func revoke(workflowID: String) {
+    let losses = state.withLock { state in
+      state.entries.values.filter { $0.entry.workflowID == workflowID }.map(\.entry.loss)
+    }
+    for loss in losses { loss.signal() }
+  }
+
   /// The attempts whose lease was last renewed `age` ago or more, marked renewed now.
   func due(age: Duration) -> [Entry] {
     let now = ContinuousClock.now

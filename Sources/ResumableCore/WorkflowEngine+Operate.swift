@@ -28,8 +28,9 @@ extension WorkflowEngine {
     }
     if case .cancelled(let previous) = outcome {
       logger.info("run cancelled", metadata: ["workflow_id": "\(workflowID)", "was": "\(previous.rawValue)"])
-      // Driven here: stop its step now (elsewhere, the moved fencing token stops it).
-      state.withLock { $0.stops[workflowID] }?.finish()
+      // Driven here: its attempt's lease is lost now, which stops the step at once
+      // (elsewhere, the keeper's next renewal finds the moved fencing token).
+      attemptLeases.revoke(workflowID: workflowID)
     }
     return try await loadExisting(workflowID)
   }

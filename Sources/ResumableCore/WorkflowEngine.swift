@@ -37,8 +37,6 @@ public final class WorkflowEngine: Sendable {
 
   struct State {
     var active: [String: RunCompletion] = [:]
-    /// Per active run: signalled when the run is cancelled, to stop its step in flight.
-    var stops: [String: RunCompletion] = [:]
     var draining = false
   }
 
@@ -49,7 +47,7 @@ public final class WorkflowEngine: Sendable {
   let logger: Logger
   let state = Mutex(State())
   /// The attempts in flight, whose leases `keepAttemptLeases` renews.
-  private let attemptLeases = AttemptLeases()
+  let attemptLeases = AttemptLeases()
   /// One circuit breaker per plugin, shared by every run.
   let breakers: CircuitBreakers
   /// When the engine was created (uptime).
@@ -446,18 +444,12 @@ public final class WorkflowEngine: Sendable {
       guard state.active.count < maximum else { return nil }
       guard !state.draining, state.active[record.workflowID] == nil else { return false }
       state.active[record.workflowID] = completion
-      state.stops[record.workflowID] = RunCompletion()
       return true
     }
     if accepted == true, case .enqueued = jobSink.yield(Job(record: record, completion: completion)) {
       return completion
     }
-    if accepted == true {
-      state.withLock {
-        $0.active[record.workflowID] = nil
-        $0.stops[record.workflowID] = nil
-      }
-    }
+    if accepted == true { _ = state.withLock { $0.active.removeValue(forKey: record.workflowID) } }
     try? await store.releaseLease(workflowID: record.workflowID, fence: record.fence, runEnded: false)
     if accepted == nil {
       throw EngineError(
@@ -508,10 +500,7 @@ public final class WorkflowEngine: Sendable {
     let id = record.workflowID
     EngineMetrics.runsInFlight.increment()
     defer {
-      state.withLock {
-        $0.active[id] = nil
-        $0.stops[id] = nil
-      }
+      _ = state.withLock { $0.active.removeValue(forKey: id) }
       job.completion.finish()
       EngineMetrics.runsInFlight.decrement()
     }
@@ -724,15 +713,7 @@ public final class WorkflowEngine: Sendable {
       deadline: timeout.map { ContinuousClock.now + $0 }, history: history)
     let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence)
     defer { attemptLeases.unregister(leaseKey) }
-    let stop = state.withLock { $0.stops[record.workflowID] }
     return await withTaskGroup(of: AttemptOutcome?.self) { group in
-      if let stop {
-        group.addTask {
-          // Cancelled (CancelWorkflow): the store has moved the run on; stop the step.
-          guard (try? await stop.wait()) != nil else { return nil }
-          return .leaseLost
-        }
-      }
       group.addTask {
         do {
           return .succeeded(try await plugin.execute(context))

@@ -18,7 +18,7 @@ extension RedisStateStore {
 
   public func lastEventPosition(workflowID: String) async throws(StoreError) -> String {
     let key = RunKeys(prefix: prefix, workflowID: workflowID).events
-    let reply = try await send(["XREVRANGE", RedisArgument(key), "+", "-", "COUNT", "1"])
+    let reply = try await send(["XREVRANGE", RedisArgument(key), "+", "-", "COUNT", "1"], about: "XREVRANGE \(key)")
     guard let entries = reply.array else {
       throw StoreError(.corrupt, "unexpected reply to XREVRANGE \(key): \(reply)")
     }

@@ -89,10 +89,11 @@ extension RedisStateStore {
     var lastSeen: (score: Int64, id: String)?
     while runs.count < limit, scanned < budget {
       let batch = min(max(limit * 2, 50), 500)
-      let reply = try await send([
-        "ZREVRANGEBYSCORE", RedisArgument(runsIndex), RedisArgument(bound), "-inf", "WITHSCORES", "LIMIT", "0",
-        RedisArgument(batch + 1 + (after == nil ? 0 : 64)),
-      ])
+      let reply = try await send(
+        [
+          "ZREVRANGEBYSCORE", RedisArgument(runsIndex), RedisArgument(bound), "-inf", "WITHSCORES", "LIMIT", "0",
+          RedisArgument(batch + 1 + (after == nil ? 0 : 64)),
+        ], about: "ZREVRANGEBYSCORE \(runsIndex)")
       var entries: [(id: String, score: Int64)] = []
       let flat = reply.array ?? []
       for pair in stride(from: 0, to: flat.count - 1, by: 2) {
@@ -142,7 +143,8 @@ extension RedisStateStore {
       let status = values[0].string.flatMap(RunStatus.init(rawValue:)), let workflow = values[1].string
     else { return nil }
     func number(_ index: Int) -> Int64 { values[index].string.flatMap { Int64($0) } ?? 0 }
-    let definition = values[10].bytes.flatMap { try? JSONDecoder().decode(WorkflowDefinition.self, from: Data($0)) }
+    // Snapshots are shared by every run of a definition: decoded once, not once per run listed.
+    let definition = values[10].bytes.flatMap { try? DefinitionSnapshots.shared.definition(from: $0) }
     let steps = definition?.steps ?? []
     let cursor = Int(number(2))
     return RunSummary(

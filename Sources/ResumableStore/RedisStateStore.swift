@@ -98,26 +98,15 @@ public final class RedisStateStore: StateStore {
 
   public func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryMessage] {
     let key = RunKeys(prefix: prefix, workflowID: workflowID).history
-    let reply: RESPValue
-    do {
-      reply = try await client.send(["LRANGE", RedisArgument(key), RedisArgument(-(newest ?? 0)), "-1"])
-    } catch {
-      throw StoreError(redis: error)
-    }
-    if let message = reply.errorMessage { throw StoreError(.corrupt, "LRANGE \(key): \(message)") }
+    let reply = try await send(["LRANGE", RedisArgument(key), RedisArgument(-(newest ?? 0)), "-1"], about: "LRANGE \(key)")
     return try RunRecordDecoder.history(reply, workflowID: workflowID)
   }
 
   public func artifacts(workflowID: String, steps: [String]) async throws(StoreError) -> [String: [UInt8]] {
     guard !steps.isEmpty else { return [:] }
     let key = RunKeys(prefix: prefix, workflowID: workflowID).artifacts
-    let reply: RESPValue
-    do {
-      reply = try await client.send([RedisArgument("HMGET"), RedisArgument(key)] + steps.map { RedisArgument($0) })
-    } catch {
-      throw StoreError(redis: error)
-    }
-    if let message = reply.errorMessage { throw StoreError(.corrupt, "HMGET \(key): \(message)") }
+    let reply = try await send(
+      [RedisArgument("HMGET"), RedisArgument(key)] + steps.map { RedisArgument($0) }, about: "HMGET \(key)")
     var result: [String: [UInt8]] = [:]
     for (name, value) in zip(steps, reply.array ?? []) {
       if let bytes = value.bytes { result[name] = bytes }
@@ -157,18 +146,11 @@ public final class RedisStateStore: StateStore {
   // MARK: - Recovery
 
   public func recoveryCandidates(limit: Int) async throws(StoreError) -> [RecoveryCandidate] {
-    let reply: RESPValue
-    do {
-      reply = try await client.send([
+    let reply = try await send(
+      [
         "ZRANGEBYSCORE", RedisArgument(recoveryIndex), "-inf", RedisArgument(Self.nowMilliseconds()),
         "WITHSCORES", "LIMIT", "0", RedisArgument(max(1, limit)),
-      ])
-    } catch {
-      throw StoreError(redis: error)
-    }
-    if let message = reply.errorMessage {
-      throw StoreError(.corrupt, "ZRANGEBYSCORE \(recoveryIndex): \(message)")
-    }
+      ], about: "ZRANGEBYSCORE \(recoveryIndex)")
     let flat = reply.array ?? []
     var candidates: [RecoveryCandidate] = []
     for pair in stride(from: 0, to: flat.count - 1, by: 2) {
@@ -225,16 +207,11 @@ public final class RedisStateStore: StateStore {
 
   public func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError) {
     // XX: only an entry that exists moves; an ended run is not put back.
-    let reply: RESPValue
-    do {
-      reply = try await client.send([
+    _ = try await send(
+      [
         "ZADD", RedisArgument(recoveryIndex), "XX", RedisArgument(Self.nowMilliseconds() + delay.wholeMilliseconds),
         RedisArgument(workflowID),
-      ])
-    } catch {
-      throw StoreError(redis: error)
-    }
-    if let message = reply.errorMessage { throw StoreError(.corrupt, "ZADD \(recoveryIndex): \(message)") }
+      ], about: "ZADD \(recoveryIndex)")
   }
 
   private func unindex(_ candidate: RecoveryCandidate) async throws(StoreError) {
@@ -359,15 +336,15 @@ public final class RedisStateStore: StateStore {
     return JSONValue.object(members).serialized()
   }
 
-  /// Sends one command; an error reply is a corrupt-store error.
-  func send(_ command: [RedisArgument]) async throws(StoreError) -> RESPValue {
+  /// Sends one command; an error reply is a corrupt-store error, named by `what`.
+  func send(_ command: [RedisArgument], about what: String) async throws(StoreError) -> RESPValue {
     let reply: RESPValue
     do {
       reply = try await client.send(command)
     } catch {
       throw StoreError(redis: error)
     }
-    if let message = reply.errorMessage { throw StoreError(.corrupt, "\(command.first.map { "\($0)" } ?? ""): \(message)") }
+    if let message = reply.errorMessage { throw StoreError(.corrupt, "\(what): \(message)") }
     return reply
   }
 }

@@ -29,13 +29,10 @@ extension Scripts {
   /// COMPLETED or FAILED and leased by the fence.
   static let rerun = RedisScript(
     prelude + """
-      local run = redis.call('HMGET', KEYS[1], 'fence', 'status')
-      if not run[1] then return redis.error_reply('NOTFOUND the run does not exist (it may have expired)') end
-      if run[1] ~= ARGV[1] then
-        return redis.error_reply('FENCED the run is owned by fencing token ' .. run[1] .. ', not ' .. ARGV[1])
-      end
-      if run[2] ~= 'COMPLETED' and run[2] ~= 'FAILED' then
-        return redis.error_reply('CONFLICT the run is ' .. run[2])
+      local problem, run = fenced(ARGV[1])
+      if problem then return redis.error_reply(problem) end
+      if run[3] ~= 'COMPLETED' and run[3] ~= 'FAILED' then
+        return redis.error_reply('CONFLICT the run is ' .. run[3])
       end
       local discard = tonumber(ARGV[10])
       if discard > 0 then redis.call('HDEL', KEYS[3], unpack(ARGV, 11, 10 + discard)) end

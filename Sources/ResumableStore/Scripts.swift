@@ -14,12 +14,18 @@ enum Scripts {
       for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
       redis.call('PEXPIRE', KEYS[6], ttl)
     end
-    local function check(fence, cursor)
+    -- The run's {fence, cursor, status}, if `fence` still owns it; else the problem.
+    local function fenced(fence)
       local run = redis.call('HMGET', KEYS[1], 'fence', 'cursor', 'status')
       if not run[1] then return 'NOTFOUND the run does not exist (it may have expired)' end
       if run[1] ~= fence then
         return 'FENCED the run is owned by fencing token ' .. run[1] .. ', not ' .. fence
       end
+      return nil, run
+    end
+    local function check(fence, cursor)
+      local problem, run = fenced(fence)
+      if problem then return problem end
       if run[2] ~= cursor then
         return 'CONFLICT the run is at step ' .. run[2] .. ', not ' .. cursor
       end

@@ -25,18 +25,6 @@ struct ApprovalTests {
     """
   }
 
-  static func failure(_ body: () async throws -> Void) async -> ResumableClientError? {
-    do {
-      try await body()
-      return nil
-    } catch let error as ResumableClientError {
-      return error
-    } catch {
-      Issue.record("unexpected \(error)")
-      return nil
-    }
-  }
-
   /// Runs `body` with a server for `yaml(record:timeoutMs:)`, its Redis and its record file.
   static func withServer(
     timeoutMs: Int = 3_600_000, configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in },
@@ -59,7 +47,7 @@ struct ApprovalTests {
         #expect(waiting.status == .awaitingApproval)
         #expect(waiting.approval.step == "publish" && waiting.approval.kind == "before" && !waiting.approval.token.isEmpty)
         #expect(record.executions(of: "g-1") == ["research": 1], "publish waits for a person")
-        let wrong = await Self.failure {
+        let wrong = await clientError {
           _ = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: "not-the-token"))
         }
         #expect(wrong?.code == .failedPrecondition)
@@ -67,11 +55,11 @@ struct ApprovalTests {
         #expect(done.status == .completed)
         #expect(record.executions(of: "g-1") == ["research": 1, "publish": 1])
         #expect(done.cost.savedByResumeMicros == 0, "an approval is not a resume")
-        let again = await Self.failure {
+        let again = await clientError {
           _ = try await client.approveStep(ApproveStepRequest(workflowID: "g-1", token: waiting.approval.token))
         }
         #expect(again?.code == .failedPrecondition && again?.message.contains("once") == true)
-        let resume = await Self.failure { _ = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "nobody")) }
+        let resume = await clientError { _ = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "nobody")) }
         #expect(resume?.code == .notFound)
       }
     }
@@ -165,7 +153,7 @@ struct ApprovalTests {
             return state
           }
           #expect(expired.error.contains("approval") && expired.error.contains("publish"), "\(expired.error)")
-          let late = await Self.failure {
+          let late = await clientError {
             _ = try await client.approveStep(ApproveStepRequest(workflowID: "late", token: waiting.approval.token))
           }
           #expect(late?.code == .failedPrecondition)

@@ -136,3 +136,16 @@ func researchYAML(record: String, latency: Int = 5, failDraft: Int = 1) -> Strin
           - {name: two, plugin: simulate, config: {latency_ms: 400, record: \(record)}}
     """
 }
+
+/// The error a call failed with, or nil when it succeeded (any other error is recorded).
+func clientError(_ body: () async throws -> Void) async -> ResumableClientError? {
+  do {
+    try await body()
+    return nil
+  } catch let error as ResumableClientError {
+    return error
+  } catch {
+    Issue.record("unexpected \(error)")
+    return nil
+  }
+}

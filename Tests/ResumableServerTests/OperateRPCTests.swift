@@ -11,15 +11,12 @@ import Testing
 @Suite("Operating runs")
 struct OperateRPCTests {
   static func expectError(_ code: StatusCode, _ body: () async throws -> Void, mentioning: String? = nil) async {
-    do {
-      try await body()
+    guard let error = await clientError(body) else {
       Issue.record("expected \(code)")
-    } catch let error as ResumableClientError {
-      #expect(error.code == code, "\(error)")
-      if let mentioning { #expect(error.message.contains(mentioning), "\(error.message)") }
-    } catch {
-      Issue.record("unexpected \(error)")
+      return
     }
+    #expect(error.code == code, "\(error)")
+    if let mentioning { #expect(error.message.contains(mentioning), "\(error.message)") }
   }
 
   @Test func listIsNewestFirstFilteredAndPaginated() async throws {

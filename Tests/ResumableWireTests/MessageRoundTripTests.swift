@@ -3,16 +3,6 @@ import Testing
 
 @Suite("Messages round-trip through protobuf-c")
 struct MessageRoundTripTests {
-  /// Encodes, decodes, and checks the value came back unchanged.
-  private func expectRoundTrip<Message: WireMessage & Equatable>(
-    _ message: Message, sourceLocation: SourceLocation = #_sourceLocation
-  ) throws {
-    let bytes = message.protobufBytes()
-    let decoded = try Message(protobufBytes: bytes)
-    #expect(decoded == message, sourceLocation: sourceLocation)
-    #expect(decoded.protobufBytes() == bytes, sourceLocation: sourceLocation)
-  }
-
   @Test func envelope() throws {
     try expectRoundTrip(Samples.envelope)
     try expectRoundTrip(Envelope(requestID: 1, method: "GetState"))

@@ -3,15 +3,6 @@ import Testing
 
 @Suite("Operating messages round-trip through protobuf-c")
 struct OperateMessageTests {
-  private func expectRoundTrip<Message: WireMessage & Equatable>(
-    _ message: Message, sourceLocation: SourceLocation = #_sourceLocation
-  ) throws {
-    let bytes = message.protobufBytes()
-    let decoded = try Message(protobufBytes: bytes)
-    #expect(decoded == message, sourceLocation: sourceLocation)
-    #expect(decoded.protobufBytes() == bytes, sourceLocation: sourceLocation)
-  }
-
   static let approval = Approval(
     step: "publish", token: "t-1", kind: "low_confidence", confidence: 0.55, threshold: 0.7, requestedAtMs: 1_700_000_000_000,
     deadlineMs: 1_700_003_600_000)

@@ -1,3 +1,4 @@
+import Testing
 import ResumableWire
 
 /// Protobuf encoding written by hand from the spec
@@ -100,4 +101,14 @@ enum Samples {
   static let startRequest = StartWorkflowRequest(
     workflow: "research", workflowID: "ünïcødé-id", inputJSON: #"{"q":"ça va?","n":[1,2,3]}"#,
     noWait: true, onConflict: .useExisting)
+}
+
+/// Encodes, decodes, and checks the value came back unchanged, byte for byte.
+func expectRoundTrip<Message: WireMessage & Equatable>(
+  _ message: Message, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+  let bytes = message.protobufBytes()
+  let decoded = try Message(protobufBytes: bytes)
+  #expect(decoded == message, sourceLocation: sourceLocation)
+  #expect(decoded.protobufBytes() == bytes, sourceLocation: sourceLocation)
 }
