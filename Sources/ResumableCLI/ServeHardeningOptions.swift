@@ -29,6 +29,12 @@ struct ServeHardeningOptions: ParsableArguments {
   @Option(name: .customLong("max-requests-per-connection"), help: "Requests in flight on one connection; one more is answered RESOURCE_EXHAUSTED.")
   var maxRequestsPerConnection: Int = ServerLimits().maximumRequestsPerConnection
 
+  @Option(name: .customLong("max-request-bytes-per-connection"), help: "Bytes of requests in flight on one connection; a request past it is answered RESOURCE_EXHAUSTED.")
+  var maxRequestBytesPerConnection: Int = ServerLimits().maximumRequestBytesPerConnection
+
+  @Option(name: .customLong("frame-timeout"), help: "Seconds a frame may take to arrive in full once its first byte has; then the connection is closed.")
+  var frameTimeout: Double = 30
+
   @Option(name: .customLong("max-runs"), help: "Runs this server executes at once; starting or resuming one more is answered RESOURCE_EXHAUSTED.")
   var maxRuns: Int = 256
 
@@ -56,6 +62,10 @@ struct ServeHardeningOptions: ParsableArguments {
     }
     guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
     guard maxRequestsPerConnection >= 1 else { throw ValidationError("--max-requests-per-connection must be at least 1") }
+    guard maxRequestBytesPerConnection >= 1 else {
+      throw ValidationError("--max-request-bytes-per-connection must be at least 1")
+    }
+    guard frameTimeout > 0 else { throw ValidationError("--frame-timeout must be a positive number of seconds") }
     guard maxRuns >= 1 else { throw ValidationError("--max-runs must be at least 1") }
     guard idleTimeout >= 0 else { throw ValidationError("--idle-timeout must be 0 (never) or more seconds") }
     guard writeStallTimeout > 0 else { throw ValidationError("--write-stall-timeout must be a positive number of seconds") }
@@ -123,6 +133,8 @@ struct ServeHardeningOptions: ParsableArguments {
     configuration.limits.maximumRequestsPerConnection = maxRequestsPerConnection
     configuration.limits.idleTimeout = idleTimeout > 0 ? .milliseconds(Int64(idleTimeout * 1000)) : nil
     configuration.limits.writeStallTimeout = .milliseconds(Int64(writeStallTimeout * 1000))
+    configuration.limits.maximumRequestBytesPerConnection = maxRequestBytesPerConnection
+    configuration.limits.frameArrivalTimeout = .milliseconds(Int64(frameTimeout * 1000))
     configuration.engine.maximumActiveRuns = maxRuns
     if let metricsAddress {
       let address = try MetricsEndpoint.Address(parsing: metricsAddress)

@@ -200,6 +200,7 @@ private struct Parser {
       workflow = nil
       step = nil
       let definition = try parseWorkflow(item)
+      try definition.validate(registry: registry, file: file)
       guard names.insert(definition.name).inserted else {
         workflow = definition.name
         throw fail("duplicate workflow name")
@@ -248,7 +249,6 @@ private struct Parser {
     try checkKeys(
       members, "a workflow",
       allowed: ["name", "steps", "max_input_bytes", "max_artifact_bytes", "history_max_messages"])
-    try checkName(name, what: "workflow name")
     guard case .array(let items)? = members["steps"], !items.isEmpty else {
       throw fail("a workflow needs a non-empty 'steps' list")
     }
@@ -258,7 +258,7 @@ private struct Parser {
     var steps: [StepDefinition] = []
     for item in items {
       step = nil
-      var definition = try parseStep(item, earlier: steps)
+      var definition = try parseStep(item)
       definition.maxArtifactBytes = definition.maxArtifactBytes ?? maxArtifact
       steps.append(definition)
     }
@@ -296,17 +296,7 @@ private struct Parser {
     }
   }
 
-  func checkName(_ name: String, what: String) throws(DefinitionError) {
-    let allowed = name.utf8.allSatisfy { byte in
-      (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-        || byte == 0x2D || byte == 0x5F || byte == 0x2E
-    }
-    guard allowed, name.utf8.count <= 128 else {
-      throw fail("\(what) '\(name)' may use only letters, digits, '-', '_' and '.' (at most 128)")
-    }
-  }
-
-  mutating func parseStep(_ value: JSONValue, earlier: [StepDefinition]) throws(DefinitionError) -> StepDefinition {
+  mutating func parseStep(_ value: JSONValue) throws(DefinitionError) -> StepDefinition {
     let members = try object(value, "a step", allowed: nil)
     let name = try string(members["name"], "name")
     step = name
@@ -316,36 +306,15 @@ private struct Parser {
         "name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes", "approval",
         "approval_timeout_ms",
       ])
-    try checkName(name, what: "step name")
-    if name == StepDefinition.workflowInputName {
-      throw fail("'\(name)' is reserved for the workflow's input")
-    }
-    if earlier.contains(where: { $0.name == name }) {
-      throw fail("duplicate step name")
-    }
+    // Names, plugins, configs and inputs are checked once the workflow is
+    // built, by the rules Swift-built definitions meet too (`validate`).
     let plugin = try string(members["plugin"], "plugin")
-    guard let handler = registry.plugin(named: plugin) else {
-      throw fail("unknown plugin '\(plugin)' (registered: \(registry.names.sorted().joined(separator: ", ")))")
-    }
     let config = members["config"] ?? .object([:])
-    guard case .object = config else {
-      throw fail("'config' must be a mapping, not \(config.typeName)")
-    }
-    do {
-      try handler.validate(config: config)
-    } catch {
-      throw fail("plugin '\(plugin)': \(error.message)")
-    }
     var inputs: [String] = []
     if let list = members["inputs"] {
       guard case .array(let items) = list else { throw fail("'inputs' must be a list of names") }
       for item in items {
         guard case .string(let input) = item else { throw fail("'inputs' must be a list of names") }
-        if input != StepDefinition.workflowInputName && !earlier.contains(where: { $0.name == input }) {
-          let later = input == name ? "the step itself" : "a later or unknown step"
-          throw fail("input '\(input)' names \(later); a step can read 'input' and earlier steps only")
-        }
-        if inputs.contains(input) { throw fail("input '\(input)' is listed twice") }
         inputs.append(input)
       }
     }

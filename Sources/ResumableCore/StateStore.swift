@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where runs live. `RedisStateStore` (module ResumableStore) is the product's.
 ///
 /// Every write is atomic and fenced: it names the fencing token of the lease
@@ -27,8 +29,10 @@ public protocol StateStore: Sendable, RunEventLog {
   /// Takes the run's lease when nobody holds it, with a new, larger fencing token.
   func acquireLease(workflowID: String, ttl: Duration) async throws(StoreError) -> LeaseOutcome
 
-  /// Extends the lease; false when the token no longer owns the run.
-  func renewLease(workflowID: String, fence: UInt64, ttl: Duration) async throws(StoreError) -> Bool
+  /// Extends the lease, and the life of every key of the run to `runTTL` from
+  /// now (a step that runs longer than the TTL never has its run expire under
+  /// it); false when the token no longer owns the run.
+  func renewLease(workflowID: String, fence: UInt64, ttl: Duration, runTTL: Duration) async throws(StoreError) -> Bool
 
   /// Gives the lease up, if `fence` still holds it.
   ///
@@ -48,8 +52,10 @@ public protocol StateStore: Sendable, RunEventLog {
 
   /// Checks a candidate: takes its lease (a new fencing token) when the run
   /// is RUNNING and nobody holds the lease; otherwise reschedules or clears
-  /// its index entry.
-  func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration) async throws(StoreError) -> RecoveryClaim
+  /// its index entry. A run awaiting an approval whose deadline has passed
+  /// fails here, and is kept for `failedRetention`.
+  func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration, failedRetention: Duration) async throws(StoreError)
+    -> RecoveryClaim
 
   /// Asks for a person's approval (lease held): the run becomes AWAITING_APPROVAL and
   /// the lease is given up.
@@ -67,6 +73,13 @@ public protocol StateStore: Sendable, RunEventLog {
 
   /// A page of runs, newest first, without scanning the keyspace.
   func listRuns(_ query: RunQuery) async throws(StoreError) -> RunPage
+
+  /// One bounded pass over the list of runs (what `listRuns` reads): checks
+  /// at most `limit` entries from position `from` (oldest first) and removes
+  /// those whose run has expired.
+  /// - Returns: where the next pass starts (0 after the last entry), and how
+  ///   many entries this pass removed.
+  func trimRunList(from position: Int, limit: Int) async throws(StoreError) -> (next: Int, removed: Int)
 
   /// One round trip to the store: how long it took.
   func ping() async throws(StoreError) -> Duration
@@ -104,12 +117,32 @@ public struct WriteTiming: Hashable, Sendable {
   public var ttlMs: Int64
   /// How long the writer's lease lasts after this write.
   public var leaseMs: Int64
+  /// The write's operation id: unique per write, and the same across the
+  /// retries of that write (they reuse this value). The store keeps the last
+  /// one applied to a run with its outcome, so a repeat of a write whose
+  /// reply was lost changes nothing and returns the first outcome.
+  public var operation: String
 
-  public init(nowMs: Int64, ttlMs: Int64, leaseMs: Int64) {
+  /// - Parameter operation: a new unique id unless given (tests repeat one on purpose).
+  public init(nowMs: Int64, ttlMs: Int64, leaseMs: Int64, operation: String = WriteTiming.newOperation()) {
     self.nowMs = nowMs
     self.ttlMs = ttlMs
     self.leaseMs = leaseMs
+    self.operation = operation
   }
+
+  /// A process-unique, practically globally unique operation id: a random
+  /// prefix drawn once per process, then a counter.
+  public static func newOperation() -> String {
+    let sequence = operationCounter.wrappingAdd(1, ordering: .relaxed).newValue
+    return operationPrefix + String(sequence, radix: 36)
+  }
+
+  private static let operationPrefix: String = {
+    var generator = SystemRandomNumberGenerator()
+    return String(generator.next() as UInt64, radix: 36) + "."
+  }()
+  private static let operationCounter = Atomic<UInt64>(0)
 }
 
 /// A run to create.

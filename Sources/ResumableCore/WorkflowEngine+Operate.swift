@@ -56,6 +56,14 @@ extension WorkflowEngine {
     case .cancelled:
       throw EngineError(.failedPrecondition, "run '\(id)' was cancelled and cannot run again; start a new run")
     }
+    // A re-run starts at or before the first step not committed: a later one
+    // would skip a step whose artifact it may need, and could never finish.
+    if let unfinished = existing.steps.firstIndex(where: { $0.status != .completed }), cursor > unfinished {
+      let names = existing.definition.steps[...unfinished].map(\.name).joined(separator: ", ")
+      throw EngineError(
+        .failedPrecondition,
+        "run '\(id)' cannot re-run from step '\(stepName)': step '\(existing.definition.steps[unfinished].name)' before it has not completed; re-run from one of: \(names) (nothing was changed)")
+    }
     try checkAcceptingRuns()
     let fence: UInt64
     do {

@@ -102,7 +102,8 @@ extension WorkflowEngine {
       }
       if isDraining && ContinuousClock.now < end { return false }
       if ContinuousClock.now >= renewAt {
-        let renewed = try? await store.renewLease(workflowID: record.workflowID, fence: record.fence, ttl: lease)
+        let renewed = try? await store.renewLease(
+          workflowID: record.workflowID, fence: record.fence, ttl: lease, runTTL: configuration.retention(nil))
         if renewed == false { return false }
         renewAt = ContinuousClock.now + lease / 3
       }

@@ -102,6 +102,7 @@ public final class WorkflowEngine: Sendable {
   /// for a third of it, so two renewals can fail before a lease lapses.
   private func keepAttemptLeases() async {
     let lease = configuration.leaseDuration
+    let runTTL = configuration.retention(nil)
     let tick = min(max(lease / 6, .milliseconds(10)), .seconds(1))
     while (try? await Task.sleep(for: tick)) != nil {
       let due = attemptLeases.due(age: lease / 3)
@@ -111,7 +112,8 @@ public final class WorkflowEngine: Sendable {
         for (index, entry) in due.enumerated() {
           if index >= 64 { await renewals.next() }
           renewals.addTask {
-            let renewed = try? await self.store.renewLease(workflowID: entry.workflowID, fence: entry.fence, ttl: lease)
+            let renewed = try? await self.store.renewLease(
+              workflowID: entry.workflowID, fence: entry.fence, ttl: lease, runTTL: runTTL)
             if renewed == false { entry.loss.signal() }
           }
         }
@@ -145,6 +147,10 @@ public final class WorkflowEngine: Sendable {
     guard let definition = workflows[workflow] else {
       let known = workflowNames.joined(separator: ", ")
       throw EngineError(.notFound, "no workflow named '\(workflow)' (this server has: \(known.isEmpty ? "none" : known))")
+    }
+    guard !definition.steps.isEmpty else {
+      // Servers validate their definitions at start-up; an engine built by hand may not have.
+      throw EngineError(.failedPrecondition, "workflow '\(workflow)' has no steps; give it at least one")
     }
     let id = workflowID.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
     if let problem = WorkflowID.problem(with: id) { throw EngineError(.invalidArgument, problem) }
@@ -295,6 +301,15 @@ public final class WorkflowEngine: Sendable {
           .failedPrecondition,
           "run '\(id)' needs plugin '\(plugin)', which this server does not have; resume it on a server that has it")
       }
+      do {
+        // At capacity (or shutting down), nothing is begun: no resume is
+        // counted and no attempt spent; the run is looked at again later.
+        try checkAcceptingRuns()
+      } catch {
+        try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+        try? await store.deferRecovery(workflowID: id, by: configuration.leaseDuration)
+        throw error
+      }
       let timing = writeTiming()
       var saved: Int64 = 0
       var updated: [String: StepState] = [:]
@@ -304,11 +319,13 @@ public final class WorkflowEngine: Sendable {
         updated[record.definition.steps[index].name] = record.steps[index]
       }
       let step = record.steps[record.cursor].beginningAttempt(at: timing.nowMs)
-      try await store.beginAttempt(
-        AttemptBegin(
-          workflowID: id, fence: fence, cursor: record.cursor,
-          stepName: record.definition.steps[record.cursor].name, step: step,
-          resume: ResumeMark(savedMicros: saved, updatedSteps: updated), timing: timing))
+      let begin = AttemptBegin(
+        workflowID: id, fence: fence, cursor: record.cursor,
+        stepName: record.definition.steps[record.cursor].name, step: step,
+        resume: ResumeMark(savedMicros: saved, updatedSteps: updated), timing: timing)
+      // Retried while Redis is unreachable: a repeat of a begin whose reply
+      // was lost is replayed by the store (its operation id), never counted twice.
+      try await retryingStore { try await self.store.beginAttempt(begin) }
       record.steps[record.cursor] = step
       record.status = .running
       record.error = nil
@@ -361,9 +378,13 @@ public final class WorkflowEngine: Sendable {
   /// Ends when the task is cancelled (`run()` does so at shutdown).
   func recoverOrphanedRuns(every interval: Duration) async {
     var storeDown = false
+    var trimFrom = 0
     while !Task.isCancelled {
       do {
         try await recoverDueRuns()
+        // The list of runs loses the entries of expired runs here, a bounded
+        // slice per pass, rather than only when someone lists.
+        trimFrom = try await store.trimRunList(from: trimFrom, limit: 200).next
         if storeDown {
           logger.notice("recovery: the store is reachable again")
           storeDown = false
@@ -390,12 +411,16 @@ public final class WorkflowEngine: Sendable {
       for candidate in candidates {
         let id = candidate.workflowID
         guard !Task.isCancelled, !state.withLock({ $0.draining }) else { return recovered }
+        // A server at capacity claims nothing: a claim it could not drive
+        // would only bump the run's token and leave it due again at once.
+        guard activeRuns < configuration.maximumActiveRuns else { return recovered }
         if state.withLock({ $0.active[id] != nil }) {
           // Ours, and running: look again when its lease could next lapse.
           try await store.deferRecovery(workflowID: id, by: configuration.leaseDuration)
           continue
         }
-        guard case .acquired(let fence) = try await store.claimForRecovery(candidate, lease: configuration.leaseDuration) else {
+        guard case .acquired(let fence) = try await store.claimForRecovery(
+          candidate, lease: configuration.leaseDuration, failedRetention: configuration.retention(.failed)) else {
           continue
         }
         logger.notice("recovering a run whose runner stopped (its lease lapsed)", metadata: ["workflow_id": "\(id)"])
@@ -542,6 +567,13 @@ public final class WorkflowEngine: Sendable {
       do {
         inputs = try await loadInputs(step, record: record, committed: committed)
         history = try await loadHistory(step, record: record)
+      } catch let error as StoreError where error.kind == .corrupt {
+        // Missing or unreadable for good: another runner would meet the same, so
+        // the run fails (and says why) rather than being taken over again and again.
+        await failRun(
+          &record, index: index, state: stepState, usage: StepUsage(),
+          message: "cannot read the step's inputs: \(error.message)", errorClass: .nonRetryable, logger: stepLogger)
+        return
       } catch {
         stepLogger.warning("cannot read the step's inputs or history: \(error); run left for a resume")
         await release(record)
@@ -796,9 +828,10 @@ public final class WorkflowEngine: Sendable {
   /// unreachable, for up to the retry window.
   ///
   /// A write whose connection dropped may have been applied; retrying it is
-  /// safe because every write is fenced and checks the step it expects: a
-  /// duplicate is refused (`conflict`) rather than applied twice. The caller
-  /// then stops, and a resume continues from what is stored.
+  /// safe because the retry carries the same operation id (`WriteTiming`):
+  /// the store finds it applied and returns its first outcome, writing
+  /// nothing again (no second charge, resume count or event), and the runner
+  /// goes on as if the first reply had arrived.
   func retryingStore<T>(_ operation: () async throws -> T) async throws(StoreError) -> T {
     let window = configuration.storeRetryWindow ?? configuration.leaseDuration
     let deadline = ContinuousClock.now + window

@@ -85,8 +85,8 @@ struct Connection {
                   Self.connectionError(.invalidArgument, "the frame is not a resumable.v1.Envelope (\(error)); closing the connection"))
                 return
               }
-              guard activity.beginRequest(limit: limits.maximumRequestsPerConnection) else {
-                let failure = RPCFailure.tooManyRequests(limits.maximumRequestsPerConnection)
+              let bytes = frame.readableBytes
+              if let failure = activity.beginRequest(bytes: bytes, limits: limits) {
                 ServerMetrics.rpcRefused(method: request.method, code: failure.code)
                 let response = Envelope(
                   requestID: request.requestID, method: request.method, statusCode: failure.code,
@@ -98,7 +98,7 @@ struct Connection {
               requests.addTask {
                 defer {
                   registry.requestFinished()
-                  activity.endRequest()
+                  activity.endRequest(bytes: bytes)
                 }
                 if Method(rawValue: request.method)?.isServerStreaming == true {
                   await dispatcher.stream(request) { frame in
@@ -143,6 +143,7 @@ struct Connection {
 final class ConnectionActivity: Sendable {
   private struct State {
     var inFlight = 0
+    var inFlightBytes = 0
     var lastActivity = ContinuousClock.now
   }
 
@@ -150,18 +151,27 @@ final class ConnectionActivity: Sendable {
 
   func frameReceived() { state.withLock { $0.lastActivity = .now } }
 
-  /// Counts a request in, or returns false when `limit` are in flight already.
-  func beginRequest(limit: Int) -> Bool {
+  /// Counts a request of `bytes` in, or returns the refusal when the
+  /// per-connection count or byte limit would be passed (a request alone
+  /// is always let in: the frame size limit bounds it).
+  func beginRequest(bytes: Int, limits: ServerLimits) -> RPCFailure? {
     state.withLock { state in
-      guard state.inFlight < limit else { return false }
+      guard state.inFlight < limits.maximumRequestsPerConnection else {
+        return .tooManyRequests(limits.maximumRequestsPerConnection)
+      }
+      guard state.inFlight == 0 || state.inFlightBytes + bytes <= limits.maximumRequestBytesPerConnection else {
+        return .tooManyRequestBytes(limits.maximumRequestBytesPerConnection)
+      }
       state.inFlight += 1
-      return true
+      state.inFlightBytes += bytes
+      return nil
     }
   }
 
-  func endRequest() {
+  func endRequest(bytes: Int) {
     state.withLock { state in
       state.inFlight -= 1
+      state.inFlightBytes -= bytes
       state.lastActivity = .now
     }
   }

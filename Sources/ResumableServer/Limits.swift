@@ -17,6 +17,16 @@ public struct ServerLimits: Sendable, Hashable {
   /// bounded by the socket's buffer, NIO's write watermark (64 KiB) and one
   /// response per request in flight.
   public var writeStallTimeout: Duration = .seconds(30)
+  /// A frame must arrive in full within this long of its first byte, or the
+  /// connection is closed (default 30 s): a partial frame is held in memory
+  /// only that long.
+  public var frameArrivalTimeout: Duration = .seconds(30)
+  /// Bytes of requests in flight on one connection (default 64 MiB): a
+  /// request whose frame would take it past this is answered
+  /// `RESOURCE_EXHAUSTED` at once (the connection stays open). With the frame
+  /// size limit and NIO's inbound backpressure, this bounds what one
+  /// connection holds in memory.
+  public var maximumRequestBytesPerConnection = 64 * 1024 * 1024
 
   public init() {}
 }
@@ -25,6 +35,7 @@ public struct ServerLimits: Sendable, Hashable {
 enum LimitFlag {
   static let connections = "--max-connections"
   static let requestsPerConnection = "--max-requests-per-connection"
+  static let requestBytesPerConnection = "--max-request-bytes-per-connection"
 }
 
 extension RPCFailure {
@@ -34,6 +45,14 @@ extension RPCFailure {
       .resourceExhausted,
       "the server has \(limit) open connections, its limit; close idle connections, retry later, "
         + "or raise the limit with \(LimitFlag.connections)")
+  }
+
+  /// The answer to a request beyond `ServerLimits.maximumRequestBytesPerConnection`.
+  static func tooManyRequestBytes(_ limit: Int) -> RPCFailure {
+    RPCFailure(
+      .resourceExhausted,
+      "this connection has requests of up to \(limit) bytes in flight, the per-connection limit; wait for answers, "
+        + "open another connection, or raise the limit with \(LimitFlag.requestBytesPerConnection)")
   }
 
   /// The answer to a request beyond `ServerLimits.maximumRequestsPerConnection`.

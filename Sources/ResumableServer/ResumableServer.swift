@@ -74,6 +74,12 @@ public final class ResumableServer: Service, Sendable {
   }
 
   private func serve() async throws {
+    // Definitions built in Swift meet the rules a definitions file's do.
+    do {
+      try configuration.workflows.validate(registry: configuration.plugins, file: "the server's configuration")
+    } catch {
+      throw ServerError("invalid workflow definition: \(error)")
+    }
     let group = MultiThreadedEventLoopGroup.singleton
     var embedded: RedisServerProcess?
     let address: RedisAddress
@@ -123,6 +129,7 @@ public final class ResumableServer: Service, Sendable {
     try await SocketFile.prepare(path: configuration.socketPath, group: group)
     let maximumFrameBytes = configuration.maximumFrameBytes
     let writeStallTimeout = configuration.limits.writeStallTimeout
+    let frameArrivalTimeout = configuration.limits.frameArrivalTimeout
     let logger = self.logger
     // The socket file is created by bind(): a restrictive umask makes it 0600
     // from its first instant; chmod then applies the configured mode.
@@ -136,6 +143,7 @@ public final class ResumableServer: Service, Sendable {
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
             try channel.pipeline.syncOperations.addHandler(WriteStallHandler(timeout: writeStallTimeout, logger: logger))
+            try channel.pipeline.syncOperations.addHandler(FrameArrivalHandler(timeout: frameArrivalTimeout, logger: logger))
             try channel.pipeline.syncOperations.addHandler(
               ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))
             try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))

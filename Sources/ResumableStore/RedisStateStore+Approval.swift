@@ -58,8 +58,8 @@ extension RedisStateStore {
   public func requestApproval(_ request: ApprovalRequest) async throws(StoreError) {
     let timing = request.timing
     let approval = request.approval
-    _ = try await run(
-      Scripts.requestApproval, request.workflowID,
+    _ = try await write(
+      Scripts.requestApproval, request.workflowID, timing,
       [
         RedisArgument(request.fence), RedisArgument(approval.cursor), RedisArgument(approval.stepName),
         RedisArgument(encode(request.step)), RedisArgument(try encode(StoredApproval(approval))),
@@ -80,8 +80,8 @@ extension RedisStateStore {
   public func answerApproval(_ answer: ApprovalAnswer, lease: Duration) async throws(StoreError) -> ApprovalOutcome {
     let timing = answer.timing
     let note = answer.note.isEmpty ? "" : ": \(answer.note)"
-    let reply = try await run(
-      Scripts.answerApproval, answer.workflowID,
+    let reply = try await write(
+      Scripts.answerApproval, answer.workflowID, timing,
       [
         RedisArgument(answer.token), answer.approve ? "1" : "0", RedisArgument(timing.nowMs),
         RedisArgument(lease.wholeMilliseconds),

@@ -5,8 +5,8 @@ import ResumableRedis
 extension RedisStateStore {
   public func cancel(_ cancel: RunCancel) async throws(StoreError) -> CancelOutcome {
     let timing = cancel.timing
-    let reply = try await run(
-      Scripts.cancel, cancel.workflowID,
+    let reply = try await write(
+      Scripts.cancel, cancel.workflowID, timing,
       [
         RedisArgument(cancel.reason), RedisArgument(timing.nowMs),
         RedisArgument(Self.event("run_cancelled", step: "", attempt: 0, at: timing.nowMs, status: .cancelled, message: cancel.reason)),
@@ -42,8 +42,8 @@ extension RedisStateStore {
       arguments.append(RedisArgument(name))
       arguments.append(RedisArgument(encode(record)))
     }
-    _ = try await run(
-      Scripts.rerun, rerun.workflowID, arguments,
+    _ = try await write(
+      Scripts.rerun, rerun.workflowID, timing, arguments,
       after: [index(rerun.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)])
   }
 
@@ -65,7 +65,7 @@ extension RedisStateStore {
   /// The fields of a run a list shows, in `HMGET` order.
   private static let summaryFields = [
     "status", "workflow", "cursor", "created", "updated", "spent", "saved", "in_tokens", "out_tokens", "error",
-    "definition",
+    "definition", "v",
   ]
 
   public func listRuns(_ query: RunQuery) async throws(StoreError) -> RunPage {
@@ -116,6 +116,11 @@ extension RedisStateStore {
       for (entry, fields) in zip(entries, replies) {
         scanned += 1
         lastSeen = (entry.score, entry.id)
+        if Self.isNewerSchema(fields) {
+          // Written by a newer server: its fields may not mean what this
+          // server's do, so it is not shown as if it were current.
+          continue
+        }
         guard let summary = Self.summary(entry.id, fields) else {
           if fields.array?.first?.isNull == true { expired.append(RedisArgument(entry.id)) }
           continue
@@ -136,6 +141,34 @@ extension RedisStateStore {
     }
     let more = runs.count == limit || scanned >= budget
     return RunPage(runs: runs, nextCursor: more ? lastSeen.map { "\($0.score):\($0.id)" } : nil)
+  }
+
+  /// Whether the run's `v` (the last summary field) is above this server's schema version.
+  private static func isNewerSchema(_ reply: RESPValue) -> Bool {
+    guard let version = reply.array?.last?.string.flatMap({ UInt32($0) }) else { return false }
+    return version > RunRecord.currentSchemaVersion
+  }
+
+  public func trimRunList(from position: Int, limit: Int) async throws(StoreError) -> (next: Int, removed: Int) {
+    let start = max(0, position)
+    let reply = try await send(
+      ["ZRANGE", RedisArgument(runsIndex), RedisArgument(start), RedisArgument(start + max(1, limit) - 1)],
+      about: "ZRANGE \(runsIndex)")
+    let ids = (reply.array ?? []).compactMap(\.string)
+    guard !ids.isEmpty else { return (0, 0) }
+    let replies: [RESPValue]
+    do {
+      replies = try await client.pipeline(ids.map { ["EXISTS", RedisArgument(RunKeys(prefix: prefix, workflowID: $0).run)] })
+    } catch {
+      throw StoreError(redis: error)
+    }
+    let expired = zip(ids, replies).filter { $0.1.int == 0 }.map { RedisArgument($0.0) }
+    if !expired.isEmpty {
+      _ = try await send(["ZREM", RedisArgument(runsIndex)] + expired, about: "ZREM \(runsIndex)")
+    }
+    // Removing entries moves the later ones down by as many places.
+    let next = ids.count < limit ? 0 : start + ids.count - expired.count
+    return (next, expired.count)
   }
 
   private static func summary(_ id: String, _ reply: RESPValue) -> RunSummary? {

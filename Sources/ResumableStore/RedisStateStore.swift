@@ -33,6 +33,15 @@ public final class RedisStateStore: StateStore {
     RunKeys(prefix: prefix, workflowID: workflowID).scriptKeys.map { RedisArgument($0) }
   }
 
+  /// Runs a write script on a run's keys: its operation id first (the
+  /// scripts' ARGV[1], see `Scripts.prelude`), then `arguments`.
+  func write(
+    _ script: RedisScript, _ workflowID: String, _ timing: WriteTiming, _ arguments: [RedisArgument],
+    after commands: [[RedisArgument]] = []
+  ) async throws(StoreError) -> RESPValue {
+    try await run(script, workflowID, [RedisArgument(timing.operation)] + arguments, after: commands)
+  }
+
   /// Runs a script on a run's keys, after `commands` in the same round trip.
   func run(
     _ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument],
@@ -64,8 +73,8 @@ public final class RedisStateStore: StateStore {
     let definition = try DefinitionSnapshots.shared.json(of: new.definition) { definition throws(StoreError) in
       try encode(definition)
     }
-    let reply = try await run(
-      Scripts.create, new.workflowID,
+    let reply = try await write(
+      Scripts.create, new.workflowID, timing,
       [
         RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
         RedisArgument(Int(RunRecord.currentSchemaVersion)), RedisArgument(new.definition.name),
@@ -79,7 +88,11 @@ public final class RedisStateStore: StateStore {
         // NX: an existing run keeps its place in the list.
         ["ZADD", RedisArgument(runsIndex), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
       ])
-    return reply.int == 1 ? .created(fence: 1) : .exists
+    switch reply.int {
+    case 0?: return .exists
+    case let fence? where fence > 0: return .created(fence: UInt64(fence))
+    default: throw StoreError(.corrupt, "unexpected reply to the create script: \(reply)")
+    }
   }
 
   public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
@@ -124,10 +137,17 @@ public final class RedisStateStore: StateStore {
     }
   }
 
-  public func renewLease(workflowID: String, fence: UInt64, ttl: Duration) async throws(StoreError) -> Bool {
+  public func renewLease(workflowID: String, fence: UInt64, ttl: Duration, runTTL: Duration) async throws(StoreError)
+    -> Bool
+  {
+    let now = Self.nowMilliseconds()
     let reply = try await run(
-      Scripts.renew, workflowID, [RedisArgument(fence), RedisArgument(ttl.wholeMilliseconds)],
-      after: [index(workflowID, dueAtMs: Self.nowMilliseconds() + ttl.wholeMilliseconds)])
+      Scripts.renew, workflowID,
+      [
+        RedisArgument(fence), RedisArgument(ttl.wholeMilliseconds), RedisArgument(runTTL.wholeMilliseconds),
+        RedisArgument(now + runTTL.wholeMilliseconds),
+      ],
+      after: [index(workflowID, dueAtMs: now + ttl.wholeMilliseconds)])
     return reply.int == 1
   }
 
@@ -162,7 +182,9 @@ public final class RedisStateStore: StateStore {
     return candidates
   }
 
-  public func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration) async throws(StoreError) -> RecoveryClaim {
+  public func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration, failedRetention: Duration)
+    async throws(StoreError) -> RecoveryClaim
+  {
     let id = candidate.workflowID
     // An id that is not a valid run id cannot have been written by a server:
     // drop it rather than build keys from it.
@@ -170,11 +192,13 @@ public final class RedisStateStore: StateStore {
       try await unindex(candidate)
       return .gone
     }
+    let now = Self.nowMilliseconds()
     let reply = try await run(
       Scripts.claim, id,
       [
         RedisArgument(lease.wholeMilliseconds), RedisArgument(Int(RunRecord.currentSchemaVersion)),
-        RedisArgument(Self.nowMilliseconds()),
+        RedisArgument(now), RedisArgument(failedRetention.wholeMilliseconds),
+        RedisArgument(now + failedRetention.wholeMilliseconds),
       ])
     let parts = reply.array ?? []
     switch parts.first?.string {
@@ -243,7 +267,7 @@ public final class RedisStateStore: StateStore {
     }
     // A resume makes the run RUNNING again: it goes (back) into the index.
     let index = begin.resume == nil ? [] : [index(begin.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)]
-    _ = try await run(Scripts.begin, begin.workflowID, arguments, after: index)
+    _ = try await write(Scripts.begin, begin.workflowID, timing, arguments, after: index)
   }
 
   public func commitStep(_ commit: StepCommit) async throws(StoreError) {
@@ -252,8 +276,8 @@ public final class RedisStateStore: StateStore {
     if let step = commit.next?.step { next = encode(step) }
     var history: [RedisArgument] = []
     for message in commit.history { history.append(RedisArgument(try encode(message))) }
-    _ = try await run(
-      Scripts.commit, commit.workflowID,
+    _ = try await write(
+      Scripts.commit, commit.workflowID, timing,
       [
         RedisArgument(commit.fence), RedisArgument(commit.cursor), RedisArgument(commit.stepName),
         RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
@@ -286,8 +310,8 @@ public final class RedisStateStore: StateStore {
   /// A step's record after an attempt failed or while it waits: one `fail` script.
   private func recordStep(_ failure: AttemptFailure, event: String) async throws(StoreError) {
     let timing = failure.timing
-    _ = try await run(
-      Scripts.fail, failure.workflowID,
+    _ = try await write(
+      Scripts.fail, failure.workflowID, timing,
       [
         RedisArgument(failure.fence), RedisArgument(failure.cursor), RedisArgument(failure.stepName),
         RedisArgument(encode(failure.step)), RedisArgument(failure.usage.costMicros),
@@ -351,7 +375,7 @@ public final class RedisStateStore: StateStore {
 
 extension StoreError {
   /// Maps a Redis failure: connection trouble is `unavailable`; the scripts'
-  /// own error replies (`FENCED`, `CONFLICT`, `NOTFOUND`) keep their meaning.
+  /// own error replies (`FENCED`, `CONFLICT`, `NOTFOUND`, `NEWER`) keep their meaning.
   init(redis error: RedisError) {
     guard error.code == .server else {
       self.init(.unavailable, error.description)
@@ -362,6 +386,7 @@ extension StoreError {
     let rest = String(message.dropFirst(word.count).drop { $0 == " " })
     switch word {
     case "FENCED": self.init(.fenced, rest)
+    case "NEWER": self.init(.unsupportedSchema, rest)
     case "CONFLICT": self.init(.conflict, rest)
     case "NOTFOUND": self.init(.notFound, rest)
     case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN":

@@ -1,4 +1,5 @@
 internal import ResumableRedis
+import ResumableCore
 
 /// The Lua scripts behind every write. Each runs atomically in Redis: a
 /// write is all or nothing, in one round trip.
@@ -10,14 +11,26 @@ internal import ResumableRedis
 enum Scripts {
   /// Shared helpers, prepended to every write script.
   static let prelude = """
+    local SCHEMA = \(RunRecord.currentSchemaVersion)
     local function touch(ttl)
       for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
       redis.call('PEXPIRE', KEYS[6], ttl)
     end
+    -- A problem when a newer schema version wrote the run: nothing is written to it.
+    local function newer(version)
+      version = tonumber(version)
+      if version and version > SCHEMA then
+        return 'NEWER the run was written by schema version ' .. version .. '; this server reads up to ' ..
+          SCHEMA .. ': operate it from a server that reads that version'
+      end
+      return nil
+    end
     -- The run's {fence, cursor, status}, if `fence` still owns it; else the problem.
     local function fenced(fence)
-      local run = redis.call('HMGET', KEYS[1], 'fence', 'cursor', 'status')
+      local run = redis.call('HMGET', KEYS[1], 'fence', 'cursor', 'status', 'v')
       if not run[1] then return 'NOTFOUND the run does not exist (it may have expired)' end
+      local problem = newer(run[4])
+      if problem then return problem end
       if run[1] ~= fence then
         return 'FENCED the run is owned by fencing token ' .. run[1] .. ', not ' .. fence
       end
@@ -30,6 +43,23 @@ enum Scripts {
         return 'CONFLICT the run is at step ' .. run[2] .. ', not ' .. cursor
       end
       return nil, run[3]
+    end
+    -- Every write script takes its operation id as ARGV[1] and keeps the last
+    -- one applied to the run, with its reply: a repeat of a write whose reply
+    -- was lost (the connection dropped after Redis ran it) returns that first
+    -- reply and writes nothing again.
+    local function replayed(op)
+      local last = redis.call('HMGET', KEYS[1], 'op', 'op_reply')
+      if last[1] == op and last[2] then return cjson.decode(last[2]) end
+      return nil
+    end
+    local function applied(op, reply)
+      redis.call('HSET', KEYS[1], 'op', op, 'op_reply', cjson.encode(reply))
+      return reply
+    end
+    -- A new fencing token, as text (a Lua number would lose digits).
+    local function bump()
+      return string.format('%.0f', redis.call('HINCRBY', KEYS[1], 'fence', 1))
     end
     local function event(json)
       redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'event', json)
@@ -48,52 +78,68 @@ enum Scripts {
 
     """
 
-  /// ARGV: now, ttl, lease, schema, workflow, definition, input, first step
-  /// name, first step record, event, expires. Returns 1 when created, 0 when
-  /// a run with that id exists (nothing written).
+  /// ARGV: operation, now, ttl, lease, schema, workflow, definition, input,
+  /// first step name, first step record, event, expires. Returns the run's
+  /// first fencing token when created, 0 when a run with that id exists
+  /// (nothing written).
+  ///
+  /// The first token is Redis' clock in microseconds: a run re-created under
+  /// the id of one that expired starts above any token the old one reached
+  /// (each bump adds 1), so a zombie runner of the old run never matches.
   static let create = RedisScript(
     prelude + """
+      local again = replayed(ARGV[1])
+      if again then return again end
       if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+      local now = redis.call('TIME')
+      local fence = now[1] .. string.format('%06d', tonumber(now[2]))
       redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[6])
-      redis.call('HSET', KEYS[1], 'v', ARGV[4], 'workflow', ARGV[5], 'definition', ARGV[6],
-        'input', ARGV[7], 'status', 'RUNNING', 'cursor', '0', 'fence', '1', 'created', ARGV[1],
-        'updated', ARGV[1], 'expires', ARGV[11], 'spent', '0', 'saved', '0', 'in_tokens', '0',
+      redis.call('HSET', KEYS[1], 'v', ARGV[5], 'workflow', ARGV[6], 'definition', ARGV[7],
+        'input', ARGV[8], 'status', 'RUNNING', 'cursor', '0', 'fence', fence, 'created', ARGV[2],
+        'updated', ARGV[2], 'expires', ARGV[12], 'spent', '0', 'saved', '0', 'in_tokens', '0',
         'out_tokens', '0', 'resumes', '0')
-      redis.call('HSET', KEYS[2], ARGV[8], ARGV[9])
-      redis.call('SET', KEYS[5], '1', 'PX', ARGV[3])
-      event(ARGV[10])
-      touch(ARGV[2])
-      return 1
+      redis.call('HSET', KEYS[2], ARGV[9], ARGV[10])
+      redis.call('SET', KEYS[5], fence, 'PX', ARGV[4])
+      event(ARGV[11])
+      touch(ARGV[3])
+      return applied(ARGV[1], fence)
       """)
 
   /// ARGV: lease ms. Returns the new fencing token, 0 when the lease is
   /// held, -1 when the run does not exist.
+  ///
+  /// A repeat whose first reply was lost finds the lease held and writes nothing.
   static let acquire = RedisScript(
-    """
-    if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-    if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
-    local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
-    redis.call('SET', KEYS[5], fence, 'PX', ARGV[1])
-    return fence
-    """)
+    prelude + """
+      if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+      if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+      local fence = bump()
+      redis.call('SET', KEYS[5], fence, 'PX', ARGV[1])
+      return fence
+      """)
 
-  /// ARGV: fence, lease ms. Returns 1 when the token still owns the run
-  /// (the lease is extended, or taken again if it lapsed unclaimed), else 0.
+  /// ARGV: fence, lease ms, ttl ms, expires. Returns 1 when the token still owns the
+  /// run (the lease is extended, or taken again if it lapsed unclaimed, and
+  /// every key of the run lives `ttl` more: a step longer than the TTL never
+  /// has its run expire under it), else 0.
   static let renew = RedisScript(
-    """
-    if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
-    redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[2])
-    return 1
-    """)
+    prelude + """
+      if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
+      redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[2])
+      redis.call('HSET', KEYS[1], 'expires', ARGV[4])
+      touch(ARGV[3])
+      return 1
+      """)
 
-  /// ARGV: lease ms, this server's schema version. The recovery check of
-  /// one run: `{'gone'}` when it does not exist, `{'ended', status}` when it
-  /// is not RUNNING, `{'newer', version}` when a newer schema version wrote
+  /// ARGV: lease ms, this server's schema version, now, the retention of a
+  /// failed run (ms), now plus that retention. The recovery check of one run: `{'gone'}` when it does
+  /// not exist, `{'ended', status}` when it is not RUNNING (an approval whose
+  /// deadline passed fails the run here, kept for the failed-run retention), `{'newer', version}` when a newer schema version wrote
   /// it (left, untouched, to a server that reads it), `{'held', ms}` while a
   /// runner's lease has `ms` left, else `{'acquired', fence}` with the lease
   /// taken under a new fencing token.
   static let claim = RedisScript(
-    """
+    prelude + """
     local status = redis.call('HGET', KEYS[1], 'status')
     if not status then return {'gone'} end
     if status == 'AWAITING_APPROVAL' then
@@ -102,11 +148,13 @@ enum Scripts {
       local left = tonumber(approval.deadline_ms) - tonumber(ARGV[3])
       if left > 0 then return {'held', left} end
       local reason = 'no answer to the approval of step ' .. approval.step .. ' before its deadline'
-      redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', reason, 'updated', ARGV[3])
+      redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', reason, 'updated', ARGV[3],
+        'expires', ARGV[5])
       redis.call('HDEL', KEYS[1], 'approval', 'held_artifact')
-      redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'event', cjson.encode({
+      event(cjson.encode({
         type = 'run_approval_expired', step = approval.step, attempt = 0, at_ms = tonumber(ARGV[3]),
         message = reason, status = 'FAILED'}))
+      touch(ARGV[4])
       return {'ended', 'FAILED'}
     end
     if status ~= 'RUNNING' then return {'ended', status} end
@@ -114,7 +162,7 @@ enum Scripts {
     if version and version > tonumber(ARGV[2]) then return {'newer', version} end
     local left = redis.call('PTTL', KEYS[5])
     if left ~= -2 then return {'held', left} end
-    local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
+    local fence = bump()
     redis.call('SET', KEYS[5], fence, 'PX', ARGV[1])
     return {'acquired', fence}
     """)
@@ -139,33 +187,35 @@ enum Scripts {
     return 1
     """)
 
-  /// ARGV: fence, cursor, step, step record, now, ttl, lease, expires, event,
+  /// ARGV: operation, fence, cursor, step, step record, now, ttl, lease, expires, event,
   /// resume ('1' or '0'), saved micros, schema version, then (name, record)
   /// pairs of the committed steps a resume updates. A resume rewrites every
   /// committed step's record, so it stores the current schema version too.
   static let begin = RedisScript(
     prelude + """
-      local problem, status = check(ARGV[1], ARGV[2])
+      local again = replayed(ARGV[1])
+      if again then return again end
+      local problem, status = check(ARGV[2], ARGV[3])
       if problem then return redis.error_reply(problem) end
       if status ~= 'RUNNING' and status ~= 'FAILED' then
         return redis.error_reply('CONFLICT the run is ' .. status)
       end
-      redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-      if ARGV[10] == '1' then
+      redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+      if ARGV[11] == '1' then
         redis.call('HINCRBY', KEYS[1], 'resumes', 1)
-        redis.call('HINCRBY', KEYS[1], 'saved', ARGV[11])
-        for i = 13, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+        redis.call('HINCRBY', KEYS[1], 'saved', ARGV[12])
+        for i = 14, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
         redis.call('HDEL', KEYS[1], 'error')
-        redis.call('HSET', KEYS[1], 'v', ARGV[12])
+        redis.call('HSET', KEYS[1], 'v', ARGV[13])
       elseif status ~= 'RUNNING' then
         return redis.error_reply('CONFLICT the run is ' .. status)
       end
-      redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[5], 'expires', ARGV[8])
-      progress(ARGV[1], ARGV[7], ARGV[9], ARGV[6])
-      return 1
+      redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[6], 'expires', ARGV[9])
+      progress(ARGV[2], ARGV[8], ARGV[10], ARGV[7])
+      return applied(ARGV[1], 1)
       """)
 
-  /// ARGV: fence, cursor, step, artifact, step record, cost micros, input
+  /// ARGV: operation, fence, cursor, step, artifact, step record, cost micros, input
   /// tokens, output tokens, now, ttl, lease, expires, event, next step name
   /// ('' when this is the last step), next step record, history cap, then
   /// the history messages the step appends (each JSON). The history is
@@ -173,46 +223,50 @@ enum Scripts {
   /// rewritten: the write is O(this step's output) whatever the run's size.
   static let commit = RedisScript(
     prelude + """
-      local problem, status = check(ARGV[1], ARGV[2])
+      local again = replayed(ARGV[1])
+      if again then return again end
+      local problem, status = check(ARGV[2], ARGV[3])
       if problem then return redis.error_reply(problem) end
       if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
-      redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-      redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
+      redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+      redis.call('HSET', KEYS[2], ARGV[4], ARGV[6])
       redis.call('HDEL', KEYS[1], 'held_artifact')
-      local cursor = tostring(tonumber(ARGV[2]) + 1)
-      if ARGV[14] ~= '' then
-        redis.call('HSET', KEYS[2], ARGV[14], ARGV[15])
-        redis.call('HSET', KEYS[1], 'cursor', cursor, 'updated', ARGV[9], 'expires', ARGV[12])
+      local cursor = tostring(tonumber(ARGV[3]) + 1)
+      if ARGV[15] ~= '' then
+        redis.call('HSET', KEYS[2], ARGV[15], ARGV[16])
+        redis.call('HSET', KEYS[1], 'cursor', cursor, 'updated', ARGV[10], 'expires', ARGV[13])
       else
-        redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[9],
-          'expires', ARGV[12])
+        redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[10],
+          'expires', ARGV[13])
       end
-      if #ARGV > 16 then
-        redis.call('RPUSH', KEYS[6], unpack(ARGV, 17))
-        redis.call('LTRIM', KEYS[6], -tonumber(ARGV[16]), -1)
+      if #ARGV > 17 then
+        redis.call('RPUSH', KEYS[6], unpack(ARGV, 18))
+        redis.call('LTRIM', KEYS[6], -tonumber(ARGV[17]), -1)
       end
-      charge(ARGV[6], ARGV[7], ARGV[8])
-      progress(ARGV[1], ARGV[11], ARGV[13], ARGV[10])
-      return 1
+      charge(ARGV[7], ARGV[8], ARGV[9])
+      progress(ARGV[2], ARGV[12], ARGV[14], ARGV[11])
+      return applied(ARGV[1], 1)
       """)
 
-  /// ARGV: fence, cursor, step, step record, cost micros, input tokens,
-  /// output tokens, now, ttl, lease, expires, event, run error ('' while
+  /// ARGV: operation, fence, cursor, step, step record, cost micros, input
+  /// tokens, output tokens, now, ttl, lease, expires, event, run error ('' while
   /// attempts are left; otherwise the run becomes FAILED with it). Also
   /// records a step that waits with no attempt begun (no cost, no error).
   static let fail = RedisScript(
     prelude + """
-      local problem, status = check(ARGV[1], ARGV[2])
+      local again = replayed(ARGV[1])
+      if again then return again end
+      local problem, status = check(ARGV[2], ARGV[3])
       if problem then return redis.error_reply(problem) end
       if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
-      redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-      charge(ARGV[5], ARGV[6], ARGV[7])
-      if ARGV[13] ~= '' then
-        redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', ARGV[13])
+      redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+      charge(ARGV[6], ARGV[7], ARGV[8])
+      if ARGV[14] ~= '' then
+        redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', ARGV[14])
       end
-      redis.call('HSET', KEYS[1], 'updated', ARGV[8], 'expires', ARGV[11])
-      progress(ARGV[1], ARGV[10], ARGV[12], ARGV[9])
-      return 1
+      redis.call('HSET', KEYS[1], 'updated', ARGV[9], 'expires', ARGV[12])
+      progress(ARGV[2], ARGV[11], ARGV[13], ARGV[10])
+      return applied(ARGV[1], 1)
       """)
 
   /// ARGV: '1' to include artifacts, '1' to include the history. Returns

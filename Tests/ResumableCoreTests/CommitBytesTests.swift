@@ -50,8 +50,8 @@ struct CommitBytesTests {
           #expect(record.historyLength == Self.steps)
 
           let commits = tap.commands.filter { $0.name == "EVALSHA" && $0.text(1) == Scripts.commit.sha1 }
-          // EVALSHA sha numkeys key×6 then ARGV: the step's name is ARGV[3].
-          #expect(commits.map { $0.text(2 + 6 + 3) } == (1...Self.steps).map { "s\($0)" })
+          // EVALSHA sha numkeys key×6 then ARGV: the step's name is ARGV[4].
+          #expect(commits.map { $0.text(2 + 6 + 4) } == (1...Self.steps).map { "s\($0)" })
           let bytes = commits.map(\.bytes)
           try #require(bytes.count == Self.steps)
           print("bytes per commit (\(Self.artifactBytes)-byte artifacts, 200-byte history messages): step 1 = \(bytes[0]), step 10 = \(bytes[9]), step 50 = \(bytes[49]); min \(bytes.min()!), max \(bytes.max()!)")

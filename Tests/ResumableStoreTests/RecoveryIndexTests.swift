@@ -13,14 +13,19 @@ struct RecoveryIndexTests {
 
   static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-  /// Creates run `id` as a server at `nowMs` would, with a lease of `leaseMs`.
-  static func create(_ store: RedisStateStore, _ id: String, nowMs: Int64 = now(), leaseMs: Int64 = 10_000) async throws {
+  /// Creates run `id` as a server at `nowMs` would, with a lease of `leaseMs`;
+  /// returns its first fencing token.
+  @discardableResult
+  static func create(_ store: RedisStateStore, _ id: String, nowMs: Int64 = now(), leaseMs: Int64 = 10_000) async throws
+    -> UInt64
+  {
     let outcome = try await store.create(
       NewRun(
         workflowID: id, definition: definition, input: Array("{}".utf8),
         firstStep: StepState().beginningAttempt(at: nowMs),
         timing: WriteTiming(nowMs: nowMs, ttlMs: 60_000, leaseMs: leaseMs)))
-    #expect(outcome == .created(fence: 1))
+    guard case .created(let fence) = outcome else { throw StoreError(.conflict, "run '\(id)' was not created") }
+    return fence
   }
 
   static func dueIDs(_ store: RedisStateStore) async throws -> [String] {
@@ -41,13 +46,13 @@ struct RecoveryIndexTests {
         let score = try #require(try await Self.score(client, prefix: prefix, "live"))
         #expect(Int64(Double(score) ?? 0) >= Self.now() + 20_000, "due when the lease may lapse")
         // A run whose server died a minute ago, its lease long lapsed.
-        try await Self.create(store, "dying", nowMs: Self.now() - 60_000, leaseMs: 1)
+        let dying = try await Self.create(store, "dying", nowMs: Self.now() - 60_000, leaseMs: 1)
         try await Task.sleep(for: .milliseconds(20))
         let due = try await store.recoveryCandidates(limit: 10)
         #expect(due.map(\.workflowID) == ["dying"])
-        #expect(try await store.claimForRecovery(due[0], lease: .seconds(10)) == .acquired(fence: 2))
+        #expect(try await store.claimForRecovery(due[0], lease: .seconds(10), failedRetention: .seconds(60)) == .acquired(fence: dying + 1))
         // Claimed: a second server's claim finds the lease held.
-        #expect(try await store.claimForRecovery(due[0], lease: .seconds(10)) == .held)
+        #expect(try await store.claimForRecovery(due[0], lease: .seconds(10), failedRetention: .seconds(60)) == .held)
         #expect(try await Self.dueIDs(store).isEmpty, "a held lease postpones the check")
       }
     }
@@ -59,9 +64,9 @@ struct RecoveryIndexTests {
         let prefix = uniqueKeyPrefix()
         let store = RedisStateStore(client: client, keyPrefix: prefix)
         // Indexed as due already (its server's clock is behind), but its lease lives 20 s more.
-        try await Self.create(store, "r", nowMs: Self.now() - 60_000, leaseMs: 20_000)
+        let first = try await Self.create(store, "r", nowMs: Self.now() - 60_000, leaseMs: 20_000)
         let due = try #require(try await store.recoveryCandidates(limit: 10).first)
-        #expect(try await store.claimForRecovery(due, lease: .seconds(10)) == .held)
+        #expect(try await store.claimForRecovery(due, lease: .seconds(10), failedRetention: .seconds(60)) == .held)
         #expect(try await Self.dueIDs(store).isEmpty)
         // Rescheduled to when that lease may lapse (Redis' PTTL), not to a fixed delay.
         let score = Int64(Double(try #require(try await Self.score(client, prefix: prefix, "r"))) ?? 0)
@@ -71,7 +76,7 @@ struct RecoveryIndexTests {
         _ = try await client.send(["ZADD", RedisArgument("\(prefix):recovery"), "0", "r"])
         let again = try #require(try await store.recoveryCandidates(limit: 10).first)
         #expect(again.workflowID == "r")
-        #expect(try await store.claimForRecovery(again, lease: .seconds(10)) == .acquired(fence: 2))
+        #expect(try await store.claimForRecovery(again, lease: .seconds(10), failedRetention: .seconds(60)) == .acquired(fence: first + 1))
       }
     }
   }
@@ -83,9 +88,9 @@ struct RecoveryIndexTests {
         let store = RedisStateStore(client: client, keyPrefix: prefix)
         let past = Self.now() - 60_000
         // A run completed by a server that died before it released its lease.
-        try await Self.create(store, "done", nowMs: past, leaseMs: 1)
+        let done = try await Self.create(store, "done", nowMs: past, leaseMs: 1)
         for cursor in 0..<3 {
-          try await store.commitStep(RedisStateStoreTests.commit("done", fence: 1, cursor: cursor))
+          try await store.commitStep(RedisStateStoreTests.commit("done", fence: done, cursor: cursor))
         }
         // A run whose keys expired.
         try await Self.create(store, "expired", nowMs: past, leaseMs: 1)
@@ -94,12 +99,12 @@ struct RecoveryIndexTests {
         let due = try await store.recoveryCandidates(limit: 10)
         #expect(Set(due.map(\.workflowID)) == ["done", "expired"])
         for candidate in due {
-          let claim = try await store.claimForRecovery(candidate, lease: .seconds(10))
+          let claim = try await store.claimForRecovery(candidate, lease: .seconds(10), failedRetention: .seconds(60))
           #expect(claim == (candidate.workflowID == "done" ? .ended(.completed) : .gone))
           #expect(try await Self.score(client, prefix: prefix, candidate.workflowID) == nil)
         }
         // Ended: the check took no lease (the fencing token did not move).
-        #expect(try await client.send(["HGET", RedisArgument("\(prefix):{done}:run"), "fence"]).string == "1")
+        #expect(try await client.send(["HGET", RedisArgument("\(prefix):{done}:run"), "fence"]).string == "\(done)")
       }
     }
   }
@@ -109,10 +114,10 @@ struct RecoveryIndexTests {
       try await redis.withClient { client in
         let prefix = uniqueKeyPrefix()
         let store = RedisStateStore(client: client, keyPrefix: prefix)
-        try await Self.create(store, "f", nowMs: Self.now() - 60_000, leaseMs: 1)
+        let first = try await Self.create(store, "f", nowMs: Self.now() - 60_000, leaseMs: 1)
         try await store.recordFailure(
           AttemptFailure(
-            workflowID: "f", fence: 1, cursor: 0, stepName: "a",
+            workflowID: "f", fence: first, cursor: 0, stepName: "a",
             step: StepState(status: .failed, attempts: 1), usage: StepUsage(), runError: "boom",
             timing: WriteTiming(nowMs: Self.now(), ttlMs: 60_000, leaseMs: 1)))
         try await Task.sleep(for: .milliseconds(20))
@@ -129,7 +134,7 @@ struct RecoveryIndexTests {
             resume: ResumeMark(savedMicros: 0, updatedSteps: [:]),
             timing: WriteTiming(nowMs: now, ttlMs: 60_000, leaseMs: 10_000)))
         // The stale candidate's check must not drop the resumed run's entry.
-        #expect(try await store.claimForRecovery(stale, lease: .seconds(10)) == .held)
+        #expect(try await store.claimForRecovery(stale, lease: .seconds(10), failedRetention: .seconds(60)) == .held)
         let score = try #require(try await Self.score(client, prefix: prefix, "f"))
         #expect(Int64(Double(score) ?? 0) >= now + 9_000)
       }
@@ -141,17 +146,17 @@ struct RecoveryIndexTests {
       try await redis.withClient { client in
         let prefix = uniqueKeyPrefix()
         let store = RedisStateStore(client: client, keyPrefix: prefix)
-        try await Self.create(store, "r")
+        let first = try await Self.create(store, "r")
         #expect(try await Self.dueIDs(store).isEmpty)
         // A graceful shutdown leaves the run RUNNING and gives its lease up.
-        try await store.releaseLease(workflowID: "r", fence: 1, runEnded: false)
+        try await store.releaseLease(workflowID: "r", fence: first, runEnded: false)
         let due = try await store.recoveryCandidates(limit: 10)
         #expect(due.map(\.workflowID) == ["r"])
-        #expect(try await store.claimForRecovery(due[0], lease: .seconds(10)) == .acquired(fence: 2))
+        #expect(try await store.claimForRecovery(due[0], lease: .seconds(10), failedRetention: .seconds(60)) == .acquired(fence: first + 1))
         // The stale token changes nothing; the holder's end-of-run release unindexes.
-        try await store.releaseLease(workflowID: "r", fence: 1, runEnded: true)
-        #expect(try await client.send(["GET", RedisArgument("\(prefix):{r}:lease")]).string == "2")
-        try await store.releaseLease(workflowID: "r", fence: 2, runEnded: true)
+        try await store.releaseLease(workflowID: "r", fence: first, runEnded: true)
+        #expect(try await client.send(["GET", RedisArgument("\(prefix):{r}:lease")]).string == "\(first + 1)")
+        try await store.releaseLease(workflowID: "r", fence: first + 1, runEnded: true)
         #expect(try await Self.score(client, prefix: prefix, "r") == nil)
         #expect(try await client.send(["EXISTS", RedisArgument("\(prefix):{r}:lease")]).int == 0)
       }
@@ -172,7 +177,7 @@ struct RecoveryIndexTests {
         let due = try await store.recoveryCandidates(limit: 1000)
         #expect(due.count == 30)
         for candidate in due {
-          guard case .acquired = try await store.claimForRecovery(candidate, lease: .seconds(10)) else {
+          guard case .acquired = try await store.claimForRecovery(candidate, lease: .seconds(10), failedRetention: .seconds(60)) else {
             Issue.record("\(candidate.workflowID) was not claimed")
             continue
           }
