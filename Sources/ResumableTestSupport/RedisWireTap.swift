@@ -65,6 +65,18 @@ public final class RedisWireTap: Sendable {
   /// Forgets the commands recorded so far.
   public func reset() { recorder.log.withLock { $0.removeAll() } }
 
+  /// Arms a fault: the next `count` times a client sends a command that
+  /// `matches`, the tap forwards it to Redis (which runs it) and then closes
+  /// that client's connection before any reply comes back, as a network
+  /// drop would. The client cannot tell whether the command ran.
+  ///
+  public func dropConnection(afterForwarding count: Int = 1, where matches: @escaping @Sendable (Command) -> Bool) {
+    recorder.drops.withLock { $0 = Recorder.Drops(remaining: count, matches: matches, done: 0) }
+  }
+
+  /// How many connections an armed fault has dropped so far.
+  public var droppedConnections: Int { recorder.drops.withLock { $0?.done ?? 0 } }
+
   /// Stops listening. Relayed connections close when their client closes.
   public func close() async {
     try? await channel.close()
@@ -72,7 +84,24 @@ public final class RedisWireTap: Sendable {
 
   /// Shares the log between the connections' handlers.
   private final class Recorder: Sendable {
+    struct Drops {
+      var remaining: Int
+      var matches: @Sendable (Command) -> Bool
+      var done: Int
+    }
     let log = Mutex<[Command]>([])
+    let drops = Mutex<Drops?>(nil)
+
+    /// Whether one of `commands` trips the armed fault (counting it).
+    func trips(_ commands: [Command]) -> Bool {
+      drops.withLock { drops in
+        guard var armed = drops, armed.remaining > 0, commands.contains(where: armed.matches) else { return false }
+        armed.remaining -= 1
+        armed.done += 1
+        drops = armed
+        return true
+      }
+    }
   }
 
   /// Relays reads to `peer`; on the client side, also parses and records commands.
@@ -89,11 +118,24 @@ public final class RedisWireTap: Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
       let buffer = unwrapInboundIn(data)
+      var drop = false
       if let recorder {
         let parsed = parser.feed(Array(buffer.readableBytesView))
         if !parsed.isEmpty { recorder.log.withLock { $0 += parsed } }
+        drop = recorder.trips(parsed)
       }
-      peer.writeAndFlush(buffer, promise: nil)
+      guard drop else {
+        peer.writeAndFlush(buffer, promise: nil)
+        return
+      }
+      // Forwarded in full, then the client's side is cut before Redis answers;
+      // the upstream side closes after the write, so Redis still runs it.
+      let client = context.channel
+      let upstream = peer
+      peer.writeAndFlush(buffer).whenComplete { _ in
+        client.close(promise: nil)
+        upstream.eventLoop.scheduleTask(in: .milliseconds(50)) { upstream.close(promise: nil) }
+      }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -193,17 +193,7 @@ struct RedisStateStoreTests {
 
   /// Every field of every key of a run, for before/after comparisons.
   static func dump(_ client: RedisClient, prefix: String, id: String) async throws -> [String] {
-    var lines: [String] = []
-    for part in ["run", "steps", "artifacts"] {
-      let reply = try await client.send(["HGETALL", RedisArgument("\(prefix):{\(id)}:\(part)")])
-      // Field by field, sorted: a hash's order may change without a write.
-      let flat = reply.array ?? []
-      let fields = stride(from: 0, to: flat.count - 1, by: 2).map { "\(flat[$0]) = \(flat[$0 + 1])" }.sorted()
-      lines.append("\(part): \(fields)")
-    }
-    let events = try await client.send(["XLEN", RedisArgument("\(prefix):{\(id)}:events")])
-    lines.append("events: \(events)")
-    return lines
+    try await dumpRun(client, prefix: prefix, id: id)
   }
 }
 
