@@ -28,7 +28,7 @@ struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
   var description: String { "uid \(uid), gid \(gid), pid \(pid)" }
 }
 
-/// Which local users may use the server (PRODUCT.md G8), beyond the socket
+/// Which local users may use the server (docs/Contract.md G8), beyond the socket
 /// file's own mode and group.
 ///
 /// With no allowed uid and no allowed gid, every peer that can open the socket

@@ -1,7 +1,7 @@
 public import NIOCore
 
 /// Splits a byte stream into frames: a 4-byte big-endian unsigned length `N`,
-/// then `N` bytes of body (PRODUCT.md §3). Emits each body as a `ByteBuffer`.
+/// then `N` bytes of body (docs/Contract.md §3). Emits each body as a `ByteBuffer`.
 ///
 /// The limit is enforced as soon as a length prefix arrives, before any of
 /// its body is buffered, so a hostile prefix costs 4 bytes of memory, not

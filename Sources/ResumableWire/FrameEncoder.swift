@@ -1,7 +1,7 @@
 public import NIOCore
 
 /// Frames outbound bodies: writes a 4-byte big-endian length prefix, then
-/// the body (PRODUCT.md §3). The counterpart of `FrameDecoder`.
+/// the body (docs/Contract.md §3). The counterpart of `FrameDecoder`.
 ///
 /// Use it through `MessageToByteHandler(FrameEncoder())`. It enforces no
 /// limit beyond what the prefix can announce; a sender that must respect the

@@ -2,7 +2,7 @@ import ResumableRedis
 import ResumableTestSupport
 import Testing
 
-/// Redis faults (PRODUCT.md G7): the server is killed for real and restarted.
+/// Redis faults (docs/Contract.md G7): the server is killed for real and restarted.
 @Suite struct ReconnectTests {
   @Test func survivesKillAndRestartOfRedis() async throws {
     try await withTestRedis(appendFsync: .always) { redis in
