@@ -1,5 +1,6 @@
 import Foundation
 import ResumableClient
+import ResumableRedis
 import ResumableTestSupport
 import ResumableWire
 import Testing
@@ -79,8 +80,12 @@ struct ChaosTests {
         return created
       }()
 
-      // The killer: SIGKILL a server, start it again; now and then Redis too.
+      // The killer: SIGKILL a server, start it again; now and then Redis too,
+      // and once Redis is frozen (SIGSTOP) for 5 s: every call meanwhile gets
+      // a deadline, not a hang.
       var redisKills = 0
+      var redisFrozen = false
+      let freezeAt = scale.serverKills / 2
       let redisKillAt = Set((1...max(1, scale.redisKills)).map { $0 * scale.serverKills / (scale.redisKills + 1) })
       for kill in 0..<scale.serverKills {
         try await Task.sleep(for: .milliseconds(scale.killEveryMs))
@@ -91,6 +96,12 @@ struct ChaosTests {
           redisKills += 1
           try await Task.sleep(for: .milliseconds(400))
           try await redis.server.start()
+        }
+        if !redisFrozen, kill == freezeAt, let pid = redis.server.pid {
+          redisFrozen = true
+          Foundation.kill(pid, SIGSTOP)
+          try await Task.sleep(for: .seconds(5))
+          Foundation.kill(pid, SIGCONT)
         }
         try await Task.sleep(for: .milliseconds(100))
         try await victim.restart()
@@ -123,7 +134,100 @@ struct ChaosTests {
       #expect(audit.completed == scale.runs && audit.incomplete.isEmpty, "\(audit.incomplete)")
       #expect(audit.violations.isEmpty, "\(audit.violations.prefix(20))")
       #expect(audit.executions == scale.runs * scale.steps + audit.reExecutions)
+      // No double charge: what a run spent is the sum of its attempts' costs,
+      // and here (no attempt fails) exactly one commit of each step.
+      let overcharged = states.filter { state in
+        state.cost.spentMicros != state.steps.reduce(0) { $0 + $1.usage.costMicros }
+          || state.cost.spentMicros != Int64(scale.steps) * 10_000
+      }
+      #expect(overcharged.isEmpty, "\(overcharged.prefix(5).map { "\($0.workflowID): spent \($0.cost.spentMicros)" })")
+      #expect(redisFrozen)
       for server in fleet { #expect(await server.stop() == 0, "\(server.stderr.suffix(2000))") }
     }
+  }
+
+  /// A server on its embedded Redis is SIGKILLed mid-run, again and again, and
+  /// started again on the same data directory: its Redis dies with it (no
+  /// orphan, no second Redis on one append-only file), and every run completes
+  /// with no step repeated, none committed twice, nothing charged twice.
+  @Test func aServerOnItsEmbeddedRedisKilledWhileRunsAreInFlight() async throws {
+    let scale = Scale.current
+    let runs = max(6, scale.runs / 4)
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let record = RecordFile(in: directory)
+    let prefix = uniqueKeyPrefix()
+    let dataDirectory = directory.appending("data")
+    let definitions = directory.appending("workflows.yaml")
+    try Self.yaml(record: record.path, scale: scale).write(toFile: definitions, atomically: true, encoding: .utf8)
+    let arguments = [
+      "--workflows", definitions, "--key-prefix", prefix, "--data-dir", dataDirectory, "--lease-seconds", "1",
+      "--recovery-interval", "0.1", "--grace-seconds", "1",
+    ]
+    let server = try await ServeProcess.start(arguments, name: "embedded", logLevel: "warning", in: directory)
+    let ids = (0..<runs).map { "embedded-\($0)" }
+    for (index, id) in ids.enumerated() {
+      try await eventually(timeout: .seconds(30)) {
+        try await server.withClient { client in
+          _ = try await client.startWorkflow(
+            StartWorkflowRequest(workflow: "chaos", workflowID: id, inputJSON: "{\"n\":\(index)}", noWait: true, onConflict: .useExisting))
+        }
+      }
+      if index % 3 == 2 {
+        await server.kill()
+        // The killed server's Redis goes with it (it must not linger beside the next one).
+        try await eventually(timeout: .seconds(10)) {
+          let left = Self.redisServers(onDataDirectory: dataDirectory)
+          guard left.isEmpty else { throw TestSupportError("redis-server \(left) outlived its server") }
+        }
+        try await server.restart()
+        #expect(Self.redisServers(onDataDirectory: dataDirectory).count <= 1)
+      }
+    }
+    let states = try await eventually(timeout: .seconds(90), interval: .milliseconds(200)) {
+      try await server.withClient { client in
+        try await ids.asyncMap { id in
+          let state = try await client.getState(GetStateRequest(workflowID: id)).state
+          guard state.status == .completed else { throw TestSupportError("\(id) is \(state.status.rawValue)") }
+          return state
+        }
+      }
+    }
+    let address = RedisAddress.unixDomainSocket(path: RedisServerProcess.Configuration(dataDirectory: dataDirectory).socketPath)
+    let commits = try await RunAudit.commitEvents(address: address, keyPrefix: prefix, ids: ids)
+    let audit = RunAudit(lines: record.lines(), states: states, commits: commits)
+    print("chaos, embedded Redis: \(audit)")
+    #expect(audit.completed == runs && audit.violations.isEmpty, "\(audit.violations.prefix(20))")
+    #expect(states.allSatisfy { $0.cost.spentMicros == Int64(scale.steps) * 10_000 })
+    #expect(await server.stop() == 0, "\(server.stderr.suffix(2000))")
+    // Stopped cleanly: no redis-server is left on the data directory.
+    let client = RedisClient(address: address)
+    defer { Task { await client.close() } }
+    await #expect(throws: RedisError.self) { _ = try await client.send(["PING"]) }
+    #expect(Self.redisServers(onDataDirectory: dataDirectory).isEmpty)
+  }
+
+  /// The pids of the `redis-server` processes whose command line names `directory`.
+  static func redisServers(onDataDirectory directory: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> Int32? in
+      guard let pid = Int32(entry),
+        let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+      else { return nil }
+      let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+      guard arguments.first?.hasSuffix("redis-server") == true, arguments.contains(directory) else { return nil }
+      // A zombie (exited, not yet reaped) has an empty command line, so it is not counted.
+      return pid
+    }
+  }
+}
+
+extension Array {
+  /// `transform` of each element, in order, one after the other.
+  func asyncMap<T>(_ transform: (Element) async throws -> T) async throws -> [T] {
+    var result: [T] = []
+    result.reserveCapacity(count)
+    for element in self { result.append(try await transform(element)) }
+    return result
   }
 }

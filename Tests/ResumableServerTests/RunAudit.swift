@@ -71,7 +71,14 @@ struct RunAudit: CustomStringConvertible {
 
   /// Reads the `step_committed` events of each run's stream.
   static func commitEvents(redis: TestRedis, keyPrefix: String, ids: [String]) async throws -> [String: [String: Int]] {
-    try await redis.withClient { client in
+    try await commitEvents(address: redis.address, keyPrefix: keyPrefix, ids: ids)
+  }
+
+  /// Reads the `step_committed` events of each run's stream, from the Redis at `address`.
+  static func commitEvents(address: RedisAddress, keyPrefix: String, ids: [String]) async throws -> [String: [String: Int]] {
+    let client = RedisClient(address: address)
+    defer { Task { await client.close() } }
+    do {
       var commits: [String: [String: Int]] = [:]
       for id in ids {
         let reply = try await client.send(["XRANGE", RedisArgument("\(keyPrefix):{\(id)}:events"), "-", "+"])
