@@ -207,16 +207,18 @@ struct ChaosTests {
     #expect(Self.redisServers(onDataDirectory: dataDirectory).isEmpty)
   }
 
-  /// The pids of the `redis-server` processes whose command line names `directory`.
+  /// The pids of the `redis-server` processes working in `directory` (Redis
+  /// changes into its `--dir`; its command line is rewritten, so not read).
   static func redisServers(onDataDirectory directory: String) -> [Int32] {
+    let target = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap { entry -> Int32? in
       guard let pid = Int32(entry),
-        let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+        let name = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
+        name.hasPrefix("redis-server"),
+        let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd"),
+        cwd == target
       else { return nil }
-      let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-      guard arguments.first?.hasSuffix("redis-server") == true, arguments.contains(directory) else { return nil }
-      // A zombie (exited, not yet reaped) has an empty command line, so it is not counted.
       return pid
     }
   }
