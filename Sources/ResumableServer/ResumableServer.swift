@@ -88,7 +88,9 @@ public final class ResumableServer: Service, Sendable {
       address = process.address
       logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid.map(String.init) ?? "?")"])
     }
-    let client = RedisClient(address: address, eventLoopGroup: group, logger: logger)
+    let client = RedisClient(
+      address: address, configuration: RedisClient.Configuration(commandTimeout: configuration.redisCommandTimeout),
+      eventLoopGroup: group, logger: logger)
     do {
       try await serve(client: client, group: group)
     } catch {

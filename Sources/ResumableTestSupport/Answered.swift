@@ -29,3 +29,11 @@ public func answered<T: Sendable>(
   task.cancel()
   throw TestSupportError("\(what) did not return within \(limit)")
 }
+
+extension Result {
+  /// The error, when this is a failure; nil for a success.
+  public var failureValue: Failure? {
+    if case .failure(let error) = self { return error }
+    return nil
+  }
+}

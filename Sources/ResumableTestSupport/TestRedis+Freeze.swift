@@ -26,3 +26,19 @@ extension TestRedis {
     }
   }
 }
+
+extension TestRedis {
+  /// Runs `body` while the server is frozen (``freeze()``), and thaws it afterwards, also
+  /// when `body` throws.
+  public func whileFrozen<T>(
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws -> T
+  ) async throws -> T {
+    try freeze()
+    return try await withCleanup {
+      try await body()
+    } cleanup: {
+      try? thaw()
+    }
+  }
+}

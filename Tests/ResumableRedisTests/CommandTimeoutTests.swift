@@ -82,11 +82,3 @@ import Testing
     }
   }
 }
-
-extension Result {
-  /// The error, when this is a failure.
-  var failureValue: Failure? {
-    if case .failure(let error) = self { return error }
-    return nil
-  }
-}
