@@ -5,7 +5,7 @@ import ResumableTestSupport
 import ResumableWire
 import Testing
 
-/// A real `resumable serve` against a Redis that hangs (`SIGSTOP`).
+/// A real `resumable serve` against a Redis that hangs (`SIGSTOP`) or may evict keys.
 @Suite("Redis faults")
 struct RedisFaultTests {
   @Test func aStoppedRedisIsAnsweredWithinTheDeadlineAndRunsRecover() async throws {
@@ -57,6 +57,45 @@ struct RedisFaultTests {
         let child = try ChildProcess(["serve", "--redis-timeout", value], in: directory)
         #expect(await child.wait() != 0)
         #expect(child.stderr.contains("--redis-timeout"), "\(child.stderr)")
+      }
+    }
+  }
+
+  /// Every key of a run has a TTL: under an evicting policy a full Redis may take one key of
+  /// a run alone. The server says so at start and in `Health`, which stays SERVING.
+  @Test(arguments: ["allkeys-lru", "noeviction"])
+  func anEvictingPolicyIsWarnedAboutAndReported(policy: String) async throws {
+    try await withTestRedis(extraArguments: ["--maxmemory-policy", policy]) { redis in
+      try await withTemporaryDirectory { directory in
+        let yaml = researchYAML(record: RecordFile(in: directory).path)
+        try await HardeningCLITests.withServe(redis: redis, yaml: yaml, directory: directory) { _, server in
+          let health = try await server.withClient { try await $0.health() }
+          #expect(health.status == "SERVING")
+          #expect(health.redisReachable)
+          let warning = "maxmemory-policy is allkeys-lru"
+          if policy == "noeviction" {
+            #expect(health.redisError.isEmpty, "\(health.redisError)")
+            #expect(!server.stderr.contains("maxmemory-policy"), "\(server.stderr)")
+          } else {
+            #expect(health.redisError.contains(warning), "\(health.redisError)")
+            #expect(health.redisError.contains("set maxmemory-policy noeviction"), "\(health.redisError)")
+            let log = server.stderr
+            #expect(log.contains("warning") && log.contains(warning), "\(log)")
+            #expect(log.contains("set maxmemory-policy noeviction"), "\(log)")
+
+            // Fixed, and the server's connection dropped: the reconnect reads the policy again.
+            try await redis.withClient { admin in
+              #expect(try await admin.send(["CONFIG", "SET", "maxmemory-policy", "noeviction"]) == .simpleString("OK"))
+              _ = try await admin.send(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+            }
+            try await eventually(timeout: .seconds(10)) {
+              let health = try await server.withClient { try await $0.health() }
+              guard health.redisReachable, health.redisError.isEmpty else {
+                throw TestSupportError("still \(health.redisError)")
+              }
+            }
+          }
+        }
       }
     }
   }
