@@ -5,8 +5,8 @@ import ResumableMetrics
 import ResumableRedis
 import ResumableServer
 
-/// `serve`'s options for who may connect, limits, Redis credentials, metrics
-/// and log format (README: "Hardening and observability").
+/// `serve`'s options for who may connect, limits, Redis credentials and
+/// deadline, metrics and log format (README: "Hardening and observability").
 struct ServeHardeningOptions: ParsableArguments {
   /// The environment variable a Redis password may come from.
   static let passwordVariable = "RESUMABLE_REDIS_PASSWORD"
@@ -44,6 +44,9 @@ struct ServeHardeningOptions: ParsableArguments {
   @Option(name: .customLong("write-stall-timeout"), help: "Seconds a peer may read nothing while answers wait before its connection is closed.")
   var writeStallTimeout: Double = 30
 
+  @Option(name: .customLong("redis-timeout"), help: "Seconds a Redis command may wait for its reply (decimals allowed, e.g. 0.5); past it the connection is dropped and reconnected, and the call answered UNAVAILABLE.")
+  var redisTimeout: Double = 3
+
   @Option(name: .customLong("redis-password-file"), help: "Read the Redis password from this file (first line). Else $\(passwordVariable), else the --redis URL.")
   var redisPasswordFile: String?
 
@@ -69,6 +72,9 @@ struct ServeHardeningOptions: ParsableArguments {
     guard maxRuns >= 1 else { throw ValidationError("--max-runs must be at least 1") }
     guard idleTimeout >= 0 else { throw ValidationError("--idle-timeout must be 0 (never) or more seconds") }
     guard writeStallTimeout > 0 else { throw ValidationError("--write-stall-timeout must be a positive number of seconds") }
+    guard redisTimeout > 0, redisTimeout.isFinite, redisTimeout <= 86_400 else {
+      throw ValidationError("--redis-timeout must be a positive number of seconds (at most 86400), e.g. 3 or 0.5")
+    }
     guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
     if let metricsAddress {
       do {
@@ -136,6 +142,7 @@ struct ServeHardeningOptions: ParsableArguments {
     configuration.limits.maximumRequestBytesPerConnection = maxRequestBytesPerConnection
     configuration.limits.frameArrivalTimeout = .milliseconds(Int64(frameTimeout * 1000))
     configuration.engine.maximumActiveRuns = maxRuns
+    configuration.redisCommandTimeout = .milliseconds(max(1, Int64((redisTimeout * 1000).rounded())))
     if let metricsAddress {
       let address = try MetricsEndpoint.Address(parsing: metricsAddress)
       configuration.metrics = MetricsEndpoint(address: address, registry: PrometheusMetrics.bootstrap())

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// The attempts in flight, whose leases one engine-wide keeper renews
-/// (`WorkflowEngine.keepAttemptLeases`).
+/// (`keep(lease:renew:)`, run by `WorkflowEngine.keepAttemptLeases`).
 ///
 /// Each attempt used to renew its own lease from a child task sleeping a
 /// third of the lease: a timer per attempt, which outlived the attempt by
@@ -10,6 +10,7 @@ import Synchronization
 /// after its commit. Now an attempt registers here; one loop wakes every
 /// `tick` and renews the leases not renewed (or written) for a third of the
 /// lease; an attempt whose lease is lost is told through its `LeaseLoss`.
+/// Renewals run side by side, so one stuck renewal never holds back the rest.
 final class AttemptLeases: Sendable {
   struct Key: Hashable, Sendable {
     fileprivate let value: Int
@@ -25,6 +26,14 @@ final class AttemptLeases: Sendable {
   private struct State {
     var next = 0
     var entries: [Int: (entry: Entry, renewedAt: ContinuousClock.Instant)] = [:]
+    /// The attempts whose renewal is queued or in flight (kept after `unregister` until
+    /// it ends): not due again until it answers.
+    var renewing: Set<Int> = []
+    /// The renewals waiting for a worker, oldest first from `queueHead`.
+    var queue: [(key: Int, entry: Entry)] = []
+    var queueHead = 0
+    /// The keeper's renewal tasks running.
+    var workers = 0
   }
 
   private let state = Mutex(State())
@@ -53,16 +62,69 @@ final class AttemptLeases: Sendable {
     for loss in losses { loss.signal() }
   }
 
-  /// The attempts whose lease was last renewed `age` ago or more, marked renewed now.
-  func due(age: Duration) -> [Entry] {
+  /// Queues the renewal of every lease last renewed `age` ago or more whose renewal is not
+  /// out already, marking them renewed now.
+  /// - Returns: How many more workers to start (`nextQueued()`), so that at most
+  ///   `workers` run at once.
+  func queueDue(age: Duration, workers limit: Int) -> Int {
     let now = ContinuousClock.now
     return state.withLock { state in
-      var due: [Entry] = []
-      for (key, value) in state.entries where now - value.renewedAt >= age {
-        due.append(value.entry)
+      for (key, value) in state.entries where now - value.renewedAt >= age && !state.renewing.contains(key) {
+        state.queue.append((key, value.entry))
         state.entries[key]?.renewedAt = now
+        state.renewing.insert(key)
       }
-      return due
+      let start = max(0, min(state.queue.count - state.queueHead, limit - state.workers))
+      state.workers += start
+      return start
+    }
+  }
+
+  /// The next queued renewal for a worker; nil when none is left, and the worker ends.
+  func nextQueued() -> (key: Key, entry: Entry)? {
+    state.withLock { state in
+      guard state.queueHead < state.queue.count else {
+        state.queue.removeAll(keepingCapacity: true)
+        state.queueHead = 0
+        state.workers -= 1
+        return nil
+      }
+      let next = state.queue[state.queueHead]
+      state.queueHead += 1
+      return (Key(value: next.key), next.entry)
+    }
+  }
+
+  /// The renewal of `key`'s lease answered (or failed): it may be due again.
+  func renewalEnded(_ key: Key) {
+    _ = state.withLock { $0.renewing.remove(key.value) }
+  }
+
+  /// The keeper, until its task is cancelled: every sixth of the lease (at most a
+  /// second), renews the leases not renewed for a third of it, so two renewals can fail
+  /// before a lease lapses.
+  ///
+  /// The loop never waits for a renewal: up to 64 workers take queued renewals one at a
+  /// time, and a lease whose renewal is still out is not queued again until it answers.
+  /// So one stuck renewal holds only its own lease and one worker, never the others.
+  ///
+  /// - Parameter renew: Renews one lease: true when renewed, false when the lease is lost
+  ///   (the attempt is told), nil when the store did not answer (tried again later).
+  func keep(lease: Duration, renew: @escaping @Sendable (Entry) async -> Bool?) async {
+    let tick = min(max(lease / 6, .milliseconds(10)), .seconds(1))
+    await withDiscardingTaskGroup { workers in
+      while (try? await Task.sleep(for: tick)) != nil {
+        // At most 64 renewals in flight: they share one pipelined connection anyway.
+        for _ in 0..<queueDue(age: lease / 3, workers: 64) {
+          workers.addTask {
+            while let (key, entry) = self.nextQueued() {
+              let renewed = await renew(entry)
+              self.renewalEnded(key)
+              if renewed == false { entry.loss.signal() }
+            }
+          }
+        }
+      }
     }
   }
 }

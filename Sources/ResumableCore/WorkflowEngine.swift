@@ -97,27 +97,14 @@ public final class WorkflowEngine: Sendable {
     }
   }
 
-  /// The lease keeper of every attempt in flight (`AttemptLeases`): every
-  /// sixth of the lease (at most a second), renews the leases not renewed
-  /// for a third of it, so two renewals can fail before a lease lapses.
+  /// The lease keeper of every attempt in flight (`AttemptLeases.keep`),
+  /// renewing through the store; each renewal is bounded by the store's own
+  /// deadline (`--redis-timeout` for Redis).
   private func keepAttemptLeases() async {
     let lease = configuration.leaseDuration
     let runTTL = configuration.retention(nil)
-    let tick = min(max(lease / 6, .milliseconds(10)), .seconds(1))
-    while (try? await Task.sleep(for: tick)) != nil {
-      let due = attemptLeases.due(age: lease / 3)
-      guard !due.isEmpty else { continue }
-      await withTaskGroup(of: Void.self) { renewals in
-        // At most 64 renewals in flight: they share one pipelined connection anyway.
-        for (index, entry) in due.enumerated() {
-          if index >= 64 { await renewals.next() }
-          renewals.addTask {
-            let renewed = try? await self.store.renewLease(
-              workflowID: entry.workflowID, fence: entry.fence, ttl: lease, runTTL: runTTL)
-            if renewed == false { entry.loss.signal() }
-          }
-        }
-      }
+    await attemptLeases.keep(lease: lease) { entry in
+      try? await self.store.renewLease(workflowID: entry.workflowID, fence: entry.fence, ttl: lease, runTTL: runTTL)
     }
   }
 

@@ -19,6 +19,12 @@ struct RedisRequest: Sendable {
 /// promise": it succeeds as soon as the request is queued (or failed here), so whoever wrote
 /// the request only needs to fail the request's promise when the *write* fails, which
 /// happens only when the handler never saw it (the channel was already torn down).
+///
+/// With a command timeout, each request gets a deadline when it is queued; one timer, on
+/// the channel's event loop, watches the oldest. When the oldest passes its deadline Redis
+/// is taken to be stuck (replies come in order, so nothing behind it can be answered
+/// either): every request in flight fails with `timedOut` and the channel closes, so the
+/// next command reconnects.
 final class RedisChannelHandler: ChannelDuplexHandler {
   typealias InboundIn = ByteBuffer
   typealias OutboundIn = RedisRequest
@@ -28,6 +34,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     var remaining: Int
     var replies: [RESPValue]
     let promise: EventLoopPromise<[RESPValue]>
+    /// When the request is late: its reply should have come by then.
+    let deadline: NIODeadline
   }
 
   private enum State {
@@ -43,9 +51,14 @@ final class RedisChannelHandler: ChannelDuplexHandler {
   private var state = State.open
   private let logger: Logger
   private let address: RedisAddress
+  /// How long a request may wait for its reply; nil: forever.
+  private let commandTimeout: Duration?
+  /// Fires at the oldest request's deadline (or later); at most one is scheduled.
+  private var deadlineTimer: Scheduled<Void>?
 
-  init(address: RedisAddress, logger: Logger) {
+  init(address: RedisAddress, commandTimeout: Duration?, logger: Logger) {
     self.address = address
+    self.commandTimeout = commandTimeout
     self.logger = logger
   }
 
@@ -70,8 +83,12 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
     var replies: [RESPValue] = []
     replies.reserveCapacity(request.commands.count)
+    let deadline = commandTimeout.map { NIODeadline.now() + TimeAmount($0) } ?? .distantFuture
     pending.append(
-      Pending(remaining: request.commands.count, replies: replies, promise: request.promise))
+      Pending(
+        remaining: request.commands.count, replies: replies, promise: request.promise,
+        deadline: deadline))
+    if deadlineTimer == nil, commandTimeout != nil { scheduleDeadlineCheck(at: deadline, context) }
     // Write errors close the channel; `channelInactive` then fails this request.
     context.write(wrapOutboundOut(buffer), promise: nil)
   }
@@ -113,6 +130,27 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
   }
 
+  /// Checks the oldest request at `deadline`: late, it fails everything in flight and
+  /// closes the channel; on time (or answered), the check moves to the new oldest one.
+  private func scheduleDeadlineCheck(at deadline: NIODeadline, _ context: ChannelHandlerContext) {
+    deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+      self.deadlineTimer = nil
+      guard case .open = self.state, let oldest = self.pending.first else { return }
+      guard oldest.deadline <= .now() else {
+        self.scheduleDeadlineCheck(at: oldest.deadline, context)
+        return
+      }
+      let waited = self.commandTimeout.map(\.secondsText) ?? "its deadline"
+      let error = RedisError.timedOut(
+        "Redis at \(self.address) did not answer within \(waited); the connection was dropped "
+          + "and the next command reconnects")
+      self.logger.warning(
+        "closing the Redis connection", metadata: ["address": "\(self.address)", "error": "\(error)"])
+      self.fail(with: error)
+      context.close(promise: nil)
+    }
+  }
+
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     fail(with: .connectionLost("the connection to Redis at \(address) failed", cause: error))
     context.close(promise: nil)
@@ -121,6 +159,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
   func channelInactive(context: ChannelHandlerContext) {
     fail(with: .connectionLost("the connection to Redis at \(address) was closed"))
     context.fireChannelInactive()
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    deadlineTimer?.cancel()
+    deadlineTimer = nil
   }
 
   /// Fails every request in flight with `error` (the first error that closes the
@@ -133,9 +176,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
       closing = error
       state = .closed(error)
     }
+    deadlineTimer?.cancel()
+    deadlineTimer = nil
     guard !pending.isEmpty else { return }
     var inFlight = closing
-    if inFlight.code == .connectionLost {
+    if inFlight.mayHaveRun {
       inFlight.message += "; the \(pending.count) request(s) in flight may or may not have run"
     }
     while let request = pending.popFirst() {

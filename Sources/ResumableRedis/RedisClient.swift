@@ -13,6 +13,8 @@ import Synchronization
 /// Failure semantics (see ``RedisError/Code``):
 /// - the connection drops while a command is in flight → `connectionLost`; the command may
 ///   or may not have run, only the caller knows whether retrying is safe;
+/// - Redis does not answer within ``Configuration/commandTimeout`` → `timedOut`, the same
+///   "may or may not have run"; the connection is dropped and the next command reconnects;
 /// - Redis cannot be reached → `unavailable`, and the command was not sent. The next
 ///   command after a drop reconnects at once; after a failed attempt, commands fail fast
 ///   until the backoff delay has passed (``Configuration/Backoff``), then one reconnects.
@@ -49,15 +51,23 @@ public final class RedisClient: Sendable {
     public var connectTimeout: Duration
     /// Spacing of reconnect attempts while Redis is down.
     public var reconnectBackoff: Backoff
+    /// How long a command may wait for its reply (default 3 s); nil: forever.
+    ///
+    /// Past it, Redis is taken to be stuck (stopped, swapping, a dead network path): the
+    /// connection is dropped, every command in flight on it fails with `timedOut`, and the
+    /// next command reconnects. Use nil, or a longer timeout, for blocking commands such
+    /// as `BLPOP` with a long wait.
+    public var commandTimeout: Duration?
 
     /// Creates a configuration; the defaults suit a local Redis.
     public init(
       connections: Int = 1, connectTimeout: Duration = .seconds(5),
-      reconnectBackoff: Backoff = Backoff()
+      reconnectBackoff: Backoff = Backoff(), commandTimeout: Duration? = .seconds(3)
     ) {
       self.connections = max(1, connections)
       self.connectTimeout = connectTimeout
       self.reconnectBackoff = reconnectBackoff
+      self.commandTimeout = commandTimeout
     }
   }
 
@@ -123,6 +133,13 @@ public final class RedisClient: Sendable {
       RedisMetrics.failed(error)
       throw error
     }
+  }
+
+  /// How many connections the client has established so far: the first ones, then one
+  /// more with every reconnect. A change means the Redis behind the address may have
+  /// restarted or failed over, so settings read from it before may be stale.
+  public var establishedConnections: Int {
+    connections.reduce(0) { $0 + $1.establishedCount }
   }
 
   /// Closes the connections. Commands in flight fail with `connectionLost`; later ones

@@ -3,6 +3,12 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
 /// One lazily connected, self-healing Redis connection shared by every caller.
 ///
 /// States: `disconnected` → (a command arrives, backoff elapsed) → `connecting` → `connected`
@@ -26,6 +32,8 @@ final class RedisConnection: Sendable {
   }
 
   private let state = Mutex(State.disconnected(failures: 0, retryAt: nil, lastError: nil))
+  /// Connections established so far, first connect and reconnects.
+  private let established = Atomic<Int>(0)
   private let address: RedisAddress
   private let configuration: RedisClient.Configuration
   private let group: any EventLoopGroup
@@ -149,6 +157,7 @@ final class RedisConnection: Sendable {
           return
         }
         channel.closeFuture.whenComplete { _ in self.markClosed(channel) }
+        self.established.add(1, ordering: .relaxed)
         if failures > 0 {
           self.logger.info("reconnected to Redis", metadata: ["address": "\(self.address)"])
         }
@@ -193,20 +202,40 @@ final class RedisConnection: Sendable {
   private func makeChannel(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
     let address = self.address
     let logger = self.logger
+    let commandTimeout = configuration.commandTimeout
     let bootstrap = ClientBootstrap(group: eventLoop)
       .connectTimeout(TimeAmount(configuration.connectTimeout))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
           try channel.pipeline.syncOperations.addHandler(
-            RedisChannelHandler(address: address, logger: logger))
+            RedisChannelHandler(address: address, commandTimeout: commandTimeout, logger: logger))
         }
       }
     let connected: EventLoopFuture<any Channel>
     switch address.endpoint {
-    case .tcp(let host, let port): connected = bootstrap.connect(host: host, port: port)
+    case .tcp(let host, let port):
+      connected = Self.keepingAlive(bootstrap).connect(host: host, port: port)
     case .unix(let path): connected = bootstrap.connect(unixDomainSocketPath: path)
     }
     return connected.flatMap { channel in self.handshake(channel) }
+  }
+
+  /// TCP keepalive probes after this long idle, ...
+  static let keepaliveIdle = 10
+  /// ... this far apart, ...
+  static let keepaliveInterval = 5
+  /// ... and the connection is dropped after this many unanswered ones (about 25 s in all).
+  static let keepaliveProbes = 3
+
+  /// `bootstrap` with TCP keepalive on: an idle connection whose peer vanished (a host
+  /// that died, a network path that broke, no RST ever sent) is noticed and closed by the
+  /// kernel, instead of waiting for the next command's deadline.
+  private static func keepingAlive(_ bootstrap: ClientBootstrap) -> ClientBootstrap {
+    bootstrap
+      .channelOption(.socketOption(.so_keepalive), value: 1)
+      .channelOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: keepaliveIdle)
+      .channelOption(.tcpOption(.init(rawValue: TCP_KEEPINTVL)), value: keepaliveInterval)
+      .channelOption(.tcpOption(.init(rawValue: TCP_KEEPCNT)), value: keepaliveProbes)
   }
 
   private func handshake(_ channel: any Channel) -> EventLoopFuture<any Channel> {
@@ -241,6 +270,9 @@ final class RedisConnection: Sendable {
     }
   }
 
+  /// How many times a connection was established (handshake done): grows with each reconnect.
+  var establishedCount: Int { established.load(ordering: .relaxed) }
+
   /// Closes the connection; commands in flight fail with `connectionLost`, later ones with
   /// `clientClosed`.
   func shutdown() async {
@@ -262,6 +294,16 @@ final class RedisConnection: Sendable {
 }
 
 extension Duration {
+  /// Seconds for messages: `3 s`, `0.5 s`, `0.25 s` (to the millisecond).
+  var secondsText: String {
+    let milliseconds = roundedMilliseconds
+    let fraction = milliseconds % 1000
+    guard fraction != 0 else { return "\(milliseconds / 1000) s" }
+    var digits = String(fraction + 1000).dropFirst()  // Three digits, leading zeros kept.
+    while digits.last == "0" { digits = digits.dropLast() }
+    return "\(milliseconds / 1000).\(digits) s"
+  }
+
   /// Whole milliseconds, rounded up, for messages.
   var roundedMilliseconds: Int64 {
     let (seconds, attoseconds) = components

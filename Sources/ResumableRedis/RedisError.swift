@@ -6,7 +6,7 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
   /// The kind of failure. New codes may be added; switch with a `default`.
   public struct Code: Hashable, Sendable, CustomStringConvertible {
     private enum Wrapped: String, Hashable, Sendable {
-      case connectionLost, unavailable, protocolError, server, clientClosed, invalidCommand
+      case connectionLost, timedOut, unavailable, protocolError, server, clientClosed, invalidCommand
     }
     private let wrapped: Wrapped
     private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -14,6 +14,10 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     /// The connection dropped while the command was in flight. The command may or may not
     /// have run on the server: retry only if it is idempotent.
     public static let connectionLost = Code(.connectionLost)
+    /// Redis did not answer within ``RedisClient/Configuration/commandTimeout``: the client
+    /// dropped the connection (the next command reconnects). As with `connectionLost`, the
+    /// command may or may not have run on the server: retry only if it is idempotent.
+    public static let timedOut = Code(.timedOut)
     /// Redis could not be reached (connect failed, or a reconnect is backing off). The
     /// command was not sent.
     public static let unavailable = Code(.unavailable)
@@ -57,6 +61,15 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
   public static func connectionLost(_ message: String, cause: (any Error)? = nil) -> RedisError {
     RedisError(code: .connectionLost, message: message, cause: cause)
   }
+
+  /// See ``Code/timedOut``.
+  public static func timedOut(_ message: String) -> RedisError {
+    RedisError(code: .timedOut, message: message)
+  }
+
+  /// Whether the command may have run on the server although no reply came: the
+  /// connection dropped, or Redis did not answer in time, while it was in flight.
+  public var mayHaveRun: Bool { code == .connectionLost || code == .timedOut }
 
   /// See ``Code/unavailable``.
   public static func unavailable(_ message: String, cause: (any Error)? = nil) -> RedisError {

@@ -173,6 +173,9 @@ public final class RedisServerProcess: Sendable {
       "--save", "",
       "--daemonize", "no",
       "--logfile", configuration.logFile,
+      // Every key of a run has a TTL, so a volatile-* (or allkeys-*) policy could evict
+      // one key of a run alone (a lease, an artifact): refuse writes when full instead.
+      "--maxmemory-policy", "noeviction",
     ] + configuration.extraArguments
   }
 

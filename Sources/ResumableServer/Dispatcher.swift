@@ -9,6 +9,8 @@ import ResumableWire
 struct Dispatcher: Sendable {
   let engine: WorkflowEngine
   let logger: Logger
+  /// What `Health` notes about Redis' eviction policy.
+  let evictionPolicy: EvictionPolicyCheck
   /// Ends the watches in flight at shutdown (`stream`, Dispatcher+Watch.swift).
   let watches = WatchShutdown()
 
@@ -89,10 +91,12 @@ struct Dispatcher: Sendable {
         response.redisReachable = true
         let (seconds, attoseconds) = latency.components
         response.redisLatencyUs = UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        // NOT_SERVING's reason first; a warning alone leaves the server SERVING.
+        let notes = [health.draining ? "the server is shutting down" : nil, await evictionPolicy.warning()]
+        response.redisError = notes.compactMap { $0 }.joined(separator: "; ")
       case .failure(let error):
         response.redisError = error.message
       }
-      if health.draining { response.redisError = response.redisError.isEmpty ? "the server is shutting down" : response.redisError }
       return response.protobufBytes()
     case .approveStep:
       let message = try decode(ApproveStepRequest.self, request.payload, method)

@@ -94,7 +94,9 @@ public final class ResumableServer: Service, Sendable {
       address = process.address
       logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid.map(String.init) ?? "?")"])
     }
-    let client = RedisClient(address: address, eventLoopGroup: group, logger: logger)
+    let client = RedisClient(
+      address: address, configuration: RedisClient.Configuration(commandTimeout: configuration.redisCommandTimeout),
+      eventLoopGroup: group, logger: logger)
     do {
       try await serve(client: client, group: group)
     } catch {
@@ -113,9 +115,11 @@ public final class ResumableServer: Service, Sendable {
     // A Redis that refuses us (wrong password, say) is a configuration error;
     // one that is down is a fault to ride out: serve anyway (calls get
     // UNAVAILABLE meanwhile) and let the client reconnect with backoff.
+    let evictionPolicy = EvictionPolicyCheck(client: client, logger: logger)
     do {
       let ping = try await client.send(["PING"])
       if let message = ping.errorMessage { throw ServerError("Redis refused PING: \(message)") }
+      _ = await evictionPolicy.warning()  // Logged when the policy may break runs.
     } catch let error as RedisError {
       logger.warning("Redis is unreachable; serving anyway, calls get UNAVAILABLE until it is back: \(error)")
     }
@@ -123,7 +127,7 @@ public final class ResumableServer: Service, Sendable {
     let engine = WorkflowEngine(
       store: store, registry: configuration.plugins, workflows: configuration.workflows,
       configuration: configuration.engine, logger: logger)
-    let dispatcher = Dispatcher(engine: engine, logger: logger)
+    let dispatcher = Dispatcher(engine: engine, logger: logger, evictionPolicy: evictionPolicy)
     let connections = ConnectionRegistry()
 
     try await SocketFile.prepare(path: configuration.socketPath, group: group)

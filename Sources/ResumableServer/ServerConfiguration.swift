@@ -17,6 +17,11 @@ public struct ServerConfiguration: Sendable {
   public var maximumFrameBytes: Int = 4 * 1024 * 1024
   /// Where state lives.
   public var redis: RedisBackend
+  /// How long a Redis command may wait for its reply (default 3 s). Past it the
+  /// connection is dropped and reconnected, and the call is answered `UNAVAILABLE`;
+  /// `Health` answers `NOT_SERVING` within it. nil: no deadline (a stuck Redis then
+  /// stalls every call on it).
+  public var redisCommandTimeout: Duration? = .seconds(3)
   /// The first part of every Redis key (default `resumable`).
   public var keyPrefix: String = "resumable"
   /// The workflows runs can be started from.

@@ -233,7 +233,8 @@ public struct HealthResponse: Hashable, Sendable {
   public var redisReachable: Bool
   /// One `PING` round trip, in microseconds.
   public var redisLatencyUs: UInt64
-  /// Why Redis is not reachable.
+  /// Why the server is `NOT_SERVING`; while `SERVING`, a warning about Redis when there
+  /// is one (an eviction policy other than `noeviction`, which may break runs).
   public var redisError: String
   /// Runs this server is driving now.
   public var runsInFlight: UInt32

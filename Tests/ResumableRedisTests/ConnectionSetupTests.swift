@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import ResumableRedis
@@ -22,17 +23,49 @@ import Testing
     }
   }
 
-  @Test func connectsOverTCP() async throws {
-    // A port the OS just handed out; Redis binds it right after (loopback only).
+  /// A port the OS just handed out; Redis binds it right after (loopback only).
+  static func freePort() async throws -> Int {
     let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .bind(host: "127.0.0.1", port: 0).get()
     let port = try #require(probe.localAddress?.port)
     try await probe.close()
+    return port
+  }
+
+  @Test func connectsOverTCP() async throws {
+    let port = try await Self.freePort()
     try await withTestRedis(extraArguments: ["--port", "\(port)", "--bind", "127.0.0.1"]) {
       redis async throws in
       let client = RedisClient(address: try RedisAddress(url: "redis://127.0.0.1:\(port)/2"))
       #expect(try await client.send(["SET", "k", "tcp"]) == .simpleString("OK"))
       #expect(try await client.send(["CLIENT", "INFO"]).string?.contains("db=2") == true)
+      await client.close()
+    }
+  }
+
+  /// An idle TCP connection to Redis has the kernel's keepalive timer armed (`/proc/net/tcp`
+  /// shows timer 2 with about TCP_KEEPIDLE left), so a peer that vanished is noticed.
+  @Test func tcpConnectionsUseKeepalive() async throws {
+    let port = try await Self.freePort()
+    // Redis' own keepalive off, so only the client's side can have the timer.
+    try await withTestRedis(
+      extraArguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--tcp-keepalive", "0"]
+    ) { redis async throws in
+      let client = RedisClient(address: try RedisAddress(url: "redis://127.0.0.1:\(port)"))
+      let info = try #require(try await client.send(["CLIENT", "INFO"]).string)
+      // addr=127.0.0.1:<our port>
+      let address = try #require(info.split(separator: " ").first { $0.hasPrefix("addr=") })
+      let ours = try #require(address.split(separator: ":").last.flatMap { Int($0) })
+      let local = String(format: "0100007F:%04X", ours)
+      try await eventually {
+        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        let row = try #require(table.split(separator: "\n").map { $0.split(separator: " ") }.first { $0[1] == local })
+        // `tr:tm->when`: timer 2 is the keepalive (sk_timer); `when` in 1/100 s.
+        let timer = row[5].split(separator: ":")
+        guard timer[0] == "02", let left = Int(timer[1], radix: 16), left > 100 else {
+          throw TestSupportError("no keepalive timer on \(local): \(row[5])")
+        }
+      }
       await client.close()
     }
   }

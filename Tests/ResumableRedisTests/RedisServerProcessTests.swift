@@ -66,6 +66,30 @@ import Testing
     }
   }
 
+  /// Every key of a run has a TTL: an evicting policy could take one key of a run alone.
+  @Test func runsWithNoEviction() async throws {
+    let arguments = RedisServerProcess.arguments(.init(dataDirectory: "/tmp/x"))
+    let flag = try #require(arguments.firstIndex(of: "--maxmemory-policy"), "\(arguments)")
+    #expect(arguments[flag + 1] == "noeviction")
+    try await withTestRedis { redis async throws in
+      try await redis.withClient { client async throws in
+        #expect(try await client.send(["CONFIG", "GET", "maxmemory-policy"]) == .array(["maxmemory-policy", "noeviction"]))
+        #expect(try await client.maxmemoryPolicy() == "noeviction")
+      }
+    }
+  }
+
+  /// Managed Redis services often rename CONFIG: the policy then comes from INFO.
+  @Test func maxmemoryPolicyFallsBackToInfoWhereConfigIsRenamed() async throws {
+    try await withTestRedis(extraArguments: ["--maxmemory-policy", "volatile-lru", "--rename-command", "CONFIG", ""]) {
+      redis async throws in
+      try await redis.withClient { client async throws in
+        #expect(try await client.send(["CONFIG", "GET", "maxmemory-policy"]).errorMessage != nil)
+        #expect(try await client.maxmemoryPolicy() == "volatile-lru")
+      }
+    }
+  }
+
   @Test func tooLongSocketPathIsRefused() async throws {
     let server = RedisServerProcess(
       configuration: .init(dataDirectory: "/tmp/" + String(repeating: "x", count: 110)))
