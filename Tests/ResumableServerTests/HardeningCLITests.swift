@@ -199,7 +199,7 @@ struct HardeningCLITests {
   static let aclCommands = [
     "ping", "evalsha", "script|load", "hmget", "lrange", "xrevrange", "zadd", "zrem", "zrangebyscore",
     "zrevrangebyscore", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby", "hset", "llen", "ltrim",
-    "pexpire", "pttl", "rpush", "set", "xadd", "xrange", "zscore",
+    "pexpire", "pttl", "rpush", "set", "xadd", "xrange", "zscore", "info",
   ]
 
   @Test func anACLUserLimitedToTheServersCommandsRunsAndResumes() async throws {
@@ -243,6 +243,8 @@ struct HardeningCLITests {
       let watch = try await ChildProcess.run(["watch", "acl-1", "--socket", socket], in: directory)
       #expect(watch.status == 0, "\(watch.stdout) \(watch.stderr)")
       #expect(!server.stderr.contains("NOPERM"), "\(server.stderr)")
+      // CONFIG is refused, INFO is not: the eviction policy is read, and it is noeviction.
+      #expect(!server.stderr.contains("maxmemory-policy"), "\(server.stderr)")
       // The user really is limited: a command off the list is refused.
       let limited = RedisClient(address: try RedisAddress(url: "unix://resumable@\(redis.server.configuration.socketPath)")
         .authenticating(username: "resumable", password: Self.password))
