@@ -5,7 +5,7 @@ import Metrics
 /// - `resumable_redis_round_trip_seconds`: time from sending a pipeline of
 ///   commands to its last reply (a histogram);
 /// - `resumable_redis_errors_total{kind}`: commands without a reply
-///   (`kind` is the `RedisError.Code`: `unavailable`, `connectionLost` …) and
+///   (`kind` is the `RedisError.Code`: `unavailable`, `connectionLost`, `timedOut` …) and
 ///   error replies (`kind="reply"`; `NOSCRIPT`, answered by loading the script, is not one).
 enum RedisMetrics {
   static let roundTrip = Metrics.Timer(label: "resumable_redis_round_trip_seconds", preferredDisplayUnit: .seconds)
