@@ -58,8 +58,12 @@ import Testing
       let ours = try #require(address.split(separator: ":").last.flatMap { Int($0) })
       let local = String(format: "0100007F:%04X", ours)
       try await eventually {
-        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
-        let row = try #require(table.split(separator: "\n").map { $0.split(separator: " ") }.first { $0[1] == local })
+        // Read to the end: String(contentsOfFile:) stops at the first page of a /proc file.
+        let bytes = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/net/tcp")).readToEnd() ?? Data()
+        let rows = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map { $0.split(separator: " ") }
+        guard let row = rows.first(where: { $0.count > 5 && $0[1] == local }) else {
+          throw TestSupportError("no connection from \(local) in /proc/net/tcp")
+        }
         // `tr:tm->when`: timer 2 is the keepalive (sk_timer); `when` in 1/100 s.
         let timer = row[5].split(separator: ":")
         guard timer[0] == "02", let left = Int(timer[1], radix: 16), left > 100 else {
