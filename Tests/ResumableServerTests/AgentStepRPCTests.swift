@@ -98,7 +98,7 @@ struct AgentStepRPCTests {
       try await OrphanedRunTests.orphan(redis: redis, prefix: prefix, id: "future-1", workflow: research, leaseMs: 1)
       let before = try await redis.withClient { client in
         _ = try await client.send(["HSET", RedisArgument("\(prefix):{future-1}:run"), "v", "7"])
-        return try await client.send(["HGETALL", RedisArgument("\(prefix):{future-1}:run")])
+        return try await dumpRun(client, prefix: prefix, id: "future-1")
       }
       try await LiveServer.with(redis: redis, workflows: yaml, keyPrefix: prefix) { server in
         try await server.withClient { client in
@@ -117,7 +117,7 @@ struct AgentStepRPCTests {
       }
       // Nothing was half-read or written back.
       let after = try await redis.withClient { client in
-        try await client.send(["HGETALL", RedisArgument("\(prefix):{future-1}:run")])
+        try await dumpRun(client, prefix: prefix, id: "future-1")
       }
       #expect(after == before)
     }
