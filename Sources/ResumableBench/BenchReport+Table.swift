@@ -30,6 +30,9 @@ extension BenchReport {
       row("  p50 / p99 / p999", target: concurrency == 32 ? "p99 ≤ 1 ms" : "") {
         $0.getState.count > index ? Self.latency($0.getState[index].latency, p999: true) : nil
       }
+      row("  CPU per call: server / Redis (µs)") {
+        $0.getState.count > index ? $0.getState[index].cost.map(Self.cpu) : nil
+      }
     }
     for index in configurations.first?.throughput.indices ?? 0..<0 {
       let concurrency = configurations[0].throughput[index].concurrency
@@ -38,6 +41,12 @@ extension BenchReport {
       }
       row("  p50 / p99", target: concurrency == 32 ? "p99 ≤ 10 ms" : "") {
         $0.throughput.count > index ? Self.latency($0.throughput[index].latency) : nil
+      }
+      row("  CPU per run: server / Redis (µs)", target: concurrency == 32 ? "≤ 300 / ≤ 300" : "") {
+        $0.throughput.count > index ? $0.throughput[index].cost.map(Self.cpu) : nil
+      }
+      row("  EVALSHA per run: calls, µs in Redis") {
+        $0.throughput.count > index ? $0.throughput[index].cost.map(Self.evalsha) : nil
       }
     }
     row("server RSS idle (start / after load)", target: "≤ 30 MB") {
@@ -69,9 +78,17 @@ extension BenchReport {
     return text
   }
 
+  static func cpu(_ cost: Cost) -> String {
+    String(format: "%.0f / %.0f", cost.serverCPUMicrosPerCall, cost.redisCPUMicrosPerCall)
+  }
+
+  static func evalsha(_ cost: Cost) -> String {
+    String(format: "%.1f, %.0f", cost.evalshaPerCall, cost.evalshaMicrosPerCall)
+  }
+
   private func header() -> String {
     """
-    Resumable benchmark, \(machine.date)
+    Resumable benchmark, \(machine.date), commit \(machine.commit ?? "unknown")
     machine: \(machine.cpuModel), \(machine.cores) cores, \(machine.kernel); Redis \(machine.redisVersion)
     load average (1 min) before / after: \(String(format: "%.2f / %.2f", machine.loadBefore, machine.loadAfter))
     server (release build) + its embedded Redis + this load generator on one machine, Unix sockets

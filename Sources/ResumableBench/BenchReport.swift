@@ -80,12 +80,31 @@ public struct BenchReport: Codable, Sendable {
     public var perSecond: Double
     public var latency: LatencySummary
     public var errors: Int
+    /// CPU and Redis script time per call, over the measured window.
+    public var cost: Cost?
 
     enum CodingKeys: String, CodingKey {
       case concurrency
       case perSecond = "per_second"
       case latency
       case errors
+      case cost
+    }
+  }
+
+  /// What one call of a load cost, from the processes' CPU counters
+  /// (`/proc/PID/stat`) and Redis' `INFO commandstats`.
+  public struct Cost: Codable, Sendable {
+    public var serverCPUMicrosPerCall: Double
+    public var redisCPUMicrosPerCall: Double
+    public var evalshaPerCall: Double
+    public var evalshaMicrosPerCall: Double
+
+    enum CodingKeys: String, CodingKey {
+      case serverCPUMicrosPerCall = "server_cpu_us_per_call"
+      case redisCPUMicrosPerCall = "redis_cpu_us_per_call"
+      case evalshaPerCall = "evalsha_per_call"
+      case evalshaMicrosPerCall = "evalsha_us_per_call"
     }
   }
 
@@ -145,6 +164,9 @@ public struct MachineInfo: Codable, Sendable {
   public var loadBefore: Double
   public var loadAfter: Double
   public var date: String
+  /// The commit measured (`git rev-parse --short HEAD` where the benchmark
+  /// ran, `+dirty` with uncommitted changes), or "unknown".
+  public var commit: String?
 
   enum CodingKeys: String, CodingKey {
     case cpuModel = "cpu_model"
@@ -154,6 +176,7 @@ public struct MachineInfo: Codable, Sendable {
     case loadBefore = "load_before"
     case loadAfter = "load_after"
     case date
+    case commit
   }
 
   static func current(redisVersion: String) -> MachineInfo {
@@ -168,7 +191,28 @@ public struct MachineInfo: Codable, Sendable {
     let formatter = ISO8601DateFormatter()
     return MachineInfo(
       cpuModel: model, cores: ProcessInfo.processInfo.activeProcessorCount, kernel: "Linux \(release)",
-      redisVersion: redisVersion, loadBefore: loadAverage(), loadAfter: 0, date: formatter.string(from: Date()))
+      redisVersion: redisVersion, loadBefore: loadAverage(), loadAfter: 0, date: formatter.string(from: Date()),
+      commit: commitID())
+  }
+
+  /// The current directory's git commit, marked `+dirty` when the tree has changes.
+  static func commitID() -> String {
+    func git(_ arguments: [String]) -> String? {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      process.arguments = ["git"] + arguments
+      let pipe = Pipe()
+      process.standardOutput = pipe
+      process.standardError = FileHandle.nullDevice
+      guard (try? process.run()) != nil else { return nil }
+      let output = pipe.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      guard process.terminationStatus == 0 else { return nil }
+      return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    guard let head = git(["rev-parse", "--short", "HEAD"]), !head.isEmpty else { return "unknown" }
+    let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
+    return head + (dirty ? "+dirty" : "")
   }
 
   static func loadAverage() -> Double {

@@ -24,17 +24,20 @@ final class BenchServer: @unchecked Sendable {
   ///   - directory: an empty directory for the socket, the data and the logs (short path).
   ///   - fsync: the embedded Redis' `appendfsync`.
   ///   - workflows: the definitions file's text.
+  ///   - maxRuns: the server's `--max-runs`.
   static func start(
     executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync,
-    workflows: String = BenchWorkflows.yaml()
+    workflows: String = BenchWorkflows.yaml(), maxRuns: Int = 256
   ) async throws -> BenchServer {
-    let server = try BenchServer(executable: executable, directory: directory, fsync: fsync, workflows: workflows)
+    let server = try BenchServer(
+      executable: executable, directory: directory, fsync: fsync, workflows: workflows, maxRuns: maxRuns)
     try await server.waitUntilReady()
     return server
   }
 
   private init(
-    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync, workflows yaml: String
+    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync, workflows yaml: String,
+    maxRuns: Int
   ) throws {
     self.directory = directory
     self.fsync = fsync
@@ -48,7 +51,7 @@ final class BenchServer: @unchecked Sendable {
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = [
       "serve", "--socket", socketPath, "--data-dir", dataDirectory, "--workflows", workflows,
-      "--redis-fsync", fsync.rawValue, "--grace-seconds", "0", "--log-level", "warning",
+      "--redis-fsync", fsync.rawValue, "--grace-seconds", "0", "--log-level", "warning", "--max-runs", String(maxRuns),
     ]
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = FileHandle.nullDevice

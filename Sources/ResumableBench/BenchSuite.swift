@@ -56,7 +56,9 @@ public struct BenchSuite: Sendable {
       options.resumes = 5
       options.getStateConcurrency = [1, 4]
       options.throughputConcurrency = [1, 4]
-      options.runsInFlight = 50
+      // Above the server's default --max-runs (256), so the smoke run shows
+      // that the memory phase raises it.
+      options.runsInFlight = 300
       options.storageRuns = 2
       options.progress = { _ in }
       return options
@@ -77,7 +79,9 @@ public struct BenchSuite: Sendable {
       let directory = try makeDirectory()
       defer { try? FileManager.default.removeItem(atPath: directory) }
       options.progress("starting a server (embedded Redis, appendfsync \(fsync.rawValue)) in \(directory)")
-      let server = try await BenchServer.start(executable: options.executable, directory: directory, fsync: fsync)
+      // Room for the memory phase's runs in flight, beside the loads' (the default --max-runs is 256).
+      let server = try await BenchServer.start(
+        executable: options.executable, directory: directory, fsync: fsync, maxRuns: max(256, options.runsInFlight + 256))
       let redis = RedisClient(address: server.redisAddress)
       do {
         if index == 0 { redisVersion = try await Self.redisVersion(redis) }
@@ -104,6 +108,7 @@ public struct BenchSuite: Sendable {
 
   private func measure(server: BenchServer, redis: RedisClient, full: Bool) async throws -> BenchReport.ConfigurationFigures {
     try await Task.sleep(for: .milliseconds(300))
+    let redisPID = try await Self.redisPID(redis)
     let idle = server.residentBytes() ?? 0
     let socket = server.socketPath
 
@@ -119,11 +124,11 @@ public struct BenchSuite: Sendable {
     var getState: [BenchReport.Load] = []
     if full {
       options.progress("GetState at \(options.getStateConcurrency) clients")
-      getState = try await getStateLoads(socket: socket)
+      getState = try await getStateLoads(socket: socket, costs: (server.pid, redisPID, redis))
     }
 
     options.progress("5-step runs at \(options.throughputConcurrency) concurrent callers")
-    let throughput = try await throughputLoads(socket: socket)
+    let throughput = try await throughputLoads(socket: socket, costs: (server.pid, redisPID, redis))
 
     var storage: [BenchReport.Storage] = []
     var memory: BenchReport.Memory?
@@ -281,13 +286,16 @@ public struct BenchSuite: Sendable {
     return BenchReport.Resume(answered: answered.summary(), toCompletion: completed.summary())
   }
 
-  private func getStateLoads(socket: String) async throws -> [BenchReport.Load] {
+  /// The server's and Redis' pids, and a client to Redis, for `CostSample`.
+  typealias Costs = (server: Int32, redis: Int32, client: RedisClient)
+
+  private func getStateLoads(socket: String, costs: Costs) async throws -> [BenchReport.Load] {
     try await LoadGenerator.withClients(options.getStateConcurrency.max() ?? 1, socketPath: socket) { clients in
-      try await getStateLoads(clients: clients)
+      try await getStateLoads(clients: clients, costs: costs)
     }
   }
 
-  private func getStateLoads(clients: [ResumableClient]) async throws -> [BenchReport.Load] {
+  private func getStateLoads(clients: [ResumableClient], costs: Costs) async throws -> [BenchReport.Load] {
     // One completed 5-step run per client, read again and again.
     var ids: [String] = []
     for client in clients {
@@ -295,19 +303,19 @@ public struct BenchSuite: Sendable {
       ids.append(answer.state.workflowID)
     }
     let runIDs = ids
-    return try await loads(options.getStateConcurrency, clients: clients, "GetState") { client, worker in
+    return try await loads(options.getStateConcurrency, clients: clients, "GetState", costs: costs) { client, worker in
       _ = try await client.getState(GetStateRequest(workflowID: runIDs[worker]))
     }
   }
 
-  private func throughputLoads(socket: String) async throws -> [BenchReport.Load] {
+  private func throughputLoads(socket: String, costs: Costs) async throws -> [BenchReport.Load] {
     try await LoadGenerator.withClients(options.throughputConcurrency.max() ?? 1, socketPath: socket) { clients in
-      try await throughputLoads(clients: clients)
+      try await throughputLoads(clients: clients, costs: costs)
     }
   }
 
-  private func throughputLoads(clients: [ResumableClient]) async throws -> [BenchReport.Load] {
-    try await loads(options.throughputConcurrency, clients: clients, "5-step runs") { client, _ in
+  private func throughputLoads(clients: [ResumableClient], costs: Costs) async throws -> [BenchReport.Load] {
+    try await loads(options.throughputConcurrency, clients: clients, "5-step runs", costs: costs) { client, _ in
       let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: BenchWorkflows.noop5))
       guard answer.state.status == .completed else {
         throw BenchError("a run ended \(answer.state.status): \(answer.state.error)")
@@ -316,20 +324,25 @@ public struct BenchSuite: Sendable {
   }
 
   /// One closed-loop load per concurrency level, on the first `level` clients.
+  /// With `costs`, each load also reports CPU and `EVALSHA` per call,
+  /// sampled around the measured window (the warm-up left out).
   private func loads(
-    _ levels: [Int], clients: [ResumableClient], _ what: String,
+    _ levels: [Int], clients: [ResumableClient], _ what: String, costs: Costs,
     _ call: @escaping @Sendable (ResumableClient, _ worker: Int) async throws -> Void
   ) async throws -> [BenchReport.Load] {
     var loads: [BenchReport.Load] = []
     for concurrency in levels {
+      let samples = CostSamples(costs)
       let result = await LoadGenerator.run(
-        clients: Array(clients.prefix(concurrency)), warmup: options.warmup, duration: options.duration
+        clients: Array(clients.prefix(concurrency)), warmup: options.warmup, duration: options.duration,
+        window: { opens in await samples.take(opens) }
       ) { client, worker, _ in try await call(client, worker) }
       try check(result, what)
+      let cost = await samples.cost(calls: result.latency.count)
       loads.append(
         BenchReport.Load(
           concurrency: concurrency, perSecond: result.perSecond, latency: result.latency.summary(),
-          errors: result.errors))
+          errors: result.errors, cost: cost))
     }
     return loads
   }
@@ -404,6 +417,15 @@ public struct BenchSuite: Sendable {
     return BenchReport.Memory(
       idleBytes: idle, idleAfterLoadBytes: idleAfterLoad, inFlightBytes: inFlight,
       runsInFlight: options.runsInFlight, runsDriven: nil)
+  }
+
+  private static func redisPID(_ redis: RedisClient) async throws -> Int32 {
+    let text = try await redis.send(["INFO", "server"]).string ?? ""
+    let line = text.split(whereSeparator: \.isNewline).first { $0.hasPrefix("process_id:") }
+    guard let pid = line.flatMap({ Int32($0.dropFirst("process_id:".count)) }) else {
+      throw BenchError("Redis' INFO server has no process_id")
+    }
+    return pid
   }
 
   private static func redisVersion(_ redis: RedisClient) async throws -> String {

@@ -12,14 +12,26 @@ enum LoadGenerator {
     var firstError: String?
   }
 
+  /// - Parameter window: called when the measured window opens (`true`) and
+  ///   when it closes (`false`), e.g. to sample CPU counters.
   static func run(
     clients: [ResumableClient], warmup: Duration, duration: Duration,
+    window: (@Sendable (_ opens: Bool) async -> Void)? = nil,
     _ call: @escaping @Sendable (ResumableClient, _ worker: Int, _ iteration: Int) async throws -> Void
   ) async -> Result {
     let start = ContinuousClock.now
     let measuredFrom = start + warmup
     let end = measuredFrom + duration
     let results = await withTaskGroup(of: (LatencySamples, Int, String?).self) { group in
+      if let window {
+        group.addTask {
+          try? await Task.sleep(until: measuredFrom, clock: .continuous)
+          await window(true)
+          try? await Task.sleep(until: end, clock: .continuous)
+          await window(false)
+          return (LatencySamples(), 0, nil)
+        }
+      }
       for (worker, client) in clients.enumerated() {
         group.addTask {
           var samples = LatencySamples()

@@ -22,8 +22,17 @@ struct BenchSmokeTests {
     #expect(figures.getState.map(\.concurrency) == [1, 4])
     #expect(figures.getState.allSatisfy { $0.perSecond > 0 && $0.errors == 0 })
     #expect(figures.throughput.allSatisfy { $0.perSecond > 0 && $0.errors == 0 })
+    // Every throughput row says what a run cost: CPU (clock ticks: may round
+    // to 0 in a short window) and Redis' scripts (at least one EVALSHA a run).
+    for load in figures.throughput {
+      let cost = try #require(load.cost)
+      #expect(cost.serverCPUMicrosPerCall >= 0 && cost.redisCPUMicrosPerCall >= 0)
+      #expect(cost.evalshaPerCall >= 1 && cost.evalshaMicrosPerCall > 0, "\(cost)")
+    }
+    #expect(report.machine.commit?.isEmpty == false)
+    // The memory phase holds more runs than the default --max-runs (256): it raises it.
     let memory = try #require(figures.memory)
-    #expect(memory.idleBytes > 0 && memory.inFlightBytes > 0)
+    #expect(memory.idleBytes > 0 && memory.inFlightBytes > 0 && memory.runsInFlight == 300)
     #expect(figures.storage.map(\.steps) == [5, 20, 50])
     // More steps store more bytes: at least the artifacts themselves.
     for figure in figures.storage {
