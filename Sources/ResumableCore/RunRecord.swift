@@ -198,3 +198,16 @@ public struct RunRecord: Hashable, Sendable {
     definition.steps[min(cursor, definition.steps.count - 1)].name
   }
 }
+
+extension RunRecord {
+  /// What a write that charged `usage` did to the stored run: the ledger
+  /// grows by it, and the run's update and expiry times are the write's.
+  /// Keeps a runner's copy exactly what the store holds.
+  mutating func charge(_ usage: StepUsage, at timing: WriteTiming) {
+    ledger.spentMicros += usage.costMicros
+    ledger.inputTokens += usage.inputTokens
+    ledger.outputTokens += usage.outputTokens
+    updatedAtMs = timing.nowMs
+    expiresAtMs = timing.nowMs + timing.ttlMs
+  }
+}

@@ -318,6 +318,7 @@ public final class WorkflowEngine: Sendable {
       record.error = nil
       record.fence = fence
       record.resumes += 1
+      record.schemaVersion = RunRecord.currentSchemaVersion  // the resume stored it
       record.ledger.savedByResumeMicros += saved
       record.updatedAtMs = timing.nowMs
       record.expiresAtMs = timing.nowMs + timing.ttlMs
@@ -474,11 +475,13 @@ public final class WorkflowEngine: Sendable {
   /// Returns `record` at once, or the stored run after its runner stops.
   func finish(_ record: RunRecord, completion: RunCompletion, wait: Bool) async throws(EngineError) -> RunRecord {
     guard wait else { return record }
+    let final: RunRecord?
     do {
-      try await completion.wait()
+      final = try await completion.wait()
     } catch {
       throw EngineError(.deadlineExceeded, "the call ended before run '\(record.workflowID)' did; it goes on — ask for its state later")
     }
+    if let final { return final }
     return try await loadExisting(record.workflowID)
   }
 
@@ -637,7 +640,9 @@ public final class WorkflowEngine: Sendable {
         EngineMetrics.charged(workflow: record.workflowName, costMicros: output.usage.costMicros)
         record.steps[index] = stepState
         record.cursor = index + 1
-        record.ledger.spentMicros += output.usage.costMicros
+        record.charge(output.usage, at: timing)
+        let historyCap = record.definition.maxHistoryMessages ?? configuration.maximumHistoryMessages
+        record.historyLength = min(record.historyLength + output.history.count, max(1, historyCap))
         if let next { record.steps[index + 1] = next.step }
         if neededLater.contains(step.name) { committed[step.name] = output.artifact }
         attemptsThisDrive = 1
@@ -645,8 +650,8 @@ public final class WorkflowEngine: Sendable {
           record.status = .completed
           logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
           // The commit made the run COMPLETED for good: callers waiting on it
-          // get their answer now, not a round trip later.
-          job.completion.finish()
+          // get their answer now, with the record as stored (no reload).
+          job.completion.finish(with: record)
           await release(record)
           return
         }
@@ -674,7 +679,7 @@ public final class WorkflowEngine: Sendable {
         guard await write(record, logger: stepLogger, { try await self.store.recordFailure(failureWrite) }) else { return }
         EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
         record.steps[index] = stepState
-        record.ledger.spentMicros += failure.usage.costMicros
+        record.charge(failure.usage, at: timing)
         stepLogger.info("attempt failed, retrying in \(delay.duration): \(failure.message)")
         guard await sleepHoldingLease(record, for: delay.duration) else {
           await release(record)
@@ -788,7 +793,9 @@ public final class WorkflowEngine: Sendable {
     guard await self.write(record, logger: logger, { try await self.store.recordFailure(write) }) else { return }
     EngineMetrics.charged(workflow: record.workflowName, costMicros: usage.costMicros)
     record.steps[index] = failed
+    record.charge(usage, at: timing)
     record.status = .failed
+    record.error = runError
     logger.info("run failed: \(runError)")
     await release(record)
   }

@@ -126,6 +126,31 @@ struct EngineFaultTests {
     }
   }
 
+  /// A waiting caller is answered with the runner's copy of the run, not a
+  /// read: that copy must be exactly what is stored, field for field.
+  @Test func theAnswerOfACompletedRunIsTheRunAsStored() async throws {
+    let yaml = """
+      workflows:
+        - name: rich
+          history_max_messages: 2
+          steps:
+            - {name: a, plugin: simulate, config: {cost_usd: 0.25, input_tokens: 7, output_tokens: 3, fail_attempts: 1, append_history: [{role: assistant, content: one}, {role: assistant, content: two}]}, retry: {max_attempts: 3, initial_backoff_ms: 1, max_backoff_ms: 1}}
+            - {name: b, plugin: simulate, inputs: [a], config: {cost_usd: 0.5, input_tokens: 11, append_history: [{role: user, content: three}]}}
+      """
+    try await withTestRedis { redis in
+      try await EngineHarness.with(redis: redis, yaml: yaml) { harness in
+        let answered = try await harness.run("rich", id: "rich-1")
+        #expect(answered.status == .completed)
+        let stored = try await harness.engine.state(workflowID: "rich-1", includeArtifacts: false)
+        #expect(answered == stored)
+        #expect(answered.ledger.inputTokens == 25 && answered.historyLength == 2)
+        // A re-run (a takeover of the completed run) answers as stored too.
+        let rerun = try await harness.engine.resume(workflowID: "rich-1", wait: true, fromStep: "b")
+        #expect(rerun == (try await harness.engine.state(workflowID: "rich-1", includeArtifacts: false)))
+      }
+    }
+  }
+
   @Test func aDefinitionBuiltInSwiftIsValidatedAsAFilesIs() throws {
     let registry = PluginRegistry.builtIn()
     let empty = WorkflowDefinition(name: "empty", steps: [])
