@@ -26,12 +26,12 @@ public enum JSONValue: Hashable, Sendable {
   }
 
   /// The compact JSON text of the value, keys sorted (so equal values encode equally).
+  /// The bytes are `JSONEncoder`'s (`.sortedKeys`, `.withoutEscapingSlashes`),
+  /// written by `JSONWriter`; a non-finite number is written as null.
   public func serialized() -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    // Encoding a JSONValue cannot fail: every case maps to a JSON value.
-    // Non-finite numbers are the exception; they are written as null.
-    return Array((try? encoder.encode(self)) ?? Data("null".utf8))
+    var out: [UInt8] = []
+    JSONWriter.write(self, into: &out)
+    return out
   }
 
   /// Text that could not be parsed as JSON.
