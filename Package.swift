@@ -4,6 +4,9 @@ import PackageDescription
 // Layers, dependencies pointing one way (see docs/Design.md):
 //   CHiredis, CProtobufC (system libraries)
 //   CResumableProto (protoc-c output for proto/)
+//   CResumableSocket (what Swift cannot name or call: struct ucred, fork + prctl)
+//   ResumableSocket (Unix socket rules shared by server, client and Redis: peer
+//     credentials, trust, the default socket directory)
 //   ResumableWire (framing + message value types; the only protobuf-c user)
 //   ResumableRedis (RESP over NIO through hiredis; the only hiredis user)
 //   ResumableCore (definitions, plugins, registry, runner, store protocol)
@@ -58,6 +61,15 @@ let package = Package(
     ),
     .target(name: "CResumableSocket"),
     .target(
+      name: "ResumableSocket",
+      dependencies: [
+        "CResumableSocket",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "ResumableWire",
       dependencies: [
         "CResumableProto",
@@ -69,6 +81,8 @@ let package = Package(
       name: "ResumableRedis",
       dependencies: [
         "CHiredis",
+        "CResumableSocket",
+        "ResumableSocket",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
@@ -108,7 +122,7 @@ let package = Package(
     .target(
       name: "ResumableServer",
       dependencies: [
-        "CResumableSocket",
+        "ResumableSocket",
         "ResumableCore",
         "ResumableStore",
         "ResumableRedis",
@@ -137,6 +151,7 @@ let package = Package(
     .target(
       name: "ResumableClient",
       dependencies: [
+        "ResumableSocket",
         "ResumableWire",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -234,6 +249,7 @@ let package = Package(
       name: "ResumableClientTests",
       dependencies: [
         "ResumableClient",
+        "ResumableSocket",
         "ResumableWire",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

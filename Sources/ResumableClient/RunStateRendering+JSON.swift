@@ -13,7 +13,8 @@ extension RunStateRendering {
   /// `output_tokens`), `resumes`, `error`, `schema_version`, `created_at`, `updated_at`,
   /// `expires_at`, and with `includeArtifacts` `artifacts`: step name → the artifact as parsed
   /// JSON, or `{"base64": "…"}` when it is not JSON. Money is in US dollars (`micros / 1e6`);
-  /// times are RFC 3339 UTC strings; empty errors and unset times are `null`.
+  /// times are RFC 3339 UTC strings; empty errors, unset times and non-finite numbers (which
+  /// JSON cannot express) are `null`.
   /// - Parameters:
   ///   - state: The run.
   ///   - includeArtifacts: Whether to add the `artifacts` object.
@@ -57,12 +58,9 @@ extension RunStateRendering {
     return serialize(object)
   }
 
-  /// Pretty, sorted JSON text of an object built of strings, numbers, NSNull, arrays and
-  /// dictionaries only — so serializing cannot fail.
+  /// Pretty, sorted JSON text of an object; a non-finite number renders as `null`.
   static func serialize(_ object: [String: Any]) -> String {
-    let data = try! JSONSerialization.data(
-      withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    return String(decoding: data, as: UTF8.self)
+    JSONText.render(object, pretty: true)
   }
 
   private static func stepObject(_ step: StepRecord) -> [String: Any] {

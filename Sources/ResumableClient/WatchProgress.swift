@@ -153,9 +153,7 @@ public struct WatchProgress: Sendable {
   }
 
   private static func compactJSON(_ object: [String: Any]) -> String {
-    // Strings, numbers, NSNull and what JSONSerialization parsed: serializing cannot fail.
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    return String(decoding: data, as: UTF8.self)
+    JSONText.render(object, pretty: false)
   }
 
   private static func note(error: String, next: Int64, reason: String) -> String? {

@@ -5,6 +5,7 @@ public struct RedisServerError: Error, Sendable, CustomStringConvertible {
   public struct Code: Hashable, Sendable, CustomStringConvertible {
     private enum Wrapped: String, Hashable, Sendable {
       case notInstalled, invalidConfiguration, spawnFailed, notReady, alreadyRunning
+      case dataDirectoryInUse
     }
     private let wrapped: Wrapped
     private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -19,6 +20,9 @@ public struct RedisServerError: Error, Sendable, CustomStringConvertible {
     public static let notReady = Code(.notReady)
     /// `start()` was called while the process is running.
     public static let alreadyRunning = Code(.alreadyRunning)
+    /// Another process holds the data directory's lock (its message names the pid), or a
+    /// process this one cannot identify listens on the Redis socket in it.
+    public static let dataDirectoryInUse = Code(.dataDirectoryInUse)
 
     public var description: String { wrapped.rawValue }
   }

@@ -3,6 +3,8 @@ import Logging
 import NIOPosix
 import Synchronization
 
+internal import CResumableSocket
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -20,8 +22,10 @@ import Synchronization
 /// directory and socket; Redis then reloads the AOF.
 ///
 /// - Important: The child is spawned in its own process group, so a terminal's Ctrl-C goes
-///   to the parent only, which should call ``stop()``. A dedicated thread per child waits
-///   for its exit (no zombies, no blocking of the Swift concurrency pool).
+///   to the parent only, which should call ``stop()``. A dedicated thread per child starts it
+///   and waits for its exit (no zombies, no blocking of the Swift concurrency pool). The
+///   child dies with its parent, and one data directory never has two servers: see
+///   ``start()``.
 public final class RedisServerProcess: Sendable {
   /// How the server is run.
   public struct Configuration: Sendable, Hashable {
@@ -78,6 +82,9 @@ public final class RedisServerProcess: Sendable {
   /// The configuration the server runs with.
   public let configuration: Configuration
   private let child = Mutex<ChildProcess?>(nil)
+  /// Held from ``start()`` until ``stop()`` returns (or this object is gone).
+  private let lock = Mutex<DataDirectoryLock?>(nil)
+  private let orphansStopped = Mutex<[Int32]>([])
 
   /// Prepares a server; nothing runs until ``start()``.
   public init(configuration: Configuration) {
@@ -107,10 +114,21 @@ public final class RedisServerProcess: Sendable {
     child.withLock { child in child.flatMap { $0.hasExited ? nil : $0.pid } }
   }
 
+  /// The pids of the `redis-server` processes the last ``start()`` found running on the data
+  /// directory, left by an owner that died, and stopped before starting its own.
+  public var stoppedOrphans: [Int32] { orphansStopped.withLock { $0 } }
+
   /// Starts the process and waits until it answers `PING` on its socket.
   ///
+  /// First it takes the data directory's lock (`resumable.lock`, holding this process'
+  /// pid), so no two owners ever run a Redis on one directory, and stops any `redis-server`
+  /// an earlier owner left running there (see ``stoppedOrphans``), so its append-only file
+  /// is flushed and closed before the new one opens it. The child is sent SIGTERM by the
+  /// kernel if this process dies, however it dies (`PR_SET_PDEATHSIG`).
+  ///
   /// - Throws: `RedisServerError`: `notInstalled` (with what to do), `invalidConfiguration`,
-  ///   `spawnFailed`, or `notReady` with the tail of Redis' log.
+  ///   `dataDirectoryInUse` (naming the pid holding it), `spawnFailed`, or `notReady` with the
+  ///   tail of Redis' log.
   public func start() async throws(RedisServerError) {
     if let pid {
       throw RedisServerError(
@@ -126,18 +144,17 @@ public final class RedisServerProcess: Sendable {
           + "the OS allows at most \(RedisAddress.maximumUnixSocketPathLength)")
     }
     let executable = try Self.findExecutable(configuration.executable)
+    try await lockDataDirectory()
     let started: ChildProcess
     do {
-      // mkdir, open and posix_spawn are blocking syscalls: keep them off the cooperative pool.
-      started = try await NIOThreadPool.singleton.runIfActive {
-        try ChildProcess.spawn(
-          executable: executable, arguments: Self.arguments(configuration),
-          configuration: configuration)
-      }
-    } catch let error as RedisServerError {
-      throw error
+      orphansStopped.withLock { $0 = [] }
+      let orphans = try await stopOrphans()
+      orphansStopped.withLock { $0 = orphans }
+      started = try await ChildProcess.spawn(
+        executable: executable, arguments: Self.arguments(configuration), configuration: configuration)
     } catch {
-      throw RedisServerError(code: .spawnFailed, message: "cannot start \(executable): \(error)")
+      lock.withLock { $0 = nil }
+      throw error
     }
     child.withLock { $0 = started }
     try await waitUntilReady(started, executable: executable)
@@ -145,7 +162,9 @@ public final class RedisServerProcess: Sendable {
 
   /// Stops the server gracefully: SIGTERM (Redis flushes the AOF), then SIGKILL if it has
   /// not exited after ``Configuration/stopGracePeriod``. Returns once the process is gone.
+  /// Releases the data directory's lock once the process is gone.
   public func stop() async {
+    defer { lock.withLock { $0 = nil } }
     guard let child = child.withLock({ $0 }) else { return }
     child.signal(SIGTERM)
     if await !child.waitForExit(timeout: configuration.stopGracePeriod) {
@@ -155,11 +174,28 @@ public final class RedisServerProcess: Sendable {
   }
 
   /// Kills the server with SIGKILL, as a crash would, and returns once it is gone. For
-  /// fault tests: whatever the AOF policy had not flushed is lost.
+  /// fault tests: whatever the AOF policy had not flushed is lost. The data directory stays
+  /// locked, for a ``start()`` again.
   public func kill() async {
     guard let child = child.withLock({ $0 }) else { return }
     child.signal(SIGKILL)
     _ = await child.waitForExit(timeout: nil)
+  }
+
+  /// Takes the data directory's lock unless this object holds it already (after ``kill()``).
+  private func lockDataDirectory() async throws(RedisServerError) {
+    guard lock.withLock({ $0 == nil }) else { return }
+    let directory = configuration.dataDirectory
+    let taken: DataDirectoryLock
+    do {
+      // mkdir, open and flock are blocking syscalls: keep them off the cooperative pool.
+      taken = try await NIOThreadPool.singleton.runIfActive { try DataDirectoryLock.acquire(directory: directory) }
+    } catch let error as RedisServerError {
+      throw error
+    } catch {
+      throw RedisServerError(code: .spawnFailed, message: "cannot lock the data directory \(directory): \(error)")
+    }
+    lock.withLock { $0 = taken }
   }
 
   static func arguments(_ configuration: Configuration) -> [String] {
@@ -269,92 +305,60 @@ public final class RedisServerProcess: Sendable {
   }
 }
 
-/// One spawned child and its exit status, reaped by a dedicated waiting thread.
+/// One spawned child and its exit status, reaped by the thread that started it.
 final class ChildProcess: Sendable {
   let pid: pid_t
   private let status = Mutex<Int32?>(nil)
 
   private init(pid: pid_t) { self.pid = pid }
 
-  /// Spawns `executable` (blocking syscalls: call from a thread pool) in its own process
+  /// Starts `executable` on a thread of its own that then waits for it: in its own process
   /// group, stdin from /dev/null, stdout and stderr appended to the output file, no other
-  /// descriptor inherited.
+  /// descriptor inherited, and sent SIGTERM by the kernel when its parent dies
+  /// (`PR_SET_PDEATHSIG`; Redis shuts down cleanly on SIGTERM, flushing the AOF).
+  ///
+  /// The kernel sends the death signal when the thread that forked exits, not the
+  /// process; the thread that forks here is the one that waits for the child, so it lives
+  /// exactly as long as the child (or until the whole process dies, which is the point).
   static func spawn(
     executable: String, arguments: [String], configuration: RedisServerProcess.Configuration
-  ) throws -> ChildProcess {
-    let directory = configuration.dataDirectory
-    do {
-      try FileManager.default.createDirectory(
-        atPath: directory, withIntermediateDirectories: true,
-        attributes: [.posixPermissions: 0o700])
-    } catch {
-      throw RedisServerError(
-        code: .spawnFailed, message: "cannot create the data directory \(directory): \(error)")
+  ) async throws(RedisServerError) -> ChildProcess {
+    let outputFile = configuration.outputFile
+    let launched = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ChildProcess, RedisServerError>, Never>) in
+      Thread.detachNewThread {
+        let result = launch(executable: executable, arguments: arguments, outputFile: outputFile)
+        continuation.resume(returning: result)
+        // The only blocking wait: on this thread, for the lifetime of the child.
+        if case .success(let child) = result { child.reap() }
+      }
     }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(
-      &actions, 1, configuration.outputFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    closeInheritedDescriptors(&actions)
-
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t()
-    sigemptyset(&noSignals)
-    var defaultSignals = sigset_t()
-    sigfillset(&defaultSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-    posix_spawnattr_setpgroup(&attributes, 0)
-    posix_spawnattr_setflags(
-      &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-    let argv = ([executable] + arguments).map { strdup($0) }
-    defer { argv.forEach { free($0) } }
-    var pid = pid_t()
-    let result = (argv + [nil]).withUnsafeBufferPointer { argv in
-      posix_spawn(&pid, executable, &actions, &attributes, argv.baseAddress!, environ)
-    }
-    guard result == 0 else {
-      throw RedisServerError(
-        code: .spawnFailed,
-        message: "posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
-    }
-    let child = ChildProcess(pid: pid)
-    // The only blocking wait: on a thread of its own, for the lifetime of the child.
-    Thread.detachNewThread { [pid] in child.reap(pid) }
-    return child
+    return try launched.get()
   }
 
-  /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time:
-  /// `spawn.h` declares it only under `_GNU_SOURCE`, which Swift's Glibc module lacks.
-  private typealias AddCloseFrom =
-    @convention(c) (
-      UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32
-    ) -> Int32
-
-  /// Makes sure the child inherits no descriptor above stderr. Not every descriptor of
-  /// ours is close-on-exec (NIO's listening sockets, for one), and a child holding them
-  /// would keep our ports and sockets busy for its whole life.
-  private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-      _ = unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3)
-      return
+  /// Forks and execs through `c_resumable_launch` (blocking: call from the child's own thread).
+  private static func launch(executable: String, arguments: [String], outputFile: String)
+    -> Result<ChildProcess, RedisServerError>
+  {
+    let argv = ([executable] + arguments).map { strdup($0) }
+    defer { argv.forEach { free($0) } }
+    var errorNumber: Int32 = 0
+    var failedStep: UnsafePointer<CChar>?
+    let pid = (argv + [nil]).withUnsafeBufferPointer { argv in
+      c_resumable_launch(executable, argv.baseAddress, environ, outputFile, SIGTERM, &errorNumber, &failedStep)
     }
-    // Older glibc: mark what is open now close-on-exec (harmless for us).
-    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-    for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
-      _ = fcntl(descriptor, F_SETFD, fcntl(descriptor, F_GETFD) | FD_CLOEXEC)
+    guard pid > 0 else {
+      let step = failedStep.map { String(cString: $0) } ?? "launch"
+      return .failure(
+        RedisServerError(
+          code: .spawnFailed,
+          message: "cannot start \(executable): \(step) failed: \(String(cString: strerror(errorNumber)))"))
     }
+    return .success(ChildProcess(pid: pid))
   }
 
   /// Waits for the child to exit, then records its status and reaps it under the lock that
   /// `signal` takes, so a signal can never reach a reused pid.
-  private func reap(_ pid: pid_t) {
+  private func reap() {
     var info = siginfo_t()
     while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1 && errno == EINTR {}
     status.withLock { status in

@@ -92,6 +92,9 @@ public final class ResumableServer: Service, Sendable {
           dataDirectory: dataDirectory, appendFsync: configuration.embeddedRedisFsync))
       embedded = process
       address = process.address
+      for orphan in process.stoppedOrphans {
+        logger.warning("stopped a redis-server (pid \(orphan)) an earlier server left running on the data directory", metadata: ["data_dir": "\(dataDirectory)"])
+      }
       logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid.map(String.init) ?? "?")"])
     }
     let client = RedisClient(

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import ResumableSocket
 
 /// Prepares the path a Unix socket is bound to: refuses to start while
 /// another server listens there, removes a stale socket file otherwise, and
@@ -15,23 +16,11 @@ enum SocketFile {
     guard (info.st_mode & S_IFMT) == S_IFSOCK else {
       throw ServerError("'\(path)' exists and is not a socket; choose another --socket path or remove the file")
     }
-    if await isListening(path: path, group: group) {
+    if await UnixSocketProbe.isListening(path: path, group: group) {
       throw ServerError("another server is listening on '\(path)'; stop it, or pass a different --socket path")
     }
     guard unlink(path) == 0 || errno == ENOENT else {
       throw ServerError("cannot remove the stale socket file '\(path)': \(String(cString: strerror(errno)))")
-    }
-  }
-
-  static func isListening(path: String, group: any EventLoopGroup) async -> Bool {
-    do {
-      let channel = try await ClientBootstrap(group: group)
-        .connectTimeout(.seconds(2))
-        .connect(unixDomainSocketPath: path).get()
-      try? await channel.close()
-      return true
-    } catch {
-      return false
     }
   }
 }

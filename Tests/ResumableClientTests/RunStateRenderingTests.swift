@@ -128,6 +128,23 @@ struct RunStateRenderingTests {
     #expect(text.hasSuffix("  … (cut; use --json for the whole artifact)"))
   }
 
+  /// A server may send any double (a plugin's confidence, say); JSON has no NaN or infinity,
+  /// and rendering them must not trap: they print as `null`, in `--json` and in a watch.
+  @Test(arguments: [Double.nan, .infinity, -.infinity])
+  func nonFiniteNumbersRenderAsNull(value: Double) throws {
+    var state = Self.failedRun
+    state.status = .awaitingApproval
+    state.approval = Approval(
+      step: "summarize", token: "tok", kind: "low_confidence", confidence: value, threshold: 0.5)
+    let object = try parse(RunStateRendering.json(state, includeArtifacts: false))
+    let approval = try #require(object["approval"] as? [String: Any])
+    #expect(approval["confidence"] is NSNull)
+    #expect(approval["threshold"] as? Double == 0.5)
+    let line = try parse(WatchProgress.stateJSON(state, type: "state"))
+    let watched = try #require((line["state"] as? [String: Any])?["approval"] as? [String: Any])
+    #expect(watched["confidence"] is NSNull)
+  }
+
   @Test(arguments: [
     (Int64(0), "0.0000"), (1, "0.0000"), (50, "0.0001"), (12_345, "0.0123"),
     (1_234_567, "1.2346"), (-12_345, "-0.0123"), (-49, "0.0000"), (Int64.min, "-9223372036854.7758"),

@@ -44,6 +44,21 @@ import Testing
     }
   }
 
+  @Test func aSecondServerOnTheSameDataDirectoryIsRefusedUntilTheFirstStops() async throws {
+    try await withTestRedis { redis in
+      let directory = redis.server.configuration.dataDirectory
+      let second = RedisServerProcess(configuration: .init(dataDirectory: directory))
+      let error = await #expect(throws: RedisServerError.self) { try await second.start() }
+      #expect(error?.code == .dataDirectoryInUse)
+      #expect(error?.message.contains("the data directory \(directory) is in use by process \(getpid())") == true, "\(error?.message ?? "")")
+      #expect(RedisServerProcess.processes(inDataDirectory: directory) == [try #require(redis.server.pid)])
+      await redis.server.stop()
+      try await second.start()
+      #expect(RedisServerProcess.processes(inDataDirectory: directory) == [try #require(second.pid)])
+      await second.stop()
+    }
+  }
+
   @Test func missingRedisServerSaysWhatToInstall() async throws {
     let error = #expect(throws: RedisServerError.self) {
       try RedisServerProcess.findExecutable(nil, searchPath: "/nonexistent:/also-nonexistent")

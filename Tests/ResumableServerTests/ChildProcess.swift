@@ -63,6 +63,18 @@ final class ChildProcess: @unchecked Sendable {
     return process.terminationStatus
   }
 
+  /// Waits for the exit status at most `timeout`; past it, kills the process and returns nil.
+  func wait(timeout: Duration) async -> Int32? {
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning, ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(25))
+    }
+    guard process.isRunning else { return await wait() }
+    signal(SIGKILL)
+    _ = await wait()
+    return nil
+  }
+
   var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
   var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 

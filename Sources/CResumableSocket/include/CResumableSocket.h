@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "CResumableLaunch.h"
+
 // The layout of Linux's `struct ucred` (socket(7)), the value of the
 // SO_PEERCRED socket option: glibc declares it only under _GNU_SOURCE, which
 // Swift's Glibc module is not built with, so Swift cannot name it. A C struct
