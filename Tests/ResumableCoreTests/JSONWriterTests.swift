@@ -14,7 +14,7 @@ struct JSONWriterTests {
 
   static let numbers: [Double] = [
     0, -0.0, 1, -1, 0.25, 0.1, 0.30000000000000004, 123456.789, 1e15, -1e15, 999_999_999_999_999, 1e16, 1e21,
-    1.5e300, 1e-7, 2.5e-5, 9_007_199_254_740_993, 1_764_612_345_678, .leastNonzeroMagnitude, .greatestFiniteMagnitude,
+    1.5e300, 1e-7, 2.5e-5, 9_007_199_254_740_994, 1_764_612_345_678, .leastNonzeroMagnitude, .greatestFiniteMagnitude,
   ]
 
   static let strings = ["", "plain", "quote \" and \\ backslash", "a/b", "tab\tnew\nline\r", "\u{1}\u{1f}\u{7f}", "é ü 漢字 🎉", "\u{2028}\u{2029}"]
