@@ -2,7 +2,7 @@
 # Both install what is missing (apt packages) first.
 
 SHELL := /bin/bash
-APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compiler pkg-config
+APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf pkg-config
 SOCKET ?= $(or $(RESUMABLE_SOCKET),/tmp/resumable.sock)
 
 # $(call apt_install,PACKAGES): installs the Debian packages that are missing.
@@ -37,7 +37,7 @@ release: deps
 run: release
 	.build/release/resumable serve --socket $(SOCKET) --workflows examples/workflows.yaml
 
-## test: drift check of the generated protobuf-c sources, then every test
+## test: drift check of the code generated from proto/, then every test
 ## against real redis-server processes the tests start themselves (Swift,
 ## then the Python client's)
 test: deps proto-check
@@ -79,11 +79,12 @@ bench: release
 	.build/release/resumable bench $(BENCH_ARGS)
 	.build/release/resumable bench seed
 
-## proto: regenerate Sources/CResumableProto from proto/
+## proto: regenerate, from proto/, Sources/CResumableProto (protoc-c) and
+## Sources/ResumableWire/Generated (protoc with scripts/protoc-gen-resumable-swift)
 proto: deps
 	scripts/generate-proto.sh
 
-## proto-check: fail when Sources/CResumableProto is stale
+## proto-check: fail when either generated folder is stale
 proto-check: deps
 	scripts/generate-proto.sh --check
 

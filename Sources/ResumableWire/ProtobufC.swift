@@ -1,7 +1,7 @@
-// The protobuf-c funnel. With `Envelope+Protobuf.swift` and
-// `Messages+Protobuf.swift`, the only files that see protobuf-c pointers: C
-// results are copied into Swift values and freed before a call returns, and no
-// pointer crosses a public signature.
+// The protobuf-c funnel. With `Generated/Messages+ProtobufC.generated.swift`
+// (each message's conversions, which call into this file), the only files that
+// see protobuf-c pointers: C results are copied into Swift values and freed
+// before a call returns, and no pointer crosses a public signature.
 //
 // Strings. protobuf-c holds a string field as a NUL-terminated `char *` and
 // checks nothing on unpack, so:

@@ -47,25 +47,77 @@ typedef struct Resumable__V1__HealthResponse Resumable__V1__HealthResponse;
 /* --- enums --- */
 
 /*
- * gRPC's status codes, with gRPC's numbers.
+ * gRPC's status codes, with gRPC's numbers, as carried in
+ * `Envelope.status_code`. A number this file does not define keeps its value.
  */
 typedef enum _Resumable__V1__StatusCode {
+  /*
+   * Not an error.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_OK = 0,
+  /*
+   * The call was cancelled, typically by the caller.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_CANCELLED = 1,
+  /*
+   * An error with no better code.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_UNKNOWN = 2,
+  /*
+   * The request is invalid whatever the server's state.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_INVALID_ARGUMENT = 3,
+  /*
+   * The deadline passed before the call finished.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_DEADLINE_EXCEEDED = 4,
+  /*
+   * Something the request names was not found.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_NOT_FOUND = 5,
+  /*
+   * Something the request would create exists already.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_ALREADY_EXISTS = 6,
+  /*
+   * The caller may not do this.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_PERMISSION_DENIED = 7,
+  /*
+   * A resource or a limit was exhausted.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_RESOURCE_EXHAUSTED = 8,
+  /*
+   * The current state does not allow the call.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_FAILED_PRECONDITION = 9,
+  /*
+   * The call was aborted, typically by a concurrent change.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_ABORTED = 10,
+  /*
+   * A value is past its valid range.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_OUT_OF_RANGE = 11,
+  /*
+   * The method is not implemented.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_UNIMPLEMENTED = 12,
+  /*
+   * A broken invariant on the server.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_INTERNAL = 13,
+  /*
+   * The service cannot be reached for now; retrying can help.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_UNAVAILABLE = 14,
+  /*
+   * Data was lost or corrupted beyond recovery.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_DATA_LOSS = 15,
+  /*
+   * The caller has no valid credentials.
+   */
   RESUMABLE__V1__STATUS_CODE__STATUS_CODE_UNAUTHENTICATED = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RESUMABLE__V1__STATUS_CODE)
 } Resumable__V1__StatusCode;
@@ -83,16 +135,43 @@ typedef enum _Resumable__V1__ConflictPolicy {
   RESUMABLE__V1__CONFLICT_POLICY__CONFLICT_POLICY_USE_EXISTING = 1
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RESUMABLE__V1__CONFLICT_POLICY)
 } Resumable__V1__ConflictPolicy;
+/*
+ * Where a run is in its life.
+ */
 typedef enum _Resumable__V1__RunStatus {
+  /*
+   * No status: the default, and any number this build does not know.
+   */
   RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED = 0,
+  /*
+   * The run is in progress.
+   */
   RESUMABLE__V1__RUN_STATUS__RUN_STATUS_RUNNING = 1,
+  /*
+   * Every step has committed.
+   */
   RESUMABLE__V1__RUN_STATUS__RUN_STATUS_COMPLETED = 2,
+  /*
+   * A step failed with no attempt left; ResumeWorkflow retries it.
+   */
   RESUMABLE__V1__RUN_STATUS__RUN_STATUS_FAILED = 3,
+  /*
+   * The run waits for a step to be approved (see Approval).
+   */
   RESUMABLE__V1__RUN_STATUS__RUN_STATUS_AWAITING_APPROVAL = 4,
+  /*
+   * The run was cancelled: it is over, and not resumable.
+   */
   RESUMABLE__V1__RUN_STATUS__RUN_STATUS_CANCELLED = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RESUMABLE__V1__RUN_STATUS)
 } Resumable__V1__RunStatus;
+/*
+ * Where a step is in its run.
+ */
 typedef enum _Resumable__V1__StepStatus {
+  /*
+   * No status: the default, and any number this build does not know.
+   */
   RESUMABLE__V1__STEP_STATUS__STEP_STATUS_UNSPECIFIED = 0,
   /*
    * Not started yet in this run.
@@ -127,7 +206,7 @@ typedef enum _Resumable__V1__StepStatus {
  */
 typedef enum _Resumable__V1__ErrorClass {
   /*
-   * No attempt has failed.
+   * No attempt has failed (and any number this build does not know).
    */
   RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED = 0,
   /*
@@ -170,6 +249,9 @@ struct  Resumable__V1__Envelope
    * Responses only: the outcome of the call. Not OK means `payload` is empty.
    */
   Resumable__V1__StatusCode status_code;
+  /*
+   * Responses only: a message a person can act on when the call failed.
+   */
   char *status_message;
   /*
    * Requests only: the call's deadline, as milliseconds from the moment the
@@ -188,6 +270,9 @@ struct  Resumable__V1__Envelope
     , 0, (char *)protobuf_c_empty_string, {0,NULL}, RESUMABLE__V1__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, 0, 0 }
 
 
+/*
+ * Starts a run of a workflow.
+ */
 struct  Resumable__V1__StartWorkflowRequest
 {
   ProtobufCMessage base;
@@ -208,6 +293,9 @@ struct  Resumable__V1__StartWorkflowRequest
    * Return at once with the run RUNNING instead of waiting for it to end.
    */
   protobuf_c_boolean no_wait;
+  /*
+   * What to do when a run with `workflow_id` exists already.
+   */
   Resumable__V1__ConflictPolicy on_conflict;
 };
 #define RESUMABLE__V1__START_WORKFLOW_REQUEST__INIT \
@@ -215,9 +303,15 @@ struct  Resumable__V1__StartWorkflowRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__CONFLICT_POLICY__CONFLICT_POLICY_FAIL }
 
 
+/*
+ * The run StartWorkflow started (or found).
+ */
 struct  Resumable__V1__StartWorkflowResponse
 {
   ProtobufCMessage base;
+  /*
+   * The run's state.
+   */
   Resumable__V1__RunState *state;
   /*
    * False when on_conflict = USE_EXISTING returned an existing run.
@@ -229,10 +323,19 @@ struct  Resumable__V1__StartWorkflowResponse
     , NULL, 0 }
 
 
+/*
+ * Continues a run that failed or was interrupted.
+ */
 struct  Resumable__V1__ResumeWorkflowRequest
 {
   ProtobufCMessage base;
+  /*
+   * The id of the run to resume.
+   */
   char *workflow_id;
+  /*
+   * Return at once with the run RUNNING instead of waiting for it to end.
+   */
   protobuf_c_boolean no_wait;
   /*
    * Run again from this step (by name): the artifacts of the steps before
@@ -247,9 +350,15 @@ struct  Resumable__V1__ResumeWorkflowRequest
     , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * The resumed run.
+ */
 struct  Resumable__V1__ResumeWorkflowResponse
 {
   ProtobufCMessage base;
+  /*
+   * The run's state.
+   */
   Resumable__V1__RunState *state;
 };
 #define RESUMABLE__V1__RESUME_WORKFLOW_RESPONSE__INIT \
@@ -257,9 +366,15 @@ struct  Resumable__V1__ResumeWorkflowResponse
     , NULL }
 
 
+/*
+ * Reads a run's state.
+ */
 struct  Resumable__V1__GetStateRequest
 {
   ProtobufCMessage base;
+  /*
+   * The id of the run.
+   */
   char *workflow_id;
   /*
    * Include each committed step's artifact in the response.
@@ -275,9 +390,15 @@ struct  Resumable__V1__GetStateRequest
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+/*
+ * The state GetState read.
+ */
 struct  Resumable__V1__GetStateResponse
 {
   ProtobufCMessage base;
+  /*
+   * The run's state.
+   */
   Resumable__V1__RunState *state;
 };
 #define RESUMABLE__V1__GET_STATE_RESPONSE__INIT \
@@ -291,7 +412,13 @@ struct  Resumable__V1__GetStateResponse
 struct  Resumable__V1__GivenInput
 {
   ProtobufCMessage base;
+  /*
+   * `input` or the name of an earlier step.
+   */
   char *name;
+  /*
+   * The input's size in bytes.
+   */
   uint64_t bytes;
 };
 #define RESUMABLE__V1__GIVEN_INPUT__INIT \
@@ -305,7 +432,13 @@ struct  Resumable__V1__GivenInput
 struct  Resumable__V1__HistoryMessage
 {
   ProtobufCMessage base;
+  /*
+   * Who spoke: system, user, assistant, tool, …
+   */
   char *role;
+  /*
+   * The message text.
+   */
   char *content;
 };
 #define RESUMABLE__V1__HISTORY_MESSAGE__INIT \
@@ -319,8 +452,17 @@ struct  Resumable__V1__HistoryMessage
 struct  Resumable__V1__Usage
 {
   ProtobufCMessage base;
+  /*
+   * Input (prompt) tokens.
+   */
   uint64_t input_tokens;
+  /*
+   * Output (completion) tokens.
+   */
   uint64_t output_tokens;
+  /*
+   * Cost in micro-dollars.
+   */
   int64_t cost_micros;
 };
 #define RESUMABLE__V1__USAGE__INIT \
@@ -328,11 +470,23 @@ struct  Resumable__V1__Usage
     , 0, 0, 0 }
 
 
+/*
+ * One step of a run, as the run's state shows it.
+ */
 struct  Resumable__V1__StepRecord
 {
   ProtobufCMessage base;
+  /*
+   * The step's name.
+   */
   char *name;
+  /*
+   * The plugin that runs the step.
+   */
   char *plugin;
+  /*
+   * The step's status in this run.
+   */
   Resumable__V1__StepStatus status;
   /*
    * Attempts begun in this run (an attempt interrupted by a crash counts).
@@ -346,11 +500,17 @@ struct  Resumable__V1__StepRecord
    * The last failed attempt's error; empty when none failed.
    */
   char *last_error;
+  /*
+   * Whether retrying can help with `last_error`.
+   */
   protobuf_c_boolean last_error_retryable;
   /*
-   * Unix milliseconds; 0 when not reached.
+   * When the step started, in Unix milliseconds; 0 when not reached.
    */
   int64_t started_at_ms;
+  /*
+   * When the step finished, in Unix milliseconds; 0 when not reached.
+   */
   int64_t finished_at_ms;
   /*
    * Size of the committed artifact in bytes.
@@ -380,9 +540,12 @@ struct  Resumable__V1__StepRecord
   size_t n_inputs_given;
   Resumable__V1__GivenInput **inputs_given;
   /*
-   * ... and the history messages its history policy let through.
+   * ... and how many history messages its history policy let through ...
    */
   uint32_t history_messages_given;
+  /*
+   * ... and their size in bytes.
+   */
   uint64_t history_bytes_given;
 };
 #define RESUMABLE__V1__STEP_RECORD__INIT \
@@ -390,12 +553,18 @@ struct  Resumable__V1__StepRecord
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__STEP_STATUS__STEP_STATUS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
 
 
+/*
+ * One committed step's output.
+ */
 struct  Resumable__V1__Artifact
 {
   ProtobufCMessage base;
+  /*
+   * The name of the step that produced the artifact.
+   */
   char *step;
   /*
-   * JSON by default.
+   * The step's committed output; JSON by default.
    */
   ProtobufCBinaryData data;
 };
@@ -404,6 +573,9 @@ struct  Resumable__V1__Artifact
     , (char *)protobuf_c_empty_string, {0,NULL} }
 
 
+/*
+ * What a run has cost and what resumes saved, in integer micro-dollars.
+ */
 struct  Resumable__V1__CostLedger
 {
   ProtobufCMessage base;
@@ -415,7 +587,13 @@ struct  Resumable__V1__CostLedger
    * Cost of committed steps that resumes did not run again.
    */
   int64_t saved_by_resume_micros;
+  /*
+   * Input tokens over the whole run.
+   */
   uint64_t input_tokens;
+  /*
+   * Output tokens over the whole run.
+   */
   uint64_t output_tokens;
 };
 #define RESUMABLE__V1__COST_LEDGER__INIT \
@@ -423,18 +601,36 @@ struct  Resumable__V1__CostLedger
     , 0, 0, 0, 0 }
 
 
+/*
+ * Everything a caller needs to know about a run.
+ */
 struct  Resumable__V1__RunState
 {
   ProtobufCMessage base;
+  /*
+   * The run's id.
+   */
   char *workflow_id;
+  /*
+   * The workflow definition's name.
+   */
   char *workflow;
+  /*
+   * The run's status.
+   */
   Resumable__V1__RunStatus status;
   /*
    * Name of the step the run is at: the step running or failed, or the
    * last step once COMPLETED.
    */
   char *current_step;
+  /*
+   * The index of `current_step` among the steps, from 0.
+   */
   uint32_t current_step_index;
+  /*
+   * The steps' records, in the definition's order.
+   */
   size_t n_steps;
   Resumable__V1__StepRecord **steps;
   /*
@@ -442,9 +638,21 @@ struct  Resumable__V1__RunState
    */
   size_t n_artifacts;
   Resumable__V1__Artifact **artifacts;
+  /*
+   * What the run has cost and what resumes saved.
+   */
   Resumable__V1__CostLedger *cost;
+  /*
+   * The version of the stored run state's schema.
+   */
   uint32_t schema_version;
+  /*
+   * When the run was created, in Unix milliseconds.
+   */
   int64_t created_at_ms;
+  /*
+   * When the run last changed, in Unix milliseconds.
+   */
   int64_t updated_at_ms;
   /*
    * When every key of the run expires from Redis; 0 when it never does.
@@ -455,7 +663,8 @@ struct  Resumable__V1__RunState
    */
   uint32_t resumes;
   /*
-   * Why the run is FAILED (the failed step's error, with its name).
+   * Why the run is FAILED (the failed step's error, with its name), or the
+   * reason it was CANCELLED; empty otherwise.
    */
   char *error;
   /*
@@ -468,7 +677,7 @@ struct  Resumable__V1__RunState
   size_t n_history;
   Resumable__V1__HistoryMessage **history;
   /*
-   * Set while the run is AWAITING_APPROVAL.
+   * Set while the run is AWAITING_APPROVAL (an empty token otherwise).
    */
   Resumable__V1__Approval *approval;
 };
@@ -498,13 +707,19 @@ struct  Resumable__V1__Approval
    */
   char *kind;
   /*
-   * The artifact's confidence and the threshold (kind "low_confidence").
+   * The artifact's confidence (kind "low_confidence").
    */
   double confidence;
+  /*
+   * The threshold the confidence fell below (kind "low_confidence").
+   */
   double threshold;
+  /*
+   * When approval was requested, in Unix milliseconds.
+   */
   int64_t requested_at_ms;
   /*
-   * When the run fails for want of an answer.
+   * When the run fails for want of an answer, in Unix milliseconds.
    */
   int64_t deadline_ms;
 };
@@ -513,6 +728,9 @@ struct  Resumable__V1__Approval
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
+/*
+ * Lists runs, newest first, a page at a time.
+ */
 struct  Resumable__V1__ListWorkflowsRequest
 {
   ProtobufCMessage base;
@@ -544,15 +762,45 @@ struct  Resumable__V1__ListWorkflowsRequest
 struct  Resumable__V1__RunSummary
 {
   ProtobufCMessage base;
+  /*
+   * The run's id.
+   */
   char *workflow_id;
+  /*
+   * The workflow definition's name.
+   */
   char *workflow;
+  /*
+   * The run's status.
+   */
   Resumable__V1__RunStatus status;
+  /*
+   * The step the run is at.
+   */
   char *current_step;
+  /*
+   * The index of `current_step` among the steps, from 0.
+   */
   uint32_t current_step_index;
+  /*
+   * How many steps the workflow has.
+   */
   uint32_t step_count;
+  /*
+   * When the run was created, in Unix milliseconds.
+   */
   int64_t created_at_ms;
+  /*
+   * When the run last changed, in Unix milliseconds.
+   */
   int64_t updated_at_ms;
+  /*
+   * What the run has cost and what resumes saved.
+   */
   Resumable__V1__CostLedger *cost;
+  /*
+   * Why the run failed or was cancelled; empty otherwise.
+   */
   char *error;
 };
 #define RESUMABLE__V1__RUN_SUMMARY__INIT \
@@ -560,6 +808,9 @@ struct  Resumable__V1__RunSummary
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0, NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * One page of runs.
+ */
 struct  Resumable__V1__ListWorkflowsResponse
 {
   ProtobufCMessage base;
@@ -578,9 +829,15 @@ struct  Resumable__V1__ListWorkflowsResponse
     , 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Stops a run for good.
+ */
 struct  Resumable__V1__CancelWorkflowRequest
 {
   ProtobufCMessage base;
+  /*
+   * The id of the run to cancel.
+   */
   char *workflow_id;
   /*
    * Recorded as the run's error.
@@ -592,9 +849,15 @@ struct  Resumable__V1__CancelWorkflowRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * The cancelled run.
+ */
 struct  Resumable__V1__CancelWorkflowResponse
 {
   ProtobufCMessage base;
+  /*
+   * The run's state.
+   */
   Resumable__V1__RunState *state;
 };
 #define RESUMABLE__V1__CANCEL_WORKFLOW_RESPONSE__INIT \
@@ -602,9 +865,15 @@ struct  Resumable__V1__CancelWorkflowResponse
     , NULL }
 
 
+/*
+ * Approves or rejects the step a run is AWAITING_APPROVAL for.
+ */
 struct  Resumable__V1__ApproveStepRequest
 {
   ProtobufCMessage base;
+  /*
+   * The id of the run awaiting approval.
+   */
   char *workflow_id;
   /*
    * The run's Approval.token.
@@ -628,9 +897,15 @@ struct  Resumable__V1__ApproveStepRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
+/*
+ * The run after the answer.
+ */
 struct  Resumable__V1__ApproveStepResponse
 {
   ProtobufCMessage base;
+  /*
+   * The run's state.
+   */
   Resumable__V1__RunState *state;
 };
 #define RESUMABLE__V1__APPROVE_STEP_RESPONSE__INIT \
@@ -638,9 +913,15 @@ struct  Resumable__V1__ApproveStepResponse
     , NULL }
 
 
+/*
+ * Watches a run until it ends.
+ */
 struct  Resumable__V1__WatchWorkflowRequest
 {
   ProtobufCMessage base;
+  /*
+   * The id of the run to watch.
+   */
   char *workflow_id;
 };
 #define RESUMABLE__V1__WATCH_WORKFLOW_REQUEST__INIT \
@@ -661,8 +942,17 @@ struct  Resumable__V1__RunEvent
    * new types may appear: show an unknown one as it is.
    */
   char *type;
+  /*
+   * The step the event concerns.
+   */
   char *step;
+  /*
+   * The attempt the event concerns.
+   */
   uint32_t attempt;
+  /*
+   * When it happened, in Unix milliseconds.
+   */
   int64_t at_ms;
   /*
    * The error of a failed attempt, the reason of a wait, an approval's note.
@@ -690,7 +980,13 @@ struct  Resumable__V1__RunEvent
 struct  Resumable__V1__WatchWorkflowResponse
 {
   ProtobufCMessage base;
+  /*
+   * The run's state: on the first and the last frame.
+   */
   Resumable__V1__RunState *state;
+  /*
+   * The event: on every frame but the first.
+   */
   Resumable__V1__RunEvent *event;
 };
 #define RESUMABLE__V1__WATCH_WORKFLOW_RESPONSE__INIT \
@@ -698,6 +994,9 @@ struct  Resumable__V1__WatchWorkflowResponse
     , NULL, NULL }
 
 
+/*
+ * Asks for the server's health; it has no fields.
+ */
 struct  Resumable__V1__HealthRequest
 {
   ProtobufCMessage base;
@@ -707,6 +1006,9 @@ struct  Resumable__V1__HealthRequest
      }
 
 
+/*
+ * The server's health.
+ */
 struct  Resumable__V1__HealthResponse
 {
   ProtobufCMessage base;
@@ -714,17 +1016,31 @@ struct  Resumable__V1__HealthResponse
    * SERVING, or NOT_SERVING with the reason in redis_error.
    */
   char *status;
+  /*
+   * The server's version.
+   */
   char *version;
+  /*
+   * Whether Redis answered PING.
+   */
   protobuf_c_boolean redis_reachable;
   /*
    * One PING round trip, in microseconds.
    */
   uint64_t redis_latency_us;
+  /*
+   * Why the server is NOT_SERVING; while SERVING, a warning about Redis when
+   * there is one (an eviction policy other than noeviction, which may break
+   * runs).
+   */
   char *redis_error;
   /*
    * Runs this server is driving now.
    */
   uint32_t runs_in_flight;
+  /*
+   * How long the server has run, in milliseconds.
+   */
   uint64_t uptime_ms;
 };
 #define RESUMABLE__V1__HEALTH_RESPONSE__INIT \

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// Coalesces flushes on a channel: the first flush of an event-loop tick is
 /// queued behind the work already queued on the loop, so the frames that
@@ -7,14 +7,14 @@ public import NIOCore
 ///
 /// - Important: Add it at the head end of the pipeline (before any handler
 ///   that writes), so every flush passes through it. Used on one event loop only.
-public final class FlushCoalescer: ChannelOutboundHandler {
-  public typealias OutboundIn = NIOAny
+final class FlushCoalescer: ChannelOutboundHandler {
+  typealias OutboundIn = NIOAny
 
   private var flushQueued = false
 
-  public init() {}
+  init() {}
 
-  public func flush(context: ChannelHandlerContext) {
+  func flush(context: ChannelHandlerContext) {
     guard !flushQueued else { return }
     flushQueued = true
     context.eventLoop.assumeIsolated().execute {
@@ -24,7 +24,7 @@ public final class FlushCoalescer: ChannelOutboundHandler {
   }
 
   /// Flushes what is written before closing: a last error frame is sent, not dropped.
-  public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+  func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
     if flushQueued { context.flush() }
     context.close(mode: mode, promise: promise)
   }
