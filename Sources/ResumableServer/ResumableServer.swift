@@ -5,6 +5,7 @@ import NIOPosix
 import ResumableCore
 import ResumableMetrics
 import ResumableRedis
+import ResumableSocket
 import ResumableStore
 import ResumableWire
 public import ServiceLifecycle
@@ -123,6 +124,11 @@ public final class ResumableServer: Service, Sendable {
     let dispatcher = Dispatcher(engine: engine, logger: logger)
     let connections = ConnectionRegistry()
 
+    do {
+      try SocketDirectory.secure(forSocket: configuration.socketPath, create: true)
+    } catch {
+      throw ServerError(error.description)
+    }
     try await SocketFile.prepare(path: configuration.socketPath, group: group)
     let maximumFrameBytes = configuration.maximumFrameBytes
     let writeStallTimeout = configuration.limits.writeStallTimeout
