@@ -76,6 +76,12 @@ public final class ResumableServer: Service, Sendable {
 
   private func serve() async throws {
     let group = MultiThreadedEventLoopGroup.singleton
+    // Before anything starts: a socket directory that is not ours is a refusal at once.
+    do {
+      try SocketDirectory.secure(forSocket: configuration.socketPath, create: true)
+    } catch {
+      throw ServerError(error.description)
+    }
     var embedded: RedisServerProcess?
     let address: RedisAddress
     switch configuration.redis {
@@ -124,11 +130,6 @@ public final class ResumableServer: Service, Sendable {
     let dispatcher = Dispatcher(engine: engine, logger: logger)
     let connections = ConnectionRegistry()
 
-    do {
-      try SocketDirectory.secure(forSocket: configuration.socketPath, create: true)
-    } catch {
-      throw ServerError(error.description)
-    }
     try await SocketFile.prepare(path: configuration.socketPath, group: group)
     let maximumFrameBytes = configuration.maximumFrameBytes
     let writeStallTimeout = configuration.limits.writeStallTimeout

@@ -55,9 +55,13 @@ public enum SocketDirectory {
 
   /// Creates `directory` (mode 0700) if asked and missing, and checks it is `uid`'s own.
   static func secure(directory: String, create: Bool, uid: UInt32) throws(SocketDirectoryError) {
-    if create, mkdir(directory, 0o700) != 0, errno != EEXIST {
-      throw SocketDirectoryError(
-        directory: directory, problem: "it cannot be created: \(String(cString: strerror(errno)))")
+    if create {
+      if mkdir(directory, 0o700) == 0 {
+        _ = chmod(directory, 0o700)  // whatever the umask took away
+      } else if errno != EEXIST {
+        throw SocketDirectoryError(
+          directory: directory, problem: "it cannot be created: \(String(cString: strerror(errno)))")
+      }
     }
     var info = stat()
     guard lstat(directory, &info) == 0 else {

@@ -31,8 +31,11 @@ struct SocketDefaultsCLITests {
     let definitions = directory.appending("w.yaml")
     try "workflows:\n  - name: w\n    steps:\n      - {name: a, plugin: echo, inputs: [input]}\n"
       .write(toFile: definitions, atomically: true, encoding: .utf8)
+    // Readable by nobody whatever the umask (an in-process server narrows it while binding).
+    chmod(definitions, 0o644)
     let dataDir = directory.appending("data-\(UUID().uuidString.prefix(6))")
     try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: false)
+    chmod(dataDir, 0o700)
     if asNobody { chown(dataDir, nobody, nobody) }
     return try ChildProcess(
       try command(["serve", "--workflows", definitions, "--data-dir", dataDir, "--log-level", "warning"], asNobody: asNobody, environment: environment),

