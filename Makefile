@@ -3,7 +3,10 @@
 
 SHELL := /bin/bash
 APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf pkg-config
-SOCKET ?= $(or $(RESUMABLE_SOCKET),/tmp/resumable.sock)
+# The server's default socket: $XDG_RUNTIME_DIR/resumable.sock, else one in
+# /tmp/resumable-UID, a directory `serve` creates mode 0700 (and refuses when it
+# is not the user's own).
+SOCKET ?= $(or $(RESUMABLE_SOCKET),$(if $(XDG_RUNTIME_DIR),$(XDG_RUNTIME_DIR)/resumable.sock,/tmp/resumable-$(shell id -u)/resumable.sock))
 
 # $(call apt_install,PACKAGES): installs the Debian packages that are missing.
 define apt_install

@@ -213,6 +213,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ResumableSocketTests",
+      dependencies: ["ResumableSocket", "ResumableClient", "ResumableTestSupport"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ResumableRedisTests",
       dependencies: [
         "ResumableRedis", "ResumableTestSupport",

@@ -6,6 +6,7 @@
 #include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,10 @@ static void launch_child(int report_fd, pid_t parent, const char *path, char *co
   for (int signal_number = 1; signal_number < NSIG; signal_number++) {
     (void)sigaction(signal_number, &default_action, NULL);
   }
+  // The child's files are private, whatever mask the parent had at this instant
+  // (a server narrows its mask to 0177 while binding, which would leave the
+  // child unable to enter the directories it makes).
+  (void)umask(077);
   if (setpgid(0, 0) != 0) { report.step = 0; goto fail; }
   if (prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0) { report.step = 1; goto fail; }
   // The parent may have died between fork and prctl: then no signal will come.

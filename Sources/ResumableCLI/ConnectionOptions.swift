@@ -19,6 +19,14 @@ struct ConnectionOptions: ParsableArguments {
       valueName: "seconds"))
   var timeout: Double?
 
+  @Option(
+    name: .customLong("trust-server-uid"),
+    help: ArgumentHelp(
+      "Also talk to a server running as this user id (by default only one running as you or "
+        + "as root; the check uses the socket's peer credentials).",
+      valueName: "uid"))
+  var trustServerUID: UInt32?
+
   func validate() throws {
     if let timeout, !(timeout > 0 && timeout.isFinite) {
       throw ValidationError("--timeout must be a positive number of seconds, not \(timeout)")
@@ -78,12 +86,7 @@ struct ConnectionOptions: ParsableArguments {
   /// Connects, makes one call and returns its answer; a failure prints `error: CODE:
   /// message` to standard error and ends with the exit code of the error.
   func call<Answer>(_ call: (ResumableClient, Duration?) async throws(ResumableClientError) -> Answer) async throws -> Answer {
-    let client: ResumableClient
-    do {
-      client = try await ResumableClient.connect(socketPath: socketPath)
-    } catch {
-      throw Self.report(error, connecting: true)
-    }
+    let client = try await connect()
     do {
       let answer = try await call(client, timeout.map { Duration.seconds($0) })
       await client.close()
@@ -91,6 +94,17 @@ struct ConnectionOptions: ParsableArguments {
     } catch {
       await client.close()
       throw Self.report(error, connecting: false)
+    }
+  }
+
+  /// Connects to the server; a failure prints `error: CODE: message` to standard error and
+  /// ends with the exit code of the error (69 when the server is unreachable or not trusted).
+  func connect() async throws -> ResumableClient {
+    do {
+      return try await ResumableClient.connect(
+        socketPath: socketPath, configuration: .init(trustedServerUID: trustServerUID))
+    } catch {
+      throw Self.report(error, connecting: true)
     }
   }
 

@@ -39,12 +39,7 @@ extension ConnectionOptions {
     style: ProgressDisplay.Style, stopAtApproval: Bool = false,
     _ call: (ResumableClient, Duration?) async throws(ResumableClientError) -> String
   ) async throws {
-    let client: ResumableClient
-    do {
-      client = try await ResumableClient.connect(socketPath: socketPath)
-    } catch {
-      throw Self.report(error, connecting: true)
-    }
+    let client = try await connect()
     let timeout = timeout.map { Duration.seconds($0) }
     var display = ProgressDisplay(style: style)
     let final: RunState

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ResumableSocket
 public import ResumableWire
 
 /// An async client of the Resumable sidecar, over one Unix domain socket connection.
@@ -19,11 +20,14 @@ public import ResumableWire
 /// - Important: Call ``close()`` when done; it fails the calls still waiting. Every method throws
 ///   ``ResumableClientError`` only.
 public final class ResumableClient: Sendable {
-  /// The socket path used when none is given: `/tmp/resumable.sock`.
+  /// The socket path used when none is given: `$XDG_RUNTIME_DIR/resumable.sock` when that
+  /// variable is set, else `/tmp/resumable-UID/resumable.sock` (UID: the effective user id),
+  /// in a directory `resumable serve` creates mode 0700 and every client checks is still the
+  /// user's own.
   ///
   /// The CLI falls back to it after `--socket` and `RESUMABLE_SOCKET`; `resumable serve`
   /// listens on it by default.
-  public static let defaultSocketPath = "/tmp/resumable.sock"
+  public static var defaultSocketPath: String { SocketDirectory.defaultSocketPath() }
 
   /// The path of the server's Unix domain socket.
   public let socketPath: String
@@ -51,12 +55,23 @@ public final class ResumableClient: Sendable {
   ///   - socketPath: The server's Unix domain socket.
   ///   - configuration: Timeouts and limits.
   /// - Returns: A connected client.
+  ///
+  /// The server must run as this user or as root, or as
+  /// ``Configuration/trustedServerUID``: the kernel says who listens (`SO_PEERCRED`), so a
+  /// socket another user created first cannot receive this client's calls. A socket in
+  /// `/tmp/resumable-UID` is used only while that directory is this user's own.
   /// - Throws: ``ResumableClientError`` with `.unavailable` when no server listens there (the
-  ///   message says how to start one), `.permissionDenied` when the socket refuses this user,
-  ///   `.invalidArgument` when the path is too long for a Unix socket.
+  ///   message says how to start one) or the one there runs as a user not trusted,
+  ///   `.permissionDenied` when the socket refuses this user or its directory is not the
+  ///   user's own, `.invalidArgument` when the path is too long for a Unix socket.
   public static func connect(
     socketPath: String = defaultSocketPath, configuration: Configuration = .init()
   ) async throws(ResumableClientError) -> ResumableClient {
+    do {
+      try SocketDirectory.secure(forSocket: socketPath, create: false)
+    } catch {
+      throw ResumableClientError(code: .permissionDenied, message: error.description, cause: error)
+    }
     let pending = PendingCalls()
     let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .connectTimeout(TimeAmount(configuration.connectTimeout))
@@ -70,11 +85,22 @@ public final class ResumableClient: Sendable {
         }
       }
     let channel: any Channel
+    let server: Result<PeerCredentials, any Error>
     do {
-      channel = try await bootstrap.connect(unixDomainSocketPath: socketPath).get()
+      // Who listens is read as the connection completes, on its event loop: a server that
+      // answers and closes at once (refusing this user) cannot close it first.
+      (channel, server) = try await bootstrap.connect(unixDomainSocketPath: socketPath).flatMap { channel in
+        PeerCredentials.future(of: channel).map { (channel, .success($0)) }.recover { (channel, .failure($0)) }
+      }.get()
     } catch {
       throw ResumableClientError(
         connecting: error, socketPath: socketPath, timeout: configuration.connectTimeout)
+    }
+    do {
+      try checkServerUser(server, socketPath: socketPath, trusting: configuration.trustedServerUID)
+    } catch {
+      channel.close(promise: nil)
+      throw error
     }
     return ResumableClient(
       socketPath: socketPath, configuration: configuration, channel: channel, pending: pending)

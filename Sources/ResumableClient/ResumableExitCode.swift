@@ -11,7 +11,7 @@ public import ResumableWire
 /// | 3 | the run is FAILED |
 /// | 4 | the run is AWAITING_APPROVAL |
 /// | 5 | the run is CANCELLED |
-/// | 69 | the server is unreachable: nothing to connect to at the socket path |
+/// | 69 | the server is unreachable: nothing to connect to at the socket path, or the server there runs as a user this client does not trust |
 public enum ResumableExitCode {
   /// The run is COMPLETED, or RUNNING when the command did not wait for it.
   public static let success: Int32 = 0
@@ -25,7 +25,7 @@ public enum ResumableExitCode {
   public static let awaitingApproval: Int32 = 4
   /// The run is CANCELLED.
   public static let runCancelled: Int32 = 5
-  /// The server is unreachable (`EX_UNAVAILABLE`).
+  /// The server is unreachable (`EX_UNAVAILABLE`), or runs as a user not trusted.
   public static let unreachable: Int32 = 69
 
   /// The table above as help text, for the command's `--help`.
@@ -37,7 +37,8 @@ public enum ResumableExitCode {
       3   the run is FAILED (resume it with `resumable resume ID`)
       4   the run is AWAITING_APPROVAL
       5   the run is CANCELLED
-      69  the server is unreachable (nothing listening at the socket path)
+      69  the server is unreachable (nothing listening at the socket path, or it runs
+          as another user: see --trust-server-uid)
     """
 
   /// The exit code for a run's status as a command returns it.

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import ResumableSocket
 import ResumableWire
 import Synchronization
 

@@ -5,6 +5,7 @@ import NIOPosix
 import ResumableCore
 import ResumableMetrics
 import ResumableRedis
+import ResumableSocket
 import ResumableStore
 import ResumableWire
 public import ServiceLifecycle
@@ -81,6 +82,12 @@ public final class ResumableServer: Service, Sendable {
       throw ServerError("invalid workflow definition: \(error)")
     }
     let group = MultiThreadedEventLoopGroup.singleton
+    // Before anything starts: a socket directory that is not ours is a refusal at once.
+    do {
+      try SocketDirectory.secure(forSocket: configuration.socketPath, create: true)
+    } catch {
+      throw ServerError(error.description)
+    }
     var embedded: RedisServerProcess?
     let address: RedisAddress
     switch configuration.redis {

@@ -12,7 +12,7 @@
 // locks) and cannot call prctl at all (it is variadic). posix_spawn cannot set
 // PR_SET_PDEATHSIG in the child.
 //
-// The child also gets: its own process group; every signal at its default
+// The child also gets: umask 077; its own process group; every signal at its default
 // disposition and none blocked; stdin from /dev/null; stdout and stderr
 // appended to `output_path` (created mode 0600); no other descriptor (every
 // descriptor from 3 up is closed, close-on-exec or not).

@@ -4,6 +4,7 @@ import itertools
 import json
 import os
 import socket
+import stat
 import struct
 import threading
 
@@ -18,7 +19,58 @@ except ImportError as error:  # pragma: no cover - explained to the user
         "(protoc from Debian's protobuf-compiler)"
     ) from error
 
-DEFAULT_SOCKET_PATH = "/tmp/resumable.sock"
+SOCKET_NAME = "resumable.sock"
+
+
+def default_socket_path(environ=None, uid=None):
+    """``$XDG_RUNTIME_DIR/resumable.sock`` when that is set, else
+    ``/tmp/resumable-UID/resumable.sock`` (UID: the effective user id), as the server's."""
+    environ = os.environ if environ is None else environ
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return os.path.join(runtime, SOCKET_NAME)
+    return os.path.join(private_directory(uid), SOCKET_NAME)
+
+
+def private_directory(uid=None):
+    """``/tmp/resumable-UID``: the default socket's directory without ``XDG_RUNTIME_DIR``."""
+    return f"/tmp/resumable-{os.geteuid() if uid is None else uid}"
+
+
+def trusts(server_uid, client_uid, trusted_server_uid=None):
+    """Whether a client running as ``client_uid`` talks to a server running as
+    ``server_uid``: the same user, root, or ``trusted_server_uid``."""
+    return server_uid in (client_uid, 0) or (trusted_server_uid is not None and server_uid == trusted_server_uid)
+
+
+def _check_socket_directory(socket_path):
+    """Refuses a socket in ``/tmp/resumable-UID`` unless that directory is this user's own:
+    a real directory owned by the effective uid, with no group or other bits."""
+    directory = private_directory()
+    if os.path.dirname(socket_path) != directory:
+        return
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        return  # no server there: connecting says so
+    uid = os.geteuid()
+    if stat.S_ISLNK(info.st_mode):
+        problem = "it is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "it is not a directory"
+    elif info.st_uid != uid:
+        problem = f"it belongs to uid {info.st_uid}, not to you (uid {uid})"
+    elif info.st_mode & 0o077:
+        problem = f"its mode {info.st_mode & 0o777:o} lets other users in (it must be 700)"
+    else:
+        return
+    raise errors.PermissionDenied(
+        f"refusing the socket directory {directory}: {problem}. Remove it (or fix it: `chmod 700`, "
+        "owned by you), or choose another socket path"
+    )
+
+
+DEFAULT_SOCKET_PATH = default_socket_path()
 _HEADER = struct.Struct(">I")
 _MAX_FRAME = 64 * 1024 * 1024
 
@@ -26,17 +78,20 @@ _MAX_FRAME = 64 * 1024 * 1024
 class Client:
     """A connection to a ``resumable serve`` sidecar.
 
-    ``socket_path`` defaults to ``$RESUMABLE_SOCKET``, else ``/tmp/resumable.sock``.
+    ``socket_path`` defaults to ``$RESUMABLE_SOCKET``, else ``default_socket_path()``.
+    The server must run as this user or as root (the kernel says who listens:
+    ``SO_PEERCRED``), or as ``trust_server_uid``; otherwise ``Unavailable`` is raised.
     Calls are thread-safe (one at a time on the connection). ``timeout`` (seconds)
     bounds each call: the server answers ``DEADLINE_EXCEEDED`` when it passes, and the
     run goes on. Failures raise a subclass of ``ResumableError``.
     """
 
-    def __init__(self, socket_path=None, timeout=None):
-        self.socket_path = socket_path or os.environ.get("RESUMABLE_SOCKET") or DEFAULT_SOCKET_PATH
+    def __init__(self, socket_path=None, timeout=None, trust_server_uid=None):
+        self.socket_path = socket_path or os.environ.get("RESUMABLE_SOCKET") or default_socket_path()
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        _check_socket_directory(self.socket_path)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._sock.connect(self.socket_path)
@@ -45,6 +100,13 @@ class Client:
             raise errors.Unavailable(
                 f"cannot connect to {self.socket_path}: {error.strerror or error}; is `resumable serve` running?"
             ) from error
+        _pid, server_uid, _gid = struct.unpack("3i", self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        if not trusts(server_uid, os.geteuid(), trust_server_uid):
+            self._sock.close()
+            raise errors.Unavailable(
+                f"the server on {self.socket_path} runs as uid {server_uid}, not you (uid {os.geteuid()}); "
+                f"pass trust_server_uid={server_uid} if you trust it"
+            )
 
     def __enter__(self):
         return self

@@ -1,5 +1,10 @@
 """The Python client against the real server: every method, its errors, and a resume."""
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
 
 import pytest
@@ -11,6 +16,7 @@ from resumable_client import (
     DeadlineExceeded,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Unavailable,
 )
 
@@ -110,3 +116,68 @@ def test_operating_methods(server):
         runs, cursor = client.list(status="CANCELLED", limit=1000)
         assert slow in [run.workflow_id for run in runs]
         assert client.health()["status"] == "SERVING"
+
+
+# -- issue 12: the default socket path and the server's identity -------------------------
+
+
+def test_the_default_socket_path():
+    from resumable_client.client import default_socket_path
+
+    assert default_socket_path({"XDG_RUNTIME_DIR": "/run/user/1000"}, 1000) == "/run/user/1000/resumable.sock"
+    assert default_socket_path({}, 1000) == "/tmp/resumable-1000/resumable.sock"
+    assert default_socket_path({"XDG_RUNTIME_DIR": ""}, 0) == "/tmp/resumable-0/resumable.sock"
+
+
+@pytest.mark.parametrize(
+    "server_uid, client_uid, trusted, allowed",
+    [(1000, 1000, None, True), (0, 1000, None, True), (1001, 1000, None, False), (1001, 1000, 1001, True),
+     (1001, 1000, 1002, False), (1000, 0, None, False)],
+)
+def test_which_server_users_a_client_trusts(server_uid, client_uid, trusted, allowed):
+    from resumable_client.client import trusts
+
+    assert trusts(server_uid, client_uid, trusted) is allowed
+
+
+@pytest.mark.parametrize("kind", ["mode 0777", "owned by nobody"])
+def test_a_socket_directory_not_the_users_own_is_refused(tmp_path, monkeypatch, kind):
+    from resumable_client import client as client_module
+
+    directory = tmp_path / "sockets"
+    directory.mkdir(mode=0o700)
+    if kind == "mode 0777":
+        os.chmod(directory, 0o777)
+    else:
+        os.chown(directory, 65534, 65534)  # the tests run as root
+    monkeypatch.setattr(client_module, "private_directory", lambda uid=None: str(directory))
+    with pytest.raises(PermissionDenied) as raised:
+        Client(str(directory / "resumable.sock"))
+    assert f"refusing the socket directory {directory}" in raised.value.message
+
+
+def test_a_server_running_as_another_user_is_refused_unless_trusted():
+    """A real listener run as nobody (setpriv): its uid comes from SO_PEERCRED."""
+    directory = tempfile.mkdtemp(prefix="rsm-py-uid-")  # pytest's tmp_path is closed to nobody
+    os.chmod(directory, 0o777)
+    path = os.path.join(directory, "other.sock")
+    listener = subprocess.Popen(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+         "import socket, sys, time\n"
+         "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(8)\n"
+         "print('ready', flush=True); time.sleep(60)\n", path],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert listener.stdout.readline().strip() == b"ready"
+        with pytest.raises(Unavailable) as raised:
+            Client(path)
+        assert (
+            f"the server on {path} runs as uid 65534, not you (uid {os.geteuid()}); "
+            "pass trust_server_uid=65534 if you trust it" in raised.value.message
+        )
+        Client(path, trust_server_uid=65534).close()
+    finally:
+        listener.kill()
+        listener.wait()
+        shutil.rmtree(directory, ignore_errors=True)

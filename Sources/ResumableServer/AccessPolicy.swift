@@ -1,32 +1,5 @@
-internal import CResumableSocket
 import Glibc
-import NIOCore
-
-/// Who is at the other end of a Unix socket connection, as the kernel says
-/// (`SO_PEERCRED`): the peer's process id, user id and group id at the time
-/// it connected. A peer cannot forge these.
-struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
-  var pid: Int32
-  var uid: UInt32
-  var gid: UInt32
-
-  /// Reads the credentials of `channel`'s peer.
-  ///
-  /// The one place the server reads a socket option by its C layout
-  /// (`c_resumable_peer_credentials`, checked against `struct ucred` at compile time).
-  /// - Throws: when the channel is not a socket, or `getsockopt` fails.
-  static func of(_ channel: any Channel) async throws -> PeerCredentials {
-    guard let provider = channel as? any SocketOptionProvider else {
-      throw ServerError("the connection is not a socket; cannot read its peer's credentials")
-    }
-    let value: c_resumable_peer_credentials = try await provider.unsafeGetSocketOption(
-      level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)
-    ).get()
-    return PeerCredentials(pid: value.pid, uid: value.uid, gid: value.gid)
-  }
-
-  var description: String { "uid \(uid), gid \(gid), pid \(pid)" }
-}
+import ResumableSocket
 
 /// Which local users may use the server (docs/Contract.md G8), beyond the socket
 /// file's own mode and group.
