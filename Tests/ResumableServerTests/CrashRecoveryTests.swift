@@ -118,7 +118,9 @@ struct CrashRecoveryTests {
   }
 
   @Test func anotherServerAdoptsEveryRunOfAServerThatDied() async throws {
-    try await Self.withSetup { setup in
+    // A long middle step: all six runs must still be in it when the server is
+    // killed, however slowly a loaded machine starts them.
+    try await Self.withSetup(middleMs: 4000) { setup in
       let doomed = try await setup.serve(Self.fast + ["--no-recovery"], name: "a")
       let survivor = try await setup.serve(Self.fast, name: "b")
       let ids = (1...6).map { "adopt-\($0)" }
