@@ -87,11 +87,19 @@ struct ServerLifecycleTests {
       defer { Task { await directory.remove() } }
       let record = RecordFile(in: directory)
       let prefix = uniqueKeyPrefix()
-      let yaml = researchYAML(record: record.path)
-      // Shut down while step `one` (400 ms) is running, with a waiting caller.
+      // Step `one` lasts 1.5 s: long enough that the shutdown begins while it
+      // runs, however slowly a loaded machine (the whole suite in parallel) gets there.
+      let yaml = researchYAML(record: record.path) + """
+
+          - name: graceful
+            steps:
+              - {name: one, plugin: simulate, config: {latency_ms: 1500, record: \(record.path)}}
+              - {name: two, plugin: simulate, config: {latency_ms: 400, record: \(record.path)}}
+        """
+      // Shut down while step `one` is running, with a waiting caller.
       try await LiveServer.with(redis: redis, workflows: yaml, keyPrefix: prefix) { server in
         try await server.withClient { client in
-          let state = try await client.startWorkflow(StartWorkflowRequest(workflow: "slow", workflowID: "grace", noWait: true)).state
+          let state = try await client.startWorkflow(StartWorkflowRequest(workflow: "graceful", workflowID: "grace", noWait: true)).state
           #expect(state.status == .running)
           try await Task.sleep(for: .milliseconds(100))
         }

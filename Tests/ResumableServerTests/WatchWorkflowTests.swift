@@ -274,7 +274,8 @@ extension WatchWorkflowTests {
   /// driven by another, which dies mid-step; the watcher's server recovers the
   /// run, and the watcher sees it through to the end, from Redis.
   @Test func aWatcherOnOneServerFollowsARunDrivenByAnother() async throws {
-    try await CrashRecoveryTests.withSetup { setup in
+    // A middle step long enough to be killed in, on a loaded machine too.
+    try await CrashRecoveryTests.withSetup(middleMs: 3000) { setup in
       let driver = try await setup.serve(CrashRecoveryTests.fast, name: "driver")
       let watcher = try await setup.serve(CrashRecoveryTests.fast, name: "watcher")
       do {
