@@ -6,7 +6,13 @@ import Testing
 @Suite struct ReconnectTests {
   @Test func survivesKillAndRestartOfRedis() async throws {
     try await withTestRedis(appendFsync: .always) { redis in
-      try await redis.withClient { client in
+      // No command deadline: the BLPOP below must block until Redis dies,
+      // however long a loaded machine takes to get there.
+      let client = redis.makeClient(
+        configuration: .init(
+          connectTimeout: .seconds(2), reconnectBackoff: .init(initial: .milliseconds(10), maximum: .milliseconds(200)),
+          commandTimeout: nil))
+      do {
         let k = uniqueKeyPrefix()
         #expect(
           try await client.send(["SET", RedisArgument(k + "before"), "kept"]) == .simpleString("OK")
@@ -40,7 +46,11 @@ import Testing
           try await client.send(["GET", RedisArgument(k + "before")])
         }
         #expect(value == "kept")
+      } catch {
+        await client.close()
+        throw error
       }
+      await client.close()
     }
   }
 

@@ -13,7 +13,7 @@ struct RedisFaultTests {
       try await withTemporaryDirectory { directory in
         let yaml = researchYAML(record: RecordFile(in: directory).path)
         try await HardeningCLITests.withServe(
-          redis: redis, yaml: yaml, directory: directory, extraArguments: ["--redis-timeout", "0.5", "--lease-seconds", "2"]
+          redis: redis, yaml: yaml, directory: directory, extraArguments: ["--redis-timeout", "1", "--lease-seconds", "3"]
         ) { _, server in
           try await server.withClient { client in
             let started = try await client.startWorkflow(
@@ -25,7 +25,7 @@ struct RedisFaultTests {
               let health = try await answered(within: .seconds(10), "Health") { try await client.health() }.get()
               #expect(health.status == "NOT_SERVING")
               #expect(!health.redisReachable)
-              #expect(health.redisError.contains("did not answer within 0.5 s"), "\(health.redisError)")
+              #expect(health.redisError.contains("did not answer within 1 s"), "\(health.redisError)")
               let state = try await answered(within: .seconds(10), "GetState") {
                 try await client.getState(GetStateRequest(workflowID: "through-the-stop"))
               }

@@ -186,14 +186,14 @@ struct WriteSafetyTests {
       try await redis.withClient { client in
         let prefix = uniqueKeyPrefix()
         let store = RedisStateStore(client: client, keyPrefix: prefix)
-        // Written with a 2 s TTL: a step running longer would see its run expire.
-        let fence = try await Self.create(store, "long", ttl: 2_000)
-        #expect(try await Self.ttls(client, prefix, "long").allSatisfy { $0 <= 2_000 })
-        #expect(try await store.renewLease(workflowID: "long", fence: fence, ttl: .seconds(10), runTTL: .seconds(60)))
+        // Written with a 30 s TTL: a step running longer would see its run expire.
+        let fence = try await Self.create(store, "long", ttl: 30_000)
+        #expect(try await Self.ttls(client, prefix, "long").allSatisfy { $0 <= 30_000 })
+        #expect(try await store.renewLease(workflowID: "long", fence: fence, ttl: .seconds(10), runTTL: .seconds(600)))
         let ttls = try await Self.ttls(client, prefix, "long")
-        #expect(ttls.count == 3 && ttls.allSatisfy { $0 > 50_000 }, "\(ttls)")
+        #expect(ttls.count == 3 && ttls.allSatisfy { $0 > 300_000 }, "\(ttls)")
         let record = try #require(try await store.load(workflowID: "long", includeArtifacts: false))
-        #expect(record.expiresAtMs > Self.now() + 50_000)
+        #expect(record.expiresAtMs > Self.now() + 300_000)
       }
     }
   }
