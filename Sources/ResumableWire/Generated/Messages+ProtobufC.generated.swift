@@ -1137,9 +1137,9 @@ extension WatchWorkflowResponse: ProtobufCMessageConvertible {
   }
 }
 
-/// Every message of the .proto by its full name, for the tests to compare with the
-/// .proto itself.
-let generatedMessageTypes: [String: any WireMessage.Type] = [
+/// Every message of the .proto by its full name: for the tests to compare with the
+/// .proto itself, and for the fuzzer to decode every message.
+public let generatedMessageTypes: [String: any (WireMessage & Hashable).Type] = [
   "resumable.v1.Approval": Approval.self,
   "resumable.v1.ApproveStepRequest": ApproveStepRequest.self,
   "resumable.v1.ApproveStepResponse": ApproveStepResponse.self,
