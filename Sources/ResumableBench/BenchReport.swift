@@ -82,6 +82,8 @@ public struct BenchReport: Codable, Sendable {
     public var errors: Int
     /// CPU and Redis script time per call, over the measured window.
     public var cost: Cost?
+    /// The first failed call's error, when any failed.
+    public var firstError: String?
 
     enum CodingKeys: String, CodingKey {
       case concurrency
@@ -89,6 +91,7 @@ public struct BenchReport: Codable, Sendable {
       case latency
       case errors
       case cost
+      case firstError = "first_error"
     }
   }
 

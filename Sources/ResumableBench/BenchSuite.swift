@@ -342,7 +342,7 @@ public struct BenchSuite: Sendable {
       loads.append(
         BenchReport.Load(
           concurrency: concurrency, perSecond: result.perSecond, latency: result.latency.summary(),
-          errors: result.errors, cost: cost))
+          errors: result.errors, cost: cost, firstError: result.firstError))
     }
     return loads
   }

@@ -21,7 +21,9 @@ struct BenchSmokeTests {
     #expect((figures.resume?.answered.count ?? 0) > 0)
     #expect(figures.getState.map(\.concurrency) == [1, 4])
     #expect(figures.getState.allSatisfy { $0.perSecond > 0 && $0.errors == 0 })
-    #expect(figures.throughput.allSatisfy { $0.perSecond > 0 && $0.errors == 0 })
+    #expect(
+      figures.throughput.allSatisfy { $0.perSecond > 0 && $0.errors == 0 },
+      "\(figures.throughput.compactMap(\.firstError))")
     // Every throughput row says what a run cost: CPU (clock ticks: may round
     // to 0 in a short window) and Redis' scripts (at least one EVALSHA a run).
     for load in figures.throughput {
