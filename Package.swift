@@ -196,7 +196,7 @@ let package = Package(
     .target(
       name: "ResumableTestSupport",
       dependencies: [
-        "ResumableRedis",
+        "ResumableRedis", "ResumableCore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],

@@ -39,11 +39,11 @@ final class AttemptLeases: Sendable {
   private let state = Mutex(State())
 
   /// Registers an attempt whose lease was just written (begun or committed).
-  func register(workflowID: String, fence: UInt64) -> (Key, LeaseLoss) {
+  func register(workflowID: String, fence: UInt64, now: ContinuousClock.Instant = .now) -> (Key, LeaseLoss) {
     let loss = LeaseLoss()
     let key = state.withLock { state in
       defer { state.next += 1 }
-      state.entries[state.next] = (Entry(workflowID: workflowID, fence: fence, loss: loss), .now)
+      state.entries[state.next] = (Entry(workflowID: workflowID, fence: fence, loss: loss), now)
       return state.next
     }
     return (Key(value: key), loss)
@@ -66,8 +66,7 @@ final class AttemptLeases: Sendable {
   /// out already, marking them renewed now.
   /// - Returns: How many more workers to start (`nextQueued()`), so that at most
   ///   `workers` run at once.
-  func queueDue(age: Duration, workers limit: Int) -> Int {
-    let now = ContinuousClock.now
+  func queueDue(age: Duration, workers limit: Int, now: ContinuousClock.Instant) -> Int {
     return state.withLock { state in
       for (key, value) in state.entries where now - value.renewedAt >= age && !state.renewing.contains(key) {
         state.queue.append((key, value.entry))
@@ -110,12 +109,14 @@ final class AttemptLeases: Sendable {
   ///
   /// - Parameter renew: Renews one lease: true when renewed, false when the lease is lost
   ///   (the attempt is told), nil when the store did not answer (tried again later).
-  func keep(lease: Duration, renew: @escaping @Sendable (Entry) async -> Bool?) async {
+  func keep(
+    lease: Duration, clock: any EngineClock = SystemClock(), renew: @escaping @Sendable (Entry) async -> Bool?
+  ) async {
     let tick = min(max(lease / 6, .milliseconds(10)), .seconds(1))
     await withDiscardingTaskGroup { workers in
-      while (try? await Task.sleep(for: tick)) != nil {
+      while (try? await clock.sleep(for: tick)) != nil {
         // At most 64 renewals in flight: they share one pipelined connection anyway.
-        for _ in 0..<queueDue(age: lease / 3, workers: 64) {
+        for _ in 0..<queueDue(age: lease / 3, workers: 64, now: clock.now) {
           workers.addTask {
             while let (key, entry) = self.nextQueued() {
               let renewed = await renew(entry)

@@ -4,23 +4,13 @@ import Logging
 /// Human approval: a step that asks before it runs (`approval: before`), or after it
 /// ran when its output's confidence is low (`approval: {below_confidence: t}`).
 extension WorkflowEngine {
-  enum ApprovalKind {
-    case before
-    case lowConfidence(Double)
-  }
-
-  static func needsApproval(_ step: StepDefinition, _ output: StepOutput) -> Bool {
-    guard case .belowConfidence(let threshold) = step.approval, let confidence = output.confidence else { return false }
-    return confidence < threshold
-  }
-
   /// Writes the approval request (the runner holds the lease; the write gives it up).
   func askApproval(
     _ record: inout RunRecord, index: Int, kind: ApprovalKind, state stepState: StepState,
     held: (output: StepOutput, step: StepState)?, logger: Logger
   ) async {
     let step = record.definition.steps[index]
-    let now = Self.nowMilliseconds()
+    let now = clock.epochMilliseconds
     let timeout = step.approvalTimeoutMilliseconds.map { Int64($0) } ?? configuration.approvalTimeout.wholeMilliseconds
     var approval = PendingApproval(
       stepName: step.name, cursor: index, token: UUID().uuidString.lowercased(), kind: .before,

@@ -163,7 +163,7 @@ extension WorkflowEngine {
       store = .failure(error)
     }
     return Health(
-      store: store, runsInFlight: activeRuns, uptime: ContinuousClock.now - startedAt,
+      store: store, runsInFlight: activeRuns, uptime: clock.now - startedAt,
       draining: state.withLock { $0.draining })
   }
 }

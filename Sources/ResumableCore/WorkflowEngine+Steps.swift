@@ -1,7 +1,8 @@
 import Logging
 
-/// What happens around one step: its history, its circuit breaker, its
-/// retry waits (the runner itself is `WorkflowEngine.drive`).
+/// What happens around one step: its history, its retry delays, its waits
+/// holding the lease (the runner itself is `StepMachine`, performed by
+/// `WorkflowEngine.drive`).
 extension WorkflowEngine {
   /// How long to wait before the next attempt after `failure`, and why.
   struct RetryDelay: Hashable, Sendable {
@@ -33,85 +34,36 @@ extension WorkflowEngine {
     }
   }
 
-  /// Waits until the circuit of `plugin` admits the attempt of the step at
-  /// `index`. While it waits, no attempt is begun (one begun already is given
-  /// back: it never ran), the step's state is `WAITING` with the reason, and
-  /// the lease is kept. Returns whether the attempt is the circuit's probe,
-  /// or nil when the runner must stop (shutdown, lease lost, store down).
-  func awaitCircuit(plugin: String, record: inout RunRecord, index: Int, logger: Logger) async -> Bool? {
-    var waited = false
-    while true {
-      switch breakers.admit(plugin) {
-      case .proceed(let probe):
-        guard waited else { return probe }
-        let begun = record.steps[index].beginningAttempt(at: Self.nowMilliseconds())
-        let begin = AttemptBegin(
-          workflowID: record.workflowID, fence: record.fence, cursor: index,
-          stepName: record.definition.steps[index].name, step: begun, resume: nil, timing: writeTiming())
-        guard await write(record, logger: logger, { try await self.store.beginAttempt(begin) }) else {
-          breakers.record(plugin, .neutral, probe: probe)
-          return nil
-        }
-        record.steps[index] = begun
-        logger.info("circuit of plugin '\(plugin)' admits the step\(probe ? " (half-open probe)" : "")")
-        return probe
-      case .wait(let until, let reason):
-        let remaining = until - .now
-        if !waited {
-          waited = true
-          let timing = writeTiming()
-          var waiting = record.steps[index]
-          if waiting.status == .running, waiting.attempts > 0 { waiting.attempts -= 1 }
-          waiting.status = .waiting
-          waiting.waitReason = reason
-          waiting.nextAttemptAtMs = timing.nowMs + max(remaining, .zero).wholeMilliseconds
-          let write = StepWait(
-            workflowID: record.workflowID, fence: record.fence, cursor: index,
-            stepName: record.definition.steps[index].name, step: waiting, timing: timing)
-          guard await self.write(record, logger: logger, { try await self.store.recordWait(write) }) else {
-            return nil
-          }
-          record.steps[index] = waiting
-          logger.notice("step waits: \(reason)")
-        }
-        guard await sleepHoldingLease(record, for: max(remaining, .milliseconds(1))), !isDraining else {
-          await release(record)
-          return nil
-        }
-      }
-    }
-  }
-
   /// Sleeps for `delay` while keeping the run's lease (renewed every third of
   /// its duration), so a long wait — a rate limit's retry-after, an open
   /// circuit — never lets another server take the run over. Returns false
   /// when the task is cancelled, the lease is lost, or shutdown begins.
   func sleepHoldingLease(_ record: RunRecord, for delay: Duration) async -> Bool {
     let lease = configuration.leaseDuration
-    let end = ContinuousClock.now + delay
-    var renewAt = ContinuousClock.now + lease / 3
+    let end = clock.now + delay
+    var renewAt = clock.now + lease / 3
     while true {
-      let now = ContinuousClock.now
+      let now = clock.now
       if now >= end { return true }
       // Wake at least every 250 ms to notice a shutdown.
       let next = min(end, renewAt, now + .milliseconds(250))
       do {
-        try await Task.sleep(until: next, clock: .continuous)
+        try await clock.sleep(until: next)
       } catch {
         return false
       }
-      if isDraining && ContinuousClock.now < end { return false }
-      if ContinuousClock.now >= renewAt {
+      if isDraining && clock.now < end { return false }
+      if clock.now >= renewAt {
         let renewed = try? await store.renewLease(
           workflowID: record.workflowID, fence: record.fence, ttl: lease, runTTL: configuration.retention(nil))
         if renewed == false { return false }
-        renewAt = ContinuousClock.now + lease / 3
+        renewAt = clock.now + lease / 3
       }
     }
   }
 }
 
-extension WorkflowEngine.AttemptOutcome {
+extension StepMachine.AttemptOutcome {
   /// What the attempt says about the plugin's health.
   var breakerOutcome: CircuitBreakers.Outcome {
     switch self {

@@ -55,7 +55,7 @@ extension WorkflowEngine {
         {
           return final
         }
-        try await Task.sleep(for: pollInterval)
+        try await clock.sleep(for: pollInterval)
       }
     } catch let error as StoreError {
       throw EngineError(error, workflowID: workflowID)

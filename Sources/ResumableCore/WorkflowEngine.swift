@@ -50,19 +50,25 @@ public final class WorkflowEngine: Sendable {
   let attemptLeases = AttemptLeases()
   /// One circuit breaker per plugin, shared by every run.
   let breakers: CircuitBreakers
+  /// The engine's time: every reading and every timer (`EngineClock`).
+  let clock: any EngineClock
   /// When the engine was created (uptime).
-  let startedAt = ContinuousClock.now
+  let startedAt: ContinuousClock.Instant
   private let jobs: AsyncStream<Job>
   private let jobSink: AsyncStream<Job>.Continuation
 
   /// - Parameters:
   ///   - workflows: the definitions runs can be started from.
   ///   - registry: the plugins steps name; every step's plugin must be in it.
+  ///   - clock: the clocks of records and timers (a test passes a `ManualClock`).
   public init(
     store: any StateStore, registry: PluginRegistry, workflows: [WorkflowDefinition],
-    configuration: EngineConfiguration = EngineConfiguration(), logger: Logger
+    configuration: EngineConfiguration = EngineConfiguration(), clock: any EngineClock = SystemClock(),
+    logger: Logger
   ) {
     self.store = store
+    self.clock = clock
+    self.startedAt = clock.now
     self.registry = registry
     self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     self.configuration = configuration
@@ -103,7 +109,7 @@ public final class WorkflowEngine: Sendable {
   private func keepAttemptLeases() async {
     let lease = configuration.leaseDuration
     let runTTL = configuration.retention(nil)
-    await attemptLeases.keep(lease: lease) { entry in
+    await attemptLeases.keep(lease: lease, clock: clock) { entry in
       try? await self.store.renewLease(workflowID: entry.workflowID, fence: entry.fence, ttl: lease, runTTL: runTTL)
     }
   }
@@ -255,7 +261,7 @@ public final class WorkflowEngine: Sendable {
         // and take over if its lease lapses (its server died).
         guard wait else { return existing }
         do {
-          try await Task.sleep(for: configuration.remotePollInterval)
+          try await clock.sleep(for: configuration.remotePollInterval)
         } catch {
           throw EngineError(.deadlineExceeded, "the call ended before run '\(id)' did; it goes on — ask for its state later")
         }
@@ -383,7 +389,7 @@ public final class WorkflowEngine: Sendable {
           storeDown = true
         }
       }
-      try? await Task.sleep(for: interval)
+      try? await clock.sleep(for: interval)
     }
   }
 
@@ -489,30 +495,17 @@ public final class WorkflowEngine: Sendable {
   /// the run gives it, whose retention then sets the expiry.
   func writeTiming(ending: RunStatus? = nil) -> WriteTiming {
     WriteTiming(
-      nowMs: Self.nowMilliseconds(), ttlMs: configuration.retention(ending).wholeMilliseconds,
+      nowMs: clock.epochMilliseconds, ttlMs: configuration.retention(ending).wholeMilliseconds,
       leaseMs: configuration.leaseDuration.wholeMilliseconds)
-  }
-
-  static func nowMilliseconds() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1000).rounded())
   }
 
   // MARK: - The runner
 
-  enum AttemptOutcome: Sendable {
-    case succeeded(StepOutput)
-    case failed(StepFailure)
-    /// The attempt was cancelled (shutdown past its grace period): nothing is recorded.
-    case cancelled
-    /// The lease was lost during the attempt: another runner owns the run.
-    case leaseLost
-  }
-
   /// Drives a run whose lease the job holds, until it completes, fails, loses
-  /// its lease, or the engine shuts down.
+  /// its lease, or the engine shuts down: performs what the run's
+  /// `StepMachine` decides, and tells it what came of it.
   private func drive(_ job: Job) async {
-    var record = job.record
-    let id = record.workflowID
+    let id = job.record.workflowID
     EngineMetrics.runsInFlight.increment()
     defer {
       _ = state.withLock { $0.active.removeValue(forKey: id) }
@@ -521,182 +514,129 @@ public final class WorkflowEngine: Sendable {
     }
     var logger = self.logger
     logger[metadataKey: "workflow_id"] = "\(id)"
-    // Artifacts committed during this drive that later steps read.
-    var committed: [String: [UInt8]] = [:]
-    let neededLater = Set(record.definition.steps.flatMap(\.inputs))
-    var attemptsThisDrive = 1
+    let configuration = self.configuration
+    var machine = StepMachine(
+      record: job.record,
+      limits: StepMachine.Limits(
+        maximumArtifactBytes: configuration.maximumArtifactBytes,
+        maximumHistoryMessages: configuration.maximumHistoryMessages,
+        ttlMs: { configuration.retention($0).wholeMilliseconds },
+        leaseMs: configuration.leaseDuration.wholeMilliseconds))
+    let registry = self.registry
+    let registered: @Sendable (String) -> Bool = { registry.plugin(named: $0) != nil }
+    // What came of the last action; nil: the step at the cursor may begin.
+    var event: StepMachine.Event? = nil
 
-    while record.cursor < record.definition.steps.count {
-      let index = record.cursor
-      let step = record.definition.steps[index]
-      var stepState = record.steps[index]
+    while true {
+      let action = machine.handle(
+        event ?? .next(draining: isDraining, registered: registered), nowMs: clock.epochMilliseconds)
       var stepLogger = logger
-      stepLogger[metadataKey: "step"] = "\(step.name)"
-      stepLogger[metadataKey: "attempt"] = "\(stepState.attempts)"
+      stepLogger[metadataKey: "step"] = "\(machine.step.name)"
+      stepLogger[metadataKey: "attempt"] = "\(machine.record.steps[machine.index].attempts)"
+      switch action {
+      case .readInputs(let step):
+        event = .inputs(await readInputs(step, record: machine.record, committed: machine.committed))
+      case .admit(let plugin):
+        let admission = breakers.admit(plugin, now: clock.now)
+        var remaining = Duration.zero
+        if case .wait(let until, _) = admission { remaining = until - clock.now }
+        event = .admission(admission, remaining: remaining)
+      case .run(let step, let index, let attempt, let inputs, let history):
+        // Registered: the machine asked the registry before it began the step.
+        let plugin = registry.plugin(named: step.plugin)!
+        let probe = machine.probe
+        let started = DispatchTime.now()
+        let outcome = await self.attempt(
+          plugin: plugin, step: step, index: index, attempt: attempt, record: machine.record,
+          inputs: inputs, history: history)
+        let failed = if case .failed = outcome { true } else { false }
+        EngineMetrics.stepAttempt(workflow: machine.record.workflowName, step: step, failed: failed, since: started)
+        breakers.record(step.plugin, outcome.breakerOutcome, probe: probe, now: clock.now)
+        event = .attemptEnded(outcome)
+      case .write(let write):
+        let ok = await self.write(machine.record, logger: stepLogger) { try await self.perform(write) }
+        if ok {
+          report(write, record: machine.record, logger: stepLogger)
+        } else if case .admitting = machine.phase, machine.probe {
+          // The probe's attempt never began: the circuit hears nothing of it.
+          breakers.record(machine.step.plugin, .neutral, probe: true, now: clock.now)
+        }
+        event = .written(ok)
+      case .sleep(let duration):
+        let ok = await sleepHoldingLease(machine.record, for: duration)
+        event = .waited(ok && !isDraining)
+      case .proceed:
+        event = nil
+      case .askApproval(let kind, let stepState, let held):
+        var record = machine.record
+        await askApproval(&record, index: machine.index, kind: kind, state: stepState, held: held, logger: stepLogger)
+        return
+      case .complete(let record):
+        logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
+        // The commit made the run COMPLETED for good: callers waiting on it
+        // get their answer now, with the record as stored (no reload).
+        job.completion.finish(with: record)
+        await release(record)
+        return
+      case .stop(let release, let why):
+        switch why {
+        case .shuttingDown: stepLogger.info("shutting down: run left at this step for a resume or another server")
+        case .attemptCancelled: stepLogger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
+        case .leaseLost: stepLogger.warning("lease lost during the attempt; its result is discarded")
+        case .inputsUnavailable(let message):
+          stepLogger.warning("cannot read the step's inputs or history: \(message); run left for a resume")
+        case .writeRefused, .awaitingApproval: break
+        case .failed:
+          // The failure's write made the run FAILED: waiters get the runner's copy.
+          job.completion.finish(with: machine.record)
+        }
+        if release { await self.release(machine.record) }
+        return
+      }
+    }
+  }
 
-      if state.withLock({ $0.draining }) {
-        stepLogger.info("shutting down: run left at this step for a resume or another server")
-        await release(record)
-        return
-      }
-      guard let plugin = registry.plugin(named: step.plugin) else {
-        // A snapshot naming a plugin this server lacks (e.g. started by a newer server).
-        await failRun(
-          &record, index: index, state: stepState, usage: StepUsage(),
-          message: "plugin '\(step.plugin)' is not registered on this server", errorClass: .nonRetryable,
-          logger: stepLogger)
-        return
-      }
-      if step.approval == .before, record.approvedCursor != index {
-        // A person approves the step before it runs: the run waits, leased by nobody.
-        await askApproval(&record, index: index, kind: .before, state: stepState, held: nil, logger: stepLogger)
-        return
-      }
-      let inputs: [String: [UInt8]]
-      let history: [HistoryMessage]
-      do {
-        inputs = try await loadInputs(step, record: record, committed: committed)
-        history = try await loadHistory(step, record: record)
-      } catch let error as StoreError where error.kind == .corrupt {
-        // Missing or unreadable for good: another runner would meet the same, so
-        // the run fails (and says why) rather than being taken over again and again.
-        await failRun(
-          &record, index: index, state: stepState, usage: StepUsage(),
-          message: "cannot read the step's inputs: \(error.message)", errorClass: .nonRetryable, logger: stepLogger)
-        return
-      } catch {
-        stepLogger.warning("cannot read the step's inputs or history: \(error); run left for a resume")
-        await release(record)
-        return
-      }
-      // Wait while the plugin's circuit is open, then record what the step is given.
-      guard let probe = await awaitCircuit(plugin: step.plugin, record: &record, index: index, logger: stepLogger) else {
-        return
-      }
-      stepState = record.steps[index]
-      stepState.given = GivenContext(inputs: inputs, order: step.inputs, history: history)
+  /// Makes one of the runner's writes.
+  private func perform(_ write: StepMachine.Write) async throws {
+    switch write {
+    case .begin(let begin): try await store.beginAttempt(begin)
+    case .commit(let commit): try await store.commitStep(commit)
+    case .failure(let failure): try await store.recordFailure(failure)
+    case .wait(let wait): try await store.recordWait(wait)
+    }
+  }
 
-      let started = DispatchTime.now()
-      let outcome = await attempt(
-        plugin: plugin, step: step, index: index, attempt: Int(stepState.attempts), record: record,
-        inputs: inputs, history: history)
-      let failed = if case .failed = outcome { true } else { false }
-      EngineMetrics.stepAttempt(workflow: record.workflowName, step: step, failed: failed, since: started)
-      breakers.record(step.plugin, outcome.breakerOutcome, probe: probe)
-      let artifactLimit = step.maxArtifactBytes ?? configuration.maximumArtifactBytes
-      switch outcome {
-      case .cancelled:
-        stepLogger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
-        await release(record)
-        return
-      case .leaseLost:
-        stepLogger.warning("lease lost during the attempt; its result is discarded")
-        return
-      case .succeeded(let output) where output.artifact.count > artifactLimit:
-        await failRun(
-          &record, index: index, state: stepState, usage: output.usage,
-          message: "step '\(step.name)' produced an artifact of \(output.artifact.count) bytes; the limit is \(artifactLimit) bytes",
-          errorClass: .nonRetryable, logger: stepLogger)
-        return
-      case .succeeded(let output) where output.history.reduce(0, { $0 + $1.byteCount }) > artifactLimit:
-        let bytes = output.history.reduce(0) { $0 + $1.byteCount }
-        await failRun(
-          &record, index: index, state: stepState, usage: output.usage,
-          message: "step '\(step.name)' appended \(bytes) bytes of history; the limit is \(artifactLimit) bytes",
-          errorClass: .nonRetryable, logger: stepLogger)
-        return
-      case .succeeded(let output) where Self.needsApproval(step, output):
-        // Unsure of its output: a person decides whether it is kept (and the run goes on).
-        var held = stepState
-        held.status = .completed
-        held.usage = held.usage + output.usage
-        held.committedCostMicros = output.usage.costMicros
-        held.finishedAtMs = Self.nowMilliseconds()
-        held.artifactBytes = UInt64(output.artifact.count)
-        await askApproval(
-          &record, index: index, kind: .lowConfidence(output.confidence ?? 0), state: held,
-          held: (output, held), logger: stepLogger)
-        return
-      case .succeeded(let output):
-        let last = index + 1 == record.definition.steps.count
-        let timing = writeTiming(ending: last ? .completed : nil)
-        stepState.status = .completed
-        stepState.usage = stepState.usage + output.usage
-        stepState.committedCostMicros = output.usage.costMicros
-        stepState.finishedAtMs = timing.nowMs
-        stepState.artifactBytes = UInt64(output.artifact.count)
-        var next: (name: String, step: StepState)?
-        if index + 1 < record.definition.steps.count {
-          next = (record.definition.steps[index + 1].name, record.steps[index + 1].beginningAttempt(at: timing.nowMs))
-        }
-        let commit = StepCommit(
-          workflowID: id, fence: record.fence, cursor: index, stepName: step.name,
-          artifact: output.artifact, step: stepState, usage: output.usage, next: next, timing: timing,
-          history: output.history,
-          maxHistoryMessages: record.definition.maxHistoryMessages ?? configuration.maximumHistoryMessages)
-        guard await write(record, logger: stepLogger, { try await self.store.commitStep(commit) }) else { return }
-        stepLogger.debug("step committed")
-        EngineMetrics.committed(workflow: record.workflowName, step: step.name)
-        EngineMetrics.charged(workflow: record.workflowName, costMicros: output.usage.costMicros)
-        record.steps[index] = stepState
-        record.cursor = index + 1
-        record.charge(output.usage, at: timing)
-        let historyCap = record.definition.maxHistoryMessages ?? configuration.maximumHistoryMessages
-        record.historyLength = min(record.historyLength + output.history.count, max(1, historyCap))
-        if let next { record.steps[index + 1] = next.step }
-        if neededLater.contains(step.name) { committed[step.name] = output.artifact }
-        attemptsThisDrive = 1
-        if next == nil {
-          record.status = .completed
-          logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
-          // The commit made the run COMPLETED for good: callers waiting on it
-          // get their answer now, with the record as stored (no reload).
-          job.completion.finish(with: record)
-          await release(record)
-          return
-        }
-      case .failed(let failure):
-        let exhausted = !failure.retryable || attemptsThisDrive >= step.retry.maxAttempts
-        if exhausted {
-          await failRun(
-            &record, index: index, state: stepState, usage: failure.usage, message: failure.message,
-            errorClass: FailureKind(failure.errorClass), logger: stepLogger)
-          return
-        }
-        let timing = writeTiming()
-        let delay = Self.retryDelay(after: failure, policy: step.retry, attempt: attemptsThisDrive)
-        stepState.status = .retrying
-        stepState.usage = stepState.usage + failure.usage
-        stepState.lastError = failure.message
-        stepState.lastErrorClass = FailureKind(failure.errorClass)
-        stepState.finishedAtMs = timing.nowMs
-        stepState.waitReason = delay.reason
-        stepState.nextAttemptAtMs = timing.nowMs + delay.duration.wholeMilliseconds
-        let retrying = stepState
-        let failureWrite = AttemptFailure(
-          workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: retrying,
-          usage: failure.usage, runError: nil, timing: timing)
-        guard await write(record, logger: stepLogger, { try await self.store.recordFailure(failureWrite) }) else { return }
-        EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
-        record.steps[index] = stepState
-        record.charge(failure.usage, at: timing)
-        stepLogger.info("attempt failed, retrying in \(delay.duration): \(failure.message)")
-        guard await sleepHoldingLease(record, for: delay.duration) else {
-          await release(record)
-          return
-        }
-        if state.withLock({ $0.draining }) {
-          await release(record)
-          return
-        }
-        let begun = stepState.beginningAttempt(at: Self.nowMilliseconds())
-        let begin = AttemptBegin(
-          workflowID: id, fence: record.fence, cursor: index, stepName: step.name, step: begun,
-          resume: nil, timing: writeTiming())
-        guard await write(record, logger: stepLogger, { try await self.store.beginAttempt(begin) }) else { return }
-        record.steps[index] = begun
-        attemptsThisDrive += 1
+  /// Logs and counts a write the store took.
+  private func report(_ write: StepMachine.Write, record: RunRecord, logger: Logger) {
+    switch write {
+    case .begin:
+      break
+    case .commit(let commit):
+      logger.debug("step committed")
+      EngineMetrics.committed(workflow: record.workflowName, step: commit.stepName)
+      EngineMetrics.charged(workflow: record.workflowName, costMicros: commit.usage.costMicros)
+    case .failure(let failure):
+      EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
+      if let runError = failure.runError {
+        logger.info("run failed: \(runError)")
+      } else {
+        logger.info("attempt failed, will retry (\(failure.step.waitReason ?? "")): \(failure.step.lastError ?? "")")
       }
+    case .wait(let wait):
+      logger.notice("step waits: \(wait.step.waitReason ?? "")")
+    }
+  }
+
+  /// The step's inputs and history, as the machine is told of them.
+  private func readInputs(_ step: StepDefinition, record: RunRecord, committed: [String: [UInt8]]) async -> StepMachine.InputsRead {
+    do {
+      let inputs = try await loadInputs(step, record: record, committed: committed)
+      let history = try await loadHistory(step, record: record)
+      return .read(inputs: inputs, history: history)
+    } catch let error as StoreError where error.kind == .corrupt {
+      return .corrupt(error.message)
+    } catch {
+      return .unavailable("\(error)")
     }
   }
 
@@ -729,15 +669,15 @@ public final class WorkflowEngine: Sendable {
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
     inputs: [String: [UInt8]], history: [HistoryMessage]
-  ) async -> AttemptOutcome {
+  ) async -> StepMachine.AttemptOutcome {
     let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
     let context = StepContext(
       workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
       stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
-      deadline: timeout.map { ContinuousClock.now + $0 }, history: history)
-    let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence)
+      deadline: timeout.map { clock.now + $0 }, history: history)
+    let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
-    return await withTaskGroup(of: AttemptOutcome?.self) { group in
+    return await withTaskGroup(of: StepMachine.AttemptOutcome?.self) { group in
       group.addTask {
         do {
           return .succeeded(try await plugin.execute(context))
@@ -751,7 +691,7 @@ public final class WorkflowEngine: Sendable {
       }
       if let timeout {
         group.addTask {
-          guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+          guard (try? await self.clock.sleep(for: timeout)) != nil else { return nil }
           return .failed(StepFailure("step '\(step.name)' timed out after \(timeout)", retryable: true))
         }
       }
@@ -759,7 +699,7 @@ public final class WorkflowEngine: Sendable {
         // The keeper renews the lease meanwhile; this returns when it is lost.
         await leaseLoss.wait() ? .leaseLost : nil
       }
-      var outcome: AttemptOutcome = .cancelled
+      var outcome: StepMachine.AttemptOutcome = .cancelled
       while let next = await group.next() {
         if let next {
           outcome = next
@@ -769,35 +709,6 @@ public final class WorkflowEngine: Sendable {
       group.cancelAll()
       return outcome
     }
-  }
-
-  /// Marks the run FAILED at `index` after its last attempt.
-  private func failRun(
-    _ record: inout RunRecord, index: Int, state stepState: StepState, usage: StepUsage,
-    message: String, errorClass: FailureKind, logger: Logger
-  ) async {
-    let timing = writeTiming(ending: .failed)
-    var failed = stepState
-    failed.status = .failed
-    failed.usage = failed.usage + usage
-    failed.lastError = message
-    failed.lastErrorClass = errorClass
-    failed.finishedAtMs = timing.nowMs
-    failed.waitReason = nil
-    failed.nextAttemptAtMs = 0
-    let step = record.definition.steps[index].name
-    let runError = "step '\(step)' failed after \(failed.attempts) attempt\(failed.attempts == 1 ? "" : "s"): \(message)"
-    let write = AttemptFailure(
-      workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step, step: failed,
-      usage: usage, runError: runError, timing: timing)
-    guard await self.write(record, logger: logger, { try await self.store.recordFailure(write) }) else { return }
-    EngineMetrics.charged(workflow: record.workflowName, costMicros: usage.costMicros)
-    record.steps[index] = failed
-    record.charge(usage, at: timing)
-    record.status = .failed
-    record.error = runError
-    logger.info("run failed: \(runError)")
-    await release(record)
   }
 
   /// Performs a fenced write, retrying while the store is unreachable.
@@ -828,15 +739,15 @@ public final class WorkflowEngine: Sendable {
   /// goes on as if the first reply had arrived.
   func retryingStore<T>(_ operation: () async throws -> T) async throws(StoreError) -> T {
     let window = configuration.storeRetryWindow ?? configuration.leaseDuration
-    let deadline = ContinuousClock.now + window
+    let deadline = clock.now + window
     var delay = Duration.milliseconds(25)
     while true {
       do {
         return try await operation()
       } catch {
         let error = StoreError(error)
-        guard error.kind == .unavailable, ContinuousClock.now + delay < deadline else { throw error }
-        try? await Task.sleep(for: delay)
+        guard error.kind == .unavailable, clock.now + delay < deadline else { throw error }
+        try? await clock.sleep(for: delay)
         delay = min(delay * 2, .seconds(1))
       }
     }

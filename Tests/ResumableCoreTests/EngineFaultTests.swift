@@ -151,6 +151,24 @@ struct EngineFaultTests {
     }
   }
 
+  /// A run that fails answers its waiter with the runner's copy too.
+  @Test func theAnswerOfAFailedRunIsTheRunAsStored() async throws {
+    let yaml = """
+      workflows:
+        - name: doomed
+          steps:
+            - {name: a, plugin: simulate, config: {cost_usd: 0.25, input_tokens: 7}}
+            - {name: b, plugin: simulate, inputs: [a], config: {cost_usd: 0.5, fail_attempts: 9}, retry: {max_attempts: 2, initial_backoff_ms: 1, max_backoff_ms: 1}}
+      """
+    try await withTestRedis { redis in
+      try await EngineHarness.with(redis: redis, yaml: yaml) { harness in
+        let answered = try await harness.run("doomed", id: "doomed-1")
+        #expect(answered.status == .failed && answered.steps[1].attempts == 2)
+        #expect(answered == (try await harness.engine.state(workflowID: "doomed-1", includeArtifacts: false)))
+      }
+    }
+  }
+
   @Test func aDefinitionBuiltInSwiftIsValidatedAsAFilesIs() throws {
     let registry = PluginRegistry.builtIn()
     let empty = WorkflowDefinition(name: "empty", steps: [])
