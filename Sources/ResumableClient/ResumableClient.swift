@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import NIOPosix
 import ResumableSocket
 public import ResumableWire
@@ -73,10 +74,14 @@ public final class ResumableClient: Sendable {
       throw ResumableClientError(code: .permissionDenied, message: error.description, cause: error)
     }
     let pending = PendingCalls()
+    let capture = Mutex<PeerCredentialsCapture?>(nil)
     let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .connectTimeout(TimeAmount(configuration.connectTimeout))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
+          let handler = PeerCredentialsCapture(eventLoop: channel.eventLoop)
+          capture.withLock { $0 = handler }
+          try channel.pipeline.syncOperations.addHandler(handler)
           try channel.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)))
           try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
@@ -87,10 +92,13 @@ public final class ResumableClient: Sendable {
     let channel: any Channel
     let server: Result<PeerCredentials, any Error>
     do {
-      // Who listens is read as the connection completes, on its event loop: a server that
-      // answers and closes at once (refusing this user) cannot close it first.
+      // Who listens is read as the connection becomes active, before anything is read
+      // from it (`PeerCredentialsCapture`).
       (channel, server) = try await bootstrap.connect(unixDomainSocketPath: socketPath).flatMap { channel in
-        PeerCredentials.future(of: channel).map { (channel, .success($0)) }.recover { (channel, .failure($0)) }
+        guard let handler = capture.withLock({ $0 }) else {
+          return channel.eventLoop.makeSucceededFuture((channel, .failure(ChannelError.ioOnClosedChannel)))
+        }
+        return handler.credentials.futureResult.map { (channel, .success($0)) }.recover { (channel, .failure($0)) }
       }.get()
     } catch {
       throw ResumableClientError(

@@ -121,6 +121,19 @@ struct ResumableClientTests {
     }
   }
 
+  @Test("a server that writes and closes at once is still identified: its credentials are read before anything else")
+  func serverClosingAtOnceIsIdentified() async throws {
+    try await FakeServer.withServer(handle: { connection in
+      try await connection.sendFrame([0x08, 0x01])
+    }) { path in
+      for _ in 0..<200 {
+        // Connected and identified (the same user runs the server); the close is seen later.
+        let client = try await ResumableClient.connect(socketPath: path)
+        await client.close()
+      }
+    }
+  }
+
   @Test("a socket path too long for Unix sockets: .invalidArgument")
   func pathTooLong() async throws {
     let path = "/tmp/" + String(repeating: "x", count: 200) + ".sock"
