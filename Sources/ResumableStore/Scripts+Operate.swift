@@ -64,11 +64,8 @@ extension Scripts {
   /// given up (nobody drives a run waiting for a person).
   static let requestApproval = RedisScript(
     prelude + """
-      local again = replayed(ARGV[1])
-      if again then return again end
-      local problem, status = check(ARGV[2], ARGV[3])
-      if problem then return redis.error_reply(problem) end
-      if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
+      local answer = enter(ARGV[1], ARGV[2], ARGV[3])
+      if answer then return answer end
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
       redis.call('HSET', KEYS[1], 'status', 'AWAITING_APPROVAL', 'approval', ARGV[6], 'updated', ARGV[11],
         'expires', ARGV[13])

@@ -57,6 +57,17 @@ enum Scripts {
       redis.call('HSET', KEYS[1], 'op', op, 'op_reply', cjson.encode(reply))
       return reply
     end
+    -- The opening of a runner's write to a RUNNING run: nil when it goes on;
+    -- else its answer (the first reply of a replayed operation, or the
+    -- refusal of a stale fence or cursor, or of a run no longer RUNNING).
+    local function enter(op, fence, cursor)
+      local again = replayed(op)
+      if again then return again end
+      local problem, status = check(fence, cursor)
+      if problem then return redis.error_reply(problem) end
+      if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
+      return nil
+    end
     -- A new fencing token, as text (a Lua number would lose digits).
     local function bump()
       return string.format('%.0f', redis.call('HINCRBY', KEYS[1], 'fence', 1))
@@ -223,11 +234,8 @@ enum Scripts {
   /// rewritten: the write is O(this step's output) whatever the run's size.
   static let commit = RedisScript(
     prelude + """
-      local again = replayed(ARGV[1])
-      if again then return again end
-      local problem, status = check(ARGV[2], ARGV[3])
-      if problem then return redis.error_reply(problem) end
-      if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
+      local answer = enter(ARGV[1], ARGV[2], ARGV[3])
+      if answer then return answer end
       redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[6])
       redis.call('HDEL', KEYS[1], 'held_artifact')
@@ -254,11 +262,8 @@ enum Scripts {
   /// records a step that waits with no attempt begun (no cost, no error).
   static let fail = RedisScript(
     prelude + """
-      local again = replayed(ARGV[1])
-      if again then return again end
-      local problem, status = check(ARGV[2], ARGV[3])
-      if problem then return redis.error_reply(problem) end
-      if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
+      local answer = enter(ARGV[1], ARGV[2], ARGV[3])
+      if answer then return answer end
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
       charge(ARGV[6], ARGV[7], ARGV[8])
       if ARGV[14] ~= '' then
