@@ -1,3 +1,4 @@
+import Synchronization
 import ResumableClient
 
 /// Closed-loop load: `clients.count` workers, each with its own connection,
@@ -22,6 +23,11 @@ enum LoadGenerator {
     let start = ContinuousClock.now
     let measuredFrom = start + warmup
     let end = measuredFrom + duration
+    // A worker whose calls are slower than the window (a loaded machine) goes on
+    // until one of its calls finishes inside the measured span, for up to 30 s
+    // more; the rate is over the span the counted calls actually took.
+    let hardEnd = end + .seconds(30)
+    let lastFinish = LatestInstant(end)
     let results = await withTaskGroup(of: (LatencySamples, Int, String?).self) { group in
       if let window {
         group.addTask {
@@ -38,7 +44,7 @@ enum LoadGenerator {
           var errors = 0
           var firstError: String?
           var iteration = 0
-          while ContinuousClock.now < end {
+          while ContinuousClock.now < end || (samples.count == 0 && ContinuousClock.now < hardEnd) {
             let began = ContinuousClock.now
             do {
               try await call(client, worker, iteration)
@@ -47,7 +53,10 @@ enum LoadGenerator {
               if firstError == nil { firstError = "\(error)" }
             }
             let finished = ContinuousClock.now
-            if finished >= measuredFrom && finished <= end { samples.record(finished - began) }
+            if finished >= measuredFrom && (finished <= end || samples.count == 0) {
+              samples.record(finished - began)
+              if finished > end { lastFinish.raise(to: finished) }
+            }
             iteration += 1
           }
           return (samples, errors, firstError)
@@ -64,7 +73,8 @@ enum LoadGenerator {
       return (all, errors, firstError)
     }
     return Result(
-      latency: results.0, perSecond: Double(results.0.count) / duration.seconds, errors: results.1,
+      latency: results.0, perSecond: Double(results.0.count) / (lastFinish.value - measuredFrom).seconds,
+      errors: results.1,
       firstError: results.2)
   }
 
@@ -122,4 +132,15 @@ extension Duration {
     let (seconds, attoseconds) = components
     return Double(seconds) + Double(attoseconds) / 1e18
   }
+}
+
+/// The latest of the instants it is told of, shared by the load's workers.
+private final class LatestInstant: Sendable {
+  private let latest: Mutex<ContinuousClock.Instant>
+
+  init(_ instant: ContinuousClock.Instant) { latest = Mutex(instant) }
+
+  var value: ContinuousClock.Instant { latest.withLock { $0 } }
+
+  func raise(to instant: ContinuousClock.Instant) { latest.withLock { $0 = max($0, instant) } }
 }
