@@ -256,6 +256,8 @@ let package = Package(
         "ResumableClient",
         "ResumableSocket",
         "ResumableWire",
+        // The scripted server accepts as the product's does (AcceptedConnections).
+        "ResumableServer",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],

@@ -9,8 +9,8 @@ import ResumableWire
 struct Dispatcher: Sendable {
   let engine: WorkflowEngine
   let logger: Logger
-  /// What `Health` notes about Redis' eviction policy.
-  let evictionPolicy: EvictionPolicyCheck
+  /// What `Health` notes about the store (Redis' eviction policy), if anything.
+  let storeNote: @Sendable () async -> String?
   /// Ends the watches in flight at shutdown (`stream`, Dispatcher+Watch.swift).
   let watches = WatchShutdown()
 
@@ -92,7 +92,7 @@ struct Dispatcher: Sendable {
         let (seconds, attoseconds) = latency.components
         response.redisLatencyUs = UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
         // NOT_SERVING's reason first; a warning alone leaves the server SERVING.
-        let notes = [health.draining ? "the server is shutting down" : nil, await evictionPolicy.warning()]
+        let notes = [health.draining ? "the server is shutting down" : nil, await storeNote()]
         response.redisError = notes.compactMap { $0 }.joined(separator: "; ")
       case .failure(let error):
         response.redisError = error.message

@@ -27,7 +27,7 @@ struct LimitsTests {
 
   @Test func connectionLimitRefusesOneMoreThenRecovers() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.maximumConnections = 1 }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.transport.limits.maximumConnections = 1 }) { server in
         try await RawConnection.with(server.socketPath) { first in
           try await first.send(Self.getState(1))
           #expect(try await first.nextFrame()?.statusCode == .notFound)
@@ -52,7 +52,7 @@ struct LimitsTests {
 
   @Test func requestLimitPerConnectionAnswersOneMoreThenRecovers() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.maximumRequestsPerConnection = 1 }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.transport.limits.maximumRequestsPerConnection = 1 }) { server in
         try await RawConnection.with(server.socketPath) { connection in
           let slow = StartWorkflowRequest(workflow: "slow", workflowID: "limit-req-1")
           try await connection.send(Envelope(requestID: 1, method: "StartWorkflow", payload: slow.protobufBytes()))
@@ -108,7 +108,7 @@ struct LimitsTests {
 
   @Test func idleConnectionsCloseButOneWaitingOnARunStays() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.idleTimeout = .milliseconds(500) }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.transport.limits.idleTimeout = .milliseconds(500) }) { server in
         try await RawConnection.with(server.socketPath) { idle in
           let frames = try await idle.framesUntilClose()
           #expect(frames.isEmpty)
@@ -135,8 +135,8 @@ struct LimitsTests {
       try await LiveServer.with(
         redis: redis, workflows: Self.workflows,
         configure: {
-          $0.limits.writeStallTimeout = .milliseconds(300)
-          $0.limits.maximumRequestsPerConnection = 4
+          $0.transport.limits.writeStallTimeout = .milliseconds(300)
+          $0.transport.limits.maximumRequestsPerConnection = 4
         }
       ) { server in
         try await server.withClient { client in
