@@ -152,7 +152,9 @@ struct Serve: AsyncParsableCommand {
     do {
       try await group.run()
     } catch let error as ServerError {
-      throw ServeFailure(error.message)
+      throw ServeFailure(ErrorHints.message(of: error))
+    } catch let error as RedisServerError {
+      throw ServeFailure(ErrorHints.message(of: error))
     }
   }
 

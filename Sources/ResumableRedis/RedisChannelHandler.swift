@@ -152,7 +152,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    fail(with: .connectionLost("the connection to Redis at \(address) failed", cause: error))
+    fail(with: .connectionLost("the connection to Redis at \(address) failed: \(RedisError.reason(error))", cause: error))
     context.close(promise: nil)
   }
 

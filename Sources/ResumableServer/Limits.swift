@@ -1,7 +1,10 @@
+import ResumableCore
+import ResumableWire
+
 /// How much one server takes on before it answers `RESOURCE_EXHAUSTED`, and
 /// how long it keeps connections that do nothing or stop reading.
 ///
-/// Each limit's message names the limit and the `serve` flag that raises it.
+/// Each limit's answer describes the limit and names its `ServerSetting`.
 public struct ServerLimits: Sendable, Hashable {
   /// Open connections at once (default 512). One more gets a
   /// `RESOURCE_EXHAUSTED` frame and is closed.
@@ -31,20 +34,13 @@ public struct ServerLimits: Sendable, Hashable {
   public init() {}
 }
 
-/// The flags that raise each limit, for the messages that name them.
-enum LimitFlag {
-  static let connections = "--max-connections"
-  static let requestsPerConnection = "--max-requests-per-connection"
-  static let requestBytesPerConnection = "--max-request-bytes-per-connection"
-}
-
 extension RPCFailure {
   /// The answer to a connection beyond `ServerLimits.maximumConnections`.
   static func tooManyConnections(_ limit: Int) -> RPCFailure {
     RPCFailure(
       .resourceExhausted,
       "the server has \(limit) open connections, its limit; close idle connections, retry later, "
-        + "or raise the limit with \(LimitFlag.connections)")
+        + "or raise the limit", setting: .maximumConnections)
   }
 
   /// The answer to a request beyond `ServerLimits.maximumRequestBytesPerConnection`.
@@ -52,7 +48,7 @@ extension RPCFailure {
     RPCFailure(
       .resourceExhausted,
       "this connection has requests of up to \(limit) bytes in flight, the per-connection limit; wait for answers, "
-        + "open another connection, or raise the limit with \(LimitFlag.requestBytesPerConnection)")
+        + "open another connection, or raise the limit", setting: .maximumRequestBytesPerConnection)
   }
 
   /// The answer to a request beyond `ServerLimits.maximumRequestsPerConnection`.
@@ -60,6 +56,11 @@ extension RPCFailure {
     RPCFailure(
       .resourceExhausted,
       "this connection has \(limit) requests in flight, the per-connection limit; wait for answers, "
-        + "open another connection, or raise the limit with \(LimitFlag.requestsPerConnection)")
+        + "open another connection, or raise the limit", setting: .maximumRequestsPerConnection)
+  }
+
+  /// The answer to a frame beyond `ServerConfiguration.maximumFrameBytes`.
+  static func frameTooLarge(_ error: FrameTooLargeError) -> RPCFailure {
+    RPCFailure(.resourceExhausted, "\(error); closing the connection", setting: .maximumFrameBytes)
   }
 }

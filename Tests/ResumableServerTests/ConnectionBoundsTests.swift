@@ -47,7 +47,8 @@ struct ConnectionBoundsTests {
           try await connection.send(Envelope(requestID: 2, method: "StartWorkflow", payload: big.protobufBytes()))
           let refused = try #require(try await connection.nextFrame())
           #expect(refused.requestID == 2 && refused.statusCode == .resourceExhausted)
-          #expect(refused.statusMessage.contains("--max-request-bytes-per-connection"), "\(refused.statusMessage)")
+          #expect(refused.statusMessage.contains("the per-connection limit"), "\(refused.statusMessage)")
+          #expect(refused.statusSetting == "max_request_bytes_per_connection")
           #expect(try await connection.nextFrame()?.requestID == 1)
           // Alone on the connection, the same request is served (a request alone always fits).
           let served = try await eventually {

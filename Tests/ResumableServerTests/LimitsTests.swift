@@ -35,7 +35,8 @@ struct LimitsTests {
             let frames = try await second.framesUntilClose()
             #expect(frames.count == 1)
             #expect(frames.first?.statusCode == .resourceExhausted)
-            #expect(frames.first?.statusMessage.contains("--max-connections") == true)
+            #expect(frames.first?.statusMessage.contains("1 open connections, its limit") == true)
+            #expect(frames.first?.statusSetting == "max_connections")
           }
         }
         // The first connection is gone: a new one is served.
@@ -60,7 +61,8 @@ struct LimitsTests {
           let refused = try #require(try await connection.nextFrame())
           #expect(refused.requestID == 2)
           #expect(refused.statusCode == .resourceExhausted)
-          #expect(refused.statusMessage.contains("--max-requests-per-connection"))
+          #expect(refused.statusMessage.contains("1 requests in flight, the per-connection limit"))
+          #expect(refused.statusSetting == "max_requests_per_connection")
           let started = try #require(try await connection.nextFrame())
           #expect(started.requestID == 1)
           #expect(started.statusCode == .ok)
@@ -90,7 +92,8 @@ struct LimitsTests {
             _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "echo", workflowID: "limit-run-2"))
           }
           #expect(error?.code == .resourceExhausted)
-          #expect(error?.message.contains("--max-runs") == true)
+          #expect(error?.message.contains("executing 1 runs, its limit") == true)
+          #expect(error?.setting == ResumableClientError.Setting("max_runs"))
           // The refused run was never created.
           let missing = await #expect(throws: ResumableClientError.self) {
             _ = try await client.getState(GetStateRequest(workflowID: "limit-run-2"))
