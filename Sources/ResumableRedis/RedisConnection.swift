@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ResumableSocket
 import Synchronization
 
 #if canImport(Glibc)
@@ -200,6 +201,8 @@ final class RedisConnection: Sendable {
       .connectTimeout(TimeAmount(configuration.connectTimeout))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
+          // Requests that many tasks write in one tick reach Redis in one read.
+          try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
           try channel.pipeline.syncOperations.addHandler(
             RedisChannelHandler(address: address, commandTimeout: commandTimeout, logger: logger))
         }

@@ -53,7 +53,7 @@ struct Connection {
     }
     guard let id = registry.add(channel.channel, limit: limits.maximumConnections) else {
       logger.notice("refused a connection: \(limits.maximumConnections) connections open, the limit")
-      await refuse(RPCFailure.tooManyConnections(limits.maximumConnections), metric: "too_many_connections")
+      await refuse(RPCFailure.limitReached(.maximumConnections, limits.maximumConnections), metric: "too_many_connections")
       return
     }
     defer { registry.remove(id) }
@@ -162,10 +162,10 @@ final class ConnectionActivity: Sendable {
   func beginRequest(bytes: Int, limits: ServerLimits) -> RPCFailure? {
     state.withLock { state in
       guard state.inFlight < limits.maximumRequestsPerConnection else {
-        return .tooManyRequests(limits.maximumRequestsPerConnection)
+        return .limitReached(.maximumRequestsPerConnection, limits.maximumRequestsPerConnection)
       }
       guard state.inFlight == 0 || state.inFlightBytes + bytes <= limits.maximumRequestBytesPerConnection else {
-        return .tooManyRequestBytes(limits.maximumRequestBytesPerConnection)
+        return .limitReached(.maximumRequestBytesPerConnection, limits.maximumRequestBytesPerConnection)
       }
       state.inFlight += 1
       state.inFlightBytes += bytes

@@ -35,28 +35,26 @@ public struct ServerLimits: Sendable, Hashable {
 }
 
 extension RPCFailure {
-  /// The answer to a connection beyond `ServerLimits.maximumConnections`.
-  static func tooManyConnections(_ limit: Int) -> RPCFailure {
-    RPCFailure(
-      .resourceExhausted,
-      "the server has \(limit) open connections, its limit; close idle connections, retry later, "
-        + "or raise the limit", setting: .maximumConnections)
-  }
-
-  /// The answer to a request beyond `ServerLimits.maximumRequestBytesPerConnection`.
-  static func tooManyRequestBytes(_ limit: Int) -> RPCFailure {
-    RPCFailure(
-      .resourceExhausted,
-      "this connection has requests of up to \(limit) bytes in flight, the per-connection limit; wait for answers, "
-        + "open another connection, or raise the limit", setting: .maximumRequestBytesPerConnection)
-  }
-
-  /// The answer to a request beyond `ServerLimits.maximumRequestsPerConnection`.
-  static func tooManyRequests(_ limit: Int) -> RPCFailure {
-    RPCFailure(
-      .resourceExhausted,
-      "this connection has \(limit) requests in flight, the per-connection limit; wait for answers, "
-        + "open another connection, or raise the limit", setting: .maximumRequestsPerConnection)
+  /// The answer to a connection or request beyond one of `ServerLimits`' limits
+  /// (`limit` is its value): what is at the limit, what to do meanwhile, and
+  /// that the limit can be raised (the setting names it).
+  static func limitReached(_ setting: ServerSetting, _ limit: Int) -> RPCFailure {
+    let (state, meanwhile): (String, String)
+    switch setting {
+    case .maximumConnections:
+      state = "the server has \(limit) open connections, its limit"
+      meanwhile = "close idle connections, retry later"
+    case .maximumRequestBytesPerConnection:
+      state = "this connection has requests of up to \(limit) bytes in flight, the per-connection limit"
+      meanwhile = "wait for answers, open another connection"
+    case .maximumRequestsPerConnection:
+      state = "this connection has \(limit) requests in flight, the per-connection limit"
+      meanwhile = "wait for answers, open another connection"
+    default:
+      state = "the server's \(setting) of \(limit) is reached"
+      meanwhile = "retry later"
+    }
+    return RPCFailure(.resourceExhausted, "\(state); \(meanwhile), or raise the limit", setting: setting)
   }
 
   /// The answer to a frame beyond `ServerConfiguration.maximumFrameBytes`.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import ResumableSocket
 import ResumableWire
 
 /// The listening socket: bound with the transport's rules, handing each
