@@ -164,7 +164,7 @@ public struct BenchSuite: Sendable {
     let warmupRuns = max(1, options.warmupRuns / 4)
     for run in 0..<(warmupRuns + options.floorRuns) {
       let id = "floor-\(run)"
-      let first = StepState().beginningAttempt(at: Self.nowMs())
+      let first = StepProgress().beginningAttempt(at: Self.nowMs())
       guard
         case .created(let fence) = try await store.create(
           NewRun(workflowID: id, definition: definition, input: Array("null".utf8), firstStep: first, timing: timing()))
@@ -179,9 +179,9 @@ public struct BenchSuite: Sendable {
         let artifact = Array(
           #"{"attempt":1,"inputs":["\#(definition.steps[index].inputs[0])"],"padding":"","step":"\#(name)"}"#.utf8)
         done.artifactBytes = UInt64(artifact.count)
-        var next: (name: String, step: StepState)?
+        var next: (name: String, step: StepProgress)?
         if index + 1 < definition.steps.count {
-          next = (definition.steps[index + 1].name, StepState().beginningAttempt(at: now))
+          next = (definition.steps[index + 1].name, StepProgress().beginningAttempt(at: now))
         }
         let commit = StepCommit(
           workflowID: id, fence: fence, cursor: index, stepName: name, artifact: artifact, step: done,

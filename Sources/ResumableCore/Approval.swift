@@ -10,11 +10,11 @@ public struct PendingApproval: Hashable, Sendable {
   /// The output a low-confidence step produced, committed if it is approved.
   public struct HeldOutput: Hashable, Sendable {
     public var artifact: [UInt8]
-    public var history: [HistoryMessage]
+    public var history: [HistoryEntry]
     /// The step's record as it will be committed (completed, with its usage).
-    public var step: StepState
+    public var step: StepProgress
 
-    public init(artifact: [UInt8], history: [HistoryMessage], step: StepState) {
+    public init(artifact: [UInt8], history: [HistoryEntry], step: StepProgress) {
       self.artifact = artifact
       self.history = history
       self.step = step
@@ -58,13 +58,13 @@ public struct ApprovalRequest: Hashable, Sendable {
   public var fence: UInt64
   public var approval: PendingApproval
   /// The step's record while it waits.
-  public var step: StepState
+  public var step: StepProgress
   /// The usage of the attempt whose output is held (charged now: money spent is spent).
   public var usage: StepUsage
   /// `ttlMs` covers the wait: the run never expires before its deadline.
   public var timing: WriteTiming
 
-  public init(workflowID: String, fence: UInt64, approval: PendingApproval, step: StepState, usage: StepUsage, timing: WriteTiming) {
+  public init(workflowID: String, fence: UInt64, approval: PendingApproval, step: StepProgress, usage: StepUsage, timing: WriteTiming) {
     self.workflowID = workflowID
     self.fence = fence
     self.approval = approval

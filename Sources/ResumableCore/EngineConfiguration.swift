@@ -41,7 +41,7 @@ public struct EngineConfiguration: Sendable {
   public var retentionCancelled: Duration? = nil
 
   /// The expiry a write sets: the retention of the status it ends the run with, else `ttl`.
-  public func retention(_ ending: RunStatus?) -> Duration {
+  public func retention(_ ending: RunRecord.Status?) -> Duration {
     switch ending {
     case .completed?: retentionCompleted ?? ttl
     case .failed?: retentionFailed ?? ttl

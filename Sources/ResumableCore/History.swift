@@ -5,7 +5,7 @@
 /// when the step commits (never rewriting what is stored) and trims the
 /// oldest past the workflow's cap. A step receives history only as its
 /// `HistoryPolicy` says.
-public struct HistoryMessage: Hashable, Sendable, Codable {
+public struct HistoryEntry: Hashable, Sendable, Codable {
   /// Who spoke: `system`, `user`, `assistant`, `tool`, …
   public var role: String
   /// The message text.
@@ -94,7 +94,7 @@ public struct GivenContext: Hashable, Sendable, Codable {
   }
 
   /// The record of `inputs` (in `order`) and `history`.
-  public init(inputs: [String: [UInt8]], order: [String], history: [HistoryMessage]) {
+  public init(inputs: [String: [UInt8]], order: [String], history: [HistoryEntry]) {
     self.init(
       inputs: order.compactMap { name in inputs[name].map { Input(name: name, bytes: UInt64($0.count)) } },
       historyMessages: UInt32(clamping: history.count),

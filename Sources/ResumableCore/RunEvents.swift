@@ -16,11 +16,11 @@ public struct RunEventRecord: Hashable, Sendable {
   /// When the next attempt may start (0: not set).
   public var nextAttemptAtMs: Int64
   /// The run's status after the event (nil: the event does not say).
-  public var status: RunStatus?
+  public var status: RunRecord.Status?
 
   public init(
     type: String, step: String = "", attempt: UInt32 = 0, atMs: Int64 = 0, message: String = "",
-    nextAttemptAtMs: Int64 = 0, status: RunStatus? = nil
+    nextAttemptAtMs: Int64 = 0, status: RunRecord.Status? = nil
   ) {
     self.type = type
     self.step = step
@@ -38,9 +38,9 @@ public struct RunEventBatch: Hashable, Sendable {
   /// The events in order, each with its position in the log.
   public var events: [(position: String, event: RunEventRecord)]
   /// The run's status when the batch was read.
-  public var status: RunStatus
+  public var status: RunRecord.Status
 
-  public init(events: [(position: String, event: RunEventRecord)], status: RunStatus) {
+  public init(events: [(position: String, event: RunEventRecord)], status: RunRecord.Status) {
     self.events = events
     self.status = status
   }
@@ -68,7 +68,7 @@ public protocol RunEventLog: Sendable {
   func events(workflowID: String, after position: String, limit: Int) async throws(StoreError) -> RunEventBatch?
 }
 
-extension RunStatus {
+extension RunRecord.Status {
   /// Whether a watch of the run ends: COMPLETED, FAILED or CANCELLED. A run
   /// AWAITING_APPROVAL goes on once answered, so a watch follows it.
   public var endsWatch: Bool {

@@ -1,31 +1,35 @@
-/// A run's status.
-public enum RunStatus: String, Hashable, Sendable, Codable, CaseIterable {
-  case running = "RUNNING"
-  case completed = "COMPLETED"
-  case failed = "FAILED"
-  case awaitingApproval = "AWAITING_APPROVAL"
-  case cancelled = "CANCELLED"
+extension RunRecord {
+  /// A run's status.
+  public enum Status: String, Hashable, Sendable, Codable, CaseIterable {
+    case running = "RUNNING"
+    case completed = "COMPLETED"
+    case failed = "FAILED"
+    case awaitingApproval = "AWAITING_APPROVAL"
+    case cancelled = "CANCELLED"
 
-  /// Whether the run can make no more progress by itself.
-  public var isTerminal: Bool { self != .running }
+    /// Whether the run can make no more progress by itself.
+    public var isTerminal: Bool { self != .running }
+  }
 }
 
-/// A step's status within a run.
-public enum StepStatus: String, Hashable, Sendable, Codable, CaseIterable {
-  /// Not reached yet.
-  case pending = "PENDING"
-  /// An attempt has begun and not ended (or its server died during it).
-  case running = "RUNNING"
-  /// Committed: the artifact is stored and the step never runs again in this run.
-  case completed = "COMPLETED"
-  /// The last attempt failed and the run stopped here; a resume retries it.
-  case failed = "FAILED"
-  /// An attempt failed and the next one waits for its backoff (or a rate
-  /// limit's retry-after); `waitReason` says which.
-  case retrying = "RETRYING"
-  /// No attempt is begun: the step waits for its plugin's circuit breaker to
-  /// let a probe through; `waitReason` says why.
-  case waiting = "WAITING"
+extension StepProgress {
+  /// A step's status within a run.
+  public enum Status: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Not reached yet.
+    case pending = "PENDING"
+    /// An attempt has begun and not ended (or its server died during it).
+    case running = "RUNNING"
+    /// Committed: the artifact is stored and the step never runs again in this run.
+    case completed = "COMPLETED"
+    /// The last attempt failed and the run stopped here; a resume retries it.
+    case failed = "FAILED"
+    /// An attempt failed and the next one waits for its backoff (or a rate
+    /// limit's retry-after); `waitReason` says which.
+    case retrying = "RETRYING"
+    /// No attempt is begun: the step waits for its plugin's circuit breaker to
+    /// let a probe through; `waitReason` says why.
+    case waiting = "WAITING"
+  }
 }
 
 /// The stored class of a step's last error (see `StepErrorClass`).
@@ -45,8 +49,8 @@ public enum FailureKind: String, Hashable, Sendable, Codable {
 
 /// The persisted record of one step of a run (stored as compact JSON; its
 /// shape is part of the schema version, see `RunRecord.currentSchemaVersion`).
-public struct StepState: Hashable, Sendable, Codable {
-  public var status: StepStatus
+public struct StepProgress: Hashable, Sendable, Codable {
+  public var status: StepProgress.Status
   /// Attempts begun in this run, including one interrupted by a crash.
   public var attempts: UInt32
   /// Usage summed over every attempt, failed ones included.
@@ -69,7 +73,7 @@ public struct StepState: Hashable, Sendable, Codable {
   public var given: GivenContext?
 
   public init(
-    status: StepStatus = .pending, attempts: UInt32 = 0, usage: StepUsage = StepUsage(),
+    status: StepProgress.Status = .pending, attempts: UInt32 = 0, usage: StepUsage = StepUsage(),
     committedCostMicros: Int64 = 0, savedMicros: Int64 = 0, lastError: String? = nil,
     lastErrorClass: FailureKind? = nil, startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0,
     artifactBytes: UInt64 = 0, waitReason: String? = nil, nextAttemptAtMs: Int64 = 0,
@@ -94,7 +98,7 @@ public struct StepState: Hashable, Sendable, Codable {
   public var lastErrorRetryable: Bool { lastErrorClass.map { $0 != .nonRetryable } ?? false }
 
   /// This record with a new attempt begun at `nowMs`.
-  public func beginningAttempt(at nowMs: Int64) -> StepState {
+  public func beginningAttempt(at nowMs: Int64) -> StepProgress {
     var next = self
     next.status = .running
     next.attempts += 1
@@ -107,7 +111,7 @@ public struct StepState: Hashable, Sendable, Codable {
 }
 
 /// A run's money and tokens; money in integer micro-dollars.
-public struct CostLedger: Hashable, Sendable {
+public struct RunLedger: Hashable, Sendable {
   /// Everything paid, failed attempts included.
   public var spentMicros: Int64
   /// The cost of committed steps that resumes did not run again.
@@ -134,13 +138,13 @@ public struct RunRecord: Hashable, Sendable {
   public var workflowID: String
   /// The snapshot of the definition the run started with.
   public var definition: WorkflowDefinition
-  public var status: RunStatus
+  public var status: RunRecord.Status
   /// The index of the step the run is at (the step running, retrying or
   /// failed); equals the number of steps once the run is COMPLETED.
   public var cursor: Int
   /// One record per step of `definition`, in order.
-  public var steps: [StepState]
-  public var ledger: CostLedger
+  public var steps: [StepProgress]
+  public var ledger: RunLedger
   /// The workflow's input, JSON.
   public var input: [UInt8]
   public var createdAtMs: Int64
@@ -158,18 +162,18 @@ public struct RunRecord: Hashable, Sendable {
   /// Messages in the run's history (after trimming to its cap).
   public var historyLength: Int
   /// The history, oldest first, when it was asked for.
-  public var history: [HistoryMessage]
+  public var history: [HistoryEntry]
   /// The approval the run waits for (status AWAITING_APPROVAL).
   public var approval: PendingApproval?
   /// The step a person approved to run (`approval: before`), if any.
   public var approvedCursor: Int?
 
   public init(
-    workflowID: String, definition: WorkflowDefinition, status: RunStatus, cursor: Int,
-    steps: [StepState], ledger: CostLedger, input: [UInt8], createdAtMs: Int64,
+    workflowID: String, definition: WorkflowDefinition, status: RunRecord.Status, cursor: Int,
+    steps: [StepProgress], ledger: RunLedger, input: [UInt8], createdAtMs: Int64,
     updatedAtMs: Int64, expiresAtMs: Int64, resumes: UInt32 = 0, error: String? = nil,
     fence: UInt64, schemaVersion: UInt32 = RunRecord.currentSchemaVersion,
-    artifacts: [String: [UInt8]] = [:], historyLength: Int = 0, history: [HistoryMessage] = []
+    artifacts: [String: [UInt8]] = [:], historyLength: Int = 0, history: [HistoryEntry] = []
   ) {
     self.historyLength = historyLength
     self.history = history

@@ -19,9 +19,9 @@ public struct RunCancel: Hashable, Sendable {
 /// What `cancel` did.
 public enum CancelOutcome: Hashable, Sendable {
   /// Cancelled; the run had this status.
-  case cancelled(previous: RunStatus)
+  case cancelled(previous: RunRecord.Status)
   /// Nothing written: the run had ended already (COMPLETED or CANCELLED).
-  case ended(RunStatus)
+  case ended(RunRecord.Status)
   case notFound
 }
 
@@ -36,13 +36,13 @@ public struct RerunBegin: Hashable, Sendable {
   public var discarded: [String]
   /// Step records to write, by name: the earlier committed ones (with what the re-run
   /// saved), the one at the cursor (its attempt begun), the later ones (reset).
-  public var steps: [String: StepState]
+  public var steps: [String: StepProgress]
   /// What the committed steps kept saved.
   public var savedMicros: Int64
   public var timing: WriteTiming
 
   public init(
-    workflowID: String, fence: UInt64, cursor: Int, discarded: [String], steps: [String: StepState],
+    workflowID: String, fence: UInt64, cursor: Int, discarded: [String], steps: [String: StepProgress],
     savedMicros: Int64, timing: WriteTiming
   ) {
     self.workflowID = workflowID
@@ -57,14 +57,14 @@ public struct RerunBegin: Hashable, Sendable {
 
 /// Which runs to list.
 public struct RunQuery: Hashable, Sendable {
-  public var status: RunStatus?
+  public var status: RunRecord.Status?
   public var workflow: String?
   /// At most this many runs.
   public var limit: Int
   /// Where the previous page ended (`RunPage.nextCursor`).
   public var cursor: String?
 
-  public init(status: RunStatus? = nil, workflow: String? = nil, limit: Int = 50, cursor: String? = nil) {
+  public init(status: RunRecord.Status? = nil, workflow: String? = nil, limit: Int = 50, cursor: String? = nil) {
     self.status = status
     self.workflow = workflow
     self.limit = limit
@@ -73,21 +73,21 @@ public struct RunQuery: Hashable, Sendable {
 }
 
 /// What a list shows of a run.
-public struct RunSummary: Hashable, Sendable {
+public struct RunListEntry: Hashable, Sendable {
   public var workflowID: String
   public var workflowName: String
-  public var status: RunStatus
+  public var status: RunRecord.Status
   public var cursor: Int
   public var stepCount: Int
   public var currentStepName: String
   public var createdAtMs: Int64
   public var updatedAtMs: Int64
-  public var ledger: CostLedger
+  public var ledger: RunLedger
   public var error: String?
 
   public init(
-    workflowID: String, workflowName: String, status: RunStatus, cursor: Int, stepCount: Int,
-    currentStepName: String, createdAtMs: Int64, updatedAtMs: Int64, ledger: CostLedger, error: String?
+    workflowID: String, workflowName: String, status: RunRecord.Status, cursor: Int, stepCount: Int,
+    currentStepName: String, createdAtMs: Int64, updatedAtMs: Int64, ledger: RunLedger, error: String?
   ) {
     self.workflowID = workflowID
     self.workflowName = workflowName
@@ -104,11 +104,11 @@ public struct RunSummary: Hashable, Sendable {
 
 /// A page of runs, newest first.
 public struct RunPage: Hashable, Sendable {
-  public var runs: [RunSummary]
+  public var runs: [RunListEntry]
   /// Pass as `RunQuery.cursor` for the next page; nil when there is none.
   public var nextCursor: String?
 
-  public init(runs: [RunSummary], nextCursor: String?) {
+  public init(runs: [RunListEntry], nextCursor: String?) {
     self.runs = runs
     self.nextCursor = nextCursor
   }

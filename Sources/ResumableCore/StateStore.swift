@@ -17,7 +17,7 @@ public protocol StateStore: Sendable, RunEventLog {
   func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord?
 
   /// Reads the newest `newest` messages of the run's history (all when nil), oldest first.
-  func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryMessage]
+  func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryEntry]
 
   /// Persists a step that waits without an attempt begun (its plugin's
   /// circuit is open): its record, and an event.
@@ -151,10 +151,10 @@ public struct NewRun: Hashable, Sendable {
   public var definition: WorkflowDefinition
   public var input: [UInt8]
   /// The first step's record, with its first attempt begun.
-  public var firstStep: StepState
+  public var firstStep: StepProgress
   public var timing: WriteTiming
 
-  public init(workflowID: String, definition: WorkflowDefinition, input: [UInt8], firstStep: StepState, timing: WriteTiming) {
+  public init(workflowID: String, definition: WorkflowDefinition, input: [UInt8], firstStep: StepProgress, timing: WriteTiming) {
     self.workflowID = workflowID
     self.definition = definition
     self.input = input
@@ -200,7 +200,7 @@ public enum RecoveryClaim: Hashable, Sendable {
   /// A runner holds the lease; checked again when it may have lapsed.
   case held
   /// The run has ended (nothing to recover); its entry is cleared.
-  case ended(RunStatus)
+  case ended(RunRecord.Status)
   /// No such run (it expired); its entry is cleared.
   case gone
 }
@@ -210,9 +210,9 @@ public struct ResumeMark: Hashable, Sendable {
   /// The cost of the committed steps this resume does not run again.
   public var savedMicros: Int64
   /// The committed steps' records, with their `savedMicros` updated.
-  public var updatedSteps: [String: StepState]
+  public var updatedSteps: [String: StepProgress]
 
-  public init(savedMicros: Int64, updatedSteps: [String: StepState]) {
+  public init(savedMicros: Int64, updatedSteps: [String: StepProgress]) {
     self.savedMicros = savedMicros
     self.updatedSteps = updatedSteps
   }
@@ -226,12 +226,12 @@ public struct AttemptBegin: Hashable, Sendable {
   public var cursor: Int
   public var stepName: String
   /// The step's record with the attempt begun.
-  public var step: StepState
+  public var step: StepProgress
   /// Set when this attempt starts a resume.
   public var resume: ResumeMark?
   public var timing: WriteTiming
 
-  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepState, resume: ResumeMark?, timing: WriteTiming) {
+  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepProgress, resume: ResumeMark?, timing: WriteTiming) {
     self.workflowID = workflowID
     self.fence = fence
     self.cursor = cursor
@@ -251,22 +251,22 @@ public struct StepCommit: Hashable, Sendable {
   public var stepName: String
   public var artifact: [UInt8]
   /// The committed step's final record.
-  public var step: StepState
+  public var step: StepProgress
   /// The attempt's usage, added to the run's ledger.
   public var usage: StepUsage
   /// The next step with its attempt begun; nil when this was the last step
   /// (the run becomes COMPLETED).
-  public var next: (name: String, step: StepState)?
+  public var next: (name: String, step: StepProgress)?
   public var timing: WriteTiming
   /// Messages the step appends to the run's history (appended, never rewritten).
-  public var history: [HistoryMessage]
+  public var history: [HistoryEntry]
   /// How many history messages the run keeps; the oldest beyond are trimmed.
   public var maxHistoryMessages: Int
 
   public init(
     workflowID: String, fence: UInt64, cursor: Int, stepName: String, artifact: [UInt8],
-    step: StepState, usage: StepUsage, next: (name: String, step: StepState)?, timing: WriteTiming,
-    history: [HistoryMessage] = [], maxHistoryMessages: Int = 1000
+    step: StepProgress, usage: StepUsage, next: (name: String, step: StepProgress)?, timing: WriteTiming,
+    history: [HistoryEntry] = [], maxHistoryMessages: Int = 1000
   ) {
     self.history = history
     self.maxHistoryMessages = maxHistoryMessages
@@ -304,10 +304,10 @@ public struct StepWait: Hashable, Sendable {
   public var cursor: Int
   public var stepName: String
   /// The step's record: status `.waiting`, with its reason.
-  public var step: StepState
+  public var step: StepProgress
   public var timing: WriteTiming
 
-  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepState, timing: WriteTiming) {
+  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepProgress, timing: WriteTiming) {
     self.workflowID = workflowID
     self.fence = fence
     self.cursor = cursor
@@ -324,14 +324,14 @@ public struct AttemptFailure: Hashable, Sendable {
   public var cursor: Int
   public var stepName: String
   /// The step's record after the failure (`.retrying` or `.failed`).
-  public var step: StepState
+  public var step: StepProgress
   /// The failed attempt's usage, added to the run's ledger.
   public var usage: StepUsage
   /// Set when no attempt is left: the run becomes FAILED with this error.
   public var runError: String?
   public var timing: WriteTiming
 
-  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepState, usage: StepUsage, runError: String?, timing: WriteTiming) {
+  public init(workflowID: String, fence: UInt64, cursor: Int, stepName: String, step: StepProgress, usage: StepUsage, runError: String?, timing: WriteTiming) {
     self.workflowID = workflowID
     self.fence = fence
     self.cursor = cursor

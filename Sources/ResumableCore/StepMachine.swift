@@ -52,7 +52,7 @@ struct StepMachine: Sendable {
     /// Ask the circuit of `plugin` whether the attempt may run, then report `.admission`.
     case admit(plugin: String)
     /// Run attempt `attempt` of the step at `index`, then report `.attemptEnded`.
-    case run(step: StepDefinition, index: Int, attempt: Int, inputs: [String: [UInt8]], history: [HistoryMessage])
+    case run(step: StepDefinition, index: Int, attempt: Int, inputs: [String: [UInt8]], history: [HistoryEntry])
     /// Make the write, then report `.written`.
     case write(Write)
     /// Wait `duration` holding the lease, then report `.waited`.
@@ -61,7 +61,7 @@ struct StepMachine: Sendable {
     /// commit, the next attempt after a backoff): report `.next`.
     case proceed
     /// Write the approval request the step needs (which gives up the lease); the drive ends.
-    case askApproval(ApprovalKind, state: StepState, held: (output: StepOutput, step: StepState)?)
+    case askApproval(ApprovalKind, state: StepProgress, held: (output: StepOutput, step: StepProgress)?)
     /// The run completed: answer its waiters with `record`, release the lease; the drive ends.
     case complete(RunRecord)
     /// The drive ends; release the lease first when `release` (it is ours
@@ -101,7 +101,7 @@ struct StepMachine: Sendable {
   }
 
   enum InputsRead: Sendable {
-    case read(inputs: [String: [UInt8]], history: [HistoryMessage])
+    case read(inputs: [String: [UInt8]], history: [HistoryEntry])
     case corrupt(String)
     case unavailable(String)
   }
@@ -121,19 +121,19 @@ struct StepMachine: Sendable {
     var maximumArtifactBytes: Int
     var maximumHistoryMessages: Int
     /// The expiry of a write that leaves the run going, and of one that ends it.
-    var ttlMs: @Sendable (RunStatus?) -> Int64
+    var ttlMs: @Sendable (RunRecord.Status?) -> Int64
     var leaseMs: Int64
   }
 
   /// The write the driver has out, and what follows it.
   private enum Pending: Sendable {
     case none
-    case beginAfterCircuit(StepState)
-    case beginAfterBackoff(StepState)
-    case commit(StepState, StepOutput, next: (name: String, step: StepState)?, WriteTiming)
-    case retry(StepState, StepUsage, WorkflowEngine.RetryDelay, WriteTiming)
-    case circuitWait(StepState, remaining: Duration)
-    case failure(StepState, StepUsage, runError: String, WriteTiming)
+    case beginAfterCircuit(StepProgress)
+    case beginAfterBackoff(StepProgress)
+    case commit(StepProgress, StepOutput, next: (name: String, step: StepProgress)?, WriteTiming)
+    case retry(StepProgress, StepUsage, WorkflowEngine.RetryDelay, WriteTiming)
+    case circuitWait(StepProgress, remaining: Duration)
+    case failure(StepProgress, StepUsage, runError: String, WriteTiming)
   }
 
   private(set) var record: RunRecord
@@ -148,7 +148,7 @@ struct StepMachine: Sendable {
   private(set) var committed: [String: [UInt8]] = [:]
   private var pending = Pending.none
   private var waitedForCircuit = false
-  private var given: (inputs: [String: [UInt8]], history: [HistoryMessage]) = ([:], [])
+  private var given: (inputs: [String: [UInt8]], history: [HistoryEntry]) = ([:], [])
 
   init(record: RunRecord, limits: Limits) {
     self.record = record
@@ -301,7 +301,7 @@ struct StepMachine: Sendable {
       done.committedCostMicros = output.usage.costMicros
       done.finishedAtMs = timing.nowMs
       done.artifactBytes = UInt64(output.artifact.count)
-      let next: (name: String, step: StepState)? =
+      let next: (name: String, step: StepProgress)? =
         isLast ? nil : (record.definition.steps[index + 1].name, record.steps[index + 1].beginningAttempt(at: timing.nowMs))
       phase = .committing
       pending = .commit(done, output, next: next, timing)
@@ -430,7 +430,7 @@ struct StepMachine: Sendable {
 
   private var historyCap: Int { record.definition.maxHistoryMessages ?? limits.maximumHistoryMessages }
 
-  private func timing(nowMs: Int64, ending: RunStatus? = nil) -> WriteTiming {
+  private func timing(nowMs: Int64, ending: RunRecord.Status? = nil) -> WriteTiming {
     WriteTiming(nowMs: nowMs, ttlMs: limits.ttlMs(ending), leaseMs: limits.leaseMs)
   }
 

@@ -46,12 +46,12 @@ public struct StepContext: Sendable {
   public var deadline: ContinuousClock.Instant?
   /// The run's history as the step's history policy lets through (oldest
   /// first); empty under the default policy `none`.
-  public var history: [HistoryMessage]
+  public var history: [HistoryEntry]
 
   public init(
     workflowID: String, workflowName: String, stepName: String, stepIndex: Int, attempt: Int,
     config: JSONValue, inputs: [String: [UInt8]], deadline: ContinuousClock.Instant?,
-    history: [HistoryMessage] = []
+    history: [HistoryEntry] = []
   ) {
     self.history = history
     self.workflowID = workflowID
@@ -90,13 +90,13 @@ public struct StepOutput: Sendable {
   public var usage: StepUsage
   /// Messages to append to the run's history when the step commits (never
   /// when it fails): stored by appending, the oldest trimmed past the cap.
-  public var history: [HistoryMessage]
+  public var history: [HistoryEntry]
 
   /// How sure the plugin is of the artifact, from 0 to 1, if it says: a step with
   /// `approval: {below_confidence: t}` asks a person when it is below `t`.
   public var confidence: Double?
 
-  public init(artifact: [UInt8], usage: StepUsage = StepUsage(), history: [HistoryMessage] = [], confidence: Double? = nil) {
+  public init(artifact: [UInt8], usage: StepUsage = StepUsage(), history: [HistoryEntry] = [], confidence: Double? = nil) {
     self.artifact = artifact
     self.usage = usage
     self.history = history

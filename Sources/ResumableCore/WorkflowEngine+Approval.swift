@@ -6,8 +6,8 @@ import Logging
 extension WorkflowEngine {
   /// Writes the approval request (the runner holds the lease; the write gives it up).
   func askApproval(
-    _ record: inout RunRecord, index: Int, kind: ApprovalKind, state stepState: StepState,
-    held: (output: StepOutput, step: StepState)?, logger: Logger
+    _ record: inout RunRecord, index: Int, kind: ApprovalKind, state stepState: StepProgress,
+    held: (output: StepOutput, step: StepProgress)?, logger: Logger
   ) async {
     let step = record.definition.steps[index]
     let now = clock.epochMilliseconds

@@ -83,7 +83,7 @@ extension WorkflowEngine {
       record = fresh
       let timing = writeTiming()
       var saved: Int64 = 0
-      var steps: [String: StepState] = [:]
+      var steps: [String: StepProgress] = [:]
       for index in 0..<cursor where record.steps[index].status == .completed {
         saved += record.steps[index].committedCostMicros
         record.steps[index].savedMicros += record.steps[index].committedCostMicros
@@ -91,7 +91,7 @@ extension WorkflowEngine {
       }
       for index in cursor..<record.definition.steps.count {
         // Attempt numbers keep growing, so every new attempt has a new idempotency key.
-        var reset = StepState(attempts: record.steps[index].attempts)
+        var reset = StepProgress(attempts: record.steps[index].attempts)
         if index == cursor { reset = reset.beginningAttempt(at: timing.nowMs) }
         record.steps[index] = reset
         steps[record.definition.steps[index].name] = reset
@@ -121,7 +121,7 @@ extension WorkflowEngine {
 
   /// A page of runs, newest first.
   /// - Parameter cursor: `RunPage.nextCursor` of the previous page.
-  public func list(status: RunStatus?, workflow: String?, limit: Int, cursor: String?) async throws(EngineError) -> RunPage {
+  public func list(status: RunRecord.Status?, workflow: String?, limit: Int, cursor: String?) async throws(EngineError) -> RunPage {
     if let cursor, !cursor.isEmpty {
       let parts = cursor.split(separator: ":", maxSplits: 1)
       guard parts.count == 2, Int64(parts[0]) != nil, WorkflowID.problem(with: String(parts[1])) == nil else {

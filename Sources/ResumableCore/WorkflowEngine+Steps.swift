@@ -26,7 +26,7 @@ extension WorkflowEngine {
   }
 
   /// The run's history as the step's policy lets through (none by default).
-  func loadHistory(_ step: StepDefinition, record: RunRecord) async throws -> [HistoryMessage] {
+  func loadHistory(_ step: StepDefinition, record: RunRecord) async throws -> [HistoryEntry] {
     let newest = step.history.newestCount
     if newest == 0 { return [] }
     return try await retryingStore {

@@ -23,7 +23,7 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// What `start` does when a run with the requested id exists.
-  public enum ConflictPolicy: Sendable {
+  public enum OnExistingRun: Sendable {
     /// Fail with `ALREADY_EXISTS`.
     case fail
     /// Return the existing run (waiting for it if asked).
@@ -135,7 +135,7 @@ public final class WorkflowEngine: Sendable {
   ///   - wait: return when the run is COMPLETED or FAILED, not at once.
   public func start(
     workflow: String, workflowID: String?, input: [UInt8], wait: Bool,
-    onConflict: ConflictPolicy = .fail
+    onConflict: OnExistingRun = .fail
   ) async throws(EngineError) -> StartResult {
     guard let definition = workflows[workflow] else {
       let known = workflowNames.joined(separator: ", ")
@@ -162,7 +162,7 @@ public final class WorkflowEngine: Sendable {
     try checkAcceptingRuns()
 
     let timing = writeTiming()
-    let firstStep = StepState().beginningAttempt(at: timing.nowMs)
+    let firstStep = StepProgress().beginningAttempt(at: timing.nowMs)
     let outcome: CreateOutcome
     do {
       outcome = try await store.create(
@@ -188,11 +188,11 @@ public final class WorkflowEngine: Sendable {
           record: try await follow(id, wait: wait, resumeFailed: false, known: existing), created: false)
       }
     case .created(let fence):
-      var steps = Array(repeating: StepState(), count: definition.steps.count)
+      var steps = Array(repeating: StepProgress(), count: definition.steps.count)
       steps[0] = firstStep
       let record = RunRecord(
         workflowID: id, definition: definition, status: .running, cursor: 0, steps: steps,
-        ledger: CostLedger(), input: inputBytes, createdAtMs: timing.nowMs, updatedAtMs: timing.nowMs,
+        ledger: RunLedger(), input: inputBytes, createdAtMs: timing.nowMs, updatedAtMs: timing.nowMs,
         expiresAtMs: timing.nowMs + timing.ttlMs, fence: fence)
       logger.info("run started", metadata: ["workflow_id": "\(id)", "workflow": "\(workflow)"])
       let completion = try await submit(record)
@@ -305,7 +305,7 @@ public final class WorkflowEngine: Sendable {
       }
       let timing = writeTiming()
       var saved: Int64 = 0
-      var updated: [String: StepState] = [:]
+      var updated: [String: StepProgress] = [:]
       for index in 0..<record.cursor where record.steps[index].status == .completed {
         saved += record.steps[index].committedCostMicros
         record.steps[index].savedMicros += record.steps[index].committedCostMicros
@@ -493,7 +493,7 @@ public final class WorkflowEngine: Sendable {
 
   /// The clock and expiries of a write; `ending` names the status a write that ends
   /// the run gives it, whose retention then sets the expiry.
-  func writeTiming(ending: RunStatus? = nil) -> WriteTiming {
+  func writeTiming(ending: RunRecord.Status? = nil) -> WriteTiming {
     WriteTiming(
       nowMs: clock.epochMilliseconds, ttlMs: configuration.retention(ending).wholeMilliseconds,
       leaseMs: configuration.leaseDuration.wholeMilliseconds)
@@ -668,7 +668,7 @@ public final class WorkflowEngine: Sendable {
   /// Runs one attempt, enforcing the timeout; the keeper renews its lease meanwhile.
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
-    inputs: [String: [UInt8]], history: [HistoryMessage]
+    inputs: [String: [UInt8]], history: [HistoryEntry]
   ) async -> StepMachine.AttemptOutcome {
     let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
     let context = StepContext(

@@ -156,9 +156,9 @@ public struct LLMPlugin: StepPlugin {
       headers.add(name: "Authorization", value: "Bearer \(key)")
     }
     headers.add(name: "Idempotency-Key", value: context.idempotencyKey)
-    let prompt = HistoryMessage(role: "user", content: try Self.render(settings.prompt, context: context))
-    var messages: [HistoryMessage] = []
-    if let system = settings.system { messages.append(HistoryMessage(role: "system", content: try Self.render(system, context: context))) }
+    let prompt = HistoryEntry(role: "user", content: try Self.render(settings.prompt, context: context))
+    var messages: [HistoryEntry] = []
+    if let system = settings.system { messages.append(HistoryEntry(role: "system", content: try Self.render(system, context: context))) }
     messages += context.history
     messages.append(prompt)
     var body: [String: JSONValue] = [
@@ -191,6 +191,6 @@ public struct LLMPlugin: StepPlugin {
       usage: StepUsage(
         inputTokens: inputTokens, outputTokens: outputTokens,
         costMicros: settings.costMicros(input: inputTokens, output: outputTokens)),
-      history: [prompt, HistoryMessage(role: "assistant", content: content)])
+      history: [prompt, HistoryEntry(role: "assistant", content: content)])
   }
 }

@@ -97,11 +97,3 @@ extension Dispatcher {
 
 /// Sending a frame failed: the watcher is gone.
 private struct SendFailure: Error {}
-
-extension ResumableWire.RunEvent {
-  init(_ event: RunEventRecord) {
-    self.init(
-      type: event.type, step: event.step, attempt: event.attempt, atMs: event.atMs, message: event.message,
-      nextAttemptAtMs: event.nextAttemptAtMs, status: event.status.map(ResumableWire.RunStatus.init) ?? .unspecified)
-  }
-}

@@ -71,7 +71,7 @@ struct Dispatcher: Sendable {
     case .listWorkflows:
       let message = try decode(ListWorkflowsRequest.self, request.payload, method)
       let page = try await engine.list(
-        status: ResumableCore.RunStatus(message.status),
+        status: RunRecord.Status(message.status),
         workflow: message.workflow.isEmpty ? nil : message.workflow, limit: Int(message.pageSize),
         cursor: message.cursor.isEmpty ? nil : message.cursor)
       return ListWorkflowsResponse(

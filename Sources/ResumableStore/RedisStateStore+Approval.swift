@@ -6,8 +6,8 @@ import ResumableRedis
 /// a held artifact lives beside it in `held_artifact`.
 struct StoredApproval: Codable {
   struct Held: Codable {
-    var history: [HistoryMessage]
-    var step: StepState
+    var history: [HistoryEntry]
+    var step: StepProgress
   }
 
   var step: String

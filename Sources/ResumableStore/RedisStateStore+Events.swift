@@ -37,7 +37,7 @@ extension RedisStateStore {
     }
     if reply.isNull { return nil }
     guard let parts = reply.array, parts.count == 2, let statusText = parts[0].string,
-      let status = RunStatus(rawValue: statusText), let entries = parts[1].array
+      let status = RunRecord.Status(rawValue: statusText), let entries = parts[1].array
     else {
       throw StoreError(.corrupt, "unexpected reply to the event script of run '\(workflowID)': \(reply)")
     }
@@ -72,6 +72,6 @@ extension RedisStateStore {
       type: value["type"]?.stringValue ?? "unknown", step: value["step"]?.stringValue ?? "",
       attempt: UInt32(clamping: max(0, integer("attempt"))), atMs: integer("at_ms"),
       message: value["message"]?.stringValue ?? "", nextAttemptAtMs: integer("next_attempt_at_ms"),
-      status: value["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)))
+      status: value["status"]?.stringValue.flatMap(RunRecord.Status.init(rawValue:)))
   }
 }

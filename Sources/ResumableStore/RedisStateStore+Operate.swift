@@ -16,7 +16,7 @@ extension RedisStateStore {
       // could re-add it), so its entry may go whatever the script finds.
       after: [["ZREM", RedisArgument(recoveryIndex), RedisArgument(cancel.workflowID)]])
     let parts = reply.array ?? []
-    switch (parts.first?.string, parts.count > 1 ? parts[1].string.flatMap(RunStatus.init(rawValue:)) : nil) {
+    switch (parts.first?.string, parts.count > 1 ? parts[1].string.flatMap(RunRecord.Status.init(rawValue:)) : nil) {
     case ("cancelled", let previous?): return .cancelled(previous: previous)
     case ("ended", let status?): return .ended(status)
     case ("gone", _): return .notFound
@@ -81,7 +81,7 @@ extension RedisStateStore {
       after = (score, String(cursor[cursor.index(after: colon)...]))
       bound = String(score)
     }
-    var runs: [RunSummary] = []
+    var runs: [RunListEntry] = []
     var scanned = 0
     // A bounded scan per page: a filter that matches few runs returns a short
     // page and a cursor to go on from, rather than reading every run at once.
@@ -171,20 +171,20 @@ extension RedisStateStore {
     return (next, expired.count)
   }
 
-  private static func summary(_ id: String, _ reply: RESPValue) -> RunSummary? {
+  private static func summary(_ id: String, _ reply: RESPValue) -> RunListEntry? {
     guard let values = reply.array, values.count == summaryFields.count,
-      let status = values[0].string.flatMap(RunStatus.init(rawValue:)), let workflow = values[1].string
+      let status = values[0].string.flatMap(RunRecord.Status.init(rawValue:)), let workflow = values[1].string
     else { return nil }
     func number(_ index: Int) -> Int64 { values[index].string.flatMap { Int64($0) } ?? 0 }
     // Snapshots are shared by every run of a definition: decoded once, not once per run listed.
     let definition = values[10].bytes.flatMap { try? DefinitionSnapshots.shared.definition(from: $0) }
     let steps = definition?.steps ?? []
     let cursor = Int(number(2))
-    return RunSummary(
+    return RunListEntry(
       workflowID: id, workflowName: workflow, status: status, cursor: cursor, stepCount: steps.count,
       currentStepName: steps.isEmpty ? "" : steps[min(max(cursor, 0), steps.count - 1)].name,
       createdAtMs: number(3), updatedAtMs: number(4),
-      ledger: CostLedger(
+      ledger: RunLedger(
         spentMicros: number(5), savedByResumeMicros: number(6), inputTokens: UInt64(max(0, number(7))),
         outputTokens: UInt64(max(0, number(8)))),
       error: values[9].string)

@@ -109,7 +109,7 @@ public final class RedisStateStore: StateStore {
     return record
   }
 
-  public func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryMessage] {
+  public func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryEntry] {
     let key = RunKeys(prefix: prefix, workflowID: workflowID).history
     let reply = try await send(["LRANGE", RedisArgument(key), RedisArgument(-(newest ?? 0)), "-1"], about: "LRANGE \(key)")
     return try RunRecordDecoder.history(reply, workflowID: workflowID)
@@ -217,7 +217,7 @@ public final class RedisStateStore: StateStore {
       try await deferRecovery(workflowID: id, by: wait)
       return .held
     case "ended":
-      guard let status = parts.count == 2 ? parts[1].string.flatMap(RunStatus.init(rawValue:)) : nil else { break }
+      guard let status = parts.count == 2 ? parts[1].string.flatMap(RunRecord.Status.init(rawValue:)) : nil else { break }
       try await unindex(candidate)
       return .ended(status)
     case "gone":
@@ -330,9 +330,9 @@ public final class RedisStateStore: StateStore {
 
   // MARK: - Encoding
 
-  /// A step record, through the fast path (`StepStateJSON`): the same bytes `JSONEncoder` writes.
-  func encode(_ step: StepState) -> [UInt8] {
-    StepStateJSON.encode(step)
+  /// A step record, through the fast path (`StepProgressJSON`): the same bytes `JSONEncoder` writes.
+  func encode(_ step: StepProgress) -> [UInt8] {
+    StepProgressJSON.encode(step)
   }
 
   func encode(_ value: some Encodable) throws(StoreError) -> [UInt8] {
@@ -347,7 +347,7 @@ public final class RedisStateStore: StateStore {
   /// run's `status` after it, a `message` (an attempt's error, a wait's
   /// reason) and `next_attempt_at_ms`. Watchers read it (`RedisStateStore+Events`).
   static func event(
-    _ type: String, step: String, attempt: Int, at nowMs: Int64, status: RunStatus? = nil,
+    _ type: String, step: String, attempt: Int, at nowMs: Int64, status: RunRecord.Status? = nil,
     message: String? = nil, nextAttemptAtMs: Int64 = 0
   ) -> [UInt8] {
     var members: [String: JSONValue] = [

@@ -46,23 +46,23 @@ enum RunRecordDecoder {
     } catch {
       throw StoreError(.corrupt, "run '\(workflowID)' has an unreadable definition snapshot: \(error)")
     }
-    guard let status = RunStatus(rawValue: try text("status")) else {
+    guard let status = RunRecord.Status(rawValue: try text("status")) else {
       throw StoreError(.corrupt, "run '\(workflowID)' has an unknown status")
     }
     let stepFields = stored.steps
-    var records: [StepState] = []
+    var records: [StepProgress] = []
     records.reserveCapacity(definition.steps.count)
     for step in definition.steps {
       guard let bytes = stepFields[step.name] else {
-        records.append(StepState())
+        records.append(StepProgress())
         continue
       }
-      if let fast = StepStateJSON.decode(bytes) {
+      if let fast = StepProgressJSON.decode(bytes) {
         records.append(fast)
         continue
       }
       do {
-        records.append(try decoder.decode(StepState.self, from: Data(bytes)))
+        records.append(try decoder.decode(StepProgress.self, from: Data(bytes)))
       } catch {
         throw StoreError(.corrupt, "run '\(workflowID)' has an unreadable record of step '\(step.name)': \(error)")
       }
@@ -78,7 +78,7 @@ enum RunRecordDecoder {
     let approvedCursor = fields["approved_cursor"].flatMap { Int(String(decoding: $0, as: UTF8.self)) }
     var record = RunRecord(
       workflowID: workflowID, definition: definition, status: status, cursor: cursor, steps: records,
-      ledger: CostLedger(
+      ledger: RunLedger(
         spentMicros: try number("spent"), savedByResumeMicros: try number("saved"),
         inputTokens: try number("in_tokens"), outputTokens: try number("out_tokens")),
       input: try field("input"), createdAtMs: try number("created"), updatedAtMs: try number("updated"),
@@ -90,15 +90,15 @@ enum RunRecordDecoder {
   }
 
   /// An LRANGE reply of history messages (JSON each), oldest first.
-  static func history(_ value: RESPValue, workflowID: String) throws(StoreError) -> [HistoryMessage] {
+  static func history(_ value: RESPValue, workflowID: String) throws(StoreError) -> [HistoryEntry] {
     guard let items = value.array else {
       throw StoreError(.corrupt, "the history of run '\(workflowID)' has an unexpected shape")
     }
     let decoder = JSONDecoder()
-    var messages: [HistoryMessage] = []
+    var messages: [HistoryEntry] = []
     messages.reserveCapacity(items.count)
     for item in items {
-      guard let bytes = item.bytes, let message = try? decoder.decode(HistoryMessage.self, from: Data(bytes)) else {
+      guard let bytes = item.bytes, let message = try? decoder.decode(HistoryEntry.self, from: Data(bytes)) else {
         throw StoreError(.corrupt, "the history of run '\(workflowID)' has an unreadable message")
       }
       messages.append(message)

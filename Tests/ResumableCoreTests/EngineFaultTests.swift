@@ -106,7 +106,7 @@ struct EngineFaultTests {
           case .created(let fence) = try await harness.store.create(
             NewRun(
               workflowID: "orphan", definition: try #require(harness.engine.workflows["three"]), input: Array("null".utf8),
-              firstStep: StepState().beginningAttempt(at: now), timing: WriteTiming(nowMs: now, ttlMs: 60_000, leaseMs: 1)))
+              firstStep: StepProgress().beginningAttempt(at: now), timing: WriteTiming(nowMs: now, ttlMs: 60_000, leaseMs: 1)))
         else {
           Issue.record("the orphan was not created")
           return

@@ -12,11 +12,11 @@ struct StepMachineTests {
     ttlMs: { $0 == nil ? 1_000 : 5_000 }, leaseMs: 300)
 
   static func machine(_ steps: [StepDefinition], cursor: Int = 0) -> StepMachine {
-    var states = Array(repeating: StepState(), count: steps.count)
-    states[cursor] = StepState().beginningAttempt(at: 100)
+    var states = Array(repeating: StepProgress(), count: steps.count)
+    states[cursor] = StepProgress().beginningAttempt(at: 100)
     let record = RunRecord(
       workflowID: "w1", definition: WorkflowDefinition(name: "wf", steps: steps), status: .running,
-      cursor: cursor, steps: states, ledger: CostLedger(), input: Array("null".utf8), createdAtMs: 100,
+      cursor: cursor, steps: states, ledger: RunLedger(), input: Array("null".utf8), createdAtMs: 100,
       updatedAtMs: 100, expiresAtMs: 1_100, fence: 7)
     return StepMachine(record: record, limits: limits)
   }

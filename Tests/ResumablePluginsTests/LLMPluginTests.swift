@@ -11,7 +11,7 @@ struct LLMPluginTests {
     {"id":"c1","object":"chat.completion","model":"tiny-1","choices":[{"index":0,"message":{"role":"assistant","content":"Agents resume."},"finish_reason":"stop"}],"usage":{"prompt_tokens":1200,"completion_tokens":300,"total_tokens":1500}}
     """#
 
-  static func context(baseURL: String, history: [HistoryMessage] = [], extra: [String: JSONValue] = [:]) -> StepContext {
+  static func context(baseURL: String, history: [HistoryEntry] = [], extra: [String: JSONValue] = [:]) -> StepContext {
     var config: [String: JSONValue] = [
       "base_url": .string(baseURL + "/v1"), "model": .string("tiny-1"),
       "system": .string("You summarize."), "prompt": .string("Summarize {{extract}} about {{input}}."),
@@ -27,7 +27,7 @@ struct LLMPluginTests {
   @Test func sendsTemplatedMessagesWithHistoryAndRecordsUsageCostAndTheExchange() async throws {
     let server = try await StubHTTPServer.start(replies: [.init(body: Self.completion)])
     defer { Task { await server.stop() } }
-    let earlier = [HistoryMessage(role: "user", content: "Find sources."), HistoryMessage(role: "assistant", content: "Found 3.")]
+    let earlier = [HistoryEntry(role: "user", content: "Find sources."), HistoryEntry(role: "assistant", content: "Found 3.")]
     let output = try await LLMPlugin().execute(Self.context(baseURL: server.baseURL, history: earlier))
     let request = try #require(server.received.first)
     #expect(request.uri == "/v1/chat/completions")

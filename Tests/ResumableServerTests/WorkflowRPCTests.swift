@@ -219,7 +219,7 @@ struct OrphanedRunTests {
       let outcome = try await store.create(
         NewRun(
           workflowID: id, definition: workflow, input: Array("null".utf8),
-          firstStep: StepState().beginningAttempt(at: now),
+          firstStep: StepProgress().beginningAttempt(at: now),
           timing: WriteTiming(nowMs: now, ttlMs: 60_000, leaseMs: leaseMs)))
       guard case .created = outcome else { throw StoreError(.conflict, "the orphan '\(id)' was not created") }
     }

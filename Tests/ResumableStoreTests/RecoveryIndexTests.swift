@@ -22,7 +22,7 @@ struct RecoveryIndexTests {
     let outcome = try await store.create(
       NewRun(
         workflowID: id, definition: definition, input: Array("{}".utf8),
-        firstStep: StepState().beginningAttempt(at: nowMs),
+        firstStep: StepProgress().beginningAttempt(at: nowMs),
         timing: WriteTiming(nowMs: nowMs, ttlMs: 60_000, leaseMs: leaseMs)))
     guard case .created(let fence) = outcome else { throw StoreError(.conflict, "run '\(id)' was not created") }
     return fence
@@ -118,7 +118,7 @@ struct RecoveryIndexTests {
         try await store.recordFailure(
           AttemptFailure(
             workflowID: "f", fence: first, cursor: 0, stepName: "a",
-            step: StepState(status: .failed, attempts: 1), usage: StepUsage(), runError: "boom",
+            step: StepProgress(status: .failed, attempts: 1), usage: StepUsage(), runError: "boom",
             timing: WriteTiming(nowMs: Self.now(), ttlMs: 60_000, leaseMs: 1)))
         try await Task.sleep(for: .milliseconds(20))
         let stale = try #require(try await store.recoveryCandidates(limit: 10).first)
@@ -130,7 +130,7 @@ struct RecoveryIndexTests {
         let now = Self.now()
         try await store.beginAttempt(
           AttemptBegin(
-            workflowID: "f", fence: fence, cursor: 0, stepName: "a", step: StepState().beginningAttempt(at: now),
+            workflowID: "f", fence: fence, cursor: 0, stepName: "a", step: StepProgress().beginningAttempt(at: now),
             resume: ResumeMark(savedMicros: 0, updatedSteps: [:]),
             timing: WriteTiming(nowMs: now, ttlMs: 60_000, leaseMs: 10_000)))
         // The stale candidate's check must not drop the resumed run's entry.

@@ -21,7 +21,7 @@ struct RedisStateStoreTests {
     let outcome = try await store.create(
       NewRun(
         workflowID: id, definition: definition, input: Array("{}".utf8),
-        firstStep: StepState().beginningAttempt(at: 1_000), timing: timing()))
+        firstStep: StepProgress().beginningAttempt(at: 1_000), timing: timing()))
     guard case .created(let fence) = outcome else {
       Issue.record("not created")
       return 0
@@ -32,10 +32,10 @@ struct RedisStateStoreTests {
   static func commit(_ id: String, fence: UInt64, cursor: Int, artifact: String = "{\"x\":1}") -> StepCommit {
     let name = definition.steps[cursor].name
     let next = cursor + 1 < definition.steps.count
-      ? (definition.steps[cursor + 1].name, StepState().beginningAttempt(at: 2_000)) : nil
+      ? (definition.steps[cursor + 1].name, StepProgress().beginningAttempt(at: 2_000)) : nil
     return StepCommit(
       workflowID: id, fence: fence, cursor: cursor, stepName: name, artifact: Array(artifact.utf8),
-      step: StepState(status: .completed, attempts: 1, usage: StepUsage(costMicros: 100_000), committedCostMicros: 100_000),
+      step: StepProgress(status: .completed, attempts: 1, usage: StepUsage(costMicros: 100_000), committedCostMicros: 100_000),
       usage: StepUsage(inputTokens: 10, outputTokens: 5, costMicros: 100_000), next: next, timing: timing(now: 2_000))
   }
 
@@ -45,7 +45,7 @@ struct RedisStateStoreTests {
         let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
         let fence = try await Self.create(store, "run-1")
         #expect(fence > 1_700_000_000_000_000, "a first token is Redis' clock in microseconds")
-        #expect(try await store.create(NewRun(workflowID: "run-1", definition: Self.definition, input: [], firstStep: StepState(), timing: Self.timing())) == .exists)
+        #expect(try await store.create(NewRun(workflowID: "run-1", definition: Self.definition, input: [], firstStep: StepProgress(), timing: Self.timing())) == .exists)
         try await store.commitStep(Self.commit("run-1", fence: fence, cursor: 0))
         let record = try #require(try await store.load(workflowID: "run-1", includeArtifacts: true))
         #expect(record.cursor == 1)
@@ -53,7 +53,7 @@ struct RedisStateStoreTests {
         #expect(record.steps[0].status == .completed)
         #expect(record.steps[1].status == .running && record.steps[1].attempts == 1)
         #expect(record.steps[2].status == .pending)
-        #expect(record.ledger == CostLedger(spentMicros: 100_000, inputTokens: 10, outputTokens: 5))
+        #expect(record.ledger == RunLedger(spentMicros: 100_000, inputTokens: 10, outputTokens: 5))
         #expect(record.artifacts == ["a": Array("{\"x\":1}".utf8)])
         #expect(record.definition == Self.definition)
         #expect(try await store.load(workflowID: "nobody", includeArtifacts: false) == nil)
@@ -171,7 +171,7 @@ struct RedisStateStoreTests {
       try await redis.withClient { client in
         let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
         let fence = try await Self.create(store, "run-7")
-        var failed = StepState().beginningAttempt(at: 1_000)
+        var failed = StepProgress().beginningAttempt(at: 1_000)
         failed.status = .failed
         failed.lastError = "boom"
         try await store.recordFailure(

@@ -116,12 +116,12 @@ struct SchemaAndHistoryTests {
 
   static func commit(_ id: String, fence: UInt64, cursor: Int, history: [String], cap: Int) -> StepCommit {
     let next = cursor + 1 < definition.steps.count
-      ? (definition.steps[cursor + 1].name, StepState().beginningAttempt(at: 2_000)) : nil
+      ? (definition.steps[cursor + 1].name, StepProgress().beginningAttempt(at: 2_000)) : nil
     return StepCommit(
       workflowID: id, fence: fence, cursor: cursor, stepName: definition.steps[cursor].name,
-      artifact: Array("{}".utf8), step: StepState(status: .completed, attempts: 1), usage: StepUsage(),
+      artifact: Array("{}".utf8), step: StepProgress(status: .completed, attempts: 1), usage: StepUsage(),
       next: next, timing: WriteTiming(nowMs: 2_000, ttlMs: 60_000, leaseMs: 10_000),
-      history: history.map { HistoryMessage(role: "assistant", content: $0) }, maxHistoryMessages: cap)
+      history: history.map { HistoryEntry(role: "assistant", content: $0) }, maxHistoryMessages: cap)
   }
 
   @Test func historyIsAppendedNeverRewrittenAndCapped() async throws {
@@ -132,7 +132,7 @@ struct SchemaAndHistoryTests {
         let outcome = try await store.create(
           NewRun(
             workflowID: "h", definition: Self.definition, input: Array("{}".utf8),
-            firstStep: StepState().beginningAttempt(at: 1_000),
+            firstStep: StepProgress().beginningAttempt(at: 1_000),
             timing: WriteTiming(nowMs: 1_000, ttlMs: 60_000, leaseMs: 10_000)))
         guard case .created(let fence) = outcome else {
           Issue.record("not created")

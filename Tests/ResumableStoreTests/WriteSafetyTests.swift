@@ -21,7 +21,7 @@ struct WriteSafetyTests {
     let outcome = try await store.create(
       NewRun(
         workflowID: id, definition: definition, input: Array("{}".utf8),
-        firstStep: StepState().beginningAttempt(at: now()), timing: timing(ttl: ttl)))
+        firstStep: StepProgress().beginningAttempt(at: now()), timing: timing(ttl: ttl)))
     guard case .created(let fence) = outcome else { throw StoreError(.conflict, "run '\(id)' was not created") }
     return fence
   }
@@ -29,7 +29,7 @@ struct WriteSafetyTests {
   static func failure(_ id: String, fence: UInt64, timing: WriteTiming, runError: String? = nil) -> AttemptFailure {
     AttemptFailure(
       workflowID: id, fence: fence, cursor: 0, stepName: "a",
-      step: StepState(status: .retrying, attempts: 1, usage: StepUsage(costMicros: 70_000)),
+      step: StepProgress(status: .retrying, attempts: 1, usage: StepUsage(costMicros: 70_000)),
       usage: StepUsage(inputTokens: 7, outputTokens: 3, costMicros: 70_000), runError: runError, timing: timing)
   }
 
@@ -51,7 +51,7 @@ struct WriteSafetyTests {
         let eventsAfterFirst = try await Self.events(client, prefix, "r")
         try await store.recordFailure(Self.failure("r", fence: fence, timing: failed))
         var record = try #require(try await store.load(workflowID: "r", includeArtifacts: false))
-        #expect(record.ledger == CostLedger(spentMicros: 70_000, inputTokens: 7, outputTokens: 3))
+        #expect(record.ledger == RunLedger(spentMicros: 70_000, inputTokens: 7, outputTokens: 3))
         #expect(try await Self.events(client, prefix, "r") == eventsAfterFirst)
 
         // A new write (a new operation id) is charged again, as it should be.
@@ -67,7 +67,7 @@ struct WriteSafetyTests {
           return
         }
         let resume = AttemptBegin(
-          workflowID: "r", fence: second, cursor: 0, stepName: "a", step: StepState().beginningAttempt(at: Self.now()),
+          workflowID: "r", fence: second, cursor: 0, stepName: "a", step: StepProgress().beginningAttempt(at: Self.now()),
           resume: ResumeMark(savedMicros: 5_000, updatedSteps: [:]), timing: Self.timing())
         try await store.beginAttempt(resume)
         try await store.beginAttempt(resume)
@@ -97,7 +97,7 @@ struct WriteSafetyTests {
         let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
         let new = NewRun(
           workflowID: "c", definition: Self.definition, input: Array("{}".utf8),
-          firstStep: StepState().beginningAttempt(at: Self.now()), timing: Self.timing())
+          firstStep: StepProgress().beginningAttempt(at: Self.now()), timing: Self.timing())
         let first = try await store.create(new)
         #expect(try await store.create(new) == first)
         var other = new
@@ -151,7 +151,7 @@ struct WriteSafetyTests {
           deadlineMs: Self.now() + 60_000)
         try await store.requestApproval(
           ApprovalRequest(
-            workflowID: "newer", fence: fence, approval: approval, step: StepState(), usage: StepUsage(),
+            workflowID: "newer", fence: fence, approval: approval, step: StepProgress(), usage: StepUsage(),
             timing: Self.timing()))
         try await Self.makeNewer(client, prefix, "newer")
         let before = try await RedisStateStoreTests.dump(client, prefix: prefix, id: "newer")
@@ -209,7 +209,7 @@ struct WriteSafetyTests {
           deadlineMs: Self.now() - 1)
         try await store.requestApproval(
           ApprovalRequest(
-            workflowID: "late", fence: fence, approval: approval, step: StepState(), usage: StepUsage(),
+            workflowID: "late", fence: fence, approval: approval, step: StepProgress(), usage: StepUsage(),
             timing: Self.timing(ttl: 600_000)))
         let due = try #require(try await store.recoveryCandidates(limit: 10).first)
         let claim = try await store.claimForRecovery(due, lease: .seconds(10), failedRetention: .seconds(5))

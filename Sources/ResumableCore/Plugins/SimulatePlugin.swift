@@ -38,7 +38,7 @@ public struct SimulatePlugin: StepPlugin {
     var rateLimitAttempts = 0
     var retryAfterMilliseconds = 1000
     var failWhileFileExists: String?
-    var appendHistory: [HistoryMessage] = []
+    var appendHistory: [HistoryEntry] = []
     var confidence: Double?
 
     init(_ config: JSONValue) throws(PluginConfigError) {
@@ -89,7 +89,7 @@ public struct SimulatePlugin: StepPlugin {
             else {
               throw PluginConfigError("each 'append_history' message must be {role: TEXT, content: TEXT}")
             }
-            return HistoryMessage(role: role, content: content)
+            return HistoryEntry(role: role, content: content)
           }
         default:
           throw PluginConfigError(

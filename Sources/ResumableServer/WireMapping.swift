@@ -1,3 +1,6 @@
+// The one place Core's domain values become Wire's messages and back: a run's
+// state, its steps, statuses, events, list entries and error codes. Core and Wire
+// share no type name; a field added to the protocol is filled in here.
 import ResumableCore
 import ResumableWire
 
@@ -58,7 +61,7 @@ extension ErrorClass {
 }
 
 extension ResumableWire.RunStatus {
-  init(_ status: ResumableCore.RunStatus) {
+  init(_ status: RunRecord.Status) {
     switch status {
     case .running: self = .running
     case .completed: self = .completed
@@ -69,7 +72,7 @@ extension ResumableWire.RunStatus {
   }
 }
 
-extension ResumableCore.RunStatus {
+extension RunRecord.Status {
   /// The status a wire status names; nil for `unspecified`. The inverse of
   /// the mapping above, so the two cannot disagree.
   init?(_ status: ResumableWire.RunStatus) {
@@ -79,7 +82,7 @@ extension ResumableCore.RunStatus {
 }
 
 extension ResumableWire.StepStatus {
-  init(_ status: ResumableCore.StepStatus) {
+  init(_ status: StepProgress.Status) {
     switch status {
     case .pending: self = .pending
     case .running: self = .running
@@ -110,7 +113,7 @@ extension StatusCode {
 
 extension ResumableWire.RunSummary {
   /// The wire form of a listed run.
-  init(_ summary: ResumableCore.RunSummary) {
+  init(_ summary: RunListEntry) {
     self.init(
       workflowID: summary.workflowID, workflow: summary.workflowName, status: ResumableWire.RunStatus(summary.status),
       currentStep: summary.currentStepName, currentStepIndex: UInt32(clamping: min(summary.cursor, max(0, summary.stepCount - 1))),
@@ -119,5 +122,13 @@ extension ResumableWire.RunSummary {
         spentMicros: summary.ledger.spentMicros, savedByResumeMicros: summary.ledger.savedByResumeMicros,
         inputTokens: summary.ledger.inputTokens, outputTokens: summary.ledger.outputTokens),
       error: summary.error ?? "")
+  }
+}
+
+extension ResumableWire.RunEvent {
+  init(_ event: RunEventRecord) {
+    self.init(
+      type: event.type, step: event.step, attempt: event.attempt, atMs: event.atMs, message: event.message,
+      nextAttemptAtMs: event.nextAttemptAtMs, status: event.status.map(ResumableWire.RunStatus.init) ?? .unspecified)
   }
 }

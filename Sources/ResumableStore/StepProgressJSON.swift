@@ -4,18 +4,18 @@ import ResumableCore
 /// the store (two encodes per commit, one decode per step on every read).
 ///
 /// It writes exactly what `JSONEncoder` with sorted keys writes for a
-/// `StepState` (the tests compare them byte for byte), and reads that shape
+/// `StepProgress` (the tests compare them byte for byte), and reads that shape
 /// back. Anything else — an unknown key, a number that is not a plain
 /// integer, a missing field — makes `decode` return nil, and the caller
 /// falls back to `JSONDecoder`, which gives the real answer or error. So a
 /// record is never misread, only read more slowly.
 ///
-/// - Important: When `StepState`, `StepUsage` or `GivenContext` gain a
+/// - Important: When `StepProgress`, `StepUsage` or `GivenContext` gain a
 ///   field, add it here (the tests count their fields and fail until then).
-enum StepStateJSON {
+enum StepProgressJSON {
   // MARK: - Encoding
 
-  static func encode(_ step: StepState) -> [UInt8] {
+  static func encode(_ step: StepProgress) -> [UInt8] {
     var out: [UInt8] = []
     out.reserveCapacity(256)
     out.append(UInt8(ascii: "{"))
@@ -101,7 +101,7 @@ enum StepStateJSON {
   // MARK: - Decoding
 
   /// The record in `bytes`, or nil when it is not the shape `encode` writes.
-  static func decode(_ bytes: [UInt8]) -> StepState? {
+  static func decode(_ bytes: [UInt8]) -> StepProgress? {
     bytes.withUnsafeBufferPointer { buffer in
       var reader = Reader(bytes: buffer)
       guard let step = reader.stepState(), reader.atEnd() else { return nil }
@@ -236,8 +236,8 @@ enum StepStateJSON {
       }
     }
 
-    mutating func stepState() -> StepState? {
-      var status: StepStatus?
+    mutating func stepState() -> StepProgress? {
+      var status: StepProgress.Status?
       var attempts: UInt32?
       var usage: StepUsage?
       var committed: Int64?
@@ -260,7 +260,7 @@ enum StepStateJSON {
         case "savedMicros": saved = reader.integer()
         case "nextAttemptAtMs": nextAttempt = reader.integer()
         case "status":
-          status = reader.string().flatMap(StepStatus.init(rawValue:))
+          status = reader.string().flatMap(StepProgress.Status.init(rawValue:))
           return status != nil
         case "lastError":
           if reader.null() { return true }
@@ -289,7 +289,7 @@ enum StepStateJSON {
       guard ok, let status, let attempts, let usage, let committed, let saved, let started, let finished,
         let artifactBytes, let nextAttempt
       else { return nil }
-      return StepState(
+      return StepProgress(
         status: status, attempts: attempts, usage: usage, committedCostMicros: committed, savedMicros: saved,
         lastError: lastError, lastErrorClass: lastErrorClass, startedAtMs: started, finishedAtMs: finished,
         artifactBytes: artifactBytes, waitReason: waitReason, nextAttemptAtMs: nextAttempt, given: given)

@@ -6,37 +6,37 @@ import Testing
 
 /// The fast path for step records writes what `JSONEncoder` writes and reads
 /// it back; anything else is left to `JSONDecoder`.
-@Suite struct StepStateJSONTests {
-  static let states: [StepState] = [
-    StepState(),
-    StepState().beginningAttempt(at: 1_764_000_000_123),
-    StepState(
+@Suite struct StepProgressJSONTests {
+  static let states: [StepProgress] = [
+    StepProgress(),
+    StepProgress().beginningAttempt(at: 1_764_000_000_123),
+    StepProgress(
       status: .completed, attempts: 3, usage: StepUsage(inputTokens: 1200, outputTokens: 300, costMicros: 100_000),
       committedCostMicros: 100_000, savedMicros: 50_000, lastError: "a \"quoted\" / slashed \\ line\nnext\ttab\u{1}é",
       lastErrorClass: .rateLimited, startedAtMs: 1, finishedAtMs: 2, artifactBytes: 2048,
       waitReason: "retry-after 5 ms", nextAttemptAtMs: -3,
       given: GivenContext(
         inputs: [.init(name: "input", bytes: 4), .init(name: "s1", bytes: 2048)], historyMessages: 2, historyBytes: 99)),
-    StepState(status: .failed, attempts: UInt32.max, usage: StepUsage(inputTokens: .max, outputTokens: 0, costMicros: .min),
+    StepProgress(status: .failed, attempts: UInt32.max, usage: StepUsage(inputTokens: .max, outputTokens: 0, costMicros: .min),
       lastErrorClass: .nonRetryable, given: GivenContext()),
   ]
 
-  static func encoded(_ state: StepState) throws -> [UInt8] {
+  static func encoded(_ state: StepProgress) throws -> [UInt8] {
     Array(try RunRecordDecoder.encoder.encode(state))
   }
 
-  @Test(arguments: states) func writesWhatJSONEncoderWrites(_ state: StepState) throws {
-    #expect(StepStateJSON.encode(state) == (try Self.encoded(state)))
+  @Test(arguments: states) func writesWhatJSONEncoderWrites(_ state: StepProgress) throws {
+    #expect(StepProgressJSON.encode(state) == (try Self.encoded(state)))
   }
 
-  @Test(arguments: states) func readsBackWhatItWrites(_ state: StepState) throws {
-    #expect(StepStateJSON.decode(StepStateJSON.encode(state)) == state)
-    let decoded = try JSONDecoder().decode(StepState.self, from: Data(StepStateJSON.encode(state)))
+  @Test(arguments: states) func readsBackWhatItWrites(_ state: StepProgress) throws {
+    #expect(StepProgressJSON.decode(StepProgressJSON.encode(state)) == state)
+    let decoded = try JSONDecoder().decode(StepProgress.self, from: Data(StepProgressJSON.encode(state)))
     #expect(decoded == state)
   }
 
   @Test func leavesOtherShapesToJSONDecoder() {
-    let valid = String(decoding: StepStateJSON.encode(StepState()), as: UTF8.self)
+    let valid = String(decoding: StepProgressJSON.encode(StepProgress()), as: UTF8.self)
     for other in [
       valid.replacingOccurrences(of: "\"attempts\":0", with: "\"attempts\":0.5"),
       valid.replacingOccurrences(of: "\"attempts\":0", with: "\"attempts\":1e3"),
@@ -46,16 +46,16 @@ import Testing
       valid.replacingOccurrences(of: "\"attempts\":0", with: "\"attempts\":99999999999"),
       valid + "x", "", "[]",
     ] {
-      #expect(StepStateJSON.decode(Array(other.utf8)) == nil, "\(other)")
+      #expect(StepProgressJSON.decode(Array(other.utf8)) == nil, "\(other)")
     }
     // Spaces and nulls, as JSONDecoder accepts them, are read too.
     let spaced = String(valid.dropLast()).replacingOccurrences(of: ",", with: " , ") + " , \"lastError\" : null }"
-    #expect(StepStateJSON.decode(Array(spaced.utf8)) == StepState())
+    #expect(StepProgressJSON.decode(Array(spaced.utf8)) == StepProgress())
   }
 
-  /// Fails when a field is added to a type the fast path writes: add it to `StepStateJSON` too.
+  /// Fails when a field is added to a type the fast path writes: add it to `StepProgressJSON` too.
   @Test func knowsEveryField() {
-    #expect(Mirror(reflecting: StepState()).children.count == 13)
+    #expect(Mirror(reflecting: StepProgress()).children.count == 13)
     #expect(Mirror(reflecting: StepUsage()).children.count == 3)
     #expect(Mirror(reflecting: GivenContext()).children.count == 3)
     #expect(Mirror(reflecting: GivenContext.Input(name: "", bytes: 0)).children.count == 2)
