@@ -29,5 +29,11 @@ public struct ServerSetting: RawRepresentable, Hashable, Sendable, CustomStringC
   /// The socket file's group.
   public static let socketGroup = ServerSetting(rawValue: "socket_group")
 
+  /// Every setting this build names.
+  public static let all: [ServerSetting] = [
+    .maximumRuns, .maximumConnections, .maximumRequestsPerConnection, .maximumRequestBytesPerConnection,
+    .maximumFrameBytes, .allowedPeers, .socketPath, .socketGroup,
+  ]
+
   public var description: String { rawValue }
 }
