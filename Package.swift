@@ -13,9 +13,10 @@ import PackageDescription
 //   ResumablePlugins (exec, http, llm: steps that reach real work)
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
 //   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
-//   ResumableClient (async client library)
+//   ResumableClient (async client library for programs: the client, its configuration, errors)
 //   ResumableBench (the benchmark suite: drives a server child process)
-//   ResumableCLI (the command line: serve + client commands + bench, as a library)
+//   ResumableCLI (the command line: serve + client commands + bench, and their presentation:
+//     text and JSON rendering, watch progress, exit codes; as a library)
 //   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
@@ -262,15 +263,21 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ResumableCLITests",
+      dependencies: ["ResumableCLI", "ResumableClient", "ResumableWire"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ResumableBenchTests",
       dependencies: ["ResumableBench"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "ResumableServerTests",
+      // ResumableCLI for its rendering of a run's state, checked against a live server.
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
-        "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench",
+        "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench", "ResumableCLI",
       ],
       swiftSettings: swiftSettings
     ),
