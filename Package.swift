@@ -18,6 +18,8 @@ import PackageDescription
 //   ResumableCLI (the command line: serve + client commands + bench, and their presentation:
 //     text and JSON rendering, watch progress, exit codes; as a library)
 //   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
+//     (private redis-servers, `resumable` child processes, shared fixtures: for
+//     ResumableServerTests and ResumableCLITests, the CLI's tests, end to end as processes)
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
   .enableUpcomingFeature("InternalImportsByDefault"),
@@ -196,8 +198,9 @@ let package = Package(
     ),
     .target(
       name: "ResumableTestSupport",
+      // ResumableClient and ResumableWire for the helpers that drive `resumable serve` processes.
       dependencies: [
-        "ResumableRedis", "ResumableCore",
+        "ResumableRedis", "ResumableCore", "ResumableClient", "ResumableWire",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],
@@ -264,7 +267,12 @@ let package = Package(
     ),
     .testTarget(
       name: "ResumableCLITests",
-      dependencies: ["ResumableCLI", "ResumableClient", "ResumableWire"],
+      // The command line's pieces, and the `resumable` executable end to end, as processes.
+      dependencies: [
+        "ResumableCLI", "ResumableClient", "ResumableWire", "ResumableRedis", "ResumableTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
