@@ -21,7 +21,7 @@ fi
 endef
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release run test chaos bench example python python-test proto proto-check fuzz tsan asan clean
+.PHONY: deps build release run test chaos bench example python python-test proto proto-check layers fuzz tsan asan clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -43,7 +43,7 @@ run: release
 ## test: drift check of the code generated from proto/, then every test
 ## against real redis-server processes the tests start themselves (Swift,
 ## then the Python client's)
-test: deps proto-check
+test: deps proto-check layers
 	swift build $(SWIFT_BUILD_FLAGS)
 	swift test $(SWIFT_BUILD_FLAGS)
 	$(MAKE) example
@@ -86,6 +86,10 @@ bench: release
 ## Sources/ResumableWire/Generated (protoc with scripts/protoc-gen-resumable-swift)
 proto: deps
 	scripts/generate-proto.sh
+
+## layers: fail when a module imports one Package.swift's header lists above it
+layers:
+	python3 scripts/check-layers.py
 
 ## proto-check: fail when either generated folder is stale
 proto-check: deps

@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, dependencies pointing one way (see docs/Design.md):
+// Layers, dependencies pointing one way (see docs/Design.md): a module imports only
+// modules listed before it (scripts/check-layers.py checks it, in `make test`).
 //   CHiredis, CProtobufC (system libraries)
 //   CResumableProto (protoc-c output for proto/)
 //   CResumableSocket (what Swift cannot name or call: struct ucred, fork + prctl)
@@ -12,8 +13,10 @@ import PackageDescription
 //   ResumableCore (definitions, plugins, registry, runner, store protocol)
 //   ResumablePlugins (exec, http, llm: steps that reach real work)
 //   ResumableStore (the Redis state store: Lua scripts, key layout)
-//   ResumableServer (NIO Unix socket server, RPC dispatch, embedded Redis)
-//   ResumableClient (async client library for programs: the client, its configuration, errors)
+//   ResumableMetrics (the opt-in Prometheus endpoint; modules record through swift-metrics)
+//   ResumableServer (the composition root: state backends, listener, connections, RPC
+//     dispatch and its one error path, the engine as a service)
+//   ResumableClient (async client library for programs)
 //   ResumableBench (the benchmark suite: drives a server child process)
 //   ResumableCLI (the command line: serve + client commands + bench, and their presentation:
 //     text and JSON rendering, watch progress, exit codes; as a library)
@@ -260,6 +263,8 @@ let package = Package(
         "ResumableClient",
         "ResumableSocket",
         "ResumableWire",
+        // The scripted server accepts as the product's does (AcceptedConnections).
+        "ResumableServer",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],

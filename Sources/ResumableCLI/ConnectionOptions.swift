@@ -109,7 +109,7 @@ struct ConnectionOptions: ParsableArguments {
   }
 
   static func report(_ error: ResumableClientError, connecting: Bool) -> ExitCode {
-    printToStandardError("error: \(error.code): \(error.message)")
+    printToStandardError("error: \(error.code): \(ErrorHints.message(of: error))")
     return ExitCode(ResumableExitCode.forError(error, connecting: connecting))
   }
 }

@@ -121,18 +121,19 @@ struct Serve: AsyncParsableCommand {
     } else {
       logger.warning("no --workflows file given: nothing can be started until one is")
     }
-    let backend: RedisBackend
+    let location: RedisBackend
     if let redis {
-      backend = .external(try hardening.authenticated(try RedisAddress(url: redis)))
+      location = .external(try hardening.authenticated(try RedisAddress(url: redis)))
     } else {
-      backend = .embedded(dataDirectory: dataDir ?? Self.defaultDataDirectory())
+      location = .embedded(dataDirectory: dataDir ?? Self.defaultDataDirectory())
     }
-    var configuration = ServerConfiguration(
-      socketPath: ConnectionOptions.resolveSocketPath(socket), redis: backend, workflows: definitions.workflows,
-      plugins: registry)
+    var state = RedisStateBackend(location)
+    state.keyPrefix = keyPrefix
+    state.embeddedFsync = redisFsync == "everysec" ? .everysec : .always
+    var transport = ServerConfiguration(socketPath: ConnectionOptions.resolveSocketPath(socket))
+    transport.maximumFrameBytes = maxFrameBytes
+    var configuration = SidecarConfiguration(transport: transport, workflows: definitions.workflows, plugins: registry)
     definitions.apply(to: &configuration.engine)
-    configuration.maximumFrameBytes = maxFrameBytes
-    configuration.keyPrefix = keyPrefix
     configuration.engine.ttl = .seconds(ttl)
     configuration.engine.leaseDuration = .milliseconds(Int64(leaseSeconds * 1000))
     configuration.shutdownGracePeriod = .milliseconds(Int64(graceSeconds * 1000))
@@ -141,10 +142,9 @@ struct Serve: AsyncParsableCommand {
     configuration.engine.retentionCancelled = retentionCancelled.map { .seconds($0) }
     configuration.engine.approvalTimeout = .seconds(approvalTimeout)
     configuration.engine.recoveryInterval = noRecovery ? nil : .milliseconds(Int64(recoveryInterval * 1000))
-    configuration.embeddedRedisFsync = redisFsync == "everysec" ? .everysec : .always
-    try hardening.apply(to: &configuration)
+    try hardening.apply(to: &configuration, state: &state)
 
-    let server = ResumableServer(configuration: configuration, logger: logger)
+    let server = ResumableServer(configuration: configuration, state: state, logger: logger)
     let group = ServiceGroup(
       configuration: ServiceGroupConfiguration(
         services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint],
@@ -152,7 +152,9 @@ struct Serve: AsyncParsableCommand {
     do {
       try await group.run()
     } catch let error as ServerError {
-      throw ServeFailure(error.message)
+      throw ServeFailure(ErrorHints.message(of: error))
+    } catch let error as RedisServerError {
+      throw ServeFailure(ErrorHints.message(of: error))
     }
   }
 

@@ -130,19 +130,19 @@ struct ServeHardeningOptions: ParsableArguments {
 
   /// Applies the access rules and limits to `configuration`, and the metrics
   /// endpoint (bootstrapping swift-metrics with Prometheus) when asked for.
-  func apply(to configuration: inout ServerConfiguration) throws {
-    configuration.access.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
-    configuration.access.socketGroup = socketGroup
-    configuration.access.allowedUIDs = Set(allowUID)
-    configuration.access.allowedGIDs = Set(allowGID)
-    configuration.limits.maximumConnections = maxConnections
-    configuration.limits.maximumRequestsPerConnection = maxRequestsPerConnection
-    configuration.limits.idleTimeout = idleTimeout > 0 ? .milliseconds(Int64(idleTimeout * 1000)) : nil
-    configuration.limits.writeStallTimeout = .milliseconds(Int64(writeStallTimeout * 1000))
-    configuration.limits.maximumRequestBytesPerConnection = maxRequestBytesPerConnection
-    configuration.limits.frameArrivalTimeout = .milliseconds(Int64(frameTimeout * 1000))
+  func apply(to configuration: inout SidecarConfiguration, state: inout RedisStateBackend) throws {
+    configuration.transport.access.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
+    configuration.transport.access.socketGroup = socketGroup
+    configuration.transport.access.allowedUIDs = Set(allowUID)
+    configuration.transport.access.allowedGIDs = Set(allowGID)
+    configuration.transport.limits.maximumConnections = maxConnections
+    configuration.transport.limits.maximumRequestsPerConnection = maxRequestsPerConnection
+    configuration.transport.limits.idleTimeout = idleTimeout > 0 ? .milliseconds(Int64(idleTimeout * 1000)) : nil
+    configuration.transport.limits.writeStallTimeout = .milliseconds(Int64(writeStallTimeout * 1000))
+    configuration.transport.limits.maximumRequestBytesPerConnection = maxRequestBytesPerConnection
+    configuration.transport.limits.frameArrivalTimeout = .milliseconds(Int64(frameTimeout * 1000))
     configuration.engine.maximumActiveRuns = maxRuns
-    configuration.redisCommandTimeout = .milliseconds(max(1, Int64((redisTimeout * 1000).rounded())))
+    state.commandTimeout = .milliseconds(max(1, Int64((redisTimeout * 1000).rounded())))
     if let metricsAddress {
       let address = try MetricsEndpoint.Address(parsing: metricsAddress)
       configuration.metrics = MetricsEndpoint(address: address, registry: PrometheusMetrics.bootstrap())

@@ -35,10 +35,7 @@ final class ResponseHandler: ChannelInboundHandler {
       if envelope.statusCode != .ok {
         failConnection(
           context: context,
-          with: ResumableClientError(
-            code: envelope.statusCode,
-            message: envelope.statusMessage.isEmpty
-              ? "the server reported a connection error" : envelope.statusMessage))
+          with: ResumableClientError(answer: envelope, otherwise: "the server reported a connection error"))
       }
       return
     }

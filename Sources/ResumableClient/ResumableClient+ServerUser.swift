@@ -34,8 +34,8 @@ extension ResumableClient {
     guard trusts(serverUID: server.uid, clientUID: me, trustedServerUID: trusted) else {
       throw ResumableClientError(
         code: .unavailable,
-        message: "the server on \(socketPath) runs as uid \(server.uid), not you (uid \(me)); "
-          + "pass --trust-server-uid \(server.uid) if you trust it")
+        message: "the server on \(socketPath) runs as uid \(server.uid), not you (uid \(me))",
+        setting: ResumableClientError.Setting("trusted_server_uid", value: "\(server.uid)"))
     }
   }
 }

@@ -107,9 +107,7 @@ public struct ResumableResponseStream<Response: WireMessage>: AsyncSequence, Sen
       guard envelope.statusCode == .ok else {
         ended = true
         throw ResumableClientError(
-          code: envelope.statusCode,
-          message: envelope.statusMessage.isEmpty
-            ? "the server ended \(method.rawValue) with \(envelope.statusCode)" : envelope.statusMessage)
+          answer: envelope, otherwise: "the server ended \(method.rawValue) with \(envelope.statusCode)")
       }
       do {
         return try Response(protobufBytes: envelope.payload)

@@ -202,10 +202,7 @@ public final class ResumableClient: Sendable {
     let answer = try result.get()
     guard answer.statusCode == .ok else {
       throw ResumableClientError(
-        code: answer.statusCode,
-        message: answer.statusMessage.isEmpty
-          ? "the server answered \(method.rawValue) with \(answer.statusCode)"
-          : answer.statusMessage)
+        answer: answer, otherwise: "the server answered \(method.rawValue) with \(answer.statusCode)")
     }
     do {
       return try Response(protobufBytes: answer.payload)

@@ -11,21 +11,19 @@ import NIOCore
 extension ResumableClientError {
   /// Maps a failure to connect to `socketPath` to an error that says what to do about it.
   init(connecting error: any Error, socketPath: String, timeout: Duration) {
-    let startHint =
-      "Start the server with `resumable serve --socket \(socketPath)`, or point the client at a "
-      + "running one (--socket PATH or RESUMABLE_SOCKET)."
+    let startHint = Setting("socket", value: socketPath)
     switch error {
     case let error as IOError where error.errnoCode == ENOENT:
       self.init(
         code: .unavailable,
-        message: "no Resumable server at \(socketPath): the socket does not exist. \(startHint)",
-        cause: error)
+        message: "no Resumable server at \(socketPath): the socket does not exist",
+        cause: error, setting: startHint)
     case let error as IOError where error.errnoCode == ECONNREFUSED:
       self.init(
         code: .unavailable,
         message: "no Resumable server is listening at \(socketPath) (connection refused; the "
-          + "socket file may be left over from a stopped server). \(startHint)",
-        cause: error)
+          + "socket file may be left over from a stopped server)",
+        cause: error, setting: startHint)
     case let error as IOError where error.errnoCode == EACCES || error.errnoCode == EPERM:
       self.init(
         code: .permissionDenied,
@@ -47,8 +45,8 @@ extension ResumableClientError {
     default:
       self.init(
         code: .unavailable,
-        message: "cannot connect to a Resumable server at \(socketPath): \(error). \(startHint)",
-        cause: error)
+        message: "cannot connect to a Resumable server at \(socketPath): \(error)",
+        cause: error, setting: startHint)
     }
   }
 }

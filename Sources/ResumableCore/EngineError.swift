@@ -34,10 +34,14 @@ public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
 
   public var code: Code
   public var message: String
+  /// The server setting that would have let the request through, when a
+  /// limit refused it.
+  public var setting: ServerSetting?
 
-  public init(_ code: Code, _ message: String) {
+  public init(_ code: Code, _ message: String, setting: ServerSetting? = nil) {
     self.code = code
     self.message = message
+    self.setting = setting
   }
 
   public var description: String { "\(code): \(message)" }
@@ -64,7 +68,7 @@ extension EngineError {
     let error = StoreError(error)
     switch error.kind {
     case .unavailable:
-      self.init(.unavailable, "Redis is unavailable (\(error.message)); retry shortly — nothing committed is lost")
+      self.init(.unavailable, "\(error.message); retry shortly — nothing committed is lost")
     case .notFound:
       self.init(.notFound, "no run with id '\(workflowID)' (it never existed or has expired)")
     case .unsupportedSchema:
@@ -108,6 +112,6 @@ extension EngineError {
     EngineError(
       .resourceExhausted,
       "this server is executing \(limit) runs, its limit; retry when some have finished, "
-        + "or raise the limit with --max-runs")
+        + "or raise the limit", setting: .maximumRuns)
   }
 }

@@ -46,8 +46,6 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
   private let reader = RESPReader()
   private var pending = CircularBuffer<Pending>()
-  /// A flush is queued on the event loop: writes until it runs share one syscall.
-  private var flushQueued = false
   private var state = State.open
   private let logger: Logger
   private let address: RedisAddress
@@ -91,19 +89,6 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     if deadlineTimer == nil, commandTimeout != nil { scheduleDeadlineCheck(at: deadline, context) }
     // Write errors close the channel; `channelInactive` then fails this request.
     context.write(wrapOutboundOut(buffer), promise: nil)
-  }
-
-  /// Coalesces flushes: the first flush of an event-loop tick is queued behind
-  /// the work already queued on the loop, so the requests that many tasks
-  /// write meanwhile go out in one `write` (and reach Redis in one read)
-  /// instead of one syscall each. A lone request waits only for that queue.
-  func flush(context: ChannelHandlerContext) {
-    guard !flushQueued else { return }
-    flushQueued = true
-    context.eventLoop.assumeIsolated().execute {
-      self.flushQueued = false
-      context.flush()
-    }
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -152,7 +137,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    fail(with: .connectionLost("the connection to Redis at \(address) failed", cause: error))
+    fail(with: .connectionLost("the connection to Redis at \(address) failed: \(RedisError.reason(error))", cause: error))
     context.close(promise: nil)
   }
 

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ResumableSocket
 import Synchronization
 
 #if canImport(Glibc)
@@ -84,7 +85,7 @@ final class RedisConnection: Sendable {
     } catch let error as RedisError {
       throw error
     } catch {
-      throw .connectionLost("unexpected failure on the Redis connection", cause: error)
+      throw .connectionLost("unexpected failure on the Redis connection: \(RedisError.reason(error))", cause: error)
     }
   }
 
@@ -128,7 +129,7 @@ final class RedisConnection: Sendable {
     } catch let error as RedisError {
       throw error
     } catch {
-      throw .unavailable("Redis at \(address) is unavailable: \(error)", cause: error)
+      throw .unavailable("Redis at \(address) is unavailable: \(RedisError.reason(error))", cause: error)
     }
   }
 
@@ -163,7 +164,7 @@ final class RedisConnection: Sendable {
         }
         promise.succeed(channel)
       case .failure(let error):
-        let reason = Self.reason(error)
+        let reason = RedisError.reason(error)
         let delay = self.configuration.reconnectBackoff.delay(afterFailures: failures + 1)
         self.state.withLock { state in
           guard case .connecting = state else { return }
@@ -180,13 +181,6 @@ final class RedisConnection: Sendable {
         )
       }
     }
-  }
-
-  /// A short explanation of a connect failure: our message plus its cause, if any.
-  private static func reason(_ error: any Error) -> String {
-    guard let error = error as? RedisError else { return "\(error)" }
-    guard let cause = error.cause else { return error.message }
-    return "\(error.message): \(reason(cause))"
   }
 
   /// Forgets `channel` if it is the current one; the next command reconnects immediately.
@@ -207,6 +201,8 @@ final class RedisConnection: Sendable {
       .connectTimeout(TimeAmount(configuration.connectTimeout))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
+          // Requests that many tasks write in one tick reach Redis in one read.
+          try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
           try channel.pipeline.syncOperations.addHandler(
             RedisChannelHandler(address: address, commandTimeout: commandTimeout, logger: logger))
         }

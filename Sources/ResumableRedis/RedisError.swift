@@ -1,3 +1,8 @@
+import NIOCore
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Why a Redis command did not produce a reply.
 ///
 /// Follows the house error shape: a `code` to switch on, a `message` a person can act on,
@@ -51,10 +56,17 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
     self.cause = cause
   }
 
-  public var description: String {
-    var text = "Redis \(code): \(message)"
-    if let cause { text += " (cause: \(cause))" }
-    return text
+  /// The message: it says the cause once (`cause` keeps the error itself, for programs).
+  public var description: String { message }
+
+  /// A short account of `error` for a message: a socket error as its system
+  /// text ("No such file or directory"), a Redis error as its message.
+  static func reason(_ error: any Error) -> String {
+    switch error {
+    case let error as RedisError: return error.message
+    case let error as IOError: return String(cString: strerror(error.errnoCode))
+    default: return "\(error)"
+    }
   }
 
   /// See ``Code/connectionLost``.

@@ -235,7 +235,7 @@ public final class RedisServerProcess: Sendable {
       message:
         "redis-server was not found on PATH (\(path)). "
         + "Install it with `apt-get install redis-server`, "
-        + "or pass `--redis URL` to use a Redis that is already running.")
+        + "or use a Redis that is already running.")
   }
 
   private func waitUntilReady(_ child: ChildProcess, executable: String)

@@ -33,8 +33,7 @@ public struct AccessPolicy: Sendable, Hashable {
     var allowed: [String] = []
     if !uids.isEmpty { allowed.append("uids \(uids)") }
     if !gids.isEmpty { allowed.append("gids \(gids)") }
-    return "uid \(peer.uid) (gid \(peer.gid)) is not allowed to use this server (allowed: \(allowed.joined(separator: "; "))); "
-      + "ask its operator to add it with --allow-uid or --allow-gid"
+    return "uid \(peer.uid) (gid \(peer.gid)) is not allowed to use this server (allowed: \(allowed.joined(separator: "; ")))"
   }
 }
 
@@ -47,7 +46,7 @@ extension AccessPolicy {
     var buffer = [CChar](repeating: 0, count: 16 * 1024)
     let status = getgrnam_r(name, &group, &buffer, buffer.count, &result)
     guard status == 0, let result else {
-      throw ServerError("--socket-group: no group named '\(name)' on this host")
+      throw ServerError("no group named '\(name)' on this host", setting: .socketGroup)
     }
     return result.pointee.gr_gid
   }

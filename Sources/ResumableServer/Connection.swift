@@ -40,18 +40,20 @@ struct Connection {
     }
     if access.checksPeers {
       guard let peer else {
-        await refuse(.permissionDenied, "the server cannot tell who you are (SO_PEERCRED failed); connection refused", metric: "peer_unknown")
+        await refuse(
+          RPCFailure(.permissionDenied, "the server cannot tell who you are (SO_PEERCRED failed); connection refused"),
+          metric: "peer_unknown")
         return
       }
       if let reason = access.refusal(of: peer) {
         logger.warning("refused a connection: peer not allowed")
-        await refuse(.permissionDenied, reason, metric: "permission_denied")
+        await refuse(RPCFailure(.permissionDenied, reason, setting: .allowedPeers), metric: "permission_denied")
         return
       }
     }
     guard let id = registry.add(channel.channel, limit: limits.maximumConnections) else {
       logger.notice("refused a connection: \(limits.maximumConnections) connections open, the limit")
-      await refuse(.resourceExhausted, RPCFailure.tooManyConnections(limits.maximumConnections).message, metric: "too_many_connections")
+      await refuse(RPCFailure.limitReached(.maximumConnections, limits.maximumConnections), metric: "too_many_connections")
       return
     }
     defer { registry.remove(id) }
@@ -83,15 +85,15 @@ struct Connection {
                 request = try Envelope(frameBody: frame)
               } catch {
                 try await outbound.write(
-                  Self.connectionError(.invalidArgument, "the frame is not a resumable.v1.Envelope (\(error)); closing the connection"))
+                  Self.connectionError(
+                    RPCFailure(.invalidArgument, "the frame is not a resumable.v1.Envelope (\(error)); closing the connection")))
                 return
               }
               let bytes = frame.readableBytes
               if let failure = activity.beginRequest(bytes: bytes, limits: limits) {
-                ServerMetrics.rpcRefused(method: request.method, code: failure.code)
-                let response = Envelope(
-                  requestID: request.requestID, method: request.method, statusCode: failure.code,
-                  statusMessage: failure.message, endOfStream: true)
+                ServerMetrics.rpcRefused(method: request.method, code: failure.status)
+                var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
+                response.fail(with: failure)
                 try await outbound.write(response.frameBody(allocator: ByteBufferAllocator()))
                 continue
               }
@@ -113,7 +115,7 @@ struct Connection {
             }
           } catch let error as FrameTooLargeError {
             connectionLogger.notice("closing a connection: \(error)")
-            try? await outbound.write(Self.connectionError(.resourceExhausted, "\(error); closing the connection"))
+            try? await outbound.write(Self.connectionError(RPCFailure.frameTooLarge(error)))
           }
         }
       }
@@ -123,19 +125,21 @@ struct Connection {
   }
 
   /// Answers a connection that may not be served with one frame, then closes it.
-  private func refuse(_ code: StatusCode, _ message: String, metric: String) async {
+  private func refuse(_ failure: RPCFailure, metric: String) async {
     ServerMetrics.connectionRefused(reason: metric)
     // Awaits the flush itself: the async writer only queues, and a close
     // right behind a queued write can drop it.
     let channel = self.channel
     try? await channel.executeThenClose { _, _ in
-      try await channel.channel.writeAndFlush(Self.connectionError(code, message)).get()
+      try await channel.channel.writeAndFlush(Self.connectionError(failure)).get()
     }
   }
 
-  static func connectionError(_ code: StatusCode, _ message: String) -> ByteBuffer {
-    Envelope(requestID: 0, statusCode: code, statusMessage: message, endOfStream: true)
-      .frameBody(allocator: ByteBufferAllocator())
+  /// A frame about the connection (request id 0), not about one call.
+  static func connectionError(_ failure: RPCFailure) -> ByteBuffer {
+    var envelope = Envelope(requestID: 0, endOfStream: true)
+    envelope.fail(with: failure)
+    return envelope.frameBody(allocator: ByteBufferAllocator())
   }
 }
 
@@ -158,10 +162,10 @@ final class ConnectionActivity: Sendable {
   func beginRequest(bytes: Int, limits: ServerLimits) -> RPCFailure? {
     state.withLock { state in
       guard state.inFlight < limits.maximumRequestsPerConnection else {
-        return .tooManyRequests(limits.maximumRequestsPerConnection)
+        return .limitReached(.maximumRequestsPerConnection, limits.maximumRequestsPerConnection)
       }
       guard state.inFlight == 0 || state.inFlightBytes + bytes <= limits.maximumRequestBytesPerConnection else {
-        return .tooManyRequestBytes(limits.maximumRequestBytesPerConnection)
+        return .limitReached(.maximumRequestBytesPerConnection, limits.maximumRequestBytesPerConnection)
       }
       state.inFlight += 1
       state.inFlightBytes += bytes

@@ -35,16 +35,11 @@ extension Dispatcher {
       last.payload = WatchWorkflowResponse(state: RunState(final, includeArtifacts: false)).protobufBytes()
     } catch is SendFailure {
       return
-    } catch let error as RPCFailure {
-      (last.statusCode, last.statusMessage) = (error.code, error.message)
-    } catch let error as EngineError {
-      (last.statusCode, last.statusMessage) = (StatusCode(error.code), error.message)
     } catch is CancellationError {
       // The connection closed (or the request was cancelled): nobody to tell.
       return
     } catch {
-      logger.error("watch failed: \(error)", metadata: ["method": "\(request.method)"])
-      (last.statusCode, last.statusMessage) = (.internal, "internal error; the server log has the detail")
+      last.fail(with: answer(to: error, method: request.method))
     }
     outcome = last.statusCode
     try? await send(last)

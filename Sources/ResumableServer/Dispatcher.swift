@@ -9,8 +9,8 @@ import ResumableWire
 struct Dispatcher: Sendable {
   let engine: WorkflowEngine
   let logger: Logger
-  /// What `Health` notes about Redis' eviction policy.
-  let evictionPolicy: EvictionPolicyCheck
+  /// What `Health` notes about the store (Redis' eviction policy), if anything.
+  let storeNote: @Sendable () async -> String?
   /// Ends the watches in flight at shutdown (`stream`, Dispatcher+Watch.swift).
   let watches = WatchShutdown()
 
@@ -22,18 +22,19 @@ struct Dispatcher: Sendable {
       response.payload = try await withDeadline(milliseconds: request.timeoutMilliseconds) {
         try await self.call(request)
       }
-    } catch let error as RPCFailure {
-      response.statusCode = error.code
-      response.statusMessage = error.message
-    } catch let error as EngineError {
-      response.statusCode = StatusCode(error.code)
-      response.statusMessage = error.message
     } catch {
-      logger.error("request failed: \(error)", metadata: ["method": "\(request.method)"])
-      response.statusCode = .internal
-      response.statusMessage = "internal error; the server log has the detail"
+      response.fail(with: answer(to: error, method: request.method))
     }
     return response
+  }
+
+  /// The one place an error becomes a call's answer: what it says of itself
+  /// (`StatusConvertible`), or, for any other error, `INTERNAL` with a generic
+  /// message and the detail in the log.
+  func answer(to error: any Error, method: String) -> any StatusConvertible {
+    if let error = error as? any StatusConvertible { return error }
+    logger.error("request failed: \(error)", metadata: ["method": "\(method)"])
+    return RPCFailure(.internal, "internal error; the server log has the detail")
   }
 
   private func call(_ request: Envelope) async throws -> [UInt8] {
@@ -92,7 +93,7 @@ struct Dispatcher: Sendable {
         let (seconds, attoseconds) = latency.components
         response.redisLatencyUs = UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
         // NOT_SERVING's reason first; a warning alone leaves the server SERVING.
-        let notes = [health.draining ? "the server is shutting down" : nil, await evictionPolicy.warning()]
+        let notes = [health.draining ? "the server is shutting down" : nil, await storeNote()]
         response.redisError = notes.compactMap { $0 }.joined(separator: "; ")
       case .failure(let error):
         response.redisError = error.message
@@ -138,16 +139,5 @@ struct Dispatcher: Sendable {
       }
       return result
     }
-  }
-}
-
-/// A failure answered with a wire status.
-struct RPCFailure: Error {
-  var code: StatusCode
-  var message: String
-
-  init(_ code: StatusCode, _ message: String) {
-    self.code = code
-    self.message = message
   }
 }

@@ -16,17 +16,16 @@ final class FrameArrivalHandler: ChannelInboundHandler, RemovableChannelHandler 
   typealias InboundIn = ByteBuffer
   typealias InboundOut = ByteBuffer
 
-  private let timeout: TimeAmount
-  private let logger: Logger
-  private var timer: Scheduled<Void>?
+  private var deadline: ConnectionDeadline
   /// Bytes of the current frame's length prefix seen so far (at most 4).
   private var prefix: [UInt8] = []
   /// Body bytes still to come of the current frame, once its prefix is whole.
   private var remaining = 0
 
   init(timeout: Duration, logger: Logger) {
-    self.timeout = TimeAmount(timeout)
-    self.logger = logger
+    deadline = ConnectionDeadline(timeout: timeout, logger: logger, reason: "frame_timeout") {
+      "closing a connection whose frame did not arrive in full within \($0) ms"
+    }
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -43,30 +42,13 @@ final class FrameArrivalHandler: ChannelInboundHandler, RemovableChannelHandler 
           prefix.removeAll(keepingCapacity: true)
         }
       }
-      if remaining == 0 && prefix.isEmpty { cancelTimer() } else { startTimer(context) }
+      if remaining == 0 && prefix.isEmpty { deadline.cancel() } else { deadline.arm(context) }
     }
     context.fireChannelRead(data)
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    cancelTimer()
+    deadline.cancel()
     context.fireChannelInactive()
-  }
-
-  private func startTimer(_ context: ChannelHandlerContext) {
-    guard timer == nil else { return }
-    let channel = context.channel
-    let logger = self.logger
-    let timeout = self.timeout
-    timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-      logger.notice("closing a connection whose frame did not arrive in full within \(timeout.nanoseconds / 1_000_000) ms")
-      ServerMetrics.connectionClosedByServer(reason: "frame_timeout")
-      channel.close(promise: nil)
-    }
-  }
-
-  private func cancelTimer() {
-    timer?.cancel()
-    timer = nil
   }
 }

@@ -1,7 +1,10 @@
+import ResumableCore
+import ResumableWire
+
 /// How much one server takes on before it answers `RESOURCE_EXHAUSTED`, and
 /// how long it keeps connections that do nothing or stop reading.
 ///
-/// Each limit's message names the limit and the `serve` flag that raises it.
+/// Each limit's answer describes the limit and names its `ServerSetting`.
 public struct ServerLimits: Sendable, Hashable {
   /// Open connections at once (default 512). One more gets a
   /// `RESOURCE_EXHAUSTED` frame and is closed.
@@ -31,35 +34,31 @@ public struct ServerLimits: Sendable, Hashable {
   public init() {}
 }
 
-/// The flags that raise each limit, for the messages that name them.
-enum LimitFlag {
-  static let connections = "--max-connections"
-  static let requestsPerConnection = "--max-requests-per-connection"
-  static let requestBytesPerConnection = "--max-request-bytes-per-connection"
-}
-
 extension RPCFailure {
-  /// The answer to a connection beyond `ServerLimits.maximumConnections`.
-  static func tooManyConnections(_ limit: Int) -> RPCFailure {
-    RPCFailure(
-      .resourceExhausted,
-      "the server has \(limit) open connections, its limit; close idle connections, retry later, "
-        + "or raise the limit with \(LimitFlag.connections)")
+  /// The answer to a connection or request beyond one of `ServerLimits`' limits
+  /// (`limit` is its value): what is at the limit, what to do meanwhile, and
+  /// that the limit can be raised (the setting names it).
+  static func limitReached(_ setting: ServerSetting, _ limit: Int) -> RPCFailure {
+    let (state, meanwhile): (String, String)
+    switch setting {
+    case .maximumConnections:
+      state = "the server has \(limit) open connections, its limit"
+      meanwhile = "close idle connections, retry later"
+    case .maximumRequestBytesPerConnection:
+      state = "this connection has requests of up to \(limit) bytes in flight, the per-connection limit"
+      meanwhile = "wait for answers, open another connection"
+    case .maximumRequestsPerConnection:
+      state = "this connection has \(limit) requests in flight, the per-connection limit"
+      meanwhile = "wait for answers, open another connection"
+    default:
+      state = "the server's \(setting) of \(limit) is reached"
+      meanwhile = "retry later"
+    }
+    return RPCFailure(.resourceExhausted, "\(state); \(meanwhile), or raise the limit", setting: setting)
   }
 
-  /// The answer to a request beyond `ServerLimits.maximumRequestBytesPerConnection`.
-  static func tooManyRequestBytes(_ limit: Int) -> RPCFailure {
-    RPCFailure(
-      .resourceExhausted,
-      "this connection has requests of up to \(limit) bytes in flight, the per-connection limit; wait for answers, "
-        + "open another connection, or raise the limit with \(LimitFlag.requestBytesPerConnection)")
-  }
-
-  /// The answer to a request beyond `ServerLimits.maximumRequestsPerConnection`.
-  static func tooManyRequests(_ limit: Int) -> RPCFailure {
-    RPCFailure(
-      .resourceExhausted,
-      "this connection has \(limit) requests in flight, the per-connection limit; wait for answers, "
-        + "open another connection, or raise the limit with \(LimitFlag.requestsPerConnection)")
+  /// The answer to a frame beyond `ServerConfiguration.maximumFrameBytes`.
+  static func frameTooLarge(_ error: FrameTooLargeError) -> RPCFailure {
+    RPCFailure(.resourceExhausted, "\(error); closing the connection", setting: .maximumFrameBytes)
   }
 }

@@ -1,27 +1,28 @@
 import Foundation
 public import Logging
+public import ResumableCore
 import NIOCore
 import NIOPosix
-import ResumableCore
 import ResumableMetrics
-import ResumableRedis
 import ResumableSocket
-import ResumableStore
-import ResumableWire
 public import ServiceLifecycle
 import Synchronization
 
 /// The sidecar: serves the RPC protocol on a Unix socket and drives runs,
-/// with state in Redis (an existing one, or a private `redis-server` it
-/// starts and stops).
+/// with state in a `StateBackend` (Redis: an existing one, or a private
+/// `redis-server` it starts and stops).
 ///
-/// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM,
+/// The composition root, in hummingbird's `Application` shape: `serve` opens
+/// the backend, builds the engine and binds the socket, then runs them as
+/// services of one `ServiceGroup` (ServerServices.swift), which orders their
+/// shutdown. A `Service` itself: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM,
 /// SIGINT) it stops accepting connections, lets steps in flight finish and
 /// commit within the grace period, answers the calls waiting on them, then
 /// closes connections and Redis. Steps still running after the grace period
 /// are cancelled, not committed, and left for a resume.
 public final class ResumableServer: Service, Sendable {
-  private let configuration: ServerConfiguration
+  private let configuration: SidecarConfiguration
+  private let state: any StateBackend
   private let logger: Logger
   private let readiness = Mutex(Readiness.starting(waiters: []))
 
@@ -32,9 +33,16 @@ public final class ResumableServer: Service, Sendable {
     case settled(Result<Void, any Error>)
   }
 
-  public init(configuration: ServerConfiguration, logger: Logger) {
+  /// A server keeping its state in `state`.
+  public init(configuration: SidecarConfiguration, state: any StateBackend, logger: Logger) {
     self.configuration = configuration
+    self.state = state
     self.logger = logger
+  }
+
+  /// A server on a store that is open already (one a program or a test built).
+  public convenience init(configuration: SidecarConfiguration, store: any StateStore, logger: Logger) {
+    self.init(configuration: configuration, state: StoreBackend(store), logger: logger)
   }
 
   /// Returns once the server accepts connections.
@@ -81,171 +89,58 @@ public final class ResumableServer: Service, Sendable {
     } catch {
       throw ServerError("invalid workflow definition: \(error)")
     }
-    let group = MultiThreadedEventLoopGroup.singleton
+    let transport = configuration.transport
     // Before anything starts: a socket directory that is not ours is a refusal at once.
     do {
-      try SocketDirectory.secure(forSocket: configuration.socketPath, create: true)
+      try SocketDirectory.secure(forSocket: transport.socketPath, create: true)
     } catch {
       throw ServerError(error.description)
     }
-    var embedded: RedisServerProcess?
-    let address: RedisAddress
-    switch configuration.redis {
-    case .external(let external):
-      address = external
-    case .embedded(let dataDirectory):
-      let process = try await RedisServerProcess.start(
-        configuration: RedisServerProcess.Configuration(
-          dataDirectory: dataDirectory, appendFsync: configuration.embeddedRedisFsync))
-      embedded = process
-      address = process.address
-      for orphan in process.stoppedOrphans {
-        logger.warning("stopped a redis-server (pid \(orphan)) an earlier server left running on the data directory", metadata: ["data_dir": "\(dataDirectory)"])
-      }
-      logger.info("embedded redis-server started", metadata: ["data_dir": "\(dataDirectory)", "pid": "\(process.pid.map(String.init) ?? "?")"])
-    }
-    let client = RedisClient(
-      address: address, configuration: RedisClient.Configuration(commandTimeout: configuration.redisCommandTimeout),
-      eventLoopGroup: group, logger: logger)
+    let opened = try await state.open(logger: logger)
+    var closers = opened.closers
+    let services: [any Service]
+    let engine: WorkflowEngine
+    let metricsURL: String
     do {
-      try await serve(client: client, group: group)
-    } catch {
-      await client.close()
-      await embedded?.stop()
-      throw error
-    }
-    await client.close()
-    if let embedded {
-      await embedded.stop()
-      logger.info("embedded redis-server stopped")
-    }
-  }
-
-  private func serve(client: RedisClient, group: MultiThreadedEventLoopGroup) async throws {
-    // A Redis that refuses us (wrong password, say) is a configuration error;
-    // one that is down is a fault to ride out: serve anyway (calls get
-    // UNAVAILABLE meanwhile) and let the client reconnect with backoff.
-    let evictionPolicy = EvictionPolicyCheck(client: client, logger: logger)
-    do {
-      let ping = try await client.send(["PING"])
-      if let message = ping.errorMessage { throw ServerError("Redis refused PING: \(message)") }
-      _ = await evictionPolicy.warning()  // Logged when the policy may break runs.
-    } catch let error as RedisError {
-      logger.warning("Redis is unreachable; serving anyway, calls get UNAVAILABLE until it is back: \(error)")
-    }
-    let store = RedisStateStore(client: client, keyPrefix: configuration.keyPrefix)
-    let engine = WorkflowEngine(
-      store: store, registry: configuration.plugins, workflows: configuration.workflows,
-      configuration: configuration.engine, logger: logger)
-    let dispatcher = Dispatcher(engine: engine, logger: logger, evictionPolicy: evictionPolicy)
-    let connections = ConnectionRegistry()
-
-    try await SocketFile.prepare(path: configuration.socketPath, group: group)
-    let maximumFrameBytes = configuration.maximumFrameBytes
-    let writeStallTimeout = configuration.limits.writeStallTimeout
-    let frameArrivalTimeout = configuration.limits.frameArrivalTimeout
-    let logger = self.logger
-    // The socket file is created by bind(): a restrictive umask makes it 0600
-    // from its first instant; chmod then applies the configured mode.
-    let previousMask = umask(0o177)
-    let accepted = AcceptedConnections<ByteBuffer, ByteBuffer>()
-    let server: any Channel
-    do {
-      server = try await ServerBootstrap(group: group)
-        .serverChannelOption(.backlog, value: 256)
-        .childChannelInitializer { channel in
-          channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
-            try channel.pipeline.syncOperations.addHandler(WriteStallHandler(timeout: writeStallTimeout, logger: logger))
-            try channel.pipeline.syncOperations.addHandler(FrameArrivalHandler(timeout: frameArrivalTimeout, logger: logger))
-            try channel.pipeline.syncOperations.addHandler(
-              ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))
-            try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-            let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-            // Refused once shutting down: failing here closes the connection
-            // before it is active, which NIO cleans up safely.
-            guard accepted.offer(connection) else { throw ChannelError.ioOnClosedChannel }
-          }
-        }
-        .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: false).get()
-      umask(previousMask)
-    } catch {
-      umask(previousMask)
-      throw ServerError("cannot listen on '\(configuration.socketPath)': \(error)")
-    }
-    do {
-      try configuration.access.apply(toSocketAt: configuration.socketPath)
-    } catch {
-      try? await server.close()
-      throw error
-    }
-    var metricsServer: MetricsServer?
-    do {
+      engine = WorkflowEngine(
+        store: opened.store, registry: configuration.plugins, workflows: configuration.workflows,
+        configuration: configuration.engine, logger: logger)
+      let dispatcher = Dispatcher(engine: engine, logger: logger, storeNote: opened.healthNote)
       if let endpoint = configuration.metrics {
-        metricsServer = try await MetricsServer.start(endpoint: endpoint, group: group)
+        let metrics: MetricsServer
+        do {
+          metrics = try await MetricsServer.start(endpoint: endpoint, group: MultiThreadedEventLoopGroup.singleton)
+        } catch {
+          throw ServerError("cannot serve metrics: \(error)")
+        }
+        closers.append { await metrics.close() }
+        metricsURL = "http://\(metrics.boundAddress)/metrics"
+      } else {
+        metricsURL = "off"
       }
+      let accepted = AcceptedConnections<ByteBuffer, ByteBuffer>()
+      let listener = try await SocketListener.bind(transport, into: accepted, logger: logger)
+      // Shut down in reverse: the listener, the engine, the connections, then what was opened.
+      services =
+        closers.map { ClosingService(close: $0) }
+        + [
+          ConnectionService(accepted: accepted, dispatcher: dispatcher, transport: transport, logger: logger),
+          EngineService(engine: engine, grace: configuration.shutdownGracePeriod, logger: logger),
+          ClosingService(close: listener.close),
+        ]
     } catch {
-      try? await server.close()
-      throw ServerError("cannot serve metrics: \(error)")
+      for close in closers.reversed() { await close() }
+      throw error
     }
     logger.info(
       "listening",
       metadata: [
-        "socket": "\(configuration.socketPath)", "workflows": "\(engine.workflowNames.joined(separator: ","))",
-        "socket_mode": "\(String(configuration.access.socketMode, radix: 8))",
-        "metrics": "\(metricsServer.map { "http://\($0.boundAddress)/metrics" } ?? "off")",
+        "socket": "\(transport.socketPath)", "workflows": "\(engine.workflowNames.joined(separator: ","))",
+        "socket_mode": "\(String(transport.access.socketMode, radix: 8))", "metrics": "\(metricsURL)",
       ])
     settleReadiness(.success(()))
-
-    let grace = configuration.shutdownGracePeriod
-    let access = configuration.access
-    let limits = configuration.limits
-    do {
-      try await withThrowingDiscardingTaskGroup { tasks in
-        tasks.addTask {
-          await withDiscardingTaskGroup { connectionTasks in
-            while let connection = await accepted.next() {
-              connectionTasks.addTask {
-                await Connection(
-                  channel: connection, dispatcher: dispatcher, registry: connections, access: access, limits: limits,
-                  logger: logger
-                ).serve()
-              }
-            }
-          }
-          // The loop ended (shutdown, or cancellation): close what it did not take.
-          await accepted.closeRemaining()
-        }
-        tasks.addTask {
-          await withTaskGroup(of: Void.self) { engineTasks in
-            engineTasks.addTask { await engine.run() }
-            engineTasks.addTask {
-              // Returns when graceful shutdown begins (or at once on cancellation).
-              try? await gracefulShutdown()
-              logger.info("shutting down: no new connections; steps in flight may finish within \(grace)")
-              try? await server.close()
-              await accepted.closeRemaining()
-              engine.beginShutdown()
-              try? await Task.sleep(for: grace)
-            }
-            await engineTasks.next()
-            engineTasks.cancelAll()
-          }
-          // Every runner has stopped, so every waiting call has its answer;
-          // watches end now (their runs go on elsewhere).
-          dispatcher.watches.shutDown()
-          await connections.closeAll()
-        }
-      }
-    } catch {
-      try? await server.close()
-      await accepted.closeRemaining()
-      await metricsServer?.close()
-      throw error
-    }
-    try? await server.close()
-    await metricsServer?.close()
-    try? FileManager.default.removeItem(atPath: configuration.socketPath)
+    defer { try? FileManager.default.removeItem(atPath: transport.socketPath) }
+    try await ServiceGroup(services: services, logger: logger).run()
     logger.info("server stopped")
   }
 }

@@ -70,16 +70,11 @@ extension ResumableWire.RunStatus {
 }
 
 extension ResumableCore.RunStatus {
-  /// The status a wire status names; nil for `unspecified`.
+  /// The status a wire status names; nil for `unspecified`. The inverse of
+  /// the mapping above, so the two cannot disagree.
   init?(_ status: ResumableWire.RunStatus) {
-    switch status {
-    case .running: self = .running
-    case .completed: self = .completed
-    case .failed: self = .failed
-    case .awaitingApproval: self = .awaitingApproval
-    case .cancelled: self = .cancelled
-    case .unspecified: return nil
-    }
+    guard let named = Self.allCases.first(where: { ResumableWire.RunStatus($0) == status }) else { return nil }
+    self = named
   }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+public import ResumableCore
 import ResumableSocket
 
 /// Prepares the path a Unix socket is bound to: refuses to start while
@@ -14,10 +15,10 @@ enum SocketFile {
     var info = stat()
     guard lstat(path, &info) == 0 else { return }  // nothing there
     guard (info.st_mode & S_IFMT) == S_IFSOCK else {
-      throw ServerError("'\(path)' exists and is not a socket; choose another --socket path or remove the file")
+      throw ServerError("'\(path)' exists and is not a socket; choose another socket path or remove the file", setting: .socketPath)
     }
     if await UnixSocketProbe.isListening(path: path, group: group) {
-      throw ServerError("another server is listening on '\(path)'; stop it, or pass a different --socket path")
+      throw ServerError("another server is listening on '\(path)'; stop it, or choose another socket path", setting: .socketPath)
     }
     guard unlink(path) == 0 || errno == ENOENT else {
       throw ServerError("cannot remove the stale socket file '\(path)': \(String(cString: strerror(errno)))")
@@ -29,6 +30,13 @@ enum SocketFile {
 /// opposed to a failed request.
 public struct ServerError: Error, CustomStringConvertible, Sendable {
   public var message: String
-  public init(_ message: String) { self.message = message }
+  /// The setting to change, when one would let the server start.
+  public var setting: ServerSetting?
+
+  public init(_ message: String, setting: ServerSetting? = nil) {
+    self.message = message
+    self.setting = setting
+  }
+
   public var description: String { message }
 }

@@ -15,37 +15,25 @@ final class WriteStallHandler: ChannelInboundHandler, RemovableChannelHandler {
   typealias InboundIn = ByteBuffer
   typealias InboundOut = ByteBuffer
 
-  private let timeout: TimeAmount
-  private let logger: Logger
-  private var timer: Scheduled<Void>?
+  private var deadline: ConnectionDeadline
 
   init(timeout: Duration, logger: Logger) {
-    self.timeout = TimeAmount(timeout)
-    self.logger = logger
+    deadline = ConnectionDeadline(timeout: timeout, logger: logger, reason: "write_stalled") {
+      "closing a connection whose peer read nothing for \($0) ms while answers waited"
+    }
   }
 
   func channelWritabilityChanged(context: ChannelHandlerContext) {
     if context.channel.isWritable {
-      timer?.cancel()
-      timer = nil
-    } else if timer == nil {
-      let channel = context.channel
-      let logger = self.logger
-      let timeout = self.timeout
-      timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-        guard !channel.isWritable else { return }
-        logger.notice(
-          "closing a connection whose peer read nothing for \(timeout.nanoseconds / 1_000_000) ms while answers waited")
-        ServerMetrics.connectionClosedByServer(reason: "write_stalled")
-        channel.close(promise: nil)
-      }
+      deadline.cancel()
+    } else {
+      deadline.arm(context) { !$0.isWritable }
     }
     context.fireChannelWritabilityChanged()
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    timer?.cancel()
-    timer = nil
+    deadline.cancel()
     context.fireChannelInactive()
   }
 

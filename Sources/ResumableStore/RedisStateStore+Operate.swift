@@ -56,7 +56,7 @@ extension RedisStateStore {
     } catch {
       throw StoreError(redis: error)
     }
-    if let message = reply.errorMessage { throw StoreError(.unavailable, "PING: \(message)") }
+    if let message = reply.errorMessage { throw StoreError(.unavailable, "Redis answered PING with \(message)") }
     return clock.now - started
   }
 

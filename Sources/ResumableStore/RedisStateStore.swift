@@ -378,7 +378,7 @@ extension StoreError {
   /// own error replies (`FENCED`, `CONFLICT`, `NOTFOUND`, `NEWER`) keep their meaning.
   init(redis error: RedisError) {
     guard error.code == .server else {
-      self.init(.unavailable, error.description)
+      self.init(.unavailable, error.message)
       return
     }
     let message = error.message
@@ -390,7 +390,7 @@ extension StoreError {
     case "CONFLICT": self.init(.conflict, rest)
     case "NOTFOUND": self.init(.notFound, rest)
     case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN":
-      self.init(.unavailable, message)
+      self.init(.unavailable, "Redis cannot take the write now (\(message))")
     default: self.init(.corrupt, message)
     }
   }

@@ -16,9 +16,8 @@ public struct FrameTooLargeError: Error, Hashable, Sendable, CustomStringConvert
     self.maximumFrameBytes = maximumFrameBytes
   }
 
-  /// Says what happened and which setting raises the limit.
+  /// Says what happened; the layer that knows the setting adds how to raise it.
   public var description: String {
-    "frame of \(frameBytes) bytes exceeds the limit of \(maximumFrameBytes) bytes "
-      + "(--max-frame-bytes)"
+    "frame of \(frameBytes) bytes exceeds the limit of \(maximumFrameBytes) bytes"
   }
 }

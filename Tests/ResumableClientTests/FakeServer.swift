@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import ResumableClient
+import ResumableServer
 import ResumableWire
 
 #if canImport(Glibc)

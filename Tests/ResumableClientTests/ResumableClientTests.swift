@@ -98,7 +98,7 @@ struct ResumableClientTests {
     }
   }
 
-  @Test("no socket at the path: .unavailable, naming the path and how to start the server")
+  @Test("no socket at the path: .unavailable, naming the path and the socket setting")
   func noSocket() async throws {
     let path = FakeServer.temporarySocketPath()
     let error = await #expect(throws: ResumableClientError.self) {
@@ -106,7 +106,7 @@ struct ResumableClientTests {
     }
     #expect(error?.code == .unavailable)
     #expect(error?.message.contains(path) == true)
-    #expect(error?.message.contains("resumable serve --socket \(path)") == true)
+    #expect(error?.setting == ResumableClientError.Setting("socket", value: path))
   }
 
   @Test("a socket nobody listens on (connection refused): .unavailable")
@@ -117,7 +117,7 @@ struct ResumableClientTests {
       }
       #expect(error?.code == .unavailable)
       #expect(error?.message.contains(path) == true)
-      #expect(error?.message.contains("resumable serve --socket \(path)") == true)
+      #expect(error?.setting == ResumableClientError.Setting("socket", value: path))
     }
   }
 

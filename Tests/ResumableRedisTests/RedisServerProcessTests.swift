@@ -67,7 +67,7 @@ import Testing
     }
     #expect(error?.code == .notInstalled)
     #expect(error?.message.contains("apt-get install redis-server") == true)
-    #expect(error?.message.contains("--redis URL") == true)
+    #expect(error?.message.contains("a Redis that is already running") == true)
   }
 
   @Test func failedStartReportsTheLogTail() async throws {

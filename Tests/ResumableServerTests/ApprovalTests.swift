@@ -13,7 +13,7 @@ import Testing
 struct ApprovalTests {
   /// Runs `body` with a server for `approvalYAML(record:timeoutMs:)`, its Redis and its record file.
   static func withServer(
-    timeoutMs: Int = 3_600_000, configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in },
+    timeoutMs: Int = 3_600_000, configure: @escaping @Sendable (inout SidecarConfiguration) -> Void = { _ in },
     _ body: (LiveServer, RecordFile, TestRedis) async throws -> Void
   ) async throws {
     try await withTestRedis { redis in

@@ -23,7 +23,7 @@ struct BadInputTests {
 
   @Test func oversizedFrameIsRefusedBeforeBuffering() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.maximumFrameBytes = 64 * 1024 }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.transport.maximumFrameBytes = 64 * 1024 }) { server in
         try await RawConnection.with(server.socketPath) { raw in
           // Announce 2 GiB and send only the header: the answer must not wait for the body.
           try await raw.send(RawConnection.prefix(0x7FFF_FFFF))

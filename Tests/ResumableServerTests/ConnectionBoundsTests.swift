@@ -13,8 +13,8 @@ struct ConnectionBoundsTests {
       try await LiveServer.with(
         redis: redis, workflows: LimitsTests.workflows,
         configure: {
-          $0.limits.frameArrivalTimeout = .milliseconds(300)
-          $0.limits.idleTimeout = .seconds(600)
+          $0.transport.limits.frameArrivalTimeout = .milliseconds(300)
+          $0.transport.limits.idleTimeout = .seconds(600)
         }
       ) { server in
         try await RawConnection.with(server.socketPath) { connection in
@@ -36,7 +36,7 @@ struct ConnectionBoundsTests {
     try await withTestRedis { redis in
       try await LiveServer.with(
         redis: redis, workflows: LimitsTests.workflows,
-        configure: { $0.limits.maximumRequestBytesPerConnection = 200 }
+        configure: { $0.transport.limits.maximumRequestBytesPerConnection = 200 }
       ) { server in
         try await RawConnection.with(server.socketPath) { connection in
           // A slow start holds its bytes; a 300-byte input does not fit beside it.
@@ -47,7 +47,8 @@ struct ConnectionBoundsTests {
           try await connection.send(Envelope(requestID: 2, method: "StartWorkflow", payload: big.protobufBytes()))
           let refused = try #require(try await connection.nextFrame())
           #expect(refused.requestID == 2 && refused.statusCode == .resourceExhausted)
-          #expect(refused.statusMessage.contains("--max-request-bytes-per-connection"), "\(refused.statusMessage)")
+          #expect(refused.statusMessage.contains("the per-connection limit"), "\(refused.statusMessage)")
+          #expect(refused.statusSetting == "max_request_bytes_per_connection")
           #expect(try await connection.nextFrame()?.requestID == 1)
           // Alone on the connection, the same request is served (a request alone always fits).
           let served = try await eventually {

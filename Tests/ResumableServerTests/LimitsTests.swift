@@ -27,7 +27,7 @@ struct LimitsTests {
 
   @Test func connectionLimitRefusesOneMoreThenRecovers() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.maximumConnections = 1 }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.transport.limits.maximumConnections = 1 }) { server in
         try await RawConnection.with(server.socketPath) { first in
           try await first.send(Self.getState(1))
           #expect(try await first.nextFrame()?.statusCode == .notFound)
@@ -35,7 +35,8 @@ struct LimitsTests {
             let frames = try await second.framesUntilClose()
             #expect(frames.count == 1)
             #expect(frames.first?.statusCode == .resourceExhausted)
-            #expect(frames.first?.statusMessage.contains("--max-connections") == true)
+            #expect(frames.first?.statusMessage.contains("1 open connections, its limit") == true)
+            #expect(frames.first?.statusSetting == "max_connections")
           }
         }
         // The first connection is gone: a new one is served.
@@ -52,7 +53,7 @@ struct LimitsTests {
 
   @Test func requestLimitPerConnectionAnswersOneMoreThenRecovers() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.maximumRequestsPerConnection = 1 }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.transport.limits.maximumRequestsPerConnection = 1 }) { server in
         try await RawConnection.with(server.socketPath) { connection in
           let slow = StartWorkflowRequest(workflow: "slow", workflowID: "limit-req-1")
           try await connection.send(Envelope(requestID: 1, method: "StartWorkflow", payload: slow.protobufBytes()))
@@ -60,7 +61,8 @@ struct LimitsTests {
           let refused = try #require(try await connection.nextFrame())
           #expect(refused.requestID == 2)
           #expect(refused.statusCode == .resourceExhausted)
-          #expect(refused.statusMessage.contains("--max-requests-per-connection"))
+          #expect(refused.statusMessage.contains("1 requests in flight, the per-connection limit"))
+          #expect(refused.statusSetting == "max_requests_per_connection")
           let started = try #require(try await connection.nextFrame())
           #expect(started.requestID == 1)
           #expect(started.statusCode == .ok)
@@ -90,7 +92,8 @@ struct LimitsTests {
             _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "echo", workflowID: "limit-run-2"))
           }
           #expect(error?.code == .resourceExhausted)
-          #expect(error?.message.contains("--max-runs") == true)
+          #expect(error?.message.contains("executing 1 runs, its limit") == true)
+          #expect(error?.setting == ResumableClientError.Setting("max_runs"))
           // The refused run was never created.
           let missing = await #expect(throws: ResumableClientError.self) {
             _ = try await client.getState(GetStateRequest(workflowID: "limit-run-2"))
@@ -108,7 +111,7 @@ struct LimitsTests {
 
   @Test func idleConnectionsCloseButOneWaitingOnARunStays() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.limits.idleTimeout = .milliseconds(500) }) { server in
+      try await LiveServer.with(redis: redis, workflows: Self.workflows, configure: { $0.transport.limits.idleTimeout = .milliseconds(500) }) { server in
         try await RawConnection.with(server.socketPath) { idle in
           let frames = try await idle.framesUntilClose()
           #expect(frames.isEmpty)
@@ -135,8 +138,8 @@ struct LimitsTests {
       try await LiveServer.with(
         redis: redis, workflows: Self.workflows,
         configure: {
-          $0.limits.writeStallTimeout = .milliseconds(300)
-          $0.limits.maximumRequestsPerConnection = 4
+          $0.transport.limits.writeStallTimeout = .milliseconds(300)
+          $0.transport.limits.maximumRequestsPerConnection = 4
         }
       ) { server in
         try await server.withClient { client in

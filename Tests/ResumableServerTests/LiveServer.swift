@@ -23,7 +23,7 @@ struct LiveServer {
   static func with<T>(
     redis: TestRedis, workflows: String, keyPrefix: String = uniqueKeyPrefix(),
     socketDirectory: TemporaryDirectory? = nil,
-    configure: (inout ServerConfiguration) -> Void = { _ in },
+    configure: (inout SidecarConfiguration) -> Void = { _ in },
     _ body: (LiveServer) async throws -> T
   ) async throws -> T {
     let directory: TemporaryDirectory
@@ -34,16 +34,16 @@ struct LiveServer {
     }
     let socketPath = directory.appending("rsm.sock")
     let definitions = try DefinitionsFile.parseDefinitions(workflows, file: "test.yaml", registry: .builtIn())
-    var configuration = ServerConfiguration(
-      socketPath: socketPath, redis: .external(redis.address), workflows: definitions.workflows,
-      plugins: .builtIn())
+    var configuration = SidecarConfiguration(
+      transport: ServerConfiguration(socketPath: socketPath), workflows: definitions.workflows, plugins: .builtIn())
     definitions.apply(to: &configuration.engine)
-    configuration.keyPrefix = keyPrefix
+    var state = RedisStateBackend(.external(redis.address))
+    state.keyPrefix = keyPrefix
     configuration.shutdownGracePeriod = .seconds(5)
     configure(&configuration)
     var logger = Logger(label: "test-server")
     logger.logLevel = .warning
-    let server = ResumableServer(configuration: configuration, logger: logger)
+    let server = ResumableServer(configuration: configuration, state: state, logger: logger)
     let group = ServiceGroup(services: [server], logger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
       tasks.addTask { try await group.run() }

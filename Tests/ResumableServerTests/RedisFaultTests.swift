@@ -51,6 +51,22 @@ struct RedisFaultTests {
     }
   }
 
+  /// The cause of an outage reaches the person once, in one sentence with what to do.
+  @Test func aRedisThatIsNotThereIsOneSentenceNamingTheCauseOnce() async throws {
+    try await withTemporaryDirectory { directory in
+      let missing = directory.appending("no-redis.sock")
+      let serve = try await ServeProcess.start(["--redis", "unix://\(missing)"], in: directory)
+      let answer = try await ChildProcess.run(["state", "some-run", "--socket", serve.socket], in: directory)
+      _ = await serve.stop()
+      let line = answer.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+      #expect(answer.status != 0)
+      #expect(line.hasPrefix("error: UNAVAILABLE: Redis at unix://\(missing) is unavailable: No such file or directory"), "\(line)")
+      #expect(line.hasSuffix("retry shortly — nothing committed is lost"), "\(line)")
+      #expect(line.components(separatedBy: "No such file or directory").count == 2, "the cause once: \(line)")
+      #expect(!line.contains("errno") && !line.contains("cause:") && !line.contains("\n"), "\(line)")
+    }
+  }
+
   @Test func redisTimeoutMustBePositive() async throws {
     try await withTemporaryDirectory { directory in
       for value in ["0", "-1", "soon"] {

@@ -149,7 +149,7 @@ struct FrameDecoderTests {
     let error = FrameTooLargeError(frameBytes: 9_000_000, maximumFrameBytes: 4_194_304)
     #expect(
       error.description
-        == "frame of 9000000 bytes exceeds the limit of 4194304 bytes (--max-frame-bytes)")
+        == "frame of 9000000 bytes exceeds the limit of 4194304 bytes")
   }
 }
 

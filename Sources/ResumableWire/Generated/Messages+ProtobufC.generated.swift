@@ -310,7 +310,8 @@ extension Envelope: ProtobufCMessageConvertible {
       statusCode: StatusCode(rawValue: enumNumber(c.status_code.rawValue)),
       statusMessage: swiftString(c.status_message),
       timeoutMilliseconds: c.timeout_ms,
-      endOfStream: c.end_of_stream != 0
+      endOfStream: c.end_of_stream != 0,
+      statusSetting: swiftString(c.status_setting)
     )
   }
 
@@ -324,6 +325,7 @@ extension Envelope: ProtobufCMessageConvertible {
     c.status_message = arena.cString(statusMessage)
     c.timeout_ms = timeoutMilliseconds
     c.end_of_stream = endOfStream ? 1 : 0
+    c.status_setting = arena.cString(statusSetting)
     return c
   }
 }

@@ -345,6 +345,13 @@ public struct Envelope: Hashable, Sendable {
   /// Responses only: true on the last frame of a call. Unary calls send one
   /// frame with end_of_stream = true.
   public var endOfStream: Bool
+  /// Responses only: when a limit or an access rule of the server refused the
+  /// call, the server setting that would let it through, by a stable name:
+  /// max_runs, max_connections, max_requests_per_connection,
+  /// max_request_bytes_per_connection, max_frame_bytes or allow_peer. Empty
+  /// otherwise. `status_message` describes the limit; a command line adds how
+  /// its user changes the setting.
+  public var statusSetting: String
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -354,7 +361,8 @@ public struct Envelope: Hashable, Sendable {
     statusCode: StatusCode = .ok,
     statusMessage: String = "",
     timeoutMilliseconds: UInt64 = 0,
-    endOfStream: Bool = false
+    endOfStream: Bool = false,
+    statusSetting: String = ""
   ) {
     self.requestID = requestID
     self.method = method
@@ -363,6 +371,7 @@ public struct Envelope: Hashable, Sendable {
     self.statusMessage = statusMessage
     self.timeoutMilliseconds = timeoutMilliseconds
     self.endOfStream = endOfStream
+    self.statusSetting = statusSetting
   }
 }
 

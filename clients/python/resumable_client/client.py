@@ -212,7 +212,7 @@ class Client:
             raise errors.Internal(f"answer for request {reply.request_id}, expected {envelope.request_id}")
         if reply.status_code != pb2.STATUS_CODE_OK:
             name = pb2.StatusCode.Name(reply.status_code)[len("STATUS_CODE_"):] if reply.status_code in pb2.StatusCode.values() else "UNKNOWN"
-            raise errors.error_for(name, reply.status_message)
+            raise errors.error_for(name, reply.status_message, reply.status_setting)
         response = response_type()
         response.ParseFromString(reply.payload)
         return response

@@ -5,14 +5,18 @@ class ResumableError(Exception):
     """A call the server refused or could not complete.
 
     ``code`` is the status code's name (``"NOT_FOUND"`` …) and ``message`` the
-    server's explanation, written for a person to act on.
+    server's explanation, written for a person to act on. When a limit or an
+    access rule of the server refused the call, ``setting`` names the server
+    setting that would let it through (``"max_runs"``, ``"max_connections"``,
+    ``"allow_peer"`` …; see ``Envelope.status_setting``); else it is None.
     """
 
     code = "UNKNOWN"
 
-    def __init__(self, message, code=None):
+    def __init__(self, message, code=None, setting=None):
         super().__init__(message)
         self.message = message
+        self.setting = setting or None
         if code is not None:
             self.code = code
 
@@ -89,7 +93,7 @@ _BY_NAME = {cls.code: cls for cls in _TYPED}
 __all__ = ["ResumableError", "ConnectionClosed"] + [cls.__name__ for cls in _TYPED]
 
 
-def error_for(code_name, message):
+def error_for(code_name, message, setting=None):
     """The exception for a status code name such as ``"NOT_FOUND"``."""
     cls = _BY_NAME.get(code_name, ResumableError)
-    return cls(message, code=code_name)
+    return cls(message, code=code_name, setting=setting)

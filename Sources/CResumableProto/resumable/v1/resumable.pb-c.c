@@ -1222,7 +1222,7 @@ void   resumable__v1__health_response__free_unpacked
   assert(message->base.descriptor == &resumable__v1__health_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor resumable__v1__envelope__field_descriptors[7] =
+static const ProtobufCFieldDescriptor resumable__v1__envelope__field_descriptors[8] =
 {
   {
     "request_id",
@@ -1308,6 +1308,18 @@ static const ProtobufCFieldDescriptor resumable__v1__envelope__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "status_setting",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Envelope, status_setting),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__envelope__field_indices_by_name[] = {
   6,   /* field[6] = end_of_stream */
@@ -1316,12 +1328,13 @@ static const unsigned resumable__v1__envelope__field_indices_by_name[] = {
   0,   /* field[0] = request_id */
   3,   /* field[3] = status_code */
   4,   /* field[4] = status_message */
+  7,   /* field[7] = status_setting */
   5,   /* field[5] = timeout_ms */
 };
 static const ProtobufCIntRange resumable__v1__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor resumable__v1__envelope__descriptor =
 {
@@ -1331,7 +1344,7 @@ const ProtobufCMessageDescriptor resumable__v1__envelope__descriptor =
   "Resumable__V1__Envelope",
   "resumable.v1",
   sizeof(Resumable__V1__Envelope),
-  7,
+  8,
   resumable__v1__envelope__field_descriptors,
   resumable__v1__envelope__field_indices_by_name,
   1,  resumable__v1__envelope__number_ranges,

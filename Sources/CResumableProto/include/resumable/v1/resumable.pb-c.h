@@ -264,10 +264,19 @@ struct  Resumable__V1__Envelope
    * frame with end_of_stream = true.
    */
   protobuf_c_boolean end_of_stream;
+  /*
+   * Responses only: when a limit or an access rule of the server refused the
+   * call, the server setting that would let it through, by a stable name:
+   * max_runs, max_connections, max_requests_per_connection,
+   * max_request_bytes_per_connection, max_frame_bytes or allow_peer. Empty
+   * otherwise. `status_message` describes the limit; a command line adds how
+   * its user changes the setting.
+   */
+  char *status_setting;
 };
 #define RESUMABLE__V1__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__envelope__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, {0,NULL}, RESUMABLE__V1__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, {0,NULL}, RESUMABLE__V1__STATUS_CODE__STATUS_CODE_OK, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*

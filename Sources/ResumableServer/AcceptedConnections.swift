@@ -1,7 +1,9 @@
-public import NIOCore
+package import NIOCore
 import Synchronization
 
-/// Hands accepted connections from the listening socket to the accept loop,
+/// Hands accepted connections from the listening socket to the accept loop
+/// (`SocketListener` to `ConnectionService`; package access, for the client
+/// tests' scripted server uses the same accept path),
 /// losing none.
 ///
 /// SwiftNIO's async `bind` buffers accepted `NIOAsyncChannel`s in a stream; one
@@ -31,9 +33,9 @@ import Synchronization
 /// ```
 /// - Important: always call `closeRemaining()` (or `close()`, closing what it
 ///   returns) once the server channel is closed.
-public final class AcceptedConnections<Inbound: Sendable, Outbound: Sendable>: Sendable {
+package final class AcceptedConnections<Inbound: Sendable, Outbound: Sendable>: Sendable {
   /// One accepted connection.
-  public typealias Connection = NIOAsyncChannel<Inbound, Outbound>
+  package typealias Connection = NIOAsyncChannel<Inbound, Outbound>
 
   private struct State {
     var buffer: [Connection] = []
@@ -44,11 +46,11 @@ public final class AcceptedConnections<Inbound: Sendable, Outbound: Sendable>: S
   private let state = Mutex(State())
 
   /// An open queue.
-  public init() {}
+  package init() {}
 
   /// Called by the child channel initializer. False once closed: the caller
   /// must then fail the initializer.
-  public func offer(_ connection: Connection) -> Bool {
+  package func offer(_ connection: Connection) -> Bool {
     let handed: CheckedContinuation<Connection?, Never>?? = state.withLock { state in
       guard !state.closed else { return .none }
       if let waiter = state.waiter {
@@ -68,7 +70,7 @@ public final class AcceptedConnections<Inbound: Sendable, Outbound: Sendable>: S
 
   /// The next connection; nil once closed and empty, or when the waiting
   /// task is cancelled.
-  public func next() async -> Connection? {
+  package func next() async -> Connection? {
     await withTaskCancellationHandler {
       await withCheckedContinuation { (continuation: CheckedContinuation<Connection?, Never>) in
         let now: Connection?? = state.withLock { state in
@@ -90,7 +92,7 @@ public final class AcceptedConnections<Inbound: Sendable, Outbound: Sendable>: S
 
   /// Refuses further offers and wakes the accept loop; returns the
   /// connections nobody took, which the caller must close.
-  public func close() -> [Connection] {
+  package func close() -> [Connection] {
     let (waiter, leftovers) = state.withLock { state in
       state.closed = true
       defer {
@@ -105,7 +107,7 @@ public final class AcceptedConnections<Inbound: Sendable, Outbound: Sendable>: S
 
   /// Refuses further offers, wakes the accept loop, and closes the
   /// connections nobody took.
-  public func closeRemaining() async {
+  package func closeRemaining() async {
     for leftover in close() {
       try? await leftover.executeThenClose { _, _ in }
     }
