@@ -18,8 +18,11 @@ import PackageDescription
 //     dispatch and its one error path, the engine as a service)
 //   ResumableClient (async client library for programs)
 //   ResumableBench (the benchmark suite: drives a server child process)
-//   ResumableCLI (the command line: serve + client commands + bench, as a library)
+//   ResumableCLI (the command line: serve + client commands + bench, and their presentation:
+//     text and JSON rendering, watch progress, exit codes; as a library)
 //   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
+//     (private redis-servers, `resumable` child processes, shared fixtures: for
+//     ResumableServerTests and ResumableCLITests, the CLI's tests, end to end as processes)
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
   .enableUpcomingFeature("InternalImportsByDefault"),
@@ -198,8 +201,9 @@ let package = Package(
     ),
     .target(
       name: "ResumableTestSupport",
+      // ResumableClient and ResumableWire for the helpers that drive `resumable serve` processes.
       dependencies: [
-        "ResumableRedis", "ResumableCore",
+        "ResumableRedis", "ResumableCore", "ResumableClient", "ResumableWire",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],
@@ -267,15 +271,26 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ResumableCLITests",
+      // The command line's pieces, and the `resumable` executable end to end, as processes.
+      dependencies: [
+        "ResumableCLI", "ResumableClient", "ResumableWire", "ResumableRedis", "ResumableTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "ResumableBenchTests",
       dependencies: ["ResumableBench"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "ResumableServerTests",
+      // ResumableCLI for its rendering of a run's state, checked against a live server.
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
-        "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench",
+        "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench", "ResumableCLI",
       ],
       swiftSettings: swiftSettings
     ),

@@ -1,4 +1,5 @@
 import Foundation
+import ResumableCLI
 import ResumableClient
 import ResumableCore
 import ResumableRedis

@@ -11,21 +11,7 @@ import Testing
 /// one-time tokens, racing answers, rejection, and the approval deadline.
 @Suite("Approval")
 struct ApprovalTests {
-  static func yaml(record: String, timeoutMs: Int = 3_600_000) -> String {
-    """
-    workflows:
-      - name: gated
-        steps:
-          - {name: research, plugin: simulate, config: {cost_usd: 0.1, record: \(record)}}
-          - {name: publish, plugin: simulate, inputs: [research], approval: before, approval_timeout_ms: \(timeoutMs), config: {record: \(record)}}
-      - name: unsure
-        steps:
-          - {name: draft, plugin: simulate, approval: {below_confidence: 0.7}, config: {confidence: 0.55, cost_usd: 0.2, record: \(record)}}
-          - {name: send, plugin: simulate, inputs: [draft], config: {record: \(record)}}
-    """
-  }
-
-  /// Runs `body` with a server for `yaml(record:timeoutMs:)`, its Redis and its record file.
+  /// Runs `body` with a server for `approvalYAML(record:timeoutMs:)`, its Redis and its record file.
   static func withServer(
     timeoutMs: Int = 3_600_000, configure: @escaping @Sendable (inout SidecarConfiguration) -> Void = { _ in },
     _ body: (LiveServer, RecordFile, TestRedis) async throws -> Void
@@ -34,7 +20,7 @@ struct ApprovalTests {
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let record = RecordFile(in: directory)
-      try await LiveServer.with(redis: redis, workflows: yaml(record: record.path, timeoutMs: timeoutMs), configure: configure) {
+      try await LiveServer.with(redis: redis, workflows: approvalYAML(record: record.path, timeoutMs: timeoutMs), configure: configure) {
         try await body($0, record, redis)
       }
     }
@@ -136,7 +122,7 @@ struct ApprovalTests {
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let record = RecordFile(in: directory)
-      let yaml = Self.yaml(record: record.path, timeoutMs: 400)
+      let yaml = approvalYAML(record: record.path, timeoutMs: 400)
       try await LiveServer.with(
         redis: redis, workflows: yaml,
         configure: {
@@ -161,7 +147,7 @@ struct ApprovalTests {
         }
       }
       // A wait longer than the TTL: the run's keys live at least until its deadline.
-      let long = Self.yaml(record: record.path, timeoutMs: 3 * 86_400_000)
+      let long = approvalYAML(record: record.path, timeoutMs: 3 * 86_400_000)
       try await LiveServer.with(redis: redis, workflows: long, configure: { $0.engine.ttl = .seconds(60) }) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "patient"))

@@ -46,7 +46,7 @@ struct ChaosTests {
 
   @Test func serversAndRedisKilledWhileRunsAreInFlight() async throws {
     let scale = Scale.current
-    try await CrashRecoveryTests.withSetup(yaml: { Self.yaml(record: $0, scale: scale) }) { setup in
+    try await ServeSetup.with(yaml: { Self.yaml(record: $0, scale: scale) }) { setup in
       let (redis, record, prefix) = (setup.redis, setup.record, setup.prefix)
       let arguments = setup.arguments + ["--lease-seconds", "1", "--recovery-interval", "0.1", "--grace-seconds", "1"]
       var servers: [ServeProcess] = []

@@ -23,67 +23,9 @@ struct CrashRecoveryTests {
     """
   }
 
-  /// A short lease and a fast recovery loop, so tests take seconds.
-  static let fast = ["--lease-seconds", "1", "--recovery-interval", "0.1"]
-
-  struct Setup {
-    let redis: TestRedis
-    let directory: TemporaryDirectory
-    let record: RecordFile
-    let prefix: String
-    let arguments: [String]
-
-    func serve(_ extra: [String], name: String) async throws -> ServeProcess {
-      try await ServeProcess.start(arguments + extra, name: name, in: directory)
-    }
-
-    func audit(_ ids: [String], via server: ServeProcess) async throws -> RunAudit {
-      let states = try await server.withClient { client in
-        var states: [RunState] = []
-        for id in ids { states.append(try await client.getState(GetStateRequest(workflowID: id)).state) }
-        return states
-      }
-      let commits = try await RunAudit.commitEvents(redis: redis, keyPrefix: prefix, ids: ids)
-      return RunAudit(lines: record.lines(), states: states, commits: commits)
-    }
-
-    /// Waits until every run is COMPLETED, reading through `server`.
-    func waitForCompletion(_ ids: [String], via server: ServeProcess, timeout: Duration = .seconds(30)) async throws {
-      try await eventually(timeout: timeout, interval: .milliseconds(50)) {
-        try await server.withClient { client in
-          for id in ids {
-            let state = try await client.getState(GetStateRequest(workflowID: id)).state
-            guard state.status == .completed else {
-              throw TestSupportError("\(id) is \(state.status.rawValue) at '\(state.currentStep)' \(state.error)")
-            }
-          }
-        }
-      }
-    }
-
-    /// Waits until `line` is in the record file: that execution has started.
-    func waitForExecution(_ line: String) async throws {
-      try await eventually(timeout: .seconds(20), interval: .milliseconds(10)) {
-        guard record.lines().contains(line) else { throw TestSupportError("'\(line)' did not start") }
-      }
-    }
-  }
-
-  static func withSetup(middleMs: Int = 1500, _ body: (Setup) async throws -> Void) async throws {
-    try await withSetup(yaml: { yaml(record: $0, middleMs: middleMs) }, body)
-  }
-
-  /// A Redis that fsyncs every write, a directory, a record file and the
-  /// serve arguments for the workflows `yaml` makes of the record file's path.
-  static func withSetup(yaml: (String) -> String, _ body: (Setup) async throws -> Void) async throws {
-    try await withTestRedis(appendFsync: .always) { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let record = RecordFile(in: directory)
-      let prefix = uniqueKeyPrefix()
-      let arguments = try ServeProcess.arguments(redis: redis, yaml: yaml(record.path), keyPrefix: prefix, in: directory)
-      try await body(Setup(redis: redis, directory: directory, record: record, prefix: prefix, arguments: arguments))
-    }
+  /// A ``ServeSetup`` serving `yaml(record:middleMs:)`.
+  static func withSetup(middleMs: Int = 1500, _ body: (ServeSetup) async throws -> Void) async throws {
+    try await ServeSetup.with(yaml: { yaml(record: $0, middleMs: middleMs) }, body)
   }
 
   static func startWithoutWaiting(_ server: ServeProcess, _ ids: [String]) async throws {
@@ -97,7 +39,7 @@ struct CrashRecoveryTests {
 
   @Test func aServerKilledMidStepResumesTheStepAfterRestartAndNothingElse() async throws {
     try await Self.withSetup { setup in
-      let server = try await setup.serve(Self.fast, name: "a")
+      let server = try await setup.serve(ServeSetup.fast, name: "a")
       try await Self.startWithoutWaiting(server, ["k1"])
       try await setup.waitForExecution("k1 two 1")
       await server.kill()
@@ -121,8 +63,8 @@ struct CrashRecoveryTests {
     // A long middle step: all six runs must still be in it when the server is
     // killed, however slowly a loaded machine starts them.
     try await Self.withSetup(middleMs: 4000) { setup in
-      let doomed = try await setup.serve(Self.fast + ["--no-recovery"], name: "a")
-      let survivor = try await setup.serve(Self.fast, name: "b")
+      let doomed = try await setup.serve(ServeSetup.fast + ["--no-recovery"], name: "a")
+      let survivor = try await setup.serve(ServeSetup.fast, name: "b")
       let ids = (1...6).map { "adopt-\($0)" }
       try await Self.startWithoutWaiting(doomed, ids)
       for id in ids { try await setup.waitForExecution("\(id) two 1") }
@@ -142,8 +84,8 @@ struct CrashRecoveryTests {
 
   @Test func aFrozenRunnerCannotCommitAfterItsRunWasAdopted() async throws {
     try await Self.withSetup(middleMs: 3000) { setup in
-      let frozen = try await setup.serve(Self.fast + ["--no-recovery"], name: "a")
-      let adopter = try await setup.serve(Self.fast, name: "b")
+      let frozen = try await setup.serve(ServeSetup.fast + ["--no-recovery"], name: "a")
+      let adopter = try await setup.serve(ServeSetup.fast, name: "b")
       try await Self.startWithoutWaiting(frozen, ["stop-1"])
       try await setup.waitForExecution("stop-1 two 1")
       frozen.signal(SIGSTOP)
@@ -218,8 +160,8 @@ struct CrashRecoveryTests {
 
   @Test func startsAndResumesRacingOnTwoServersRunEachStepOnce() async throws {
     try await Self.withSetup(middleMs: 50) { setup in
-      let a = try await setup.serve(Self.fast, name: "a")
-      let b = try await setup.serve(Self.fast, name: "b")
+      let a = try await setup.serve(ServeSetup.fast, name: "a")
+      let b = try await setup.serve(ServeSetup.fast, name: "b")
       let ids = (1...15).map { "race-\($0)" }
       let created = try await withThrowingTaskGroup(of: Bool.self) { group in
         for id in ids {

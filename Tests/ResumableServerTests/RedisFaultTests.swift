@@ -12,7 +12,7 @@ struct RedisFaultTests {
     try await withTestRedis { redis in
       try await withTemporaryDirectory { directory in
         let yaml = researchYAML(record: RecordFile(in: directory).path)
-        try await HardeningCLITests.withServe(
+        try await ServeProcess.withServe(
           redis: redis, yaml: yaml, directory: directory, extraArguments: ["--redis-timeout", "1", "--lease-seconds", "3"]
         ) { _, server in
           try await server.withClient { client in
@@ -84,7 +84,7 @@ struct RedisFaultTests {
     try await withTestRedis(extraArguments: ["--maxmemory-policy", policy]) { redis in
       try await withTemporaryDirectory { directory in
         let yaml = researchYAML(record: RecordFile(in: directory).path)
-        try await HardeningCLITests.withServe(redis: redis, yaml: yaml, directory: directory) { _, server in
+        try await ServeProcess.withServe(redis: redis, yaml: yaml, directory: directory) { _, server in
           let health = try await server.withClient { try await $0.health() }
           #expect(health.status == "SERVING")
           #expect(health.redisReachable)

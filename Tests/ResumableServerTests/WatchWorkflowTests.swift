@@ -9,40 +9,6 @@ import Testing
 /// driven by another.
 @Suite("WatchWorkflow")
 struct WatchWorkflowTests {
-  /// `gated` holds its first step while `gate` exists (retryable failures,
-  /// 20 ms apart, no circuit breaker), then runs three steps; `doomed` fails at once.
-  static func yaml(gate: String) -> String {
-    """
-    plugins: {simulate: {circuit_breaker: off}}
-    workflows:
-      - name: gated
-        steps:
-          - name: wait
-            plugin: simulate
-            config: {latency_ms: 1, fail_while_file_exists: \(gate)}
-            retry: {max_attempts: 100000, initial_backoff_ms: 20, max_backoff_ms: 20}
-          - {name: work, plugin: simulate, inputs: [wait], config: {latency_ms: 5, cost_usd: 0.1}}
-          - {name: finish, plugin: simulate, inputs: [work], config: {latency_ms: 5}}
-      - name: doomed
-        steps:
-          - {name: only, plugin: simulate, config: {fail_permanently: true}}
-    """
-  }
-
-  /// Runs `body` with a test Redis, a temporary directory and the path of a gate file in it
-  /// (created unless `created` is false) for `yaml(gate:)`.
-  static func withGate(
-    created: Bool = true, _ body: (TestRedis, TemporaryDirectory, String) async throws -> Void
-  ) async throws {
-    try await withTestRedis { redis in
-      let directory = try await TemporaryDirectory.create()
-      defer { Task { await directory.remove() } }
-      let gate = directory.appending("gate")
-      if created { #expect(FileManager.default.createFile(atPath: gate, contents: nil)) }
-      try await body(redis, directory, gate)
-    }
-  }
-
   /// The frames of a watch, collected.
   struct Watched {
     var first: WatchWorkflowResponse
@@ -72,8 +38,8 @@ struct WatchWorkflowTests {
   }
 
   @Test func aWatchOpensWithTheStateThenEventsAndEndsWithTheFinalState() async throws {
-    try await Self.withGate { redis, directory, gate in
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
+    try await withGate { redis, directory, gate in
+      try await LiveServer.with(redis: redis, workflows: gatedYAML(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-1", noWait: true))
           let watched = try await Self.watch(client, "w-1") {
@@ -109,7 +75,7 @@ struct WatchWorkflowTests {
 
   @Test func aRunThatHasEndedAnswersWithOneFrame() async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: "/nonexistent")) { server in
+      try await LiveServer.with(redis: redis, workflows: gatedYAML(gate: "/nonexistent")) { server in
         try await server.withClient { client in
           let done = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-done")).state
           #expect(done.status == .completed)
@@ -134,7 +100,7 @@ struct WatchWorkflowTests {
   ])
   func badInputsEndTheStreamWithAStatus(id: String, code: StatusCode, message: String) async throws {
     try await withTestRedis { redis in
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: "/nonexistent")) { server in
+      try await LiveServer.with(redis: redis, workflows: gatedYAML(gate: "/nonexistent")) { server in
         try await server.withClient { client in
           do {
             for try await response in client.watchWorkflow(WatchWorkflowRequest(workflowID: id)) {
@@ -154,8 +120,8 @@ struct WatchWorkflowTests {
   }
 
   @Test func onTheWireEveryFrameHasTheRequestIDAndOnlyTheLastEndsTheStream() async throws {
-    try await Self.withGate(created: false) { redis, _, gate in
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
+    try await withGate(created: false) { redis, _, gate in
+      try await LiveServer.with(redis: redis, workflows: gatedYAML(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "raw-done"))
         }
@@ -198,8 +164,8 @@ struct WatchWorkflowTests {
   }
 
   @Test func watchesAndCallsShareAConnection() async throws {
-    try await Self.withGate { redis, directory, gate in
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
+    try await withGate { redis, directory, gate in
+      try await LiveServer.with(redis: redis, workflows: gatedYAML(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-a", noWait: true))
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-b", noWait: true))
@@ -220,8 +186,8 @@ struct WatchWorkflowTests {
   }
 
   @Test func aWatchEndsWithUnavailableWhenRedisGoesDown() async throws {
-    try await Self.withGate { redis, _, gate in
-      try await LiveServer.with(redis: redis, workflows: Self.yaml(gate: gate)) { server in
+    try await withGate { redis, _, gate in
+      try await LiveServer.with(redis: redis, workflows: gatedYAML(gate: gate)) { server in
         try await server.withClient { client in
           _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "gated", workflowID: "w-redis", noWait: true))
           do {
@@ -244,9 +210,9 @@ struct WatchWorkflowTests {
   }
 
   @Test func aWatchEndsWithUnavailableWhenTheServerShutsDown() async throws {
-    try await Self.withGate { redis, directory, gate in
+    try await withGate { redis, directory, gate in
       let server = try await ServeProcess.start(
-        ServeProcess.arguments(redis: redis, yaml: Self.yaml(gate: gate), keyPrefix: uniqueKeyPrefix(), in: directory),
+        ServeProcess.arguments(redis: redis, yaml: gatedYAML(gate: gate), keyPrefix: uniqueKeyPrefix(), in: directory),
         name: "w", logLevel: "warning", in: directory)
       var status: Int32 = -1
       do {
@@ -276,8 +242,8 @@ extension WatchWorkflowTests {
   @Test func aWatcherOnOneServerFollowsARunDrivenByAnother() async throws {
     // A middle step long enough to be killed in, on a loaded machine too.
     try await CrashRecoveryTests.withSetup(middleMs: 3000) { setup in
-      let driver = try await setup.serve(CrashRecoveryTests.fast, name: "driver")
-      let watcher = try await setup.serve(CrashRecoveryTests.fast, name: "watcher")
+      let driver = try await setup.serve(ServeSetup.fast, name: "driver")
+      let watcher = try await setup.serve(ServeSetup.fast, name: "watcher")
       do {
         try await CrashRecoveryTests.startWithoutWaiting(driver, ["race-1"])
         let watched = try await watcher.withClient { client in

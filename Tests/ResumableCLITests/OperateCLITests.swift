@@ -1,4 +1,5 @@
 import Foundation
+import ResumableCLI
 import ResumableClient
 import ResumableTestSupport
 import ResumableWire
@@ -11,7 +12,7 @@ struct OperateCLITests {
   @Test func cancelOnOneServerStopsTheStepRunningOnAnother() async throws {
     let marker = "/tmp/rsm-cancel-\(UUID().uuidString.prefix(8))"
     defer { try? FileManager.default.removeItem(atPath: marker) }
-    try await CrashRecoveryTests.withSetup(yaml: { _ in
+    try await ServeSetup.with(yaml: { _ in
       """
       workflows:
         - name: tool
@@ -19,8 +20,8 @@ struct OperateCLITests {
             - {name: work, plugin: exec, config: {command: [/bin/sh, -c, "sleep 2; touch \(marker); echo '{}'"]}}
       """
     }) { setup in
-      let driver = try await setup.serve(CrashRecoveryTests.fast, name: "a")
-      let other = try await setup.serve(CrashRecoveryTests.fast, name: "b")
+      let driver = try await setup.serve(ServeSetup.fast, name: "a")
+      let other = try await setup.serve(ServeSetup.fast, name: "b")
       let started = try await ChildProcess.run(
         ["start", "tool", "--id", "x-1", "--no-wait", "--socket", driver.socket], in: setup.directory)
       #expect(started.status == 0, "\(started.stderr)")
@@ -77,7 +78,7 @@ struct OperateCLITests {
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
       let record = RecordFile(in: directory)
-      try await CLITests.withServe(redis: redis, yaml: ApprovalTests.yaml(record: record.path), directory: directory) { socket in
+      try await CLITests.withServe(redis: redis, yaml: approvalYAML(record: record.path), directory: directory) { socket in
         let start = try await ChildProcess.run(["start", "gated", "--id", "ap-1", "--socket", socket], in: directory)
         #expect(start.status == ResumableExitCode.awaitingApproval, "\(start.stdout) \(start.stderr)")
         #expect(start.stdout.contains("AWAITING_APPROVAL") && start.stdout.contains("resumable approve ap-1 --token"))

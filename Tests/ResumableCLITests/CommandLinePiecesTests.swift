@@ -1,3 +1,4 @@
+import ResumableCLI
 import ResumableClient
 import ResumableWire
 import Testing

@@ -25,8 +25,8 @@ struct WatchCLITests {
   }
 
   @Test func pipedWatchPrintsALinePerEventThenTheFinalState() async throws {
-    try await WatchWorkflowTests.withGate { redis, directory, gate in
-      try await CLITests.withServe(redis: redis, yaml: WatchWorkflowTests.yaml(gate: gate), directory: directory) { socket in
+    try await withGate { redis, directory, gate in
+      try await CLITests.withServe(redis: redis, yaml: gatedYAML(gate: gate), directory: directory) { socket in
         let (status, watch) = try await Self.watchHeldRun(
           "cli-w", [], until: "Run cli-w of workflow gated: RUNNING at step wait (1 of 3)", socket: socket, gate: gate,
           in: directory)
@@ -44,8 +44,8 @@ struct WatchCLITests {
   }
 
   @Test func jsonWatchPrintsAnObjectPerLine() async throws {
-    try await WatchWorkflowTests.withGate { redis, directory, gate in
-      try await CLITests.withServe(redis: redis, yaml: WatchWorkflowTests.yaml(gate: gate), directory: directory) { socket in
+    try await withGate { redis, directory, gate in
+      try await CLITests.withServe(redis: redis, yaml: gatedYAML(gate: gate), directory: directory) { socket in
         let (status, watch) = try await Self.watchHeldRun(
           "cli-j", ["--json"], until: #""type":"state""#, socket: socket, gate: gate, in: directory)
         #expect(status == 0, "\(watch.stderr)")
@@ -73,7 +73,7 @@ struct WatchCLITests {
     try await withTestRedis { redis in
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
-      try await CLITests.withServe(redis: redis, yaml: WatchWorkflowTests.yaml(gate: "/nonexistent"), directory: directory) { socket in
+      try await CLITests.withServe(redis: redis, yaml: gatedYAML(gate: "/nonexistent"), directory: directory) { socket in
         let failed = try await ChildProcess.run(["start", "doomed", "--id", "cli-f", "--socket", socket], in: directory)
         #expect(failed.status == 3)
         let watchFailed = try await ChildProcess.run(["watch", "cli-f", "--socket", socket], in: directory)
@@ -99,7 +99,7 @@ struct WatchCLITests {
     try await withTestRedis { redis in
       let directory = try await TemporaryDirectory.create()
       defer { Task { await directory.remove() } }
-      try await CLITests.withServe(redis: redis, yaml: WatchWorkflowTests.yaml(gate: "/nonexistent"), directory: directory) { socket in
+      try await CLITests.withServe(redis: redis, yaml: gatedYAML(gate: "/nonexistent"), directory: directory) { socket in
         let command = [try ChildProcess.resumableBinary(), "start", "gated", "--id", "tty-1", "--socket", socket]
           .map { "'\($0)'" }.joined(separator: " ")
         let (status, output) = try await Self.runInPseudoTerminal(command, in: directory)

@@ -1,20 +1,22 @@
-import Foundation
-import ResumableTestSupport
+public import Foundation
 
 /// A program run by a test: the `resumable` executable as a server or a CLI call.
-final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: @unchecked Sendable {
   // @unchecked: `process` is configured before `run()` and afterwards only
   // read through Foundation's thread-safe accessors; the output files are
   // read after exit.
-  let process = Process()
-  let stdoutPath: String
-  let stderrPath: String
+  /// The process, running or exited.
+  public let process = Process()
+  /// The file its standard output goes to.
+  public let stdoutPath: String
+  /// The file its standard error goes to.
+  public let stderrPath: String
   private let exited: AsyncStream<Int32>
   private let exitSink: AsyncStream<Int32>.Continuation
 
   /// The built `resumable` executable, beside the test bundle (built by
   /// `swift build`, which `make test` runs first), or `$RESUMABLE_BINARY`.
-  static func resumableBinary() throws -> String {
+  public static func resumableBinary() throws -> String {
     if let path = ProcessInfo.processInfo.environment["RESUMABLE_BINARY"] { return path }
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     var directory = bundle.deletingLastPathComponent()
@@ -30,7 +32,13 @@ final class ChildProcess: @unchecked Sendable {
   }
 
   /// Starts `executable` (default: the `resumable` binary) with `arguments`.
-  init(
+  /// - Parameters:
+  ///   - arguments: The command line, without the program.
+  ///   - environment: Variables set on top of this process' environment (from which
+  ///     `RESUMABLE_SOCKET` is removed).
+  ///   - executable: The program; default: ``resumableBinary()``.
+  ///   - directory: Where the output files go.
+  public init(
     _ arguments: [String], environment: [String: String] = [:], executable: String? = nil,
     in directory: TemporaryDirectory
   ) throws {
@@ -58,13 +66,13 @@ final class ChildProcess: @unchecked Sendable {
   }
 
   /// Waits for the exit status.
-  func wait() async -> Int32 {
+  public func wait() async -> Int32 {
     for await status in exited { return status }
     return process.terminationStatus
   }
 
   /// Waits for the exit status at most `timeout`; past it, kills the process and returns nil.
-  func wait(timeout: Duration) async -> Int32? {
+  public func wait(timeout: Duration) async -> Int32? {
     let deadline = ContinuousClock.now + timeout
     while process.isRunning, ContinuousClock.now < deadline {
       try? await Task.sleep(for: .milliseconds(25))
@@ -75,13 +83,16 @@ final class ChildProcess: @unchecked Sendable {
     return nil
   }
 
-  var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-  var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+  /// What it wrote to standard output so far.
+  public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+  /// What it wrote to standard error so far.
+  public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-  func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+  /// Sends `signal` to the process.
+  public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
   /// Runs the CLI to completion.
-  static func run(
+  public static func run(
     _ arguments: [String], environment: [String: String] = [:], executable: String? = nil,
     in directory: TemporaryDirectory
   ) async throws -> (status: Int32, stdout: String, stderr: String) {

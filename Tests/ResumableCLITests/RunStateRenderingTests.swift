@@ -1,5 +1,5 @@
 import Foundation
-import ResumableClient
+import ResumableCLI
 import ResumableWire
 import Testing
 

@@ -1,23 +1,25 @@
 import Foundation
-import ResumableClient
-import ResumableTestSupport
+public import ResumableClient
 import Synchronization
-import Testing
 
 /// A `resumable serve` process for end-to-end and fault tests: started,
 /// signalled (`SIGKILL`, `SIGSTOP`, `SIGTERM`) and started again on the same
 /// socket and arguments, as an operator or a crash would.
-final class ServeProcess: Sendable {
-  let socket: String
-  let arguments: [String]
-  let environment: [String: String]
-  let directory: TemporaryDirectory
+public final class ServeProcess: Sendable {
+  /// The socket it listens on.
+  public let socket: String
+  /// Its command line, `serve` first: each incarnation's.
+  public let arguments: [String]
+  /// The variables set on top of the test's environment.
+  public let environment: [String: String]
+  /// Where its socket and output files are.
+  public let directory: TemporaryDirectory
   private let current: Mutex<ChildProcess>
   /// The standard error of earlier incarnations (each one's own file).
   private let earlier = Mutex<[ChildProcess]>([])
 
   /// Starts `resumable serve --socket <dir>/<name>.sock <arguments>` and waits until it accepts connections.
-  static func start(
+  public static func start(
     _ arguments: [String], name: String = "serve", logLevel: String = "notice", environment: [String: String] = [:],
     in directory: TemporaryDirectory
   ) async throws -> ServeProcess {
@@ -31,7 +33,7 @@ final class ServeProcess: Sendable {
   }
 
   /// The arguments that point a server at `redis` with a definitions file written from `yaml`.
-  static func arguments(redis: TestRedis, yaml: String, keyPrefix: String, in directory: TemporaryDirectory) throws -> [String] {
+  public static func arguments(redis: TestRedis, yaml: String, keyPrefix: String, in directory: TemporaryDirectory) throws -> [String] {
     let definitions = directory.appending("workflows-\(UUID().uuidString.prefix(8)).yaml")
     try yaml.write(toFile: definitions, atomically: true, encoding: .utf8)
     return [
@@ -50,14 +52,19 @@ final class ServeProcess: Sendable {
     self.current = Mutex(child)
   }
 
-  var child: ChildProcess { current.withLock { $0 } }
-  var pid: Int32 { child.process.processIdentifier }
-  var isRunning: Bool { child.process.isRunning }
+  /// The current incarnation.
+  public var child: ChildProcess { current.withLock { $0 } }
+  /// The current incarnation's process id.
+  public var pid: Int32 { child.process.processIdentifier }
+  /// Whether the current incarnation is running.
+  public var isRunning: Bool { child.process.isRunning }
 
   /// Every incarnation's standard error, oldest first.
-  var stderr: String { (earlier.withLock { $0 } + [child]).map(\.stderr).joined(separator: "\n") }
+  public var stderr: String { (earlier.withLock { $0 } + [child]).map(\.stderr).joined(separator: "\n") }
 
-  func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
+  /// Waits until a client can connect; past `timeout` (or when the process exits first),
+  /// kills it and throws with its standard error.
+  public func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
       if let client = try? await ResumableClient.connect(socketPath: socket) {
@@ -72,22 +79,23 @@ final class ServeProcess: Sendable {
     throw TestSupportError("resumable serve did not come up on \(socket): \(stderr)")
   }
 
-  func signal(_ signal: Int32) { child.signal(signal) }
+  /// Sends `signal` to the current incarnation.
+  public func signal(_ signal: Int32) { child.signal(signal) }
 
   /// `SIGKILL`, as a crash: returns once the process is gone.
-  func kill() async {
+  public func kill() async {
     child.signal(SIGKILL)
     _ = await child.wait()
   }
 
   /// `SIGTERM` (graceful shutdown) and the exit status.
-  func stop() async -> Int32 {
+  public func stop() async -> Int32 {
     child.signal(SIGTERM)
     return await child.wait()
   }
 
   /// Starts the server again with the same arguments (after `kill` or `stop`).
-  func restart() async throws {
+  public func restart() async throws {
     let next = try ChildProcess(arguments, environment: environment, in: directory)
     let previous = current.withLock { current in
       defer { current = next }
@@ -98,7 +106,7 @@ final class ServeProcess: Sendable {
   }
 
   /// A connected client; closed when `body` returns.
-  func withClient<T>(_ body: (ResumableClient) async throws -> T) async throws -> T {
+  public func withClient<T>(_ body: (ResumableClient) async throws -> T) async throws -> T {
     try await withConnectedClient(socketPath: socket, body)
   }
 }

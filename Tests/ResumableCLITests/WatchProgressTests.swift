@@ -1,4 +1,4 @@
-import ResumableClient
+import ResumableCLI
 import ResumableWire
 import Testing
 

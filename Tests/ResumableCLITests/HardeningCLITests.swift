@@ -13,27 +13,6 @@ import Testing
 struct HardeningCLITests {
   static let nobodyUID: UInt32 = 65534
 
-  /// Runs `body` with a `resumable serve` process given `extraArguments`
-  /// (log level `warning` unless they set one), then stops it with SIGTERM.
-  static func withServe(
-    redis: TestRedis, yaml: String, directory: TemporaryDirectory, extraArguments: [String] = [],
-    environment: [String: String] = [:], _ body: (_ socket: String, _ server: ServeProcess) async throws -> Void
-  ) async throws {
-    var arguments = try ServeProcess.arguments(redis: redis, yaml: yaml, keyPrefix: uniqueKeyPrefix(), in: directory)
-    arguments += extraArguments
-    let logLevel = extraArguments.firstIndex(of: "--log-level").map { extraArguments[$0 + 1] } ?? "warning"
-    if let index = arguments.firstIndex(of: "--log-level") { arguments.removeSubrange(index...index + 1) }
-    let server = try await ServeProcess.start(arguments, name: "hard", logLevel: logLevel, environment: environment, in: directory)
-    do {
-      try await body(server.socket, server)
-    } catch {
-      await server.kill()
-      throw error
-    }
-    let status = await server.stop()
-    #expect(status == 0, "serve exited \(status): \(server.stderr)")
-  }
-
   /// Runs the CLI as `nobody` (via setpriv), which can reach `directory`.
   static func runAsNobody(_ arguments: [String], in directory: TemporaryDirectory) async throws -> (status: Int32, stdout: String, stderr: String) {
     try await ChildProcess.run(
@@ -52,7 +31,7 @@ struct HardeningCLITests {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
       defer { Task { await directory.remove() } }
-      try await Self.withServe(
+      try await ServeProcess.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--socket-mode", "0666", "--allow-uid", "0", "--log-format", "json"]
       ) { socket, server in
@@ -81,7 +60,7 @@ struct HardeningCLITests {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
       defer { Task { await directory.remove() } }
-      try await Self.withServe(
+      try await ServeProcess.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--socket-mode", "0666", "--allow-uid", "\(Self.nobodyUID)"]
       ) { socket, _ in
@@ -105,7 +84,7 @@ struct HardeningCLITests {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
       defer { Task { await directory.remove() } }
-      try await Self.withServe(
+      try await ServeProcess.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--socket-mode", "0660", "--socket-group", "nogroup"]
       ) { socket, _ in
@@ -124,7 +103,7 @@ struct HardeningCLITests {
     try await withTestRedis { redis in
       let directory = try await Self.sharedDirectory()
       defer { Task { await directory.remove() } }
-      try await Self.withServe(redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory) { socket, _ in
+      try await ServeProcess.withServe(redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory) { socket, _ in
         var info = stat()
         #expect(stat(socket, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o600)
@@ -144,7 +123,7 @@ struct HardeningCLITests {
       let passwordFile = directory.appending("redis-password")
       try (Self.password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
       var outputs: [String] = []
-      try await Self.withServe(
+      try await ServeProcess.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--redis-password-file", passwordFile, "--log-level", "trace"]
       ) { socket, server in
@@ -154,7 +133,7 @@ struct HardeningCLITests {
         #expect(server.stderr.contains("listening"), "the server logs at trace level: \(server.stderr)")
       }
       // From the environment too.
-      try await Self.withServe(
+      try await ServeProcess.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         environment: ["RESUMABLE_REDIS_PASSWORD": Self.password]
       ) { socket, server in
@@ -262,7 +241,7 @@ struct HardeningCLITests {
       defer { Task { await directory.remove() } }
       let metricsSocket = directory.appending("metrics.sock")
       let marker = "INPUT-CONTENT-7f3a"
-      try await Self.withServe(
+      try await ServeProcess.withServe(
         redis: redis, yaml: researchYAML(record: "/dev/null"), directory: directory,
         extraArguments: ["--metrics-address", metricsSocket, "--log-format", "json", "--log-level", "info"]
       ) { socket, server in

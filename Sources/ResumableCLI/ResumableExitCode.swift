@@ -1,3 +1,4 @@
+public import ResumableClient
 public import ResumableWire
 
 /// The exit codes of the `resumable` command-line client, in one place so that the CLI, its help

@@ -1,9 +1,7 @@
 import Foundation
-import ResumableClient
 import ResumableCore
-import ResumableRedis
-import ResumableTestSupport
-import ResumableWire
+public import ResumableRedis
+public import ResumableWire
 
 /// What the record file (every execution of a `simulate` step, written as it
 /// starts) and the stored runs (step records and event streams) say together
@@ -11,19 +9,26 @@ import ResumableWire
 /// - G1: a committed step never runs again, and is committed exactly once;
 /// - G3: no attempt (idempotency key `workflow_id/step/attempt`) runs twice;
 /// - G4: a step runs again only as a later attempt of an interrupted one.
-struct RunAudit: CustomStringConvertible {
-  var runs = 0
-  var completed = 0
-  var executions = 0
+public struct RunAudit: Sendable, CustomStringConvertible {
+  /// The runs under audit.
+  public var runs = 0
+  /// How many of them are COMPLETED.
+  public var completed = 0
+  /// Every execution recorded of their steps.
+  public var executions = 0
   /// Executions of an attempt that was not the one committed: steps interrupted mid-flight.
-  var reExecutions = 0
-  var violations: [String] = []
-  var incomplete: [String] = []
+  public var reExecutions = 0
+  /// Each broken guarantee, in words.
+  public var violations: [String] = []
+  /// Each run not COMPLETED: its id, status, step and error.
+  public var incomplete: [String] = []
 
+  /// Audits the runs `states` against the record file's `lines` and their `commits`.
   /// - Parameters:
+  ///   - lines: the record file's lines, `workflow_id step attempt`.
   ///   - states: the final state of every run under audit.
   ///   - commits: per run, how many `step_committed` events each step has in its stream.
-  init(lines: [String], states: [RunState], commits: [String: [String: Int]]) {
+  public init(lines: [String], states: [RunState], commits: [String: [String: Int]]) {
     var executed: [String: [String: [Int]]] = [:]
     for line in lines {
       let parts = line.split(separator: " ")
@@ -70,12 +75,12 @@ struct RunAudit: CustomStringConvertible {
   }
 
   /// Reads the `step_committed` events of each run's stream.
-  static func commitEvents(redis: TestRedis, keyPrefix: String, ids: [String]) async throws -> [String: [String: Int]] {
+  public static func commitEvents(redis: TestRedis, keyPrefix: String, ids: [String]) async throws -> [String: [String: Int]] {
     try await commitEvents(address: redis.address, keyPrefix: keyPrefix, ids: ids)
   }
 
   /// Reads the `step_committed` events of each run's stream, from the Redis at `address`.
-  static func commitEvents(address: RedisAddress, keyPrefix: String, ids: [String]) async throws -> [String: [String: Int]] {
+  public static func commitEvents(address: RedisAddress, keyPrefix: String, ids: [String]) async throws -> [String: [String: Int]] {
     let client = RedisClient(address: address)
     defer { Task { await client.close() } }
     do {
@@ -94,7 +99,8 @@ struct RunAudit: CustomStringConvertible {
     }
   }
 
-  var description: String {
+  /// The counts and how many violations, on one line.
+  public var description: String {
     "runs=\(runs) completed=\(completed) step_executions=\(executions) re_executions_of_interrupted_steps=\(reExecutions) violations=\(violations.count)"
   }
 }
