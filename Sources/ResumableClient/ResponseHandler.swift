@@ -73,7 +73,8 @@ final class ResponseHandler: ChannelInboundHandler {
       closedWith: ResumableClientError(
         code: .unavailable,
         message: "the connection to the server at \(socketPath) was closed after an error: "
-          + "\(error.code): \(error.message)"))
+          + "\(error.code): \(error.message)",
+        setting: error.setting))
     context.close(promise: nil)
   }
 }

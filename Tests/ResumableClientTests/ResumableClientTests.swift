@@ -161,14 +161,15 @@ struct ResumableClientTests {
     }
   }
 
-  @Test("a request-id-0 error fails every pending call with the server's status")
+  @Test("a request-id-0 error fails every pending call with the server's status and setting")
   func connectionLevelError() async throws {
     try await FakeServer.withClient { connection in
       _ = try await connection.nextRequests(3)
       try await connection.send(
         Envelope(
           requestID: 0, statusCode: .resourceExhausted,
-          statusMessage: "frame of 9000000 bytes is over the limit", endOfStream: true))
+          statusMessage: "frame of 9000000 bytes is over the limit", endOfStream: true,
+          statusSetting: "max_frame_bytes"))
       await connection.waitForClose()
     } body: { client in
       let errors = await withTaskGroup(of: ResumableClientError?.self) { group in
@@ -188,11 +189,14 @@ struct ResumableClientTests {
       for error in errors {
         #expect(error?.code == .resourceExhausted)
         #expect(error?.message == "frame of 9000000 bytes is over the limit")
+        #expect(error?.setting == ResumableClientError.Setting("max_frame_bytes"))
       }
       let later = await #expect(throws: ResumableClientError.self) {
         try await client.getState(GetStateRequest(workflowID: "r1"))
       }
       #expect(later?.code == .unavailable)
+      // A call after the close still learns which setting refused the connection.
+      #expect(later?.setting == ResumableClientError.Setting("max_frame_bytes"))
     }
   }
 
