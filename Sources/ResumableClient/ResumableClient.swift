@@ -114,43 +114,6 @@ public final class ResumableClient: Sendable {
       socketPath: socketPath, configuration: configuration, channel: channel, pending: pending)
   }
 
-  /// Starts a run of a workflow (`StartWorkflow`).
-  /// - Parameters:
-  ///   - request: The workflow, optional run id and input, whether to wait, the conflict policy.
-  ///   - timeout: How long to wait for the answer; `nil` uses the configuration's default.
-  /// - Returns: The run's state (`RUNNING` with `noWait`, else as the run ended) and whether it
-  ///   was created by this call.
-  /// - Throws: ``ResumableClientError``: the server's status, or a client-side failure.
-  public func startWorkflow(
-    _ request: StartWorkflowRequest, timeout: Duration? = nil
-  ) async throws(ResumableClientError) -> StartWorkflowResponse {
-    try await call(.startWorkflow, request, timeout: timeout)
-  }
-
-  /// Resumes a run from its first step not committed (`ResumeWorkflow`).
-  /// - Parameters:
-  ///   - request: The run id and whether to wait for the run to end.
-  ///   - timeout: How long to wait for the answer; `nil` uses the configuration's default.
-  /// - Returns: The run's state.
-  /// - Throws: ``ResumableClientError``: the server's status, or a client-side failure.
-  public func resumeWorkflow(
-    _ request: ResumeWorkflowRequest, timeout: Duration? = nil
-  ) async throws(ResumableClientError) -> ResumeWorkflowResponse {
-    try await call(.resumeWorkflow, request, timeout: timeout)
-  }
-
-  /// Reads a run's state (`GetState`), with its artifacts if asked.
-  /// - Parameters:
-  ///   - request: The run id and whether to include artifacts.
-  ///   - timeout: How long to wait for the answer; `nil` uses the configuration's default.
-  /// - Returns: The run's state.
-  /// - Throws: ``ResumableClientError``: the server's status, or a client-side failure.
-  public func getState(
-    _ request: GetStateRequest, timeout: Duration? = nil
-  ) async throws(ResumableClientError) -> GetStateResponse {
-    try await call(.getState, request, timeout: timeout)
-  }
-
   /// Closes the connection. Calls still waiting fail with `.unavailable`, and so does every call
   /// made afterwards. Runs on the server are not affected.
   public func close() async {
@@ -163,7 +126,12 @@ public final class ResumableClient: Sendable {
 
   // MARK: - Calls
 
-  func call<Request: WireMessage, Response: WireMessage>(
+  /// Sends `request` as the unary `method` and returns the decoded response; the typed
+  /// methods (`startWorkflow`, `getState`, …) come from `ResumableUnaryCalls`, generated
+  /// from the .proto's service.
+  /// - Parameter timeout: How long to wait for the answer; nil uses the configuration's default.
+  /// - Throws: ``ResumableClientError``: the server's status, or a client-side failure.
+  public func call<Request: WireMessage, Response: WireMessage>(
     _ method: Method, _ request: Request, timeout: Duration?
   ) async throws(ResumableClientError) -> Response {
     let id = pending.nextRequestID()

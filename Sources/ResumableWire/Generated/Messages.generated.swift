@@ -956,15 +956,19 @@ public struct WatchWorkflowResponse: Hashable, Sendable {
 ///
 /// The methods of `service Resumable`, by the name carried in `Envelope.method`.
 public enum Method: String, Sendable, CaseIterable {
-  /// Starts a run, or returns an existing one (see ConflictPolicy).
+  /// Starts a run, or returns an existing one (see ConflictPolicy). It answers
+  /// once the run has ended (COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL),
+  /// or at once, RUNNING, with `no_wait`; `created` says whether this call
+  /// created it.
   ///
   /// `StartWorkflowRequest` → `StartWorkflowResponse`.
   case startWorkflow = "StartWorkflow"
-  /// Continues a failed or interrupted run.
+  /// Continues a failed or interrupted run from its first step not committed
+  /// (or from `from_step`); it answers as StartWorkflow does.
   ///
   /// `ResumeWorkflowRequest` → `ResumeWorkflowResponse`.
   case resumeWorkflow = "ResumeWorkflow"
-  /// Reads a run's state.
+  /// Reads a run's state, with its artifacts and history when asked.
   ///
   /// `GetStateRequest` → `GetStateResponse`.
   case getState = "GetState"
@@ -996,5 +1000,81 @@ public enum Method: String, Sendable, CaseIterable {
     case .watchWorkflow: true
     default: false
     }
+  }
+}
+
+/// A client of `service Resumable`: it implements the one generic unary call, and
+/// gets a typed method for each unary method of the service (server-streaming ones
+/// need a stream, which each client writes by hand).
+public protocol ResumableUnaryCalls: Sendable {
+  /// How a call fails: the server's status, or a failure on the client's side.
+  associatedtype CallError: Error
+
+  /// Sends `request` as `method` and returns the decoded response.
+  /// - Parameter timeout: How long to wait for the answer; nil: the client's default.
+  func call<Request: WireMessage, Response: WireMessage>(
+    _ method: Method, _ request: Request, timeout: Duration?
+  ) async throws(CallError) -> Response
+}
+
+extension ResumableUnaryCalls {
+  /// Starts a run, or returns an existing one (see ConflictPolicy). It answers
+  /// once the run has ended (COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL),
+  /// or at once, RUNNING, with `no_wait`; `created` says whether this call
+  /// created it.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func startWorkflow(
+    _ request: StartWorkflowRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> StartWorkflowResponse {
+    try await call(.startWorkflow, request, timeout: timeout)
+  }
+
+  /// Continues a failed or interrupted run from its first step not committed
+  /// (or from `from_step`); it answers as StartWorkflow does.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func resumeWorkflow(
+    _ request: ResumeWorkflowRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> ResumeWorkflowResponse {
+    try await call(.resumeWorkflow, request, timeout: timeout)
+  }
+
+  /// Reads a run's state, with its artifacts and history when asked.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func getState(
+    _ request: GetStateRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> GetStateResponse {
+    try await call(.getState, request, timeout: timeout)
+  }
+
+  /// Runs, newest first, filtered by status and workflow, a page at a time.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func listWorkflows(
+    _ request: ListWorkflowsRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> ListWorkflowsResponse {
+    try await call(.listWorkflows, request, timeout: timeout)
+  }
+
+  /// Stops a run for good: its step in flight is cancelled; not resumable.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func cancelWorkflow(
+    _ request: CancelWorkflowRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> CancelWorkflowResponse {
+    try await call(.cancelWorkflow, request, timeout: timeout)
+  }
+
+  /// Approves or rejects the step a run is AWAITING_APPROVAL for.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func approveStep(
+    _ request: ApproveStepRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> ApproveStepResponse {
+    try await call(.approveStep, request, timeout: timeout)
+  }
+
+  /// The server's version, Redis reachability and latency, runs in flight, uptime.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func health(
+    _ request: HealthRequest = HealthRequest(), timeout: Duration? = nil
+  ) async throws(CallError) -> HealthResponse {
+    try await call(.health, request, timeout: timeout)
   }
 }
