@@ -79,7 +79,7 @@ extension BenchReport {
   }
 
   static func cpu(_ cost: Cost) -> String {
-    String(format: "%.0f / %.0f", cost.serverCPUMicrosPerCall, cost.redisCPUMicrosPerCall)
+    String(format: "%.0f / %.0f", cost.serverCpuMicrosPerCall, cost.redisCpuMicrosPerCall)
   }
 
   static func evalsha(_ cost: Cost) -> String {
@@ -141,11 +141,20 @@ extension BenchReport {
 
   /// The report as pretty-printed JSON.
   public func json() throws -> String { try prettyJSON(self) }
+
+  /// Reads a report that `json()` wrote.
+  public static func decode(json: String) throws -> BenchReport {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    return try decoder.decode(BenchReport.self, from: Data(json.utf8))
+  }
 }
 
-/// `value` as pretty-printed JSON with sorted keys, as `bench --json` writes it.
+/// `value` as pretty-printed JSON with sorted keys, as `bench --json` writes
+/// it: the keys are the properties' names in snake case (`p50_micros`).
 func prettyJSON(_ value: some Encodable) throws -> String {
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  encoder.keyEncodingStrategy = .convertToSnakeCase
   return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

@@ -21,18 +21,6 @@ public struct BenchReport: Codable, Sendable {
     public var throughput: [Load]
     public var memory: Memory?
     public var storage: [Storage]
-
-    enum CodingKeys: String, CodingKey {
-      case fsync
-      case redisPing = "redis_ping"
-      case floorCommit = "floor_commit"
-      case stepOverhead = "step_overhead"
-      case resume
-      case getState = "get_state"
-      case throughput
-      case memory
-      case storage
-    }
   }
 
   /// Runs of 20 no-op steps, one after another.
@@ -49,15 +37,6 @@ public struct BenchReport: Codable, Sendable {
     public var ratioP99: Double
     /// marginal per step / floor p50.
     public var marginalRatioP50: Double
-
-    enum CodingKeys: String, CodingKey {
-      case perStep = "per_step"
-      case oneStepRun = "one_step_run"
-      case marginalPerStepP50Micros = "marginal_per_step_p50_us"
-      case ratioP50 = "ratio_p50"
-      case ratioP99 = "ratio_p99"
-      case marginalRatioP50 = "marginal_ratio_p50"
-    }
   }
 
   /// Resumes of runs FAILED at step 4 of 5 (no-op steps).
@@ -67,11 +46,6 @@ public struct BenchReport: Codable, Sendable {
     public var answered: LatencySummary
     /// `ResumeWorkflow` waiting for the run to complete (steps 4 and 5 run).
     public var toCompletion: LatencySummary
-
-    enum CodingKeys: String, CodingKey {
-      case answered
-      case toCompletion = "to_completion"
-    }
   }
 
   /// A closed-loop load at one concurrency.
@@ -84,31 +58,15 @@ public struct BenchReport: Codable, Sendable {
     public var cost: Cost?
     /// The first failed call's error, when any failed.
     public var firstError: String?
-
-    enum CodingKeys: String, CodingKey {
-      case concurrency
-      case perSecond = "per_second"
-      case latency
-      case errors
-      case cost
-      case firstError = "first_error"
-    }
   }
 
   /// What one call of a load cost, from the processes' CPU counters
   /// (`/proc/PID/stat`) and Redis' `INFO commandstats`.
   public struct Cost: Codable, Sendable {
-    public var serverCPUMicrosPerCall: Double
-    public var redisCPUMicrosPerCall: Double
+    public var serverCpuMicrosPerCall: Double
+    public var redisCpuMicrosPerCall: Double
     public var evalshaPerCall: Double
     public var evalshaMicrosPerCall: Double
-
-    enum CodingKeys: String, CodingKey {
-      case serverCPUMicrosPerCall = "server_cpu_us_per_call"
-      case redisCPUMicrosPerCall = "redis_cpu_us_per_call"
-      case evalshaPerCall = "evalsha_per_call"
-      case evalshaMicrosPerCall = "evalsha_us_per_call"
-    }
   }
 
   public struct Memory: Codable, Sendable {
@@ -121,14 +79,6 @@ public struct BenchReport: Codable, Sendable {
     public var runsInFlight: Int
     /// The server's own count of the runs it drives at that moment.
     public var runsDriven: Int?
-
-    enum CodingKeys: String, CodingKey {
-      case idleBytes = "idle_bytes"
-      case idleAfterLoadBytes = "idle_after_load_bytes"
-      case inFlightBytes = "in_flight_bytes"
-      case runsInFlight = "runs_in_flight"
-      case runsDriven = "runs_driven"
-    }
   }
 
   /// Redis bytes of one completed run (`MEMORY USAGE` of each of its keys).
@@ -143,17 +93,6 @@ public struct BenchReport: Codable, Sendable {
     public var stepsKeyBytes: Double
     public var eventsKeyBytes: Double
     public var runKeyBytes: Double
-
-    enum CodingKeys: String, CodingKey {
-      case steps
-      case artifactBytesPerStep = "artifact_bytes_per_step"
-      case bytesPerRun = "bytes_per_run"
-      case stepRecordBytes = "step_record_bytes"
-      case artifactsKeyBytes = "artifacts_key_bytes"
-      case stepsKeyBytes = "steps_key_bytes"
-      case eventsKeyBytes = "events_key_bytes"
-      case runKeyBytes = "run_key_bytes"
-    }
   }
 }
 
@@ -170,17 +109,6 @@ public struct MachineInfo: Codable, Sendable {
   /// The commit measured (`git rev-parse --short HEAD` where the benchmark
   /// ran, `+dirty` with uncommitted changes), or "unknown".
   public var commit: String?
-
-  enum CodingKeys: String, CodingKey {
-    case cpuModel = "cpu_model"
-    case cores
-    case kernel
-    case redisVersion = "redis_version"
-    case loadBefore = "load_before"
-    case loadAfter = "load_after"
-    case date
-    case commit
-  }
 
   static func current(redisVersion: String) -> MachineInfo {
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""

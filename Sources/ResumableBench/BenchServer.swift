@@ -65,14 +65,9 @@ final class BenchServer: @unchecked Sendable {
   var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
   private func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-      if let client = try? await ResumableClient.connect(socketPath: socketPath) {
-        await client.close()
-        return
-      }
-      guard process.isRunning else { break }
-      try await Task.sleep(for: .milliseconds(20))
+    let process = process
+    if try await ResumableClient.waitForServer(socketPath: socketPath, timeout: timeout, isAlive: { process.isRunning }) {
+      return
     }
     await stop()
     throw BenchError("resumable serve did not come up on \(socketPath): \(stderr)")

@@ -43,8 +43,8 @@ struct CostSample: Sendable {
   func cost(until later: CostSample, calls: Int) -> BenchReport.Cost {
     let count = Double(max(1, calls))
     return BenchReport.Cost(
-      serverCPUMicrosPerCall: (later.serverCPUMicros - serverCPUMicros) / count,
-      redisCPUMicrosPerCall: (later.redisCPUMicros - redisCPUMicros) / count,
+      serverCpuMicrosPerCall: (later.serverCPUMicros - serverCPUMicros) / count,
+      redisCpuMicrosPerCall: (later.redisCPUMicros - redisCPUMicros) / count,
       evalshaPerCall: (later.evalshaCalls - evalshaCalls) / count,
       evalshaMicrosPerCall: (later.evalshaMicros - evalshaMicros) / count)
   }

@@ -38,15 +38,6 @@ public struct LatencySummary: Sendable, Codable, Hashable {
   public var p999Micros: Double
   public var maxMicros: Double
 
-  enum CodingKeys: String, CodingKey {
-    case count
-    case meanMicros = "mean_us"
-    case p50Micros = "p50_us"
-    case p99Micros = "p99_us"
-    case p999Micros = "p999_us"
-    case maxMicros = "max_us"
-  }
-
   /// The nearest-rank percentile: the smallest sample with at least `q` of
   /// the samples at or below it.
   init(sortedNanoseconds sorted: [UInt64]) {

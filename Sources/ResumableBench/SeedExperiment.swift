@@ -54,17 +54,6 @@ public struct SeedExperiment: Sendable {
     public var stepExecutions: Int
     /// The server's "saved by resume" total, scaled to 100 runs.
     public var savedPer100Runs: Double
-
-    enum CodingKeys: String, CodingKey {
-      case strategy
-      case costPer100Runs = "cost_per_100_runs_usd"
-      case meanFailureLatencyMs = "mean_failure_latency_ms"
-      case meanFailureLatencySteps = "mean_failure_latency_steps"
-      case successRate = "success_rate_percent"
-      case runsHittingFailure = "runs_hitting_failure"
-      case stepExecutions = "step_executions"
-      case savedPer100Runs = "saved_by_resume_per_100_runs_usd"
-    }
   }
 
   public struct Report: Codable, Sendable {
@@ -78,14 +67,6 @@ public struct SeedExperiment: Sendable {
     public var seed: UInt64
     public var fsync: String
     public var results: [StrategyResult]
-
-    enum CodingKeys: String, CodingKey {
-      case runs, steps, retries, seed, fsync, results
-      case costPerStep = "cost_per_step_usd"
-      case failureRate = "failure_rate"
-      case stepFailureProbability = "step_failure_probability"
-      case stepLatencyMs = "step_latency_ms"
-    }
   }
 
   public let options: Options

@@ -165,6 +165,18 @@ private struct Parser {
     return members
   }
 
+  /// A mapping with a `name` (a workflow or a step), which is stored at `naming`
+  /// first, so that every later error names it, then checked against `allowed`.
+  mutating func named(
+    _ value: JSONValue, _ what: String, naming: WritableKeyPath<Self, String?>, allowed: Set<String>
+  ) throws(DefinitionError) -> (members: [String: JSONValue], name: String) {
+    let members = try object(value, what, allowed: nil)
+    let name = try string(members["name"], "name")
+    self[keyPath: naming] = name
+    try checkKeys(members, what, allowed: allowed)
+    return (members, name)
+  }
+
   func checkKeys(_ members: [String: JSONValue], _ what: String, allowed: Set<String>) throws(DefinitionError) {
     if let first = members.keys.filter({ !allowed.contains($0) }).sorted().first {
       throw fail("unknown key '\(first)' in \(what) (allowed: \(allowed.sorted().joined(separator: ", ")))")
@@ -243,11 +255,8 @@ private struct Parser {
   }
 
   mutating func parseWorkflow(_ value: JSONValue) throws(DefinitionError) -> WorkflowDefinition {
-    let members = try object(value, "a workflow", allowed: nil)
-    let name = try string(members["name"], "name")
-    workflow = name
-    try checkKeys(
-      members, "a workflow",
+    let (members, name) = try named(
+      value, "a workflow", naming: \.workflow,
       allowed: ["name", "steps", "max_input_bytes", "max_artifact_bytes", "history_max_messages"])
     guard case .array(let items)? = members["steps"], !items.isEmpty else {
       throw fail("a workflow needs a non-empty 'steps' list")
@@ -297,11 +306,8 @@ private struct Parser {
   }
 
   mutating func parseStep(_ value: JSONValue) throws(DefinitionError) -> StepDefinition {
-    let members = try object(value, "a step", allowed: nil)
-    let name = try string(members["name"], "name")
-    step = name
-    try checkKeys(
-      members, "the step",
+    let (members, name) = try named(
+      value, "the step", naming: \.step,
       allowed: [
         "name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes", "approval",
         "approval_timeout_ms",

@@ -79,6 +79,22 @@ extension EngineError {
       self.init(.internal, "run '\(workflowID)' cannot be read: \(error.message)")
     }
   }
+
+  /// NOT_FOUND for run `workflowID`.
+  static func runNotFound(_ workflowID: String) -> EngineError {
+    EngineError(StoreError(.notFound, ""), workflowID: workflowID)
+  }
+
+  /// What `operation` returns; any error it throws as the engine's answer about run `workflowID`.
+  static func answering<T>(
+    about workflowID: String, _ operation: () async throws -> T
+  ) async throws(EngineError) -> T {
+    do {
+      return try await operation()
+    } catch {
+      throw EngineError(error, workflowID: workflowID)
+    }
+  }
 }
 
 /// The rules for workflow ids: 1 to 128 bytes of `[A-Za-z0-9._:-]`.

@@ -172,6 +172,29 @@ public struct PluginConfigError: Error, Hashable, Sendable, CustomStringConverti
   public var message: String
   public init(_ message: String) { self.message = message }
   public var description: String { message }
+
+  /// A key the plugin does not know, naming the ones it does.
+  public static func unknownKey(_ key: String, allowed: [String]) -> PluginConfigError {
+    PluginConfigError("unknown key '\(key)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
+  }
+}
+
+/// The readings every plugin's settings share.
+extension JSONValue {
+  /// The members of a mapping `config`, in key order (so the first error is
+  /// the same every time).
+  /// - Throws: `PluginConfigError(notMapping)` when this is not a mapping.
+  public func configMembers(otherwise notMapping: String) throws(PluginConfigError) -> [(key: String, value: JSONValue)] {
+    guard case .object(let members) = self else { throw PluginConfigError(notMapping) }
+    return members.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+  }
+
+  /// This value as a non-empty string.
+  /// - Throws: `PluginConfigError` "'KEY' must be WHAT".
+  public func nonEmptyText(_ key: String, _ what: String = "a non-empty string") throws(PluginConfigError) -> String {
+    guard let text = stringValue, !text.isEmpty else { throw PluginConfigError("'\(key)' must be \(what)") }
+    return text
+  }
 }
 
 /// Tokens and money of one attempt; money in integer micro-dollars.

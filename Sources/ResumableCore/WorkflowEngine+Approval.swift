@@ -56,19 +56,15 @@ extension WorkflowEngine {
       throw EngineError(.invalidArgument, "the approval token is missing (it is in the run's state, under approval)")
     }
     if approve { try checkAcceptingRuns() }
-    let outcome: ApprovalOutcome
-    do {
-      outcome = try await store.answerApproval(
-        ApprovalAnswer(
-          workflowID: id, token: token, approve: approve, note: String(note.prefix(1000)),
-          timing: writeTiming(ending: approve ? nil : .failed)),
-        lease: configuration.leaseDuration)
-    } catch {
-      throw EngineError(error, workflowID: id)
+    let answer = ApprovalAnswer(
+      workflowID: id, token: token, approve: approve, note: String(note.prefix(1000)),
+      timing: writeTiming(ending: approve ? nil : .failed))
+    let outcome = try await EngineError.answering(about: id) {
+      try await store.answerApproval(answer, lease: configuration.leaseDuration)
     }
     switch outcome {
     case .notFound:
-      throw EngineError(StoreError(.notFound, ""), workflowID: id)
+      throw .runNotFound(id)
     case .refused(let why):
       throw EngineError(.failedPrecondition, "run '\(id)': \(why)")
     case .rejected:

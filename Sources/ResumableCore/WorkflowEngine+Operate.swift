@@ -10,17 +10,13 @@ extension WorkflowEngine {
   public func cancel(workflowID: String, reason: String) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
     let why = reason.isEmpty ? "cancelled by request" : "cancelled: \(reason.prefix(1000))"
-    let outcome: CancelOutcome
-    do {
-      outcome = try await retryingStore {
-        try await self.store.cancel(RunCancel(workflowID: workflowID, reason: why, timing: self.writeTiming(ending: .cancelled)))
-      }
-    } catch {
-      throw EngineError(error, workflowID: workflowID)
+    let cancel = RunCancel(workflowID: workflowID, reason: why, timing: writeTiming(ending: .cancelled))
+    let outcome = try await EngineError.answering(about: workflowID) {
+      try await retryingStore { try await self.store.cancel(cancel) }
     }
     switch outcome {
     case .notFound:
-      throw EngineError(StoreError(.notFound, ""), workflowID: workflowID)
+      throw .runNotFound(workflowID)
     case .ended(.completed):
       throw EngineError(.failedPrecondition, "run '\(workflowID)' has completed; there is nothing to cancel")
     case .ended, .cancelled:
@@ -131,12 +127,8 @@ extension WorkflowEngine {
     guard limit >= 0, limit <= 1000 else {
       throw EngineError(.invalidArgument, "the page size must be from 1 to 1000 (0: the default, 50)")
     }
-    do {
-      return try await store.listRuns(
-        RunQuery(status: status, workflow: workflow, limit: limit == 0 ? 50 : limit, cursor: cursor))
-    } catch {
-      throw EngineError(error, workflowID: "")
-    }
+    let query = RunQuery(status: status, workflow: workflow, limit: limit == 0 ? 50 : limit, cursor: cursor)
+    return try await EngineError.answering(about: "") { try await store.listRuns(query) }
   }
 
   /// What `Health` reports.

@@ -163,13 +163,8 @@ public final class WorkflowEngine: Sendable {
 
     let timing = writeTiming()
     let firstStep = StepProgress().beginningAttempt(at: timing.nowMs)
-    let outcome: CreateOutcome
-    do {
-      outcome = try await store.create(
-        NewRun(workflowID: id, definition: definition, input: inputBytes, firstStep: firstStep, timing: timing))
-    } catch {
-      throw EngineError(error, workflowID: id)
-    }
+    let run = NewRun(workflowID: id, definition: definition, input: inputBytes, firstStep: firstStep, timing: timing)
+    let outcome = try await EngineError.answering(about: id) { try await store.create(run) }
     switch outcome {
     case .exists:
       let existing = try await loadExisting(id)
@@ -245,15 +240,12 @@ public final class WorkflowEngine: Sendable {
         return try await finish(existing, completion: completion, wait: wait)
       }
       try checkAcceptingRuns()
-      let lease: LeaseOutcome
-      do {
-        lease = try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration)
-      } catch {
-        throw EngineError(error, workflowID: id)
+      let lease = try await EngineError.answering(about: id) {
+        try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration)
       }
       switch lease {
       case .notFound:
-        throw EngineError(StoreError(.notFound, ""), workflowID: id)
+        throw .runNotFound(id)
       case .acquired(let fence):
         return try await takeOver(id, fence: fence, wait: wait, resumeFailed: resumeFailed)
       case .held:
@@ -348,17 +340,11 @@ public final class WorkflowEngine: Sendable {
   /// Reads a run's state.
   public func state(workflowID: String, includeArtifacts: Bool, includeHistory: Bool = false) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
-    do {
-      guard
-        let record = try await store.load(
-          workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: includeHistory)
-      else {
-        throw StoreError(.notFound, "")
-      }
-      return record
-    } catch {
-      throw EngineError(error, workflowID: workflowID)
+    let record = try await EngineError.answering(about: workflowID) {
+      try await store.load(workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: includeHistory)
     }
+    guard let record else { throw .runNotFound(workflowID) }
+    return record
   }
 
   // MARK: - Recovery
@@ -445,14 +431,9 @@ public final class WorkflowEngine: Sendable {
   }
 
   func loadExisting(_ id: String) async throws(EngineError) -> RunRecord {
-    do {
-      guard let record = try await store.load(workflowID: id, includeArtifacts: false) else {
-        throw StoreError(.notFound, "")
-      }
-      return record
-    } catch {
-      throw EngineError(error, workflowID: id)
-    }
+    let record = try await EngineError.answering(about: id) { try await store.load(workflowID: id, includeArtifacts: false) }
+    guard let record else { throw .runNotFound(id) }
+    return record
   }
 
   /// Hands a run (whose lease we hold) to a runner task.

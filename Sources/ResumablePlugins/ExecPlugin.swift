@@ -42,9 +42,7 @@ public struct ExecPlugin: StepPlugin {
     var maximumStderrBytes = 4096
 
     init(_ config: JSONValue) throws(PluginConfigError) {
-      guard case .object(let members) = config else {
-        throw PluginConfigError("exec's config must be a mapping with at least 'command'")
-      }
+      let members = try config.configMembers(otherwise: "exec's config must be a mapping with at least 'command'")
       for (key, value) in members {
         switch key {
         case "command":
@@ -70,10 +68,7 @@ public struct ExecPlugin: StepPlugin {
           }
           passEnvironment = names
         case "working_directory":
-          guard let path = value.stringValue, !path.isEmpty else {
-            throw PluginConfigError("'working_directory' must be a path")
-          }
-          workingDirectory = path
+          workingDirectory = try value.nonEmptyText(key, "a path")
         case "params":
           params = value
         case "max_stdout_bytes":
@@ -81,8 +76,8 @@ public struct ExecPlugin: StepPlugin {
         case "max_stderr_bytes":
           maximumStderrBytes = try Self.size(value, key)
         default:
-          throw PluginConfigError(
-            "unknown key '\(key)' (allowed: command, env, max_stderr_bytes, max_stdout_bytes, params, pass_env, working_directory)")
+          throw .unknownKey(
+            key, allowed: ["command", "env", "max_stderr_bytes", "max_stdout_bytes", "params", "pass_env", "working_directory"])
         }
       }
       guard !command.isEmpty else { throw PluginConfigError("exec needs 'command' (the argv list to run)") }

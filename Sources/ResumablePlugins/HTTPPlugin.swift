@@ -25,26 +25,19 @@ public import ResumableCore
 public struct HTTPPlugin: StepPlugin {
   public static let name = "http"
 
-  private let client: HTTPClient
-
   /// Sends with AsyncHTTPClient's shared client.
-  public init() {
-    self.client = .shared
-  }
+  public init() {}
 
   struct Settings: PluginSettings {
     var url = ""
     var headers: [(String, String)] = []
     var headerEnvironment: [(String, String)] = []
     var params = JSONValue.null
-    var timeout = Duration.seconds(30)
-    var maximumResponseBytes = 1 << 20
+    var transfer = HTTPEndpoint.Transfer(timeout: .seconds(30), maximumResponseBytes: 1 << 20)
 
     init(_ config: JSONValue) throws(PluginConfigError) {
-      guard case .object(let members) = config else {
-        throw PluginConfigError("http's config must be a mapping with at least 'url'")
-      }
-      for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+      let members = try transfer.readingOwnMembers(of: config, otherwise: "http's config must be a mapping with at least 'url'")
+      for (key, value) in members {
         switch key {
         case "url":
           guard let text = value.stringValue, HTTPEndpoint.isSupported(text) else {
@@ -58,13 +51,8 @@ public struct HTTPPlugin: StepPlugin {
           headerEnvironment = try HTTPEndpoint.headerPairs(value, key: key)
         case "params":
           params = value
-        case "timeout_ms":
-          timeout = .milliseconds(try HTTPEndpoint.positive(value, key: key))
-        case "max_response_bytes":
-          maximumResponseBytes = try HTTPEndpoint.positive(value, key: key)
         default:
-          throw PluginConfigError(
-            "unknown key '\(key)' (allowed: header_env, headers, max_response_bytes, params, timeout_ms, url)")
+          throw .unknownKey(key, allowed: ["header_env", "headers", "params", "url"] + HTTPEndpoint.Transfer.keys)
         }
       }
       guard !url.isEmpty else { throw PluginConfigError("http needs 'url'") }
@@ -86,9 +74,9 @@ public struct HTTPPlugin: StepPlugin {
     }
     headers.add(name: "Idempotency-Key", value: context.idempotencyKey)
     let response = try await HTTPEndpoint.post(
-      client: client, url: settings.url, headers: headers,
+      url: settings.url, headers: headers,
       body: StepRequest.document(for: context, params: settings.params),
-      timeout: settings.timeout, maximumResponseBytes: settings.maximumResponseBytes)
+      transfer: settings.transfer)
     return try StepRequest.output(from: response, source: "POST \(HTTPEndpoint.redacted(settings.url))")
   }
 }
@@ -124,6 +112,29 @@ enum HTTPEndpoint {
     return pairs
   }
 
+  /// A request's limits: the `timeout_ms` and `max_response_bytes` keys of both plugins.
+  struct Transfer {
+    static let keys = ["max_response_bytes", "timeout_ms"]
+    var timeout: Duration
+    var maximumResponseBytes: Int
+
+    /// Reads the members of the mapping `config` that are its `keys`, and
+    /// returns the others, in key order, for the plugin to read.
+    mutating func readingOwnMembers(
+      of config: JSONValue, otherwise notMapping: String
+    ) throws(PluginConfigError) -> [(key: String, value: JSONValue)] {
+      var others: [(key: String, value: JSONValue)] = []
+      for (key, value) in try config.configMembers(otherwise: notMapping) {
+        switch key {
+        case "timeout_ms": timeout = .milliseconds(try HTTPEndpoint.positive(value, key: key))
+        case "max_response_bytes": maximumResponseBytes = try HTTPEndpoint.positive(value, key: key)
+        default: others.append((key, value))
+        }
+      }
+      return others
+    }
+  }
+
   static func positive(_ value: JSONValue, key: String) throws(PluginConfigError) -> Int {
     guard let number = value.numberValue, number >= 1, number.rounded() == number, number <= 1_073_741_824 else {
       throw PluginConfigError("'\(key)' must be a whole number from 1 to 1073741824")
@@ -135,8 +146,7 @@ enum HTTPEndpoint {
   /// - Throws: `StepFailure`: rate-limited (429, or 503 with `Retry-After`), retryable (5xx,
   ///   408, connection failures, timeouts) or non-retryable (other statuses, a body too large).
   static func post(
-    client: HTTPClient, url: String, headers: HTTPHeaders, body: [UInt8], timeout: Duration,
-    maximumResponseBytes: Int
+    url: String, headers: HTTPHeaders, body: [UInt8], transfer: Transfer
   ) async throws -> [UInt8] {
     let target = redacted(url)
     var request = HTTPClientRequest(url: url)
@@ -146,7 +156,7 @@ enum HTTPEndpoint {
     request.body = .bytes(ByteBuffer(bytes: body))
     let response: HTTPClientResponse
     do {
-      response = try await client.execute(request, timeout: .milliseconds(timeout.wholeMilliseconds))
+      response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(transfer.timeout.wholeMilliseconds))
     } catch is CancellationError {
       throw CancellationError()
     } catch {
@@ -154,9 +164,9 @@ enum HTTPEndpoint {
     }
     let data: ByteBuffer
     do {
-      data = try await response.body.collect(upTo: maximumResponseBytes)
+      data = try await response.body.collect(upTo: transfer.maximumResponseBytes)
     } catch is NIOTooManyBytesError {
-      throw StepFailure("POST \(target): the response is over \(maximumResponseBytes) bytes", retryable: false)
+      throw StepFailure("POST \(target): the response is over \(transfer.maximumResponseBytes) bytes", retryable: false)
     } catch is CancellationError {
       throw CancellationError()
     } catch {

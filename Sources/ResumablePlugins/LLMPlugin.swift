@@ -27,12 +27,8 @@ public import ResumableCore
 public struct LLMPlugin: StepPlugin {
   public static let name = "llm"
 
-  private let client: HTTPClient
-
   /// Sends with AsyncHTTPClient's shared client.
-  public init() {
-    self.client = .shared
-  }
+  public init() {}
 
   struct Settings: PluginSettings {
     var baseURL = ""
@@ -44,14 +40,11 @@ public struct LLMPlugin: StepPlugin {
     var maximumTokens: Int?
     var inputPricePerMillion = 0.0
     var outputPricePerMillion = 0.0
-    var timeout = Duration.seconds(60)
-    var maximumResponseBytes = 4 << 20
+    var transfer = HTTPEndpoint.Transfer(timeout: .seconds(60), maximumResponseBytes: 4 << 20)
 
     init(_ config: JSONValue) throws(PluginConfigError) {
-      guard case .object(let members) = config else {
-        throw PluginConfigError("llm's config must be a mapping with base_url, model and prompt")
-      }
-      for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+      let members = try transfer.readingOwnMembers(of: config, otherwise: "llm's config must be a mapping with base_url, model and prompt")
+      for (key, value) in members {
         switch key {
         case "base_url":
           guard let text = value.stringValue, HTTPEndpoint.isSupported(text) else {
@@ -59,13 +52,13 @@ public struct LLMPlugin: StepPlugin {
           }
           baseURL = text.hasSuffix("/") ? String(text.dropLast()) : text
         case "model":
-          model = try Self.text(value, key)
+          model = try value.nonEmptyText(key)
         case "api_key_env":
-          apiKeyVariable = try Self.text(value, key)
+          apiKeyVariable = try value.nonEmptyText(key)
         case "prompt":
-          prompt = try Self.text(value, key)
+          prompt = try value.nonEmptyText(key)
         case "system":
-          system = try Self.text(value, key)
+          system = try value.nonEmptyText(key)
         case "temperature":
           guard let number = value.numberValue, number >= 0, number <= 2 else {
             throw PluginConfigError("'temperature' must be a number from 0 to 2")
@@ -88,23 +81,16 @@ public struct LLMPlugin: StepPlugin {
               throw PluginConfigError("unknown key 'price.\(name)' (allowed: input_per_million_usd, output_per_million_usd)")
             }
           }
-        case "timeout_ms":
-          timeout = .milliseconds(try HTTPEndpoint.positive(value, key: key))
-        case "max_response_bytes":
-          maximumResponseBytes = try HTTPEndpoint.positive(value, key: key)
         default:
-          throw PluginConfigError(
-            "unknown key '\(key)' (allowed: api_key_env, base_url, max_response_bytes, max_tokens, model, price, prompt, system, temperature, timeout_ms)")
+          throw .unknownKey(
+            key,
+            allowed: ["api_key_env", "base_url", "max_tokens", "model", "price", "prompt", "system", "temperature"]
+              + HTTPEndpoint.Transfer.keys)
         }
       }
       for (key, value) in [("base_url", baseURL), ("model", model), ("prompt", prompt)] where value.isEmpty {
         throw PluginConfigError("llm needs '\(key)'")
       }
-    }
-
-    static func text(_ value: JSONValue, _ key: String) throws(PluginConfigError) -> String {
-      guard let text = value.stringValue, !text.isEmpty else { throw PluginConfigError("'\(key)' must be a non-empty string") }
-      return text
     }
 
     /// The cost of `input` and `output` tokens in micro-dollars.
@@ -169,9 +155,8 @@ public struct LLMPlugin: StepPlugin {
     if let maximumTokens = settings.maximumTokens { body["max_tokens"] = .number(Double(maximumTokens)) }
 
     let response = try await HTTPEndpoint.post(
-      client: client, url: settings.baseURL + "/chat/completions", headers: headers,
-      body: JSONValue.object(body).serialized(), timeout: settings.timeout,
-      maximumResponseBytes: settings.maximumResponseBytes)
+      url: settings.baseURL + "/chat/completions", headers: headers,
+      body: JSONValue.object(body).serialized(), transfer: settings.transfer)
     let source = "llm (\(HTTPEndpoint.redacted(settings.baseURL)), model \(settings.model))"
     guard case .object(let reply) = try? JSONValue(parsing: response),
       let choice = reply["choices"]?.arrayValue?.first?.objectValue,

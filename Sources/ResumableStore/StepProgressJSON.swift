@@ -259,28 +259,12 @@ enum StepProgressJSON {
         case "startedAtMs": started = reader.integer()
         case "savedMicros": saved = reader.integer()
         case "nextAttemptAtMs": nextAttempt = reader.integer()
-        case "status":
-          status = reader.string().flatMap(StepProgress.Status.init(rawValue:))
-          return status != nil
-        case "lastError":
-          if reader.null() { return true }
-          lastError = reader.string()
-          return lastError != nil
-        case "waitReason":
-          if reader.null() { return true }
-          waitReason = reader.string()
-          return waitReason != nil
-        case "lastErrorClass":
-          if reader.null() { return true }
-          lastErrorClass = reader.string().flatMap(FailureKind.init(rawValue:))
-          return lastErrorClass != nil
-        case "usage":
-          usage = reader.usage()
-          return usage != nil
-        case "given":
-          if reader.null() { return true }
-          given = reader.given()
-          return given != nil
+        case "status": return reader.set(&status) { $0.string().flatMap(StepProgress.Status.init(rawValue:)) }
+        case "lastError": return reader.setNullable(&lastError) { $0.string() }
+        case "waitReason": return reader.setNullable(&waitReason) { $0.string() }
+        case "lastErrorClass": return reader.setNullable(&lastErrorClass) { $0.string().flatMap(FailureKind.init(rawValue:)) }
+        case "usage": return reader.set(&usage) { $0.usage() }
+        case "given": return reader.setNullable(&given) { $0.given() }
         default:
           return false
         }
@@ -293,6 +277,17 @@ enum StepProgressJSON {
         status: status, attempts: attempts, usage: usage, committedCostMicros: committed, savedMicros: saved,
         lastError: lastError, lastErrorClass: lastErrorClass, startedAtMs: started, finishedAtMs: finished,
         artifactBytes: artifactBytes, waitReason: waitReason, nextAttemptAtMs: nextAttempt, given: given)
+    }
+
+    /// Stores what `read` reads in `slot`; false (a malformed document) when it reads nothing.
+    mutating func set<T>(_ slot: inout T?, _ read: (inout Self) -> T?) -> Bool {
+      slot = read(&self)
+      return slot != nil
+    }
+
+    /// As `set`, but a JSON null is accepted too, and leaves `slot` nil.
+    mutating func setNullable<T>(_ slot: inout T?, _ read: (inout Self) -> T?) -> Bool {
+      null() || set(&slot, read)
     }
 
     mutating func usage() -> StepUsage? {
@@ -320,9 +315,7 @@ enum StepProgressJSON {
         switch key {
         case "historyBytes": historyBytes = reader.integer()
         case "historyMessages": historyMessages = reader.integer()
-        case "inputs":
-          inputs = reader.inputs()
-          return inputs != nil
+        case "inputs": return reader.set(&inputs) { $0.inputs() }
         default: return false
         }
         return true
@@ -340,9 +333,7 @@ enum StepProgressJSON {
         var bytes: UInt64?
         let ok = object { reader, key in
           switch key {
-          case "name":
-            name = reader.string()
-            return name != nil
+          case "name": return reader.set(&name) { $0.string() }
           case "bytes": bytes = reader.integer()
           default: return false
           }

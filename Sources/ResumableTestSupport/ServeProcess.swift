@@ -65,15 +65,7 @@ public final class ServeProcess: Sendable {
   /// Waits until a client can connect; past `timeout` (or when the process exits first),
   /// kills it and throws with its standard error.
   public func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-      if let client = try? await ResumableClient.connect(socketPath: socket) {
-        await client.close()
-        return
-      }
-      guard isRunning else { break }
-      try await Task.sleep(for: .milliseconds(25))
-    }
+    if try await ResumableClient.waitForServer(socketPath: socket, timeout: timeout, isAlive: { isRunning }) { return }
     child.signal(SIGKILL)
     _ = await child.wait()
     throw TestSupportError("resumable serve did not come up on \(socket): \(stderr)")

@@ -13,7 +13,7 @@ struct BenchSmokeTests {
     defer { Task { await directory.remove() } }
     let result = try await ChildProcess.run(["bench", "--smoke", "--json", "-"], in: directory)
     #expect(result.status == 0, "bench: \(result.stderr)")
-    let report = try JSONDecoder().decode(BenchReport.self, from: Data(result.stdout.utf8))
+    let report = try BenchReport.decode(json: result.stdout)
     let figures = try #require(report.configurations.first)
     #expect(figures.fsync == "everysec")
     #expect(figures.floorCommit.count > 0 && figures.floorCommit.p50Micros > 0)
@@ -28,7 +28,7 @@ struct BenchSmokeTests {
     // to 0 in a short window) and Redis' scripts (at least one EVALSHA a run).
     for load in figures.throughput {
       let cost = try #require(load.cost)
-      #expect(cost.serverCPUMicrosPerCall >= 0 && cost.redisCPUMicrosPerCall >= 0)
+      #expect(cost.serverCpuMicrosPerCall >= 0 && cost.redisCpuMicrosPerCall >= 0)
       #expect(cost.evalshaPerCall >= 1 && cost.evalshaMicrosPerCall > 0, "\(cost)")
     }
     #expect(report.machine.commit?.isEmpty == false)

@@ -42,10 +42,7 @@ public struct SimulatePlugin: StepPlugin {
     var confidence: Double?
 
     init(_ config: JSONValue) throws(PluginConfigError) {
-      guard case .object(let members) = config else {
-        throw PluginConfigError("simulate's config must be a mapping")
-      }
-      for (key, value) in members {
+      for (key, value) in try config.configMembers(otherwise: "simulate's config must be a mapping") {
         switch key {
         case "latency_ms": latencyMilliseconds = try Self.count(value, key)
         case "input_tokens": usage.inputTokens = UInt64(try Self.count(value, key))
@@ -63,10 +60,7 @@ public struct SimulatePlugin: StepPlugin {
           }
           failPermanently = flag
         case "record":
-          guard let path = value.stringValue, !path.isEmpty else {
-            throw PluginConfigError("'record' must be a file path")
-          }
-          record = path
+          record = try value.nonEmptyText(key, "a file path")
         case "confidence":
           guard let number = value.numberValue, number >= 0, number <= 1 else {
             throw PluginConfigError("'confidence' must be a number from 0 to 1")
@@ -75,10 +69,7 @@ public struct SimulatePlugin: StepPlugin {
         case "rate_limit_attempts": rateLimitAttempts = try Self.count(value, key)
         case "retry_after_ms": retryAfterMilliseconds = try Self.count(value, key)
         case "fail_while_file_exists":
-          guard let path = value.stringValue, !path.isEmpty else {
-            throw PluginConfigError("'fail_while_file_exists' must be a file path")
-          }
-          failWhileFileExists = path
+          failWhileFileExists = try value.nonEmptyText(key, "a file path")
         case "append_history":
           guard let items = value.arrayValue else {
             throw PluginConfigError("'append_history' must be a list of {role, content}")
@@ -92,8 +83,7 @@ public struct SimulatePlugin: StepPlugin {
             return HistoryEntry(role: role, content: content)
           }
         default:
-          throw PluginConfigError(
-            "unknown key '\(key)' (allowed: \(Self.keys.joined(separator: ", ")))")
+          throw .unknownKey(key, allowed: Self.keys)
         }
       }
     }
