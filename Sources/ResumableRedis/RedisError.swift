@@ -9,34 +9,7 @@ import NIOCore
 /// and the underlying `cause` when there is one.
 public struct RedisError: Error, Sendable, CustomStringConvertible {
   /// The kind of failure. New codes may be added; switch with a `default`.
-  public struct Code: Hashable, Sendable, CustomStringConvertible {
-    private enum Wrapped: String, Hashable, Sendable {
-      case connectionLost, timedOut, unavailable, protocolError, server, clientClosed, invalidCommand
-    }
-    private let wrapped: Wrapped
-    private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
-
-    /// The connection dropped while the command was in flight. The command may or may not
-    /// have run on the server: retry only if it is idempotent.
-    public static let connectionLost = Code(.connectionLost)
-    /// Redis did not answer within ``RedisClient/Configuration/commandTimeout``: the client
-    /// dropped the connection (the next command reconnects). As with `connectionLost`, the
-    /// command may or may not have run on the server: retry only if it is idempotent.
-    public static let timedOut = Code(.timedOut)
-    /// Redis could not be reached (connect failed, or a reconnect is backing off). The
-    /// command was not sent.
-    public static let unavailable = Code(.unavailable)
-    /// Redis sent bytes that are not valid RESP; the connection was closed.
-    public static let protocolError = Code(.protocolError)
-    /// Redis answered with an error reply (only thrown where documented, e.g. `evalScript`).
-    public static let server = Code(.server)
-    /// The client was closed with `RedisClient.close()`.
-    public static let clientClosed = Code(.clientClosed)
-    /// The command could not be encoded (e.g. it has no arguments).
-    public static let invalidCommand = Code(.invalidCommand)
-
-    public var description: String { wrapped.rawValue }
-  }
+  public typealias Code = ErrorCode<RedisError>
 
   /// The kind of failure.
   public var code: Code
@@ -108,4 +81,25 @@ public struct RedisConfigurationError: Error, Sendable, Hashable, CustomStringCo
   public init(_ message: String) { self.message = message }
 
   public var description: String { message }
+}
+
+extension ErrorCode where Domain == RedisError {
+  /// The connection dropped while the command was in flight. The command may or may not
+  /// have run on the server: retry only if it is idempotent.
+  public static let connectionLost = Self("connectionLost")
+  /// Redis did not answer within ``RedisClient/Configuration/commandTimeout``: the client
+  /// dropped the connection (the next command reconnects). As with `connectionLost`, the
+  /// command may or may not have run on the server: retry only if it is idempotent.
+  public static let timedOut = Self("timedOut")
+  /// Redis could not be reached (connect failed, or a reconnect is backing off). The
+  /// command was not sent.
+  public static let unavailable = Self("unavailable")
+  /// Redis sent bytes that are not valid RESP; the connection was closed.
+  public static let protocolError = Self("protocolError")
+  /// Redis answered with an error reply (only thrown where documented, e.g. `evalScript`).
+  public static let server = Self("server")
+  /// The client was closed with `RedisClient.close()`.
+  public static let clientClosed = Self("clientClosed")
+  /// The command could not be encoded (e.g. it has no arguments).
+  public static let invalidCommand = Self("invalidCommand")
 }

@@ -2,30 +2,7 @@
 /// failure, as opposed to a per-command ``RedisError``).
 public struct RedisServerError: Error, Sendable, CustomStringConvertible {
   /// The kind of failure. New codes may be added; switch with a `default`.
-  public struct Code: Hashable, Sendable, CustomStringConvertible {
-    private enum Wrapped: String, Hashable, Sendable {
-      case notInstalled, invalidConfiguration, spawnFailed, notReady, alreadyRunning
-      case dataDirectoryInUse
-    }
-    private let wrapped: Wrapped
-    private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
-
-    /// No `redis-server` executable was found.
-    public static let notInstalled = Code(.notInstalled)
-    /// The configuration cannot work (e.g. the socket path is too long).
-    public static let invalidConfiguration = Code(.invalidConfiguration)
-    /// The process could not be created.
-    public static let spawnFailed = Code(.spawnFailed)
-    /// The process started but exited or did not answer `PING` in time.
-    public static let notReady = Code(.notReady)
-    /// `start()` was called while the process is running.
-    public static let alreadyRunning = Code(.alreadyRunning)
-    /// Another process holds the data directory's lock (its message names the pid), or a
-    /// process this one cannot identify listens on the Redis socket in it.
-    public static let dataDirectoryInUse = Code(.dataDirectoryInUse)
-
-    public var description: String { wrapped.rawValue }
-  }
+  public typealias Code = ErrorCode<RedisServerError>
 
   /// The kind of failure.
   public var code: Code
@@ -39,4 +16,20 @@ public struct RedisServerError: Error, Sendable, CustomStringConvertible {
   }
 
   public var description: String { "redis-server \(code): \(message)" }
+}
+
+extension ErrorCode where Domain == RedisServerError {
+  /// No `redis-server` executable was found.
+  public static let notInstalled = Self("notInstalled")
+  /// The configuration cannot work (e.g. the socket path is too long).
+  public static let invalidConfiguration = Self("invalidConfiguration")
+  /// The process could not be created.
+  public static let spawnFailed = Self("spawnFailed")
+  /// The process started but exited or did not answer `PING` in time.
+  public static let notReady = Self("notReady")
+  /// `start()` was called while the process is running.
+  public static let alreadyRunning = Self("alreadyRunning")
+  /// Another process holds the data directory's lock (its message names the pid), or a
+  /// process this one cannot identify listens on the Redis socket in it.
+  public static let dataDirectoryInUse = Self("dataDirectoryInUse")
 }

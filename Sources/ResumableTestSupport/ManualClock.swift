@@ -11,7 +11,7 @@ import Synchronization
 public final class ManualClock: EngineClock {
   private struct Sleeper {
     var deadline: ContinuousClock.Instant
-    var continuation: CheckedContinuation<Void, any Error>
+    var wake: OneShotSignal<Never>
   }
 
   private struct State {
@@ -45,23 +45,20 @@ public final class ManualClock: EngineClock {
   }
 
   public func sleep(until deadline: ContinuousClock.Instant) async throws {
-    let id = state.withLock { state in
+    try Task.checkCancellation()
+    let wake = OneShotSignal<Never>()
+    let id: Int? = state.withLock { state in
+      if deadline <= base + state.offset { return nil }
       defer { state.nextID += 1 }
+      state.sleepers[state.nextID] = Sleeper(deadline: deadline, wake: wake)
       return state.nextID
     }
-    try await withTaskCancellationHandler {
-      try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        let now: Result<Void, any Error>? = state.withLock { state in
-          if Task.isCancelled { return .failure(CancellationError()) }
-          if deadline <= base + state.offset { return .success(()) }
-          state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-          return nil
-        }
-        if let now { continuation.resume(with: now) }
-      }
-    } onCancel: {
-      let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
-      sleeper?.continuation.resume(throwing: CancellationError())
+    guard let id else { return }
+    do {
+      try await wake.wait()
+    } catch {
+      state.withLock { _ = $0.sleepers.removeValue(forKey: id) }
+      throw error
     }
   }
 
@@ -74,7 +71,7 @@ public final class ManualClock: EngineClock {
       for key in due.keys { state.sleepers.removeValue(forKey: key) }
       return due.values.sorted { $0.deadline < $1.deadline }
     }
-    for sleeper in due { sleeper.continuation.resume() }
+    for sleeper in due { sleeper.wake.finish() }
   }
 
   /// Moves the clock to the earliest waiting deadline (if any) and wakes it.

@@ -1,37 +1,41 @@
 import Synchronization
 
-/// A one-shot signal that a runner has stopped driving a run, which any
-/// number of callers can wait for (each wait is cancellable). When the run
-/// completed, the signal carries its final record, exactly as stored, so a
-/// waiter answers without reading the run again.
-final class RunCompletion: Sendable {
+/// A one-shot signal that any number of tasks can wait for, each wait
+/// cancellable; it may carry a value to every waiter.
+///
+/// The engine's `RunCompletion` (a runner has stopped driving a run, with
+/// the run's final record when it completed, so that a waiter answers
+/// without reading the run again) and the tests' `ManualClock` sleeps are
+/// built on it.
+package final class OneShotSignal<Value: Sendable>: Sendable {
   private struct State {
     var finished = false
-    var record: RunRecord?
+    var value: Value?
     var nextWaiter = 0
     var waiters: [Int: CheckedContinuation<Void, any Error>] = [:]
   }
 
   private let state = Mutex(State())
 
+  package init() {}
+
   /// Wakes every waiter, now and later; a second call changes nothing.
-  /// - Parameter record: the run as stored by the runner's last write, when
-  ///   the runner knows it exactly (nil: waiters read the run).
-  func finish(with record: RunRecord? = nil) {
+  /// - Parameter value: what every `wait()` returns (nil: nothing to carry).
+  package func finish(with value: Value? = nil) {
     let waiters = state.withLock { state in
       guard !state.finished else { return [CheckedContinuation<Void, any Error>]() }
       state.finished = true
-      state.record = record
+      state.value = value
       defer { state.waiters = [:] }
       return Array(state.waiters.values)
     }
     for waiter in waiters { waiter.resume() }
   }
 
-  /// Returns when `finish()` has been called, with the record it was given.
-  /// - Throws: `CancellationError` when the waiting task is cancelled.
+  /// Returns when `finish()` has been called, with the value it was given.
+  /// - Throws: `CancellationError` when the waiting task is cancelled first.
   @discardableResult
-  func wait() async throws -> RunRecord? {
+  package func wait() async throws -> Value? {
     let id = state.withLock { state in
       defer { state.nextWaiter += 1 }
       return state.nextWaiter
@@ -50,6 +54,10 @@ final class RunCompletion: Sendable {
       let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
       waiter?.resume(throwing: CancellationError())
     }
-    return state.withLock { $0.record }
+    return state.withLock { $0.value }
   }
 }
+
+/// A runner has stopped driving a run; carries the run's final record, exactly
+/// as stored, when the runner knows it.
+typealias RunCompletion = OneShotSignal<RunRecord>
