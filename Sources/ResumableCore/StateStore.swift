@@ -100,7 +100,18 @@ public protocol StateStore: Sendable, RunEventLog {
   /// Persists a failed attempt: its record, its cost, and the run's failure
   /// when no attempt is left.
   func recordFailure(_ failure: AttemptFailure) async throws(StoreError)
+
+  /// Stores a workflow defined in code as its name's latest version, shared by
+  /// every server on the store. The same content again changes nothing.
+  /// - Returns: the version (1 for a name's first registration, one more each
+  ///   time its content changed), and false for `changed` when this content
+  ///   was the latest version already.
+  func registerWorkflow(_ definition: WorkflowDefinition) async throws(StoreError) -> (version: UInt32, changed: Bool)
+
+  /// The latest registered version of the workflow `name`, if any.
+  func registeredWorkflow(named name: String) async throws(StoreError) -> WorkflowDefinition?
 }
+
 
 extension StateStore {
   /// Reads a run without its history.

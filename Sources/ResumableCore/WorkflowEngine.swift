@@ -137,10 +137,7 @@ public final class WorkflowEngine: Sendable {
     workflow: String, workflowID: String?, input: [UInt8], wait: Bool,
     onConflict: OnExistingRun = .fail
   ) async throws(EngineError) -> StartResult {
-    guard let definition = workflows[workflow] else {
-      let known = workflowNames.joined(separator: ", ")
-      throw EngineError(.notFound, "no workflow named '\(workflow)' (this server has: \(known.isEmpty ? "none" : known))")
-    }
+    let definition = try await definition(of: workflow)
     guard !definition.steps.isEmpty else {
       // Servers validate their definitions at start-up; an engine built by hand may not have.
       throw EngineError(.failedPrecondition, "workflow '\(workflow)' has no steps; give it at least one")

@@ -105,6 +105,14 @@ struct Dispatcher: Sendable {
         workflowID: message.workflowID, token: message.token, approve: !message.reject, note: message.note,
         wait: !message.noWait)
       return ApproveStepResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
+    case .registerWorkflows:
+      let message = try decode(RegisterWorkflowsRequest.self, request.payload, method)
+      let registrations = try await engine.registerWorkflows(definitionsJSON: message.definitionsJSON)
+      return RegisterWorkflowsResponse(
+        workflows: registrations.map {
+          RegisteredWorkflow(name: $0.name, version: $0.version, changed: $0.changed)
+        }
+      ).protobufBytes()
     case .watchWorkflow:
       throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")
     }

@@ -636,6 +636,116 @@ extension ListWorkflowsResponse: ProtobufCMessageConvertible {
   }
 }
 
+extension RegisterWorkflowsRequest: WireMessage {
+  /// Decodes a `resumable.v1.RegisterWorkflowsRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension RegisterWorkflowsRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__RegisterWorkflowsRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__register_workflows_request__descriptor,
+      packedSize: resumable__v1__register_workflows_request__get_packed_size,
+      pack: resumable__v1__register_workflows_request__pack,
+      unpack: resumable__v1__register_workflows_request__unpack,
+      freeUnpacked: resumable__v1__register_workflows_request__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__RegisterWorkflowsRequest) {
+    self.init(
+      definitionsJSON: swiftString(c.definitions_json)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__RegisterWorkflowsRequest {
+    var c = Resumable__V1__RegisterWorkflowsRequest()
+    resumable__v1__register_workflows_request__init(&c)
+    c.definitions_json = arena.cString(definitionsJSON)
+    return c
+  }
+}
+
+extension RegisterWorkflowsResponse: WireMessage {
+  /// Decodes a `resumable.v1.RegisterWorkflowsResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension RegisterWorkflowsResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__RegisterWorkflowsResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__register_workflows_response__descriptor,
+      packedSize: resumable__v1__register_workflows_response__get_packed_size,
+      pack: resumable__v1__register_workflows_response__pack,
+      unpack: resumable__v1__register_workflows_response__unpack,
+      freeUnpacked: resumable__v1__register_workflows_response__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__RegisterWorkflowsResponse) {
+    self.init(
+      workflows: RegisteredWorkflow.values(c.workflows, count: c.n_workflows)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__RegisterWorkflowsResponse {
+    var c = Resumable__V1__RegisterWorkflowsResponse()
+    resumable__v1__register_workflows_response__init(&c)
+    c.n_workflows = workflows.count
+    c.workflows = RegisteredWorkflow.cMessagePointers(workflows, in: &arena)
+    return c
+  }
+}
+
+extension RegisteredWorkflow: WireMessage {
+  /// Decodes a `resumable.v1.RegisteredWorkflow` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension RegisteredWorkflow: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__RegisteredWorkflow> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__registered_workflow__descriptor,
+      packedSize: resumable__v1__registered_workflow__get_packed_size,
+      pack: resumable__v1__registered_workflow__pack,
+      unpack: resumable__v1__registered_workflow__unpack,
+      freeUnpacked: resumable__v1__registered_workflow__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__RegisteredWorkflow) {
+    self.init(
+      name: swiftString(c.name),
+      version: c.version,
+      changed: c.changed != 0
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__RegisteredWorkflow {
+    var c = Resumable__V1__RegisteredWorkflow()
+    resumable__v1__registered_workflow__init(&c)
+    c.name = arena.cString(name)
+    c.version = version
+    c.changed = changed ? 1 : 0
+    return c
+  }
+}
+
 extension ResumeWorkflowRequest: WireMessage {
   /// Decodes a `resumable.v1.ResumeWorkflowRequest` from protobuf bytes.
   /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
@@ -1158,6 +1268,9 @@ public let generatedMessageTypes: [String: any (WireMessage & Hashable).Type] = 
   "resumable.v1.HistoryMessage": HistoryMessage.self,
   "resumable.v1.ListWorkflowsRequest": ListWorkflowsRequest.self,
   "resumable.v1.ListWorkflowsResponse": ListWorkflowsResponse.self,
+  "resumable.v1.RegisterWorkflowsRequest": RegisterWorkflowsRequest.self,
+  "resumable.v1.RegisterWorkflowsResponse": RegisterWorkflowsResponse.self,
+  "resumable.v1.RegisteredWorkflow": RegisteredWorkflow.self,
   "resumable.v1.ResumeWorkflowRequest": ResumeWorkflowRequest.self,
   "resumable.v1.ResumeWorkflowResponse": ResumeWorkflowResponse.self,
   "resumable.v1.RunEvent": RunEvent.self,

@@ -546,6 +546,65 @@ public struct ListWorkflowsResponse: Hashable, Sendable {
   }
 }
 
+/// Workflows defined in code.
+///
+/// `resumable.v1.RegisterWorkflowsRequest`.
+public struct RegisterWorkflowsRequest: Hashable, Sendable {
+  /// The definitions as JSON, in the definitions file's schema:
+  /// {"workflows": [{"name": …, "steps": [{"name": …, "plugin": …}, …]}, …]}.
+  /// Plugin settings (the file's `plugins:`) belong to each server and are
+  /// refused here. An invalid definition is answered INVALID_ARGUMENT naming
+  /// the workflow and the step; a name the server's definitions file defines
+  /// differently, ALREADY_EXISTS. Nothing is registered unless all are valid.
+  public var definitionsJSON: String
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    definitionsJSON: String = ""
+  ) {
+    self.definitionsJSON = definitionsJSON
+  }
+}
+
+/// The workflows of the request, in its order.
+///
+/// `resumable.v1.RegisterWorkflowsResponse`.
+public struct RegisterWorkflowsResponse: Hashable, Sendable {
+  /// One entry per workflow of the request.
+  public var workflows: [RegisteredWorkflow]
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    workflows: [RegisteredWorkflow] = []
+  ) {
+    self.workflows = workflows
+  }
+}
+
+/// One workflow as registered.
+///
+/// `resumable.v1.RegisteredWorkflow`.
+public struct RegisteredWorkflow: Hashable, Sendable {
+  /// The workflow's name.
+  public var name: String
+  /// Its version: 1 when first registered, one more each time its content
+  /// changes. New runs use the latest version.
+  public var version: UInt32
+  /// Whether this call changed it (false: the same content was registered already).
+  public var changed: Bool
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    name: String = "",
+    version: UInt32 = 0,
+    changed: Bool = false
+  ) {
+    self.name = name
+    self.version = version
+    self.changed = changed
+  }
+}
+
 /// Continues a run that failed or was interrupted.
 ///
 /// `resumable.v1.ResumeWorkflowRequest`.
@@ -993,6 +1052,13 @@ public enum Method: String, Sendable, CaseIterable {
   ///
   /// `HealthRequest` → `HealthResponse`.
   case health = "Health"
+  /// Registers workflows defined in code, validated as a definitions file is,
+  /// and stored in Redis: every server sharing it can start, drive and recover
+  /// their runs. Registering a name again with other content makes a new
+  /// version for new runs (a run keeps the snapshot it started with).
+  ///
+  /// `RegisterWorkflowsRequest` → `RegisterWorkflowsResponse`.
+  case registerWorkflows = "RegisterWorkflows"
 
   /// Whether the method answers with a stream of frames rather than one.
   public var isServerStreaming: Bool {
@@ -1076,5 +1142,16 @@ extension ResumableUnaryCalls {
     _ request: HealthRequest = HealthRequest(), timeout: Duration? = nil
   ) async throws(CallError) -> HealthResponse {
     try await call(.health, request, timeout: timeout)
+  }
+
+  /// Registers workflows defined in code, validated as a definitions file is,
+  /// and stored in Redis: every server sharing it can start, drive and recover
+  /// their runs. Registering a name again with other content makes a new
+  /// version for new runs (a run keeps the snapshot it started with).
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func registerWorkflows(
+    _ request: RegisterWorkflowsRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> RegisterWorkflowsResponse {
+    try await call(.registerWorkflows, request, timeout: timeout)
   }
 }

@@ -178,6 +178,26 @@ class Client:
         response = self._call("ApproveStep", request, pb2.ApproveStepResponse, timeout)
         return RunState.from_proto(pb2, response.state)
 
+    def register_workflows(self, definitions, timeout=None):
+        """Registers workflows defined in code, shared by every server on the sidecar's Redis.
+
+        ``definitions`` is a list of workflow dicts in the definitions file's schema
+        (``{"name": ..., "steps": [{"name": ..., "plugin": ..., "config": {...}}, ...]}``).
+        Returns a list of dicts ``{"name", "version", "changed"}``, in the order given.
+        An invalid definition raises ``ResumableError`` with code ``INVALID_ARGUMENT``
+        naming the workflow and the step; a name the server's file defines otherwise,
+        ``ALREADY_EXISTS``.
+        """
+        request = pb2.RegisterWorkflowsRequest(definitions_json=json.dumps({"workflows": list(definitions)}))
+        response = self._call("RegisterWorkflows", request, pb2.RegisterWorkflowsResponse, timeout)
+        return [{"name": w.name, "version": w.version, "changed": w.changed} for w in response.workflows]
+
+    def register_workflow(self, name, steps, timeout=None, **settings):
+        """Registers one workflow: ``steps`` is a list of step dicts; ``settings`` are the
+        workflow's other keys (``max_input_bytes``, ``history_max_messages``, ...).
+        Returns ``{"name", "version", "changed"}``."""
+        return self.register_workflows([dict(settings, name=name, steps=list(steps))], timeout=timeout)[0]
+
     def health(self, timeout=None):
         """The server's health as a dict: status, version, redis_reachable, redis_latency_us, …"""
         response = self._call("Health", pb2.HealthRequest(), pb2.HealthResponse, timeout)

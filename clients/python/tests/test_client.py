@@ -181,3 +181,31 @@ def test_a_server_running_as_another_user_is_refused_unless_trusted():
         listener.kill()
         listener.wait()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_register_a_workflow_from_code_then_start_fail_and_resume(server):
+    name = new_id("coded")
+    steps = [
+        {"name": "search", "plugin": "simulate", "inputs": ["input"], "config": {"cost_usd": 0.10}},
+        {"name": "draft", "plugin": "simulate", "inputs": ["search"],
+         "config": {"cost_usd": 0.10, "fail_attempts": 1}, "retry": {"max_attempts": 1}},
+    ]
+    with Client(server) as client:
+        assert client.register_workflow(name, steps) == {"name": name, "version": 1, "changed": True}
+        assert client.register_workflow(name, steps) == {"name": name, "version": 1, "changed": False}
+        run_id = new_id("py-coded")
+        failed = client.start(name, input={"topic": "agents"}, workflow_id=run_id)
+        assert failed.status == "FAILED"
+        assert failed.current_step == "draft"
+        resumed = client.resume(run_id)
+        assert resumed.status == "COMPLETED"
+        assert [s.attempts for s in resumed.steps] == [1, 2]
+        assert resumed.saved_by_resume_usd == pytest.approx(0.10)
+
+
+def test_registering_an_invalid_workflow_names_the_workflow_and_the_step(server):
+    with Client(server) as client:
+        with pytest.raises(InvalidArgument) as raised:
+            client.register_workflow("broken", [{"name": "a", "plugin": "echo"}, {"name": "b", "plugin": "nope"}])
+        assert "workflow 'broken'" in str(raised.value)
+        assert "step 'b'" in str(raised.value)

@@ -1222,6 +1222,141 @@ void   resumable__v1__health_response__free_unpacked
   assert(message->base.descriptor == &resumable__v1__health_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   resumable__v1__register_workflows_request__init
+                     (Resumable__V1__RegisterWorkflowsRequest         *message)
+{
+  static const Resumable__V1__RegisterWorkflowsRequest init_value = RESUMABLE__V1__REGISTER_WORKFLOWS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__register_workflows_request__get_packed_size
+                     (const Resumable__V1__RegisterWorkflowsRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__register_workflows_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__register_workflows_request__pack
+                     (const Resumable__V1__RegisterWorkflowsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__register_workflows_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__register_workflows_request__pack_to_buffer
+                     (const Resumable__V1__RegisterWorkflowsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__register_workflows_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__RegisterWorkflowsRequest *
+       resumable__v1__register_workflows_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__RegisterWorkflowsRequest *)
+     protobuf_c_message_unpack (&resumable__v1__register_workflows_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__register_workflows_request__free_unpacked
+                     (Resumable__V1__RegisterWorkflowsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__register_workflows_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__registered_workflow__init
+                     (Resumable__V1__RegisteredWorkflow         *message)
+{
+  static const Resumable__V1__RegisteredWorkflow init_value = RESUMABLE__V1__REGISTERED_WORKFLOW__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__registered_workflow__get_packed_size
+                     (const Resumable__V1__RegisteredWorkflow *message)
+{
+  assert(message->base.descriptor == &resumable__v1__registered_workflow__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__registered_workflow__pack
+                     (const Resumable__V1__RegisteredWorkflow *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__registered_workflow__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__registered_workflow__pack_to_buffer
+                     (const Resumable__V1__RegisteredWorkflow *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__registered_workflow__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__RegisteredWorkflow *
+       resumable__v1__registered_workflow__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__RegisteredWorkflow *)
+     protobuf_c_message_unpack (&resumable__v1__registered_workflow__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__registered_workflow__free_unpacked
+                     (Resumable__V1__RegisteredWorkflow *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__registered_workflow__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__register_workflows_response__init
+                     (Resumable__V1__RegisterWorkflowsResponse         *message)
+{
+  static const Resumable__V1__RegisterWorkflowsResponse init_value = RESUMABLE__V1__REGISTER_WORKFLOWS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__register_workflows_response__get_packed_size
+                     (const Resumable__V1__RegisterWorkflowsResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__register_workflows_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__register_workflows_response__pack
+                     (const Resumable__V1__RegisterWorkflowsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__register_workflows_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__register_workflows_response__pack_to_buffer
+                     (const Resumable__V1__RegisterWorkflowsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__register_workflows_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__RegisterWorkflowsResponse *
+       resumable__v1__register_workflows_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__RegisterWorkflowsResponse *)
+     protobuf_c_message_unpack (&resumable__v1__register_workflows_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__register_workflows_response__free_unpacked
+                     (Resumable__V1__RegisterWorkflowsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__register_workflows_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor resumable__v1__envelope__field_descriptors[8] =
 {
   {
@@ -3437,6 +3572,146 @@ const ProtobufCMessageDescriptor resumable__v1__health_response__descriptor =
   (ProtobufCMessageInit) resumable__v1__health_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor resumable__v1__register_workflows_request__field_descriptors[1] =
+{
+  {
+    "definitions_json",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RegisterWorkflowsRequest, definitions_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__register_workflows_request__field_indices_by_name[] = {
+  0,   /* field[0] = definitions_json */
+};
+static const ProtobufCIntRange resumable__v1__register_workflows_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__register_workflows_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.RegisterWorkflowsRequest",
+  "RegisterWorkflowsRequest",
+  "Resumable__V1__RegisterWorkflowsRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__RegisterWorkflowsRequest),
+  1,
+  resumable__v1__register_workflows_request__field_descriptors,
+  resumable__v1__register_workflows_request__field_indices_by_name,
+  1,  resumable__v1__register_workflows_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__register_workflows_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__registered_workflow__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RegisteredWorkflow, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RegisteredWorkflow, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "changed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RegisteredWorkflow, changed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__registered_workflow__field_indices_by_name[] = {
+  2,   /* field[2] = changed */
+  0,   /* field[0] = name */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange resumable__v1__registered_workflow__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor resumable__v1__registered_workflow__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.RegisteredWorkflow",
+  "RegisteredWorkflow",
+  "Resumable__V1__RegisteredWorkflow",
+  "resumable.v1",
+  sizeof(Resumable__V1__RegisteredWorkflow),
+  3,
+  resumable__v1__registered_workflow__field_descriptors,
+  resumable__v1__registered_workflow__field_indices_by_name,
+  1,  resumable__v1__registered_workflow__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__registered_workflow__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__register_workflows_response__field_descriptors[1] =
+{
+  {
+    "workflows",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__RegisterWorkflowsResponse, n_workflows),
+    offsetof(Resumable__V1__RegisterWorkflowsResponse, workflows),
+    &resumable__v1__registered_workflow__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__register_workflows_response__field_indices_by_name[] = {
+  0,   /* field[0] = workflows */
+};
+static const ProtobufCIntRange resumable__v1__register_workflows_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__register_workflows_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.RegisterWorkflowsResponse",
+  "RegisterWorkflowsResponse",
+  "Resumable__V1__RegisterWorkflowsResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__RegisterWorkflowsResponse),
+  1,
+  resumable__v1__register_workflows_response__field_descriptors,
+  resumable__v1__register_workflows_response__field_indices_by_name,
+  1,  resumable__v1__register_workflows_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__register_workflows_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue resumable__v1__status_code__enum_values_by_number[17] =
 {
   { "STATUS_CODE_OK", "RESUMABLE__V1__STATUS_CODE__STATUS_CODE_OK", 0 },
@@ -3629,7 +3904,7 @@ const ProtobufCEnumDescriptor resumable__v1__error_class__descriptor =
   resumable__v1__error_class__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[8] =
+static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[9] =
 {
   { "StartWorkflow", &resumable__v1__start_workflow_request__descriptor, &resumable__v1__start_workflow_response__descriptor },
   { "ResumeWorkflow", &resumable__v1__resume_workflow_request__descriptor, &resumable__v1__resume_workflow_response__descriptor },
@@ -3639,6 +3914,7 @@ static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descript
   { "ApproveStep", &resumable__v1__approve_step_request__descriptor, &resumable__v1__approve_step_response__descriptor },
   { "WatchWorkflow", &resumable__v1__watch_workflow_request__descriptor, &resumable__v1__watch_workflow_response__descriptor },
   { "Health", &resumable__v1__health_request__descriptor, &resumable__v1__health_response__descriptor },
+  { "RegisterWorkflows", &resumable__v1__register_workflows_request__descriptor, &resumable__v1__register_workflows_response__descriptor },
 };
 const unsigned resumable__v1__resumable__method_indices_by_name[] = {
   5,        /* ApproveStep */
@@ -3646,6 +3922,7 @@ const unsigned resumable__v1__resumable__method_indices_by_name[] = {
   2,        /* GetState */
   7,        /* Health */
   3,        /* ListWorkflows */
+  8,        /* RegisterWorkflows */
   1,        /* ResumeWorkflow */
   0,        /* StartWorkflow */
   6         /* WatchWorkflow */
@@ -3657,7 +3934,7 @@ const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor =
   "Resumable",
   "Resumable__V1__Resumable",
   "resumable.v1",
-  8,
+  9,
   resumable__v1__resumable__method_descriptors,
   resumable__v1__resumable__method_indices_by_name
 };
@@ -3724,6 +4001,14 @@ void resumable__v1__resumable__health(ProtobufCService *service,
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__register_workflows(ProtobufCService *service,
+                                                  const Resumable__V1__RegisterWorkflowsRequest *input,
+                                                  Resumable__V1__RegisterWorkflowsResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
                                      Resumable__V1__Resumable_ServiceDestroy destroy)

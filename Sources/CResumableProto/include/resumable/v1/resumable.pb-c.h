@@ -42,6 +42,9 @@ typedef struct Resumable__V1__RunEvent Resumable__V1__RunEvent;
 typedef struct Resumable__V1__WatchWorkflowResponse Resumable__V1__WatchWorkflowResponse;
 typedef struct Resumable__V1__HealthRequest Resumable__V1__HealthRequest;
 typedef struct Resumable__V1__HealthResponse Resumable__V1__HealthResponse;
+typedef struct Resumable__V1__RegisterWorkflowsRequest Resumable__V1__RegisterWorkflowsRequest;
+typedef struct Resumable__V1__RegisteredWorkflow Resumable__V1__RegisteredWorkflow;
+typedef struct Resumable__V1__RegisterWorkflowsResponse Resumable__V1__RegisterWorkflowsResponse;
 
 
 /* --- enums --- */
@@ -1057,6 +1060,69 @@ struct  Resumable__V1__HealthResponse
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
+/*
+ * Workflows defined in code.
+ */
+struct  Resumable__V1__RegisterWorkflowsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The definitions as JSON, in the definitions file's schema:
+   * {"workflows": [{"name": …, "steps": [{"name": …, "plugin": …}, …]}, …]}.
+   * Plugin settings (the file's `plugins:`) belong to each server and are
+   * refused here. An invalid definition is answered INVALID_ARGUMENT naming
+   * the workflow and the step; a name the server's definitions file defines
+   * differently, ALREADY_EXISTS. Nothing is registered unless all are valid.
+   */
+  char *definitions_json;
+};
+#define RESUMABLE__V1__REGISTER_WORKFLOWS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__register_workflows_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * One workflow as registered.
+ */
+struct  Resumable__V1__RegisteredWorkflow
+{
+  ProtobufCMessage base;
+  /*
+   * The workflow's name.
+   */
+  char *name;
+  /*
+   * Its version: 1 when first registered, one more each time its content
+   * changes. New runs use the latest version.
+   */
+  uint32_t version;
+  /*
+   * Whether this call changed it (false: the same content was registered already).
+   */
+  protobuf_c_boolean changed;
+};
+#define RESUMABLE__V1__REGISTERED_WORKFLOW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__registered_workflow__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * The workflows of the request, in its order.
+ */
+struct  Resumable__V1__RegisterWorkflowsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * One entry per workflow of the request.
+   */
+  size_t n_workflows;
+  Resumable__V1__RegisteredWorkflow **workflows;
+};
+#define RESUMABLE__V1__REGISTER_WORKFLOWS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__register_workflows_response__descriptor) \
+    , 0,NULL }
+
+
 /* Resumable__V1__Envelope methods */
 void   resumable__v1__envelope__init
                      (Resumable__V1__Envelope         *message);
@@ -1570,6 +1636,63 @@ Resumable__V1__HealthResponse *
 void   resumable__v1__health_response__free_unpacked
                      (Resumable__V1__HealthResponse *message,
                       ProtobufCAllocator *allocator);
+/* Resumable__V1__RegisterWorkflowsRequest methods */
+void   resumable__v1__register_workflows_request__init
+                     (Resumable__V1__RegisterWorkflowsRequest         *message);
+size_t resumable__v1__register_workflows_request__get_packed_size
+                     (const Resumable__V1__RegisterWorkflowsRequest   *message);
+size_t resumable__v1__register_workflows_request__pack
+                     (const Resumable__V1__RegisterWorkflowsRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__register_workflows_request__pack_to_buffer
+                     (const Resumable__V1__RegisterWorkflowsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__RegisterWorkflowsRequest *
+       resumable__v1__register_workflows_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__register_workflows_request__free_unpacked
+                     (Resumable__V1__RegisterWorkflowsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__RegisteredWorkflow methods */
+void   resumable__v1__registered_workflow__init
+                     (Resumable__V1__RegisteredWorkflow         *message);
+size_t resumable__v1__registered_workflow__get_packed_size
+                     (const Resumable__V1__RegisteredWorkflow   *message);
+size_t resumable__v1__registered_workflow__pack
+                     (const Resumable__V1__RegisteredWorkflow   *message,
+                      uint8_t             *out);
+size_t resumable__v1__registered_workflow__pack_to_buffer
+                     (const Resumable__V1__RegisteredWorkflow   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__RegisteredWorkflow *
+       resumable__v1__registered_workflow__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__registered_workflow__free_unpacked
+                     (Resumable__V1__RegisteredWorkflow *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__RegisterWorkflowsResponse methods */
+void   resumable__v1__register_workflows_response__init
+                     (Resumable__V1__RegisterWorkflowsResponse         *message);
+size_t resumable__v1__register_workflows_response__get_packed_size
+                     (const Resumable__V1__RegisterWorkflowsResponse   *message);
+size_t resumable__v1__register_workflows_response__pack
+                     (const Resumable__V1__RegisterWorkflowsResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__register_workflows_response__pack_to_buffer
+                     (const Resumable__V1__RegisterWorkflowsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__RegisterWorkflowsResponse *
+       resumable__v1__register_workflows_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__register_workflows_response__free_unpacked
+                     (Resumable__V1__RegisterWorkflowsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Resumable__V1__Envelope_Closure)
@@ -1653,6 +1776,15 @@ typedef void (*Resumable__V1__HealthRequest_Closure)
 typedef void (*Resumable__V1__HealthResponse_Closure)
                  (const Resumable__V1__HealthResponse *message,
                   void *closure_data);
+typedef void (*Resumable__V1__RegisterWorkflowsRequest_Closure)
+                 (const Resumable__V1__RegisterWorkflowsRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__RegisteredWorkflow_Closure)
+                 (const Resumable__V1__RegisteredWorkflow *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__RegisterWorkflowsResponse_Closure)
+                 (const Resumable__V1__RegisterWorkflowsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1692,6 +1824,10 @@ struct Resumable__V1__Resumable_Service
                  const Resumable__V1__HealthRequest *input,
                  Resumable__V1__HealthResponse_Closure closure,
                  void *closure_data);
+  void (*register_workflows)(Resumable__V1__Resumable_Service *service,
+                             const Resumable__V1__RegisterWorkflowsRequest *input,
+                             Resumable__V1__RegisterWorkflowsResponse_Closure closure,
+                             void *closure_data);
 };
 typedef void (*Resumable__V1__Resumable_ServiceDestroy)(Resumable__V1__Resumable_Service *);
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
@@ -1707,7 +1843,8 @@ void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
       function_prefix__ ## cancel_workflow,\
       function_prefix__ ## approve_step,\
       function_prefix__ ## watch_workflow,\
-      function_prefix__ ## health  }
+      function_prefix__ ## health,\
+      function_prefix__ ## register_workflows  }
 void resumable__v1__resumable__start_workflow(ProtobufCService *service,
                                               const Resumable__V1__StartWorkflowRequest *input,
                                               Resumable__V1__StartWorkflowResponse_Closure closure,
@@ -1740,6 +1877,10 @@ void resumable__v1__resumable__health(ProtobufCService *service,
                                       const Resumable__V1__HealthRequest *input,
                                       Resumable__V1__HealthResponse_Closure closure,
                                       void *closure_data);
+void resumable__v1__resumable__register_workflows(ProtobufCService *service,
+                                                  const Resumable__V1__RegisterWorkflowsRequest *input,
+                                                  Resumable__V1__RegisterWorkflowsResponse_Closure closure,
+                                                  void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1775,6 +1916,9 @@ extern const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__watch_workflow_response__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__health_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__register_workflows_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__registered_workflow__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__register_workflows_response__descriptor;
 extern const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor;
 
 PROTOBUF_C__END_DECLS
