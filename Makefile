@@ -20,8 +20,10 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 SWIFT_BUILD_FLAGS ?=
+empty :=
+space := $(empty) $(empty)
 
-.PHONY: deps build release run test chaos bench example python python-test proto proto-check layers fuzz tsan asan clean
+.PHONY: deps build release run test test-fast chaos bench example python python-test proto proto-check layers fuzz tsan asan clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -48,6 +50,19 @@ test: deps proto-check layers
 	swift test $(SWIFT_BUILD_FLAGS)
 	$(MAKE) example
 	$(MAKE) python-test
+
+## test-fast: the tests that need no redis-server, no server process and no
+## subprocess (values, parsing, the step machine on a manual clock, the wire,
+## rendering, an in-process fake client/server): seconds, for the edit loop.
+## `make test` runs them too, with everything else.
+FAST_SUITES := ResumableBenchTests|ResumableWireTests|ResumableSocketTests|ResumableClientTests|\
+  ResumableCLITests\.(ErrorHintsTests|ResumableExitCodeTests|RunStateRenderingTests|WatchProgressTests)|\
+  ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|PluginRegistryTests|StepMachineTests)|\
+  ResumableRedisTests\.(ProtocolErrorTests|RESPReaderTests|RedisAddressTests)|\
+  ResumableStoreTests\.(RunEventDecodingTests|StepProgressJSONTests)|ResumableServerTests\.MetricsEndpointTests
+test-fast: deps
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build $(SWIFT_BUILD_FLAGS) --filter '$(subst $(space),,$(FAST_SUITES))'
 
 ## example: build examples/custom-plugin (its own package) and run it for real
 example: deps
