@@ -72,17 +72,18 @@ PYTHON_DIR := clients/python
 PYTHON_VENV := $(PYTHON_DIR)/.venv
 PYTHON ?= python3
 
-## python: the Python client's generated protobuf module and a virtualenv with
-## its requirements (protoc and venv from apt, packages from PyPI)
+## python: a virtualenv with the Python SDK installed as a user installs it
+## (`pip install ./clients/python`, with its test extra; venv from apt,
+## packages from PyPI). Its protobuf module is committed (`make proto`).
 python:
-	@$(call apt_install,protobuf-compiler python3-venv)
-	protoc -I proto/resumable/v1 --python_out=$(PYTHON_DIR)/resumable_client proto/resumable/v1/resumable.proto
+	@$(call apt_install,python3-venv)
 	@[ -x $(PYTHON_VENV)/bin/python ] || $(PYTHON) -m venv $(PYTHON_VENV)
-	$(PYTHON_VENV)/bin/python -m pip install -q -r $(PYTHON_DIR)/requirements.txt
+	$(PYTHON_VENV)/bin/python -m pip install -q "./$(PYTHON_DIR)[test]"
 
-## python-test: the Python client's tests against a real server (needs `swift build`)
+## python-test: the Python SDK's tests, on the installed package, against a real
+## server (needs `swift build`)
 python-test: python
-	cd $(PYTHON_DIR) && .venv/bin/python -m pytest -q tests
+	cd $(PYTHON_DIR) && .venv/bin/pytest -q tests
 
 ## chaos: the full-size fault-injection suite (many runs; servers and Redis
 ## killed again and again); `make test` runs a bounded size of the same suite

@@ -2,7 +2,9 @@
 # Regenerates, from proto/, the code committed for it:
 # - Sources/CResumableProto: the protoc-c output (C structs and functions);
 # - Sources/ResumableWire/Generated: the Swift value types and their protobuf-c
-#   conversions, by scripts/protoc-gen-resumable-swift (a protoc plugin).
+#   conversions, by scripts/protoc-gen-resumable-swift (a protoc plugin);
+# - clients/python/resumable_client/resumable_pb2.py: the Python SDK's messages
+#   (stock protoc), so that `pip install ./clients/python` needs no protoc.
 # With --check, regenerates into a temporary folder and fails when the
 # committed files differ (the drift check `make proto-check` runs).
 set -euo pipefail
@@ -60,4 +62,9 @@ for committed in "$swift_out"/*; do
     echo "removed $committed"
   fi
 done
+
+# The Python SDK's module (one .proto, as above).
+mkdir -p "$tmp/python"
+protoc -I proto/resumable/v1 --python_out="$tmp/python" proto/resumable/v1/resumable.proto
+publish "$tmp/python/resumable_pb2.py" clients/python/resumable_client/resumable_pb2.py "$protos"
 exit $status

@@ -7,7 +7,8 @@
         if state.status == "FAILED":
             state = client.resume("demo-1")
 
-The protobuf module ``resumable_pb2`` is generated from ``proto/`` by ``make python``.
+The protobuf module ``resumable_pb2`` is generated from ``proto/`` (``make proto``) and
+committed, so ``pip install ./clients/python`` needs no protoc.
 """
 
 from . import errors

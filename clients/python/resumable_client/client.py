@@ -15,8 +15,9 @@ try:
     from . import resumable_pb2 as pb2
 except ImportError as error:  # pragma: no cover - explained to the user
     raise ImportError(
-        "resumable_client.resumable_pb2 is missing: generate it from proto/ with `make python` "
-        "(protoc from Debian's protobuf-compiler)"
+        "resumable_client.resumable_pb2 cannot be imported: install the package with "
+        "`pip install ./clients/python` (it needs the protobuf package), or regenerate the module "
+        "from proto/ with `make proto`"
     ) from error
 
 SOCKET_NAME = "resumable.sock"

@@ -209,3 +209,13 @@ def test_registering_an_invalid_workflow_names_the_workflow_and_the_step(server)
             client.register_workflow("broken", [{"name": "a", "plugin": "echo"}, {"name": "b", "plugin": "nope"}])
         assert "workflow 'broken'" in str(raised.value)
         assert "step 'b'" in str(raised.value)
+
+
+def test_the_tests_use_the_installed_package():
+    # `make python` installs ./clients/python as a user would (pip, no protoc):
+    # the tests must exercise that copy, generated module included.
+    import resumable_client
+    from resumable_client import resumable_pb2
+
+    assert "site-packages" in resumable_client.__file__
+    assert "site-packages" in resumable_pb2.__file__
