@@ -68,6 +68,14 @@ public enum DefinitionsFile {
     } catch {
       throw DefinitionError(file: file, message: "not valid YAML or JSON: \(error)")
     }
+    return try parseDefinitions(document: document, file: file, registry: registry)
+  }
+
+  /// Validates definitions already parsed (e.g. a JSON document sent by a program).
+  /// - Parameter file: the name to use in error messages.
+  public static func parseDefinitions(
+    document: JSONValue, file: String, registry: PluginRegistry
+  ) throws(DefinitionError) -> Definitions {
     var parser = Parser(file: file, registry: registry)
     return try parser.parseDocument(document)
   }

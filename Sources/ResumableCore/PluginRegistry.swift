@@ -33,6 +33,11 @@ public struct PluginRegistry: Sendable {
   /// The plugin registered as `name`, if any.
   public func plugin(named name: String) -> (any StepPlugin)? { plugins[name] }
 
+  /// The first plugin `steps` name that is not registered here, if any.
+  public func firstMissingPlugin(of steps: ArraySlice<StepDefinition>) -> String? {
+    steps.first { plugins[$0.plugin] == nil }?.plugin
+  }
+
   /// Every registered name.
   public var names: Set<String> { Set(plugins.keys) }
 }

@@ -35,7 +35,7 @@ extension WorkflowEngine {
     let definitions: Definitions
     do {
       definitions = try DefinitionsFile.parseDefinitions(
-        definitionsJSON, file: Self.registeredDefinitionsFile, registry: registry)
+        document: document, file: Self.registeredDefinitionsFile, registry: registry)
     } catch {
       throw EngineError(.invalidArgument, error.description)
     }
@@ -62,7 +62,8 @@ extension WorkflowEngine {
   /// The definition a new run of `workflow` starts from: this server's
   /// definitions file first, then the latest registered version.
   /// - Throws: NOT_FOUND naming what this server has; FAILED_PRECONDITION for
-  ///   a registered workflow that needs a plugin this server does not have.
+  ///   a registered workflow that needs a plugin this server does not have
+  ///   (its configs were validated when it was registered).
   func definition(of workflow: String) async throws(EngineError) -> WorkflowDefinition {
     if let definition = workflows[workflow] { return definition }
     let registered = try await EngineError.answering(about: "") { try await store.registeredWorkflow(named: workflow) }
@@ -72,11 +73,10 @@ extension WorkflowEngine {
         .notFound,
         "no workflow named '\(workflow)' (this server's file has: \(known.isEmpty ? "none" : known); none is registered by that name)")
     }
-    do {
-      try registered.validate(registry: registry, file: Self.registeredDefinitionsFile)
-    } catch {
+    if let plugin = registry.firstMissingPlugin(of: registered.steps[...]) {
       throw EngineError(
-        .failedPrecondition, "the registered workflow '\(workflow)' cannot run on this server: \(error.description)")
+        .failedPrecondition,
+        "the registered workflow '\(workflow)' needs plugin '\(plugin)', which this server does not have; start it on a server that has it")
     }
     return registered
   }

@@ -275,8 +275,7 @@ public final class WorkflowEngine: Sendable {
       }
       // A server without a plugin the rest of the run needs leaves it to one that has it
       // (in a mixed fleet), rather than failing it.
-      let missing = record.definition.steps[record.cursor...].map(\.plugin).filter { registry.plugin(named: $0) == nil }
-      if let plugin = missing.first {
+      if let plugin = registry.firstMissingPlugin(of: record.definition.steps[record.cursor...]) {
         try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
         try? await store.deferRecovery(workflowID: id, by: configuration.leaseDuration)
         throw EngineError(

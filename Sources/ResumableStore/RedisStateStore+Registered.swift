@@ -10,7 +10,9 @@ extension RedisStateStore {
   var registeredWorkflowsKey: String { "\(prefix):workflows" }
 
   public func registerWorkflow(_ definition: WorkflowDefinition) async throws(StoreError) -> (version: UInt32, changed: Bool) {
-    let json = try encode(definition)
+    let json = try DefinitionSnapshots.shared.json(of: definition) { definition throws(StoreError) in
+      try encode(definition)
+    }
     let reply: RESPValue
     do {
       reply = try await client.evalScript(

@@ -110,6 +110,29 @@ struct RegisterWorkflowsTests {
     }
   }
 
+  @Test func aServerWithoutARegisteredWorkflowsPluginRefusesToStartIt() async throws {
+    try await withTestRedis { redis in
+      let prefix = uniqueKeyPrefix()
+      var echoOnly = PluginRegistry()
+      try echoOnly.register(EchoPlugin(), as: EchoPlugin.name)
+      let plugins = echoOnly
+      try await LiveServer.with(redis: redis, workflows: Self.fileYAML, keyPrefix: prefix) { full in
+        try await LiveServer.with(
+          redis: redis, workflows: "workflows: []", keyPrefix: prefix, configure: { $0.plugins = plugins }
+        ) { lacking in
+          try await full.withClient { client in _ = try await Self.register(client, Self.coded("needs_simulate", steps: 1)) }
+          try await lacking.withClient { client in
+            let error = await clientError {
+              _ = try await client.startWorkflow(StartWorkflowRequest(workflow: "needs_simulate"))
+            }
+            #expect(error?.code == .failedPrecondition)
+            #expect(error?.message.contains("needs plugin 'simulate'") == true)
+          }
+        }
+      }
+    }
+  }
+
   @Test func definitionsOverTheFrameLimitAreResourceExhausted() async throws {
     try await withTestRedis { redis in
       try await LiveServer.with(
