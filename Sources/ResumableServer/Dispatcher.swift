@@ -113,7 +113,9 @@ struct Dispatcher: Sendable {
           RegisteredWorkflow(name: $0.name, version: $0.version, changed: $0.changed)
         }
       ).protobufBytes()
-    case .watchWorkflow:
+    case .completeTask, .failTask, .heartbeatTask, .listWorkers:
+      throw RPCFailure(.unimplemented, "\(method.rawValue) is not implemented by this server yet")
+    case .watchWorkflow, .connectWorker:
       throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")
     }
   }

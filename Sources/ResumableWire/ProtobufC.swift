@@ -158,6 +158,15 @@ struct PackingArena: ~Copyable {
     return raw.bindMemory(to: CChar.self, capacity: utf8.count + 1)
   }
 
+  /// NUL-terminated copies of `strings`, as protobuf-c wants a repeated string
+  /// field: `nil` when `strings` is empty.
+  mutating func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+    var pointers: [UnsafeMutablePointer<CChar>?] = []
+    pointers.reserveCapacity(strings.count)
+    for string in strings { pointers.append(cString(string)) }
+    return copy(elementsOf: pointers)
+  }
+
   /// A copy of `bytes` as protobuf-c binary data; empty is `{0, NULL}`.
   mutating func binaryData(_ bytes: [UInt8]) -> ProtobufCBinaryData {
     guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
@@ -193,6 +202,11 @@ struct PackingArena: ~Copyable {
 /// `validateFields`); `NULL` is the empty string.
 func swiftString(_ pointer: UnsafePointer<CChar>?) -> String {
   pointer.map { String(cString: $0) } ?? ""
+}
+
+/// Copies a repeated string field of an unpacked C message (each validated).
+func swiftStrings(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int) -> [String] {
+  UnsafeBufferPointer(start: pointers, count: pointers == nil ? 0 : count).map { swiftString($0) }
 }
 
 /// Copies a bytes field of an unpacked C message.

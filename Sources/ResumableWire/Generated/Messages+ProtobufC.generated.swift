@@ -240,6 +240,159 @@ extension CancelWorkflowResponse: ProtobufCMessageConvertible {
   }
 }
 
+extension CompleteTaskRequest: WireMessage {
+  /// Decodes a `resumable.v1.CompleteTaskRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension CompleteTaskRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__CompleteTaskRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__complete_task_request__descriptor,
+      packedSize: resumable__v1__complete_task_request__get_packed_size,
+      pack: resumable__v1__complete_task_request__pack,
+      unpack: resumable__v1__complete_task_request__unpack,
+      freeUnpacked: resumable__v1__complete_task_request__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__CompleteTaskRequest) {
+    self.init(
+      taskID: swiftString(c.task_id),
+      artifact: swiftBytes(c.artifact),
+      usage: Usage.value(c.usage, default: Usage()),
+      history: HistoryMessage.values(c.history, count: c.n_history)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__CompleteTaskRequest {
+    var c = Resumable__V1__CompleteTaskRequest()
+    resumable__v1__complete_task_request__init(&c)
+    c.task_id = arena.cString(taskID)
+    c.artifact = arena.binaryData(artifact)
+    c.usage = Usage.cMessageField(usage, default: Usage(), in: &arena)
+    c.n_history = history.count
+    c.history = HistoryMessage.cMessagePointers(history, in: &arena)
+    return c
+  }
+}
+
+extension CompleteTaskResponse: WireMessage {
+  /// Decodes a `resumable.v1.CompleteTaskResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension CompleteTaskResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__CompleteTaskResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__complete_task_response__descriptor,
+      packedSize: resumable__v1__complete_task_response__get_packed_size,
+      pack: resumable__v1__complete_task_response__pack,
+      unpack: resumable__v1__complete_task_response__unpack,
+      freeUnpacked: resumable__v1__complete_task_response__free_unpacked
+    )
+  }
+
+  init(cMessage _: Resumable__V1__CompleteTaskResponse) {
+    self.init()
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__CompleteTaskResponse {
+    var c = Resumable__V1__CompleteTaskResponse()
+    resumable__v1__complete_task_response__init(&c)
+    return c
+  }
+}
+
+extension ConnectWorkerRequest: WireMessage {
+  /// Decodes a `resumable.v1.ConnectWorkerRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension ConnectWorkerRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__ConnectWorkerRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__connect_worker_request__descriptor,
+      packedSize: resumable__v1__connect_worker_request__get_packed_size,
+      pack: resumable__v1__connect_worker_request__pack,
+      unpack: resumable__v1__connect_worker_request__unpack,
+      freeUnpacked: resumable__v1__connect_worker_request__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__ConnectWorkerRequest) {
+    self.init(
+      tasks: swiftStrings(c.tasks, count: c.n_tasks),
+      slots: c.slots,
+      name: swiftString(c.name)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__ConnectWorkerRequest {
+    var c = Resumable__V1__ConnectWorkerRequest()
+    resumable__v1__connect_worker_request__init(&c)
+    c.n_tasks = tasks.count
+    c.tasks = arena.cStrings(tasks)
+    c.slots = slots
+    c.name = arena.cString(name)
+    return c
+  }
+}
+
+extension ConnectWorkerResponse: WireMessage {
+  /// Decodes a `resumable.v1.ConnectWorkerResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension ConnectWorkerResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__ConnectWorkerResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__connect_worker_response__descriptor,
+      packedSize: resumable__v1__connect_worker_response__get_packed_size,
+      pack: resumable__v1__connect_worker_response__pack,
+      unpack: resumable__v1__connect_worker_response__unpack,
+      freeUnpacked: resumable__v1__connect_worker_response__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__ConnectWorkerResponse) {
+    self.init(
+      workerID: swiftString(c.worker_id),
+      task: StepTask.value(c.task, default: StepTask()),
+      cancelled: TaskCancelled.value(c.cancelled, default: TaskCancelled())
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__ConnectWorkerResponse {
+    var c = Resumable__V1__ConnectWorkerResponse()
+    resumable__v1__connect_worker_response__init(&c)
+    c.worker_id = arena.cString(workerID)
+    c.task = StepTask.cMessageField(task, default: StepTask(), in: &arena)
+    c.cancelled = TaskCancelled.cMessageField(cancelled, default: TaskCancelled(), in: &arena)
+    return c
+  }
+}
+
 extension CostLedger: WireMessage {
   /// Decodes a `resumable.v1.CostLedger` from protobuf bytes.
   /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
@@ -326,6 +479,81 @@ extension Envelope: ProtobufCMessageConvertible {
     c.timeout_ms = timeoutMilliseconds
     c.end_of_stream = endOfStream ? 1 : 0
     c.status_setting = arena.cString(statusSetting)
+    return c
+  }
+}
+
+extension FailTaskRequest: WireMessage {
+  /// Decodes a `resumable.v1.FailTaskRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension FailTaskRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__FailTaskRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__fail_task_request__descriptor,
+      packedSize: resumable__v1__fail_task_request__get_packed_size,
+      pack: resumable__v1__fail_task_request__pack,
+      unpack: resumable__v1__fail_task_request__unpack,
+      freeUnpacked: resumable__v1__fail_task_request__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__FailTaskRequest) {
+    self.init(
+      taskID: swiftString(c.task_id),
+      message: swiftString(c.message),
+      errorClass: ErrorClass(rawValue: enumNumber(c.error_class.rawValue)) ?? .unspecified,
+      retryAfterMs: c.retry_after_ms,
+      usage: Usage.value(c.usage, default: Usage())
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__FailTaskRequest {
+    var c = Resumable__V1__FailTaskRequest()
+    resumable__v1__fail_task_request__init(&c)
+    c.task_id = arena.cString(taskID)
+    c.message = arena.cString(message)
+    c.error_class = Resumable__V1__ErrorClass(rawValue: enumRawValue(errorClass.rawValue))
+    c.retry_after_ms = retryAfterMs
+    c.usage = Usage.cMessageField(usage, default: Usage(), in: &arena)
+    return c
+  }
+}
+
+extension FailTaskResponse: WireMessage {
+  /// Decodes a `resumable.v1.FailTaskResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension FailTaskResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__FailTaskResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__fail_task_response__descriptor,
+      packedSize: resumable__v1__fail_task_response__get_packed_size,
+      pack: resumable__v1__fail_task_response__pack,
+      unpack: resumable__v1__fail_task_response__unpack,
+      freeUnpacked: resumable__v1__fail_task_response__free_unpacked
+    )
+  }
+
+  init(cMessage _: Resumable__V1__FailTaskResponse) {
+    self.init()
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__FailTaskResponse {
+    var c = Resumable__V1__FailTaskResponse()
+    resumable__v1__fail_task_response__init(&c)
     return c
   }
 }
@@ -520,6 +748,73 @@ extension HealthResponse: ProtobufCMessageConvertible {
   }
 }
 
+extension HeartbeatTaskRequest: WireMessage {
+  /// Decodes a `resumable.v1.HeartbeatTaskRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension HeartbeatTaskRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__HeartbeatTaskRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__heartbeat_task_request__descriptor,
+      packedSize: resumable__v1__heartbeat_task_request__get_packed_size,
+      pack: resumable__v1__heartbeat_task_request__pack,
+      unpack: resumable__v1__heartbeat_task_request__unpack,
+      freeUnpacked: resumable__v1__heartbeat_task_request__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__HeartbeatTaskRequest) {
+    self.init(
+      taskID: swiftString(c.task_id)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__HeartbeatTaskRequest {
+    var c = Resumable__V1__HeartbeatTaskRequest()
+    resumable__v1__heartbeat_task_request__init(&c)
+    c.task_id = arena.cString(taskID)
+    return c
+  }
+}
+
+extension HeartbeatTaskResponse: WireMessage {
+  /// Decodes a `resumable.v1.HeartbeatTaskResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension HeartbeatTaskResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__HeartbeatTaskResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__heartbeat_task_response__descriptor,
+      packedSize: resumable__v1__heartbeat_task_response__get_packed_size,
+      pack: resumable__v1__heartbeat_task_response__pack,
+      unpack: resumable__v1__heartbeat_task_response__unpack,
+      freeUnpacked: resumable__v1__heartbeat_task_response__free_unpacked
+    )
+  }
+
+  init(cMessage _: Resumable__V1__HeartbeatTaskResponse) {
+    self.init()
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__HeartbeatTaskResponse {
+    var c = Resumable__V1__HeartbeatTaskResponse()
+    resumable__v1__heartbeat_task_response__init(&c)
+    return c
+  }
+}
+
 extension HistoryMessage: WireMessage {
   /// Decodes a `resumable.v1.HistoryMessage` from protobuf bytes.
   /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
@@ -553,6 +848,74 @@ extension HistoryMessage: ProtobufCMessageConvertible {
     resumable__v1__history_message__init(&c)
     c.role = arena.cString(role)
     c.content = arena.cString(content)
+    return c
+  }
+}
+
+extension ListWorkersRequest: WireMessage {
+  /// Decodes a `resumable.v1.ListWorkersRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension ListWorkersRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__ListWorkersRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__list_workers_request__descriptor,
+      packedSize: resumable__v1__list_workers_request__get_packed_size,
+      pack: resumable__v1__list_workers_request__pack,
+      unpack: resumable__v1__list_workers_request__unpack,
+      freeUnpacked: resumable__v1__list_workers_request__free_unpacked
+    )
+  }
+
+  init(cMessage _: Resumable__V1__ListWorkersRequest) {
+    self.init()
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__ListWorkersRequest {
+    var c = Resumable__V1__ListWorkersRequest()
+    resumable__v1__list_workers_request__init(&c)
+    return c
+  }
+}
+
+extension ListWorkersResponse: WireMessage {
+  /// Decodes a `resumable.v1.ListWorkersResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension ListWorkersResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__ListWorkersResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__list_workers_response__descriptor,
+      packedSize: resumable__v1__list_workers_response__get_packed_size,
+      pack: resumable__v1__list_workers_response__pack,
+      unpack: resumable__v1__list_workers_response__unpack,
+      freeUnpacked: resumable__v1__list_workers_response__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__ListWorkersResponse) {
+    self.init(
+      workers: WorkerInfo.values(c.workers, count: c.n_workers)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__ListWorkersResponse {
+    var c = Resumable__V1__ListWorkersResponse()
+    resumable__v1__list_workers_response__init(&c)
+    c.n_workers = workers.count
+    c.workers = WorkerInfo.cMessagePointers(workers, in: &arena)
     return c
   }
 }
@@ -1138,6 +1501,141 @@ extension StepRecord: ProtobufCMessageConvertible {
   }
 }
 
+extension StepTask: WireMessage {
+  /// Decodes a `resumable.v1.StepTask` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension StepTask: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__StepTask> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__step_task__descriptor,
+      packedSize: resumable__v1__step_task__get_packed_size,
+      pack: resumable__v1__step_task__pack,
+      unpack: resumable__v1__step_task__unpack,
+      freeUnpacked: resumable__v1__step_task__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__StepTask) {
+    self.init(
+      taskID: swiftString(c.task_id),
+      task: swiftString(c.task),
+      workflowID: swiftString(c.workflow_id),
+      workflow: swiftString(c.workflow),
+      step: swiftString(c.step),
+      attempt: c.attempt,
+      idempotencyKey: swiftString(c.idempotency_key),
+      stepKey: swiftString(c.step_key),
+      deadlineUnixMs: c.deadline_unix_ms,
+      configJSON: swiftString(c.config_json),
+      inputs: TaskInput.values(c.inputs, count: c.n_inputs),
+      history: HistoryMessage.values(c.history, count: c.n_history),
+      heartbeatTimeoutMs: c.heartbeat_timeout_ms
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__StepTask {
+    var c = Resumable__V1__StepTask()
+    resumable__v1__step_task__init(&c)
+    c.task_id = arena.cString(taskID)
+    c.task = arena.cString(task)
+    c.workflow_id = arena.cString(workflowID)
+    c.workflow = arena.cString(workflow)
+    c.step = arena.cString(step)
+    c.attempt = attempt
+    c.idempotency_key = arena.cString(idempotencyKey)
+    c.step_key = arena.cString(stepKey)
+    c.deadline_unix_ms = deadlineUnixMs
+    c.config_json = arena.cString(configJSON)
+    c.n_inputs = inputs.count
+    c.inputs = TaskInput.cMessagePointers(inputs, in: &arena)
+    c.n_history = history.count
+    c.history = HistoryMessage.cMessagePointers(history, in: &arena)
+    c.heartbeat_timeout_ms = heartbeatTimeoutMs
+    return c
+  }
+}
+
+extension TaskCancelled: WireMessage {
+  /// Decodes a `resumable.v1.TaskCancelled` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension TaskCancelled: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__TaskCancelled> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__task_cancelled__descriptor,
+      packedSize: resumable__v1__task_cancelled__get_packed_size,
+      pack: resumable__v1__task_cancelled__pack,
+      unpack: resumable__v1__task_cancelled__unpack,
+      freeUnpacked: resumable__v1__task_cancelled__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__TaskCancelled) {
+    self.init(
+      taskID: swiftString(c.task_id),
+      reason: swiftString(c.reason)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__TaskCancelled {
+    var c = Resumable__V1__TaskCancelled()
+    resumable__v1__task_cancelled__init(&c)
+    c.task_id = arena.cString(taskID)
+    c.reason = arena.cString(reason)
+    return c
+  }
+}
+
+extension TaskInput: WireMessage {
+  /// Decodes a `resumable.v1.TaskInput` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension TaskInput: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__TaskInput> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__task_input__descriptor,
+      packedSize: resumable__v1__task_input__get_packed_size,
+      pack: resumable__v1__task_input__pack,
+      unpack: resumable__v1__task_input__unpack,
+      freeUnpacked: resumable__v1__task_input__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__TaskInput) {
+    self.init(
+      name: swiftString(c.name),
+      data: swiftBytes(c.data)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__TaskInput {
+    var c = Resumable__V1__TaskInput()
+    resumable__v1__task_input__init(&c)
+    c.name = arena.cString(name)
+    c.data = arena.binaryData(data)
+    return c
+  }
+}
+
 extension Usage: WireMessage {
   /// Decodes a `resumable.v1.Usage` from protobuf bytes.
   /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
@@ -1249,6 +1747,56 @@ extension WatchWorkflowResponse: ProtobufCMessageConvertible {
   }
 }
 
+extension WorkerInfo: WireMessage {
+  /// Decodes a `resumable.v1.WorkerInfo` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension WorkerInfo: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__WorkerInfo> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__worker_info__descriptor,
+      packedSize: resumable__v1__worker_info__get_packed_size,
+      pack: resumable__v1__worker_info__pack,
+      unpack: resumable__v1__worker_info__unpack,
+      freeUnpacked: resumable__v1__worker_info__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__WorkerInfo) {
+    self.init(
+      workerID: swiftString(c.worker_id),
+      name: swiftString(c.name),
+      tasks: swiftStrings(c.tasks, count: c.n_tasks),
+      slots: c.slots,
+      inFlight: c.in_flight,
+      connectedAtMs: c.connected_at_ms,
+      dispatched: c.dispatched,
+      pid: c.pid
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__WorkerInfo {
+    var c = Resumable__V1__WorkerInfo()
+    resumable__v1__worker_info__init(&c)
+    c.worker_id = arena.cString(workerID)
+    c.name = arena.cString(name)
+    c.n_tasks = tasks.count
+    c.tasks = arena.cStrings(tasks)
+    c.slots = slots
+    c.in_flight = inFlight
+    c.connected_at_ms = connectedAtMs
+    c.dispatched = dispatched
+    c.pid = pid
+    return c
+  }
+}
+
 /// Every message of the .proto by its full name: for the tests to compare with the
 /// .proto itself, and for the fuzzer to decode every message.
 public let generatedMessageTypes: [String: any (WireMessage & Hashable).Type] = [
@@ -1258,14 +1806,24 @@ public let generatedMessageTypes: [String: any (WireMessage & Hashable).Type] = 
   "resumable.v1.Artifact": Artifact.self,
   "resumable.v1.CancelWorkflowRequest": CancelWorkflowRequest.self,
   "resumable.v1.CancelWorkflowResponse": CancelWorkflowResponse.self,
+  "resumable.v1.CompleteTaskRequest": CompleteTaskRequest.self,
+  "resumable.v1.CompleteTaskResponse": CompleteTaskResponse.self,
+  "resumable.v1.ConnectWorkerRequest": ConnectWorkerRequest.self,
+  "resumable.v1.ConnectWorkerResponse": ConnectWorkerResponse.self,
   "resumable.v1.CostLedger": CostLedger.self,
   "resumable.v1.Envelope": Envelope.self,
+  "resumable.v1.FailTaskRequest": FailTaskRequest.self,
+  "resumable.v1.FailTaskResponse": FailTaskResponse.self,
   "resumable.v1.GetStateRequest": GetStateRequest.self,
   "resumable.v1.GetStateResponse": GetStateResponse.self,
   "resumable.v1.GivenInput": GivenInput.self,
   "resumable.v1.HealthRequest": HealthRequest.self,
   "resumable.v1.HealthResponse": HealthResponse.self,
+  "resumable.v1.HeartbeatTaskRequest": HeartbeatTaskRequest.self,
+  "resumable.v1.HeartbeatTaskResponse": HeartbeatTaskResponse.self,
   "resumable.v1.HistoryMessage": HistoryMessage.self,
+  "resumable.v1.ListWorkersRequest": ListWorkersRequest.self,
+  "resumable.v1.ListWorkersResponse": ListWorkersResponse.self,
   "resumable.v1.ListWorkflowsRequest": ListWorkflowsRequest.self,
   "resumable.v1.ListWorkflowsResponse": ListWorkflowsResponse.self,
   "resumable.v1.RegisterWorkflowsRequest": RegisterWorkflowsRequest.self,
@@ -1279,7 +1837,11 @@ public let generatedMessageTypes: [String: any (WireMessage & Hashable).Type] = 
   "resumable.v1.StartWorkflowRequest": StartWorkflowRequest.self,
   "resumable.v1.StartWorkflowResponse": StartWorkflowResponse.self,
   "resumable.v1.StepRecord": StepRecord.self,
+  "resumable.v1.StepTask": StepTask.self,
+  "resumable.v1.TaskCancelled": TaskCancelled.self,
+  "resumable.v1.TaskInput": TaskInput.self,
   "resumable.v1.Usage": Usage.self,
   "resumable.v1.WatchWorkflowRequest": WatchWorkflowRequest.self,
   "resumable.v1.WatchWorkflowResponse": WatchWorkflowResponse.self,
+  "resumable.v1.WorkerInfo": WorkerInfo.self,
 ]

@@ -296,6 +296,91 @@ public struct CancelWorkflowResponse: Hashable, Sendable {
   }
 }
 
+/// A task's successful result.
+///
+/// `resumable.v1.CompleteTaskRequest`.
+public struct CompleteTaskRequest: Hashable, Sendable {
+  /// StepTask.task_id.
+  public var taskID: String
+  /// The step's artifact: JSON (anything else fails the step, non-retryable).
+  public var artifact: [UInt8]
+  /// What the attempt cost.
+  public var usage: Usage
+  /// Messages to append to the run's history when the step commits.
+  public var history: [HistoryMessage]
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    taskID: String = "",
+    artifact: [UInt8] = [],
+    usage: Usage = Usage(),
+    history: [HistoryMessage] = []
+  ) {
+    self.taskID = taskID
+    self.artifact = artifact
+    self.usage = usage
+    self.history = history
+  }
+}
+
+/// The result was taken; the server commits it.
+///
+/// `resumable.v1.CompleteTaskResponse`.
+public struct CompleteTaskResponse: Hashable, Sendable {
+  /// Creates the message; every field defaults to its protobuf default.
+  public init() {}
+}
+
+/// Opens a worker's task feed (ConnectWorker).
+///
+/// `resumable.v1.ConnectWorkerRequest`.
+public struct ConnectWorkerRequest: Hashable, Sendable {
+  /// The task names the worker serves: 1 to 1,000 of them, each 1 to 128
+  /// bytes. A step with `plugin: worker` names its task in `config.task`
+  /// (by default, the step's name).
+  public var tasks: [String]
+  /// How many tasks the worker runs at once: 1 to 10,000. It is never given more.
+  public var slots: UInt32
+  /// A label for people (a host name, a process id): `resumable workers` shows it.
+  public var name: String
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    tasks: [String] = [],
+    slots: UInt32 = 0,
+    name: String = ""
+  ) {
+    self.tasks = tasks
+    self.slots = slots
+    self.name = name
+  }
+}
+
+/// One frame of a worker's task feed: exactly one of its fields is set.
+///
+/// `resumable.v1.ConnectWorkerResponse`.
+public struct ConnectWorkerResponse: Hashable, Sendable {
+  /// The first frame: the id the server gave this worker.
+  public var workerID: String
+  /// A task to run; answer it with CompleteTask or FailTask.
+  public var task: StepTask
+  /// A task the worker holds whose attempt was abandoned (the run was
+  /// cancelled, its lease was lost, its deadline passed): stop working on it.
+  /// Anything sent for it later is refused with FAILED_PRECONDITION.
+  public var cancelled: TaskCancelled
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    workerID: String = "",
+    task: StepTask = StepTask(),
+    cancelled: TaskCancelled = TaskCancelled()
+  ) {
+    self.workerID = workerID
+    self.task = task
+    self.cancelled = cancelled
+  }
+}
+
 /// What a run has cost and what resumes saved, in integer micro-dollars.
 ///
 /// `resumable.v1.CostLedger`.
@@ -373,6 +458,45 @@ public struct Envelope: Hashable, Sendable {
     self.endOfStream = endOfStream
     self.statusSetting = statusSetting
   }
+}
+
+/// A task's failed attempt.
+///
+/// `resumable.v1.FailTaskRequest`.
+public struct FailTaskRequest: Hashable, Sendable {
+  /// StepTask.task_id.
+  public var taskID: String
+  /// Stored as the step's last error: a message a person can act on.
+  public var message: String
+  /// Whether a retry can help (UNSPECIFIED counts as RETRYABLE).
+  public var errorClass: ErrorClass
+  /// RATE_LIMITED: the next attempt waits at least this long.
+  public var retryAfterMs: UInt64
+  /// What the failed attempt cost: money spent is spent.
+  public var usage: Usage
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    taskID: String = "",
+    message: String = "",
+    errorClass: ErrorClass = .unspecified,
+    retryAfterMs: UInt64 = 0,
+    usage: Usage = Usage()
+  ) {
+    self.taskID = taskID
+    self.message = message
+    self.errorClass = errorClass
+    self.retryAfterMs = retryAfterMs
+    self.usage = usage
+  }
+}
+
+/// The failure was taken.
+///
+/// `resumable.v1.FailTaskResponse`.
+public struct FailTaskResponse: Hashable, Sendable {
+  /// Creates the message; every field defaults to its protobuf default.
+  public init() {}
 }
 
 /// Reads a run's state.
@@ -481,6 +605,30 @@ public struct HealthResponse: Hashable, Sendable {
   }
 }
 
+/// A task is still being worked on.
+///
+/// `resumable.v1.HeartbeatTaskRequest`.
+public struct HeartbeatTaskRequest: Hashable, Sendable {
+  /// StepTask.task_id.
+  public var taskID: String
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    taskID: String = ""
+  ) {
+    self.taskID = taskID
+  }
+}
+
+/// The attempt goes on. A stopped attempt (abandoned, cancelled) is answered
+/// FAILED_PRECONDITION instead: the worker should stop working on it.
+///
+/// `resumable.v1.HeartbeatTaskResponse`.
+public struct HeartbeatTaskResponse: Hashable, Sendable {
+  /// Creates the message; every field defaults to its protobuf default.
+  public init() {}
+}
+
 /// One message of a run's history (the raw LLM conversation).
 ///
 /// `resumable.v1.HistoryMessage`.
@@ -497,6 +645,29 @@ public struct HistoryMessage: Hashable, Sendable {
   ) {
     self.role = role
     self.content = content
+  }
+}
+
+/// Lists the workers connected to this server; it has no fields.
+///
+/// `resumable.v1.ListWorkersRequest`.
+public struct ListWorkersRequest: Hashable, Sendable {
+  /// Creates the message; every field defaults to its protobuf default.
+  public init() {}
+}
+
+/// The connected workers, oldest connection first.
+///
+/// `resumable.v1.ListWorkersResponse`.
+public struct ListWorkersResponse: Hashable, Sendable {
+  /// One entry per connected worker.
+  public var workers: [WorkerInfo]
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    workers: [WorkerInfo] = []
+  ) {
+    self.workers = workers
   }
 }
 
@@ -952,6 +1123,111 @@ public struct StepRecord: Hashable, Sendable {
   }
 }
 
+/// One attempt of one step, given to a worker.
+///
+/// `resumable.v1.StepTask`.
+public struct StepTask: Hashable, Sendable {
+  /// Names this attempt in CompleteTask, FailTask and HeartbeatTask: every
+  /// answer is checked against the attempt it was given for.
+  public var taskID: String
+  /// The task name the step asked for (one the worker declared).
+  public var task: String
+  /// The run's id.
+  public var workflowID: String
+  /// The workflow's name.
+  public var workflow: String
+  /// The step's name.
+  public var step: String
+  /// The attempt number within the run, from 1.
+  public var attempt: UInt32
+  /// `workflow_id/step/attempt`: unique per attempt.
+  public var idempotencyKey: String
+  /// `workflow_id/step`: the same for every attempt and resume of the step,
+  /// for side effects that must happen once.
+  public var stepKey: String
+  /// When the attempt times out, in Unix milliseconds; 0: no timeout.
+  public var deadlineUnixMs: Int64
+  /// The step's `config` from the definition, as JSON.
+  public var configJSON: String
+  /// The step's declared inputs, and nothing else: `input` (the workflow's
+  /// input) and the artifacts of the steps it names.
+  public var inputs: [TaskInput]
+  /// The run's history as the step's history policy lets through, oldest first.
+  public var history: [HistoryMessage]
+  /// Heartbeat at least this often (HeartbeatTask), or the attempt fails; 0:
+  /// the step asks for no heartbeats.
+  public var heartbeatTimeoutMs: UInt32
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    taskID: String = "",
+    task: String = "",
+    workflowID: String = "",
+    workflow: String = "",
+    step: String = "",
+    attempt: UInt32 = 0,
+    idempotencyKey: String = "",
+    stepKey: String = "",
+    deadlineUnixMs: Int64 = 0,
+    configJSON: String = "",
+    inputs: [TaskInput] = [],
+    history: [HistoryMessage] = [],
+    heartbeatTimeoutMs: UInt32 = 0
+  ) {
+    self.taskID = taskID
+    self.task = task
+    self.workflowID = workflowID
+    self.workflow = workflow
+    self.step = step
+    self.attempt = attempt
+    self.idempotencyKey = idempotencyKey
+    self.stepKey = stepKey
+    self.deadlineUnixMs = deadlineUnixMs
+    self.configJSON = configJSON
+    self.inputs = inputs
+    self.history = history
+    self.heartbeatTimeoutMs = heartbeatTimeoutMs
+  }
+}
+
+/// A task a worker must stop.
+///
+/// `resumable.v1.TaskCancelled`.
+public struct TaskCancelled: Hashable, Sendable {
+  /// The task's id (StepTask.task_id).
+  public var taskID: String
+  /// Why: the run was cancelled, the attempt's lease was lost, it timed out, …
+  public var reason: String
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    taskID: String = "",
+    reason: String = ""
+  ) {
+    self.taskID = taskID
+    self.reason = reason
+  }
+}
+
+/// One declared input of a task.
+///
+/// `resumable.v1.TaskInput`.
+public struct TaskInput: Hashable, Sendable {
+  /// `input`, or the name of an earlier step.
+  public var name: String
+  /// The stored bytes (JSON by default).
+  public var data: [UInt8]
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    name: String = "",
+    data: [UInt8] = []
+  ) {
+    self.name = name
+    self.data = data
+  }
+}
+
 /// Tokens and money. Money is integer micro-dollars (1 USD = 1,000,000).
 ///
 /// `resumable.v1.Usage`.
@@ -1011,6 +1287,49 @@ public struct WatchWorkflowResponse: Hashable, Sendable {
   }
 }
 
+/// A connected worker.
+///
+/// `resumable.v1.WorkerInfo`.
+public struct WorkerInfo: Hashable, Sendable {
+  /// The id the server gave it (ConnectWorkerResponse.worker_id).
+  public var workerID: String
+  /// Its label (ConnectWorkerRequest.name).
+  public var name: String
+  /// The task names it serves.
+  public var tasks: [String]
+  /// How many tasks it runs at once.
+  public var slots: UInt32
+  /// Tasks it holds now.
+  public var inFlight: UInt32
+  /// When it connected, in Unix milliseconds.
+  public var connectedAtMs: Int64
+  /// Tasks it has been given since it connected.
+  public var dispatched: UInt64
+  /// The process id of its connection's peer (SO_PEERCRED); 0 when unknown.
+  public var pid: Int32
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    workerID: String = "",
+    name: String = "",
+    tasks: [String] = [],
+    slots: UInt32 = 0,
+    inFlight: UInt32 = 0,
+    connectedAtMs: Int64 = 0,
+    dispatched: UInt64 = 0,
+    pid: Int32 = 0
+  ) {
+    self.workerID = workerID
+    self.name = name
+    self.tasks = tasks
+    self.slots = slots
+    self.inFlight = inFlight
+    self.connectedAtMs = connectedAtMs
+    self.dispatched = dispatched
+    self.pid = pid
+  }
+}
+
 /// The methods. Requests and responses travel inside `Envelope.payload`.
 ///
 /// The methods of `service Resumable`, by the name carried in `Envelope.method`.
@@ -1059,11 +1378,43 @@ public enum Method: String, Sendable, CaseIterable {
   ///
   /// `RegisterWorkflowsRequest` → `RegisterWorkflowsResponse`.
   case registerWorkflows = "RegisterWorkflows"
+  /// A worker's task feed: the worker declares the tasks it serves and its
+  /// slots, and receives step tasks for as long as the stream lasts. The first
+  /// frame confirms the registration (`worker_id`); each later one carries a
+  /// task to run, or the cancellation of one it holds. A step with
+  /// `plugin: worker` is dispatched to the workers connected to the server
+  /// that drives its run, never more tasks at once to a worker than its slots.
+  /// When the stream ends (the connection closes), the worker's tasks in
+  /// flight fail at once as retryable ("worker disconnected") and go to
+  /// another worker under the step's retry policy. The server ends the stream
+  /// (UNAVAILABLE) when it shuts down, once its runs have stopped.
+  ///
+  /// `ConnectWorkerRequest` → a stream of `ConnectWorkerResponse`: several response frames,
+  /// the last with `endOfStream`.
+  case connectWorker = "ConnectWorker"
+  /// Completes a task: its artifact, usage and history are committed by the
+  /// server (the fenced atomic commit), unless the attempt was abandoned.
+  ///
+  /// `CompleteTaskRequest` → `CompleteTaskResponse`.
+  case completeTask = "CompleteTask"
+  /// Fails a task's attempt; the step's retry policy decides what follows.
+  ///
+  /// `FailTaskRequest` → `FailTaskResponse`.
+  case failTask = "FailTask"
+  /// Tells the server a task is still being worked on (steps with
+  /// `heartbeat_timeout_ms` fail an attempt whose worker stops heartbeating).
+  ///
+  /// `HeartbeatTaskRequest` → `HeartbeatTaskResponse`.
+  case heartbeatTask = "HeartbeatTask"
+  /// The workers connected to this server, with their tasks, slots and tasks in flight.
+  ///
+  /// `ListWorkersRequest` → `ListWorkersResponse`.
+  case listWorkers = "ListWorkers"
 
   /// Whether the method answers with a stream of frames rather than one.
   public var isServerStreaming: Bool {
     switch self {
-    case .watchWorkflow: true
+    case .watchWorkflow, .connectWorker: true
     default: false
     }
   }
@@ -1153,5 +1504,39 @@ extension ResumableUnaryCalls {
     _ request: RegisterWorkflowsRequest, timeout: Duration? = nil
   ) async throws(CallError) -> RegisterWorkflowsResponse {
     try await call(.registerWorkflows, request, timeout: timeout)
+  }
+
+  /// Completes a task: its artifact, usage and history are committed by the
+  /// server (the fenced atomic commit), unless the attempt was abandoned.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func completeTask(
+    _ request: CompleteTaskRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> CompleteTaskResponse {
+    try await call(.completeTask, request, timeout: timeout)
+  }
+
+  /// Fails a task's attempt; the step's retry policy decides what follows.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func failTask(
+    _ request: FailTaskRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> FailTaskResponse {
+    try await call(.failTask, request, timeout: timeout)
+  }
+
+  /// Tells the server a task is still being worked on (steps with
+  /// `heartbeat_timeout_ms` fail an attempt whose worker stops heartbeating).
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func heartbeatTask(
+    _ request: HeartbeatTaskRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> HeartbeatTaskResponse {
+    try await call(.heartbeatTask, request, timeout: timeout)
+  }
+
+  /// The workers connected to this server, with their tasks, slots and tasks in flight.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func listWorkers(
+    _ request: ListWorkersRequest = ListWorkersRequest(), timeout: Duration? = nil
+  ) async throws(CallError) -> ListWorkersResponse {
+    try await call(.listWorkers, request, timeout: timeout)
   }
 }

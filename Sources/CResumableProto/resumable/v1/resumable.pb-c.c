@@ -1357,6 +1357,636 @@ void   resumable__v1__register_workflows_response__free_unpacked
   assert(message->base.descriptor == &resumable__v1__register_workflows_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   resumable__v1__connect_worker_request__init
+                     (Resumable__V1__ConnectWorkerRequest         *message)
+{
+  static const Resumable__V1__ConnectWorkerRequest init_value = RESUMABLE__V1__CONNECT_WORKER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__connect_worker_request__get_packed_size
+                     (const Resumable__V1__ConnectWorkerRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__connect_worker_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__connect_worker_request__pack
+                     (const Resumable__V1__ConnectWorkerRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__connect_worker_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__connect_worker_request__pack_to_buffer
+                     (const Resumable__V1__ConnectWorkerRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__connect_worker_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ConnectWorkerRequest *
+       resumable__v1__connect_worker_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ConnectWorkerRequest *)
+     protobuf_c_message_unpack (&resumable__v1__connect_worker_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__connect_worker_request__free_unpacked
+                     (Resumable__V1__ConnectWorkerRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__connect_worker_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__connect_worker_response__init
+                     (Resumable__V1__ConnectWorkerResponse         *message)
+{
+  static const Resumable__V1__ConnectWorkerResponse init_value = RESUMABLE__V1__CONNECT_WORKER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__connect_worker_response__get_packed_size
+                     (const Resumable__V1__ConnectWorkerResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__connect_worker_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__connect_worker_response__pack
+                     (const Resumable__V1__ConnectWorkerResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__connect_worker_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__connect_worker_response__pack_to_buffer
+                     (const Resumable__V1__ConnectWorkerResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__connect_worker_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ConnectWorkerResponse *
+       resumable__v1__connect_worker_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ConnectWorkerResponse *)
+     protobuf_c_message_unpack (&resumable__v1__connect_worker_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__connect_worker_response__free_unpacked
+                     (Resumable__V1__ConnectWorkerResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__connect_worker_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__step_task__init
+                     (Resumable__V1__StepTask         *message)
+{
+  static const Resumable__V1__StepTask init_value = RESUMABLE__V1__STEP_TASK__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__step_task__get_packed_size
+                     (const Resumable__V1__StepTask *message)
+{
+  assert(message->base.descriptor == &resumable__v1__step_task__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__step_task__pack
+                     (const Resumable__V1__StepTask *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__step_task__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__step_task__pack_to_buffer
+                     (const Resumable__V1__StepTask *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__step_task__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__StepTask *
+       resumable__v1__step_task__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__StepTask *)
+     protobuf_c_message_unpack (&resumable__v1__step_task__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__step_task__free_unpacked
+                     (Resumable__V1__StepTask *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__step_task__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__task_input__init
+                     (Resumable__V1__TaskInput         *message)
+{
+  static const Resumable__V1__TaskInput init_value = RESUMABLE__V1__TASK_INPUT__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__task_input__get_packed_size
+                     (const Resumable__V1__TaskInput *message)
+{
+  assert(message->base.descriptor == &resumable__v1__task_input__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__task_input__pack
+                     (const Resumable__V1__TaskInput *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__task_input__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__task_input__pack_to_buffer
+                     (const Resumable__V1__TaskInput *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__task_input__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__TaskInput *
+       resumable__v1__task_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__TaskInput *)
+     protobuf_c_message_unpack (&resumable__v1__task_input__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__task_input__free_unpacked
+                     (Resumable__V1__TaskInput *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__task_input__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__task_cancelled__init
+                     (Resumable__V1__TaskCancelled         *message)
+{
+  static const Resumable__V1__TaskCancelled init_value = RESUMABLE__V1__TASK_CANCELLED__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__task_cancelled__get_packed_size
+                     (const Resumable__V1__TaskCancelled *message)
+{
+  assert(message->base.descriptor == &resumable__v1__task_cancelled__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__task_cancelled__pack
+                     (const Resumable__V1__TaskCancelled *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__task_cancelled__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__task_cancelled__pack_to_buffer
+                     (const Resumable__V1__TaskCancelled *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__task_cancelled__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__TaskCancelled *
+       resumable__v1__task_cancelled__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__TaskCancelled *)
+     protobuf_c_message_unpack (&resumable__v1__task_cancelled__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__task_cancelled__free_unpacked
+                     (Resumable__V1__TaskCancelled *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__task_cancelled__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__complete_task_request__init
+                     (Resumable__V1__CompleteTaskRequest         *message)
+{
+  static const Resumable__V1__CompleteTaskRequest init_value = RESUMABLE__V1__COMPLETE_TASK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__complete_task_request__get_packed_size
+                     (const Resumable__V1__CompleteTaskRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__complete_task_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__complete_task_request__pack
+                     (const Resumable__V1__CompleteTaskRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__complete_task_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__complete_task_request__pack_to_buffer
+                     (const Resumable__V1__CompleteTaskRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__complete_task_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__CompleteTaskRequest *
+       resumable__v1__complete_task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__CompleteTaskRequest *)
+     protobuf_c_message_unpack (&resumable__v1__complete_task_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__complete_task_request__free_unpacked
+                     (Resumable__V1__CompleteTaskRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__complete_task_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__complete_task_response__init
+                     (Resumable__V1__CompleteTaskResponse         *message)
+{
+  static const Resumable__V1__CompleteTaskResponse init_value = RESUMABLE__V1__COMPLETE_TASK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__complete_task_response__get_packed_size
+                     (const Resumable__V1__CompleteTaskResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__complete_task_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__complete_task_response__pack
+                     (const Resumable__V1__CompleteTaskResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__complete_task_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__complete_task_response__pack_to_buffer
+                     (const Resumable__V1__CompleteTaskResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__complete_task_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__CompleteTaskResponse *
+       resumable__v1__complete_task_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__CompleteTaskResponse *)
+     protobuf_c_message_unpack (&resumable__v1__complete_task_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__complete_task_response__free_unpacked
+                     (Resumable__V1__CompleteTaskResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__complete_task_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__fail_task_request__init
+                     (Resumable__V1__FailTaskRequest         *message)
+{
+  static const Resumable__V1__FailTaskRequest init_value = RESUMABLE__V1__FAIL_TASK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__fail_task_request__get_packed_size
+                     (const Resumable__V1__FailTaskRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__fail_task_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__fail_task_request__pack
+                     (const Resumable__V1__FailTaskRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__fail_task_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__fail_task_request__pack_to_buffer
+                     (const Resumable__V1__FailTaskRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__fail_task_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__FailTaskRequest *
+       resumable__v1__fail_task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__FailTaskRequest *)
+     protobuf_c_message_unpack (&resumable__v1__fail_task_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__fail_task_request__free_unpacked
+                     (Resumable__V1__FailTaskRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__fail_task_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__fail_task_response__init
+                     (Resumable__V1__FailTaskResponse         *message)
+{
+  static const Resumable__V1__FailTaskResponse init_value = RESUMABLE__V1__FAIL_TASK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__fail_task_response__get_packed_size
+                     (const Resumable__V1__FailTaskResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__fail_task_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__fail_task_response__pack
+                     (const Resumable__V1__FailTaskResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__fail_task_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__fail_task_response__pack_to_buffer
+                     (const Resumable__V1__FailTaskResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__fail_task_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__FailTaskResponse *
+       resumable__v1__fail_task_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__FailTaskResponse *)
+     protobuf_c_message_unpack (&resumable__v1__fail_task_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__fail_task_response__free_unpacked
+                     (Resumable__V1__FailTaskResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__fail_task_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__heartbeat_task_request__init
+                     (Resumable__V1__HeartbeatTaskRequest         *message)
+{
+  static const Resumable__V1__HeartbeatTaskRequest init_value = RESUMABLE__V1__HEARTBEAT_TASK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__heartbeat_task_request__get_packed_size
+                     (const Resumable__V1__HeartbeatTaskRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__heartbeat_task_request__pack
+                     (const Resumable__V1__HeartbeatTaskRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__heartbeat_task_request__pack_to_buffer
+                     (const Resumable__V1__HeartbeatTaskRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__HeartbeatTaskRequest *
+       resumable__v1__heartbeat_task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__HeartbeatTaskRequest *)
+     protobuf_c_message_unpack (&resumable__v1__heartbeat_task_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__heartbeat_task_request__free_unpacked
+                     (Resumable__V1__HeartbeatTaskRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__heartbeat_task_response__init
+                     (Resumable__V1__HeartbeatTaskResponse         *message)
+{
+  static const Resumable__V1__HeartbeatTaskResponse init_value = RESUMABLE__V1__HEARTBEAT_TASK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__heartbeat_task_response__get_packed_size
+                     (const Resumable__V1__HeartbeatTaskResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__heartbeat_task_response__pack
+                     (const Resumable__V1__HeartbeatTaskResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__heartbeat_task_response__pack_to_buffer
+                     (const Resumable__V1__HeartbeatTaskResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__HeartbeatTaskResponse *
+       resumable__v1__heartbeat_task_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__HeartbeatTaskResponse *)
+     protobuf_c_message_unpack (&resumable__v1__heartbeat_task_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__heartbeat_task_response__free_unpacked
+                     (Resumable__V1__HeartbeatTaskResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__heartbeat_task_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__list_workers_request__init
+                     (Resumable__V1__ListWorkersRequest         *message)
+{
+  static const Resumable__V1__ListWorkersRequest init_value = RESUMABLE__V1__LIST_WORKERS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__list_workers_request__get_packed_size
+                     (const Resumable__V1__ListWorkersRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workers_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__list_workers_request__pack
+                     (const Resumable__V1__ListWorkersRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workers_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__list_workers_request__pack_to_buffer
+                     (const Resumable__V1__ListWorkersRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workers_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ListWorkersRequest *
+       resumable__v1__list_workers_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ListWorkersRequest *)
+     protobuf_c_message_unpack (&resumable__v1__list_workers_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__list_workers_request__free_unpacked
+                     (Resumable__V1__ListWorkersRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__list_workers_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__worker_info__init
+                     (Resumable__V1__WorkerInfo         *message)
+{
+  static const Resumable__V1__WorkerInfo init_value = RESUMABLE__V1__WORKER_INFO__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__worker_info__get_packed_size
+                     (const Resumable__V1__WorkerInfo *message)
+{
+  assert(message->base.descriptor == &resumable__v1__worker_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__worker_info__pack
+                     (const Resumable__V1__WorkerInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__worker_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__worker_info__pack_to_buffer
+                     (const Resumable__V1__WorkerInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__worker_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__WorkerInfo *
+       resumable__v1__worker_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__WorkerInfo *)
+     protobuf_c_message_unpack (&resumable__v1__worker_info__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__worker_info__free_unpacked
+                     (Resumable__V1__WorkerInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__worker_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__list_workers_response__init
+                     (Resumable__V1__ListWorkersResponse         *message)
+{
+  static const Resumable__V1__ListWorkersResponse init_value = RESUMABLE__V1__LIST_WORKERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__list_workers_response__get_packed_size
+                     (const Resumable__V1__ListWorkersResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workers_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__list_workers_response__pack
+                     (const Resumable__V1__ListWorkersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workers_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__list_workers_response__pack_to_buffer
+                     (const Resumable__V1__ListWorkersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__list_workers_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__ListWorkersResponse *
+       resumable__v1__list_workers_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__ListWorkersResponse *)
+     protobuf_c_message_unpack (&resumable__v1__list_workers_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__list_workers_response__free_unpacked
+                     (Resumable__V1__ListWorkersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__list_workers_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor resumable__v1__envelope__field_descriptors[8] =
 {
   {
@@ -3712,6 +4342,874 @@ const ProtobufCMessageDescriptor resumable__v1__register_workflows_response__des
   (ProtobufCMessageInit) resumable__v1__register_workflows_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor resumable__v1__connect_worker_request__field_descriptors[3] =
+{
+  {
+    "tasks",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Resumable__V1__ConnectWorkerRequest, n_tasks),
+    offsetof(Resumable__V1__ConnectWorkerRequest, tasks),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slots",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ConnectWorkerRequest, slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ConnectWorkerRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__connect_worker_request__field_indices_by_name[] = {
+  2,   /* field[2] = name */
+  1,   /* field[1] = slots */
+  0,   /* field[0] = tasks */
+};
+static const ProtobufCIntRange resumable__v1__connect_worker_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor resumable__v1__connect_worker_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ConnectWorkerRequest",
+  "ConnectWorkerRequest",
+  "Resumable__V1__ConnectWorkerRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__ConnectWorkerRequest),
+  3,
+  resumable__v1__connect_worker_request__field_descriptors,
+  resumable__v1__connect_worker_request__field_indices_by_name,
+  1,  resumable__v1__connect_worker_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__connect_worker_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__connect_worker_response__field_descriptors[3] =
+{
+  {
+    "worker_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ConnectWorkerResponse, worker_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ConnectWorkerResponse, task),
+    &resumable__v1__step_task__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cancelled",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__ConnectWorkerResponse, cancelled),
+    &resumable__v1__task_cancelled__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__connect_worker_response__field_indices_by_name[] = {
+  2,   /* field[2] = cancelled */
+  1,   /* field[1] = task */
+  0,   /* field[0] = worker_id */
+};
+static const ProtobufCIntRange resumable__v1__connect_worker_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor resumable__v1__connect_worker_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ConnectWorkerResponse",
+  "ConnectWorkerResponse",
+  "Resumable__V1__ConnectWorkerResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__ConnectWorkerResponse),
+  3,
+  resumable__v1__connect_worker_response__field_descriptors,
+  resumable__v1__connect_worker_response__field_indices_by_name,
+  1,  resumable__v1__connect_worker_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__connect_worker_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__step_task__field_descriptors[13] =
+{
+  {
+    "task_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, task_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workflow_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, workflow_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workflow",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, workflow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempt",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, attempt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "idempotency_key",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step_key",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, step_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deadline_unix_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, deadline_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "config_json",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, config_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inputs",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__StepTask, n_inputs),
+    offsetof(Resumable__V1__StepTask, inputs),
+    &resumable__v1__task_input__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__StepTask, n_history),
+    offsetof(Resumable__V1__StepTask, history),
+    &resumable__v1__history_message__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "heartbeat_timeout_ms",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepTask, heartbeat_timeout_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__step_task__field_indices_by_name[] = {
+  5,   /* field[5] = attempt */
+  9,   /* field[9] = config_json */
+  8,   /* field[8] = deadline_unix_ms */
+  12,   /* field[12] = heartbeat_timeout_ms */
+  11,   /* field[11] = history */
+  6,   /* field[6] = idempotency_key */
+  10,   /* field[10] = inputs */
+  4,   /* field[4] = step */
+  7,   /* field[7] = step_key */
+  1,   /* field[1] = task */
+  0,   /* field[0] = task_id */
+  3,   /* field[3] = workflow */
+  2,   /* field[2] = workflow_id */
+};
+static const ProtobufCIntRange resumable__v1__step_task__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 13 }
+};
+const ProtobufCMessageDescriptor resumable__v1__step_task__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.StepTask",
+  "StepTask",
+  "Resumable__V1__StepTask",
+  "resumable.v1",
+  sizeof(Resumable__V1__StepTask),
+  13,
+  resumable__v1__step_task__field_descriptors,
+  resumable__v1__step_task__field_indices_by_name,
+  1,  resumable__v1__step_task__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__step_task__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__task_input__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__TaskInput, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__TaskInput, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__task_input__field_indices_by_name[] = {
+  1,   /* field[1] = data */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange resumable__v1__task_input__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor resumable__v1__task_input__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.TaskInput",
+  "TaskInput",
+  "Resumable__V1__TaskInput",
+  "resumable.v1",
+  sizeof(Resumable__V1__TaskInput),
+  2,
+  resumable__v1__task_input__field_descriptors,
+  resumable__v1__task_input__field_indices_by_name,
+  1,  resumable__v1__task_input__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__task_input__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__task_cancelled__field_descriptors[2] =
+{
+  {
+    "task_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__TaskCancelled, task_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__TaskCancelled, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__task_cancelled__field_indices_by_name[] = {
+  1,   /* field[1] = reason */
+  0,   /* field[0] = task_id */
+};
+static const ProtobufCIntRange resumable__v1__task_cancelled__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor resumable__v1__task_cancelled__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.TaskCancelled",
+  "TaskCancelled",
+  "Resumable__V1__TaskCancelled",
+  "resumable.v1",
+  sizeof(Resumable__V1__TaskCancelled),
+  2,
+  resumable__v1__task_cancelled__field_descriptors,
+  resumable__v1__task_cancelled__field_indices_by_name,
+  1,  resumable__v1__task_cancelled__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__task_cancelled__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__complete_task_request__field_descriptors[4] =
+{
+  {
+    "task_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CompleteTaskRequest, task_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "artifact",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CompleteTaskRequest, artifact),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "usage",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CompleteTaskRequest, usage),
+    &resumable__v1__usage__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__CompleteTaskRequest, n_history),
+    offsetof(Resumable__V1__CompleteTaskRequest, history),
+    &resumable__v1__history_message__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__complete_task_request__field_indices_by_name[] = {
+  1,   /* field[1] = artifact */
+  3,   /* field[3] = history */
+  0,   /* field[0] = task_id */
+  2,   /* field[2] = usage */
+};
+static const ProtobufCIntRange resumable__v1__complete_task_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor resumable__v1__complete_task_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.CompleteTaskRequest",
+  "CompleteTaskRequest",
+  "Resumable__V1__CompleteTaskRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__CompleteTaskRequest),
+  4,
+  resumable__v1__complete_task_request__field_descriptors,
+  resumable__v1__complete_task_request__field_indices_by_name,
+  1,  resumable__v1__complete_task_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__complete_task_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define resumable__v1__complete_task_response__field_descriptors NULL
+#define resumable__v1__complete_task_response__field_indices_by_name NULL
+#define resumable__v1__complete_task_response__number_ranges NULL
+const ProtobufCMessageDescriptor resumable__v1__complete_task_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.CompleteTaskResponse",
+  "CompleteTaskResponse",
+  "Resumable__V1__CompleteTaskResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__CompleteTaskResponse),
+  0,
+  resumable__v1__complete_task_response__field_descriptors,
+  resumable__v1__complete_task_response__field_indices_by_name,
+  0,  resumable__v1__complete_task_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__complete_task_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__fail_task_request__field_descriptors[5] =
+{
+  {
+    "task_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__FailTaskRequest, task_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__FailTaskRequest, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error_class",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__FailTaskRequest, error_class),
+    &resumable__v1__error_class__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "retry_after_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__FailTaskRequest, retry_after_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "usage",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__FailTaskRequest, usage),
+    &resumable__v1__usage__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__fail_task_request__field_indices_by_name[] = {
+  2,   /* field[2] = error_class */
+  1,   /* field[1] = message */
+  3,   /* field[3] = retry_after_ms */
+  0,   /* field[0] = task_id */
+  4,   /* field[4] = usage */
+};
+static const ProtobufCIntRange resumable__v1__fail_task_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor resumable__v1__fail_task_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.FailTaskRequest",
+  "FailTaskRequest",
+  "Resumable__V1__FailTaskRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__FailTaskRequest),
+  5,
+  resumable__v1__fail_task_request__field_descriptors,
+  resumable__v1__fail_task_request__field_indices_by_name,
+  1,  resumable__v1__fail_task_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__fail_task_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define resumable__v1__fail_task_response__field_descriptors NULL
+#define resumable__v1__fail_task_response__field_indices_by_name NULL
+#define resumable__v1__fail_task_response__number_ranges NULL
+const ProtobufCMessageDescriptor resumable__v1__fail_task_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.FailTaskResponse",
+  "FailTaskResponse",
+  "Resumable__V1__FailTaskResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__FailTaskResponse),
+  0,
+  resumable__v1__fail_task_response__field_descriptors,
+  resumable__v1__fail_task_response__field_indices_by_name,
+  0,  resumable__v1__fail_task_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__fail_task_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__heartbeat_task_request__field_descriptors[1] =
+{
+  {
+    "task_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HeartbeatTaskRequest, task_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__heartbeat_task_request__field_indices_by_name[] = {
+  0,   /* field[0] = task_id */
+};
+static const ProtobufCIntRange resumable__v1__heartbeat_task_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__heartbeat_task_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.HeartbeatTaskRequest",
+  "HeartbeatTaskRequest",
+  "Resumable__V1__HeartbeatTaskRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__HeartbeatTaskRequest),
+  1,
+  resumable__v1__heartbeat_task_request__field_descriptors,
+  resumable__v1__heartbeat_task_request__field_indices_by_name,
+  1,  resumable__v1__heartbeat_task_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__heartbeat_task_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define resumable__v1__heartbeat_task_response__field_descriptors NULL
+#define resumable__v1__heartbeat_task_response__field_indices_by_name NULL
+#define resumable__v1__heartbeat_task_response__number_ranges NULL
+const ProtobufCMessageDescriptor resumable__v1__heartbeat_task_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.HeartbeatTaskResponse",
+  "HeartbeatTaskResponse",
+  "Resumable__V1__HeartbeatTaskResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__HeartbeatTaskResponse),
+  0,
+  resumable__v1__heartbeat_task_response__field_descriptors,
+  resumable__v1__heartbeat_task_response__field_indices_by_name,
+  0,  resumable__v1__heartbeat_task_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__heartbeat_task_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define resumable__v1__list_workers_request__field_descriptors NULL
+#define resumable__v1__list_workers_request__field_indices_by_name NULL
+#define resumable__v1__list_workers_request__number_ranges NULL
+const ProtobufCMessageDescriptor resumable__v1__list_workers_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ListWorkersRequest",
+  "ListWorkersRequest",
+  "Resumable__V1__ListWorkersRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__ListWorkersRequest),
+  0,
+  resumable__v1__list_workers_request__field_descriptors,
+  resumable__v1__list_workers_request__field_indices_by_name,
+  0,  resumable__v1__list_workers_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__list_workers_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__worker_info__field_descriptors[8] =
+{
+  {
+    "worker_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, worker_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tasks",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Resumable__V1__WorkerInfo, n_tasks),
+    offsetof(Resumable__V1__WorkerInfo, tasks),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slots",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_flight",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, in_flight),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connected_at_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, connected_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dispatched",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, dispatched),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__worker_info__field_indices_by_name[] = {
+  5,   /* field[5] = connected_at_ms */
+  6,   /* field[6] = dispatched */
+  4,   /* field[4] = in_flight */
+  1,   /* field[1] = name */
+  7,   /* field[7] = pid */
+  3,   /* field[3] = slots */
+  2,   /* field[2] = tasks */
+  0,   /* field[0] = worker_id */
+};
+static const ProtobufCIntRange resumable__v1__worker_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor resumable__v1__worker_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.WorkerInfo",
+  "WorkerInfo",
+  "Resumable__V1__WorkerInfo",
+  "resumable.v1",
+  sizeof(Resumable__V1__WorkerInfo),
+  8,
+  resumable__v1__worker_info__field_descriptors,
+  resumable__v1__worker_info__field_indices_by_name,
+  1,  resumable__v1__worker_info__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__worker_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__list_workers_response__field_descriptors[1] =
+{
+  {
+    "workers",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__ListWorkersResponse, n_workers),
+    offsetof(Resumable__V1__ListWorkersResponse, workers),
+    &resumable__v1__worker_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__list_workers_response__field_indices_by_name[] = {
+  0,   /* field[0] = workers */
+};
+static const ProtobufCIntRange resumable__v1__list_workers_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__list_workers_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.ListWorkersResponse",
+  "ListWorkersResponse",
+  "Resumable__V1__ListWorkersResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__ListWorkersResponse),
+  1,
+  resumable__v1__list_workers_response__field_descriptors,
+  resumable__v1__list_workers_response__field_indices_by_name,
+  1,  resumable__v1__list_workers_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__list_workers_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue resumable__v1__status_code__enum_values_by_number[17] =
 {
   { "STATUS_CODE_OK", "RESUMABLE__V1__STATUS_CODE__STATUS_CODE_OK", 0 },
@@ -3904,7 +5402,7 @@ const ProtobufCEnumDescriptor resumable__v1__error_class__descriptor =
   resumable__v1__error_class__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[9] =
+static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[14] =
 {
   { "StartWorkflow", &resumable__v1__start_workflow_request__descriptor, &resumable__v1__start_workflow_response__descriptor },
   { "ResumeWorkflow", &resumable__v1__resume_workflow_request__descriptor, &resumable__v1__resume_workflow_response__descriptor },
@@ -3915,12 +5413,22 @@ static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descript
   { "WatchWorkflow", &resumable__v1__watch_workflow_request__descriptor, &resumable__v1__watch_workflow_response__descriptor },
   { "Health", &resumable__v1__health_request__descriptor, &resumable__v1__health_response__descriptor },
   { "RegisterWorkflows", &resumable__v1__register_workflows_request__descriptor, &resumable__v1__register_workflows_response__descriptor },
+  { "ConnectWorker", &resumable__v1__connect_worker_request__descriptor, &resumable__v1__connect_worker_response__descriptor },
+  { "CompleteTask", &resumable__v1__complete_task_request__descriptor, &resumable__v1__complete_task_response__descriptor },
+  { "FailTask", &resumable__v1__fail_task_request__descriptor, &resumable__v1__fail_task_response__descriptor },
+  { "HeartbeatTask", &resumable__v1__heartbeat_task_request__descriptor, &resumable__v1__heartbeat_task_response__descriptor },
+  { "ListWorkers", &resumable__v1__list_workers_request__descriptor, &resumable__v1__list_workers_response__descriptor },
 };
 const unsigned resumable__v1__resumable__method_indices_by_name[] = {
   5,        /* ApproveStep */
   4,        /* CancelWorkflow */
+  10,        /* CompleteTask */
+  9,        /* ConnectWorker */
+  11,        /* FailTask */
   2,        /* GetState */
   7,        /* Health */
+  12,        /* HeartbeatTask */
+  13,        /* ListWorkers */
   3,        /* ListWorkflows */
   8,        /* RegisterWorkflows */
   1,        /* ResumeWorkflow */
@@ -3934,7 +5442,7 @@ const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor =
   "Resumable",
   "Resumable__V1__Resumable",
   "resumable.v1",
-  9,
+  14,
   resumable__v1__resumable__method_descriptors,
   resumable__v1__resumable__method_indices_by_name
 };
@@ -4009,6 +5517,46 @@ void resumable__v1__resumable__register_workflows(ProtobufCService *service,
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
   service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__connect_worker(ProtobufCService *service,
+                                              const Resumable__V1__ConnectWorkerRequest *input,
+                                              Resumable__V1__ConnectWorkerResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__complete_task(ProtobufCService *service,
+                                             const Resumable__V1__CompleteTaskRequest *input,
+                                             Resumable__V1__CompleteTaskResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__fail_task(ProtobufCService *service,
+                                         const Resumable__V1__FailTaskRequest *input,
+                                         Resumable__V1__FailTaskResponse_Closure closure,
+                                         void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__heartbeat_task(ProtobufCService *service,
+                                              const Resumable__V1__HeartbeatTaskRequest *input,
+                                              Resumable__V1__HeartbeatTaskResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__list_workers(ProtobufCService *service,
+                                            const Resumable__V1__ListWorkersRequest *input,
+                                            Resumable__V1__ListWorkersResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
                                      Resumable__V1__Resumable_ServiceDestroy destroy)

@@ -45,6 +45,20 @@ typedef struct Resumable__V1__HealthResponse Resumable__V1__HealthResponse;
 typedef struct Resumable__V1__RegisterWorkflowsRequest Resumable__V1__RegisterWorkflowsRequest;
 typedef struct Resumable__V1__RegisteredWorkflow Resumable__V1__RegisteredWorkflow;
 typedef struct Resumable__V1__RegisterWorkflowsResponse Resumable__V1__RegisterWorkflowsResponse;
+typedef struct Resumable__V1__ConnectWorkerRequest Resumable__V1__ConnectWorkerRequest;
+typedef struct Resumable__V1__ConnectWorkerResponse Resumable__V1__ConnectWorkerResponse;
+typedef struct Resumable__V1__StepTask Resumable__V1__StepTask;
+typedef struct Resumable__V1__TaskInput Resumable__V1__TaskInput;
+typedef struct Resumable__V1__TaskCancelled Resumable__V1__TaskCancelled;
+typedef struct Resumable__V1__CompleteTaskRequest Resumable__V1__CompleteTaskRequest;
+typedef struct Resumable__V1__CompleteTaskResponse Resumable__V1__CompleteTaskResponse;
+typedef struct Resumable__V1__FailTaskRequest Resumable__V1__FailTaskRequest;
+typedef struct Resumable__V1__FailTaskResponse Resumable__V1__FailTaskResponse;
+typedef struct Resumable__V1__HeartbeatTaskRequest Resumable__V1__HeartbeatTaskRequest;
+typedef struct Resumable__V1__HeartbeatTaskResponse Resumable__V1__HeartbeatTaskResponse;
+typedef struct Resumable__V1__ListWorkersRequest Resumable__V1__ListWorkersRequest;
+typedef struct Resumable__V1__WorkerInfo Resumable__V1__WorkerInfo;
+typedef struct Resumable__V1__ListWorkersResponse Resumable__V1__ListWorkersResponse;
 
 
 /* --- enums --- */
@@ -1123,6 +1137,357 @@ struct  Resumable__V1__RegisterWorkflowsResponse
     , 0,NULL }
 
 
+/*
+ * Opens a worker's task feed (ConnectWorker).
+ */
+struct  Resumable__V1__ConnectWorkerRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The task names the worker serves: 1 to 1,000 of them, each 1 to 128
+   * bytes. A step with `plugin: worker` names its task in `config.task`
+   * (by default, the step's name).
+   */
+  size_t n_tasks;
+  char **tasks;
+  /*
+   * How many tasks the worker runs at once: 1 to 10,000. It is never given more.
+   */
+  uint32_t slots;
+  /*
+   * A label for people (a host name, a process id): `resumable workers` shows it.
+   */
+  char *name;
+};
+#define RESUMABLE__V1__CONNECT_WORKER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__connect_worker_request__descriptor) \
+    , 0,NULL, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One frame of a worker's task feed: exactly one of its fields is set.
+ */
+struct  Resumable__V1__ConnectWorkerResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The first frame: the id the server gave this worker.
+   */
+  char *worker_id;
+  /*
+   * A task to run; answer it with CompleteTask or FailTask.
+   */
+  Resumable__V1__StepTask *task;
+  /*
+   * A task the worker holds whose attempt was abandoned (the run was
+   * cancelled, its lease was lost, its deadline passed): stop working on it.
+   * Anything sent for it later is refused with FAILED_PRECONDITION.
+   */
+  Resumable__V1__TaskCancelled *cancelled;
+};
+#define RESUMABLE__V1__CONNECT_WORKER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__connect_worker_response__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, NULL }
+
+
+/*
+ * One attempt of one step, given to a worker.
+ */
+struct  Resumable__V1__StepTask
+{
+  ProtobufCMessage base;
+  /*
+   * Names this attempt in CompleteTask, FailTask and HeartbeatTask: every
+   * answer is checked against the attempt it was given for.
+   */
+  char *task_id;
+  /*
+   * The task name the step asked for (one the worker declared).
+   */
+  char *task;
+  /*
+   * The run's id.
+   */
+  char *workflow_id;
+  /*
+   * The workflow's name.
+   */
+  char *workflow;
+  /*
+   * The step's name.
+   */
+  char *step;
+  /*
+   * The attempt number within the run, from 1.
+   */
+  uint32_t attempt;
+  /*
+   * `workflow_id/step/attempt`: unique per attempt.
+   */
+  char *idempotency_key;
+  /*
+   * `workflow_id/step`: the same for every attempt and resume of the step,
+   * for side effects that must happen once.
+   */
+  char *step_key;
+  /*
+   * When the attempt times out, in Unix milliseconds; 0: no timeout.
+   */
+  int64_t deadline_unix_ms;
+  /*
+   * The step's `config` from the definition, as JSON.
+   */
+  char *config_json;
+  /*
+   * The step's declared inputs, and nothing else: `input` (the workflow's
+   * input) and the artifacts of the steps it names.
+   */
+  size_t n_inputs;
+  Resumable__V1__TaskInput **inputs;
+  /*
+   * The run's history as the step's history policy lets through, oldest first.
+   */
+  size_t n_history;
+  Resumable__V1__HistoryMessage **history;
+  /*
+   * Heartbeat at least this often (HeartbeatTask), or the attempt fails; 0:
+   * the step asks for no heartbeats.
+   */
+  uint32_t heartbeat_timeout_ms;
+};
+#define RESUMABLE__V1__STEP_TASK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__step_task__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
+
+
+/*
+ * One declared input of a task.
+ */
+struct  Resumable__V1__TaskInput
+{
+  ProtobufCMessage base;
+  /*
+   * `input`, or the name of an earlier step.
+   */
+  char *name;
+  /*
+   * The stored bytes (JSON by default).
+   */
+  ProtobufCBinaryData data;
+};
+#define RESUMABLE__V1__TASK_INPUT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__task_input__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+/*
+ * A task a worker must stop.
+ */
+struct  Resumable__V1__TaskCancelled
+{
+  ProtobufCMessage base;
+  /*
+   * The task's id (StepTask.task_id).
+   */
+  char *task_id;
+  /*
+   * Why: the run was cancelled, the attempt's lease was lost, it timed out, …
+   */
+  char *reason;
+};
+#define RESUMABLE__V1__TASK_CANCELLED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__task_cancelled__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A task's successful result.
+ */
+struct  Resumable__V1__CompleteTaskRequest
+{
+  ProtobufCMessage base;
+  /*
+   * StepTask.task_id.
+   */
+  char *task_id;
+  /*
+   * The step's artifact: JSON (anything else fails the step, non-retryable).
+   */
+  ProtobufCBinaryData artifact;
+  /*
+   * What the attempt cost.
+   */
+  Resumable__V1__Usage *usage;
+  /*
+   * Messages to append to the run's history when the step commits.
+   */
+  size_t n_history;
+  Resumable__V1__HistoryMessage **history;
+};
+#define RESUMABLE__V1__COMPLETE_TASK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__complete_task_request__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL}, NULL, 0,NULL }
+
+
+/*
+ * The result was taken; the server commits it.
+ */
+struct  Resumable__V1__CompleteTaskResponse
+{
+  ProtobufCMessage base;
+};
+#define RESUMABLE__V1__COMPLETE_TASK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__complete_task_response__descriptor) \
+     }
+
+
+/*
+ * A task's failed attempt.
+ */
+struct  Resumable__V1__FailTaskRequest
+{
+  ProtobufCMessage base;
+  /*
+   * StepTask.task_id.
+   */
+  char *task_id;
+  /*
+   * Stored as the step's last error: a message a person can act on.
+   */
+  char *message;
+  /*
+   * Whether a retry can help (UNSPECIFIED counts as RETRYABLE).
+   */
+  Resumable__V1__ErrorClass error_class;
+  /*
+   * RATE_LIMITED: the next attempt waits at least this long.
+   */
+  uint64_t retry_after_ms;
+  /*
+   * What the failed attempt cost: money spent is spent.
+   */
+  Resumable__V1__Usage *usage;
+};
+#define RESUMABLE__V1__FAIL_TASK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__fail_task_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED, 0, NULL }
+
+
+/*
+ * The failure was taken.
+ */
+struct  Resumable__V1__FailTaskResponse
+{
+  ProtobufCMessage base;
+};
+#define RESUMABLE__V1__FAIL_TASK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__fail_task_response__descriptor) \
+     }
+
+
+/*
+ * A task is still being worked on.
+ */
+struct  Resumable__V1__HeartbeatTaskRequest
+{
+  ProtobufCMessage base;
+  /*
+   * StepTask.task_id.
+   */
+  char *task_id;
+};
+#define RESUMABLE__V1__HEARTBEAT_TASK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__heartbeat_task_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * The attempt goes on. A stopped attempt (abandoned, cancelled) is answered
+ * FAILED_PRECONDITION instead: the worker should stop working on it.
+ */
+struct  Resumable__V1__HeartbeatTaskResponse
+{
+  ProtobufCMessage base;
+};
+#define RESUMABLE__V1__HEARTBEAT_TASK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__heartbeat_task_response__descriptor) \
+     }
+
+
+/*
+ * Lists the workers connected to this server; it has no fields.
+ */
+struct  Resumable__V1__ListWorkersRequest
+{
+  ProtobufCMessage base;
+};
+#define RESUMABLE__V1__LIST_WORKERS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__list_workers_request__descriptor) \
+     }
+
+
+/*
+ * A connected worker.
+ */
+struct  Resumable__V1__WorkerInfo
+{
+  ProtobufCMessage base;
+  /*
+   * The id the server gave it (ConnectWorkerResponse.worker_id).
+   */
+  char *worker_id;
+  /*
+   * Its label (ConnectWorkerRequest.name).
+   */
+  char *name;
+  /*
+   * The task names it serves.
+   */
+  size_t n_tasks;
+  char **tasks;
+  /*
+   * How many tasks it runs at once.
+   */
+  uint32_t slots;
+  /*
+   * Tasks it holds now.
+   */
+  uint32_t in_flight;
+  /*
+   * When it connected, in Unix milliseconds.
+   */
+  int64_t connected_at_ms;
+  /*
+   * Tasks it has been given since it connected.
+   */
+  uint64_t dispatched;
+  /*
+   * The process id of its connection's peer (SO_PEERCRED); 0 when unknown.
+   */
+  int32_t pid;
+};
+#define RESUMABLE__V1__WORKER_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__worker_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, 0 }
+
+
+/*
+ * The connected workers, oldest connection first.
+ */
+struct  Resumable__V1__ListWorkersResponse
+{
+  ProtobufCMessage base;
+  /*
+   * One entry per connected worker.
+   */
+  size_t n_workers;
+  Resumable__V1__WorkerInfo **workers;
+};
+#define RESUMABLE__V1__LIST_WORKERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__list_workers_response__descriptor) \
+    , 0,NULL }
+
+
 /* Resumable__V1__Envelope methods */
 void   resumable__v1__envelope__init
                      (Resumable__V1__Envelope         *message);
@@ -1693,6 +2058,272 @@ Resumable__V1__RegisterWorkflowsResponse *
 void   resumable__v1__register_workflows_response__free_unpacked
                      (Resumable__V1__RegisterWorkflowsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Resumable__V1__ConnectWorkerRequest methods */
+void   resumable__v1__connect_worker_request__init
+                     (Resumable__V1__ConnectWorkerRequest         *message);
+size_t resumable__v1__connect_worker_request__get_packed_size
+                     (const Resumable__V1__ConnectWorkerRequest   *message);
+size_t resumable__v1__connect_worker_request__pack
+                     (const Resumable__V1__ConnectWorkerRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__connect_worker_request__pack_to_buffer
+                     (const Resumable__V1__ConnectWorkerRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ConnectWorkerRequest *
+       resumable__v1__connect_worker_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__connect_worker_request__free_unpacked
+                     (Resumable__V1__ConnectWorkerRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__ConnectWorkerResponse methods */
+void   resumable__v1__connect_worker_response__init
+                     (Resumable__V1__ConnectWorkerResponse         *message);
+size_t resumable__v1__connect_worker_response__get_packed_size
+                     (const Resumable__V1__ConnectWorkerResponse   *message);
+size_t resumable__v1__connect_worker_response__pack
+                     (const Resumable__V1__ConnectWorkerResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__connect_worker_response__pack_to_buffer
+                     (const Resumable__V1__ConnectWorkerResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ConnectWorkerResponse *
+       resumable__v1__connect_worker_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__connect_worker_response__free_unpacked
+                     (Resumable__V1__ConnectWorkerResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__StepTask methods */
+void   resumable__v1__step_task__init
+                     (Resumable__V1__StepTask         *message);
+size_t resumable__v1__step_task__get_packed_size
+                     (const Resumable__V1__StepTask   *message);
+size_t resumable__v1__step_task__pack
+                     (const Resumable__V1__StepTask   *message,
+                      uint8_t             *out);
+size_t resumable__v1__step_task__pack_to_buffer
+                     (const Resumable__V1__StepTask   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__StepTask *
+       resumable__v1__step_task__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__step_task__free_unpacked
+                     (Resumable__V1__StepTask *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__TaskInput methods */
+void   resumable__v1__task_input__init
+                     (Resumable__V1__TaskInput         *message);
+size_t resumable__v1__task_input__get_packed_size
+                     (const Resumable__V1__TaskInput   *message);
+size_t resumable__v1__task_input__pack
+                     (const Resumable__V1__TaskInput   *message,
+                      uint8_t             *out);
+size_t resumable__v1__task_input__pack_to_buffer
+                     (const Resumable__V1__TaskInput   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__TaskInput *
+       resumable__v1__task_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__task_input__free_unpacked
+                     (Resumable__V1__TaskInput *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__TaskCancelled methods */
+void   resumable__v1__task_cancelled__init
+                     (Resumable__V1__TaskCancelled         *message);
+size_t resumable__v1__task_cancelled__get_packed_size
+                     (const Resumable__V1__TaskCancelled   *message);
+size_t resumable__v1__task_cancelled__pack
+                     (const Resumable__V1__TaskCancelled   *message,
+                      uint8_t             *out);
+size_t resumable__v1__task_cancelled__pack_to_buffer
+                     (const Resumable__V1__TaskCancelled   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__TaskCancelled *
+       resumable__v1__task_cancelled__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__task_cancelled__free_unpacked
+                     (Resumable__V1__TaskCancelled *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__CompleteTaskRequest methods */
+void   resumable__v1__complete_task_request__init
+                     (Resumable__V1__CompleteTaskRequest         *message);
+size_t resumable__v1__complete_task_request__get_packed_size
+                     (const Resumable__V1__CompleteTaskRequest   *message);
+size_t resumable__v1__complete_task_request__pack
+                     (const Resumable__V1__CompleteTaskRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__complete_task_request__pack_to_buffer
+                     (const Resumable__V1__CompleteTaskRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__CompleteTaskRequest *
+       resumable__v1__complete_task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__complete_task_request__free_unpacked
+                     (Resumable__V1__CompleteTaskRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__CompleteTaskResponse methods */
+void   resumable__v1__complete_task_response__init
+                     (Resumable__V1__CompleteTaskResponse         *message);
+size_t resumable__v1__complete_task_response__get_packed_size
+                     (const Resumable__V1__CompleteTaskResponse   *message);
+size_t resumable__v1__complete_task_response__pack
+                     (const Resumable__V1__CompleteTaskResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__complete_task_response__pack_to_buffer
+                     (const Resumable__V1__CompleteTaskResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__CompleteTaskResponse *
+       resumable__v1__complete_task_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__complete_task_response__free_unpacked
+                     (Resumable__V1__CompleteTaskResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__FailTaskRequest methods */
+void   resumable__v1__fail_task_request__init
+                     (Resumable__V1__FailTaskRequest         *message);
+size_t resumable__v1__fail_task_request__get_packed_size
+                     (const Resumable__V1__FailTaskRequest   *message);
+size_t resumable__v1__fail_task_request__pack
+                     (const Resumable__V1__FailTaskRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__fail_task_request__pack_to_buffer
+                     (const Resumable__V1__FailTaskRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__FailTaskRequest *
+       resumable__v1__fail_task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__fail_task_request__free_unpacked
+                     (Resumable__V1__FailTaskRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__FailTaskResponse methods */
+void   resumable__v1__fail_task_response__init
+                     (Resumable__V1__FailTaskResponse         *message);
+size_t resumable__v1__fail_task_response__get_packed_size
+                     (const Resumable__V1__FailTaskResponse   *message);
+size_t resumable__v1__fail_task_response__pack
+                     (const Resumable__V1__FailTaskResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__fail_task_response__pack_to_buffer
+                     (const Resumable__V1__FailTaskResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__FailTaskResponse *
+       resumable__v1__fail_task_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__fail_task_response__free_unpacked
+                     (Resumable__V1__FailTaskResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__HeartbeatTaskRequest methods */
+void   resumable__v1__heartbeat_task_request__init
+                     (Resumable__V1__HeartbeatTaskRequest         *message);
+size_t resumable__v1__heartbeat_task_request__get_packed_size
+                     (const Resumable__V1__HeartbeatTaskRequest   *message);
+size_t resumable__v1__heartbeat_task_request__pack
+                     (const Resumable__V1__HeartbeatTaskRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__heartbeat_task_request__pack_to_buffer
+                     (const Resumable__V1__HeartbeatTaskRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__HeartbeatTaskRequest *
+       resumable__v1__heartbeat_task_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__heartbeat_task_request__free_unpacked
+                     (Resumable__V1__HeartbeatTaskRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__HeartbeatTaskResponse methods */
+void   resumable__v1__heartbeat_task_response__init
+                     (Resumable__V1__HeartbeatTaskResponse         *message);
+size_t resumable__v1__heartbeat_task_response__get_packed_size
+                     (const Resumable__V1__HeartbeatTaskResponse   *message);
+size_t resumable__v1__heartbeat_task_response__pack
+                     (const Resumable__V1__HeartbeatTaskResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__heartbeat_task_response__pack_to_buffer
+                     (const Resumable__V1__HeartbeatTaskResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__HeartbeatTaskResponse *
+       resumable__v1__heartbeat_task_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__heartbeat_task_response__free_unpacked
+                     (Resumable__V1__HeartbeatTaskResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__ListWorkersRequest methods */
+void   resumable__v1__list_workers_request__init
+                     (Resumable__V1__ListWorkersRequest         *message);
+size_t resumable__v1__list_workers_request__get_packed_size
+                     (const Resumable__V1__ListWorkersRequest   *message);
+size_t resumable__v1__list_workers_request__pack
+                     (const Resumable__V1__ListWorkersRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__list_workers_request__pack_to_buffer
+                     (const Resumable__V1__ListWorkersRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ListWorkersRequest *
+       resumable__v1__list_workers_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__list_workers_request__free_unpacked
+                     (Resumable__V1__ListWorkersRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__WorkerInfo methods */
+void   resumable__v1__worker_info__init
+                     (Resumable__V1__WorkerInfo         *message);
+size_t resumable__v1__worker_info__get_packed_size
+                     (const Resumable__V1__WorkerInfo   *message);
+size_t resumable__v1__worker_info__pack
+                     (const Resumable__V1__WorkerInfo   *message,
+                      uint8_t             *out);
+size_t resumable__v1__worker_info__pack_to_buffer
+                     (const Resumable__V1__WorkerInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__WorkerInfo *
+       resumable__v1__worker_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__worker_info__free_unpacked
+                     (Resumable__V1__WorkerInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__ListWorkersResponse methods */
+void   resumable__v1__list_workers_response__init
+                     (Resumable__V1__ListWorkersResponse         *message);
+size_t resumable__v1__list_workers_response__get_packed_size
+                     (const Resumable__V1__ListWorkersResponse   *message);
+size_t resumable__v1__list_workers_response__pack
+                     (const Resumable__V1__ListWorkersResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__list_workers_response__pack_to_buffer
+                     (const Resumable__V1__ListWorkersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__ListWorkersResponse *
+       resumable__v1__list_workers_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__list_workers_response__free_unpacked
+                     (Resumable__V1__ListWorkersResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Resumable__V1__Envelope_Closure)
@@ -1785,6 +2416,48 @@ typedef void (*Resumable__V1__RegisteredWorkflow_Closure)
 typedef void (*Resumable__V1__RegisterWorkflowsResponse_Closure)
                  (const Resumable__V1__RegisterWorkflowsResponse *message,
                   void *closure_data);
+typedef void (*Resumable__V1__ConnectWorkerRequest_Closure)
+                 (const Resumable__V1__ConnectWorkerRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__ConnectWorkerResponse_Closure)
+                 (const Resumable__V1__ConnectWorkerResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__StepTask_Closure)
+                 (const Resumable__V1__StepTask *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__TaskInput_Closure)
+                 (const Resumable__V1__TaskInput *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__TaskCancelled_Closure)
+                 (const Resumable__V1__TaskCancelled *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__CompleteTaskRequest_Closure)
+                 (const Resumable__V1__CompleteTaskRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__CompleteTaskResponse_Closure)
+                 (const Resumable__V1__CompleteTaskResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__FailTaskRequest_Closure)
+                 (const Resumable__V1__FailTaskRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__FailTaskResponse_Closure)
+                 (const Resumable__V1__FailTaskResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__HeartbeatTaskRequest_Closure)
+                 (const Resumable__V1__HeartbeatTaskRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__HeartbeatTaskResponse_Closure)
+                 (const Resumable__V1__HeartbeatTaskResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__ListWorkersRequest_Closure)
+                 (const Resumable__V1__ListWorkersRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__WorkerInfo_Closure)
+                 (const Resumable__V1__WorkerInfo *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__ListWorkersResponse_Closure)
+                 (const Resumable__V1__ListWorkersResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1828,6 +2501,26 @@ struct Resumable__V1__Resumable_Service
                              const Resumable__V1__RegisterWorkflowsRequest *input,
                              Resumable__V1__RegisterWorkflowsResponse_Closure closure,
                              void *closure_data);
+  void (*connect_worker)(Resumable__V1__Resumable_Service *service,
+                         const Resumable__V1__ConnectWorkerRequest *input,
+                         Resumable__V1__ConnectWorkerResponse_Closure closure,
+                         void *closure_data);
+  void (*complete_task)(Resumable__V1__Resumable_Service *service,
+                        const Resumable__V1__CompleteTaskRequest *input,
+                        Resumable__V1__CompleteTaskResponse_Closure closure,
+                        void *closure_data);
+  void (*fail_task)(Resumable__V1__Resumable_Service *service,
+                    const Resumable__V1__FailTaskRequest *input,
+                    Resumable__V1__FailTaskResponse_Closure closure,
+                    void *closure_data);
+  void (*heartbeat_task)(Resumable__V1__Resumable_Service *service,
+                         const Resumable__V1__HeartbeatTaskRequest *input,
+                         Resumable__V1__HeartbeatTaskResponse_Closure closure,
+                         void *closure_data);
+  void (*list_workers)(Resumable__V1__Resumable_Service *service,
+                       const Resumable__V1__ListWorkersRequest *input,
+                       Resumable__V1__ListWorkersResponse_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Resumable__V1__Resumable_ServiceDestroy)(Resumable__V1__Resumable_Service *);
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
@@ -1844,7 +2537,12 @@ void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
       function_prefix__ ## approve_step,\
       function_prefix__ ## watch_workflow,\
       function_prefix__ ## health,\
-      function_prefix__ ## register_workflows  }
+      function_prefix__ ## register_workflows,\
+      function_prefix__ ## connect_worker,\
+      function_prefix__ ## complete_task,\
+      function_prefix__ ## fail_task,\
+      function_prefix__ ## heartbeat_task,\
+      function_prefix__ ## list_workers  }
 void resumable__v1__resumable__start_workflow(ProtobufCService *service,
                                               const Resumable__V1__StartWorkflowRequest *input,
                                               Resumable__V1__StartWorkflowResponse_Closure closure,
@@ -1881,6 +2579,26 @@ void resumable__v1__resumable__register_workflows(ProtobufCService *service,
                                                   const Resumable__V1__RegisterWorkflowsRequest *input,
                                                   Resumable__V1__RegisterWorkflowsResponse_Closure closure,
                                                   void *closure_data);
+void resumable__v1__resumable__connect_worker(ProtobufCService *service,
+                                              const Resumable__V1__ConnectWorkerRequest *input,
+                                              Resumable__V1__ConnectWorkerResponse_Closure closure,
+                                              void *closure_data);
+void resumable__v1__resumable__complete_task(ProtobufCService *service,
+                                             const Resumable__V1__CompleteTaskRequest *input,
+                                             Resumable__V1__CompleteTaskResponse_Closure closure,
+                                             void *closure_data);
+void resumable__v1__resumable__fail_task(ProtobufCService *service,
+                                         const Resumable__V1__FailTaskRequest *input,
+                                         Resumable__V1__FailTaskResponse_Closure closure,
+                                         void *closure_data);
+void resumable__v1__resumable__heartbeat_task(ProtobufCService *service,
+                                              const Resumable__V1__HeartbeatTaskRequest *input,
+                                              Resumable__V1__HeartbeatTaskResponse_Closure closure,
+                                              void *closure_data);
+void resumable__v1__resumable__list_workers(ProtobufCService *service,
+                                            const Resumable__V1__ListWorkersRequest *input,
+                                            Resumable__V1__ListWorkersResponse_Closure closure,
+                                            void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1919,6 +2637,20 @@ extern const ProtobufCMessageDescriptor resumable__v1__health_response__descript
 extern const ProtobufCMessageDescriptor resumable__v1__register_workflows_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__registered_workflow__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__register_workflows_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__connect_worker_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__connect_worker_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__step_task__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__task_input__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__task_cancelled__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__complete_task_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__complete_task_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__fail_task_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__fail_task_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__heartbeat_task_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__heartbeat_task_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__list_workers_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__worker_info__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__list_workers_response__descriptor;
 extern const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor;
 
 PROTOBUF_C__END_DECLS
