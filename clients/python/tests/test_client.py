@@ -142,7 +142,7 @@ def test_which_server_users_a_client_trusts(server_uid, client_uid, trusted, all
 
 @pytest.mark.parametrize("kind", ["mode 0777", "owned by nobody"])
 def test_a_socket_directory_not_the_users_own_is_refused(tmp_path, monkeypatch, kind):
-    from resumable_client import client as client_module
+    from resumable_client import wire as client_module
 
     directory = tmp_path / "sockets"
     directory.mkdir(mode=0o700)
