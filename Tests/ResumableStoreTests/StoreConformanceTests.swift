@@ -140,14 +140,8 @@ struct StoreConformanceTests {
         try await s.store.beginAttempt(
           AttemptBegin(workflowID: "r", fence: fence, cursor: 0, stepName: "a", step: retry, resume: nil, timing: s.timing()))
       }
-      // The Redis `begin` script writes the step's record before it refuses
-      // (docs/Design.md, "Tests: the fast tier and the in-memory store").
-      let after = try await s.snapshot("r")
-      withKnownIssue("Scripts.begin writes the step record before its CONFLICT") {
-        #expect(after == before)
-      } when: {
-        kind == .redis
-      }
+      // Refused before anything is written (the Redis script once wrote the step's record first).
+      #expect(try await s.snapshot("r") == before)
 
       let resume = AttemptBegin(
         workflowID: "r", fence: fence, cursor: 0, stepName: "a", step: retry,
