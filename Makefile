@@ -52,12 +52,13 @@ test: deps proto-check layers
 	$(MAKE) python-test
 
 ## test-fast: the tests that need no redis-server, no server process and no
-## subprocess (values, parsing, the step machine on a manual clock, the wire,
-## rendering, an in-process fake client/server): seconds, for the edit loop.
+## subprocess (values, parsing, the step machine and the engine on a manual
+## clock and the in-memory store, the wire, rendering, an in-process fake
+## client/server): seconds, for the edit loop.
 ## `make test` runs them too, with everything else.
 FAST_SUITES := ResumableBenchTests|ResumableWireTests|ResumableSocketTests|ResumableClientTests|\
   ResumableCLITests\.(ErrorHintsTests|ResumableExitCodeTests|RunStateRenderingTests|WatchProgressTests)|\
-  ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|PluginRegistryTests|StepMachineTests)|\
+  ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|PluginRegistryTests|StepMachineTests|WorkflowEngineStepTests)|\
   ResumableRedisTests\.(ProtocolErrorTests|RESPReaderTests|RedisAddressTests)|\
   ResumableStoreTests\.(RunEventDecodingTests|StepProgressJSONTests)|ResumableServerTests\.MetricsEndpointTests
 test-fast: deps

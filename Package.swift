@@ -21,7 +21,8 @@ import PackageDescription
 //   ResumableCLI (the command line: serve + client commands + bench, and their presentation:
 //     text and JSON rendering, watch progress, exit codes; as a library)
 //   resumable (the executable: ResumableCLI with the standard plugins), ResumableTestSupport
-//     (private redis-servers, `resumable` child processes, shared fixtures: for
+//     (private redis-servers, the in-memory StateStore and the manual clock for the engine's fast
+//     tests, `resumable` child processes, shared fixtures: for
 //     ResumableServerTests and ResumableCLITests, the CLI's tests, end to end as processes)
 let swiftSettings: [SwiftSetting] = [
   .swiftLanguageMode(.v6),
@@ -235,7 +236,8 @@ let package = Package(
     ),
     .testTarget(
       name: "ResumableCoreTests",
-      // The engine's tests run it against the real store on a private redis-server.
+      // The engine's tests run it against the real store on a private redis-server, or (the fast
+      // tier) on the in-memory store and a manual clock.
       dependencies: [
         "ResumableCore", "ResumableStore", "ResumableRedis", "ResumableTestSupport",
         .product(name: "Logging", package: "swift-log"),

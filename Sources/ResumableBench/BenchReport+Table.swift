@@ -18,6 +18,17 @@ extension BenchReport {
       String(format: "%@ (%.2f×)", Self.micros($0.stepOverhead.marginalPerStepP50Micros), $0.stepOverhead.marginalRatioP50)
     }
     row("  1-step run p50 / p99") { Self.latency($0.stepOverhead.oneStepRun) }
+    row("5 no-op steps in process, run p50 / p99") { $0.workerOverhead.map { Self.latency($0.inProcessRun) } }
+    row("  through a Swift worker, run p50 / p99") { $0.workerOverhead.map { Self.latency($0.swiftWorkerRun) } }
+    row("  worker step overhead (Swift), per step p50", target: "≤ 150 µs") {
+      $0.workerOverhead.map { Self.micros($0.swiftPerStepP50Micros) }
+    }
+    row("  through a Python worker, run p50 / p99") {
+      $0.workerOverhead.map { overhead in overhead.pythonWorkerRun.map { Self.latency($0) } ?? "skipped: \(overhead.pythonSkipped ?? "")" }
+    }
+    row("  worker step overhead (Python), per step p50", target: "≤ 150 µs") {
+      $0.workerOverhead.flatMap { $0.pythonPerStepP50Micros.map(Self.micros) }
+    }
     row("resume (failed at 4 of 5) answered p50 / p99", target: "p50 ≤ 0.25 ms") {
       $0.resume.map { Self.latency($0.answered) }
     }

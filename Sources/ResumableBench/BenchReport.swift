@@ -21,6 +21,25 @@ public struct BenchReport: Codable, Sendable {
     public var throughput: [Load]
     public var memory: Memory?
     public var storage: [Storage]
+    /// Only in the first (full) configuration.
+    public var workerOverhead: WorkerOverhead?
+  }
+
+  /// 5-step no-op runs, one after another: in-process `simulate` steps
+  /// against the same steps run by a worker over the socket, interleaved.
+  public struct WorkerOverhead: Codable, Sendable {
+    /// 5 in-process no-op steps (`simulate`).
+    public var inProcessRun: LatencySummary
+    /// 5 no-op steps through a worker written on the Swift client library (in the bench process).
+    public var swiftWorkerRun: LatencySummary
+    /// 5 no-op steps through a Python worker process (the SDK's `Worker`); nil when skipped.
+    public var pythonWorkerRun: LatencySummary?
+    /// Why the Python worker was not measured, when it was not.
+    public var pythonSkipped: String?
+    /// (Swift worker run p50 − in-process run p50) / 5: what a worker adds to a step.
+    public var swiftPerStepP50Micros: Double
+    /// The same for the Python worker.
+    public var pythonPerStepP50Micros: Double?
   }
 
   /// Runs of 20 no-op steps, one after another.

@@ -132,7 +132,10 @@ public struct BenchSuite: Sendable {
 
     var storage: [BenchReport.Storage] = []
     var memory: BenchReport.Memory?
+    var workers: BenchReport.WorkerOverhead?
     if full {
+      options.progress("worker step overhead: 5 no-op steps in process, through a Swift worker, a Python worker")
+      workers = try await workerOverhead(socket: socket)
       options.progress("storage: bytes per run with 2 KB artifacts")
       storage = try await storagePerRun(socket: socket, redis: redis)
       options.progress("memory: \(options.runsInFlight) runs in flight")
@@ -140,7 +143,7 @@ public struct BenchSuite: Sendable {
     }
     return BenchReport.ConfigurationFigures(
       fsync: server.fsync.rawValue, redisPing: ping, floorCommit: floor, stepOverhead: steps, resume: resume,
-      getState: getState, throughput: throughput, memory: memory, storage: storage)
+      getState: getState, throughput: throughput, memory: memory, storage: storage, workerOverhead: workers)
   }
 
   // MARK: - The floor
@@ -210,19 +213,25 @@ public struct BenchSuite: Sendable {
     }
   }
 
+  /// `count` runs of `workflow`, one after another (after the warm-up runs),
+  /// each timed from start to its COMPLETED answer.
+  func timedRuns(_ workflow: String, _ count: Int, client: ResumableClient) async throws -> LatencySamples {
+    var samples = LatencySamples()
+    for index in 0..<(count + options.warmupRuns) {
+      let began = ContinuousClock.now
+      let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: workflow))
+      let elapsed = ContinuousClock.now - began
+      guard answer.state.status == .completed else {
+        throw BenchError("a run of \(workflow) ended \(answer.state.status): \(answer.state.error)")
+      }
+      if index >= options.warmupRuns { samples.record(elapsed) }
+    }
+    return samples
+  }
+
   private func stepOverhead(client: ResumableClient, floor: LatencySummary) async throws -> BenchReport.StepOverhead {
     func runs(_ workflow: String, _ count: Int) async throws -> LatencySamples {
-      var samples = LatencySamples()
-      for index in 0..<(count + options.warmupRuns) {
-        let began = ContinuousClock.now
-        let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: workflow))
-        let elapsed = ContinuousClock.now - began
-        guard answer.state.status == .completed else {
-          throw BenchError("a run of \(workflow) ended \(answer.state.status): \(answer.state.error)")
-        }
-        if index >= options.warmupRuns { samples.record(elapsed) }
-      }
-      return samples
+      try await timedRuns(workflow, count, client: client)
     }
     // Interleaved in blocks, so that both see the same machine load.
     var twenty = LatencySamples()

@@ -14,6 +14,11 @@ enum BenchWorkflows {
   static let failAt4 = "fail-at-4"
   /// 5 steps whose first sleeps a minute: runs in flight, for memory.
   static let sleeping = "sleep-5"
+  /// 5 no-op steps run by a worker (task `noop`): the worker step overhead,
+  /// against `noop5` in the same run.
+  static let worker5 = "worker-5"
+  /// The task a bench worker serves.
+  static let workerTask = "noop"
 
   /// `steps` steps writing `artifactBytes`-byte artifacts: storage per run.
   static func artifacts(steps: Int) -> String { "artifacts-\(steps)" }
@@ -31,6 +36,7 @@ enum BenchWorkflows {
     text += workflow(sleeping, steps: 5) { index in
       index == 0 ? "{latency_ms: 60000}" : "{latency_ms: 0}"
     }
+    text += workflow(worker5, steps: 5, plugin: "worker") { _ in "{task: \(workerTask)}" }
     for count in storageStepCounts {
       text += workflow(artifacts(steps: count), steps: count) { _ in "{latency_ms: 0, artifact_bytes: \(artifactBytes)}" }
     }
@@ -39,12 +45,14 @@ enum BenchWorkflows {
 
   /// One workflow: steps `s1`…`sN`, each reading the previous step's artifact
   /// (the first reads the input), one attempt each.
-  static func workflow(_ name: String, steps: Int, config: (Int) -> String = { _ in "{latency_ms: 0}" }) -> String {
+  static func workflow(
+    _ name: String, steps: Int, plugin: String = "simulate", config: (Int) -> String = { _ in "{latency_ms: 0}" }
+  ) -> String {
     var text = "  - name: \(name)\n    steps:\n"
     for index in 0..<steps {
       text += """
             - name: s\(index + 1)
-              plugin: simulate
+              plugin: \(plugin)
               inputs: [\(index == 0 ? "input" : "s\(index)")]
               config: \(config(index))
               retry: {max_attempts: 1}

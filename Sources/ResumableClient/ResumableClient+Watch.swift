@@ -28,6 +28,17 @@ extension ResumableClient {
     stream(.watchWorkflow, request, timeout: timeout)
   }
 
+  /// Connects as a worker (`ConnectWorker`, server-streaming): the first response carries the
+  /// worker's id, each later one a task to run (`task`) or one to stop (`cancelled`). Answer
+  /// tasks with `completeTask`, `failTask` and `heartbeatTask` (on this client or any other).
+  ///
+  /// - Important: the worker stays connected as long as this client's connection: close the
+  ///   client to disconnect it (its tasks in flight then fail as retryable, and go to another
+  ///   worker). Stopping the iteration alone does not.
+  public func connectWorker(_ request: ConnectWorkerRequest) -> ResumableResponseStream<ConnectWorkerResponse> {
+    stream(.connectWorker, request, timeout: nil)
+  }
+
   private func stream<Request: WireMessage, Response: WireMessage>(
     _ method: Method, _ request: Request, timeout: Duration?
   ) -> ResumableResponseStream<Response> {

@@ -318,7 +318,7 @@ private struct Parser {
       value, "the step", naming: \.step,
       allowed: [
         "name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes", "approval",
-        "approval_timeout_ms",
+        "approval_timeout_ms", "heartbeat_timeout_ms", "schedule_to_start_ms",
       ])
     // Names, plugins, configs and inputs are checked once the workflow is
     // built, by the rules Swift-built definitions meet too (`validate`).
@@ -356,6 +356,8 @@ private struct Parser {
       timeoutMilliseconds: timeout, history: try parseHistory(members["history"]),
       maxArtifactBytes: try integer(members["max_artifact_bytes"], "max_artifact_bytes", minimum: 1),
       approval: try parseApproval(members["approval"]),
-      approvalTimeoutMilliseconds: try integer(members["approval_timeout_ms"], "approval_timeout_ms", minimum: 1))
+      approvalTimeoutMilliseconds: try integer(members["approval_timeout_ms"], "approval_timeout_ms", minimum: 1),
+      heartbeatTimeoutMilliseconds: try integer(members["heartbeat_timeout_ms"], "heartbeat_timeout_ms", minimum: 1),
+      scheduleToStartMilliseconds: try integer(members["schedule_to_start_ms"], "schedule_to_start_ms", minimum: 1))
   }
 }

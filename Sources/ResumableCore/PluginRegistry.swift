@@ -9,12 +9,13 @@ public struct PluginRegistry: Sendable {
   /// An empty registry.
   public init() {}
 
-  /// A registry with the built-in plugins (`echo`, `simulate`).
+  /// A registry with the built-in plugins (`echo`, `simulate`, `worker`).
   public static func builtIn() -> PluginRegistry {
     var registry = PluginRegistry()
     // The built-in names are distinct, so these cannot fail.
     try! registry.register(EchoPlugin(), as: EchoPlugin.name)
     try! registry.register(SimulatePlugin(), as: SimulatePlugin.name)
+    try! registry.register(WorkerPlugin(), as: WorkerPlugin.name)
     return registry
   }
 
@@ -27,6 +28,12 @@ public struct PluginRegistry: Sendable {
     guard plugins[name] == nil else {
       throw PluginRegistrationError(message: "a plugin named '\(name)' is registered already")
     }
+    plugins[name] = plugin
+  }
+
+  /// Puts `plugin` in the place of the one registered as `name` (the engine
+  /// binds its own worker pool in this way).
+  mutating func replace(_ name: String, with plugin: some StepPlugin) {
     plugins[name] = plugin
   }
 

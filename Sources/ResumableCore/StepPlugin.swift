@@ -18,11 +18,26 @@ public protocol StepPlugin: Sendable {
 
   /// Runs one attempt of a step.
   func execute(_ context: StepContext) async throws -> StepOutput
+
+  /// Whether an attempt of the step named `stepName`, with `config`, could
+  /// start now. While it cannot, the step waits — WAITING, with the reason —
+  /// and spends no attempt; the runner asks again every 100 ms.
+  func readiness(stepName: String, config: JSONValue) -> StepReadiness
 }
 
 extension StepPlugin {
   /// Accepts any configuration.
   public func validate(config: JSONValue) throws(PluginConfigError) {}
+
+  /// Always ready.
+  public func readiness(stepName: String, config: JSONValue) -> StepReadiness { .ready }
+}
+
+/// Whether a plugin can start an attempt now.
+public enum StepReadiness: Hashable, Sendable {
+  case ready
+  /// Not now, for `reason` (shown as the step's wait reason).
+  case unavailable(reason: String)
 }
 
 /// What a plugin is given for one attempt.
@@ -47,6 +62,13 @@ public struct StepContext: Sendable {
   /// The run's history as the step's history policy lets through (oldest
   /// first); empty under the default policy `none`.
   public var history: [HistoryEntry]
+  /// `deadline` as Unix milliseconds (for a process elsewhere), if the step has a timeout.
+  public var deadlineUnixMilliseconds: Int64?
+  /// The step key `heartbeat_timeout_ms`: a worker that stops heartbeating
+  /// this long fails the attempt.
+  public var heartbeatTimeout: Duration?
+  /// The step key `schedule_to_start_ms`: how long the attempt may wait for a worker.
+  public var scheduleToStart: Duration?
 
   public init(
     workflowID: String, workflowName: String, stepName: String, stepIndex: Int, attempt: Int,
@@ -67,6 +89,10 @@ public struct StepContext: Sendable {
   /// `workflow_id/step/attempt`: unique per attempt, stable if the same
   /// attempt is seen twice, so a plugin can deduplicate side effects.
   public var idempotencyKey: String { "\(workflowID)/\(stepName)/\(attempt)" }
+
+  /// `workflow_id/step`: the same for every attempt and every resume of the
+  /// step, for side effects that must happen once.
+  public var stepKey: String { "\(workflowID)/\(stepName)" }
 
   /// A declared input parsed as JSON (nil when the step did not declare it).
   /// - Throws: `StepFailure` (non-retryable) when the stored bytes are not JSON.

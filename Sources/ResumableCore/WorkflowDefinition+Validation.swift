@@ -41,6 +41,12 @@ extension WorkflowDefinition {
         }
         if !inputs.insert(input).inserted { throw fail(step.name, "input '\(input)' is listed twice") }
       }
+      if step.plugin != WorkerPlugin.name,
+        let key = step.heartbeatTimeoutMilliseconds != nil
+          ? "heartbeat_timeout_ms" : step.scheduleToStartMilliseconds != nil ? "schedule_to_start_ms" : nil
+      {
+        throw fail(step.name, "'\(key)' applies to 'plugin: worker' steps only")
+      }
       if step.retry.maxAttempts < 1 { throw fail(step.name, "'max_attempts' must be a whole number ≥ 1") }
       earlier.insert(step.name)
     }

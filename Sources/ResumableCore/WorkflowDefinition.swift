@@ -55,13 +55,21 @@ public struct StepDefinition: Hashable, Sendable, Codable {
   public var approval: ApprovalPolicy?
   /// How long a run waits for that approval (nil: the server's default).
   public var approvalTimeoutMilliseconds: Int?
+  /// `worker` steps: an attempt whose worker sends no heartbeat for this long fails (retryable).
+  public var heartbeatTimeoutMilliseconds: Int?
+  /// `worker` steps: how long the step may wait for a worker (none connected,
+  /// or no free slot) before the attempt fails (retryable); nil: no bound.
+  public var scheduleToStartMilliseconds: Int?
 
   public init(
     name: String, plugin: String, config: JSONValue = .object([:]), inputs: [String] = [],
     retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil,
     history: HistoryPolicy = .none, maxArtifactBytes: Int? = nil, approval: ApprovalPolicy? = nil,
-    approvalTimeoutMilliseconds: Int? = nil
+    approvalTimeoutMilliseconds: Int? = nil, heartbeatTimeoutMilliseconds: Int? = nil,
+    scheduleToStartMilliseconds: Int? = nil
   ) {
+    self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
+    self.scheduleToStartMilliseconds = scheduleToStartMilliseconds
     self.approval = approval
     self.approvalTimeoutMilliseconds = approvalTimeoutMilliseconds
     self.name = name
@@ -76,7 +84,7 @@ public struct StepDefinition: Hashable, Sendable, Codable {
 
   private enum CodingKeys: String, CodingKey {
     case name, plugin, config, inputs, retry, timeoutMilliseconds, history, maxArtifactBytes, approval,
-      approvalTimeoutMilliseconds
+      approvalTimeoutMilliseconds, heartbeatTimeoutMilliseconds, scheduleToStartMilliseconds
   }
 
   /// Decodes a snapshot; `history` is absent from snapshots stored before it existed.
@@ -92,7 +100,9 @@ public struct StepDefinition: Hashable, Sendable, Codable {
       history: try container.decodeIfPresent(HistoryPolicy.self, forKey: .history) ?? .none,
       maxArtifactBytes: try container.decodeIfPresent(Int.self, forKey: .maxArtifactBytes),
       approval: try container.decodeIfPresent(ApprovalPolicy.self, forKey: .approval),
-      approvalTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .approvalTimeoutMilliseconds))
+      approvalTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .approvalTimeoutMilliseconds),
+      heartbeatTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .heartbeatTimeoutMilliseconds),
+      scheduleToStartMilliseconds: try container.decodeIfPresent(Int.self, forKey: .scheduleToStartMilliseconds))
   }
 }
 

@@ -54,6 +54,10 @@ public final class WorkflowEngine: Sendable {
   let clock: any EngineClock
   /// When the engine was created (uptime).
   let startedAt: ContinuousClock.Instant
+  /// The workers connected to this engine's server: the `worker` plugin of
+  /// its registry dispatches to them (a run's steps go to the workers of the
+  /// server driving it).
+  public let workers: WorkerPool
   private let jobs: AsyncStream<Job>
   private let jobSink: AsyncStream<Job>.Continuation
 
@@ -69,6 +73,13 @@ public final class WorkflowEngine: Sendable {
     self.store = store
     self.clock = clock
     self.startedAt = clock.now
+    // Each engine dispatches to its own workers, whatever pool the registry was built with.
+    let workers = WorkerPool()
+    var registry = registry
+    if registry.plugin(named: WorkerPlugin.name) is WorkerPlugin {
+      registry.replace(WorkerPlugin.name, with: WorkerPlugin(pool: workers))
+    }
+    self.workers = workers
     self.registry = registry
     self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     self.configuration = configuration
@@ -503,6 +514,8 @@ public final class WorkflowEngine: Sendable {
     let registered: @Sendable (String) -> Bool = { registry.plugin(named: $0) != nil }
     // What came of the last action; nil: the step at the cursor may begin.
     var event: StepMachine.Event? = nil
+    // Since when the step at the cursor has waited for its plugin to be ready.
+    var unready: (index: Int, since: ContinuousClock.Instant)? = nil
 
     while true {
       let action = machine.handle(
@@ -514,6 +527,10 @@ public final class WorkflowEngine: Sendable {
       case .readInputs(let step):
         event = .inputs(await readInputs(step, record: machine.record, committed: machine.committed))
       case .admit(let plugin):
+        if let wait = readinessWait(machine.step, index: machine.index, unready: &unready) {
+          event = .admission(wait, remaining: Self.readinessPoll)
+          continue
+        }
         let admission = breakers.admit(plugin, now: clock.now)
         var remaining = Duration.zero
         if case .wait(let until, _) = admission { remaining = until - clock.now }
@@ -571,6 +588,33 @@ public final class WorkflowEngine: Sendable {
         return
       }
     }
+  }
+
+  /// The engine clock's Unix time, in milliseconds.
+  public var epochMilliseconds: Int64 { clock.epochMilliseconds }
+
+  /// How often a step waiting for its plugin to be ready asks again.
+  static let readinessPoll = Duration.milliseconds(100)
+
+  /// The wait of a step whose plugin cannot start an attempt now (a worker
+  /// step with no worker serving its task), or nil to go on to the circuit.
+  /// Past the step's `schedule_to_start_ms` the attempt is let through, and
+  /// the plugin fails it as retryable.
+  private func readinessWait(
+    _ step: StepDefinition, index: Int, unready: inout (index: Int, since: ContinuousClock.Instant)?
+  ) -> CircuitBreakers.Admission? {
+    guard case .unavailable(let reason) = registry.plugin(named: step.plugin)?.readiness(stepName: step.name, config: step.config)
+    else {
+      unready = nil
+      return nil
+    }
+    let now = clock.now
+    if unready?.index != index { unready = (index, now) }
+    if let bound = step.scheduleToStartMilliseconds, let since = unready?.since, now - since >= .milliseconds(bound) {
+      unready = nil
+      return nil
+    }
+    return .wait(until: now + Self.readinessPoll, reason: reason)
   }
 
   /// Makes one of the runner's writes.
@@ -648,10 +692,14 @@ public final class WorkflowEngine: Sendable {
     inputs: [String: [UInt8]], history: [HistoryEntry]
   ) async -> StepMachine.AttemptOutcome {
     let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
-    let context = StepContext(
+    var built = StepContext(
       workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
       stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
       deadline: timeout.map { clock.now + $0 }, history: history)
+    built.deadlineUnixMilliseconds = timeout.map { clock.epochMilliseconds + $0.wholeMilliseconds }
+    built.heartbeatTimeout = step.heartbeatTimeoutMilliseconds.map { .milliseconds($0) }
+    built.scheduleToStart = step.scheduleToStartMilliseconds.map { .milliseconds($0) }
+    let context = built
     let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
     return await withTaskGroup(of: StepMachine.AttemptOutcome?.self) { group in

@@ -104,7 +104,7 @@ struct Connection {
                   activity.endRequest(bytes: bytes)
                 }
                 if Method(rawValue: request.method)?.isServerStreaming == true {
-                  await dispatcher.stream(request) { frame in
+                  await dispatcher.stream(request, peer: peer) { frame in
                     try await outbound.write(frame.frameBody(allocator: ByteBufferAllocator()))
                   }
                   return

@@ -1,9 +1,11 @@
 import Dispatch
 import ResumableCore
+import ResumableSocket
 import ResumableWire
 
 extension Dispatcher {
-  /// Answers a server-streaming request (`WatchWorkflow`) with its frames, in
+  /// Answers a server-streaming request (`WatchWorkflow`; `ConnectWorker` in
+  /// Dispatcher+Workers.swift) with its frames, in
   /// order, through `send`; the last one has `endOfStream` set. Every failure
   /// becomes that last frame's status; nothing throws.
   ///
@@ -14,7 +16,11 @@ extension Dispatcher {
   /// passes (`DEADLINE_EXCEEDED`), the store is unreachable or the server
   /// shuts down (`UNAVAILABLE`), or the run expires (`NOT_FOUND`); it stops
   /// without a frame when `send` fails (the watcher went away).
-  func stream(_ request: Envelope, send: @escaping @Sendable (Envelope) async throws -> Void) async {
+  func stream(_ request: Envelope, peer: PeerCredentials?, send: @escaping @Sendable (Envelope) async throws -> Void) async {
+    if request.method == Method.connectWorker.rawValue {
+      await workerStream(request, pid: peer?.pid, send: send)
+      return
+    }
     let started = DispatchTime.now()
     var last = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
     // A stream that ends because its connection did is counted CANCELLED.

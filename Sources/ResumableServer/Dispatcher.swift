@@ -114,7 +114,7 @@ struct Dispatcher: Sendable {
         }
       ).protobufBytes()
     case .completeTask, .failTask, .heartbeatTask, .listWorkers:
-      throw RPCFailure(.unimplemented, "\(method.rawValue) is not implemented by this server yet")
+      return try workerCall(method, request.payload)
     case .watchWorkflow, .connectWorker:
       throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")
     }

@@ -46,9 +46,11 @@ struct ConnectionService: Service {
       tasks.addTask {
         // Graceful shutdown reaches this service once the engine has stopped,
         // so every waiting call has its answer; watches end now (their runs
-        // go on elsewhere).
+        // go on elsewhere), and so do the workers' feeds (their tasks in
+        // flight have been answered or cancelled with their runs).
         try? await gracefulShutdown()
         dispatcher.watches.shutDown()
+        dispatcher.engine.workers.shutDown()
         await registry.closeAll()
       }
     }

@@ -132,3 +132,33 @@ extension ResumableWire.RunEvent {
       nextAttemptAtMs: event.nextAttemptAtMs, status: event.status.map(ResumableWire.RunStatus.init) ?? .unspecified)
   }
 }
+
+extension StepTask {
+  /// The wire form of a task given to a worker.
+  init(_ task: WorkerTask) {
+    self.init(
+      taskID: task.taskID, task: task.task, workflowID: task.workflowID, workflow: task.workflowName, step: task.step,
+      attempt: UInt32(clamping: task.attempt), idempotencyKey: task.idempotencyKey, stepKey: task.stepKey,
+      deadlineUnixMs: task.deadlineUnixMs ?? 0, configJSON: task.configJSON,
+      inputs: task.inputs.map { TaskInput(name: $0.name, data: $0.bytes) },
+      history: task.history.map { ResumableWire.HistoryMessage(role: $0.role, content: $0.content) },
+      heartbeatTimeoutMs: UInt32(clamping: task.heartbeatTimeout?.wholeMilliseconds ?? 0))
+  }
+}
+
+extension WorkerInfo {
+  /// The wire form of a connected worker.
+  init(_ worker: WorkerSummary) {
+    self.init(
+      workerID: worker.workerID, name: worker.name, tasks: worker.tasks, slots: UInt32(clamping: worker.slots),
+      inFlight: UInt32(clamping: worker.inFlight), connectedAtMs: worker.connectedAtMs, dispatched: worker.dispatched,
+      pid: worker.pid ?? 0)
+  }
+}
+
+extension StepUsage {
+  /// A worker's reported usage.
+  init(_ usage: Usage) {
+    self.init(inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costMicros: usage.costMicros)
+  }
+}

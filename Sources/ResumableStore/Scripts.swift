@@ -208,7 +208,8 @@ enum Scripts {
       if again then return again end
       local problem, status = check(ARGV[2], ARGV[3])
       if problem then return redis.error_reply(problem) end
-      if status ~= 'RUNNING' and status ~= 'FAILED' then
+      -- Only a resume begins on a FAILED run; refused before anything is written.
+      if status ~= 'RUNNING' and (status ~= 'FAILED' or ARGV[11] ~= '1') then
         return redis.error_reply('CONFLICT the run is ' .. status)
       end
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
@@ -218,8 +219,6 @@ enum Scripts {
         for i = 14, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
         redis.call('HDEL', KEYS[1], 'error')
         redis.call('HSET', KEYS[1], 'v', ARGV[13])
-      elseif status ~= 'RUNNING' then
-        return redis.error_reply('CONFLICT the run is ' .. status)
       end
       redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[6], 'expires', ARGV[9])
       progress(ARGV[2], ARGV[8], ARGV[10], ARGV[7])

@@ -111,7 +111,7 @@ struct EngineFaultTests {
           Issue.record("the orphan was not created")
           return
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntilGone("\(harness.prefix):{orphan}:lease", in: harness.client)
         for _ in 0..<3 { #expect(try await harness.engine.recoverDueRuns() == 0) }
         let orphan = try await harness.engine.state(workflowID: "orphan", includeArtifacts: false)
         #expect(orphan.fence == fence && orphan.resumes == 0 && orphan.steps[0].attempts == 1)

@@ -23,34 +23,51 @@ struct EngineHarness {
     configure: (inout EngineConfiguration) -> Void = { _ in },
     _ body: (EngineHarness) async throws -> T
   ) async throws -> T {
+    let client = RedisClient(address: address ?? redis.address)
+    let prefix = uniqueKeyPrefix()
+    let store = RedisStateStore(client: client, keyPrefix: prefix)
+    let engine = try makeEngine(store: store, clock: SystemClock(), yaml: yaml, plugins: plugins, configure: configure)
+    let harness = EngineHarness(engine: engine, store: store, client: client, prefix: prefix)
+    return try await serving(engine, closing: { await client.close() }) { try await body(harness) }
+  }
+
+  /// An engine on `store` and `clock` serving the workflows of `yaml`
+  /// (plugins settings applied), with `plugins` registered besides the built-in ones.
+  static func makeEngine(
+    store: any StateStore, clock: any EngineClock, yaml: String, plugins: [String: any StepPlugin],
+    configure: (inout EngineConfiguration) -> Void
+  ) throws -> WorkflowEngine {
     var registry = PluginRegistry.builtIn()
     for (name, plugin) in plugins { try registry.register(plugin, as: name) }
     let definitions = try DefinitionsFile.parseDefinitions(yaml, file: "test.yaml", registry: registry)
     var configuration = EngineConfiguration()
     definitions.apply(to: &configuration)
     configure(&configuration)
-    let client = RedisClient(address: address ?? redis.address)
-    let prefix = uniqueKeyPrefix()
-    let store = RedisStateStore(client: client, keyPrefix: prefix)
     var logger = Logger(label: "engine-test")
     logger.logLevel = .warning
-    let engine = WorkflowEngine(
-      store: store, registry: registry, workflows: definitions.workflows, configuration: configuration,
+    return WorkflowEngine(
+      store: store, registry: registry, workflows: definitions.workflows, configuration: configuration, clock: clock,
       logger: logger)
-    let harness = EngineHarness(engine: engine, store: store, client: client, prefix: prefix)
-    return try await withThrowingTaskGroup(of: Void.self) { group in
+  }
+
+  /// Runs `engine` while `body` runs, then shuts it down gracefully (at once
+  /// when `body` throws) and calls `closing`.
+  static func serving<T>(
+    _ engine: WorkflowEngine, closing: () async -> Void, _ body: () async throws -> T
+  ) async throws -> T {
+    try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await engine.run() }
       do {
-        let result = try await body(harness)
+        let result = try await body()
         engine.beginShutdown()
         try await group.waitForAll()
-        await client.close()
+        await closing()
         return result
       } catch {
         engine.beginShutdown()
         group.cancelAll()
         try? await group.waitForAll()
-        await client.close()
+        await closing()
         throw error
       }
     }

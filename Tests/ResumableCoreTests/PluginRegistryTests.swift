@@ -8,7 +8,7 @@ struct PluginRegistryTests {
   }
 
   @Test func builtInsAreRegistered() {
-    #expect(PluginRegistry.builtIn().names == ["echo", "simulate"])
+    #expect(PluginRegistry.builtIn().names == ["echo", "simulate", "worker"])
   }
 
   @Test func duplicateNameIsRefusedAtRegistration() throws {
@@ -17,7 +17,7 @@ struct PluginRegistryTests {
     #expect(throws: PluginRegistrationError.self) { try registry.register(Constant(), as: "constant") }
     #expect(throws: PluginRegistrationError.self) { try registry.register(Constant(), as: "echo") }
     #expect(throws: PluginRegistrationError.self) { try registry.register(Constant(), as: "") }
-    #expect(registry.names == ["echo", "simulate", "constant"])
+    #expect(registry.names == ["echo", "simulate", "worker", "constant"])
   }
 
   @Test func registryIsAValue() throws {

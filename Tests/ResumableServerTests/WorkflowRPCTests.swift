@@ -288,10 +288,13 @@ struct OrphanedRunTests {
           }
           #expect(error?.code == .failedPrecondition)
           #expect(error?.message.contains("plugin 'simulate'") == true, "\(String(describing: error))")
-          // Its recovery loop has had passes: the run is untouched, not failed, and put off.
-          try await Task.sleep(for: .milliseconds(200))
-          let due = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument("\(prefix):recovery"), "mixed-1"]) }
-          #expect((due.string.flatMap(Double.init) ?? 0) > Date().timeIntervalSince1970 * 1000 + 5_000)
+          // Its recovery loop has had a pass: the run is untouched, not failed, and put off.
+          try await eventually(timeout: .seconds(10)) {
+            let due = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument("\(prefix):recovery"), "mixed-1"]) }
+            guard (due.string.flatMap(Double.init) ?? 0) > Date().timeIntervalSince1970 * 1000 + 5_000 else {
+              throw CancellationError()
+            }
+          }
           let state = try await client.getState(GetStateRequest(workflowID: "mixed-1")).state
           #expect(state.status == .running && state.resumes == 0)
           #expect(record.lines().isEmpty)

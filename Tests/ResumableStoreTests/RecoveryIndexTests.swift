@@ -47,7 +47,7 @@ struct RecoveryIndexTests {
         #expect(Int64(Double(score) ?? 0) >= Self.now() + 20_000, "due when the lease may lapse")
         // A run whose server died a minute ago, its lease long lapsed.
         let dying = try await Self.create(store, "dying", nowMs: Self.now() - 60_000, leaseMs: 1)
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntilGone("\(prefix):{dying}:lease", in: client)
         let due = try await store.recoveryCandidates(limit: 10)
         #expect(due.map(\.workflowID) == ["dying"])
         #expect(try await store.claimForRecovery(due[0], lease: .seconds(10), failedRetention: .seconds(60)) == .acquired(fence: dying + 1))
@@ -95,7 +95,7 @@ struct RecoveryIndexTests {
         // A run whose keys expired.
         try await Self.create(store, "expired", nowMs: past, leaseMs: 1)
         _ = try await client.send(["DEL", RedisArgument("\(prefix):{expired}:run")])
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntilGone("\(prefix):{expired}:lease", in: client)
         let due = try await store.recoveryCandidates(limit: 10)
         #expect(Set(due.map(\.workflowID)) == ["done", "expired"])
         for candidate in due {
@@ -120,7 +120,7 @@ struct RecoveryIndexTests {
             workflowID: "f", fence: first, cursor: 0, stepName: "a",
             step: StepProgress(status: .failed, attempts: 1), usage: StepUsage(), runError: "boom",
             timing: WriteTiming(nowMs: Self.now(), ttlMs: 60_000, leaseMs: 1)))
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntilGone("\(prefix):{f}:lease", in: client)
         let stale = try #require(try await store.recoveryCandidates(limit: 10).first)
         // Meanwhile a resume on another server takes the run and indexes it again.
         guard case .acquired(let fence) = try await store.acquireLease(workflowID: "f", ttl: .seconds(10)) else {
@@ -166,14 +166,17 @@ struct RecoveryIndexTests {
   @Test func findingDueRunsAmongManyNeverScansTheKeyspace() async throws {
     try await withTestRedis { redis in
       try await redis.withClient { client in
-        let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
         let past = Self.now() - 60_000
         for index in 0..<300 {
           // Every tenth is orphaned (its lease lapsed); the rest are alive.
           try await Self.create(store, "run-\(index)", nowMs: index % 10 == 0 ? past : Self.now(), leaseMs: index % 10 == 0 ? 1 : 30_000)
         }
+        for index in stride(from: 0, to: 300, by: 10) {
+          try await waitUntilGone("\(prefix):{run-\(index)}:lease", in: client)
+        }
         _ = try await client.send(["CONFIG", "RESETSTAT"])
-        try await Task.sleep(for: .milliseconds(20))
         let due = try await store.recoveryCandidates(limit: 1000)
         #expect(due.count == 30)
         for candidate in due {

@@ -29,14 +29,16 @@ struct RedisStateStoreTests {
     return fence
   }
 
-  static func commit(_ id: String, fence: UInt64, cursor: Int, artifact: String = "{\"x\":1}") -> StepCommit {
+  static func commit(
+    _ id: String, fence: UInt64, cursor: Int, artifact: String = "{\"x\":1}", timing: WriteTiming = timing(now: 2_000)
+  ) -> StepCommit {
     let name = definition.steps[cursor].name
     let next = cursor + 1 < definition.steps.count
       ? (definition.steps[cursor + 1].name, StepProgress().beginningAttempt(at: 2_000)) : nil
     return StepCommit(
       workflowID: id, fence: fence, cursor: cursor, stepName: name, artifact: Array(artifact.utf8),
       step: StepProgress(status: .completed, attempts: 1, usage: StepUsage(costMicros: 100_000), committedCostMicros: 100_000),
-      usage: StepUsage(inputTokens: 10, outputTokens: 5, costMicros: 100_000), next: next, timing: timing(now: 2_000))
+      usage: StepUsage(inputTokens: 10, outputTokens: 5, costMicros: 100_000), next: next, timing: timing)
   }
 
   @Test func createCommitAndLoad() async throws {

@@ -32,9 +32,10 @@ struct OperateMessageTests {
         uptimeMs: 1000))
   }
 
-  @Test func theNewMethodsAreKnownAndOnlyWatchStreams() {
+  @Test func theNewMethodsAreKnownAndOnlyWatchAndTheWorkerFeedStream() {
     #expect(Method(rawValue: "ListWorkflows") == .listWorkflows)
     #expect(Method(rawValue: "ApproveStep") == .approveStep)
-    #expect(Method.allCases.filter(\.isServerStreaming) == [.watchWorkflow])
+    #expect(Method(rawValue: "CompleteTask") == .completeTask)
+    #expect(Method.allCases.filter(\.isServerStreaming) == [.watchWorkflow, .connectWorker])
   }
 }

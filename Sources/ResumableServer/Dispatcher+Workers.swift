@@ -1,0 +1,93 @@
+import Dispatch
+import ResumableCore
+import ResumableWire
+
+extension Dispatcher {
+  /// Answers `ConnectWorker`: registers the worker with the engine's pool,
+  /// sends its id, then its tasks and cancellations as they come, until the
+  /// connection closes (the worker is then removed: its tasks in flight fail
+  /// as retryable) or the server shuts down (a last frame, UNAVAILABLE).
+  func workerStream(_ request: Envelope, pid: Int32?, send: @escaping @Sendable (Envelope) async throws -> Void) async {
+    let started = DispatchTime.now()
+    var last = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
+    var outcome = StatusCode.cancelled
+    defer { ServerMetrics.rpc(method: request.method, code: outcome, since: started) }
+    let feed: WorkerFeed
+    do {
+      let message = try decode(ConnectWorkerRequest.self, request.payload, .connectWorker)
+      feed = try engine.workers.connect(
+        tasks: message.tasks, slots: Int(message.slots), name: String(message.name.prefix(200)), pid: pid,
+        nowMs: engine.epochMilliseconds)
+    } catch {
+      last.fail(with: answer(to: error, method: request.method))
+      outcome = last.statusCode
+      try? await send(last)
+      return
+    }
+    let pool = engine.workers
+    defer { pool.disconnect(workerID: feed.workerID) }
+    do {
+      try await send(frame(request, ConnectWorkerResponse(workerID: feed.workerID)))
+      for await message in feed.messages {
+        switch message {
+        case .task(let task):
+          try await send(frame(request, ConnectWorkerResponse(task: StepTask(task))))
+        case .cancelled(let taskID, let reason):
+          try await send(frame(request, ConnectWorkerResponse(cancelled: TaskCancelled(taskID: taskID, reason: reason))))
+        }
+      }
+    } catch {
+      // The connection closed (or the send failed): the worker is gone.
+      return
+    }
+    if Task.isCancelled { return }
+    // The feed ended without the connection: the server is shutting down.
+    last.fail(
+      with: RPCFailure(
+        .unavailable, "the server is shutting down; connect the worker again once it (or another server) is up"))
+    outcome = last.statusCode
+    try? await send(last)
+  }
+
+  private func frame(_ request: Envelope, _ response: ConnectWorkerResponse) -> Envelope {
+    var frame = Envelope(requestID: request.requestID, method: request.method)
+    frame.payload = response.protobufBytes()
+    return frame
+  }
+
+  /// Answers the unary worker calls: CompleteTask, FailTask, HeartbeatTask, ListWorkers.
+  func workerCall(_ method: Method, _ payload: [UInt8]) throws -> [UInt8] {
+    let pool = engine.workers
+    switch method {
+    case .completeTask:
+      let message = try decode(CompleteTaskRequest.self, payload, method)
+      try pool.complete(
+        taskID: message.taskID,
+        output: StepOutput(
+          artifact: message.artifact, usage: StepUsage(message.usage),
+          history: message.history.map { HistoryEntry(role: $0.role, content: $0.content) }))
+      return CompleteTaskResponse().protobufBytes()
+    case .failTask:
+      let message = try decode(FailTaskRequest.self, payload, method)
+      let errorClass: StepErrorClass =
+        switch message.errorClass {
+        case .nonRetryable: .nonRetryable
+        case .rateLimited: .rateLimited(retryAfter: .milliseconds(Int64(clamping: message.retryAfterMs)))
+        default: .retryable
+        }
+      let text = message.message.isEmpty ? "the worker failed the task (no message)" : String(message.message.prefix(4096))
+      try pool.fail(
+        taskID: message.taskID, failure: StepFailure(text, class: errorClass, usage: StepUsage(message.usage)))
+      return FailTaskResponse().protobufBytes()
+    case .heartbeatTask:
+      let message = try decode(HeartbeatTaskRequest.self, payload, method)
+      try pool.heartbeat(taskID: message.taskID)
+      return HeartbeatTaskResponse().protobufBytes()
+    case .listWorkers:
+      _ = try decode(ListWorkersRequest.self, payload, method)
+      return ListWorkersResponse(workers: pool.workers().map(WorkerInfo.init)).protobufBytes()
+    default:
+      throw RPCFailure(.internal, "\(method.rawValue) is not a worker call")
+    }
+  }
+}
