@@ -283,6 +283,11 @@ class Worker:
         self._client = AsyncClient(self.socket_path, trust_server_uid=self.trust_server_uid)
         self._pool = concurrent.futures.ThreadPoolExecutor(self.concurrency or 1, thread_name_prefix="resumable-step")
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        if signals:
+            # A process started by one whose threads block signals (Foundation's Process,
+            # from `resumable bench` or the exec plugin, does) inherits the blocked mask:
+            # the handlers below would never run, and SIGTERM would not stop the worker.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
         for number in signals:
             self._loop.add_signal_handler(number, self._on_signal, number)
         try:

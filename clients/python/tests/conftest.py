@@ -133,7 +133,7 @@ def spawn_worker(tmp_path):
     shared by every worker of the test unless given)."""
     started = []
 
-    def spawn(socket_path, *serve, concurrency=4, record=None, name=None):
+    def spawn(socket_path, *serve, concurrency=4, record=None, name=None, preexec_fn=None):
         name = name or f"w{len(started) + 1}-{os.getpid()}"
         log = tmp_path / f"{name}.log"
         record = record or tmp_path / "record.jsonl"
@@ -142,7 +142,7 @@ def spawn_worker(tmp_path):
         for spec in serve:
             command += ["--serve", spec]
         with open(log, "w") as output:
-            process = subprocess.Popen(command, stdout=output, stderr=output)
+            process = subprocess.Popen(command, stdout=output, stderr=output, preexec_fn=preexec_fn)
         worker = WorkerProcess(process, name, log, record)
         started.append(worker)
         return worker

@@ -154,11 +154,18 @@ def test_a_step_with_heartbeat_timeout_runs_longer_than_it_thanks_to_the_sdk_hea
         assert done.steps[0].attempts == 1
 
 
-def test_sigterm_drains_the_worker_its_step_in_flight_is_answered(server, spawn_worker):
+def block_termination_signals():
+    """As a parent whose threads block signals (Foundation's Process does) leaves its children."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+
+@pytest.mark.parametrize("mask", ["default", "inherited blocked"])
+def test_sigterm_drains_the_worker_its_step_in_flight_is_answered(server, spawn_worker, mask):
     task, workflow, run_id = new_id("drain"), new_id("drain-wf"), new_id("run")
     with Client(server) as client:
         client.register_workflow(workflow, [worker_step("nap", task, retry={"max_attempts": 1})])
-        worker = spawn_worker(server, f"{task}:sleep")
+        worker = spawn_worker(server, f"{task}:sleep",
+                              preexec_fn=block_termination_signals if mask != "default" else None)
         wait_for_worker(client, worker.name)
         client.start(workflow, workflow_id=run_id, wait=False)
         wait_for(lambda: records(worker.record, event="started"), "the step to start")
