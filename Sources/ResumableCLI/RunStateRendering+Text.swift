@@ -15,6 +15,9 @@ extension RunStateRendering {
   ) -> String {
     var lines = [header(state), ""]
     lines += stepTable(state.steps)
+    if state.runningSteps.count > 1 {
+      lines.append("Running at once: \(state.runningSteps.joined(separator: ", "))")
+    }
     for step in state.steps where !step.waitReason.isEmpty {
       lines.append("Waiting: \(step.name): \(step.waitReason)")
     }

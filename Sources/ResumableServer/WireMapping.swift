@@ -45,8 +45,15 @@ extension ResumableWire.RunState {
         Approval(
           step: $0.stepName, token: $0.token, kind: $0.kind.rawValue, confidence: $0.confidence,
           threshold: $0.threshold, requestedAtMs: $0.requestedAtMs, deadlineMs: $0.deadlineMs)
-      } ?? Approval())
+      } ?? Approval(),
+      runningSteps: record.status == .running
+        ? zip(record.definition.steps, record.steps).filter { $0.1.status.isAtWork }.map(\.0.name) : [])
   }
+}
+
+extension StepProgress.Status {
+  /// Running, or waiting between attempts.
+  fileprivate var isAtWork: Bool { self == .running || self == .retrying || self == .waiting }
 }
 
 extension ErrorClass {

@@ -1269,7 +1269,8 @@ extension RunState: ProtobufCMessageConvertible {
       error: swiftString(c.error),
       historyMessages: c.history_messages,
       history: HistoryMessage.values(c.history, count: c.n_history),
-      approval: Approval.value(c.approval, default: Approval())
+      approval: Approval.value(c.approval, default: Approval()),
+      runningSteps: swiftStrings(c.running_steps, count: c.n_running_steps)
     )
   }
 
@@ -1296,6 +1297,8 @@ extension RunState: ProtobufCMessageConvertible {
     c.n_history = history.count
     c.history = HistoryMessage.cMessagePointers(history, in: &arena)
     c.approval = Approval.cMessageField(approval, default: Approval(), in: &arena)
+    c.n_running_steps = runningSteps.count
+    c.running_steps = arena.cStrings(runningSteps)
     return c
   }
 }

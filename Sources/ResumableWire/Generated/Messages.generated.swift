@@ -899,6 +899,10 @@ public struct RunState: Hashable, Sendable {
   public var history: [HistoryMessage]
   /// Set while the run is AWAITING_APPROVAL (an empty token otherwise).
   public var approval: Approval
+  /// The steps running now (RUNNING, RETRYING or WAITING), in list order: one
+  /// at most in a sequential workflow, every branch at work in a parallel one
+  /// (`current_step` is then the first step not committed, in list order).
+  public var runningSteps: [String]
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -918,7 +922,8 @@ public struct RunState: Hashable, Sendable {
     error: String = "",
     historyMessages: UInt32 = 0,
     history: [HistoryMessage] = [],
-    approval: Approval = Approval()
+    approval: Approval = Approval(),
+    runningSteps: [String] = []
   ) {
     self.workflowID = workflowID
     self.workflow = workflow
@@ -937,6 +942,7 @@ public struct RunState: Hashable, Sendable {
     self.historyMessages = historyMessages
     self.history = history
     self.approval = approval
+    self.runningSteps = runningSteps
   }
 }
 

@@ -3001,7 +3001,7 @@ const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor =
   (ProtobufCMessageInit) resumable__v1__cost_ledger__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[17] =
+static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[18] =
 {
   {
     "workflow_id",
@@ -3207,6 +3207,18 @@ static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "running_steps",
+    18,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Resumable__V1__RunState, n_running_steps),
+    offsetof(Resumable__V1__RunState, running_steps),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
   16,   /* field[16] = approval */
@@ -3220,6 +3232,7 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
   15,   /* field[15] = history */
   14,   /* field[14] = history_messages */
   12,   /* field[12] = resumes */
+  17,   /* field[17] = running_steps */
   8,   /* field[8] = schema_version */
   2,   /* field[2] = status */
   5,   /* field[5] = steps */
@@ -3230,7 +3243,7 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__run_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
 {
@@ -3240,7 +3253,7 @@ const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
   "Resumable__V1__RunState",
   "resumable.v1",
   sizeof(Resumable__V1__RunState),
-  17,
+  18,
   resumable__v1__run_state__field_descriptors,
   resumable__v1__run_state__field_indices_by_name,
   1,  resumable__v1__run_state__number_ranges,

@@ -706,10 +706,17 @@ struct  Resumable__V1__RunState
    * Set while the run is AWAITING_APPROVAL (an empty token otherwise).
    */
   Resumable__V1__Approval *approval;
+  /*
+   * The steps running now (RUNNING, RETRYING or WAITING), in list order: one
+   * at most in a sequential workflow, every branch at work in a parallel one
+   * (`current_step` is then the first step not committed, in list order).
+   */
+  size_t n_running_steps;
+  char **running_steps;
 };
 #define RESUMABLE__V1__RUN_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_state__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, 0,NULL }
 
 
 /*
