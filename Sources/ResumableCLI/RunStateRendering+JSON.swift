@@ -66,6 +66,17 @@ extension RunStateRendering {
   }
 
   private static func stepObject(_ step: StepRecord) -> [String: Any] {
+    var object = stepFields(step)
+    if step.itemsTotal > 0 {
+      object["items"] = [
+        "total": Int(step.itemsTotal), "committed": Int(step.itemsCommitted), "failed": Int(step.itemsFailed),
+        "running": Int(step.itemsRunning),
+      ]
+    }
+    return object
+  }
+
+  private static func stepFields(_ step: StepRecord) -> [String: Any] {
     [
       "name": step.name,
       "plugin": step.plugin,

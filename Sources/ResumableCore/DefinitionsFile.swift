@@ -353,7 +353,7 @@ private struct Parser {
       value, "the step", naming: \.step,
       allowed: [
         "name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes", "approval",
-        "approval_timeout_ms", "heartbeat_timeout_ms", "schedule_to_start_ms", "after",
+        "approval_timeout_ms", "heartbeat_timeout_ms", "schedule_to_start_ms", "after", "map",
       ])
     // Names, plugins, configs and inputs are checked once the workflow is
     // built, by the rules Swift-built definitions meet too (`validate`).
@@ -361,6 +361,14 @@ private struct Parser {
     let config = members["config"] ?? .object([:])
     let inputs = try names(members["inputs"], "'inputs' must be a list of names")
     let after = try names(members["after"], "'after' must be a list of step names")
+    var map: StepDefinition.MapSpec?
+    if let value = members["map"] {
+      let fields = try object(value, "'map'", allowed: ["over", "max_parallel", "max_items"])
+      var spec = StepDefinition.MapSpec(over: try string(fields["over"], "over"))
+      spec.maxParallel = try integer(fields["max_parallel"], "max_parallel", minimum: 1)
+      spec.maxItems = try integer(fields["max_items"], "max_items", minimum: 1) ?? spec.maxItems
+      map = spec
+    }
     var retry = RetryPolicy()
     if let retryValue = members["retry"] {
       let fields = try object(
@@ -388,6 +396,6 @@ private struct Parser {
       approvalTimeoutMilliseconds: try integer(members["approval_timeout_ms"], "approval_timeout_ms", minimum: 1),
       heartbeatTimeoutMilliseconds: try integer(members["heartbeat_timeout_ms"], "heartbeat_timeout_ms", minimum: 1),
       scheduleToStartMilliseconds: try integer(members["schedule_to_start_ms"], "schedule_to_start_ms", minimum: 1),
-      after: after)
+      after: after, map: map)
   }
 }

@@ -53,6 +53,18 @@ extension WorkflowDefinition {
           throw fail(step.name, "'after' names \(name == step.name ? "the step itself" : "an unknown step '\(name)'")")
         }
       }
+      if let map = step.map {
+        guard parallelism != nil else { throw fail(step.name, "'map' runs in parallel workflows only (add 'parallel: true')") }
+        let source = map.source
+        if let name = source.step, !dependencies(of: step).contains(name) {
+          throw fail(
+            step.name,
+            "'map.over' names '\(name)', which is not a step this one waits for: list it in 'inputs' (or use input.FIELD)")
+        }
+        if source.step == nil, !step.inputs.contains(StepDefinition.workflowInputName) {
+          throw fail(step.name, "'map.over' reads the workflow's input: list 'input' in 'inputs'")
+        }
+      }
       if parallelism != nil, step.approval != nil {
         throw fail(step.name, "'approval' is not supported in parallel workflows yet")
       }

@@ -97,15 +97,48 @@ public struct StepDefinition: Hashable, Sendable, Codable {
   public var scheduleToStartMilliseconds: Int?
   /// Parallel workflows: steps this one starts after, though it reads nothing of them.
   public var after: [String]
+  /// Parallel workflows: run the step once per element of a JSON list.
+  public var map: MapSpec?
+
+  /// `map: {over: SOURCE, max_parallel: N, max_items: M}`.
+  public struct MapSpec: Hashable, Sendable, Codable {
+    /// The default of `max_items`.
+    public static let defaultMaximumItems = 1000
+    /// `input.FIELD`, `STEP` or `STEP.FIELD`.
+    public var over: String
+    /// At most this many items at once (nil: the workflow's `max_parallel`).
+    public var maxParallel: Int?
+    /// A longer list fails the step at once, non-retryable.
+    public var maxItems: Int
+
+    public init(over: String, maxParallel: Int? = nil, maxItems: Int = Self.defaultMaximumItems) {
+      self.over = over
+      self.maxParallel = maxParallel
+      self.maxItems = maxItems
+    }
+
+    /// Where the list comes from: the workflow's input or a step's artifact,
+    /// and the field of it (nil: the whole value).
+    public var source: (step: String?, field: String?) {
+      let parts = over.split(separator: ".", maxSplits: 1).map(String.init)
+      let head = parts.first ?? over
+      let field = parts.count > 1 ? parts[1] : nil
+      return head == StepDefinition.workflowInputName ? (nil, field) : (head, field)
+    }
+  }
+
+  /// The name of item `index` of a map step (its record, artifact and keys).
+  public func itemName(_ index: Int) -> String { "\(name)[\(index)]" }
 
   public init(
     name: String, plugin: String, config: JSONValue = .object([:]), inputs: [String] = [],
     retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil,
     history: HistoryPolicy = .none, maxArtifactBytes: Int? = nil, approval: ApprovalPolicy? = nil,
     approvalTimeoutMilliseconds: Int? = nil, heartbeatTimeoutMilliseconds: Int? = nil,
-    scheduleToStartMilliseconds: Int? = nil, after: [String] = []
+    scheduleToStartMilliseconds: Int? = nil, after: [String] = [], map: MapSpec? = nil
   ) {
     self.after = after
+    self.map = map
     self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
     self.scheduleToStartMilliseconds = scheduleToStartMilliseconds
     self.approval = approval
@@ -122,7 +155,7 @@ public struct StepDefinition: Hashable, Sendable, Codable {
 
   private enum CodingKeys: String, CodingKey {
     case name, plugin, config, inputs, retry, timeoutMilliseconds, history, maxArtifactBytes, approval,
-      approvalTimeoutMilliseconds, heartbeatTimeoutMilliseconds, scheduleToStartMilliseconds, after
+      approvalTimeoutMilliseconds, heartbeatTimeoutMilliseconds, scheduleToStartMilliseconds, after, map
   }
 
   /// Decodes a snapshot; `history` is absent from snapshots stored before it existed.
@@ -141,7 +174,8 @@ public struct StepDefinition: Hashable, Sendable, Codable {
       approvalTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .approvalTimeoutMilliseconds),
       heartbeatTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .heartbeatTimeoutMilliseconds),
       scheduleToStartMilliseconds: try container.decodeIfPresent(Int.self, forKey: .scheduleToStartMilliseconds),
-      after: try container.decodeIfPresent([String].self, forKey: .after) ?? [])
+      after: try container.decodeIfPresent([String].self, forKey: .after) ?? [],
+      map: try container.decodeIfPresent(MapSpec.self, forKey: .map))
   }
 }
 

@@ -311,6 +311,15 @@ public final class WorkflowEngine: Sendable {
         record.steps[index].savedMicros += record.steps[index].committedCostMicros
         updated[record.definition.steps[index].name] = record.steps[index]
       }
+      // …and every committed item of a map step (each committed on its own).
+      for step in record.definition.steps where step.map != nil {
+        for (item, var progress) in record.items[step.name] ?? [:] where progress.status == .completed {
+          saved += progress.committedCostMicros
+          progress.savedMicros += progress.committedCostMicros
+          record.items[step.name]?[item] = progress
+          updated[step.itemName(item)] = progress
+        }
+      }
       let step = record.steps[record.cursor].beginningAttempt(at: timing.nowMs)
       let begin = AttemptBegin(
         workflowID: id, fence: fence, cursor: record.cursor,

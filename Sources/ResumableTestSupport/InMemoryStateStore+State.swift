@@ -57,7 +57,13 @@ extension InMemoryStateStore {
 
     /// Writes the record of the step named `name` (HSET: a name the definition lacks is kept nowhere).
     mutating func setStep(_ name: String, _ step: StepProgress) {
-      guard let index = record.definition.steps.firstIndex(where: { $0.name == name }) else { return }
+      guard let index = record.definition.steps.firstIndex(where: { $0.name == name }) else {
+        // A map step's item (`STEP[INDEX]`), read back as the run's items.
+        if let (parent, item) = RunRecord.itemField(name), record.definition.steps.contains(where: { $0.name == parent && $0.map != nil }) {
+          record.items[parent, default: [:]][item] = step
+        }
+        return
+      }
       record.steps[index] = step
     }
 

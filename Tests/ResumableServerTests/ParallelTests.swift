@@ -38,6 +38,21 @@ struct ParallelTests {
           - {name: s2, plugin: simulate, config: {latency_ms: 300}}
           - {name: s3, plugin: simulate, config: {latency_ms: 300}}
           - {name: s4, plugin: simulate, config: {latency_ms: 300}}
+      - name: mapper
+        parallel: true
+        steps:
+          - name: each
+            plugin: simulate
+            inputs: [input]
+            map: {over: input.docs, max_parallel: 6}
+            config: {latency_ms: 20, cost_usd: 0.01, fail_items: [2, 4], record: \(record)}
+            retry: {max_attempts: 1}
+          - {name: join, plugin: echo, inputs: [each]}
+      - name: chained
+        parallel: true
+        steps:
+          - {name: list, plugin: echo, inputs: [input]}
+          - {name: each, plugin: echo, inputs: [list], map: {over: list.input, max_items: 3}}
       - name: doomed
         parallel: true
         on_failure: cancel
@@ -127,6 +142,57 @@ struct ParallelTests {
           #expect(state.steps[0].status != .completed && state.steps[0].artifactBytes == 0)
           let full = try await client.getState(GetStateRequest(workflowID: "p-4", includeArtifacts: true)).state
           #expect(full.artifacts.isEmpty)
+    }
+  }
+
+  @Test func aMapCommitsEachItemAndAResumeRunsOnlyTheFailedItems() async throws {
+    try await Self.withServer { client, record in
+      let input = #"{"docs": ["d0", "d1", "d2", "d3", "d4", "d5"]}"#
+      let failed = try await client.startWorkflow(
+        StartWorkflowRequest(workflow: "mapper", workflowID: "m-1", inputJSON: input)).state
+      #expect(failed.status == .failed)
+      let each = failed.steps[0]
+      #expect(each.status == .failed && each.itemsTotal == 6 && each.itemsCommitted == 4 && each.itemsFailed == 2)
+      #expect(failed.error.contains("each[2]") || failed.error.contains("each[4]"))
+      let items = try await client.getState(GetStateRequest(workflowID: "m-1", includeItems: true)).state.items
+      #expect(items.map(\.name) == (0..<6).map { "each[\($0)]" })
+      #expect(items.map(\.status) == [.completed, .completed, .failed, .completed, .failed, .completed])
+
+      let resumed = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "m-1")).state
+      #expect(resumed.status == .completed, "\(resumed.error)")
+      #expect(resumed.steps[0].itemsCommitted == 6 && resumed.steps[0].itemsTotal == 6)
+      // Items 0, 1, 3 and 5 ran once; 2 and 4 twice (their first attempt failed).
+      #expect(
+        record.executions(of: "m-1")
+          == ["each[0]": 1, "each[1]": 1, "each[2]": 2, "each[3]": 1, "each[4]": 2, "each[5]": 1])
+      #expect(resumed.cost.savedByResumeMicros == 40_000)
+      #expect(resumed.cost.spentMicros == 80_000)
+      // The step's artifact: the six results, in order; the join read it.
+      let full = try await client.getState(GetStateRequest(workflowID: "m-1", includeArtifacts: true)).state
+      let list = try #require(
+        try JSONSerialization.jsonObject(with: Data(full.artifacts[0].data)) as? [[String: Any]])
+      #expect(list.map { $0["step"] as? String } == (0..<6).map { "each[\($0)]" })
+      #expect(full.steps[1].inputsGiven.map(\.name) == ["each"])
+    }
+  }
+
+  @Test func aMapOverAStepsFieldGivesEachItemItsElementAndIndex() async throws {
+    try await Self.withServer { client, _ in
+      let state = try await client.startWorkflow(
+        StartWorkflowRequest(workflow: "chained", workflowID: "m-2", inputJSON: #"["x", "y", "z"]"#)).state
+      #expect(state.status == .completed, "\(state.error)")
+      let full = try await client.getState(GetStateRequest(workflowID: "m-2", includeArtifacts: true)).state
+      #expect(String(decoding: full.artifacts[1].data, as: UTF8.self)
+        == #"[{"index":0,"item":"x","list":{"input":["x","y","z"]}},{"index":1,"item":"y","list":{"input":["x","y","z"]}},{"index":2,"item":"z","list":{"input":["x","y","z"]}}]"#)
+
+      // Too long a list, and not a list: the step fails at once, not retried, saying why.
+      let long = try await client.startWorkflow(
+        StartWorkflowRequest(workflow: "chained", workflowID: "m-3", inputJSON: #"[1, 2, 3, 4]"#)).state
+      #expect(long.status == .failed && long.steps[1].lastErrorClass == .nonRetryable)
+      #expect(long.steps[1].lastError.contains("has 4 items; the limit is max_items 3"))
+      let text = try await client.startWorkflow(
+        StartWorkflowRequest(workflow: "chained", workflowID: "m-4", inputJSON: #""prose""#)).state
+      #expect(text.status == .failed && text.steps[1].lastError.contains("must be a list, not a string"))
     }
   }
 }
