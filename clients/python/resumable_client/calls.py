@@ -90,10 +90,11 @@ class Methods:
         request = pb2.ResumeWorkflowRequest(workflow_id=workflow_id, no_wait=not wait, from_step=from_step)
         return self._unary(Call("ResumeWorkflow", request, pb2.ResumeWorkflowResponse, _state), timeout)
 
-    def get_state(self, workflow_id, include_artifacts=False, include_history=False, timeout=None):
-        """Reads a run's state (with its artifacts and its history when asked)."""
+    def get_state(self, workflow_id, include_artifacts=False, include_history=False, include_items=False, timeout=None):
+        """Reads a run's state (with its artifacts, its history and its map steps' items' records when asked)."""
         request = pb2.GetStateRequest(
-            workflow_id=workflow_id, include_artifacts=include_artifacts, include_history=include_history
+            workflow_id=workflow_id, include_artifacts=include_artifacts, include_history=include_history,
+            include_items=include_items,
         )
         return self._unary(Call("GetState", request, pb2.GetStateResponse, _state), timeout)
 

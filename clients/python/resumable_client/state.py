@@ -24,6 +24,37 @@ class StepRecord:
     wait_reason: str = ""
     last_error_class: str = "UNSPECIFIED"
     next_attempt_at_ms: int = 0
+    started_at_ms: int = 0
+    finished_at_ms: int = 0
+    # A map step's items (0 for other steps): total, committed, failed, running.
+    items_total: int = 0
+    items_committed: int = 0
+    items_failed: int = 0
+    items_running: int = 0
+
+    @classmethod
+    def from_proto(cls, pb2, s):
+        return cls(
+            name=s.name,
+            plugin=s.plugin,
+            status=_enum_name(pb2.StepStatus, s.status, "STEP_STATUS_"),
+            attempts=s.attempts,
+            last_error=s.last_error,
+            last_error_retryable=s.last_error_retryable,
+            input_tokens=s.usage.input_tokens,
+            output_tokens=s.usage.output_tokens,
+            cost_usd=s.usage.cost_micros / 1_000_000,
+            artifact_bytes=s.artifact_bytes,
+            wait_reason=s.wait_reason,
+            last_error_class=_enum_name(pb2.ErrorClass, s.last_error_class, "ERROR_CLASS_"),
+            next_attempt_at_ms=s.next_attempt_at_ms,
+            started_at_ms=s.started_at_ms,
+            finished_at_ms=s.finished_at_ms,
+            items_total=s.items_total,
+            items_committed=s.items_committed,
+            items_failed=s.items_failed,
+            items_running=s.items_running,
+        )
 
 
 @dataclass
@@ -44,6 +75,10 @@ class RunState:
     history: list = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    # Every step at work now (several in a parallel workflow).
+    running_steps: list = field(default_factory=list)
+    # Map steps' items' records, named STEP[INDEX] (requested with ``include_items=True``).
+    items: list = field(default_factory=list)
 
     def step(self, name):
         """The ``StepRecord`` of the step called ``name`` (``KeyError`` when there is none)."""
@@ -58,24 +93,7 @@ class RunState:
 
     @classmethod
     def from_proto(cls, pb2, message):
-        steps = [
-            StepRecord(
-                name=s.name,
-                plugin=s.plugin,
-                status=_enum_name(pb2.StepStatus, s.status, "STEP_STATUS_"),
-                attempts=s.attempts,
-                last_error=s.last_error,
-                last_error_retryable=s.last_error_retryable,
-                input_tokens=s.usage.input_tokens,
-                output_tokens=s.usage.output_tokens,
-                cost_usd=s.usage.cost_micros / 1_000_000,
-                artifact_bytes=s.artifact_bytes,
-                wait_reason=s.wait_reason,
-                last_error_class=_enum_name(pb2.ErrorClass, s.last_error_class, "ERROR_CLASS_"),
-                next_attempt_at_ms=s.next_attempt_at_ms,
-            )
-            for s in message.steps
-        ]
+        steps = [StepRecord.from_proto(pb2, s) for s in message.steps]
         return cls(
             workflow_id=message.workflow_id,
             workflow=message.workflow,
@@ -93,6 +111,8 @@ class RunState:
             history=[{"role": m.role, "content": m.content} for m in message.history],
             input_tokens=message.cost.input_tokens,
             output_tokens=message.cost.output_tokens,
+            running_steps=list(message.running_steps),
+            items=[StepRecord.from_proto(pb2, s) for s in message.items],
         )
 
 
