@@ -1214,7 +1214,8 @@ extension RunEvent: ProtobufCMessageConvertible {
       atMs: c.at_ms,
       message: swiftString(c.message),
       nextAttemptAtMs: c.next_attempt_at_ms,
-      status: RunStatus(rawValue: enumNumber(c.status.rawValue)) ?? .unspecified
+      status: RunStatus(rawValue: enumNumber(c.status.rawValue)) ?? .unspecified,
+      itemIndex: c.item_index
     )
   }
 
@@ -1228,6 +1229,7 @@ extension RunEvent: ProtobufCMessageConvertible {
     c.message = arena.cString(message)
     c.next_attempt_at_ms = nextAttemptAtMs
     c.status = Resumable__V1__RunStatus(rawValue: enumRawValue(status.rawValue))
+    c.item_index = itemIndex
     return c
   }
 }

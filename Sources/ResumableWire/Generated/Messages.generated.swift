@@ -842,6 +842,9 @@ public struct RunEvent: Hashable, Sendable {
   public var nextAttemptAtMs: Int64
   /// The run's status after the event.
   public var status: RunStatus
+  /// An event of a map step's item (`step` is then STEP[INDEX]): the item's
+  /// index; -1 for any other event.
+  public var itemIndex: Int32
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -851,7 +854,8 @@ public struct RunEvent: Hashable, Sendable {
     atMs: Int64 = 0,
     message: String = "",
     nextAttemptAtMs: Int64 = 0,
-    status: RunStatus = .unspecified
+    status: RunStatus = .unspecified,
+    itemIndex: Int32 = 0
   ) {
     self.type = type
     self.step = step
@@ -860,6 +864,7 @@ public struct RunEvent: Hashable, Sendable {
     self.message = message
     self.nextAttemptAtMs = nextAttemptAtMs
     self.status = status
+    self.itemIndex = itemIndex
   }
 }
 

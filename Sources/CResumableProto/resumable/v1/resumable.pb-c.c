@@ -3992,7 +3992,7 @@ const ProtobufCMessageDescriptor resumable__v1__watch_workflow_request__descript
   (ProtobufCMessageInit) resumable__v1__watch_workflow_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__run_event__field_descriptors[7] =
+static const ProtobufCFieldDescriptor resumable__v1__run_event__field_descriptors[8] =
 {
   {
     "type",
@@ -4078,10 +4078,23 @@ static const ProtobufCFieldDescriptor resumable__v1__run_event__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "item_index",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, item_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__run_event__field_indices_by_name[] = {
   3,   /* field[3] = at_ms */
   2,   /* field[2] = attempt */
+  7,   /* field[7] = item_index */
   4,   /* field[4] = message */
   5,   /* field[5] = next_attempt_at_ms */
   6,   /* field[6] = status */
@@ -4091,7 +4104,7 @@ static const unsigned resumable__v1__run_event__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__run_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor =
 {
@@ -4101,7 +4114,7 @@ const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor =
   "Resumable__V1__RunEvent",
   "resumable.v1",
   sizeof(Resumable__V1__RunEvent),
-  7,
+  8,
   resumable__v1__run_event__field_descriptors,
   resumable__v1__run_event__field_indices_by_name,
   1,  resumable__v1__run_event__number_ranges,

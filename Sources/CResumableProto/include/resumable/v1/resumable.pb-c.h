@@ -1026,10 +1026,15 @@ struct  Resumable__V1__RunEvent
    * The run's status after the event.
    */
   Resumable__V1__RunStatus status;
+  /*
+   * An event of a map step's item (`step` is then STEP[INDEX]): the item's
+   * index; -1 for any other event.
+   */
+  int32_t item_index;
 };
 #define RESUMABLE__V1__RUN_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_event__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, 0 }
 
 
 /*
