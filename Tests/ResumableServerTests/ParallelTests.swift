@@ -56,7 +56,7 @@ struct ParallelTests {
       - name: slowmap
         parallel: true
         steps:
-          - {name: slow, plugin: simulate, inputs: [input], map: {over: input}, config: {latency_ms: 400}}
+          - {name: slow, plugin: simulate, inputs: [input], map: {over: input}, config: {latency_ms: 2000}}
       - name: doomed
         parallel: true
         on_failure: cancel
