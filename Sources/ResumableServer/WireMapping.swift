@@ -183,7 +183,7 @@ extension WorkerInfo {
     self.init(
       workerID: worker.workerID, name: worker.name, tasks: worker.tasks, slots: UInt32(clamping: worker.slots),
       inFlight: UInt32(clamping: worker.inFlight), connectedAtMs: worker.connectedAtMs, dispatched: worker.dispatched,
-      pid: worker.pid ?? 0)
+      pid: worker.pid ?? 0, draining: worker.draining)
   }
 }
 
