@@ -61,7 +61,7 @@ struct ParallelTests {
         parallel: true
         on_failure: cancel
         steps:
-          - {name: slow, plugin: simulate, config: {latency_ms: 5000, record: \(record)}}
+          - {name: slow, plugin: simulate, config: {latency_ms: 60000, record: \(record)}}
           - {name: bad, plugin: simulate, config: {latency_ms: 100, fail_permanently: true}}
     """
   }
