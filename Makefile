@@ -2,7 +2,7 @@
 # Both install what is missing (apt packages) first.
 
 SHELL := /bin/bash
-APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf pkg-config
+APT_PACKAGES := redis-server redis-tools redis-sentinel libhiredis-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf pkg-config
 # The server's default socket: $XDG_RUNTIME_DIR/resumable.sock, else one in
 # /tmp/resumable-UID, a directory `serve` creates mode 0700 (and refuses when it
 # is not the user's own).

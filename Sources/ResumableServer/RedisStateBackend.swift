@@ -15,6 +15,9 @@ public struct RedisStateBackend: StateBackend {
   public var commandTimeout: Duration? = .seconds(3)
   /// The first part of every Redis key (default `resumable`).
   public var keyPrefix: String = "resumable"
+  /// How many replicas must have each write of a run before it counts as done
+  /// (`WAIT`; default 0). See `RedisStateStore.init(client:keyPrefix:waitReplicas:replicaTimeout:)`.
+  public var waitReplicas = 0
   /// The embedded Redis' `appendfsync` policy (default `always`: Redis
   /// writes and fsyncs the append-only file before it acknowledges a write,
   /// so no acknowledged commit is lost to a `kill -9` of Redis or a power
@@ -71,7 +74,9 @@ public struct RedisStateBackend: StateBackend {
       throw error
     }
     return OpenedState(
-      store: RedisStateStore(client: client, keyPrefix: keyPrefix),
+      store: RedisStateStore(
+        client: client, keyPrefix: keyPrefix, waitReplicas: waitReplicas,
+        replicaTimeout: min(.seconds(1), (commandTimeout ?? .seconds(2)) / 2)),
       healthNote: { await evictionPolicy.warning() }, closers: closers)
   }
 }

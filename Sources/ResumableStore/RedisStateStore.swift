@@ -17,13 +17,27 @@ public final class RedisStateStore: StateStore {
   let recoveryIndex: String
   /// Every run by creation time (ms): what `listRuns` reads, newest first.
   let runsIndex: String
+  /// How many replicas must have each write of a run before it counts as done (`WAIT`).
+  public let waitReplicas: Int
+  /// How long a write waits for them.
+  public let replicaTimeout: Duration
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
   ///   - keyPrefix: the first part of every key, so several deployments or
   ///     tests can share one Redis; must not contain `{` or `}`.
-  public init(client: RedisClient, keyPrefix: String = "resumable") {
+  ///   - waitReplicas: with N > 0, every script that writes a run is followed by
+  ///     `WAIT N` on its connection, and a write fewer replicas acknowledged within
+  ///     `replicaTimeout` fails as `unavailable` (it is idempotent: the engine retries it),
+  ///     so a write reported done survives the promotion of a replica that had it.
+  ///   - replicaTimeout: how long `WAIT` may take; keep it under the client's command timeout.
+  public init(
+    client: RedisClient, keyPrefix: String = "resumable", waitReplicas: Int = 0,
+    replicaTimeout: Duration = .seconds(1)
+  ) {
     self.client = client
+    self.waitReplicas = max(0, waitReplicas)
+    self.replicaTimeout = replicaTimeout
     self.prefix = keyPrefix
     self.recoveryIndex = RunKeys.recoveryIndex(prefix: keyPrefix)
     self.runsIndex = RunKeys.runsIndex(prefix: keyPrefix)
@@ -42,17 +56,35 @@ public final class RedisStateStore: StateStore {
     try await run(script, workflowID, [RedisArgument(timing.operation)] + arguments, after: commands)
   }
 
-  /// Runs a script on a run's keys, after `commands` in the same round trip.
+  /// Runs a script on a run's keys, after `commands` in the same round trip; a
+  /// script that may write (`writes`) waits for ``waitReplicas`` replicas.
   func run(
     _ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument],
-    after commands: [[RedisArgument]] = []
+    after commands: [[RedisArgument]] = [], writes: Bool = true
   ) async throws(StoreError) -> RESPValue {
+    let replicated = writes && waitReplicas > 0
+    let trailing: [[RedisArgument]] =
+      replicated ? [["WAIT", RedisArgument(waitReplicas), RedisArgument(replicaTimeout.wholeMilliseconds)]] : []
+    let result: (commands: [RESPValue], script: RESPValue, trailing: [RESPValue])
     do {
-      return try await client.evalScript(script, keys: keys(workflowID), arguments: arguments, after: commands).script
+      result = try await client.evalScript(
+        script, keys: keys(workflowID), arguments: arguments, after: commands, then: trailing)
     } catch {
       throw StoreError(redis: error)
     }
+    if replicated {
+      let acknowledged = result.trailing.first?.int ?? -1
+      guard acknowledged >= waitReplicas else {
+        let reply = result.trailing.first?.errorMessage ?? "\(max(acknowledged, 0))"
+        throw StoreError(
+          .unavailable,
+          "a write of run '\(workflowID)' reached \(reply) of the \(waitReplicas) replica(s) required within "
+            + "\(replicaTimeout.wholeMilliseconds) ms; until they have it, a failover could lose it")
+      }
+    }
+    return result.script
   }
+
 
   /// Puts a run in the recovery index, due when a lease taken at `nowMs` lapses.
   ///
@@ -97,7 +129,7 @@ public final class RedisStateStore: StateStore {
 
   public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
     let reply = try await run(
-      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"])
+      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"], writes: false)
     if reply.isNull { return nil }
     guard let parts = reply.array, parts.count == 5, let historyLength = parts[3].int else {
       throw StoreError(.corrupt, "unexpected reply to the load script: \(reply)")
