@@ -14,9 +14,10 @@ public final class RedisStateStore: StateStore {
   let prefix: String
   /// The first part of every key this store writes.
   public var keyPrefix: String { prefix }
-  let recoveryIndex: String
-  /// Every run by creation time (ms): what `listRuns` reads, newest first.
-  let runsIndex: String
+  /// The recovery index's buckets (see `RunKeys.recoveryIndex(prefix:bucket:)`).
+  let recoveryIndexes: [String]
+  /// Every run by creation time (ms), in buckets: what `listRuns` merges, newest first.
+  let runsIndexes: [String]
   /// How many replicas must have each write of a run before it counts as done (`WAIT`).
   public let waitReplicas: Int
   /// How long a write waits for them.
@@ -39,9 +40,15 @@ public final class RedisStateStore: StateStore {
     self.waitReplicas = max(0, waitReplicas)
     self.replicaTimeout = replicaTimeout
     self.prefix = keyPrefix
-    self.recoveryIndex = RunKeys.recoveryIndex(prefix: keyPrefix)
-    self.runsIndex = RunKeys.runsIndex(prefix: keyPrefix)
+    self.recoveryIndexes = (0..<RunKeys.bucketCount).map { RunKeys.recoveryIndex(prefix: keyPrefix, bucket: $0) }
+    self.runsIndexes = (0..<RunKeys.bucketCount).map { RunKeys.runsIndex(prefix: keyPrefix, bucket: $0) }
   }
+
+  /// The recovery index bucket run `workflowID` is in.
+  func recoveryIndex(_ workflowID: String) -> String { recoveryIndexes[RunKeys.bucket(of: workflowID)] }
+
+  /// The run list bucket run `workflowID` is in.
+  func runsIndex(_ workflowID: String) -> String { runsIndexes[RunKeys.bucket(of: workflowID)] }
 
   private func keys(_ workflowID: String) -> [RedisArgument] {
     RunKeys(prefix: prefix, workflowID: workflowID).scriptKeys.map { RedisArgument($0) }
@@ -85,7 +92,6 @@ public final class RedisStateStore: StateStore {
     return result.script
   }
 
-
   /// Puts a run in the recovery index, due when a lease taken at `nowMs` lapses.
   ///
   /// Sent ahead of the write that makes the run RUNNING (or keeps it so), in
@@ -93,7 +99,7 @@ public final class RedisStateStore: StateStore {
   /// server dying at any instant leaves its runs findable. An entry for a
   /// write that then failed is harmless: recovery checks and clears it.
   func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
-    ["ZADD", RedisArgument(recoveryIndex), RedisArgument(dueAtMs), RedisArgument(workflowID)]
+    ["ZADD", RedisArgument(recoveryIndex(workflowID)), RedisArgument(dueAtMs), RedisArgument(workflowID)]
   }
 
   static func nowMilliseconds() -> Int64 {
@@ -118,7 +124,7 @@ public final class RedisStateStore: StateStore {
       after: [
         index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs),
         // NX: an existing run keeps its place in the list.
-        ["ZADD", RedisArgument(runsIndex), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
+        ["ZADD", RedisArgument(runsIndex(new.workflowID)), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
       ])
     switch reply.int {
     case 0?: return .exists
@@ -190,28 +196,36 @@ public final class RedisStateStore: StateStore {
     // adopts it now rather than when the lease would have lapsed.
     let index: [RedisArgument] =
       runEnded
-      ? ["ZREM", RedisArgument(recoveryIndex), RedisArgument(workflowID)]
-      : ["ZADD", RedisArgument(recoveryIndex), "XX", RedisArgument(Self.nowMilliseconds()), RedisArgument(workflowID)]
+      ? ["ZREM", RedisArgument(recoveryIndex(workflowID)), RedisArgument(workflowID)]
+      : ["ZADD", RedisArgument(recoveryIndex(workflowID)), "XX", RedisArgument(Self.nowMilliseconds()), RedisArgument(workflowID)]
     _ = try await run(Scripts.release, workflowID, [RedisArgument(fence)], after: [index])
   }
 
   // MARK: - Recovery
 
   public func recoveryCandidates(limit: Int) async throws(StoreError) -> [RecoveryCandidate] {
-    let reply = try await send(
-      [
-        "ZRANGEBYSCORE", RedisArgument(recoveryIndex), "-inf", RedisArgument(Self.nowMilliseconds()),
-        "WITHSCORES", "LIMIT", "0", RedisArgument(max(1, limit)),
-      ], about: "ZRANGEBYSCORE \(recoveryIndex)")
-    let flat = reply.array ?? []
-    var candidates: [RecoveryCandidate] = []
-    for pair in stride(from: 0, to: flat.count - 1, by: 2) {
-      guard let id = flat[pair].string, let due = flat[pair + 1].string.flatMap({ Double($0) }) else {
-        throw StoreError(.corrupt, "unexpected entry in \(recoveryIndex): \(flat[pair]) \(flat[pair + 1])")
-      }
-      candidates.append(RecoveryCandidate(workflowID: id, dueAtMs: Int64(due)))
+    // The earliest due of every bucket, merged: the `limit` earliest overall.
+    let now = RedisArgument(Self.nowMilliseconds())
+    let replies: [RESPValue]
+    do {
+      replies = try await client.pipeline(
+        recoveryIndexes.map { ["ZRANGEBYSCORE", RedisArgument($0), "-inf", now, "WITHSCORES", "LIMIT", "0", RedisArgument(max(1, limit))] })
+    } catch {
+      throw StoreError(redis: error)
     }
-    return candidates
+    var candidates: [RecoveryCandidate] = []
+    for (key, reply) in zip(recoveryIndexes, replies) {
+      if let message = reply.errorMessage { throw StoreError(redisReply: message, about: "ZRANGEBYSCORE \(key)") }
+      let flat = reply.array ?? []
+      for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+        guard let id = flat[pair].string, let due = flat[pair + 1].string.flatMap({ Double($0) }) else {
+          throw StoreError(.corrupt, "unexpected entry in \(key): \(flat[pair]) \(flat[pair + 1])")
+        }
+        candidates.append(RecoveryCandidate(workflowID: id, dueAtMs: Int64(due)))
+      }
+    }
+    candidates.sort { ($0.dueAtMs, $0.workflowID) < ($1.dueAtMs, $1.workflowID) }
+    return Array(candidates.prefix(max(1, limit)))
   }
 
   public func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration, failedRetention: Duration)
@@ -263,17 +277,18 @@ public final class RedisStateStore: StateStore {
 
   public func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError) {
     // XX: only an entry that exists moves; an ended run is not put back.
+    let key = recoveryIndex(workflowID)
     _ = try await send(
       [
-        "ZADD", RedisArgument(recoveryIndex), "XX", RedisArgument(Self.nowMilliseconds() + delay.wholeMilliseconds),
+        "ZADD", RedisArgument(key), "XX", RedisArgument(Self.nowMilliseconds() + delay.wholeMilliseconds),
         RedisArgument(workflowID),
-      ], about: "ZADD \(recoveryIndex)")
+      ], about: "ZADD \(key)")
   }
 
   private func unindex(_ candidate: RecoveryCandidate) async throws(StoreError) {
     do {
       _ = try await client.evalScript(
-        Scripts.unindex, keys: [RedisArgument(recoveryIndex)],
+        Scripts.unindex, keys: [RedisArgument(recoveryIndex(candidate.workflowID))],
         arguments: [RedisArgument(candidate.workflowID), RedisArgument(candidate.dueAtMs)])
     } catch {
       throw StoreError(redis: error)
@@ -400,7 +415,7 @@ public final class RedisStateStore: StateStore {
     } catch {
       throw StoreError(redis: error)
     }
-    if let message = reply.errorMessage { throw StoreError(.corrupt, "\(what): \(message)") }
+    if let message = reply.errorMessage { throw StoreError(redisReply: message, about: what) }
     return reply
   }
 }
@@ -423,7 +438,25 @@ extension StoreError {
     case "NOTFOUND": self.init(.notFound, rest)
     case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN":
       self.init(.unavailable, "Redis cannot take the write now (\(message))")
+    case "MOVED", "ASK":
+      self.init(.unavailable, Self.clusterNodeMessage(message))
     default: self.init(.corrupt, message)
     }
+  }
+
+  /// An error reply to a plain command (`what`): a cluster redirection says what to
+  /// connect with instead; anything else is a store Redis cannot read as expected.
+  init(redisReply message: String, about what: String) {
+    if message.hasPrefix("MOVED ") || message.hasPrefix("ASK ") {
+      self.init(.unavailable, Self.clusterNodeMessage(message))
+    } else {
+      self.init(.corrupt, "\(what): \(message)")
+    }
+  }
+
+  /// What a `MOVED` or `ASK` reply means when the client does not route by slot.
+  static func clusterNodeMessage(_ reply: String) -> String {
+    "Redis answered '\(reply)': it is a node of a Redis Cluster, which this connection does not route by slot; "
+      + "connect with a redis+cluster://host:port URL"
   }
 }

@@ -178,7 +178,7 @@ struct HardeningCLITests {
   static let aclCommands = [
     "ping", "evalsha", "script|load", "hmget", "lrange", "xrevrange", "zadd", "zrem", "zrangebyscore",
     "zrevrangebyscore", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby", "hset", "llen", "ltrim",
-    "pexpire", "pttl", "rpush", "set", "xadd", "xrange", "zscore", "zrange", "time", "info",
+    "pexpire", "pttl", "rpush", "set", "xadd", "xrange", "zscore", "zrange", "time", "info", "hsetnx",
   ]
 
   @Test func anACLUserLimitedToTheServersCommandsRunsAndResumes() async throws {
