@@ -7,7 +7,7 @@ import ResumableRedis
 /// keep their keys and schema (no `SchemaUpgrades` step: the run keys did not change).
 extension RedisStateStore {
   /// Moves the entries of the unbucketed indexes into their buckets and deletes the old
-  /// keys; nothing to do (three `EXISTS`) on a store that has none. Idempotent, so servers
+  /// keys; on a store that has none it costs three reads. Idempotent, so servers
   /// starting together may all run it.
   ///
   /// - Important: Servers of an older build still running against the store keep writing
