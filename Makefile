@@ -23,7 +23,7 @@ SWIFT_BUILD_FLAGS ?=
 empty :=
 space := $(empty) $(empty)
 
-.PHONY: deps build release run test test-fast chaos bench example python python-test proto proto-check layers fuzz tsan asan clean
+.PHONY: deps build release run test test-fast chaos bench example example-python python python-test proto proto-check layers fuzz tsan asan clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -85,6 +85,11 @@ python:
 ## server (needs `swift build`)
 python-test: python
 	cd $(PYTHON_DIR) && .venv/bin/pytest -q tests
+
+## example-python: the Python research agent (examples/python-agent) against the
+## server `make run` serves (run that first, in another terminal), with the SDK's venv
+example-python: python
+	RESUMABLE_SOCKET=$(SOCKET) $(PYTHON_VENV)/bin/python examples/python-agent/agent.py
 
 ## chaos: the full-size fault-injection suite (many runs; servers and Redis
 ## killed again and again); `make test` runs a bounded size of the same suite

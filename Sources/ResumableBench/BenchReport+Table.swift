@@ -29,6 +29,14 @@ extension BenchReport {
     row("  worker step overhead (Python), per step p50", target: "≤ 150 µs") {
       $0.workerOverhead.flatMap { $0.pythonPerStepP50Micros.map(Self.micros) }
     }
+    row("100 no-op steps in order: steps/s (run p50)") {
+      $0.mapFanOut.map { String(format: "%.0f (%@)", $0.sequentialPerSecond, Self.micros($0.sequentialRun.p50Micros)) }
+    }
+    row("map of 100 no-op items, 16 at once: items/s (run p50)", target: "≥ 3× in order") {
+      $0.mapFanOut.map {
+        String(format: "%.0f (%@), %.1f×", $0.mapPerSecond, Self.micros($0.mapRun.p50Micros), $0.mapPerSecond / max($0.sequentialPerSecond, 1))
+      }
+    }
     row("resume (failed at 4 of 5) answered p50 / p99", target: "p50 ≤ 0.25 ms") {
       $0.resume.map { Self.latency($0.answered) }
     }

@@ -23,6 +23,20 @@ public struct BenchReport: Codable, Sendable {
     public var storage: [Storage]
     /// Only in the first (full) configuration.
     public var workerOverhead: WorkerOverhead?
+    /// Only in the first (full) configuration.
+    public var mapFanOut: MapFanOut?
+  }
+
+  /// 100 no-op items of a map (16 at once) against 100 no-op steps in list
+  /// order, run after run, interleaved.
+  public struct MapFanOut: Codable, Sendable {
+    /// A run of 100 sequential steps, start to COMPLETED.
+    public var sequentialRun: LatencySummary
+    /// A run of one map step over 100 items.
+    public var mapRun: LatencySummary
+    /// Steps (items) committed per second, from the p50s.
+    public var sequentialPerSecond: Double
+    public var mapPerSecond: Double
   }
 
   /// 5-step no-op runs, one after another: in-process `simulate` steps

@@ -133,9 +133,12 @@ public struct BenchSuite: Sendable {
     var storage: [BenchReport.Storage] = []
     var memory: BenchReport.Memory?
     var workers: BenchReport.WorkerOverhead?
+    var fanOut: BenchReport.MapFanOut?
     if full {
       options.progress("worker step overhead: 5 no-op steps in process, through a Swift worker, a Python worker")
       workers = try await workerOverhead(socket: socket)
+      options.progress("map fan-out: 100 items 16 at once against 100 steps in order")
+      fanOut = try await mapFanOut(socket: socket)
       options.progress("storage: bytes per run with 2 KB artifacts")
       storage = try await storagePerRun(socket: socket, redis: redis)
       options.progress("memory: \(options.runsInFlight) runs in flight")
@@ -143,7 +146,8 @@ public struct BenchSuite: Sendable {
     }
     return BenchReport.ConfigurationFigures(
       fsync: server.fsync.rawValue, redisPing: ping, floorCommit: floor, stepOverhead: steps, resume: resume,
-      getState: getState, throughput: throughput, memory: memory, storage: storage, workerOverhead: workers)
+      getState: getState, throughput: throughput, memory: memory, storage: storage, workerOverhead: workers,
+      mapFanOut: fanOut)
   }
 
   // MARK: - The floor
@@ -213,13 +217,31 @@ public struct BenchSuite: Sendable {
     }
   }
 
+  /// 100 map items against 100 steps in order, interleaved run by run.
+  private func mapFanOut(socket: String) async throws -> BenchReport.MapFanOut {
+    try await LoadGenerator.withClients(1, socketPath: socket) { clients in
+      let list = "[" + (0..<BenchWorkflows.mapItems).map(String.init).joined(separator: ",") + "]"
+      var sequential = LatencySamples()
+      var map = LatencySamples()
+      for _ in 0..<max(2, options.stepRuns / 20) {
+        sequential.merge(try await timedRuns(BenchWorkflows.noop100, 1, client: clients[0]))
+        map.merge(try await timedRuns(BenchWorkflows.map100, 1, client: clients[0], input: list))
+      }
+      let (s, m) = (sequential.summary(), map.summary())
+      let items = Double(BenchWorkflows.mapItems)
+      return BenchReport.MapFanOut(
+        sequentialRun: s, mapRun: m, sequentialPerSecond: items / max(s.p50Micros, 1) * 1_000_000,
+        mapPerSecond: items / max(m.p50Micros, 1) * 1_000_000)
+    }
+  }
+
   /// `count` runs of `workflow`, one after another (after the warm-up runs),
   /// each timed from start to its COMPLETED answer.
-  func timedRuns(_ workflow: String, _ count: Int, client: ResumableClient) async throws -> LatencySamples {
+  func timedRuns(_ workflow: String, _ count: Int, client: ResumableClient, input: String = "") async throws -> LatencySamples {
     var samples = LatencySamples()
     for index in 0..<(count + options.warmupRuns) {
       let began = ContinuousClock.now
-      let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: workflow))
+      let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: workflow, inputJSON: input))
       let elapsed = ContinuousClock.now - began
       guard answer.state.status == .completed else {
         throw BenchError("a run of \(workflow) ended \(answer.state.status): \(answer.state.error)")

@@ -19,6 +19,11 @@ enum BenchWorkflows {
   static let worker5 = "worker-5"
   /// The task a bench worker serves.
   static let workerTask = "noop"
+  /// 100 no-op steps in list order, against `map100`.
+  static let noop100 = "noop-100"
+  /// A map of `mapItems` no-op items, 16 at once (its input is the list).
+  static let map100 = "map-100"
+  static let mapItems = 100
 
   /// `steps` steps writing `artifactBytes`-byte artifacts: storage per run.
   static func artifacts(steps: Int) -> String { "artifacts-\(steps)" }
@@ -37,6 +42,19 @@ enum BenchWorkflows {
       index == 0 ? "{latency_ms: 60000}" : "{latency_ms: 0}"
     }
     text += workflow(worker5, steps: 5, plugin: "worker") { _ in "{task: \(workerTask)}" }
+    text += workflow(noop100, steps: mapItems)
+    text += """
+        - name: \(map100)
+          parallel: true
+          steps:
+            - name: each
+              plugin: simulate
+              inputs: [input]
+              map: {over: input, max_parallel: 16, max_items: \(mapItems)}
+              config: {latency_ms: 0}
+              retry: {max_attempts: 1}
+
+      """
     for count in storageStepCounts {
       text += workflow(artifacts(steps: count), steps: count) { _ in "{latency_ms: 0, artifact_bytes: \(artifactBytes)}" }
     }

@@ -4,7 +4,8 @@ import Foundation
 extension RunStateRendering {
   /// The run as one JSON object (pretty-printed, keys sorted), as `resumable … --json` prints it.
   ///
-  /// Fields: `workflow_id`, `workflow`, `status`, `current_step`, `current_step_index`, `steps`
+  /// Fields: `workflow_id`, `workflow`, `status`, `current_step`, `current_step_index`,
+  /// `running_steps` (every step at work: several in a parallel workflow), `steps`
   /// (each: `name`, `plugin`, `status`, `attempts`, `cost_usd`, `input_tokens`, `output_tokens`,
   /// `artifact_bytes`, `saved_usd`, `last_error`, `last_error_retryable`, `last_error_class`,
   /// `wait_reason`, `next_attempt_at`, `inputs_given`, `history_messages_given`,
@@ -25,6 +26,7 @@ extension RunStateRendering {
       "status": state.status.renderedName,
       "current_step": state.currentStep,
       "current_step_index": Int(state.currentStepIndex),
+      "running_steps": state.runningSteps,
       "steps": state.steps.map(stepObject),
       "cost": [
         "spent_usd": dollars(micros: state.cost.spentMicros),
@@ -64,6 +66,17 @@ extension RunStateRendering {
   }
 
   private static func stepObject(_ step: StepRecord) -> [String: Any] {
+    var object = stepFields(step)
+    if step.itemsTotal > 0 {
+      object["items"] = [
+        "total": Int(step.itemsTotal), "committed": Int(step.itemsCommitted), "failed": Int(step.itemsFailed),
+        "running": Int(step.itemsRunning),
+      ]
+    }
+    return object
+  }
+
+  private static func stepFields(_ step: StepRecord) -> [String: Any] {
     [
       "name": step.name,
       "plugin": step.plugin,

@@ -15,6 +15,9 @@ extension RunStateRendering {
   ) -> String {
     var lines = [header(state), ""]
     lines += stepTable(state.steps)
+    if state.runningSteps.count > 1 {
+      lines.append("Running at once: \(state.runningSteps.joined(separator: ", "))")
+    }
     for step in state.steps where !step.waitReason.isEmpty {
       lines.append("Waiting: \(step.name): \(step.waitReason)")
     }
@@ -74,12 +77,21 @@ extension RunStateRendering {
       [titles]
       + steps.map { step in
         [
-          step.name, step.status.renderedName, String(step.attempts), usd(micros: step.usage.costMicros),
+          step.name, step.status.renderedName + items(step), String(step.attempts), usd(micros: step.usage.costMicros),
           step.status == .completed ? String(step.artifactBytes) : "-",
         ]
       }
     // Names and statuses left-aligned, numbers right-aligned.
     return table(rows, leftAligned: 2)
+  }
+
+  /// A map step's items: " 3/10 items" (with failed and running ones), or nothing.
+  static func items(_ step: StepRecord) -> String {
+    guard step.itemsTotal > 0 else { return "" }
+    var text = " \(step.itemsCommitted)/\(step.itemsTotal) items"
+    if step.itemsRunning > 0 { text += ", \(step.itemsRunning) running" }
+    if step.itemsFailed > 0 { text += ", \(step.itemsFailed) failed" }
+    return text
   }
 
   /// Rows as aligned columns: the first `leftAligned` columns padded on the right, the

@@ -265,7 +265,10 @@ private struct Parser {
   mutating func parseWorkflow(_ value: JSONValue) throws(DefinitionError) -> WorkflowDefinition {
     let (members, name) = try named(
       value, "a workflow", naming: \.workflow,
-      allowed: ["name", "steps", "max_input_bytes", "max_artifact_bytes", "history_max_messages"])
+      allowed: [
+        "name", "steps", "max_input_bytes", "max_artifact_bytes", "history_max_messages", "parallel", "max_parallel",
+        "on_failure",
+      ])
     guard case .array(let items)? = members["steps"], !items.isEmpty else {
       throw fail("a workflow needs a non-empty 'steps' list")
     }
@@ -280,7 +283,27 @@ private struct Parser {
       steps.append(definition)
     }
     step = nil
-    return WorkflowDefinition(name: name, steps: steps, maxInputBytes: maxInput, maxHistoryMessages: maxHistory)
+    var parallelism: WorkflowDefinition.Parallelism?
+    switch members["parallel"] {
+    case nil, .bool(false)?:
+      if let key = ["max_parallel", "on_failure"].first(where: { members[$0] != nil }) {
+        throw fail("'\(key)' applies to parallel workflows only (add 'parallel: true')")
+      }
+    case .bool(true)?:
+      var settings = WorkflowDefinition.Parallelism()
+      settings.maxParallel = try integer(members["max_parallel"], "max_parallel", minimum: 1) ?? settings.maxParallel
+      if let value = members["on_failure"] {
+        guard let text = value.stringValue, let onFailure = WorkflowDefinition.OnFailure(rawValue: text) else {
+          throw fail("'on_failure' must be finish or cancel")
+        }
+        settings.onFailure = onFailure
+      }
+      parallelism = settings
+    default:
+      throw fail("'parallel' must be true or false")
+    }
+    return WorkflowDefinition(
+      name: name, steps: steps, maxInputBytes: maxInput, maxHistoryMessages: maxHistory, parallelism: parallelism)
   }
 
   /// `history: none | all | {last: N}`.
@@ -313,24 +336,38 @@ private struct Parser {
     }
   }
 
+  /// A list of names (absent: none).
+  func names(_ value: JSONValue?, _ problem: String) throws(DefinitionError) -> [String] {
+    guard let value else { return [] }
+    guard case .array(let items) = value else { throw fail(problem) }
+    var names: [String] = []
+    for item in items {
+      guard case .string(let name) = item else { throw fail(problem) }
+      names.append(name)
+    }
+    return names
+  }
+
   mutating func parseStep(_ value: JSONValue) throws(DefinitionError) -> StepDefinition {
     let (members, name) = try named(
       value, "the step", naming: \.step,
       allowed: [
         "name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes", "approval",
-        "approval_timeout_ms", "heartbeat_timeout_ms", "schedule_to_start_ms",
+        "approval_timeout_ms", "heartbeat_timeout_ms", "schedule_to_start_ms", "after", "map",
       ])
     // Names, plugins, configs and inputs are checked once the workflow is
     // built, by the rules Swift-built definitions meet too (`validate`).
     let plugin = try string(members["plugin"], "plugin")
     let config = members["config"] ?? .object([:])
-    var inputs: [String] = []
-    if let list = members["inputs"] {
-      guard case .array(let items) = list else { throw fail("'inputs' must be a list of names") }
-      for item in items {
-        guard case .string(let input) = item else { throw fail("'inputs' must be a list of names") }
-        inputs.append(input)
-      }
+    let inputs = try names(members["inputs"], "'inputs' must be a list of names")
+    let after = try names(members["after"], "'after' must be a list of step names")
+    var map: StepDefinition.MapSpec?
+    if let value = members["map"] {
+      let fields = try object(value, "'map'", allowed: ["over", "max_parallel", "max_items"])
+      var spec = StepDefinition.MapSpec(over: try string(fields["over"], "over"))
+      spec.maxParallel = try integer(fields["max_parallel"], "max_parallel", minimum: 1)
+      spec.maxItems = try integer(fields["max_items"], "max_items", minimum: 1) ?? spec.maxItems
+      map = spec
     }
     var retry = RetryPolicy()
     if let retryValue = members["retry"] {
@@ -358,6 +395,7 @@ private struct Parser {
       approval: try parseApproval(members["approval"]),
       approvalTimeoutMilliseconds: try integer(members["approval_timeout_ms"], "approval_timeout_ms", minimum: 1),
       heartbeatTimeoutMilliseconds: try integer(members["heartbeat_timeout_ms"], "heartbeat_timeout_ms", minimum: 1),
-      scheduleToStartMilliseconds: try integer(members["schedule_to_start_ms"], "schedule_to_start_ms", minimum: 1))
+      scheduleToStartMilliseconds: try integer(members["schedule_to_start_ms"], "schedule_to_start_ms", minimum: 1),
+      after: after, map: map)
   }
 }

@@ -71,14 +71,17 @@ public struct StepProgress: Hashable, Sendable, Codable {
   public var nextAttemptAtMs: Int64
   /// What the last attempt was given: its inputs' and history's sizes.
   public var given: GivenContext?
+  /// A map step's number of items, once its list is known; nil for other steps.
+  public var itemsTotal: Int?
 
   public init(
     status: StepProgress.Status = .pending, attempts: UInt32 = 0, usage: StepUsage = StepUsage(),
     committedCostMicros: Int64 = 0, savedMicros: Int64 = 0, lastError: String? = nil,
     lastErrorClass: FailureKind? = nil, startedAtMs: Int64 = 0, finishedAtMs: Int64 = 0,
     artifactBytes: UInt64 = 0, waitReason: String? = nil, nextAttemptAtMs: Int64 = 0,
-    given: GivenContext? = nil
+    given: GivenContext? = nil, itemsTotal: Int? = nil
   ) {
+    self.itemsTotal = itemsTotal
     self.status = status
     self.attempts = attempts
     self.usage = usage
@@ -167,6 +170,8 @@ public struct RunRecord: Hashable, Sendable {
   public var approval: PendingApproval?
   /// The step a person approved to run (`approval: before`), if any.
   public var approvedCursor: Int?
+  /// The items of map steps that have begun: step name → item index → its record.
+  public var items: [String: [Int: StepProgress]] = [:]
 
   public init(
     workflowID: String, definition: WorkflowDefinition, status: RunRecord.Status, cursor: Int,
@@ -196,6 +201,14 @@ public struct RunRecord: Hashable, Sendable {
 
   /// The workflow's name.
   public var workflowName: String { definition.name }
+
+  /// The map step and item index a field name `STEP[INDEX]` names, if it is one.
+  public static func itemField(_ field: String) -> (step: String, index: Int)? {
+    guard field.hasSuffix("]"), let open = field.lastIndex(of: "[") else { return nil }
+    let digits = field[field.index(after: open)..<field.index(before: field.endIndex)]
+    guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let index = Int(digits), index >= 0 else { return nil }
+    return (String(field[..<open]), index)
+  }
 
   /// The name of the step the run is at (the last step once completed).
   public var currentStepName: String {

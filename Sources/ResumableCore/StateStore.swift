@@ -101,6 +101,10 @@ public protocol StateStore: Sendable, RunEventLog {
   /// when no attempt is left.
   func recordFailure(_ failure: AttemptFailure) async throws(StoreError)
 
+  /// Ends a parallel run whose steps have all committed: COMPLETED (fenced,
+  /// its event, expiry) in one write.
+  func completeParallelRun(_ end: ParallelRunEnd) async throws(StoreError)
+
   /// Stores a workflow defined in code as its name's latest version, shared by
   /// every server on the store. The same content again changes nothing.
   /// - Returns: the version (1 for a name's first registration, one more each
@@ -253,12 +257,36 @@ public struct AttemptBegin: Hashable, Sendable {
   }
 }
 
-/// A step's commit.
-public struct StepCommit: Hashable, Sendable {
+/// The end of a parallel run (`StateStore.completeParallelRun`).
+public struct ParallelRunEnd: Hashable, Sendable {
   public var workflowID: String
   public var fence: UInt64
-  /// The committed step's index; the run must be at it.
+  /// The workflow's step count: the cursor of a completed run.
+  public var stepCount: Int
+  public var timing: WriteTiming
+
+  public init(workflowID: String, fence: UInt64, stepCount: Int, timing: WriteTiming) {
+    self.workflowID = workflowID
+    self.fence = fence
+    self.stepCount = stepCount
+    self.timing = timing
+  }
+}
+
+/// A step's commit.
+public struct StepCommit: Hashable, Sendable {
+  /// The `cursor` of a parallel run's branch write: any step, wherever the
+  /// run's cursor is (also for begins, failures and waits).
+  public static let branch = -1
+
+  public var workflowID: String
+  public var fence: UInt64
+  /// The committed step's index; the run must be at it (`StepCommit.branch`:
+  /// a parallel run's branch, `branchCursor` says where the run's cursor is now).
   public var cursor: Int
+  /// A branch commit: the first step not committed, in list order (the
+  /// stored cursor only moves forward).
+  public var branchCursor: Int?
   public var stepName: String
   public var artifact: [UInt8]
   /// The committed step's final record.
@@ -277,8 +305,9 @@ public struct StepCommit: Hashable, Sendable {
   public init(
     workflowID: String, fence: UInt64, cursor: Int, stepName: String, artifact: [UInt8],
     step: StepProgress, usage: StepUsage, next: (name: String, step: StepProgress)?, timing: WriteTiming,
-    history: [HistoryEntry] = [], maxHistoryMessages: Int = 1000
+    history: [HistoryEntry] = [], maxHistoryMessages: Int = 1000, branchCursor: Int? = nil
   ) {
+    self.branchCursor = branchCursor
     self.history = history
     self.maxHistoryMessages = maxHistoryMessages
     self.workflowID = workflowID
@@ -297,7 +326,7 @@ public struct StepCommit: Hashable, Sendable {
       && lhs.stepName == rhs.stepName && lhs.artifact == rhs.artifact && lhs.step == rhs.step
       && lhs.usage == rhs.usage && lhs.next?.name == rhs.next?.name
       && lhs.next?.step == rhs.next?.step && lhs.timing == rhs.timing && lhs.history == rhs.history
-      && lhs.maxHistoryMessages == rhs.maxHistoryMessages
+      && lhs.maxHistoryMessages == rhs.maxHistoryMessages && lhs.branchCursor == rhs.branchCursor
   }
 
   public func hash(into hasher: inout Hasher) {

@@ -67,6 +67,18 @@ struct StepMachine: Sendable {
     /// The drive ends; release the lease first when `release` (it is ours
     /// still), else it is lost or was never answered for.
     case stop(release: Bool, why: StopReason)
+    /// A parallel run's branch ended (committed, or failed out of its
+    /// retries): the run goes on; its driver decides what follows.
+    case branchEnded(BranchEnd)
+  }
+
+  /// How a parallel run's branch ended.
+  enum BranchEnd: Sendable {
+    /// Its commit was written.
+    case committed(artifact: [UInt8], step: StepProgress)
+    /// Its failure was written (the step FAILED, the run still RUNNING);
+    /// `runError` is what the run's failure says, if the run fails for it.
+    case failed(runError: String, step: StepProgress)
   }
 
   /// Why a drive stops with the run left for later (logged by the driver).
@@ -150,12 +162,22 @@ struct StepMachine: Sendable {
   private var waitedForCircuit = false
   private var given: (inputs: [String: [UInt8]], history: [HistoryEntry]) = ([:], [])
 
-  init(record: RunRecord, limits: Limits) {
+  /// - Parameter branch: a parallel run's step to drive on its own (its
+  ///   writes name no cursor, its commit neither begins a next step nor ends
+  ///   the run, its failure does not fail the run); nil: the step at the
+  ///   cursor, then each next one in list order.
+  init(record: RunRecord, limits: Limits, branch: Int? = nil) {
     self.record = record
     self.limits = limits
     self.neededLater = Set(record.definition.steps.flatMap(\.inputs))
-    self.index = record.cursor
+    self.index = branch ?? record.cursor
+    self.isBranch = branch != nil
   }
+
+  /// Whether this machine drives one branch of a parallel run.
+  let isBranch: Bool
+  /// The cursor the machine's writes expect the run at: none for a branch.
+  private var writeCursor: Int { isBranch ? StepCommit.branch : index }
 
   /// The step being driven: the run's cursor, until the last step commits
   /// (the cursor then moves past it).
@@ -248,7 +270,7 @@ struct StepMachine: Sendable {
       let timing = timing(nowMs: nowMs)
       return .write(
         .wait(StepWait(
-          workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step.name, step: waiting,
+          workflowID: record.workflowID, fence: record.fence, cursor: writeCursor, stepName: step.name, step: waiting,
           timing: timing)))
     }
   }
@@ -294,7 +316,7 @@ struct StepMachine: Sendable {
       phase = .stopped
       return .askApproval(.lowConfidence(output.confidence ?? 0), state: held, held: (output, held))
     case .succeeded(let output):
-      let timing = timing(nowMs: nowMs, ending: isLast ? .completed : nil)
+      let timing = timing(nowMs: nowMs, ending: isLast && !isBranch ? .completed : nil)
       var done = stepState
       done.status = .completed
       done.usage = done.usage + output.usage
@@ -302,14 +324,17 @@ struct StepMachine: Sendable {
       done.finishedAtMs = timing.nowMs
       done.artifactBytes = UInt64(output.artifact.count)
       let next: (name: String, step: StepProgress)? =
-        isLast ? nil : (record.definition.steps[index + 1].name, record.steps[index + 1].beginningAttempt(at: timing.nowMs))
+        isLast || isBranch
+        ? nil : (record.definition.steps[index + 1].name, record.steps[index + 1].beginningAttempt(at: timing.nowMs))
       phase = .committing
       pending = .commit(done, output, next: next, timing)
       return .write(
         .commit(StepCommit(
-          workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step.name,
+          workflowID: record.workflowID, fence: record.fence, cursor: writeCursor, stepName: step.name,
           artifact: output.artifact, step: done, usage: output.usage, next: next, timing: timing,
-          history: output.history, maxHistoryMessages: historyCap)))
+          history: output.history, maxHistoryMessages: historyCap,
+          // A branch's commit: its driver says where the run's cursor is when it writes it.
+          branchCursor: isBranch ? index + 1 : nil)))
     case .failed(let failure):
       let exhausted = !failure.retryable || attemptsThisDrive >= step.retry.maxAttempts
       if exhausted {
@@ -329,7 +354,7 @@ struct StepMachine: Sendable {
       pending = .retry(retrying, failure.usage, delay, timing)
       return .write(
         .failure(AttemptFailure(
-          workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step.name, step: retrying,
+          workflowID: record.workflowID, fence: record.fence, cursor: writeCursor, stepName: step.name, step: retrying,
           usage: failure.usage, runError: nil, timing: timing)))
     }
   }
@@ -354,6 +379,10 @@ struct StepMachine: Sendable {
       record.charge(output.usage, at: timing)
       record.historyLength = min(record.historyLength + output.history.count, max(1, historyCap))
       if neededLater.contains(step.name) { committed[step.name] = output.artifact }
+      if isBranch {
+        phase = .done
+        return .branchEnded(.committed(artifact: output.artifact, step: done))
+      }
       attemptsThisDrive = 1
       record.cursor = index + 1
       guard let next else {
@@ -375,9 +404,10 @@ struct StepMachine: Sendable {
     case .failure(let failed, let usage, let runError, let timing):
       record.steps[index] = failed
       record.charge(usage, at: timing)
+      phase = .failed
+      if isBranch { return .branchEnded(.failed(runError: runError, step: failed)) }
       record.status = .failed
       record.error = runError
-      phase = .failed
       return .stop(release: true, why: .failed)
     }
   }
@@ -403,7 +433,7 @@ struct StepMachine: Sendable {
 
   /// Fails the run at the current step after its last attempt.
   private mutating func failRun(usage: StepUsage, message: String, errorClass: FailureKind, nowMs: Int64) -> Action {
-    let timing = timing(nowMs: nowMs, ending: .failed)
+    let timing = timing(nowMs: nowMs, ending: isBranch ? nil : .failed)
     var failed = record.steps[index]
     failed.status = .failed
     failed.usage = failed.usage + usage
@@ -415,16 +445,18 @@ struct StepMachine: Sendable {
     let runError = "step '\(step.name)' failed after \(failed.attempts) attempt\(failed.attempts == 1 ? "" : "s"): \(message)"
     phase = .failed
     pending = .failure(failed, usage, runError: runError, timing)
+    // A branch's failure leaves the run RUNNING: its driver fails the run
+    // once the branches beside it have ended.
     return .write(
       .failure(AttemptFailure(
-        workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step.name, step: failed,
-        usage: usage, runError: runError, timing: timing)))
+        workflowID: record.workflowID, fence: record.fence, cursor: writeCursor, stepName: step.name, step: failed,
+        usage: usage, runError: isBranch ? nil : runError, timing: timing)))
   }
 
   /// The write that begins the next attempt of the current step.
   private func begin(nowMs: Int64) -> AttemptBegin {
     AttemptBegin(
-      workflowID: record.workflowID, fence: record.fence, cursor: index, stepName: step.name,
+      workflowID: record.workflowID, fence: record.fence, cursor: writeCursor, stepName: step.name,
       step: record.steps[index].beginningAttempt(at: nowMs), resume: nil, timing: timing(nowMs: nowMs))
   }
 

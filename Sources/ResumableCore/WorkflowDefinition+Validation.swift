@@ -14,6 +14,7 @@ extension WorkflowDefinition {
     if let problem = Self.nameProblem(name, what: "workflow name") { throw fail(nil, problem) }
     if steps.isEmpty { throw fail(nil, "a workflow needs a non-empty 'steps' list") }
     var earlier: Set<String> = []
+    let allNames = Set(steps.map(\.name))
     for step in steps {
       if let problem = Self.nameProblem(step.name, what: "step name") { throw fail(step.name, problem) }
       if step.name == StepDefinition.workflowInputName {
@@ -35,11 +36,37 @@ extension WorkflowDefinition {
       }
       var inputs: Set<String> = []
       for input in step.inputs {
-        if input != StepDefinition.workflowInputName && !earlier.contains(input) {
-          let later = input == step.name ? "the step itself" : "a later or unknown step"
-          throw fail(step.name, "input '\(input)' names \(later); a step can read 'input' and earlier steps only")
+        if input == step.name { throw fail(step.name, "input '\(input)' names the step itself") }
+        // In list order, a step reads earlier steps; in a parallel workflow, any step but a cycle.
+        let known = parallelism == nil ? earlier.contains(input) : allNames.contains(input)
+        if input != StepDefinition.workflowInputName && !known {
+          guard parallelism == nil else { throw fail(step.name, "input '\(input)' names an unknown step") }
+          throw fail(step.name, "input '\(input)' names a later or unknown step; a step can read 'input' and earlier steps only")
         }
         if !inputs.insert(input).inserted { throw fail(step.name, "input '\(input)' is listed twice") }
+      }
+      if !step.after.isEmpty {
+        guard parallelism != nil else {
+          throw fail(step.name, "'after' orders steps of parallel workflows only (list order does it here)")
+        }
+        for name in step.after where name == step.name || !allNames.contains(name) {
+          throw fail(step.name, "'after' names \(name == step.name ? "the step itself" : "an unknown step '\(name)'")")
+        }
+      }
+      if let map = step.map {
+        guard parallelism != nil else { throw fail(step.name, "'map' runs in parallel workflows only (add 'parallel: true')") }
+        let source = map.source
+        if let name = source.step, !dependencies(of: step).contains(name) {
+          throw fail(
+            step.name,
+            "'map.over' names '\(name)', which is not a step this one waits for: list it in 'inputs' (or use input.FIELD)")
+        }
+        if source.step == nil, !step.inputs.contains(StepDefinition.workflowInputName) {
+          throw fail(step.name, "'map.over' reads the workflow's input: list 'input' in 'inputs'")
+        }
+      }
+      if parallelism != nil, step.approval != nil {
+        throw fail(step.name, "'approval' is not supported in parallel workflows yet")
       }
       if step.plugin != WorkerPlugin.name,
         let key = step.heartbeatTimeoutMilliseconds != nil
@@ -50,6 +77,36 @@ extension WorkflowDefinition {
       if step.retry.maxAttempts < 1 { throw fail(step.name, "'max_attempts' must be a whole number ≥ 1") }
       earlier.insert(step.name)
     }
+    if let cycle = firstCycle() {
+      throw fail(cycle[0], "the steps form a cycle: \(cycle.joined(separator: " → "))")
+    }
+  }
+
+  /// A cycle among the steps' dependencies (`inputs` and `after`), as the
+  /// names along it with the first repeated at the end; nil when there is none.
+  func firstCycle() -> [String]? {
+    let byName = Dictionary(steps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    var state: [String: Bool] = [:]  // false: on the current path; true: done
+    var path: [String] = []
+    func visit(_ name: String) -> [String]? {
+      if state[name] == true { return nil }
+      if state[name] == false {
+        return Array(path[path.firstIndex(of: name)!...]) + [name]
+      }
+      guard let step = byName[name] else { return nil }
+      state[name] = false
+      path.append(name)
+      for dependency in dependencies(of: step) {
+        if let cycle = visit(dependency) { return cycle }
+      }
+      path.removeLast()
+      state[name] = true
+      return nil
+    }
+    for step in steps {
+      if let cycle = visit(step.name) { return cycle }
+    }
+    return nil
   }
 
   /// Why `name` cannot name a workflow or a step, if it cannot.

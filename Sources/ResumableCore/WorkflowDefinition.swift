@@ -15,12 +15,47 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
   /// How many history messages a run keeps (the oldest are trimmed); nil:
   /// the server's default.
   public var maxHistoryMessages: Int?
+  /// Set (`parallel: true`): the steps form a DAG by their `inputs` and
+  /// `after`, and ready steps run at once; nil: they run in list order.
+  public var parallelism: Parallelism?
 
-  public init(name: String, steps: [StepDefinition], maxInputBytes: Int? = nil, maxHistoryMessages: Int? = nil) {
+  public init(
+    name: String, steps: [StepDefinition], maxInputBytes: Int? = nil, maxHistoryMessages: Int? = nil,
+    parallelism: Parallelism? = nil
+  ) {
     self.name = name
     self.steps = steps
     self.maxInputBytes = maxInputBytes
     self.maxHistoryMessages = maxHistoryMessages
+    self.parallelism = parallelism
+  }
+
+  /// How a parallel workflow runs its ready steps.
+  public struct Parallelism: Hashable, Sendable, Codable {
+    /// The default of `max_parallel`.
+    public static let defaultMaximum = 8
+    /// At most this many steps run at once (`max_parallel`).
+    public var maxParallel: Int
+    /// What a step failing out of its retries does to the others (`on_failure`).
+    public var onFailure: OnFailure
+
+    public init(maxParallel: Int = Self.defaultMaximum, onFailure: OnFailure = .finish) {
+      self.maxParallel = maxParallel
+      self.onFailure = onFailure
+    }
+  }
+
+  /// What a step failing out of its retries does to the steps running beside it.
+  public enum OnFailure: String, Hashable, Sendable, Codable {
+    /// They finish and commit; no new step starts; the run then FAILS.
+    case finish
+    /// They are cancelled, and nothing of theirs is committed; the run FAILS.
+    case cancel
+  }
+
+  /// The names of the steps `step` waits for: its inputs (but `input`) and its `after`.
+  public func dependencies(of step: StepDefinition) -> [String] {
+    step.inputs.filter { $0 != StepDefinition.workflowInputName } + step.after
   }
 
   /// The index of the step named `name`, if any.
@@ -60,14 +95,50 @@ public struct StepDefinition: Hashable, Sendable, Codable {
   /// `worker` steps: how long the step may wait for a worker (none connected,
   /// or no free slot) before the attempt fails (retryable); nil: no bound.
   public var scheduleToStartMilliseconds: Int?
+  /// Parallel workflows: steps this one starts after, though it reads nothing of them.
+  public var after: [String]
+  /// Parallel workflows: run the step once per element of a JSON list.
+  public var map: MapSpec?
+
+  /// `map: {over: SOURCE, max_parallel: N, max_items: M}`.
+  public struct MapSpec: Hashable, Sendable, Codable {
+    /// The default of `max_items`.
+    public static let defaultMaximumItems = 1000
+    /// `input.FIELD`, `STEP` or `STEP.FIELD`.
+    public var over: String
+    /// At most this many items at once (nil: the workflow's `max_parallel`).
+    public var maxParallel: Int?
+    /// A longer list fails the step at once, non-retryable.
+    public var maxItems: Int
+
+    public init(over: String, maxParallel: Int? = nil, maxItems: Int = Self.defaultMaximumItems) {
+      self.over = over
+      self.maxParallel = maxParallel
+      self.maxItems = maxItems
+    }
+
+    /// Where the list comes from: the workflow's input or a step's artifact,
+    /// and the field of it (nil: the whole value).
+    public var source: (step: String?, field: String?) {
+      let parts = over.split(separator: ".", maxSplits: 1).map(String.init)
+      let head = parts.first ?? over
+      let field = parts.count > 1 ? parts[1] : nil
+      return head == StepDefinition.workflowInputName ? (nil, field) : (head, field)
+    }
+  }
+
+  /// The name of item `index` of a map step (its record, artifact and keys).
+  public func itemName(_ index: Int) -> String { "\(name)[\(index)]" }
 
   public init(
     name: String, plugin: String, config: JSONValue = .object([:]), inputs: [String] = [],
     retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil,
     history: HistoryPolicy = .none, maxArtifactBytes: Int? = nil, approval: ApprovalPolicy? = nil,
     approvalTimeoutMilliseconds: Int? = nil, heartbeatTimeoutMilliseconds: Int? = nil,
-    scheduleToStartMilliseconds: Int? = nil
+    scheduleToStartMilliseconds: Int? = nil, after: [String] = [], map: MapSpec? = nil
   ) {
+    self.after = after
+    self.map = map
     self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
     self.scheduleToStartMilliseconds = scheduleToStartMilliseconds
     self.approval = approval
@@ -84,7 +155,7 @@ public struct StepDefinition: Hashable, Sendable, Codable {
 
   private enum CodingKeys: String, CodingKey {
     case name, plugin, config, inputs, retry, timeoutMilliseconds, history, maxArtifactBytes, approval,
-      approvalTimeoutMilliseconds, heartbeatTimeoutMilliseconds, scheduleToStartMilliseconds
+      approvalTimeoutMilliseconds, heartbeatTimeoutMilliseconds, scheduleToStartMilliseconds, after, map
   }
 
   /// Decodes a snapshot; `history` is absent from snapshots stored before it existed.
@@ -102,7 +173,9 @@ public struct StepDefinition: Hashable, Sendable, Codable {
       approval: try container.decodeIfPresent(ApprovalPolicy.self, forKey: .approval),
       approvalTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .approvalTimeoutMilliseconds),
       heartbeatTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .heartbeatTimeoutMilliseconds),
-      scheduleToStartMilliseconds: try container.decodeIfPresent(Int.self, forKey: .scheduleToStartMilliseconds))
+      scheduleToStartMilliseconds: try container.decodeIfPresent(Int.self, forKey: .scheduleToStartMilliseconds),
+      after: try container.decodeIfPresent([String].self, forKey: .after) ?? [],
+      map: try container.decodeIfPresent(MapSpec.self, forKey: .map))
   }
 }
 

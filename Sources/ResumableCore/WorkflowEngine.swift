@@ -305,10 +305,20 @@ public final class WorkflowEngine: Sendable {
       let timing = writeTiming()
       var saved: Int64 = 0
       var updated: [String: StepProgress] = [:]
-      for index in 0..<record.cursor where record.steps[index].status == .completed {
+      // Every committed step it will not run again (a parallel run's may follow the cursor).
+      for index in record.steps.indices where record.steps[index].status == .completed {
         saved += record.steps[index].committedCostMicros
         record.steps[index].savedMicros += record.steps[index].committedCostMicros
         updated[record.definition.steps[index].name] = record.steps[index]
+      }
+      // …and every committed item of a map step (each committed on its own).
+      for step in record.definition.steps where step.map != nil {
+        for (item, var progress) in record.items[step.name] ?? [:] where progress.status == .completed {
+          saved += progress.committedCostMicros
+          progress.savedMicros += progress.committedCostMicros
+          record.items[step.name]?[item] = progress
+          updated[step.itemName(item)] = progress
+        }
       }
       let step = record.steps[record.cursor].beginningAttempt(at: timing.nowMs)
       let begin = AttemptBegin(
@@ -496,20 +506,97 @@ public final class WorkflowEngine: Sendable {
     let id = job.record.workflowID
     EngineMetrics.runsInFlight.increment()
     defer {
-      _ = state.withLock { $0.active.removeValue(forKey: id) }
+      leaveActive(id, completion: job.completion)
       job.completion.finish()
       EngineMetrics.runsInFlight.decrement()
     }
     var logger = self.logger
     logger[metadataKey: "workflow_id"] = "\(id)"
+    if job.record.definition.parallelism != nil {
+      await driveParallel(job.record, completion: job.completion, logger: logger)
+      return
+    }
+    var machine = StepMachine(record: job.record, limits: machineLimits)
+    let end = await perform(&machine, logger: logger)
+    var stepLogger = logger
+    stepLogger[metadataKey: "step"] = "\(machine.step.name)"
+    stepLogger[metadataKey: "attempt"] = "\(machine.record.steps[machine.index].attempts)"
+    switch end {
+    case .askApproval(let kind, let stepState, let held):
+      var record = machine.record
+      await askApproval(&record, index: machine.index, kind: kind, state: stepState, held: held, logger: stepLogger)
+    case .complete(let record):
+      logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
+      // The commit made the run COMPLETED for good: callers waiting on it
+      // get their answer now, with the record as stored (no reload).
+      job.completion.finish(with: record)
+      await release(record)
+    case .stop(let release, let why):
+      log(why, logger: stepLogger)
+      if release { await self.release(machine.record) }
+      // The failure's write made the run FAILED: waiters get the runner's copy,
+      // once the run is no longer ours (a resume they send next finds it free).
+      if why == .failed { endedDrive(id, completion: job.completion, with: machine.record) }
+    case .branchEnded:
+      preconditionFailure("a branch ended in a run that is not parallel")
+    }
+  }
+
+  /// Answers the waiters of a drive that has given its run up: it leaves the
+  /// active runs first, so a caller that resumes the run at once finds no
+  /// runner to wait for.
+  func endedDrive(_ id: String, completion: RunCompletion, with record: RunRecord) {
+    leaveActive(id, completion: completion)
+    completion.finish(with: record)
+  }
+
+  /// Removes a drive from the active runs, unless a newer drive of the run
+  /// (a resume that came in as this one ended) has taken its place.
+  private func leaveActive(_ id: String, completion: RunCompletion) {
+    state.withLock { state in
+      if state.active[id] === completion { state.active.removeValue(forKey: id) }
+    }
+  }
+
+  /// The step machine's settings, from the engine's configuration.
+  var machineLimits: StepMachine.Limits {
     let configuration = self.configuration
-    var machine = StepMachine(
-      record: job.record,
-      limits: StepMachine.Limits(
-        maximumArtifactBytes: configuration.maximumArtifactBytes,
-        maximumHistoryMessages: configuration.maximumHistoryMessages,
-        ttlMs: { configuration.retention($0).wholeMilliseconds },
-        leaseMs: configuration.leaseDuration.wholeMilliseconds))
+    return StepMachine.Limits(
+      maximumArtifactBytes: configuration.maximumArtifactBytes,
+      maximumHistoryMessages: configuration.maximumHistoryMessages,
+      ttlMs: { configuration.retention($0).wholeMilliseconds },
+      leaseMs: configuration.leaseDuration.wholeMilliseconds)
+  }
+
+  /// Logs why a drive (or a branch) stopped.
+  func log(_ why: StepMachine.StopReason, logger: Logger) {
+    switch why {
+    case .shuttingDown: logger.info("shutting down: run left at this step for a resume or another server")
+    case .attemptCancelled: logger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
+    case .leaseLost: logger.warning("lease lost during the attempt; its result is discarded")
+    case .inputsUnavailable(let message):
+      logger.warning("cannot read the step's inputs or history: \(message); run left for a resume")
+    case .writeRefused, .awaitingApproval, .failed: break
+    }
+  }
+
+  /// How performing a machine's actions ended: the actions that end a drive.
+  enum MachineEnd: Sendable {
+    case askApproval(ApprovalKind, state: StepProgress, held: (output: StepOutput, step: StepProgress)?)
+    case complete(RunRecord)
+    case stop(release: Bool, why: StepMachine.StopReason)
+    case branchEnded(StepMachine.BranchEnd)
+  }
+
+  /// Performs what `machine` decides (store writes, the plugin's attempts,
+  /// sleeps) and tells it what came of it, until it ends its drive.
+  /// - Parameters:
+  ///   - committed: artifacts committed before (a parallel run's branches read their inputs there first).
+  ///   - prepare: last touches to a write before it is made (a branch's commit: the run's cursor now).
+  func perform(
+    _ machine: inout StepMachine, logger: Logger, committed: [String: [UInt8]] = [:],
+    prepare: (StepMachine.Write) -> StepMachine.Write = { $0 }
+  ) async -> MachineEnd {
     let registry = self.registry
     let registered: @Sendable (String) -> Bool = { registry.plugin(named: $0) != nil }
     // What came of the last action; nil: the step at the cursor may begin.
@@ -525,7 +612,8 @@ public final class WorkflowEngine: Sendable {
       stepLogger[metadataKey: "attempt"] = "\(machine.record.steps[machine.index].attempts)"
       switch action {
       case .readInputs(let step):
-        event = .inputs(await readInputs(step, record: machine.record, committed: machine.committed))
+        let known = machine.committed.merging(committed) { mine, _ in mine }
+        event = .inputs(await readInputs(step, record: machine.record, committed: known))
       case .admit(let plugin):
         if let wait = readinessWait(machine.step, index: machine.index, unready: &unready) {
           event = .admission(wait, remaining: Self.readinessPoll)
@@ -547,7 +635,8 @@ public final class WorkflowEngine: Sendable {
         EngineMetrics.stepAttempt(workflow: machine.record.workflowName, step: step, failed: failed, since: started)
         breakers.record(step.plugin, outcome.breakerOutcome, probe: probe, now: clock.now)
         event = .attemptEnded(outcome)
-      case .write(let write):
+      case .write(let planned):
+        let write = prepare(planned)
         let ok = await self.write(machine.record, logger: stepLogger) { try await self.perform(write) }
         if ok {
           report(write, record: machine.record, logger: stepLogger)
@@ -562,30 +651,13 @@ public final class WorkflowEngine: Sendable {
       case .proceed:
         event = nil
       case .askApproval(let kind, let stepState, let held):
-        var record = machine.record
-        await askApproval(&record, index: machine.index, kind: kind, state: stepState, held: held, logger: stepLogger)
-        return
+        return .askApproval(kind, state: stepState, held: held)
       case .complete(let record):
-        logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
-        // The commit made the run COMPLETED for good: callers waiting on it
-        // get their answer now, with the record as stored (no reload).
-        job.completion.finish(with: record)
-        await release(record)
-        return
+        return .complete(record)
       case .stop(let release, let why):
-        switch why {
-        case .shuttingDown: stepLogger.info("shutting down: run left at this step for a resume or another server")
-        case .attemptCancelled: stepLogger.notice("attempt cancelled (shutdown); not committed, the step runs again on resume")
-        case .leaseLost: stepLogger.warning("lease lost during the attempt; its result is discarded")
-        case .inputsUnavailable(let message):
-          stepLogger.warning("cannot read the step's inputs or history: \(message); run left for a resume")
-        case .writeRefused, .awaitingApproval: break
-        case .failed:
-          // The failure's write made the run FAILED: waiters get the runner's copy.
-          job.completion.finish(with: machine.record)
-        }
-        if release { await self.release(machine.record) }
-        return
+        return .stop(release: release, why: why)
+      case .branchEnded(let end):
+        return .branchEnded(end)
       }
     }
   }

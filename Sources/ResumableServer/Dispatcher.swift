@@ -66,7 +66,8 @@ struct Dispatcher: Sendable {
         includeHistory: message.includeHistory)
       return GetStateResponse(
         state: RunState(
-          record, includeArtifacts: message.includeArtifacts, includeHistory: message.includeHistory)
+          record, includeArtifacts: message.includeArtifacts, includeHistory: message.includeHistory,
+          includeItems: message.includeItems)
       ).protobufBytes()
     case .listWorkflows:
       let message = try decode(ListWorkflowsRequest.self, request.payload, method)

@@ -6,23 +6,25 @@ import ResumableWire
 
 extension ResumableWire.RunState {
   /// The wire form of a stored run.
-  init(_ record: RunRecord, includeArtifacts: Bool, includeHistory: Bool = false) {
+  init(_ record: RunRecord, includeArtifacts: Bool, includeHistory: Bool = false, includeItems: Bool = false) {
     let steps = zip(record.definition.steps, record.steps).map { definition, state in
-      StepRecord(
-        name: definition.name, plugin: definition.plugin, status: ResumableWire.StepStatus(state.status),
-        attempts: state.attempts,
-        usage: Usage(
-          inputTokens: state.usage.inputTokens, outputTokens: state.usage.outputTokens,
-          costMicros: state.usage.costMicros),
-        lastError: state.lastError ?? "", lastErrorRetryable: state.lastErrorRetryable,
-        startedAtMs: state.startedAtMs, finishedAtMs: state.finishedAtMs,
-        artifactBytes: state.artifactBytes, savedMicros: state.savedMicros,
-        lastErrorClass: ErrorClass(state.lastErrorClass), waitReason: state.waitReason ?? "",
-        nextAttemptAtMs: state.nextAttemptAtMs,
-        inputsGiven: (state.given?.inputs ?? []).map { GivenInput(name: $0.name, bytes: $0.bytes) },
-        historyMessagesGiven: state.given?.historyMessages ?? 0,
-        historyBytesGiven: state.given?.historyBytes ?? 0)
+      var step = StepRecord(name: definition.name, plugin: definition.plugin, state)
+      if definition.map != nil {
+        let items = record.items[definition.name] ?? [:]
+        step.itemsTotal = UInt32(clamping: state.itemsTotal ?? 0)
+        step.itemsCommitted = UInt32(clamping: items.values.filter { $0.status == .completed }.count)
+        step.itemsFailed = UInt32(clamping: items.values.filter { $0.status == .failed }.count)
+        step.itemsRunning = UInt32(clamping: items.values.filter { $0.status.isAtWork }.count)
+      }
+      return step
     }
+    let items =
+      includeItems
+      ? record.definition.steps.flatMap { definition in
+        (record.items[definition.name] ?? [:]).sorted { $0.key < $1.key }.map {
+          StepRecord(name: definition.itemName($0.key), plugin: definition.plugin, $0.value)
+        }
+      } : []
     let artifacts =
       includeArtifacts
       ? record.definition.steps.compactMap { step in
@@ -45,8 +47,36 @@ extension ResumableWire.RunState {
         Approval(
           step: $0.stepName, token: $0.token, kind: $0.kind.rawValue, confidence: $0.confidence,
           threshold: $0.threshold, requestedAtMs: $0.requestedAtMs, deadlineMs: $0.deadlineMs)
-      } ?? Approval())
+      } ?? Approval(),
+      runningSteps: record.status == .running
+        ? zip(record.definition.steps, record.steps).filter { $0.1.status.isAtWork }.map(\.0.name) : [],
+      items: items)
   }
+}
+
+extension StepRecord {
+  /// The wire form of a step's (or an item's) record.
+  init(name: String, plugin: String, _ state: StepProgress) {
+    self.init(
+      name: name, plugin: plugin, status: ResumableWire.StepStatus(state.status),
+        attempts: state.attempts,
+        usage: Usage(
+          inputTokens: state.usage.inputTokens, outputTokens: state.usage.outputTokens,
+          costMicros: state.usage.costMicros),
+        lastError: state.lastError ?? "", lastErrorRetryable: state.lastErrorRetryable,
+        startedAtMs: state.startedAtMs, finishedAtMs: state.finishedAtMs,
+        artifactBytes: state.artifactBytes, savedMicros: state.savedMicros,
+        lastErrorClass: ErrorClass(state.lastErrorClass), waitReason: state.waitReason ?? "",
+        nextAttemptAtMs: state.nextAttemptAtMs,
+        inputsGiven: (state.given?.inputs ?? []).map { GivenInput(name: $0.name, bytes: $0.bytes) },
+        historyMessagesGiven: state.given?.historyMessages ?? 0,
+        historyBytesGiven: state.given?.historyBytes ?? 0)
+  }
+}
+
+extension StepProgress.Status {
+  /// Running, or waiting between attempts.
+  fileprivate var isAtWork: Bool { self == .running || self == .retrying || self == .waiting }
 }
 
 extension ErrorClass {

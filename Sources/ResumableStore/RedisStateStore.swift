@@ -326,8 +326,8 @@ public final class RedisStateStore: StateStore {
     _ = try await write(
       Scripts.commit, commit.workflowID, timing,
       [
-        RedisArgument(commit.fence), RedisArgument(commit.cursor), RedisArgument(commit.stepName),
-        RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
+        RedisArgument(commit.fence), RedisArgument(commit.branchCursor == nil ? commit.cursor : StepCommit.branch),
+        RedisArgument(commit.stepName), RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
         RedisArgument(commit.usage.costMicros), RedisArgument(commit.usage.inputTokens),
         RedisArgument(commit.usage.outputTokens), RedisArgument(timing.nowMs),
         RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
@@ -335,11 +335,22 @@ public final class RedisStateStore: StateStore {
         RedisArgument(
           Self.event(
             "step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs,
-            status: commit.next == nil ? .completed : .running)),
+            status: commit.next == nil && commit.branchCursor == nil ? .completed : .running)),
         RedisArgument(commit.next?.name ?? ""),
-        RedisArgument(next),
+        commit.branchCursor.map { RedisArgument($0) } ?? RedisArgument(next),
         RedisArgument(max(1, commit.maxHistoryMessages)),
       ] + history)
+  }
+
+  public func completeParallelRun(_ end: ParallelRunEnd) async throws(StoreError) {
+    let timing = end.timing
+    _ = try await write(
+      Scripts.complete, end.workflowID, timing,
+      [
+        RedisArgument(end.fence), RedisArgument(end.stepCount), RedisArgument(timing.nowMs),
+        RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs), RedisArgument(timing.nowMs + timing.ttlMs),
+        RedisArgument(Self.event("run_completed", step: "", attempt: 0, at: timing.nowMs, status: .completed)),
+      ])
   }
 
   public func recordWait(_ wait: StepWait) async throws(StoreError) {

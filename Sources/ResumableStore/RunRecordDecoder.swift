@@ -67,6 +67,18 @@ enum RunRecordDecoder {
         throw StoreError(.corrupt, "run '\(workflowID)' has an unreadable record of step '\(step.name)': \(error)")
       }
     }
+    // The items of map steps: fields `STEP[INDEX]` beside the steps' own.
+    var items: [String: [Int: StepProgress]] = [:]
+    if definition.steps.contains(where: { $0.map != nil }) {
+      let mapSteps = Set(definition.steps.filter { $0.map != nil }.map(\.name))
+      for (field, bytes) in stepFields {
+        guard let (step, index) = RunRecord.itemField(field), mapSteps.contains(step) else { continue }
+        guard let item = StepProgressJSON.decode(bytes) ?? (try? decoder.decode(StepProgress.self, from: Data(bytes))) else {
+          throw StoreError(.corrupt, "run '\(workflowID)' has an unreadable record of item '\(field)'")
+        }
+        items[step, default: [:]][index] = item
+      }
+    }
     let cursor: Int = try number("cursor")
     guard cursor >= 0, cursor <= definition.steps.count, !definition.steps.isEmpty else {
       throw StoreError(.corrupt, "run '\(workflowID)' has a cursor out of range")
@@ -86,6 +98,7 @@ enum RunRecordDecoder {
       fence: try number("fence"), schemaVersion: storedVersion, artifacts: try hash(artifacts, "artifacts"))
     record.approval = approval
     record.approvedCursor = approvedCursor
+    record.items = items
     return record
   }
 

@@ -36,10 +36,11 @@ enum Scripts {
       end
       return nil, run
     end
+    -- The cursor '-1' is a parallel run's branch: it writes its own step, wherever the run is.
     local function check(fence, cursor)
       local problem, run = fenced(fence)
       if problem then return problem end
-      if run[2] ~= cursor then
+      if cursor ~= '-1' and run[2] ~= cursor then
         return 'CONFLICT the run is at step ' .. run[2] .. ', not ' .. cursor
       end
       return nil, run[3]
@@ -48,20 +49,33 @@ enum Scripts {
     -- one applied to the run, with its reply: a repeat of a write whose reply
     -- was lost (the connection dropped after Redis ran it) returns that first
     -- reply and writes nothing again.
-    local function replayed(op)
-      local last = redis.call('HMGET', KEYS[1], 'op', 'op_reply')
+    -- The branches of a parallel run write side by side, so each keeps its own
+    -- (`scope`: the step's name; '' or nil for the run's one).
+    local function opfields(scope)
+      if not scope or scope == '' then return 'op', 'op_reply' end
+      return 'op:' .. scope, 'op_reply:' .. scope
+    end
+    local function replayed(op, scope)
+      local field, reply = opfields(scope)
+      local last = redis.call('HMGET', KEYS[1], field, reply)
       if last[1] == op and last[2] then return cjson.decode(last[2]) end
       return nil
     end
-    local function applied(op, reply)
-      redis.call('HSET', KEYS[1], 'op', op, 'op_reply', cjson.encode(reply))
+    local function applied(op, reply, scope)
+      local field, answer = opfields(scope)
+      redis.call('HSET', KEYS[1], field, op, answer, cjson.encode(reply))
       return reply
+    end
+    -- The replay scope of a runner's write: its step's, for a parallel run's branch.
+    local function scopeof(cursor, step)
+      if cursor == '-1' then return step end
+      return ''
     end
     -- The opening of a runner's write to a RUNNING run: nil when it goes on;
     -- else its answer (the first reply of a replayed operation, or the
     -- refusal of a stale fence or cursor, or of a run no longer RUNNING).
-    local function enter(op, fence, cursor)
-      local again = replayed(op)
+    local function enter(op, fence, cursor, scope)
+      local again = replayed(op, scope)
       if again then return again end
       local problem, status = check(fence, cursor)
       if problem then return redis.error_reply(problem) end
@@ -204,7 +218,8 @@ enum Scripts {
   /// committed step's record, so it stores the current schema version too.
   static let begin = RedisScript(
     prelude + """
-      local again = replayed(ARGV[1])
+      local scope = scopeof(ARGV[3], ARGV[4])
+      local again = replayed(ARGV[1], scope)
       if again then return again end
       local problem, status = check(ARGV[2], ARGV[3])
       if problem then return redis.error_reply(problem) end
@@ -222,24 +237,34 @@ enum Scripts {
       end
       redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[6], 'expires', ARGV[9])
       progress(ARGV[2], ARGV[8], ARGV[10], ARGV[7])
-      return applied(ARGV[1], 1)
+      return applied(ARGV[1], 1, scope)
       """)
 
-  /// ARGV: operation, fence, cursor, step, artifact, step record, cost micros, input
-  /// tokens, output tokens, now, ttl, lease, expires, event, next step name
-  /// ('' when this is the last step), next step record, history cap, then
+  /// ARGV: operation, fence, cursor ('-1' for a parallel run's branch), step,
+  /// artifact, step record, cost micros, input tokens, output tokens, now, ttl,
+  /// lease, expires, event, next step name ('' when this is the last step),
+  /// next step record (a branch: the run's cursor now), history cap, then
   /// the history messages the step appends (each JSON). The history is
   /// appended (RPUSH) and trimmed from its oldest end (LTRIM), never
   /// rewritten: the write is O(this step's output) whatever the run's size.
   static let commit = RedisScript(
     prelude + """
-      local answer = enter(ARGV[1], ARGV[2], ARGV[3])
+      local scope = scopeof(ARGV[3], ARGV[4])
+      local answer = enter(ARGV[1], ARGV[2], ARGV[3], scope)
       if answer then return answer end
       redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[6])
       redis.call('HDEL', KEYS[1], 'held_artifact')
       local cursor = tostring(tonumber(ARGV[3]) + 1)
-      if ARGV[15] ~= '' then
+      if ARGV[3] == '-1' then
+        -- A parallel run's branch: the run goes on (its completion is a write of its
+        -- own). The cursor, the first step not committed in list order for those
+        -- who read one, only moves forward: ARGV[16] is where it is now.
+        if tonumber(ARGV[16]) > tonumber(redis.call('HGET', KEYS[1], 'cursor')) then
+          redis.call('HSET', KEYS[1], 'cursor', ARGV[16])
+        end
+        redis.call('HSET', KEYS[1], 'updated', ARGV[10], 'expires', ARGV[13])
+      elseif ARGV[15] ~= '' then
         redis.call('HSET', KEYS[2], ARGV[15], ARGV[16])
         redis.call('HSET', KEYS[1], 'cursor', cursor, 'updated', ARGV[10], 'expires', ARGV[13])
       else
@@ -252,7 +277,7 @@ enum Scripts {
       end
       charge(ARGV[7], ARGV[8], ARGV[9])
       progress(ARGV[2], ARGV[12], ARGV[14], ARGV[11])
-      return applied(ARGV[1], 1)
+      return applied(ARGV[1], 1, scope)
       """)
 
   /// ARGV: operation, fence, cursor, step, step record, cost micros, input
@@ -261,7 +286,8 @@ enum Scripts {
   /// records a step that waits with no attempt begun (no cost, no error).
   static let fail = RedisScript(
     prelude + """
-      local answer = enter(ARGV[1], ARGV[2], ARGV[3])
+      local scope = scopeof(ARGV[3], ARGV[4])
+      local answer = enter(ARGV[1], ARGV[2], ARGV[3], scope)
       if answer then return answer end
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
       charge(ARGV[6], ARGV[7], ARGV[8])
@@ -270,6 +296,19 @@ enum Scripts {
       end
       redis.call('HSET', KEYS[1], 'updated', ARGV[9], 'expires', ARGV[12])
       progress(ARGV[2], ARGV[11], ARGV[13], ARGV[10])
+      return applied(ARGV[1], 1, scope)
+      """)
+
+  /// ARGV: operation, fence, step count, now, ttl, lease, expires, event. A
+  /// parallel run's end once every branch has committed: COMPLETED, its cursor
+  /// past the last step.
+  static let complete = RedisScript(
+    prelude + """
+      local answer = enter(ARGV[1], ARGV[2], '-1', '')
+      if answer then return answer end
+      redis.call('HSET', KEYS[1], 'status', 'COMPLETED', 'cursor', ARGV[3], 'updated', ARGV[4],
+        'expires', ARGV[7])
+      progress(ARGV[2], ARGV[6], ARGV[8], ARGV[5])
       return applied(ARGV[1], 1)
       """)
 

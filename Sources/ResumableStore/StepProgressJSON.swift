@@ -48,6 +48,10 @@ enum StepProgressJSON {
       out.append(UInt8(ascii: "]"))
       out.append(UInt8(ascii: "}"))
     }
+    if let itemsTotal = step.itemsTotal {
+      key("itemsTotal", &out)
+      integer(itemsTotal, &out)
+    }
     if let lastError = step.lastError {
       key("lastError", &out)
       string(lastError, &out)
@@ -250,6 +254,7 @@ enum StepProgressJSON {
       var waitReason: String?
       var nextAttempt: Int64?
       var given: GivenContext?
+      var itemsTotal: Int?
       let ok = object { reader, key in
         switch key {
         case "artifactBytes": artifactBytes = reader.integer()
@@ -259,6 +264,7 @@ enum StepProgressJSON {
         case "startedAtMs": started = reader.integer()
         case "savedMicros": saved = reader.integer()
         case "nextAttemptAtMs": nextAttempt = reader.integer()
+        case "itemsTotal": return reader.setNullable(&itemsTotal) { $0.integer() }
         case "status": return reader.set(&status) { $0.string().flatMap(StepProgress.Status.init(rawValue:)) }
         case "lastError": return reader.setNullable(&lastError) { $0.string() }
         case "waitReason": return reader.setNullable(&waitReason) { $0.string() }
@@ -276,7 +282,8 @@ enum StepProgressJSON {
       return StepProgress(
         status: status, attempts: attempts, usage: usage, committedCostMicros: committed, savedMicros: saved,
         lastError: lastError, lastErrorClass: lastErrorClass, startedAtMs: started, finishedAtMs: finished,
-        artifactBytes: artifactBytes, waitReason: waitReason, nextAttemptAtMs: nextAttempt, given: given)
+        artifactBytes: artifactBytes, waitReason: waitReason, nextAttemptAtMs: nextAttempt, given: given,
+        itemsTotal: itemsTotal)
     }
 
     /// Stores what `read` reads in `slot`; false (a malformed document) when it reads nothing.

@@ -29,8 +29,9 @@ extension InMemoryStateStore {
     var events: [(position: UInt64, event: RunEventRecord)] = []
     var lease: Lease?
     var heldArtifact: [UInt8]?
-    /// The last operation applied, with its reply.
-    var lastOperation: (id: String, reply: Reply)?
+    /// The last operation applied, with its reply, per scope: "" for the run,
+    /// a step's name for a parallel run's branch (Redis: `op`, `op:STEP`).
+    var lastOperations: [String: (id: String, reply: Reply)] = [:]
 
     /// The fencing token holding a lease that has not lapsed.
     func leaseHolder(now: Int64) -> UInt64? {
@@ -39,13 +40,13 @@ extension InMemoryStateStore {
     }
 
     /// The first reply of `operation`, if it is the last one applied.
-    func replay(_ operation: String) -> Reply? {
-      guard let last = lastOperation, last.id == operation else { return nil }
+    func replay(_ operation: String, scope: String = "") -> Reply? {
+      guard let last = lastOperations[scope], last.id == operation else { return nil }
       return last.reply
     }
 
-    mutating func applied(_ operation: String, _ reply: Reply) {
-      lastOperation = (operation, reply)
+    mutating func applied(_ operation: String, _ reply: Reply, scope: String = "") {
+      lastOperations[scope] = (operation, reply)
     }
 
     /// Every key of the run lives until `untilMs`, and the run says so.
@@ -56,7 +57,13 @@ extension InMemoryStateStore {
 
     /// Writes the record of the step named `name` (HSET: a name the definition lacks is kept nowhere).
     mutating func setStep(_ name: String, _ step: StepProgress) {
-      guard let index = record.definition.steps.firstIndex(where: { $0.name == name }) else { return }
+      guard let index = record.definition.steps.firstIndex(where: { $0.name == name }) else {
+        // A map step's item (`STEP[INDEX]`), read back as the run's items.
+        if let (parent, item) = RunRecord.itemField(name), record.definition.steps.contains(where: { $0.name == parent && $0.map != nil }) {
+          record.items[parent, default: [:]][item] = step
+        }
+        return
+      }
       record.steps[index] = step
     }
 
@@ -114,7 +121,7 @@ extension InMemoryStateStore {
       guard run.record.fence == fence else {
         throw StoreError(.fenced, "the run is owned by fencing token \(run.record.fence), not \(fence)")
       }
-      if let cursor, run.record.cursor != cursor {
+      if let cursor, cursor != StepCommit.branch, run.record.cursor != cursor {
         throw StoreError(.conflict, "the run is at step \(run.record.cursor), not \(cursor)")
       }
       guard statuses.contains(run.record.status) else {
@@ -126,13 +133,16 @@ extension InMemoryStateStore {
     /// The end of every write by a runner (Redis: `progress`): it keeps its
     /// lease, logs the event, refreshes the run's expiry; the operation is noted.
     mutating func progress(
-      _ run: inout StoredRun, fence: UInt64, timing: WriteTiming, now: Int64, event: RunEventRecord
+      _ run: inout StoredRun, fence: UInt64, timing: WriteTiming, now: Int64, event: RunEventRecord, scope: String = ""
     ) {
       run.lease = Lease(fence: fence, untilMs: now + timing.leaseMs)
       append(event, to: &run)
       run.expiresAtMs = now + timing.ttlMs
-      run.applied(timing.operation, .written)
+      run.applied(timing.operation, .written, scope: scope)
       runs[run.record.workflowID] = run
     }
+
+    /// The replay scope of a runner's write (Redis: `scopeof`).
+    static func scope(cursor: Int, step: String) -> String { cursor == StepCommit.branch ? step : "" }
   }
 }

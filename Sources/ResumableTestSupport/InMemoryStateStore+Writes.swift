@@ -10,7 +10,8 @@ extension InMemoryStateStore {
     try state.withLock { state throws(StoreError) in
       // A resume makes the run RUNNING again: it goes (back) into the index, ahead of the write.
       if begin.resume != nil { state.recovery[begin.workflowID] = timing.nowMs + timing.leaseMs }
-      if state.live(begin.workflowID, now: now)?.replay(timing.operation) != nil { return }
+      let scope = State.scope(cursor: begin.cursor, step: begin.stepName)
+      if state.live(begin.workflowID, now: now)?.replay(timing.operation, scope: scope) != nil { return }
       var run = try state.enter(
         begin.workflowID, fence: begin.fence, cursor: begin.cursor, now: now,
         statuses: begin.resume == nil ? [.running] : [.running, .failed])
@@ -28,7 +29,7 @@ extension InMemoryStateStore {
         &run, fence: begin.fence, timing: timing, now: now,
         event: RunEventRecord(
           type: begin.resume == nil ? "attempt_started" : "run_resumed", step: begin.stepName,
-          attempt: begin.step.attempts, atMs: timing.nowMs, status: .running))
+          attempt: begin.step.attempts, atMs: timing.nowMs, status: .running), scope: scope)
     }
   }
 
@@ -36,15 +37,21 @@ extension InMemoryStateStore {
     let timing = commit.timing
     let now = nowMs
     try state.withLock { state throws(StoreError) in
-      if state.live(commit.workflowID, now: now)?.replay(timing.operation) != nil { return }
-      var run = try state.enter(commit.workflowID, fence: commit.fence, cursor: commit.cursor, now: now)
+      let cursor = commit.branchCursor == nil ? commit.cursor : StepCommit.branch
+      let scope = State.scope(cursor: cursor, step: commit.stepName)
+      if state.live(commit.workflowID, now: now)?.replay(timing.operation, scope: scope) != nil { return }
+      var run = try state.enter(commit.workflowID, fence: commit.fence, cursor: cursor, now: now)
       run.artifacts[commit.stepName] = commit.artifact
       run.setStep(commit.stepName, commit.step)
       run.heldArtifact = nil
-      run.record.cursor = commit.cursor + 1
-      if let next = commit.next {
+      if let branchCursor = commit.branchCursor {
+        // A parallel run's branch: the run goes on; its cursor only moves forward.
+        run.record.cursor = max(run.record.cursor, branchCursor)
+      } else if let next = commit.next {
+        run.record.cursor = commit.cursor + 1
         run.setStep(next.name, next.step)
       } else {
+        run.record.cursor = commit.cursor + 1
         run.record.status = .completed
       }
       run.record.updatedAtMs = timing.nowMs
@@ -60,7 +67,23 @@ extension InMemoryStateStore {
         &run, fence: commit.fence, timing: timing, now: now,
         event: RunEventRecord(
           type: "step_committed", step: commit.stepName, attempt: commit.step.attempts, atMs: timing.nowMs,
-          status: commit.next == nil ? .completed : .running))
+          status: commit.next == nil && commit.branchCursor == nil ? .completed : .running), scope: scope)
+    }
+  }
+
+  public func completeParallelRun(_ end: ParallelRunEnd) async throws(StoreError) {
+    let timing = end.timing
+    let now = nowMs
+    try state.withLock { state throws(StoreError) in
+      if state.live(end.workflowID, now: now)?.replay(timing.operation) != nil { return }
+      var run = try state.enter(end.workflowID, fence: end.fence, cursor: nil, now: now)
+      run.record.status = .completed
+      run.record.cursor = end.stepCount
+      run.record.updatedAtMs = timing.nowMs
+      run.record.expiresAtMs = timing.nowMs + timing.ttlMs
+      state.progress(
+        &run, fence: end.fence, timing: timing, now: now,
+        event: RunEventRecord(type: "run_completed", step: "", attempt: 0, atMs: timing.nowMs, status: .completed))
     }
   }
 
@@ -81,7 +104,8 @@ extension InMemoryStateStore {
     let timing = failure.timing
     let now = nowMs
     try state.withLock { state throws(StoreError) in
-      if state.live(failure.workflowID, now: now)?.replay(timing.operation) != nil { return }
+      let scope = State.scope(cursor: failure.cursor, step: failure.stepName)
+      if state.live(failure.workflowID, now: now)?.replay(timing.operation, scope: scope) != nil { return }
       var run = try state.enter(failure.workflowID, fence: failure.fence, cursor: failure.cursor, now: now)
       run.setStep(failure.stepName, failure.step)
       run.charge(failure.usage)
@@ -96,7 +120,8 @@ extension InMemoryStateStore {
         event: RunEventRecord(
           type: event, step: failure.stepName, attempt: failure.step.attempts, atMs: timing.nowMs,
           message: (event == "step_waiting" ? failure.step.waitReason : failure.step.lastError) ?? "",
-          nextAttemptAtMs: failure.step.nextAttemptAtMs, status: failure.runError == nil ? .running : .failed))
+          nextAttemptAtMs: failure.step.nextAttemptAtMs, status: failure.runError == nil ? .running : .failed),
+        scope: scope)
     }
   }
 

@@ -32,6 +32,12 @@ struct BenchSmokeTests {
       #expect(cost.evalshaPerCall >= 1 && cost.evalshaMicrosPerCall > 0, "\(cost)")
     }
     #expect(report.machine.commit?.isEmpty == false)
+    // Worker steps (a Swift worker always; the Python one when the SDK is found) and the map.
+    let workers = try #require(figures.workerOverhead)
+    #expect(workers.inProcessRun.count > 0 && workers.swiftWorkerRun.count > 0)
+    #expect(workers.pythonWorkerRun != nil || workers.pythonSkipped != nil)
+    let fanOut = try #require(figures.mapFanOut)
+    #expect(fanOut.mapRun.count > 0 && fanOut.sequentialRun.count > 0 && fanOut.mapPerSecond > 0)
     // The memory phase holds more runs than the default --max-runs (256): it raises it.
     let memory = try #require(figures.memory)
     #expect(memory.idleBytes > 0 && memory.inFlightBytes > 0 && memory.runsInFlight == 300)

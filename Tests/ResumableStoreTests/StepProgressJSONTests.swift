@@ -17,6 +17,7 @@ import Testing
       waitReason: "retry-after 5 ms", nextAttemptAtMs: -3,
       given: GivenContext(
         inputs: [.init(name: "input", bytes: 4), .init(name: "s1", bytes: 2048)], historyMessages: 2, historyBytes: 99)),
+    StepProgress(status: .running, attempts: 0, startedAtMs: 5, itemsTotal: 20),
     StepProgress(status: .failed, attempts: UInt32.max, usage: StepUsage(inputTokens: .max, outputTokens: 0, costMicros: .min),
       lastErrorClass: .nonRetryable, given: GivenContext()),
   ]
@@ -55,7 +56,7 @@ import Testing
 
   /// Fails when a field is added to a type the fast path writes: add it to `StepProgressJSON` too.
   @Test func knowsEveryField() {
-    #expect(Mirror(reflecting: StepProgress()).children.count == 13)
+    #expect(Mirror(reflecting: StepProgress()).children.count == 14)
     #expect(Mirror(reflecting: StepUsage()).children.count == 3)
     #expect(Mirror(reflecting: GivenContext()).children.count == 3)
     #expect(Mirror(reflecting: GivenContext.Input(name: "", bytes: 0)).children.count == 2)

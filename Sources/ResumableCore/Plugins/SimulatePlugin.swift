@@ -19,9 +19,12 @@ import Foundation
 ///   retryable error while it exists (an outage a test or demo can end);
 /// - `append_history`: a list of `{role, content}` messages the step appends
 ///   to the run's history when it commits;
+/// - `fail_items`: a list of item indexes of a map step: the first attempt of
+///   each of those items fails, retryable (counted from the persisted attempt);
 /// - `record`: a file path; each execution appends `workflow_id step attempt`
-///   as one line when it starts, so people and tests see exactly what ran
-///   (an execution interrupted by a crash is recorded too).
+///   as one line when it starts (an item's step is `step[index]`), so people
+///   and tests see exactly what ran (an execution interrupted by a crash is
+///   recorded too).
 public struct SimulatePlugin: StepPlugin {
   /// The registered name.
   public static let name = "simulate"
@@ -40,6 +43,7 @@ public struct SimulatePlugin: StepPlugin {
     var failWhileFileExists: String?
     var appendHistory: [HistoryEntry] = []
     var confidence: Double?
+    var failItems: Set<Int> = []
 
     init(_ config: JSONValue) throws(PluginConfigError) {
       for (key, value) in try config.configMembers(otherwise: "simulate's config must be a mapping") {
@@ -66,6 +70,9 @@ public struct SimulatePlugin: StepPlugin {
             throw PluginConfigError("'confidence' must be a number from 0 to 1")
           }
           confidence = number
+        case "fail_items":
+          guard let items = value.arrayValue else { throw PluginConfigError("'fail_items' must be a list of item indexes") }
+          for item in items { failItems.insert(try Self.count(item, "fail_items")) }
         case "rate_limit_attempts": rateLimitAttempts = try Self.count(value, key)
         case "retry_after_ms": retryAfterMilliseconds = try Self.count(value, key)
         case "fail_while_file_exists":
@@ -89,7 +96,7 @@ public struct SimulatePlugin: StepPlugin {
     }
 
     static let keys = [
-      "append_history", "artifact_bytes", "confidence", "cost_usd", "fail_attempts", "fail_permanently",
+      "append_history", "artifact_bytes", "confidence", "cost_usd", "fail_attempts", "fail_items", "fail_permanently",
       "fail_while_file_exists", "input_tokens", "latency_ms", "output_tokens", "rate_limit_attempts",
       "record", "retry_after_ms",
     ]
@@ -118,6 +125,10 @@ public struct SimulatePlugin: StepPlugin {
       throw StepFailure(
         "simulated permanent failure of step '\(context.stepName)'", retryable: false,
         usage: settings.usage)
+    }
+    if context.attempt == 1, let item = RunRecord.itemField(context.stepName)?.index, settings.failItems.contains(item) {
+      throw StepFailure(
+        "simulated transient failure of item \(item) (its first attempt)", retryable: true, usage: settings.usage)
     }
     if context.attempt <= settings.failAttempts {
       throw StepFailure(

@@ -583,7 +583,8 @@ extension GetStateRequest: ProtobufCMessageConvertible {
     self.init(
       workflowID: swiftString(c.workflow_id),
       includeArtifacts: c.include_artifacts != 0,
-      includeHistory: c.include_history != 0
+      includeHistory: c.include_history != 0,
+      includeItems: c.include_items != 0
     )
   }
 
@@ -593,6 +594,7 @@ extension GetStateRequest: ProtobufCMessageConvertible {
     c.workflow_id = arena.cString(workflowID)
     c.include_artifacts = includeArtifacts ? 1 : 0
     c.include_history = includeHistory ? 1 : 0
+    c.include_items = includeItems ? 1 : 0
     return c
   }
 }
@@ -1269,7 +1271,9 @@ extension RunState: ProtobufCMessageConvertible {
       error: swiftString(c.error),
       historyMessages: c.history_messages,
       history: HistoryMessage.values(c.history, count: c.n_history),
-      approval: Approval.value(c.approval, default: Approval())
+      approval: Approval.value(c.approval, default: Approval()),
+      runningSteps: swiftStrings(c.running_steps, count: c.n_running_steps),
+      items: StepRecord.values(c.items, count: c.n_items)
     )
   }
 
@@ -1296,6 +1300,10 @@ extension RunState: ProtobufCMessageConvertible {
     c.n_history = history.count
     c.history = HistoryMessage.cMessagePointers(history, in: &arena)
     c.approval = Approval.cMessageField(approval, default: Approval(), in: &arena)
+    c.n_running_steps = runningSteps.count
+    c.running_steps = arena.cStrings(runningSteps)
+    c.n_items = items.count
+    c.items = StepRecord.cMessagePointers(items, in: &arena)
     return c
   }
 }
@@ -1472,7 +1480,11 @@ extension StepRecord: ProtobufCMessageConvertible {
       nextAttemptAtMs: c.next_attempt_at_ms,
       inputsGiven: GivenInput.values(c.inputs_given, count: c.n_inputs_given),
       historyMessagesGiven: c.history_messages_given,
-      historyBytesGiven: c.history_bytes_given
+      historyBytesGiven: c.history_bytes_given,
+      itemsTotal: c.items_total,
+      itemsCommitted: c.items_committed,
+      itemsFailed: c.items_failed,
+      itemsRunning: c.items_running
     )
   }
 
@@ -1497,6 +1509,10 @@ extension StepRecord: ProtobufCMessageConvertible {
     c.inputs_given = GivenInput.cMessagePointers(inputsGiven, in: &arena)
     c.history_messages_given = historyMessagesGiven
     c.history_bytes_given = historyBytesGiven
+    c.items_total = itemsTotal
+    c.items_committed = itemsCommitted
+    c.items_failed = itemsFailed
+    c.items_running = itemsRunning
     return c
   }
 }

@@ -509,16 +509,20 @@ public struct GetStateRequest: Hashable, Sendable {
   public var includeArtifacts: Bool
   /// Include the run's message history in the response.
   public var includeHistory: Bool
+  /// Include the records of map steps' items (RunState.items).
+  public var includeItems: Bool
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
     workflowID: String = "",
     includeArtifacts: Bool = false,
-    includeHistory: Bool = false
+    includeHistory: Bool = false,
+    includeItems: Bool = false
   ) {
     self.workflowID = workflowID
     self.includeArtifacts = includeArtifacts
     self.includeHistory = includeHistory
+    self.includeItems = includeItems
   }
 }
 
@@ -899,6 +903,13 @@ public struct RunState: Hashable, Sendable {
   public var history: [HistoryMessage]
   /// Set while the run is AWAITING_APPROVAL (an empty token otherwise).
   public var approval: Approval
+  /// The steps running now (RUNNING, RETRYING or WAITING), in list order: one
+  /// at most in a sequential workflow, every branch at work in a parallel one
+  /// (`current_step` is then the first step not committed, in list order).
+  public var runningSteps: [String]
+  /// Only when asked for (GetStateRequest.include_items): the records of the
+  /// map steps' items that have begun, each named STEP[INDEX], by step then index.
+  public var items: [StepRecord]
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -918,7 +929,9 @@ public struct RunState: Hashable, Sendable {
     error: String = "",
     historyMessages: UInt32 = 0,
     history: [HistoryMessage] = [],
-    approval: Approval = Approval()
+    approval: Approval = Approval(),
+    runningSteps: [String] = [],
+    items: [StepRecord] = []
   ) {
     self.workflowID = workflowID
     self.workflow = workflow
@@ -937,6 +950,8 @@ public struct RunState: Hashable, Sendable {
     self.historyMessages = historyMessages
     self.history = history
     self.approval = approval
+    self.runningSteps = runningSteps
+    self.items = items
   }
 }
 
@@ -1082,6 +1097,15 @@ public struct StepRecord: Hashable, Sendable {
   public var historyMessagesGiven: UInt32
   /// ... and their size in bytes.
   public var historyBytesGiven: UInt64
+  /// A map step: how many items its list has (0 until the list is known, and
+  /// for other steps) ...
+  public var itemsTotal: UInt32
+  /// ... how many have committed ...
+  public var itemsCommitted: UInt32
+  /// ... how many failed out of their retries ...
+  public var itemsFailed: UInt32
+  /// ... and how many are running or waiting between attempts.
+  public var itemsRunning: UInt32
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -1101,7 +1125,11 @@ public struct StepRecord: Hashable, Sendable {
     nextAttemptAtMs: Int64 = 0,
     inputsGiven: [GivenInput] = [],
     historyMessagesGiven: UInt32 = 0,
-    historyBytesGiven: UInt64 = 0
+    historyBytesGiven: UInt64 = 0,
+    itemsTotal: UInt32 = 0,
+    itemsCommitted: UInt32 = 0,
+    itemsFailed: UInt32 = 0,
+    itemsRunning: UInt32 = 0
   ) {
     self.name = name
     self.plugin = plugin
@@ -1120,6 +1148,10 @@ public struct StepRecord: Hashable, Sendable {
     self.inputsGiven = inputsGiven
     self.historyMessagesGiven = historyMessagesGiven
     self.historyBytesGiven = historyBytesGiven
+    self.itemsTotal = itemsTotal
+    self.itemsCommitted = itemsCommitted
+    self.itemsFailed = itemsFailed
+    self.itemsRunning = itemsRunning
   }
 }
 

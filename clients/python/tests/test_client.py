@@ -142,7 +142,7 @@ def test_which_server_users_a_client_trusts(server_uid, client_uid, trusted, all
 
 @pytest.mark.parametrize("kind", ["mode 0777", "owned by nobody"])
 def test_a_socket_directory_not_the_users_own_is_refused(tmp_path, monkeypatch, kind):
-    from resumable_client import client as client_module
+    from resumable_client import wire as client_module
 
     directory = tmp_path / "sockets"
     directory.mkdir(mode=0o700)
@@ -219,3 +219,22 @@ def test_the_tests_use_the_installed_package():
 
     assert "site-packages" in resumable_client.__file__
     assert "site-packages" in resumable_pb2.__file__
+
+
+def test_parallel_and_map_state_is_exposed(server):
+    """A parallel workflow registered from Python: its map step's items and records."""
+    run_id = new_id("py-map")
+    with Client(server) as client:
+        client.register_workflow("py-map", [
+            {"name": "each", "plugin": "simulate", "inputs": ["input"], "map": {"over": "input"},
+             "config": {"latency_ms": 0}},
+            {"name": "join", "plugin": "echo", "inputs": ["each"]},
+        ], parallel=True)
+        state = client.start("py-map", input=["a", "b", "c"], workflow_id=run_id)
+        assert state.status == "COMPLETED"
+        each = state.step("each")
+        assert (each.items_total, each.items_committed, each.items_failed) == (3, 3, 0)
+        full = client.get_state(run_id, include_items=True)
+        assert [item.name for item in full.items] == ["each[0]", "each[1]", "each[2]"]
+        assert all(item.status == "COMPLETED" for item in full.items)
+        assert full.running_steps == []

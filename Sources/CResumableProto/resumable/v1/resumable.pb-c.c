@@ -2359,7 +2359,7 @@ const ProtobufCMessageDescriptor resumable__v1__resume_workflow_response__descri
   (ProtobufCMessageInit) resumable__v1__resume_workflow_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__get_state_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor resumable__v1__get_state_request__field_descriptors[4] =
 {
   {
     "workflow_id",
@@ -2397,16 +2397,29 @@ static const ProtobufCFieldDescriptor resumable__v1__get_state_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "include_items",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__GetStateRequest, include_items),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__get_state_request__field_indices_by_name[] = {
   1,   /* field[1] = include_artifacts */
   2,   /* field[2] = include_history */
+  3,   /* field[3] = include_items */
   0,   /* field[0] = workflow_id */
 };
 static const ProtobufCIntRange resumable__v1__get_state_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor resumable__v1__get_state_request__descriptor =
 {
@@ -2416,7 +2429,7 @@ const ProtobufCMessageDescriptor resumable__v1__get_state_request__descriptor =
   "Resumable__V1__GetStateRequest",
   "resumable.v1",
   sizeof(Resumable__V1__GetStateRequest),
-  3,
+  4,
   resumable__v1__get_state_request__field_descriptors,
   resumable__v1__get_state_request__field_indices_by_name,
   1,  resumable__v1__get_state_request__number_ranges,
@@ -2627,7 +2640,7 @@ const ProtobufCMessageDescriptor resumable__v1__usage__descriptor =
   (ProtobufCMessageInit) resumable__v1__usage__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__step_record__field_descriptors[17] =
+static const ProtobufCFieldDescriptor resumable__v1__step_record__field_descriptors[21] =
 {
   {
     "name",
@@ -2833,6 +2846,54 @@ static const ProtobufCFieldDescriptor resumable__v1__step_record__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "items_total",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, items_total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items_committed",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, items_committed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items_failed",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, items_failed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items_running",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StepRecord, items_running),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__step_record__field_indices_by_name[] = {
   9,   /* field[9] = artifact_bytes */
@@ -2841,6 +2902,10 @@ static const unsigned resumable__v1__step_record__field_indices_by_name[] = {
   16,   /* field[16] = history_bytes_given */
   15,   /* field[15] = history_messages_given */
   14,   /* field[14] = inputs_given */
+  18,   /* field[18] = items_committed */
+  19,   /* field[19] = items_failed */
+  20,   /* field[20] = items_running */
+  17,   /* field[17] = items_total */
   5,   /* field[5] = last_error */
   11,   /* field[11] = last_error_class */
   6,   /* field[6] = last_error_retryable */
@@ -2856,7 +2921,7 @@ static const unsigned resumable__v1__step_record__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__step_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor resumable__v1__step_record__descriptor =
 {
@@ -2866,7 +2931,7 @@ const ProtobufCMessageDescriptor resumable__v1__step_record__descriptor =
   "Resumable__V1__StepRecord",
   "resumable.v1",
   sizeof(Resumable__V1__StepRecord),
-  17,
+  21,
   resumable__v1__step_record__field_descriptors,
   resumable__v1__step_record__field_indices_by_name,
   1,  resumable__v1__step_record__number_ranges,
@@ -3001,7 +3066,7 @@ const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor =
   (ProtobufCMessageInit) resumable__v1__cost_ledger__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[17] =
+static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[19] =
 {
   {
     "workflow_id",
@@ -3207,6 +3272,30 @@ static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "running_steps",
+    18,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Resumable__V1__RunState, n_running_steps),
+    offsetof(Resumable__V1__RunState, running_steps),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    19,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Resumable__V1__RunState, n_items),
+    offsetof(Resumable__V1__RunState, items),
+    &resumable__v1__step_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
   16,   /* field[16] = approval */
@@ -3219,7 +3308,9 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
   11,   /* field[11] = expires_at_ms */
   15,   /* field[15] = history */
   14,   /* field[14] = history_messages */
+  18,   /* field[18] = items */
   12,   /* field[12] = resumes */
+  17,   /* field[17] = running_steps */
   8,   /* field[8] = schema_version */
   2,   /* field[2] = status */
   5,   /* field[5] = steps */
@@ -3230,7 +3321,7 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__run_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
 {
@@ -3240,7 +3331,7 @@ const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
   "Resumable__V1__RunState",
   "resumable.v1",
   sizeof(Resumable__V1__RunState),
-  17,
+  19,
   resumable__v1__run_state__field_descriptors,
   resumable__v1__run_state__field_indices_by_name,
   1,  resumable__v1__run_state__number_ranges,

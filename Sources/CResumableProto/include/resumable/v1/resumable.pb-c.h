@@ -410,10 +410,14 @@ struct  Resumable__V1__GetStateRequest
    * Include the run's message history in the response.
    */
   protobuf_c_boolean include_history;
+  /*
+   * Include the records of map steps' items (RunState.items).
+   */
+  protobuf_c_boolean include_items;
 };
 #define RESUMABLE__V1__GET_STATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__get_state_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 /*
@@ -573,10 +577,27 @@ struct  Resumable__V1__StepRecord
    * ... and their size in bytes.
    */
   uint64_t history_bytes_given;
+  /*
+   * A map step: how many items its list has (0 until the list is known, and
+   * for other steps) ...
+   */
+  uint32_t items_total;
+  /*
+   * ... how many have committed ...
+   */
+  uint32_t items_committed;
+  /*
+   * ... how many failed out of their retries ...
+   */
+  uint32_t items_failed;
+  /*
+   * ... and how many are running or waiting between attempts.
+   */
+  uint32_t items_running;
 };
 #define RESUMABLE__V1__STEP_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__step_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__STEP_STATUS__STEP_STATUS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__STEP_STATUS__STEP_STATUS_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, RESUMABLE__V1__ERROR_CLASS__ERROR_CLASS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -706,10 +727,23 @@ struct  Resumable__V1__RunState
    * Set while the run is AWAITING_APPROVAL (an empty token otherwise).
    */
   Resumable__V1__Approval *approval;
+  /*
+   * The steps running now (RUNNING, RETRYING or WAITING), in list order: one
+   * at most in a sequential workflow, every branch at work in a parallel one
+   * (`current_step` is then the first step not committed, in list order).
+   */
+  size_t n_running_steps;
+  char **running_steps;
+  /*
+   * Only when asked for (GetStateRequest.include_items): the records of the
+   * map steps' items that have begun, each named STEP[INDEX], by step then index.
+   */
+  size_t n_items;
+  Resumable__V1__StepRecord **items;
 };
 #define RESUMABLE__V1__RUN_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_state__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, 0,NULL, 0,NULL }
 
 
 /*

@@ -1,0 +1,422 @@
+import Logging
+import Synchronization
+
+/// The runner of a parallel workflow (`parallel: true`): its steps form a DAG
+/// by their `inputs` and `after`, and every step whose dependencies have
+/// committed runs at once, up to `max_parallel`. Each step is a branch: a
+/// `StepMachine` of its own (`branch:`), whose writes name their step rather
+/// than the run's cursor, so branches begin, fail, wait and commit side by
+/// side under the run's one lease and fencing token; each commit writes only
+/// its own step (O(its output)). The run completes with a write of its own
+/// once every step has committed.
+extension WorkflowEngine {
+  /// Drives a parallel run whose lease this server holds, until every step
+  /// has committed, a step fails out of its retries (the run FAILS once the
+  /// steps beside it have finished, or at once with `on_failure: cancel`),
+  /// the lease is lost, or the engine shuts down (the branches running finish
+  /// their attempt; the run is left for a resume).
+  func driveParallel(_ start: RunRecord, completion: RunCompletion, logger: Logger) async {
+    let definition = start.definition
+    let settings = definition.parallelism ?? WorkflowDefinition.Parallelism()
+    let steps = definition.steps
+    let indexByName = Dictionary(steps.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    let dependencies = steps.map { definition.dependencies(of: $0).compactMap { indexByName[$0] } }
+    let neededLater = Set(steps.flatMap(\.inputs) + steps.compactMap { $0.map?.source.step })
+    var record = start
+    let progress = BranchProgress(committed: Set(steps.indices.filter { start.steps[$0].status == .completed }))
+    // The step the drive began with (a create, a resume, a takeover began its
+    // attempt): its attempt is not begun again. A map step's items begin their own.
+    var begun: Int? = start.steps.indices.contains(start.cursor) && start.steps[start.cursor].status == .running ? start.cursor : nil
+    var committed: [String: [UInt8]] = [:]
+    var running: Set<Branch> = []
+    var maps: [Int: MapProgress] = [:]
+    var failure: (name: String, runError: String, step: StepProgress)?
+    var stopped: (release: Bool, why: StepMachine.StopReason)?
+    let limits = machineLimits
+
+    await withTaskGroup(of: (branch: Branch, end: MachineEnd, step: StepProgress?).self) { group in
+      /// Starts a branch: one step, or one item of a map step.
+      func launch(_ branch: Branch, record snapshot: RunRecord, known: [String: [UInt8]], beginFirst: Bool) {
+        running.insert(branch)
+        let index = branch.step
+        var branchLogger = logger
+        branchLogger[metadataKey: "step"] = "\(snapshot.definition.steps[index].name)"
+        group.addTask {
+          var branchRecord = snapshot
+          if beginFirst {
+            guard let step = await self.beginBranch(index, of: branchRecord, logger: branchLogger) else {
+              return (branch, .stop(release: false, why: .writeRefused), nil)
+            }
+            branchRecord.steps[index] = step
+          }
+          var machine = StepMachine(record: branchRecord, limits: limits, branch: index)
+          let end = await self.perform(&machine, logger: branchLogger, committed: known) { write in
+            guard case .commit(var commit) = write, commit.branchCursor != nil else { return write }
+            commit.branchCursor = progress.cursor(committing: branch.item == nil ? index : nil, of: steps.count)
+            return .commit(commit)
+          }
+          return (branch, end, machine.record.steps[index])
+        }
+      }
+
+      while true {
+        if failure == nil, stopped == nil, !isDraining {
+          let done = progress.committed
+          for index in steps.indices where running.count < settings.maxParallel {
+            guard !done.contains(index), dependencies[index].allSatisfy(done.contains) else { continue }
+            let step = steps[index]
+            guard let spec = step.map else {
+              guard !running.contains(Branch(step: index)) else { continue }
+              let beginFirst = begun != index
+              if begun == index { begun = nil }
+              launch(Branch(step: index), record: record, known: committed, beginFirst: beginFirst)
+              continue
+            }
+            if maps[index] == nil {
+              switch await mapItems(step, of: record, committed: committed) {
+              case .success(let items):
+                var map = MapProgress(items: items)
+                for (item, itemRecord) in record.items[step.name] ?? [:] where itemRecord.status == .completed && item < items.count {
+                  map.done.insert(item)
+                }
+                // The step shows RUNNING with its number of items (readers count the rest).
+                guard let started = await startMap(index, items: items.count, of: record, logger: logger) else {
+                  stopped = (false, .writeRefused)
+                  break
+                }
+                record.steps[index] = started
+                maps[index] = map
+              case .failure(let problem):
+                guard let failed = await failMapStep(index, of: record, message: problem.message, logger: logger) else {
+                  stopped = (false, .writeRefused)
+                  break
+                }
+                record.steps[index] = failed.step
+                failure = (step.name, failed.runError, failed.step)
+                break
+              }
+            }
+            guard var map = maps[index] else { break }
+            if map.done.count == map.items.count {
+              // Every item committed: the step commits the list of their results.
+              guard await commitMap(index, map: &map, of: &record, logger: logger, cursor: progress) else {
+                stopped = (false, .writeRefused)
+                break
+              }
+              maps[index] = map
+              progress.insert(index)
+              if neededLater.contains(step.name) { committed[step.name] = map.artifact }
+              continue
+            }
+            let perMap = spec.maxParallel ?? settings.maxParallel
+            for item in map.items.indices
+            where !map.done.contains(item) && !map.running.contains(item) && map.running.count < perMap
+              && running.count < settings.maxParallel
+            {
+              map.running.insert(item)
+              var itemRecord = record
+              var itemStep = step
+              itemStep.name = step.itemName(item)
+              itemStep.inputs += [MapProgress.itemInput, MapProgress.indexInput]
+              itemStep.map = nil
+              itemRecord.definition.steps[index] = itemStep
+              itemRecord.steps[index] = record.items[step.name]?[item] ?? StepProgress()
+              var known = committed
+              known[MapProgress.itemInput] = map.items[item]
+              known[MapProgress.indexInput] = Array("\(item)".utf8)
+              launch(Branch(step: index, item: item), record: itemRecord, known: known, beginFirst: true)
+            }
+            maps[index] = map
+          }
+        }
+        guard let ended = await group.next() else {
+          // Nothing running: every step may be done, or one just became ready
+          // (a map whose items all committed), or the drive is over.
+          if failure == nil, stopped == nil, !isDraining, progress.committed.count < steps.count,
+            steps.indices.contains(where: { !progress.committed.contains($0) && dependencies[$0].allSatisfy(progress.committed.contains) })
+          {
+            continue
+          }
+          break
+        }
+        running.remove(ended.branch)
+        let index = ended.branch.step
+        let name = steps[index].name
+        if let item = ended.branch.item {
+          maps[index]?.running.remove(item)
+          if let step = ended.step { record.items[name, default: [:]][item] = step }
+        } else if let step = ended.step {
+          record.steps[index] = step
+        }
+        switch ended.end {
+        case .branchEnded(.committed(let artifact, _)):
+          if let item = ended.branch.item {
+            maps[index]?.done.insert(item)
+            maps[index]?.artifacts[item] = artifact
+          } else {
+            progress.insert(index)
+            if neededLater.contains(name) { committed[name] = artifact }
+          }
+        case .branchEnded(.failed(let runError, let step)):
+          if failure == nil {
+            if ended.branch.item != nil {
+              // An item out of its retries fails its map step, which says why.
+              var parent = record.steps[index]
+              parent.status = .failed
+              parent.lastError = step.lastError
+              parent.lastErrorClass = step.lastErrorClass
+              parent.finishedAtMs = step.finishedAtMs
+              record.steps[index] = parent
+              failure = (name, runError, parent)
+            } else {
+              failure = (name, runError, step)
+            }
+          }
+          // `cancel`: the branches running are cancelled; nothing of theirs is committed.
+          if settings.onFailure == .cancel { group.cancelAll() }
+        case .stop(let release, let why):
+          var branchLogger = logger
+          branchLogger[metadataKey: "step"] = "\(name)"
+          log(why, logger: branchLogger)
+          // A lost lease or a refused write: the run is no longer ours to release.
+          if stopped == nil || !release { stopped = (release && (stopped?.release ?? true), why) }
+        case .complete, .askApproval:
+          preconditionFailure("a branch of a parallel run ended as a whole run")
+        }
+      }
+    }
+
+    if let failure, stopped?.release != false {
+      // The branches beside the failed one have ended: the run FAILS now.
+      let write = AttemptFailure(
+        workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch, stepName: failure.name,
+        step: failure.step, usage: StepUsage(), runError: failure.runError, timing: writeTiming(ending: .failed))
+      var failLogger = logger
+      failLogger[metadataKey: "step"] = "\(failure.name)"
+      guard await self.write(record, logger: failLogger, { try await self.store.recordFailure(write) }) else { return }
+      failLogger.info("run failed: \(failure.runError)")
+      await finishParallel(record, completion: completion)
+      return
+    }
+    if let stopped {
+      if stopped.release { await release(record) }
+      return
+    }
+    guard progress.committed.count == steps.count else {
+      // Shutting down before every step could start: left for a resume.
+      log(.shuttingDown, logger: logger)
+      await release(record)
+      return
+    }
+    let end = ParallelRunEnd(
+      workflowID: record.workflowID, fence: record.fence, stepCount: steps.count,
+      timing: writeTiming(ending: .completed))
+    guard await self.write(record, logger: logger, { try await self.store.completeParallelRun(end) }) else { return }
+    logger.info("run completed")
+    await finishParallel(record, completion: completion)
+  }
+
+  /// The elements of a map step's list, each as JSON bytes; a failure (non-retryable)
+  /// when the source is not a list or is longer than `max_items`.
+  private func mapItems(_ step: StepDefinition, of record: RunRecord, committed: [String: [UInt8]]) async
+    -> Result<[[UInt8]], StepFailure>
+  {
+    guard let spec = step.map else { return .success([]) }
+    let source = spec.source
+    let bytes: [UInt8]
+    if let name = source.step {
+      if let known = committed[name] {
+        bytes = known
+      } else {
+        guard let loaded = try? await retryingStore({ try await self.store.artifacts(workflowID: record.workflowID, steps: [name]) }),
+          let artifact = loaded[name]
+        else {
+          return .failure(StepFailure("step '\(step.name)': cannot read the artifact of '\(name)' to map over", retryable: false))
+        }
+        bytes = artifact
+      }
+    } else {
+      bytes = record.input
+    }
+    var value: JSONValue
+    do {
+      value = try JSONValue(parsing: bytes)
+    } catch {
+      return .failure(StepFailure("step '\(step.name)': map.over '\(spec.over)' is not JSON (\(error.message))", retryable: false))
+    }
+    if let field = source.field {
+      guard let member = value.objectValue?[field] else {
+        return .failure(StepFailure(
+          "step '\(step.name)': map.over '\(spec.over)' has no field '\(field)' (it is \(value.typeName))", retryable: false))
+      }
+      value = member
+    }
+    guard let list = value.arrayValue else {
+      return .failure(StepFailure(
+        "step '\(step.name)': map.over '\(spec.over)' must be a list, not \(value.typeName)", retryable: false))
+    }
+    guard list.count <= spec.maxItems else {
+      return .failure(StepFailure(
+        "step '\(step.name)': map.over '\(spec.over)' has \(list.count) items; the limit is max_items \(spec.maxItems)",
+        retryable: false))
+    }
+    return .success(list.map { $0.serialized() })
+  }
+
+  /// Writes a map step's record RUNNING with its number of items (its items
+  /// begin their own attempts); nil when refused.
+  private func startMap(_ index: Int, items: Int, of record: RunRecord, logger: Logger) async -> StepProgress? {
+    var started = record.steps[index]
+    if started.status == .running, started.itemsTotal == items { return started }
+    let timing = writeTiming()
+    started.status = .running
+    started.itemsTotal = items
+    if started.startedAtMs == 0 { started.startedAtMs = timing.nowMs }
+    started.lastError = nil
+    started.waitReason = nil
+    let begin = AttemptBegin(
+      workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch,
+      stepName: record.definition.steps[index].name, step: started, resume: nil, timing: timing)
+    guard await write(record, logger: logger, { try await self.store.beginAttempt(begin) }) else { return nil }
+    return started
+  }
+
+  /// Writes a map step FAILED without an attempt (its list cannot be mapped); nil when refused.
+  private func failMapStep(_ index: Int, of record: RunRecord, message: String, logger: Logger) async
+    -> (step: StepProgress, runError: String)?
+  {
+    let timing = writeTiming()
+    var failed = record.steps[index]
+    failed.status = .failed
+    failed.lastError = message
+    failed.lastErrorClass = .nonRetryable
+    failed.finishedAtMs = timing.nowMs
+    let write = AttemptFailure(
+      workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch,
+      stepName: record.definition.steps[index].name, step: failed, usage: StepUsage(), runError: nil, timing: timing)
+    guard await self.write(record, logger: logger, { try await self.store.recordFailure(write) }) else { return nil }
+    return (failed, "step '\(record.definition.steps[index].name)' failed: \(message)")
+  }
+
+  /// Commits a map step whose items have all committed: its artifact is the
+  /// list of their results, in order (items committed before this drive are
+  /// read back). Its usage is the items' (already charged, item by item).
+  private func commitMap(
+    _ index: Int, map: inout MapProgress, of record: inout RunRecord, logger: Logger, cursor progress: BranchProgress
+  ) async -> Bool {
+    let step = record.definition.steps[index]
+    let missing = map.items.indices.filter { map.artifacts[$0] == nil }.map(step.itemName)
+    if !missing.isEmpty {
+      guard let loaded = try? await retryingStore({
+        try await self.store.artifacts(workflowID: record.workflowID, steps: missing)
+      }) else { return false }
+      for item in map.items.indices where map.artifacts[item] == nil {
+        guard let artifact = loaded[step.itemName(item)] else { return false }
+        map.artifacts[item] = artifact
+      }
+    }
+    var artifact: [UInt8] = [UInt8(ascii: "[")]
+    for item in map.items.indices {
+      if item > 0 { artifact.append(UInt8(ascii: ",")) }
+      artifact += map.artifacts[item] ?? Array("null".utf8)
+    }
+    artifact.append(UInt8(ascii: "]"))
+    map.artifact = artifact
+    let timing = writeTiming()
+    var done = record.steps[index]
+    let items = record.items[step.name] ?? [:]
+    done.status = .completed
+    done.usage = items.values.reduce(StepUsage()) { $0 + $1.usage }
+    done.attempts = items.values.reduce(0) { $0 + $1.attempts }
+    if done.startedAtMs == 0 { done.startedAtMs = items.values.map(\.startedAtMs).filter { $0 > 0 }.min() ?? timing.nowMs }
+    done.finishedAtMs = timing.nowMs
+    done.artifactBytes = UInt64(artifact.count)
+    done.committedCostMicros = 0  // each item's cost is saved on its own by a resume
+    done.lastError = nil
+    done.waitReason = nil
+    let commit = StepCommit(
+      workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch, stepName: step.name,
+      artifact: artifact, step: done, usage: StepUsage(), next: nil, timing: timing,
+      branchCursor: progress.cursor(committing: index, of: record.definition.steps.count))
+    guard await self.write(record, logger: logger, { try await self.store.commitStep(commit) }) else { return false }
+    record.steps[index] = done
+    return true
+  }
+
+  /// Begins an attempt of a branch's step (its first in this drive); nil
+  /// when the write was refused or never answered.
+  private func beginBranch(_ index: Int, of record: RunRecord, logger: Logger) async -> StepProgress? {
+    let timing = writeTiming()
+    let step = record.steps[index].beginningAttempt(at: timing.nowMs)
+    let begin = AttemptBegin(
+      workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch,
+      stepName: record.definition.steps[index].name, step: step, resume: nil, timing: timing)
+    guard await write(record, logger: logger, { try await self.store.beginAttempt(begin) }) else { return nil }
+    return step
+  }
+
+  /// Answers the run's waiters with the run as stored, and gives up the
+  /// lease (the run has ended: it leaves the recovery index too).
+  private func finishParallel(_ record: RunRecord, completion: RunCompletion) async {
+    let loaded = try? await retryingStore {
+      try await self.store.load(workflowID: record.workflowID, includeArtifacts: false)
+    }
+    guard let stored = loaded ?? nil else {
+      // Ended, but unreadable now: waiters read it themselves.
+      var ended = record
+      ended.status = .completed
+      await release(ended)
+      return
+    }
+    if stored.status == .completed {
+      completion.finish(with: stored)
+      await release(stored)
+    } else {
+      await release(stored)
+      endedDrive(record.workflowID, completion: completion, with: stored)
+    }
+  }
+}
+
+/// The steps of a parallel run committed so far, shared by its branches: a
+/// branch's commit says where the run's cursor (the first step not committed,
+/// in list order) is once it has committed.
+final class BranchProgress: Sendable {
+  private let state: Mutex<Set<Int>>
+
+  init(committed: Set<Int>) {
+    state = Mutex(committed)
+  }
+
+  var committed: Set<Int> { state.withLock { $0 } }
+
+  func insert(_ index: Int) {
+    _ = state.withLock { $0.insert(index) }
+  }
+
+  /// The first step not committed, in list order, counting `index` (if any) as committed.
+  func cursor(committing index: Int?, of count: Int) -> Int {
+    state.withLock { done in (0..<count).first { $0 != index && !done.contains($0) } ?? count }
+  }
+}
+
+/// One unit a parallel run's driver runs: a step, or one item of a map step.
+struct Branch: Hashable, Sendable {
+  var step: Int
+  var item: Int?
+}
+
+/// A map step's items in one drive: the list, which have committed, which run.
+struct MapProgress: Sendable {
+  /// The input names under which an item receives its element and its index.
+  static let itemInput = "item"
+  static let indexInput = "index"
+
+  var items: [[UInt8]]
+  var done: Set<Int> = []
+  var running: Set<Int> = []
+  /// The results of items committed in this drive.
+  var artifacts: [Int: [UInt8]] = [:]
+  /// The step's artifact, once committed.
+  var artifact: [UInt8] = []
+}
