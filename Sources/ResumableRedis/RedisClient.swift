@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Behind a Sentinel address (``RedisAddress/sentinel(_:masterName:database:)``) it asks the
 /// sentinels for the master on every connect and follows a failover: a lost connection, or a
-/// `READONLY` or `LOADING` reply, makes the next command ask again (commands in between fail
+/// `READONLY` or `LOADING` reply, or a `+switch-master` from a sentinel, makes the next command ask again (commands in between fail
 /// with `unavailable`, spaced by the reconnect backoff). Behind a Cluster address
 /// (``RedisAddress/cluster(_:)``) each command goes to the master of its key's slot, one
 /// pipelined connection per master, following `MOVED` and `ASK` (see ``clusterRedirections``).
@@ -117,10 +117,13 @@ public final class RedisClient: Sendable {
       return
     }
     self.cluster = nil
-    self.connections = (0..<configuration.connections).map { _ in
+    let connections = (0..<configuration.connections).map { _ in
       RedisConnection(
         address: address, configuration: configuration, group: eventLoopGroup, logger: logger, sentinel: sentinel)
     }
+    self.connections = connections
+    // A new master announced: leave the old one now, not at the next write it refuses.
+    sentinel?.onSwitch { for connection in connections { connection.reconnect() } }
   }
 
   deinit {

@@ -265,7 +265,7 @@ final class RedisConnection: Sendable {
   /// `bootstrap` with TCP keepalive on: an idle connection whose peer vanished (a host
   /// that died, a network path that broke, no RST ever sent) is noticed and closed by the
   /// kernel, instead of waiting for the next command's deadline.
-  private static func keepingAlive(_ bootstrap: ClientBootstrap) -> ClientBootstrap {
+  static func keepingAlive(_ bootstrap: ClientBootstrap) -> ClientBootstrap {
     bootstrap
       .channelOption(.socketOption(.so_keepalive), value: 1)
       .channelOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: keepaliveIdle)
@@ -310,6 +310,17 @@ final class RedisConnection: Sendable {
       timeout.cancel()
       if case .failure = result { channel.close(promise: nil) }
     }
+  }
+
+  /// Drops the current connection, if any, so the next command connects anew (behind
+  /// Sentinel: asks for the master again). Commands in flight on it fail with `connectionLost`.
+  func reconnect() {
+    let channel = state.withLock { state -> (any Channel)? in
+      guard case .connected(let channel) = state else { return nil }
+      state = .disconnected(failures: 0, retryAt: nil, lastError: "the master changed")
+      return channel
+    }
+    channel?.close(promise: nil)
   }
 
   /// How many times a connection was established (handshake done): grows with each reconnect.
