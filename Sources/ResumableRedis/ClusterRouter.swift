@@ -105,11 +105,13 @@ final class ClusterRouter: Sendable {
       switch words.first {
       case "MOVED" where words.count == 3:
         movedCount.add(1, ordering: .relaxed)
+        RedisMetrics.redirected("moved")
         let node = try self.node(words[2])
         if let slot = Int(words[1]) { moved(slot: slot, to: node) }
         replies = try await send(commands, to: node)
       case "ASK" where words.count == 3:
         askCount.add(1, ordering: .relaxed)
+        RedisMetrics.redirected("ask")
         var asking = commands
         asking.insert(["ASKING"], at: keyed)
         var answered = try await send(asking, to: try self.node(words[2]))

@@ -117,4 +117,65 @@ struct ClusterServeTests {
       #expect(result.stderr.contains("redis+cluster://"), "\(result.stderr)")
     }
   }
+
+  @Test func aLiveReshardingOf1000SlotsLosesAndRepeatsNothing() async throws {
+    try await Self.withServe(middleMs: 1500) { cluster, directory, record, prefix, arguments in
+      let metrics = directory.appending("metrics.sock")
+      let server = try await ServeProcess.start(
+        arguments + ["--metrics-address", metrics], name: "reshard", logLevel: "warning", in: directory)
+      // The first 1,000 slots of one master move to another (redis-cli takes them in order):
+      // half of the runs live in those slots, half elsewhere.
+      let owners = try await cluster.slotOwners()
+      let (source, target) = (cluster.ports[0], cluster.ports[1])
+      let moving = Set((0..<RedisHashSlot.count).filter { owners[$0] == source }.prefix(1000))
+      var ids: [String] = []
+      var (inMoving, elsewhere) = (0, 0)
+      for n in 0... {
+        guard ids.count < 30 else { break }
+        let id = "reshard-\(n)"
+        if moving.contains(RedisHashSlot.of(id)) {
+          guard inMoving < 15 else { continue }
+          inMoving += 1
+        } else {
+          guard elsewhere < 15 else { continue }
+          elsewhere += 1
+        }
+        ids.append(id)
+      }
+      try await CrashRecoveryTests.startWithoutWaiting(server, ids)
+      try await eventually(timeout: .seconds(20), interval: .milliseconds(10)) {
+        let lines = Set(record.lines())
+        guard let missing = ids.first(where: { !lines.contains("\($0) two 1") }) else { return }
+        throw TestSupportError("\(missing) has not reached step two")
+      }
+      // While every run is in its second step (leases renewed every third of a second).
+      let began = ContinuousClock.now
+      let reshard = try await ChildProcess.run(
+        [
+          "--cluster", "reshard", "127.0.0.1:\(source)", "--cluster-from", try await cluster.nodeID(port: source),
+          "--cluster-to", try await cluster.nodeID(port: target), "--cluster-slots", "1000", "--cluster-yes",
+          "--cluster-pipeline", "1",
+        ], executable: "/usr/bin/redis-cli", in: directory)
+      #expect(reshard.status == 0, "\(reshard.stdout.suffix(2000)) \(reshard.stderr)")
+      let resharded = ContinuousClock.now - began
+      try await eventually(timeout: .seconds(30), interval: .milliseconds(50)) {
+        try await server.withClient { client in
+          for id in ids {
+            let state = try await client.getState(GetStateRequest(workflowID: id)).state
+            guard state.status == .completed else { throw TestSupportError("\(id) is \(state.status.rawValue)") }
+          }
+        }
+      }
+      let after = try await cluster.slotOwners()
+      #expect(moving.allSatisfy { after[$0] == target }, "the 1000 slots are the target's now")
+      let audit = try await Self.audit(ids, via: server, cluster: cluster, record: record, prefix: prefix)
+      #expect(audit.completed == ids.count && audit.violations.isEmpty, "\(audit) \(audit.violations)")
+      let samples = MetricsScrape.samples(try await MetricsScrape.httpGet("/metrics", unixSocket: metrics))
+      let moved = samples[#"resumable_redis_cluster_redirections_total{kind="moved"}"#] ?? 0
+      let asked = samples[#"resumable_redis_cluster_redirections_total{kind="ask"}"#] ?? 0
+      print("cluster resharding of 1000 slots took \(resharded) with 30 runs in flight: \(moved) MOVED, \(asked) ASK followed; \(audit)")
+      #expect(moved > 0, "runs in the moved slots met MOVED")
+      #expect(await server.stop() == 0, "\(server.stderr)")
+    }
+  }
 }
