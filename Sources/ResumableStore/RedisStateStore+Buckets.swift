@@ -10,6 +10,9 @@ extension RedisStateStore {
   /// keys; on a store that has none it costs three reads. Idempotent, so servers
   /// starting together may all run it.
   ///
+  /// The server calls it when it opens the store and, until it has succeeded once, at
+  /// the start of each recovery pass (``recoveryCandidates(limit:)``).
+  ///
   /// - Important: Servers of an older build still running against the store keep writing
   ///   the old keys: upgrade every server of a deployment together (stop the old ones first).
   /// - Returns: How many entries were moved.
@@ -51,6 +54,7 @@ extension RedisStateStore {
       commands.append(["DEL", RedisArgument(old.workflows)])
       try await sendAll(commands)
     }
+    unbucketedMoved.store(true, ordering: .relaxed)
     return moved
   }
 

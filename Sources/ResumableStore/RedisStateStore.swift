@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import ResumableCore
 public import ResumableRedis
 
@@ -22,6 +23,9 @@ public final class RedisStateStore: StateStore {
   public let waitReplicas: Int
   /// How long a write waits for them.
   public let replicaTimeout: Duration
+  /// Set once the indexes an older build wrote were moved into their buckets
+  /// (`moveUnbucketedIndexes`); until then each recovery pass tries again.
+  let unbucketedMoved = Atomic<Bool>(false)
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
@@ -204,6 +208,9 @@ public final class RedisStateStore: StateStore {
   // MARK: - Recovery
 
   public func recoveryCandidates(limit: Int) async throws(StoreError) -> [RecoveryCandidate] {
+    // A server that could not move an older build's indexes when it opened the store
+    // (Redis unreachable then) does it here, before it looks for runs to recover.
+    if !unbucketedMoved.load(ordering: .relaxed) { _ = try await moveUnbucketedIndexes() }
     // The earliest due of every bucket, merged: the `limit` earliest overall.
     let now = RedisArgument(Self.nowMilliseconds())
     let replies: [RESPValue]
@@ -458,9 +465,12 @@ extension StoreError {
   /// An error reply to a plain command (`what`): a cluster redirection says what to
   /// connect with instead; anything else is a store Redis cannot read as expected.
   init(redisReply message: String, about what: String) {
-    if message.hasPrefix("MOVED ") || message.hasPrefix("ASK ") {
+    switch message.prefix(while: { $0 != " " }) {
+    case "MOVED", "ASK":
       self.init(.unavailable, Self.clusterNodeMessage(message))
-    } else {
+    case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN":
+      self.init(.unavailable, "Redis cannot answer \(what) now (\(message))")
+    default:
       self.init(.corrupt, "\(what): \(message)")
     }
   }

@@ -9,9 +9,9 @@ import Testing
 @Suite("Cluster serve")
 struct ClusterServeTests {
   /// A ``ServeSetup``-like set-up on a cluster: the directory, record file, prefix and
-  /// the serve arguments for `yaml`.
-  static func withServe(
-    middleMs: Int, _ body: (TestCluster, TemporaryDirectory, RecordFile, String, [String]) async throws -> Void
+  /// `--redis`, `--workflows` (written from `yaml` of the record file's path), `--key-prefix`.
+  static func withCluster(
+    yaml: (String) -> String, _ body: (TestCluster, TemporaryDirectory, RecordFile, String, [String]) async throws -> Void
   ) async throws {
     try await withTestCluster { cluster in
       let directory = try await TemporaryDirectory.create()
@@ -19,9 +19,17 @@ struct ClusterServeTests {
       let record = RecordFile(in: directory)
       let prefix = uniqueKeyPrefix()
       let definitions = directory.appending("workflows.yaml")
-      try CrashRecoveryTests.yaml(record: record.path, middleMs: middleMs).write(toFile: definitions, atomically: true, encoding: .utf8)
-      let arguments = ["--redis", cluster.url, "--workflows", definitions, "--key-prefix", prefix] + ServeSetup.fast
-      try await body(cluster, directory, record, prefix, arguments)
+      try yaml(record.path).write(toFile: definitions, atomically: true, encoding: .utf8)
+      try await body(cluster, directory, record, prefix, ["--redis", cluster.url, "--workflows", definitions, "--key-prefix", prefix])
+    }
+  }
+
+  /// ``withCluster(yaml:_:)`` serving the crash tests' workflow, with a 1 s lease.
+  static func withServe(
+    middleMs: Int, _ body: (TestCluster, TemporaryDirectory, RecordFile, String, [String]) async throws -> Void
+  ) async throws {
+    try await withCluster(yaml: { CrashRecoveryTests.yaml(record: $0, middleMs: middleMs) }) { cluster, directory, record, prefix, arguments in
+      try await body(cluster, directory, record, prefix, arguments + ServeSetup.fast)
     }
   }
 

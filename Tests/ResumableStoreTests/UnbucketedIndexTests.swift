@@ -44,6 +44,14 @@ struct UnbucketedIndexTests {
         #expect(try await store.registeredWorkflow(named: name) == RecoveryIndexTests.definition)
         #expect(try await store.registerWorkflow(RecoveryIndexTests.definition) == (registered.version, false))
         #expect(try await store.moveUnbucketedIndexes() == 0, "idempotent")
+        // A server that could not move them when it opened the store does it on its first recovery pass.
+        _ = try await client.pipeline([
+          ["ZREM", RedisArgument(RedisStateStore.recoveryIndexKey(keyPrefix: prefix, workflowID: "old-0")), "old-0"],
+          ["ZADD", RedisArgument("\(prefix):recovery"), RedisArgument(past), "old-0"],
+        ])
+        let later = RedisStateStore(client: client, keyPrefix: prefix)
+        #expect(try await RecoveryIndexTests.dueIDs(later).contains("old-0"))
+        #expect(try await client.send(["EXISTS", RedisArgument("\(prefix):recovery")]).int == 0)
       }
     }
   }
