@@ -9,7 +9,11 @@ import Testing
 /// `SIGKILL`ed while runs are in flight, a sentinel promoting the replica.
 @Suite("Sentinel failover")
 struct SentinelFailoverTests {
-  @Test func everyRunCompletesAcrossAFailoverWithWritesWaitingForAReplica() async throws {
+  /// With `--redis-wait-replicas 1` every run completes and the audit is clean. With 0 the
+  /// test checks that every run completes and reports the audit without asserting it: a
+  /// write acknowledged within the replication lag before the SIGKILL may be lost.
+  @Test(arguments: [1, 0])
+  func everyRunCompletesAcrossAFailover(waitReplicas: Int) async throws {
     let began = ContinuousClock.now
     try await withTestSentinel { sentinel in
       print("sentinel set-up: \(ContinuousClock.now - began)")
@@ -20,7 +24,7 @@ struct SentinelFailoverTests {
       let definitions = directory.appending("workflows.yaml")
       try CrashRecoveryTests.yaml(record: record.path, middleMs: 1000).write(toFile: definitions, atomically: true, encoding: .utf8)
       let server = try await ServeProcess.start(
-        ["--redis", sentinel.url, "--workflows", definitions, "--key-prefix", prefix, "--redis-wait-replicas", "1"]
+        ["--redis", sentinel.url, "--workflows", definitions, "--key-prefix", prefix, "--redis-wait-replicas", String(waitReplicas)]
           + ServeSetup.fast,
         name: "sentinel", logLevel: "warning", in: directory)
       let ids = (1...30).map { "failover-\($0)" }
@@ -49,7 +53,7 @@ struct SentinelFailoverTests {
       // The old master comes back as the new master's replica, as an operator (or, within
       // about 10 s, the sentinels) would make it: until then no write has the replica it
       // waits for, and runs wait (UNAVAILABLE).
-      try await sentinel.restartOldMasterAsReplica()
+      if waitReplicas > 0 { try await sentinel.restartOldMasterAsReplica() }
       try await eventually(timeout: .seconds(90), interval: .milliseconds(100)) {
         try await server.withClient { client in
           for id in ids {
@@ -60,7 +64,7 @@ struct SentinelFailoverTests {
           }
         }
       }
-      print("sentinel failover: replica promoted \(promoted) after the SIGKILL, all \(ids.count) runs completed \(ContinuousClock.now - killed) after it")
+      print("sentinel failover, --redis-wait-replicas \(waitReplicas): replica promoted \(promoted) after the SIGKILL, all \(ids.count) runs completed \(ContinuousClock.now - killed) after it")
 
       let states = try await server.withClient { client in
         var states: [RunState] = []
@@ -69,9 +73,9 @@ struct SentinelFailoverTests {
       }
       let commits = try await RunAudit.commitEvents(address: sentinel.address, keyPrefix: prefix, ids: ids)
       let audit = RunAudit(lines: record.lines(), states: states, commits: commits)
-      print("sentinel failover audit: \(audit)")
+      print("sentinel failover audit, --redis-wait-replicas \(waitReplicas): \(audit) \(audit.violations.prefix(5))")
       #expect(audit.completed == ids.count, "\(audit.incomplete)")
-      #expect(audit.violations.isEmpty, "\(audit.violations)")
+      if waitReplicas > 0 { #expect(audit.violations.isEmpty, "\(audit.violations)") }
       #expect(try await sentinel.currentMasterPort() == sentinel.replicaPort)
       #expect(await server.stop() == 0, "\(server.stderr)")
     }
