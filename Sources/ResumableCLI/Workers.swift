@@ -32,7 +32,7 @@ public enum WorkerListRendering {
       + response.workers.map { worker in
         [
           worker.workerID, worker.name.isEmpty ? "-" : worker.name, worker.pid == 0 ? "-" : "\(worker.pid)",
-          "\(worker.slots)", "\(worker.inFlight)", "\(worker.dispatched)",
+          worker.draining ? "\(worker.slots) (draining)" : "\(worker.slots)", "\(worker.inFlight)", "\(worker.dispatched)",
           RunStateRendering.timestamp(unixMilliseconds: worker.connectedAtMs) ?? "-",
           worker.tasks.joined(separator: ","),
         ]
@@ -45,7 +45,7 @@ public enum WorkerListRendering {
     let workers: [[String: Any]] = response.workers.map { worker in
       [
         "worker_id": worker.workerID, "name": worker.name, "pid": worker.pid == 0 ? NSNull() : Int(worker.pid),
-        "tasks": worker.tasks, "slots": Int(worker.slots), "in_flight": Int(worker.inFlight),
+        "tasks": worker.tasks, "slots": Int(worker.slots), "in_flight": Int(worker.inFlight), "draining": worker.draining,
         "dispatched": Int(clamping: worker.dispatched),
         "connected_at": RunStateRendering.timestampOrNull(worker.connectedAtMs),
       ]

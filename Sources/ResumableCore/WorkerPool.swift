@@ -89,6 +89,21 @@ public final class WorkerPool: Sendable {
     if removed { WorkerMetrics.connected.decrement() }
   }
 
+  /// Gives a worker no new task (it is shutting down); the tasks it holds go on.
+  /// - Returns: how many tasks it still holds.
+  /// - Throws: `EngineError` NOT_FOUND for a worker that is not connected.
+  public func drain(workerID: String) throws(EngineError) -> Int {
+    let held: Int? = state.withLock { state in
+      guard state.workers[workerID] != nil else { return nil }
+      state.workers[workerID]!.draining = true
+      return state.workers[workerID]!.holding.count
+    }
+    guard let held else {
+      throw EngineError(.notFound, "no worker '\(workerID.prefix(80))' is connected to this server")
+    }
+    return held
+  }
+
   /// Takes a task's result.
   /// - Throws: `EngineError`: NOT_FOUND for an id this server never gave
   ///   (or forgot), FAILED_PRECONDITION when the attempt no longer waits for it.
@@ -122,7 +137,7 @@ public final class WorkerPool: Sendable {
       state.workers.values.sorted { $0.order < $1.order }.map {
         WorkerSummary(
           workerID: $0.id, name: $0.name, tasks: $0.declared, slots: $0.slots, inFlight: $0.holding.count,
-          connectedAtMs: $0.connectedAtMs, dispatched: $0.dispatched, pid: $0.pid)
+          connectedAtMs: $0.connectedAtMs, dispatched: $0.dispatched, pid: $0.pid, draining: $0.draining)
       }
     }
   }
@@ -285,6 +300,8 @@ public final class WorkerPool: Sendable {
     var holding: Set<String> = []
     var dispatched: UInt64 = 0
     var lastDispatch = 0
+    /// Shutting down: given no new task.
+    var draining = false
 
     var label: String { name.isEmpty ? id : "\(name) (\(id))" }
     var free: Int { slots - holding.count }
@@ -312,7 +329,7 @@ public final class WorkerPool: Sendable {
     var dispatches = 0
     var shutDown = false
 
-    func isServed(_ task: String) -> Bool { workers.values.contains { $0.tasks.contains(task) } }
+    func isServed(_ task: String) -> Bool { workers.values.contains { !$0.draining && $0.tasks.contains(task) } }
 
     /// Gives queued tasks to workers with free slots (only to `worker` when named).
     mutating func dispatchQueued(to only: String? = nil) {
@@ -320,7 +337,7 @@ public final class WorkerPool: Sendable {
       for taskID in queue {
         guard let entry = tasks[taskID] else { continue }
         let candidates = workers.values.filter {
-          $0.free > 0 && $0.tasks.contains(entry.task.task) && (only == nil || $0.id == only)
+          $0.free > 0 && !$0.draining && $0.tasks.contains(entry.task.task) && (only == nil || $0.id == only)
         }
         // The worker holding the fewest tasks; among those, the least recently given one.
         guard let chosen = candidates.min(by: { ($0.holding.count, $0.lastDispatch) < ($1.holding.count, $1.lastDispatch) }) else {
@@ -474,6 +491,7 @@ public struct WorkerSummary: Hashable, Sendable {
   public var connectedAtMs: Int64
   public var dispatched: UInt64
   public var pid: Int32?
+  public var draining: Bool
 }
 
 /// Worker metrics, through swift-metrics:

@@ -53,6 +53,22 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
     case cancel
   }
 
+  /// The step at `index` and every step that waits for it, directly or not.
+  public func downstream(of index: Int) -> Set<Int> {
+    var found: Set<Int> = [index]
+    var changed = true
+    while changed {
+      changed = false
+      for (candidate, step) in steps.enumerated() where !found.contains(candidate) {
+        if dependencies(of: step).contains(where: { stepIndex(named: $0).map(found.contains) ?? false }) {
+          found.insert(candidate)
+          changed = true
+        }
+      }
+    }
+    return found
+  }
+
   /// The names of the steps `step` waits for: its inputs (but `input`) and its `after`.
   public func dependencies(of step: StepDefinition) -> [String] {
     step.inputs.filter { $0 != StepDefinition.workflowInputName } + step.after

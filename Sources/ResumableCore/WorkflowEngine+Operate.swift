@@ -52,9 +52,21 @@ extension WorkflowEngine {
     case .cancelled:
       throw EngineError(.failedPrecondition, "run '\(id)' was cancelled and cannot run again; start a new run")
     }
-    // A re-run starts at or before the first step not committed: a later one
-    // would skip a step whose artifact it may need, and could never finish.
-    if let unfinished = existing.steps.firstIndex(where: { $0.status != .completed }), cursor > unfinished {
+    let definition = existing.definition
+    // The steps it runs again: from the step on in list order; in a parallel
+    // workflow, the step and everything downstream of it in the DAG.
+    let again = definition.parallelism == nil ? Set(cursor..<definition.steps.count) : definition.downstream(of: cursor)
+    if definition.parallelism != nil {
+      // Its dependencies must have committed (it reads them); the rest may be anything.
+      let missing = definition.dependencies(of: definition.steps[cursor]).filter { name in
+        definition.stepIndex(named: name).map { existing.steps[$0].status != .completed } ?? false
+      }
+      if let first = missing.first {
+        throw EngineError(
+          .failedPrecondition,
+          "run '\(id)' cannot re-run from step '\(stepName)': step '\(first)', which it waits for, has not completed (nothing was changed)")
+      }
+    } else if let unfinished = existing.steps.firstIndex(where: { $0.status != .completed }), cursor > unfinished {
       let names = existing.definition.steps[...unfinished].map(\.name).joined(separator: ", ")
       throw EngineError(
         .failedPrecondition,
@@ -80,19 +92,24 @@ extension WorkflowEngine {
       let timing = writeTiming()
       var saved: Int64 = 0
       var steps: [String: StepProgress] = [:]
-      for index in 0..<cursor where record.steps[index].status == .completed {
+      for index in record.steps.indices where !again.contains(index) && record.steps[index].status == .completed {
         saved += record.steps[index].committedCostMicros
         record.steps[index].savedMicros += record.steps[index].committedCostMicros
         steps[record.definition.steps[index].name] = record.steps[index]
       }
-      for index in cursor..<record.definition.steps.count {
+      var discarded: [String] = []
+      for index in [cursor] + again.sorted().filter({ $0 != cursor }) {
         // Attempt numbers keep growing, so every new attempt has a new idempotency key.
         var reset = StepProgress(attempts: record.steps[index].attempts)
         if index == cursor { reset = reset.beginningAttempt(at: timing.nowMs) }
         record.steps[index] = reset
-        steps[record.definition.steps[index].name] = reset
+        let step = record.definition.steps[index]
+        steps[step.name] = reset
+        discarded.append(step.name)
+        // A map step's items go with it.
+        discarded += (record.items[step.name] ?? [:]).keys.sorted().map(step.itemName)
+        record.items[step.name] = nil
       }
-      let discarded = record.definition.steps[cursor...].map(\.name)
       try await store.rerun(
         RerunBegin(
           workflowID: id, fence: fence, cursor: cursor, discarded: discarded, steps: steps, savedMicros: saved,

@@ -55,7 +55,7 @@ extension Dispatcher {
     return frame
   }
 
-  /// Answers the unary worker calls: CompleteTask, FailTask, HeartbeatTask, ListWorkers.
+  /// Answers the unary worker calls: CompleteTask, FailTask, HeartbeatTask, DrainWorker, ListWorkers.
   func workerCall(_ method: Method, _ payload: [UInt8]) throws -> [UInt8] {
     let pool = engine.workers
     switch method {
@@ -83,6 +83,10 @@ extension Dispatcher {
       let message = try decode(HeartbeatTaskRequest.self, payload, method)
       try pool.heartbeat(taskID: message.taskID)
       return HeartbeatTaskResponse().protobufBytes()
+    case .drainWorker:
+      let message = try decode(DrainWorkerRequest.self, payload, method)
+      let held = try pool.drain(workerID: message.workerID)
+      return DrainWorkerResponse(inFlight: UInt32(clamping: held)).protobufBytes()
     case .listWorkers:
       _ = try decode(ListWorkersRequest.self, payload, method)
       return ListWorkersResponse(workers: pool.workers().map(WorkerInfo.init)).protobufBytes()

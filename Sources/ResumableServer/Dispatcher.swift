@@ -114,7 +114,7 @@ struct Dispatcher: Sendable {
           RegisteredWorkflow(name: $0.name, version: $0.version, changed: $0.changed)
         }
       ).protobufBytes()
-    case .completeTask, .failTask, .heartbeatTask, .listWorkers:
+    case .completeTask, .failTask, .heartbeatTask, .drainWorker, .listWorkers:
       return try workerCall(method, request.payload)
     case .watchWorkflow, .connectWorker:
       throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")

@@ -159,7 +159,8 @@ extension ResumableWire.RunEvent {
   init(_ event: RunEventRecord) {
     self.init(
       type: event.type, step: event.step, attempt: event.attempt, atMs: event.atMs, message: event.message,
-      nextAttemptAtMs: event.nextAttemptAtMs, status: event.status.map(ResumableWire.RunStatus.init) ?? .unspecified)
+      nextAttemptAtMs: event.nextAttemptAtMs, status: event.status.map(ResumableWire.RunStatus.init) ?? .unspecified,
+      itemIndex: RunRecord.itemField(event.step).map { Int32(clamping: $0.index) } ?? -1)
   }
 }
 
@@ -182,7 +183,7 @@ extension WorkerInfo {
     self.init(
       workerID: worker.workerID, name: worker.name, tasks: worker.tasks, slots: UInt32(clamping: worker.slots),
       inFlight: UInt32(clamping: worker.inFlight), connectedAtMs: worker.connectedAtMs, dispatched: worker.dispatched,
-      pid: worker.pid ?? 0)
+      pid: worker.pid ?? 0, draining: worker.draining)
   }
 }
 

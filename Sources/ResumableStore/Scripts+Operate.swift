@@ -46,7 +46,11 @@ extension Scripts {
         return redis.error_reply('CONFLICT the run is at step ' .. run[2] .. '; a re-run cannot start after it')
       end
       local discard = tonumber(ARGV[11])
-      if discard > 0 then redis.call('HDEL', KEYS[3], unpack(ARGV, 12, 11 + discard)) end
+      if discard > 0 then
+        -- Their artifacts, and their records (a map step's items have no record written back).
+        redis.call('HDEL', KEYS[3], unpack(ARGV, 12, 11 + discard))
+        redis.call('HDEL', KEYS[2], unpack(ARGV, 12, 11 + discard))
+      end
       for i = 12 + discard, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
       redis.call('HINCRBY', KEYS[1], 'resumes', 1)
       redis.call('HINCRBY', KEYS[1], 'saved', ARGV[9])

@@ -251,7 +251,10 @@ extension InMemoryStateStore {
       guard rerun.cursor <= run.record.cursor else {
         throw StoreError(.conflict, "the run is at step \(run.record.cursor); a re-run cannot start after it")
       }
-      for name in rerun.discarded { run.artifacts[name] = nil }
+      for name in rerun.discarded {
+        run.artifacts[name] = nil
+        if let (step, item) = RunRecord.itemField(name) { run.record.items[step]?[item] = nil }
+      }
       for (name, step) in rerun.steps { run.setStep(name, step) }
       run.record.resumes += 1
       run.record.ledger.savedByResumeMicros += rerun.savedMicros

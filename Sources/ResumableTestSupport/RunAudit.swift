@@ -50,7 +50,18 @@ public struct RunAudit: Sendable, CustomStringConvertible {
       } else {
         incomplete.append("\(id): \(state.status.rawValue) at '\(state.currentStep)' \(state.error)")
       }
-      for step in state.steps {
+      // A map step runs as its items (in `state.items` when asked for); the step
+      // itself executes nothing, and commits once, after its items.
+      for step in state.steps + state.items {
+        if step.itemsTotal > 0 {
+          if step.status == .completed, commits[id]?[step.name] ?? 0 != 1 {
+            violations.append("\(id): map step '\(step.name)' was committed \(commits[id]?[step.name] ?? 0) times")
+          }
+          if step.status == .completed, step.itemsCommitted != step.itemsTotal {
+            violations.append("\(id): map step '\(step.name)' committed with \(step.itemsCommitted) of \(step.itemsTotal) items")
+          }
+          continue
+        }
         let attempts = executed[id]?[step.name] ?? []
         executions += attempts.count
         for (attempt, count) in Dictionary(grouping: attempts, by: { $0 }).mapValues(\.count) where count > 1 {

@@ -43,6 +43,12 @@ struct ChaosTests {
       let inputs = index == 1 ? "input" : "s\(index - 1)"
       text += "      - {name: s\(index), plugin: simulate, inputs: [\(inputs)], config: {latency_ms: \(scale.stepLatencyMs), cost_usd: 0.01, artifact_bytes: 512, record: \(record)}}\n"
     }
+    // The same number of executions as a parallel run: a first step, then a map
+    // of the others, two at a time (each item committed on its own).
+    let config = "{latency_ms: \(scale.stepLatencyMs), cost_usd: 0.01, artifact_bytes: 512, record: \(record)}"
+    text += "  - name: chaos-map\n    parallel: true\n    steps:\n"
+    text += "      - {name: s1, plugin: simulate, inputs: [input], config: \(config)}\n"
+    text += "      - {name: m, plugin: simulate, inputs: [input, s1], map: {over: input.list, max_parallel: 2}, config: \(config)}\n"
     return text
   }
 
@@ -77,6 +83,17 @@ struct ChaosTests {
     }
   }
 
+  /// Every third run is of the parallel workflow with its map.
+  static func start(_ index: Int, id: String, scale: Scale) -> StartWorkflowRequest {
+    guard index % 3 == 2 else {
+      return StartWorkflowRequest(workflow: "chaos", workflowID: id, inputJSON: "{\"n\":\(index)}", noWait: true, onConflict: .useExisting)
+    }
+    let list = (1..<scale.steps).map(String.init).joined(separator: ",")
+    return StartWorkflowRequest(
+      workflow: "chaos-map", workflowID: id, inputJSON: "{\"n\":\(index),\"list\":[\(list)]}", noWait: true,
+      onConflict: .useExisting)
+  }
+
   @Test func serversAndRedisKilledWhileRunsAreInFlight() async throws {
     let scale = Scale.current
     try await Self.withStore(scale) { store in
@@ -99,8 +116,7 @@ struct ChaosTests {
             let server = fleet[attempt % fleet.count]
             attempt += 1
             let response = try? await server.withClient { client in
-              try await client.startWorkflow(
-                StartWorkflowRequest(workflow: "chaos", workflowID: id, inputJSON: "{\"n\":\(index)}", noWait: true, onConflict: .useExisting))
+              try await client.startWorkflow(Self.start(index, id: id, scale: scale))
             }
             if let response {
               if response.created { created += 1 }
@@ -148,7 +164,7 @@ struct ChaosTests {
         try await fleet[0].withClient { client in
           var states: [RunState] = []
           for id in ids {
-            let state = try await client.getState(GetStateRequest(workflowID: id)).state
+            let state = try await client.getState(GetStateRequest(workflowID: id, includeItems: true)).state
             guard state.status == .completed else {
               throw TestSupportError("\(id) is \(state.status.rawValue) at '\(state.currentStep)' \(state.error)")
             }
@@ -172,7 +188,9 @@ struct ChaosTests {
       // No double charge: what a run spent is the sum of its attempts' costs,
       // and here (no attempt fails) exactly one commit of each step.
       let overcharged = states.filter { state in
-        state.cost.spentMicros != state.steps.reduce(0) { $0 + $1.usage.costMicros }
+        // A map step's usage is its items' (charged item by item): counted once, from the items.
+        state.cost.spentMicros
+          != (state.steps.filter { $0.itemsTotal == 0 } + state.items).reduce(0) { $0 + $1.usage.costMicros }
           || state.cost.spentMicros != Int64(scale.steps) * 10_000
       }
       #expect(overcharged.isEmpty, "\(overcharged.prefix(5).map { "\($0.workflowID): spent \($0.cost.spentMicros)" })")
@@ -204,8 +222,7 @@ struct ChaosTests {
     for (index, id) in ids.enumerated() {
       try await eventually(timeout: .seconds(30)) {
         try await server.withClient { client in
-          _ = try await client.startWorkflow(
-            StartWorkflowRequest(workflow: "chaos", workflowID: id, inputJSON: "{\"n\":\(index)}", noWait: true, onConflict: .useExisting))
+          _ = try await client.startWorkflow(Self.start(index, id: id, scale: scale))
         }
       }
       if index % 3 == 2 {
@@ -222,7 +239,7 @@ struct ChaosTests {
     let states = try await eventually(timeout: .seconds(90), interval: .milliseconds(200)) {
       try await server.withClient { client in
         try await ids.asyncMap { id in
-          let state = try await client.getState(GetStateRequest(workflowID: id)).state
+          let state = try await client.getState(GetStateRequest(workflowID: id, includeItems: true)).state
           guard state.status == .completed else { throw TestSupportError("\(id) is \(state.status.rawValue)") }
           return state
         }

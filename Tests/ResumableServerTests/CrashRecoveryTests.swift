@@ -38,7 +38,8 @@ struct CrashRecoveryTests {
   }
 
   @Test func aServerKilledMidStepResumesTheStepAfterRestartAndNothingElse() async throws {
-    try await Self.withSetup { setup in
+    // A middle step long enough to still be running when the kill lands on a loaded machine.
+    try await Self.withSetup(middleMs: 4000) { setup in
       let server = try await setup.serve(ServeSetup.fast, name: "a")
       try await Self.startWithoutWaiting(server, ["k1"])
       try await setup.waitForExecution("k1 two 1")

@@ -53,6 +53,10 @@ struct ParallelTests {
         steps:
           - {name: list, plugin: echo, inputs: [input]}
           - {name: each, plugin: echo, inputs: [list], map: {over: list.input, max_items: 3}}
+      - name: slowmap
+        parallel: true
+        steps:
+          - {name: slow, plugin: simulate, inputs: [input], map: {over: input}, config: {latency_ms: 2000}}
       - name: doomed
         parallel: true
         on_failure: cancel
@@ -193,6 +197,33 @@ struct ParallelTests {
       let text = try await client.startWorkflow(
         StartWorkflowRequest(workflow: "chained", workflowID: "m-4", inputJSON: #""prose""#)).state
       #expect(text.status == .failed && text.steps[1].lastError.contains("must be a list, not a string"))
+    }
+  }
+
+  @Test func watchEventsOfItemsCarryTheirIndex() async throws {
+    try await Self.withServer { client, _ in
+      _ = try await client.startWorkflow(
+        StartWorkflowRequest(workflow: "slowmap", workflowID: "m-6", inputJSON: "[10, 20]", noWait: true))
+      var committed: [String: Int32] = [:]
+      for try await frame in client.watchWorkflow(WatchWorkflowRequest(workflowID: "m-6")) {
+        let event = frame.event
+        if event.type == "step_committed" { committed[event.step] = event.itemIndex }
+      }
+      // Each item's commit names its index; the step's own commit has none.
+      #expect(committed == ["slow[0]": 0, "slow[1]": 1, "slow": -1])
+    }
+  }
+
+  @Test func aReRunFromABranchRunsItAndWhatIsDownstreamOnly() async throws {
+    try await Self.withServer { client, record in
+      let first = try await client.startWorkflow(StartWorkflowRequest(workflow: "diamond", workflowID: "r-1")).state
+      #expect(first.status == .completed)
+      let again = try await client.resumeWorkflow(ResumeWorkflowRequest(workflowID: "r-1", fromStep: "b")).state
+      #expect(again.status == .completed, "\(again.error)")
+      // b and d (downstream of b) ran again; a and c (not downstream) did not.
+      #expect(record.executions(of: "r-1") == ["a": 1, "b": 2, "c": 1])
+      #expect(again.steps.map(\.attempts) == [1, 2, 1, 2])
+      #expect(again.cost.savedByResumeMicros == 40_000)
     }
   }
 }

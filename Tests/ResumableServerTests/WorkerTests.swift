@@ -249,6 +249,33 @@ struct WorkerTests {
       }
     }
   }
+
+  @Test func aDrainingWorkerFinishesWhatItHoldsAndIsGivenNothingNew() async throws {
+    try await withTestRedis { redis in
+      try await LiveServer.with(redis: redis, workflows: Self.yaml) { server in
+        let leaving = try await TestWorker(socketPath: server.socketPath, tasks: ["search", "write"])
+        try await server.withClient { client in
+          _ = try await client.startWorkflow(
+            StartWorkflowRequest(workflow: "agent", workflowID: "w-8", inputJSON: "{}", noWait: true))
+          let held = try await leaving.nextTask()
+          #expect(try await client.drainWorker(DrainWorkerRequest(workerID: leaving.id)).inFlight == 1)
+          #expect(try await client.listWorkers(ListWorkersRequest()).workers.first?.draining == true)
+          // What it holds is still taken; the next step waits for another worker, spending nothing.
+          try await leaving.complete(held, "{}")
+          let waiting = try await client.state("w-8", when: { $0.steps[1].status == .waiting })
+          #expect(waiting.steps[1].attempts == 0 && waiting.steps[1].waitReason == "no worker serves task 'write'")
+          await leaving.close()
+          let next = try await TestWorker(socketPath: server.socketPath, tasks: ["write"])
+          defer { Task { await next.close() } }
+          try await next.complete(try await next.nextTask(), "{}")
+          let done = try await client.state("w-8", when: { $0.status == .completed })
+          #expect(done.steps.map(\.attempts) == [1, 1])
+          let unknown = await clientError { _ = try await client.drainWorker(DrainWorkerRequest(workerID: "nobody")) }
+          #expect(unknown?.code == .notFound)
+        }
+      }
+    }
+  }
 }
 
 extension ResumableClient {

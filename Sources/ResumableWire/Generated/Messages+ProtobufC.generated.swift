@@ -434,6 +434,76 @@ extension CostLedger: ProtobufCMessageConvertible {
   }
 }
 
+extension DrainWorkerRequest: WireMessage {
+  /// Decodes a `resumable.v1.DrainWorkerRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension DrainWorkerRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__DrainWorkerRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__drain_worker_request__descriptor,
+      packedSize: resumable__v1__drain_worker_request__get_packed_size,
+      pack: resumable__v1__drain_worker_request__pack,
+      unpack: resumable__v1__drain_worker_request__unpack,
+      freeUnpacked: resumable__v1__drain_worker_request__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__DrainWorkerRequest) {
+    self.init(
+      workerID: swiftString(c.worker_id)
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__DrainWorkerRequest {
+    var c = Resumable__V1__DrainWorkerRequest()
+    resumable__v1__drain_worker_request__init(&c)
+    c.worker_id = arena.cString(workerID)
+    return c
+  }
+}
+
+extension DrainWorkerResponse: WireMessage {
+  /// Decodes a `resumable.v1.DrainWorkerResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension DrainWorkerResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__DrainWorkerResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__drain_worker_response__descriptor,
+      packedSize: resumable__v1__drain_worker_response__get_packed_size,
+      pack: resumable__v1__drain_worker_response__pack,
+      unpack: resumable__v1__drain_worker_response__unpack,
+      freeUnpacked: resumable__v1__drain_worker_response__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__DrainWorkerResponse) {
+    self.init(
+      inFlight: c.in_flight
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__DrainWorkerResponse {
+    var c = Resumable__V1__DrainWorkerResponse()
+    resumable__v1__drain_worker_response__init(&c)
+    c.in_flight = inFlight
+    return c
+  }
+}
+
 extension Envelope: WireMessage {
   /// Decodes a `resumable.v1.Envelope` from protobuf bytes.
   /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
@@ -1214,7 +1284,8 @@ extension RunEvent: ProtobufCMessageConvertible {
       atMs: c.at_ms,
       message: swiftString(c.message),
       nextAttemptAtMs: c.next_attempt_at_ms,
-      status: RunStatus(rawValue: enumNumber(c.status.rawValue)) ?? .unspecified
+      status: RunStatus(rawValue: enumNumber(c.status.rawValue)) ?? .unspecified,
+      itemIndex: c.item_index
     )
   }
 
@@ -1228,6 +1299,7 @@ extension RunEvent: ProtobufCMessageConvertible {
     c.message = arena.cString(message)
     c.next_attempt_at_ms = nextAttemptAtMs
     c.status = Resumable__V1__RunStatus(rawValue: enumRawValue(status.rawValue))
+    c.item_index = itemIndex
     return c
   }
 }
@@ -1793,7 +1865,8 @@ extension WorkerInfo: ProtobufCMessageConvertible {
       inFlight: c.in_flight,
       connectedAtMs: c.connected_at_ms,
       dispatched: c.dispatched,
-      pid: c.pid
+      pid: c.pid,
+      draining: c.draining != 0
     )
   }
 
@@ -1809,6 +1882,7 @@ extension WorkerInfo: ProtobufCMessageConvertible {
     c.connected_at_ms = connectedAtMs
     c.dispatched = dispatched
     c.pid = pid
+    c.draining = draining ? 1 : 0
     return c
   }
 }
@@ -1827,6 +1901,8 @@ public let generatedMessageTypes: [String: any (WireMessage & Hashable).Type] = 
   "resumable.v1.ConnectWorkerRequest": ConnectWorkerRequest.self,
   "resumable.v1.ConnectWorkerResponse": ConnectWorkerResponse.self,
   "resumable.v1.CostLedger": CostLedger.self,
+  "resumable.v1.DrainWorkerRequest": DrainWorkerRequest.self,
+  "resumable.v1.DrainWorkerResponse": DrainWorkerResponse.self,
   "resumable.v1.Envelope": Envelope.self,
   "resumable.v1.FailTaskRequest": FailTaskRequest.self,
   "resumable.v1.FailTaskResponse": FailTaskResponse.self,

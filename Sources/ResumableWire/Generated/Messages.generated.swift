@@ -408,6 +408,36 @@ public struct CostLedger: Hashable, Sendable {
   }
 }
 
+/// Drains a worker (DrainWorker).
+///
+/// `resumable.v1.DrainWorkerRequest`.
+public struct DrainWorkerRequest: Hashable, Sendable {
+  /// ConnectWorkerResponse.worker_id.
+  public var workerID: String
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    workerID: String = ""
+  ) {
+    self.workerID = workerID
+  }
+}
+
+/// The worker is draining.
+///
+/// `resumable.v1.DrainWorkerResponse`.
+public struct DrainWorkerResponse: Hashable, Sendable {
+  /// The tasks it still holds: close its feed once they are answered.
+  public var inFlight: UInt32
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    inFlight: UInt32 = 0
+  ) {
+    self.inFlight = inFlight
+  }
+}
+
 /// One frame's content, in both directions.
 ///
 /// `resumable.v1.Envelope`.
@@ -842,6 +872,9 @@ public struct RunEvent: Hashable, Sendable {
   public var nextAttemptAtMs: Int64
   /// The run's status after the event.
   public var status: RunStatus
+  /// An event of a map step's item (`step` is then STEP[INDEX]): the item's
+  /// index; -1 for any other event.
+  public var itemIndex: Int32
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -851,7 +884,8 @@ public struct RunEvent: Hashable, Sendable {
     atMs: Int64 = 0,
     message: String = "",
     nextAttemptAtMs: Int64 = 0,
-    status: RunStatus = .unspecified
+    status: RunStatus = .unspecified,
+    itemIndex: Int32 = 0
   ) {
     self.type = type
     self.step = step
@@ -860,6 +894,7 @@ public struct RunEvent: Hashable, Sendable {
     self.message = message
     self.nextAttemptAtMs = nextAttemptAtMs
     self.status = status
+    self.itemIndex = itemIndex
   }
 }
 
@@ -1339,6 +1374,8 @@ public struct WorkerInfo: Hashable, Sendable {
   public var dispatched: UInt64
   /// The process id of its connection's peer (SO_PEERCRED); 0 when unknown.
   public var pid: Int32
+  /// Draining (DrainWorker): it is given no new task.
+  public var draining: Bool
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -1349,7 +1386,8 @@ public struct WorkerInfo: Hashable, Sendable {
     inFlight: UInt32 = 0,
     connectedAtMs: Int64 = 0,
     dispatched: UInt64 = 0,
-    pid: Int32 = 0
+    pid: Int32 = 0,
+    draining: Bool = false
   ) {
     self.workerID = workerID
     self.name = name
@@ -1359,6 +1397,7 @@ public struct WorkerInfo: Hashable, Sendable {
     self.connectedAtMs = connectedAtMs
     self.dispatched = dispatched
     self.pid = pid
+    self.draining = draining
   }
 }
 
@@ -1442,6 +1481,13 @@ public enum Method: String, Sendable, CaseIterable {
   ///
   /// `ListWorkersRequest` → `ListWorkersResponse`.
   case listWorkers = "ListWorkers"
+  /// Tells the server a worker is shutting down: it is given no new task (its
+  /// steps wait for another worker, spending no attempt), while the tasks it
+  /// holds go on and may be answered. Close its feed once they are: nothing is
+  /// then abandoned. NOT_FOUND for a worker this server does not have.
+  ///
+  /// `DrainWorkerRequest` → `DrainWorkerResponse`.
+  case drainWorker = "DrainWorker"
 
   /// Whether the method answers with a stream of frames rather than one.
   public var isServerStreaming: Bool {
@@ -1570,5 +1616,16 @@ extension ResumableUnaryCalls {
     _ request: ListWorkersRequest = ListWorkersRequest(), timeout: Duration? = nil
   ) async throws(CallError) -> ListWorkersResponse {
     try await call(.listWorkers, request, timeout: timeout)
+  }
+
+  /// Tells the server a worker is shutting down: it is given no new task (its
+  /// steps wait for another worker, spending no attempt), while the tasks it
+  /// holds go on and may be answered. Close its feed once they are: nothing is
+  /// then abandoned. NOT_FOUND for a worker this server does not have.
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func drainWorker(
+    _ request: DrainWorkerRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> DrainWorkerResponse {
+    try await call(.drainWorker, request, timeout: timeout)
   }
 }

@@ -206,6 +206,13 @@ class Methods:
         )
         return self._unary(Call("FailTask", request, pb2.FailTaskResponse, _nothing), timeout)
 
+    def drain_worker(self, worker_id, timeout=None):
+        """Tells the server the worker ``worker_id`` is shutting down: it is given no new task,
+        and its tasks in flight go on. Returns how many it still holds. Raises ``NotFound`` for
+        a worker this server does not have."""
+        request = pb2.DrainWorkerRequest(worker_id=worker_id)
+        return self._unary(Call("DrainWorker", request, pb2.DrainWorkerResponse, lambda r: r.in_flight), timeout)
+
     def heartbeat_task(self, task_id, timeout=None):
         """Tells the server a task is still being worked on. Raises ``FailedPrecondition``
         when the attempt was stopped (abandoned or cancelled): stop working on it."""

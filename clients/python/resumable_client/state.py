@@ -196,10 +196,12 @@ class WorkerInfo:
     connected_at_ms: int
     dispatched: int
     pid: int
+    draining: bool = False
 
     @classmethod
     def from_proto(cls, pb2, message):
         return cls(
+            draining=message.draining,
             worker_id=message.worker_id,
             name=message.name,
             tasks=list(message.tasks),

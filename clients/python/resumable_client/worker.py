@@ -340,9 +340,17 @@ class Worker:
         feed = self._client.connect_worker(self.tasks, self.concurrency, self.name)
         registered = False
         next_frame = asyncio.ensure_future(feed.__anext__())
+        drained = False
         try:
             while True:
                 self._changed.clear()
+                if self._stop_requested and registered and not drained:
+                    # Given no new task from now on (a task already on its way is handed back).
+                    drained = True
+                    try:
+                        await self._client.drain_worker(self.worker_id)
+                    except errors.ResumableError as error:
+                        logger.warning("could not drain worker %s: %s", self.worker_id, error.message)
                 if self._stop_requested and not self._running:
                     return registered  # drained: closing the stream now abandons nothing
                 changed = asyncio.ensure_future(self._changed.wait())

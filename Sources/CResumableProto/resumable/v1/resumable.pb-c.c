@@ -1987,6 +1987,96 @@ void   resumable__v1__list_workers_response__free_unpacked
   assert(message->base.descriptor == &resumable__v1__list_workers_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   resumable__v1__drain_worker_request__init
+                     (Resumable__V1__DrainWorkerRequest         *message)
+{
+  static const Resumable__V1__DrainWorkerRequest init_value = RESUMABLE__V1__DRAIN_WORKER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__drain_worker_request__get_packed_size
+                     (const Resumable__V1__DrainWorkerRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__drain_worker_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__drain_worker_request__pack
+                     (const Resumable__V1__DrainWorkerRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__drain_worker_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__drain_worker_request__pack_to_buffer
+                     (const Resumable__V1__DrainWorkerRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__drain_worker_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__DrainWorkerRequest *
+       resumable__v1__drain_worker_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__DrainWorkerRequest *)
+     protobuf_c_message_unpack (&resumable__v1__drain_worker_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__drain_worker_request__free_unpacked
+                     (Resumable__V1__DrainWorkerRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__drain_worker_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__drain_worker_response__init
+                     (Resumable__V1__DrainWorkerResponse         *message)
+{
+  static const Resumable__V1__DrainWorkerResponse init_value = RESUMABLE__V1__DRAIN_WORKER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__drain_worker_response__get_packed_size
+                     (const Resumable__V1__DrainWorkerResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__drain_worker_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__drain_worker_response__pack
+                     (const Resumable__V1__DrainWorkerResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__drain_worker_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__drain_worker_response__pack_to_buffer
+                     (const Resumable__V1__DrainWorkerResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__drain_worker_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__DrainWorkerResponse *
+       resumable__v1__drain_worker_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__DrainWorkerResponse *)
+     protobuf_c_message_unpack (&resumable__v1__drain_worker_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__drain_worker_response__free_unpacked
+                     (Resumable__V1__DrainWorkerResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__drain_worker_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor resumable__v1__envelope__field_descriptors[8] =
 {
   {
@@ -3992,7 +4082,7 @@ const ProtobufCMessageDescriptor resumable__v1__watch_workflow_request__descript
   (ProtobufCMessageInit) resumable__v1__watch_workflow_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__run_event__field_descriptors[7] =
+static const ProtobufCFieldDescriptor resumable__v1__run_event__field_descriptors[8] =
 {
   {
     "type",
@@ -4078,10 +4168,23 @@ static const ProtobufCFieldDescriptor resumable__v1__run_event__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "item_index",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunEvent, item_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__run_event__field_indices_by_name[] = {
   3,   /* field[3] = at_ms */
   2,   /* field[2] = attempt */
+  7,   /* field[7] = item_index */
   4,   /* field[4] = message */
   5,   /* field[5] = next_attempt_at_ms */
   6,   /* field[6] = status */
@@ -4091,7 +4194,7 @@ static const unsigned resumable__v1__run_event__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__run_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor =
 {
@@ -4101,7 +4204,7 @@ const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor =
   "Resumable__V1__RunEvent",
   "resumable.v1",
   sizeof(Resumable__V1__RunEvent),
-  7,
+  8,
   resumable__v1__run_event__field_descriptors,
   resumable__v1__run_event__field_indices_by_name,
   1,  resumable__v1__run_event__number_ranges,
@@ -5134,7 +5237,7 @@ const ProtobufCMessageDescriptor resumable__v1__list_workers_request__descriptor
   (ProtobufCMessageInit) resumable__v1__list_workers_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__worker_info__field_descriptors[8] =
+static const ProtobufCFieldDescriptor resumable__v1__worker_info__field_descriptors[9] =
 {
   {
     "worker_id",
@@ -5232,10 +5335,23 @@ static const ProtobufCFieldDescriptor resumable__v1__worker_info__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "draining",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__WorkerInfo, draining),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__worker_info__field_indices_by_name[] = {
   5,   /* field[5] = connected_at_ms */
   6,   /* field[6] = dispatched */
+  8,   /* field[8] = draining */
   4,   /* field[4] = in_flight */
   1,   /* field[1] = name */
   7,   /* field[7] = pid */
@@ -5246,7 +5362,7 @@ static const unsigned resumable__v1__worker_info__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__worker_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor resumable__v1__worker_info__descriptor =
 {
@@ -5256,7 +5372,7 @@ const ProtobufCMessageDescriptor resumable__v1__worker_info__descriptor =
   "Resumable__V1__WorkerInfo",
   "resumable.v1",
   sizeof(Resumable__V1__WorkerInfo),
-  8,
+  9,
   resumable__v1__worker_info__field_descriptors,
   resumable__v1__worker_info__field_indices_by_name,
   1,  resumable__v1__worker_info__number_ranges,
@@ -5299,6 +5415,82 @@ const ProtobufCMessageDescriptor resumable__v1__list_workers_response__descripto
   resumable__v1__list_workers_response__field_indices_by_name,
   1,  resumable__v1__list_workers_response__number_ranges,
   (ProtobufCMessageInit) resumable__v1__list_workers_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__drain_worker_request__field_descriptors[1] =
+{
+  {
+    "worker_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__DrainWorkerRequest, worker_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__drain_worker_request__field_indices_by_name[] = {
+  0,   /* field[0] = worker_id */
+};
+static const ProtobufCIntRange resumable__v1__drain_worker_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__drain_worker_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.DrainWorkerRequest",
+  "DrainWorkerRequest",
+  "Resumable__V1__DrainWorkerRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__DrainWorkerRequest),
+  1,
+  resumable__v1__drain_worker_request__field_descriptors,
+  resumable__v1__drain_worker_request__field_indices_by_name,
+  1,  resumable__v1__drain_worker_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__drain_worker_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__drain_worker_response__field_descriptors[1] =
+{
+  {
+    "in_flight",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__DrainWorkerResponse, in_flight),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__drain_worker_response__field_indices_by_name[] = {
+  0,   /* field[0] = in_flight */
+};
+static const ProtobufCIntRange resumable__v1__drain_worker_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__drain_worker_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.DrainWorkerResponse",
+  "DrainWorkerResponse",
+  "Resumable__V1__DrainWorkerResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__DrainWorkerResponse),
+  1,
+  resumable__v1__drain_worker_response__field_descriptors,
+  resumable__v1__drain_worker_response__field_indices_by_name,
+  1,  resumable__v1__drain_worker_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__drain_worker_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue resumable__v1__status_code__enum_values_by_number[17] =
@@ -5493,7 +5685,7 @@ const ProtobufCEnumDescriptor resumable__v1__error_class__descriptor =
   resumable__v1__error_class__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[14] =
+static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[15] =
 {
   { "StartWorkflow", &resumable__v1__start_workflow_request__descriptor, &resumable__v1__start_workflow_response__descriptor },
   { "ResumeWorkflow", &resumable__v1__resume_workflow_request__descriptor, &resumable__v1__resume_workflow_response__descriptor },
@@ -5509,12 +5701,14 @@ static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descript
   { "FailTask", &resumable__v1__fail_task_request__descriptor, &resumable__v1__fail_task_response__descriptor },
   { "HeartbeatTask", &resumable__v1__heartbeat_task_request__descriptor, &resumable__v1__heartbeat_task_response__descriptor },
   { "ListWorkers", &resumable__v1__list_workers_request__descriptor, &resumable__v1__list_workers_response__descriptor },
+  { "DrainWorker", &resumable__v1__drain_worker_request__descriptor, &resumable__v1__drain_worker_response__descriptor },
 };
 const unsigned resumable__v1__resumable__method_indices_by_name[] = {
   5,        /* ApproveStep */
   4,        /* CancelWorkflow */
   10,        /* CompleteTask */
   9,        /* ConnectWorker */
+  14,        /* DrainWorker */
   11,        /* FailTask */
   2,        /* GetState */
   7,        /* Health */
@@ -5533,7 +5727,7 @@ const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor =
   "Resumable",
   "Resumable__V1__Resumable",
   "resumable.v1",
-  14,
+  15,
   resumable__v1__resumable__method_descriptors,
   resumable__v1__resumable__method_indices_by_name
 };
@@ -5648,6 +5842,14 @@ void resumable__v1__resumable__list_workers(ProtobufCService *service,
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
   service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void resumable__v1__resumable__drain_worker(ProtobufCService *service,
+                                            const Resumable__V1__DrainWorkerRequest *input,
+                                            Resumable__V1__DrainWorkerResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
                                      Resumable__V1__Resumable_ServiceDestroy destroy)

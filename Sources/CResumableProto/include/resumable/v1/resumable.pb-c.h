@@ -59,6 +59,8 @@ typedef struct Resumable__V1__HeartbeatTaskResponse Resumable__V1__HeartbeatTask
 typedef struct Resumable__V1__ListWorkersRequest Resumable__V1__ListWorkersRequest;
 typedef struct Resumable__V1__WorkerInfo Resumable__V1__WorkerInfo;
 typedef struct Resumable__V1__ListWorkersResponse Resumable__V1__ListWorkersResponse;
+typedef struct Resumable__V1__DrainWorkerRequest Resumable__V1__DrainWorkerRequest;
+typedef struct Resumable__V1__DrainWorkerResponse Resumable__V1__DrainWorkerResponse;
 
 
 /* --- enums --- */
@@ -1026,10 +1028,15 @@ struct  Resumable__V1__RunEvent
    * The run's status after the event.
    */
   Resumable__V1__RunStatus status;
+  /*
+   * An event of a map step's item (`step` is then STEP[INDEX]): the item's
+   * index; -1 for any other event.
+   */
+  int32_t item_index;
 };
 #define RESUMABLE__V1__RUN_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_event__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, 0 }
 
 
 /*
@@ -1499,10 +1506,14 @@ struct  Resumable__V1__WorkerInfo
    * The process id of its connection's peer (SO_PEERCRED); 0 when unknown.
    */
   int32_t pid;
+  /*
+   * Draining (DrainWorker): it is given no new task.
+   */
+  protobuf_c_boolean draining;
 };
 #define RESUMABLE__V1__WORKER_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__worker_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1520,6 +1531,38 @@ struct  Resumable__V1__ListWorkersResponse
 #define RESUMABLE__V1__LIST_WORKERS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__list_workers_response__descriptor) \
     , 0,NULL }
+
+
+/*
+ * Drains a worker (DrainWorker).
+ */
+struct  Resumable__V1__DrainWorkerRequest
+{
+  ProtobufCMessage base;
+  /*
+   * ConnectWorkerResponse.worker_id.
+   */
+  char *worker_id;
+};
+#define RESUMABLE__V1__DRAIN_WORKER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__drain_worker_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * The worker is draining.
+ */
+struct  Resumable__V1__DrainWorkerResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The tasks it still holds: close its feed once they are answered.
+   */
+  uint32_t in_flight;
+};
+#define RESUMABLE__V1__DRAIN_WORKER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__drain_worker_response__descriptor) \
+    , 0 }
 
 
 /* Resumable__V1__Envelope methods */
@@ -2358,6 +2401,44 @@ Resumable__V1__ListWorkersResponse *
 void   resumable__v1__list_workers_response__free_unpacked
                      (Resumable__V1__ListWorkersResponse *message,
                       ProtobufCAllocator *allocator);
+/* Resumable__V1__DrainWorkerRequest methods */
+void   resumable__v1__drain_worker_request__init
+                     (Resumable__V1__DrainWorkerRequest         *message);
+size_t resumable__v1__drain_worker_request__get_packed_size
+                     (const Resumable__V1__DrainWorkerRequest   *message);
+size_t resumable__v1__drain_worker_request__pack
+                     (const Resumable__V1__DrainWorkerRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__drain_worker_request__pack_to_buffer
+                     (const Resumable__V1__DrainWorkerRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__DrainWorkerRequest *
+       resumable__v1__drain_worker_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__drain_worker_request__free_unpacked
+                     (Resumable__V1__DrainWorkerRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__DrainWorkerResponse methods */
+void   resumable__v1__drain_worker_response__init
+                     (Resumable__V1__DrainWorkerResponse         *message);
+size_t resumable__v1__drain_worker_response__get_packed_size
+                     (const Resumable__V1__DrainWorkerResponse   *message);
+size_t resumable__v1__drain_worker_response__pack
+                     (const Resumable__V1__DrainWorkerResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__drain_worker_response__pack_to_buffer
+                     (const Resumable__V1__DrainWorkerResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__DrainWorkerResponse *
+       resumable__v1__drain_worker_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__drain_worker_response__free_unpacked
+                     (Resumable__V1__DrainWorkerResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Resumable__V1__Envelope_Closure)
@@ -2492,6 +2573,12 @@ typedef void (*Resumable__V1__WorkerInfo_Closure)
 typedef void (*Resumable__V1__ListWorkersResponse_Closure)
                  (const Resumable__V1__ListWorkersResponse *message,
                   void *closure_data);
+typedef void (*Resumable__V1__DrainWorkerRequest_Closure)
+                 (const Resumable__V1__DrainWorkerRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__DrainWorkerResponse_Closure)
+                 (const Resumable__V1__DrainWorkerResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2555,6 +2642,10 @@ struct Resumable__V1__Resumable_Service
                        const Resumable__V1__ListWorkersRequest *input,
                        Resumable__V1__ListWorkersResponse_Closure closure,
                        void *closure_data);
+  void (*drain_worker)(Resumable__V1__Resumable_Service *service,
+                       const Resumable__V1__DrainWorkerRequest *input,
+                       Resumable__V1__DrainWorkerResponse_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Resumable__V1__Resumable_ServiceDestroy)(Resumable__V1__Resumable_Service *);
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
@@ -2576,7 +2667,8 @@ void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
       function_prefix__ ## complete_task,\
       function_prefix__ ## fail_task,\
       function_prefix__ ## heartbeat_task,\
-      function_prefix__ ## list_workers  }
+      function_prefix__ ## list_workers,\
+      function_prefix__ ## drain_worker  }
 void resumable__v1__resumable__start_workflow(ProtobufCService *service,
                                               const Resumable__V1__StartWorkflowRequest *input,
                                               Resumable__V1__StartWorkflowResponse_Closure closure,
@@ -2633,6 +2725,10 @@ void resumable__v1__resumable__list_workers(ProtobufCService *service,
                                             const Resumable__V1__ListWorkersRequest *input,
                                             Resumable__V1__ListWorkersResponse_Closure closure,
                                             void *closure_data);
+void resumable__v1__resumable__drain_worker(ProtobufCService *service,
+                                            const Resumable__V1__DrainWorkerRequest *input,
+                                            Resumable__V1__DrainWorkerResponse_Closure closure,
+                                            void *closure_data);
 
 /* --- descriptors --- */
 
@@ -2685,6 +2781,8 @@ extern const ProtobufCMessageDescriptor resumable__v1__heartbeat_task_response__
 extern const ProtobufCMessageDescriptor resumable__v1__list_workers_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__worker_info__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__list_workers_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__drain_worker_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__drain_worker_response__descriptor;
 extern const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor;
 
 PROTOBUF_C__END_DECLS
