@@ -2,7 +2,7 @@
 # Both install what is missing (apt packages) first.
 
 SHELL := /bin/bash
-APT_PACKAGES := redis-server libhiredis-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf pkg-config
+APT_PACKAGES := redis-server redis-tools redis-sentinel libhiredis-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf pkg-config
 # The server's default socket: $XDG_RUNTIME_DIR/resumable.sock, else one in
 # /tmp/resumable-UID, a directory `serve` creates mode 0700 (and refuses when it
 # is not the user's own).
@@ -23,7 +23,7 @@ SWIFT_BUILD_FLAGS ?=
 empty :=
 space := $(empty) $(empty)
 
-.PHONY: deps build release run test test-fast chaos bench example example-python python python-test proto proto-check layers fuzz tsan asan clean
+.PHONY: deps build release run test test-fast chaos chaos-cluster bench example example-python python python-test proto proto-check layers fuzz tsan asan clean
 
 ## deps: install the Debian packages the build and the tests need (when missing)
 deps:
@@ -96,6 +96,12 @@ example-python: python
 chaos: deps
 	swift build $(SWIFT_BUILD_FLAGS)
 	RESUMABLE_CHAOS=full swift test $(SWIFT_BUILD_FLAGS) --filter ChaosTests
+
+## chaos-cluster: the same suite's first test on a local 3-master Redis Cluster,
+## whose masters are killed and frozen in turn
+chaos-cluster: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+	RESUMABLE_CHAOS_TOPOLOGY=cluster swift test $(SWIFT_BUILD_FLAGS) --filter ChaosTests.serversAndRedisKilledWhileRunsAreInFlight
 
 ## bench: the benchmark suite and the article's experiment on a release build;
 ## each starts its own server on its own embedded Redis (see BENCHMARKS.md).

@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .long, help: "The socket path (else $RESUMABLE_SOCKET, else \(ResumableClient.defaultSocketPath)).")
   var socket: String?
 
-  @Option(name: .long, help: "An existing Redis: redis://[user[:password]@]host:port[/db] or unix:///path[?db=N]. Default: an embedded redis-server.")
+  @Option(name: .long, help: "An existing Redis: redis://[user[:password]@]host:port[/db], unix:///path[?db=N], redis+sentinel://host:port[,host:port…]/MASTER_NAME[?db=N] or redis+cluster://host:port[,host:port…]. Default: an embedded redis-server.")
   var redis: String?
 
   @Option(name: .long, help: "The workflow definitions file (YAML or JSON).")
@@ -60,6 +60,11 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .customLong("redis-fsync"), help: "The embedded Redis' appendfsync policy: always (default: no acknowledged write is lost) or everysec (faster).")
   var redisFsync: String = "always"
 
+  @Option(
+    name: .customLong("redis-wait-replicas"),
+    help: "Each write of a run waits until this many replicas have it (WAIT), so an acknowledged commit survives a failover (default 0: none).")
+  var redisWaitReplicas: Int = 0
+
   @Option(name: .customLong("grace-seconds"), help: "How long a graceful shutdown lets steps in flight finish.")
   var graceSeconds: Double = 30
 
@@ -93,6 +98,10 @@ struct Serve: AsyncParsableCommand {
     }
     if redis != nil, redisFsync != "always" {
       throw ValidationError("--redis-fsync applies to the embedded Redis only; configure an external Redis' appendfsync yourself")
+    }
+    guard redisWaitReplicas >= 0 else { throw ValidationError("--redis-wait-replicas must be 0 or more") }
+    if redis == nil, redisWaitReplicas > 0 {
+      throw ValidationError("--redis-wait-replicas needs --redis: the embedded Redis has no replicas")
     }
     guard graceSeconds >= 0 else { throw ValidationError("--grace-seconds must be 0 or more") }
     guard !keyPrefix.isEmpty, !keyPrefix.contains("{"), !keyPrefix.contains("}") else {
@@ -129,6 +138,7 @@ struct Serve: AsyncParsableCommand {
     }
     var state = RedisStateBackend(location)
     state.keyPrefix = keyPrefix
+    state.waitReplicas = redisWaitReplicas
     state.embeddedFsync = redisFsync == "everysec" ? .everysec : .always
     var transport = ServerConfiguration(socketPath: ConnectionOptions.resolveSocketPath(socket))
     transport.maximumFrameBytes = maxFrameBytes

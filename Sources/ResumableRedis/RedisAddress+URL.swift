@@ -3,7 +3,10 @@ extension RedisAddress {
   public static let maximumUnixSocketPathLength = 107
 
   /// Parses `redis://[[user]:password@]host[:port][/db]` (port 6379 by default; IPv6 hosts
-  /// in brackets) or `unix://[user@]/absolute/path[?db=N]`. `redis://user@host` and
+  /// in brackets), `unix://[user@]/absolute/path[?db=N]`,
+  /// `redis+sentinel://[[user]:password@]host[:port][,…]/MASTER_NAME[?db=N]` (sentinels on
+  /// port 26379 by default; the credentials are the master's) or
+  /// `redis+cluster://[[user]:password@]host[:port][,…]`. `redis://user@host` and
   /// `unix://user@/path` name an ACL user whose password is supplied separately
   /// (``authenticating(username:password:)``).
   ///
@@ -13,8 +16,9 @@ extension RedisAddress {
     let shown = Self.redacted(url)
     func fail(_ why: String) -> RedisConfigurationError {
       RedisConfigurationError(
-        "invalid Redis URL '\(shown)': \(why); expected redis://[[user]:password@]host[:port][/db] "
-          + "or unix:///absolute/path[?db=N]")
+        "invalid Redis URL '\(shown)': \(why); expected redis://[[user]:password@]host[:port][/db], "
+          + "unix:///absolute/path[?db=N], redis+sentinel://host:port[,host:port…]/MASTER_NAME[?db=N] "
+          + "or redis+cluster://host:port[,host:port…]")
     }
     guard let separator = url.firstRange(of: "://") else { throw fail("no scheme") }
     let scheme = url[..<separator.lowerBound].lowercased()
@@ -34,6 +38,10 @@ extension RedisAddress {
       }
     case "redis":
       self = try Self.parseTCP(rest, fail: fail)
+    case "redis+sentinel":
+      self = try Self.parseSentinel(rest, fail: fail)
+    case "redis+cluster":
+      self = try Self.parseCluster(rest, fail: fail)
     case "rediss":
       throw fail("TLS (rediss://) is not supported; use a Unix socket or a TLS tunnel")
     default:
@@ -56,39 +64,14 @@ extension RedisAddress {
           + "the OS allows at most \(maximumUnixSocketPathLength)"
       )
     }
-    var database = 0
-    if parts.count == 2 {
-      for item in parts[1].split(separator: "&") {
-        let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        guard pair.count == 2, pair[0] == "db" else {
-          throw fail("unknown query parameter '\(pair[0])' (only db=N is supported)")
-        }
-        database = try parseDatabase(pair[1], fail: fail)
-      }
-    }
+    let database = try parseQuery(parts.count == 2 ? parts[1] : nil, fail: fail)
     return .unixDomainSocket(path: path, database: database)
   }
 
   private static func parseTCP(
     _ rest: Substring, fail: (String) -> RedisConfigurationError
   ) throws(RedisConfigurationError) -> RedisAddress {
-    var authority = rest
-    var username: String?
-    var password: String?
-    if let at = rest.lastIndex(of: "@") {
-      let userinfo = rest[..<at]
-      authority = rest[rest.index(after: at)...]
-      if let colon = userinfo.firstIndex(of: ":") {
-        let user = try percentDecoded(userinfo[..<colon], fail: fail)
-        username = user.isEmpty ? nil : user
-        password = try percentDecoded(userinfo[userinfo.index(after: colon)...], fail: fail)
-      } else {
-        // A user name alone: the password comes from elsewhere (a file, the
-        // environment) through `authenticating(username:password:)`.
-        let user = try percentDecoded(userinfo, fail: fail)
-        username = user.isEmpty ? nil : user
-      }
-    }
+    let (authority, username, password) = try parseUserinfo(rest, fail: fail)
     guard !authority.contains("?"), !authority.contains("#") else {
       throw fail(
         "query parameters are not supported in redis:// URLs (put the database in the path: /N)")
@@ -102,6 +85,79 @@ extension RedisAddress {
     } else {
       hostPort = authority
     }
+    let node = try parseNode(hostPort, defaultPort: 6379, fail: fail)
+    return RedisAddress(
+      endpoint: .tcp(host: node.host, port: node.port), database: database,
+      username: username, password: password)
+  }
+
+  /// `redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/MASTER_NAME[?db=N]`
+  /// (port 26379 by default). The credentials are the master's.
+  private static func parseSentinel(
+    _ rest: Substring, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> RedisAddress {
+    let (authority, username, password) = try parseUserinfo(rest, fail: fail)
+    let parts = authority.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+    guard let slash = parts[0].firstIndex(of: "/") else {
+      throw fail("a redis+sentinel:// URL names the master after the sentinels: /MASTER_NAME")
+    }
+    let masterName = String(parts[0][parts[0].index(after: slash)...])
+    guard !masterName.isEmpty, !masterName.contains("/") else {
+      throw fail("missing master name after the sentinels (/MASTER_NAME)")
+    }
+    let nodes = try parseNodes(parts[0][..<slash], defaultPort: 26379, fail: fail)
+    let database = try parseQuery(parts.count == 2 ? parts[1] : nil, fail: fail)
+    return RedisAddress(
+      endpoint: .sentinel(nodes: nodes, masterName: masterName), database: database,
+      username: username, password: password)
+  }
+
+  /// `redis+cluster://[[user]:password@]host[:port][,host[:port]…]` (port 6379 by default).
+  private static func parseCluster(
+    _ rest: Substring, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> RedisAddress {
+    var (authority, username, password) = try parseUserinfo(rest, fail: fail)
+    if authority.hasSuffix("/") { authority = authority.dropLast() }
+    guard !authority.contains("/"), !authority.contains("?") else {
+      throw fail("a Redis Cluster has only database 0: a redis+cluster:// URL has no path or query")
+    }
+    let seeds = try parseNodes(authority, defaultPort: 6379, fail: fail)
+    return RedisAddress(endpoint: .cluster(seeds: seeds), database: 0, username: username, password: password)
+  }
+
+  /// Splits `[[user]:password@]rest` into the rest, the user name and the password.
+  private static func parseUserinfo(
+    _ rest: Substring, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> (authority: Substring, username: String?, password: String?) {
+    guard let at = rest.lastIndex(of: "@") else { return (rest, nil, nil) }
+    let userinfo = rest[..<at]
+    let authority = rest[rest.index(after: at)...]
+    if let colon = userinfo.firstIndex(of: ":") {
+      let user = try percentDecoded(userinfo[..<colon], fail: fail)
+      let password = try percentDecoded(userinfo[userinfo.index(after: colon)...], fail: fail)
+      return (authority, user.isEmpty ? nil : user, password)
+    }
+    // A user name alone: the password comes from elsewhere (a file, the
+    // environment) through `authenticating(username:password:)`.
+    let user = try percentDecoded(userinfo, fail: fail)
+    return (authority, user.isEmpty ? nil : user, nil)
+  }
+
+  /// `host[:port],host[:port]…`: at least one.
+  private static func parseNodes(
+    _ text: Substring, defaultPort: Int, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> [Node] {
+    var nodes: [Node] = []
+    for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+      nodes.append(try parseNode(item, defaultPort: defaultPort, fail: fail))
+    }
+    return nodes
+  }
+
+  /// `host[:port]`, an IPv6 host in brackets.
+  private static func parseNode(
+    _ hostPort: Substring, defaultPort: Int, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> Node {
     var host: Substring
     var portText: Substring?
     if hostPort.hasPrefix("[") {
@@ -123,16 +179,29 @@ extension RedisAddress {
       portText = pieces.count == 2 ? pieces[1] : nil
     }
     guard !host.isEmpty else { throw fail("missing host") }
-    var port = 6379
+    var port = defaultPort
     if let portText {
       guard let value = Int(portText), (1...65535).contains(value) else {
         throw fail("port '\(portText)' is not a number from 1 to 65535")
       }
       port = value
     }
-    return RedisAddress(
-      endpoint: .tcp(host: String(host), port: port), database: database,
-      username: username, password: password)
+    return Node(host: String(host), port: port)
+  }
+
+  /// The database of a `?db=N` query (0 without one); any other parameter is refused.
+  private static func parseQuery(
+    _ query: Substring?, fail: (String) -> RedisConfigurationError
+  ) throws(RedisConfigurationError) -> Int {
+    var database = 0
+    for item in query?.split(separator: "&") ?? [] {
+      let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      guard pair.count == 2, pair[0] == "db" else {
+        throw fail("unknown query parameter '\(pair[0])' (only db=N is supported)")
+      }
+      database = try parseDatabase(pair[1], fail: fail)
+    }
+    return database
   }
 
   private static func parseDatabase(

@@ -53,11 +53,18 @@ final class RedisChannelHandler: ChannelDuplexHandler {
   private let commandTimeout: Duration?
   /// Fires at the oldest request's deadline (or later); at most one is scheduled.
   private var deadlineTimer: Scheduled<Void>?
+  /// Where replies nobody asked for go on a subscribed connection (pub/sub messages);
+  /// nil: such a reply is a protocol error.
+  private let onPush: (@Sendable (RESPValue) -> Void)?
 
-  init(address: RedisAddress, commandTimeout: Duration?, logger: Logger) {
+  init(
+    address: RedisAddress, commandTimeout: Duration?, logger: Logger,
+    onPush: (@Sendable (RESPValue) -> Void)? = nil
+  ) {
     self.address = address
     self.commandTimeout = commandTimeout
     self.logger = logger
+    self.onPush = onPush
   }
 
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -97,7 +104,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
       try reader.feed(unwrapInboundIn(data))
       while let reply = try reader.next() {
         guard !pending.isEmpty else {
-          throw RedisError.protocolError("Redis sent a reply nobody asked for: \(reply)")
+          guard let onPush else {
+            throw RedisError.protocolError("Redis sent a reply nobody asked for: \(reply)")
+          }
+          onPush(reply)
+          continue
         }
         let head = pending.startIndex
         pending[head].replies.append(reply)

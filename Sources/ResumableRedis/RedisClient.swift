@@ -6,6 +6,13 @@ import Synchronization
 
 /// An async Redis client: RESP2 over SwiftNIO, pipelined, reconnecting by itself.
 ///
+/// Behind a Sentinel address (``RedisAddress/sentinel(_:masterName:database:)``) it asks the
+/// sentinels for the master on every connect and follows a failover: a lost connection, or a
+/// `READONLY` or `LOADING` reply, or a `+switch-master` from a sentinel, makes the next command ask again (commands in between fail
+/// with `unavailable`, spaced by the reconnect backoff). Behind a Cluster address
+/// (``RedisAddress/cluster(_:)``) each command goes to the master of its key's slot, one
+/// pipelined connection per master, following `MOVED` and `ASK` (see ``clusterRedirections``).
+///
 /// Every concurrent caller shares the client's connection(s): requests are written as they
 /// come and replies matched in order, so a caller never waits for another caller's round
 /// trip. With ``Configuration/connections`` above 1, requests are spread round-robin.
@@ -76,6 +83,10 @@ public final class RedisClient: Sendable {
   /// The settings the client was created with.
   public let configuration: Configuration
   private let connections: [RedisConnection]
+  /// Finds the master when ``address`` is a Sentinel address.
+  private let sentinel: SentinelResolver?
+  /// Routes by hash slot when ``address`` is a Cluster address (then `connections` is empty).
+  private let cluster: ClusterRouter?
   private let nextConnection = Atomic<UInt>(0)
 
   /// Creates a client. It connects lazily, on the first command.
@@ -93,14 +104,32 @@ public final class RedisClient: Sendable {
   ) {
     self.address = address
     self.configuration = configuration
-    self.connections = (0..<configuration.connections).map { _ in
-      RedisConnection(
-        address: address, configuration: configuration, group: eventLoopGroup, logger: logger)
+    var sentinel: SentinelResolver?
+    if case .sentinel(let nodes, let masterName) = address.endpoint {
+      sentinel = SentinelResolver(
+        nodes: nodes, masterName: masterName, configuration: configuration, group: eventLoopGroup, logger: logger)
     }
+    self.sentinel = sentinel
+    if case .cluster(let seeds) = address.endpoint {
+      self.cluster = ClusterRouter(
+        address: address, seeds: seeds, configuration: configuration, group: eventLoopGroup, logger: logger)
+      self.connections = []
+      return
+    }
+    self.cluster = nil
+    let connections = (0..<configuration.connections).map { _ in
+      RedisConnection(
+        address: address, configuration: configuration, group: eventLoopGroup, logger: logger, sentinel: sentinel)
+    }
+    self.connections = connections
+    // A new master announced: leave the old one now, not at the next write it refuses.
+    sentinel?.onSwitch { for connection in connections { connection.reconnect() } }
   }
 
   deinit {
     for connection in connections { connection.shutdownNow() }
+    sentinel?.shutdownNow()
+    cluster?.shutdownNow()
   }
 
   /// Sends one command and returns its reply.
@@ -122,10 +151,15 @@ public final class RedisClient: Sendable {
     if commands.contains(where: \.isEmpty) {
       throw RedisError(code: .invalidCommand, message: "a command needs at least its name")
     }
-    let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count)
     let started = DispatchTime.now()
     do {
-      let replies = try await connections[Int(index)].send(commands)
+      let replies: [RESPValue]
+      if let cluster {
+        replies = try await cluster.send(commands)
+      } else {
+        let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count)
+        replies = try await connections[Int(index)].send(commands)
+      }
       RedisMetrics.roundTrip.recordInterval(since: started)
       RedisMetrics.errorReplies(replies.count { $0.errorMessage.map { !$0.hasPrefix("NOSCRIPT") } ?? false })
       return replies
@@ -139,12 +173,20 @@ public final class RedisClient: Sendable {
   /// more with every reconnect. A change means the Redis behind the address may have
   /// restarted or failed over, so settings read from it before may be stale.
   public var establishedConnections: Int {
-    connections.reduce(0) { $0 + $1.establishedCount }
+    connections.reduce(0) { $0 + $1.establishedCount } + (cluster?.establishedCount ?? 0)
+  }
+
+  /// Behind a Cluster address, how many `MOVED` and `ASK` redirections the client has
+  /// followed (zero for other addresses): a slot map out of date, a slot being migrated.
+  public var clusterRedirections: (moved: Int, ask: Int) {
+    cluster?.redirections ?? (0, 0)
   }
 
   /// Closes the connections. Commands in flight fail with `connectionLost`; later ones
   /// with `clientClosed`.
   public func close() async {
     for connection in connections { await connection.shutdown() }
+    await sentinel?.shutdown()
+    await cluster?.shutdown()
   }
 }

@@ -17,6 +17,10 @@ import Synchronization
 /// once. A failed connect moves to `disconnected` with a retry time that doubles with each
 /// consecutive failure (``RedisClient/Configuration/Backoff``); until then commands fail
 /// fast with `unavailable` instead of hammering a Redis that is down.
+///
+/// Behind a Sentinel address, each connect first asks the sentinels for the master and
+/// checks with `ROLE` that the node is one; a `READONLY` or `LOADING` reply (the node was
+/// demoted, or restarted) drops the connection, so the next command asks again.
 final class RedisConnection: Sendable {
   private enum State {
     case disconnected(failures: Int, retryAt: ContinuousClock.Instant?, lastError: String?)
@@ -39,12 +43,15 @@ final class RedisConnection: Sendable {
   private let configuration: RedisClient.Configuration
   private let group: any EventLoopGroup
   private let logger: Logger
+  /// Finds the master when `address` is a Sentinel address.
+  private let sentinel: SentinelResolver?
 
   init(
     address: RedisAddress, configuration: RedisClient.Configuration, group: any EventLoopGroup,
-    logger: Logger
+    logger: Logger, sentinel: SentinelResolver? = nil
   ) {
     self.address = address
+    self.sentinel = sentinel
     self.configuration = configuration
     self.group = group
     self.logger = logger
@@ -59,7 +66,16 @@ final class RedisConnection: Sendable {
     while true {
       let channel = try await self.channel()
       do {
-        return try await Self.write(commands, to: channel)
+        let replies = try await Self.write(commands, to: channel)
+        if sentinel != nil, let stale = replies.first(where: Self.meansNotTheMaster) {
+          // Demoted in a failover, or restarted: ask the sentinels again on the next command.
+          logger.warning(
+            "the Redis master answered as no master does; asking the sentinels again",
+            metadata: ["address": "\(address)", "reply": "\(stale.errorMessage ?? "")"])
+          markClosed(channel)
+          channel.close(promise: nil)
+        }
+        return replies
       } catch {
         guard error.wasNotSent else { throw error }
         if retried { throw RedisError.unavailable(error.message, cause: error.cause) }
@@ -67,6 +83,12 @@ final class RedisConnection: Sendable {
         markClosed(channel)
       }
     }
+  }
+
+  /// `READONLY` (a replica now) or `LOADING` (restarted, reading its data).
+  private static func meansNotTheMaster(_ reply: RESPValue) -> Bool {
+    guard let message = reply.errorMessage else { return false }
+    return message.hasPrefix("READONLY") || message.hasPrefix("LOADING")
   }
 
   static func write(_ commands: [[RedisArgument]], to channel: any Channel) async throws(RedisError)
@@ -142,7 +164,19 @@ final class RedisConnection: Sendable {
   private func connect(promise: EventLoopPromise<any Channel>, failures: Int) {
     logger.debug(
       "connecting to Redis", metadata: ["address": "\(address)", "failures": "\(failures)"])
-    makeChannel(on: promise.futureResult.eventLoop).whenComplete { result in
+    let eventLoop = promise.futureResult.eventLoop
+    let made: EventLoopFuture<any Channel>
+    if let sentinel {
+      let resolved = eventLoop.makePromise(of: RedisAddress.self)
+      let address = self.address
+      resolved.completeWithTask { try await sentinel.master(for: address) }
+      made = resolved.futureResult.flatMap { master in
+        self.makeChannel(to: master, requireMaster: true, on: eventLoop)
+      }
+    } else {
+      made = makeChannel(to: address, requireMaster: false, on: eventLoop)
+    }
+    made.whenComplete { result in
       switch result {
       case .success(let channel):
         let kept = self.state.withLock { state in
@@ -192,9 +226,11 @@ final class RedisConnection: Sendable {
     }
   }
 
-  /// Connects, installs the RESP handler, then authenticates and selects the database.
-  private func makeChannel(on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
-    let address = self.address
+  /// Connects to `address` (a single server), installs the RESP handler, then authenticates,
+  /// selects the database and, with `requireMaster`, checks the node's `ROLE`.
+  private func makeChannel(to address: RedisAddress, requireMaster: Bool, on eventLoop: any EventLoop)
+    -> EventLoopFuture<any Channel>
+  {
     let logger = self.logger
     let commandTimeout = configuration.commandTimeout
     let bootstrap = ClientBootstrap(group: eventLoop)
@@ -212,8 +248,11 @@ final class RedisConnection: Sendable {
     case .tcp(let host, let port):
       connected = Self.keepingAlive(bootstrap).connect(host: host, port: port)
     case .unix(let path): connected = bootstrap.connect(unixDomainSocketPath: path)
+    case .sentinel, .cluster:
+      return eventLoop.makeFailedFuture(
+        RedisError(code: .invalidCommand, message: "\(address) names no single server to connect to"))
     }
-    return connected.flatMap { channel in self.handshake(channel) }
+    return connected.flatMap { channel in self.handshake(channel, address: address, requireMaster: requireMaster) }
   }
 
   /// TCP keepalive probes after this long idle, ...
@@ -226,7 +265,7 @@ final class RedisConnection: Sendable {
   /// `bootstrap` with TCP keepalive on: an idle connection whose peer vanished (a host
   /// that died, a network path that broke, no RST ever sent) is noticed and closed by the
   /// kernel, instead of waiting for the next command's deadline.
-  private static func keepingAlive(_ bootstrap: ClientBootstrap) -> ClientBootstrap {
+  static func keepingAlive(_ bootstrap: ClientBootstrap) -> ClientBootstrap {
     bootstrap
       .channelOption(.socketOption(.so_keepalive), value: 1)
       .channelOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: keepaliveIdle)
@@ -234,7 +273,9 @@ final class RedisConnection: Sendable {
       .channelOption(.tcpOption(.init(rawValue: TCP_KEEPCNT)), value: keepaliveProbes)
   }
 
-  private func handshake(_ channel: any Channel) -> EventLoopFuture<any Channel> {
+  private func handshake(_ channel: any Channel, address: RedisAddress, requireMaster: Bool)
+    -> EventLoopFuture<any Channel>
+  {
     var commands: [[RedisArgument]] = []
     if let password = address.password {
       commands.append(
@@ -243,6 +284,7 @@ final class RedisConnection: Sendable {
     if address.database != 0 {
       commands.append(["SELECT", RedisArgument(address.database)])
     }
+    if requireMaster { commands.append(["ROLE"]) }
     guard !commands.isEmpty else { return channel.eventLoop.makeSucceededFuture(channel) }
     let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
     let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(configuration.connectTimeout)) {
@@ -258,12 +300,27 @@ final class RedisConnection: Sendable {
         if case .error(let message) = reply {
           throw RedisError.unavailable("\(name) was refused: \(message)")
         }
+        if name == "ROLE", let role = reply.array?.first?.string, role != "master" {
+          // The sentinels' answer is stale (a failover is under way): ask again after the backoff.
+          throw RedisError.unavailable("\(address) is a \(role), not the master; a failover may be under way")
+        }
       }
       return channel
     }.always { result in
       timeout.cancel()
       if case .failure = result { channel.close(promise: nil) }
     }
+  }
+
+  /// Drops the current connection, if any, so the next command connects anew (behind
+  /// Sentinel: asks for the master again). Commands in flight on it fail with `connectionLost`.
+  func reconnect() {
+    let channel = state.withLock { state -> (any Channel)? in
+      guard case .connected(let channel) = state else { return nil }
+      state = .disconnected(failures: 0, retryAt: nil, lastError: "the master changed")
+      return channel
+    }
+    channel?.close(promise: nil)
   }
 
   /// How many times a connection was established (handshake done): grows with each reconnect.

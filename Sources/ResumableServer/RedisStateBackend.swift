@@ -2,6 +2,7 @@ public import Logging
 import NIOPosix
 public import ResumableRedis
 import ResumableStore
+import ResumableCore
 
 /// State in Redis: an existing server, or a private `redis-server` started
 /// for this server and stopped after it.
@@ -15,6 +16,9 @@ public struct RedisStateBackend: StateBackend {
   public var commandTimeout: Duration? = .seconds(3)
   /// The first part of every Redis key (default `resumable`).
   public var keyPrefix: String = "resumable"
+  /// How many replicas must have each write of a run before it counts as done
+  /// (`WAIT`; default 0). See `RedisStateStore.init(client:keyPrefix:waitReplicas:replicaTimeout:)`.
+  public var waitReplicas = 0
   /// The embedded Redis' `appendfsync` policy (default `always`: Redis
   /// writes and fsyncs the append-only file before it acknowledges a write,
   /// so no acknowledged commit is lost to a `kill -9` of Redis or a power
@@ -60,18 +64,35 @@ public struct RedisStateBackend: StateBackend {
       eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
     closers.append { await client.close() }
     let evictionPolicy = EvictionPolicyCheck(client: client, logger: logger)
+    let store = RedisStateStore(
+      client: client, keyPrefix: keyPrefix, waitReplicas: waitReplicas,
+      replicaTimeout: min(.seconds(1), (commandTimeout ?? .seconds(2)) / 2))
     do {
       let ping = try await client.send(["PING"])
       if let message = ping.errorMessage { throw ServerError("Redis refused PING: \(message)") }
+      if address.topology != .cluster {
+        let info = try await client.send(["INFO", "cluster"])
+        if info.string?.contains("cluster_enabled:1") == true {
+          throw ServerError(
+            "Redis at \(address) is a node of a Redis Cluster, which a \(address.topology == .sentinel ? "redis+sentinel" : "redis")"
+              + ":// URL does not route by slot: use --redis redis+cluster://host:port[,host:port…]")
+        }
+      }
       _ = await evictionPolicy.warning()  // Logged when the policy may break runs.
+      let moved = try await store.moveUnbucketedIndexes()
+      if moved > 0 {
+        logger.notice("moved \(moved) entries of the indexes an older server wrote into their buckets")
+      }
     } catch let error as RedisError {
+      logger.warning("Redis is unreachable; serving anyway, calls get UNAVAILABLE until it is back: \(error)")
+    } catch let error as StoreError where error.kind == .unavailable {
       logger.warning("Redis is unreachable; serving anyway, calls get UNAVAILABLE until it is back: \(error)")
     } catch {
       for close in closers.reversed() { await close() }
       throw error
     }
     return OpenedState(
-      store: RedisStateStore(client: client, keyPrefix: keyPrefix),
+      store: store,
       healthNote: { await evictionPolicy.warning() }, closers: closers)
   }
 }

@@ -14,7 +14,7 @@ extension RedisStateStore {
       ],
       // Ahead of the write: a cancelled run is never recovered (nor resumed, which
       // could re-add it), so its entry may go whatever the script finds.
-      after: [["ZREM", RedisArgument(recoveryIndex), RedisArgument(cancel.workflowID)]])
+      after: [["ZREM", RedisArgument(recoveryIndex(cancel.workflowID)), RedisArgument(cancel.workflowID)]])
     let parts = reply.array ?? []
     switch (parts.first?.string, parts.count > 1 ? parts[1].string.flatMap(RunRecord.Status.init(rawValue:)) : nil) {
     case ("cancelled", let previous?): return .cancelled(previous: previous)
@@ -89,19 +89,29 @@ extension RedisStateStore {
     var lastSeen: (score: Int64, id: String)?
     while runs.count < limit, scanned < budget {
       let batch = min(max(limit * 2, 50), 500)
-      let reply = try await send(
-        [
-          "ZREVRANGEBYSCORE", RedisArgument(runsIndex), RedisArgument(bound), "-inf", "WITHSCORES", "LIMIT", "0",
-          RedisArgument(batch + 1 + (after == nil ? 0 : 64)),
-        ], about: "ZREVRANGEBYSCORE \(runsIndex)")
-      var entries: [(id: String, score: Int64)] = []
-      let flat = reply.array ?? []
-      for pair in stride(from: 0, to: flat.count - 1, by: 2) {
-        guard let id = flat[pair].string, let score = flat[pair + 1].string.flatMap(Double.init) else { continue }
-        let entry = (id: id, score: Int64(score))
-        if let after, entry.score == after.score, entry.id >= after.id { continue }
-        entries.append(entry)
+      // Each bucket's newest up to the bound, merged: the `batch` newest of all.
+      let fetch = RedisArgument(batch + 1 + (after == nil ? 0 : 64))
+      let bucketReplies: [RESPValue]
+      do {
+        bucketReplies = try await client.pipeline(
+          runsIndexes.map { ["ZREVRANGEBYSCORE", RedisArgument($0), RedisArgument(bound), "-inf", "WITHSCORES", "LIMIT", "0", fetch] })
+      } catch {
+        throw StoreError(redis: error)
       }
+      var merged: [(id: String, score: Int64)] = []
+      for (key, reply) in zip(runsIndexes, bucketReplies) {
+        if let message = reply.errorMessage { throw StoreError(redisReply: message, about: "ZREVRANGEBYSCORE \(key)") }
+        let flat = reply.array ?? []
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+          guard let id = flat[pair].string, let score = flat[pair + 1].string.flatMap(Double.init) else { continue }
+          let entry = (id: id, score: Int64(score))
+          if let after, entry.score == after.score, Array(entry.id.utf8).lexicographicallyPrecedes(Array(after.id.utf8)) == false { continue }
+          merged.append(entry)
+        }
+      }
+      // Newest first; one millisecond's runs in descending id order (bytes, as Redis orders them).
+      merged.sort { $0.score != $1.score ? $0.score > $1.score : Array($1.id.utf8).lexicographicallyPrecedes(Array($0.id.utf8)) }
+      let entries = Array(merged.prefix(batch))
       if entries.isEmpty { break }
       let commands = entries.map { entry -> [RedisArgument] in
         ["HMGET", RedisArgument(RunKeys(prefix: prefix, workflowID: entry.id).run)] + Self.summaryFields.map { RedisArgument($0) }
@@ -112,7 +122,7 @@ extension RedisStateStore {
       } catch {
         throw StoreError(redis: error)
       }
-      var expired: [RedisArgument] = []
+      var expired: [String] = []
       for (entry, fields) in zip(entries, replies) {
         scanned += 1
         lastSeen = (entry.score, entry.id)
@@ -122,7 +132,7 @@ extension RedisStateStore {
           continue
         }
         guard let summary = Self.summary(entry.id, fields) else {
-          if fields.array?.first?.isNull == true { expired.append(RedisArgument(entry.id)) }
+          if fields.array?.first?.isNull == true { expired.append(entry.id) }
           continue
         }
         if let status = query.status, summary.status != status { continue }
@@ -132,12 +142,13 @@ extension RedisStateStore {
       }
       if !expired.isEmpty {
         // The runs expired with their keys: their index entries go too.
-        _ = try? await client.send(["ZREM", RedisArgument(runsIndex)] + expired)
+        let byBucket = Dictionary(grouping: expired) { runsIndex($0) }
+        _ = try? await client.pipeline(byBucket.map { key, ids in ["ZREM", RedisArgument(key)] + ids.map { RedisArgument($0) } })
       }
       guard let last = lastSeen else { break }
       after = last
       bound = String(last.score)
-      if entries.count < batch { break }
+      if merged.count < batch { break }
     }
     let more = runs.count == limit || scanned >= budget
     return RunPage(runs: runs, nextCursor: more ? lastSeen.map { "\($0.score):\($0.id)" } : nil)
@@ -149,26 +160,43 @@ extension RedisStateStore {
     return version > RunRecord.currentSchemaVersion
   }
 
+  /// A position is a bucket of the list and an offset in it (`bucket << 32 | offset`);
+  /// a pass reads the buckets in order from there until it has seen `limit` entries.
   public func trimRunList(from position: Int, limit: Int) async throws(StoreError) -> (next: Int, removed: Int) {
-    let start = max(0, position)
-    let reply = try await send(
-      ["ZRANGE", RedisArgument(runsIndex), RedisArgument(start), RedisArgument(start + max(1, limit) - 1)],
-      about: "ZRANGE \(runsIndex)")
-    let ids = (reply.array ?? []).compactMap(\.string)
-    guard !ids.isEmpty else { return (0, 0) }
-    let replies: [RESPValue]
-    do {
-      replies = try await client.pipeline(ids.map { ["EXISTS", RedisArgument(RunKeys(prefix: prefix, workflowID: $0).run)] })
-    } catch {
-      throw StoreError(redis: error)
+    let limit = max(1, limit)
+    var bucket = min(max(0, position >> 32), runsIndexes.count - 1)
+    var offset = max(0, position) & 0xFFFF_FFFF
+    var seen = 0
+    var removed = 0
+    while bucket < runsIndexes.count {
+      let key = runsIndexes[bucket]
+      let want = limit - seen
+      let reply = try await send(
+        ["ZRANGE", RedisArgument(key), RedisArgument(offset), RedisArgument(offset + want - 1)], about: "ZRANGE \(key)")
+      let ids = (reply.array ?? []).compactMap(\.string)
+      var expired: [RedisArgument] = []
+      if !ids.isEmpty {
+        let replies: [RESPValue]
+        do {
+          replies = try await client.pipeline(ids.map { ["EXISTS", RedisArgument(RunKeys(prefix: prefix, workflowID: $0).run)] })
+        } catch {
+          throw StoreError(redis: error)
+        }
+        expired = zip(ids, replies).filter { $0.1.int == 0 }.map { RedisArgument($0.0) }
+        if !expired.isEmpty {
+          _ = try await send(["ZREM", RedisArgument(key)] + expired, about: "ZREM \(key)")
+        }
+      }
+      seen += ids.count
+      removed += expired.count
+      if ids.count == want {
+        // Removing entries moves the later ones down by as many places.
+        return ((bucket << 32) | (offset + ids.count - expired.count), removed)
+      }
+      bucket += 1
+      offset = 0
     }
-    let expired = zip(ids, replies).filter { $0.1.int == 0 }.map { RedisArgument($0.0) }
-    if !expired.isEmpty {
-      _ = try await send(["ZREM", RedisArgument(runsIndex)] + expired, about: "ZREM \(runsIndex)")
-    }
-    // Removing entries moves the later ones down by as many places.
-    let next = ids.count < limit ? 0 : start + ids.count - expired.count
-    return (next, expired.count)
+    return (0, removed)
   }
 
   private static func summary(_ id: String, _ reply: RESPValue) -> RunListEntry? {

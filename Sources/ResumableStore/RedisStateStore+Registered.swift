@@ -1,13 +1,16 @@
 public import ResumableCore
 import ResumableRedis
 
-/// Workflows defined in code (`RegisterWorkflows`): one hash per deployment,
-/// `PREFIX:workflows`, with a field `d:NAME` holding the latest definition's
+/// Workflows defined in code (`RegisterWorkflows`): a hash per bucket of
+/// names, `PREFIX:workflows:{bNN}`, with a field `d:NAME` holding the latest definition's
 /// JSON (the snapshot encoding runs store) and `v:NAME` its version. A run
 /// keeps the snapshot it started with, so a new version never changes a run
 /// in flight.
 extension RedisStateStore {
-  var registeredWorkflowsKey: String { "\(prefix):workflows" }
+  /// The hash holding the registered workflow `name`.
+  func registeredWorkflowsKey(_ name: String) -> String {
+    Self.registeredWorkflowsKey(keyPrefix: prefix, name: name)
+  }
 
   public func registerWorkflow(_ definition: WorkflowDefinition) async throws(StoreError) -> (version: UInt32, changed: Bool) {
     let json = try DefinitionSnapshots.shared.json(of: definition) { definition throws(StoreError) in
@@ -16,7 +19,7 @@ extension RedisStateStore {
     let reply: RESPValue
     do {
       reply = try await client.evalScript(
-        Scripts.registerWorkflow, keys: [RedisArgument(registeredWorkflowsKey)],
+        Scripts.registerWorkflow, keys: [RedisArgument(registeredWorkflowsKey(definition.name))],
         arguments: [RedisArgument(definition.name), RedisArgument(json)])
     } catch {
       throw StoreError(redis: error)
@@ -30,8 +33,8 @@ extension RedisStateStore {
   }
 
   public func registeredWorkflow(named name: String) async throws(StoreError) -> WorkflowDefinition? {
-    let reply = try await send(
-      ["HGET", RedisArgument(registeredWorkflowsKey), RedisArgument("d:\(name)")], about: "HGET \(registeredWorkflowsKey)")
+    let key = registeredWorkflowsKey(name)
+    let reply = try await send(["HGET", RedisArgument(key), RedisArgument("d:\(name)")], about: "HGET \(key)")
     guard let json = reply.bytes else { return nil }
     do {
       return try DefinitionSnapshots.shared.definition(from: json)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import ResumableCore
 public import ResumableRedis
 
@@ -14,20 +15,44 @@ public final class RedisStateStore: StateStore {
   let prefix: String
   /// The first part of every key this store writes.
   public var keyPrefix: String { prefix }
-  let recoveryIndex: String
-  /// Every run by creation time (ms): what `listRuns` reads, newest first.
-  let runsIndex: String
+  /// The recovery index's buckets (see `RunKeys.recoveryIndex(prefix:bucket:)`).
+  let recoveryIndexes: [String]
+  /// Every run by creation time (ms), in buckets: what `listRuns` merges, newest first.
+  let runsIndexes: [String]
+  /// How many replicas must have each write of a run before it counts as done (`WAIT`).
+  public let waitReplicas: Int
+  /// How long a write waits for them.
+  public let replicaTimeout: Duration
+  /// Set once the indexes an older build wrote were moved into their buckets
+  /// (`moveUnbucketedIndexes`); until then each recovery pass tries again.
+  let unbucketedMoved = Atomic<Bool>(false)
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
   ///   - keyPrefix: the first part of every key, so several deployments or
   ///     tests can share one Redis; must not contain `{` or `}`.
-  public init(client: RedisClient, keyPrefix: String = "resumable") {
+  ///   - waitReplicas: with N > 0, every script that writes a run is followed by
+  ///     `WAIT N` on its connection, and a write fewer replicas acknowledged within
+  ///     `replicaTimeout` fails as `unavailable` (it is idempotent: the engine retries it),
+  ///     so a write reported done survives the promotion of a replica that had it.
+  ///   - replicaTimeout: how long `WAIT` may take; keep it under the client's command timeout.
+  public init(
+    client: RedisClient, keyPrefix: String = "resumable", waitReplicas: Int = 0,
+    replicaTimeout: Duration = .seconds(1)
+  ) {
     self.client = client
+    self.waitReplicas = max(0, waitReplicas)
+    self.replicaTimeout = replicaTimeout
     self.prefix = keyPrefix
-    self.recoveryIndex = RunKeys.recoveryIndex(prefix: keyPrefix)
-    self.runsIndex = RunKeys.runsIndex(prefix: keyPrefix)
+    self.recoveryIndexes = (0..<RunKeys.bucketCount).map { RunKeys.recoveryIndex(prefix: keyPrefix, bucket: $0) }
+    self.runsIndexes = (0..<RunKeys.bucketCount).map { RunKeys.runsIndex(prefix: keyPrefix, bucket: $0) }
   }
+
+  /// The recovery index bucket run `workflowID` is in.
+  func recoveryIndex(_ workflowID: String) -> String { recoveryIndexes[RunKeys.bucket(of: workflowID)] }
+
+  /// The run list bucket run `workflowID` is in.
+  func runsIndex(_ workflowID: String) -> String { runsIndexes[RunKeys.bucket(of: workflowID)] }
 
   private func keys(_ workflowID: String) -> [RedisArgument] {
     RunKeys(prefix: prefix, workflowID: workflowID).scriptKeys.map { RedisArgument($0) }
@@ -42,16 +67,33 @@ public final class RedisStateStore: StateStore {
     try await run(script, workflowID, [RedisArgument(timing.operation)] + arguments, after: commands)
   }
 
-  /// Runs a script on a run's keys, after `commands` in the same round trip.
+  /// Runs a script on a run's keys, after `commands` in the same round trip; a
+  /// script that may write (`writes`) waits for ``waitReplicas`` replicas.
   func run(
     _ script: RedisScript, _ workflowID: String, _ arguments: [RedisArgument],
-    after commands: [[RedisArgument]] = []
+    after commands: [[RedisArgument]] = [], writes: Bool = true
   ) async throws(StoreError) -> RESPValue {
+    let replicated = writes && waitReplicas > 0
+    let trailing: [[RedisArgument]] =
+      replicated ? [["WAIT", RedisArgument(waitReplicas), RedisArgument(replicaTimeout.wholeMilliseconds)]] : []
+    let result: (commands: [RESPValue], script: RESPValue, trailing: [RESPValue])
     do {
-      return try await client.evalScript(script, keys: keys(workflowID), arguments: arguments, after: commands).script
+      result = try await client.evalScript(
+        script, keys: keys(workflowID), arguments: arguments, after: commands, then: trailing)
     } catch {
       throw StoreError(redis: error)
     }
+    if replicated {
+      let acknowledged = result.trailing.first?.int ?? -1
+      guard acknowledged >= waitReplicas else {
+        let reply = result.trailing.first?.errorMessage ?? "\(max(acknowledged, 0))"
+        throw StoreError(
+          .unavailable,
+          "a write of run '\(workflowID)' reached \(reply) of the \(waitReplicas) replica(s) required within "
+            + "\(replicaTimeout.wholeMilliseconds) ms; until they have it, a failover could lose it")
+      }
+    }
+    return result.script
   }
 
   /// Puts a run in the recovery index, due when a lease taken at `nowMs` lapses.
@@ -61,7 +103,7 @@ public final class RedisStateStore: StateStore {
   /// server dying at any instant leaves its runs findable. An entry for a
   /// write that then failed is harmless: recovery checks and clears it.
   func index(_ workflowID: String, dueAtMs: Int64) -> [RedisArgument] {
-    ["ZADD", RedisArgument(recoveryIndex), RedisArgument(dueAtMs), RedisArgument(workflowID)]
+    ["ZADD", RedisArgument(recoveryIndex(workflowID)), RedisArgument(dueAtMs), RedisArgument(workflowID)]
   }
 
   static func nowMilliseconds() -> Int64 {
@@ -86,7 +128,7 @@ public final class RedisStateStore: StateStore {
       after: [
         index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs),
         // NX: an existing run keeps its place in the list.
-        ["ZADD", RedisArgument(runsIndex), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
+        ["ZADD", RedisArgument(runsIndex(new.workflowID)), "NX", RedisArgument(timing.nowMs), RedisArgument(new.workflowID)],
       ])
     switch reply.int {
     case 0?: return .exists
@@ -97,7 +139,7 @@ public final class RedisStateStore: StateStore {
 
   public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
     let reply = try await run(
-      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"])
+      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"], writes: false)
     if reply.isNull { return nil }
     guard let parts = reply.array, parts.count == 5, let historyLength = parts[3].int else {
       throw StoreError(.corrupt, "unexpected reply to the load script: \(reply)")
@@ -158,28 +200,39 @@ public final class RedisStateStore: StateStore {
     // adopts it now rather than when the lease would have lapsed.
     let index: [RedisArgument] =
       runEnded
-      ? ["ZREM", RedisArgument(recoveryIndex), RedisArgument(workflowID)]
-      : ["ZADD", RedisArgument(recoveryIndex), "XX", RedisArgument(Self.nowMilliseconds()), RedisArgument(workflowID)]
+      ? ["ZREM", RedisArgument(recoveryIndex(workflowID)), RedisArgument(workflowID)]
+      : ["ZADD", RedisArgument(recoveryIndex(workflowID)), "XX", RedisArgument(Self.nowMilliseconds()), RedisArgument(workflowID)]
     _ = try await run(Scripts.release, workflowID, [RedisArgument(fence)], after: [index])
   }
 
   // MARK: - Recovery
 
   public func recoveryCandidates(limit: Int) async throws(StoreError) -> [RecoveryCandidate] {
-    let reply = try await send(
-      [
-        "ZRANGEBYSCORE", RedisArgument(recoveryIndex), "-inf", RedisArgument(Self.nowMilliseconds()),
-        "WITHSCORES", "LIMIT", "0", RedisArgument(max(1, limit)),
-      ], about: "ZRANGEBYSCORE \(recoveryIndex)")
-    let flat = reply.array ?? []
-    var candidates: [RecoveryCandidate] = []
-    for pair in stride(from: 0, to: flat.count - 1, by: 2) {
-      guard let id = flat[pair].string, let due = flat[pair + 1].string.flatMap({ Double($0) }) else {
-        throw StoreError(.corrupt, "unexpected entry in \(recoveryIndex): \(flat[pair]) \(flat[pair + 1])")
-      }
-      candidates.append(RecoveryCandidate(workflowID: id, dueAtMs: Int64(due)))
+    // A server that could not move an older build's indexes when it opened the store
+    // (Redis unreachable then) does it here, before it looks for runs to recover.
+    if !unbucketedMoved.load(ordering: .relaxed) { _ = try await moveUnbucketedIndexes() }
+    // The earliest due of every bucket, merged: the `limit` earliest overall.
+    let now = RedisArgument(Self.nowMilliseconds())
+    let replies: [RESPValue]
+    do {
+      replies = try await client.pipeline(
+        recoveryIndexes.map { ["ZRANGEBYSCORE", RedisArgument($0), "-inf", now, "WITHSCORES", "LIMIT", "0", RedisArgument(max(1, limit))] })
+    } catch {
+      throw StoreError(redis: error)
     }
-    return candidates
+    var candidates: [RecoveryCandidate] = []
+    for (key, reply) in zip(recoveryIndexes, replies) {
+      if let message = reply.errorMessage { throw StoreError(redisReply: message, about: "ZRANGEBYSCORE \(key)") }
+      let flat = reply.array ?? []
+      for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+        guard let id = flat[pair].string, let due = flat[pair + 1].string.flatMap({ Double($0) }) else {
+          throw StoreError(.corrupt, "unexpected entry in \(key): \(flat[pair]) \(flat[pair + 1])")
+        }
+        candidates.append(RecoveryCandidate(workflowID: id, dueAtMs: Int64(due)))
+      }
+    }
+    candidates.sort { ($0.dueAtMs, $0.workflowID) < ($1.dueAtMs, $1.workflowID) }
+    return Array(candidates.prefix(max(1, limit)))
   }
 
   public func claimForRecovery(_ candidate: RecoveryCandidate, lease: Duration, failedRetention: Duration)
@@ -231,17 +284,18 @@ public final class RedisStateStore: StateStore {
 
   public func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError) {
     // XX: only an entry that exists moves; an ended run is not put back.
+    let key = recoveryIndex(workflowID)
     _ = try await send(
       [
-        "ZADD", RedisArgument(recoveryIndex), "XX", RedisArgument(Self.nowMilliseconds() + delay.wholeMilliseconds),
+        "ZADD", RedisArgument(key), "XX", RedisArgument(Self.nowMilliseconds() + delay.wholeMilliseconds),
         RedisArgument(workflowID),
-      ], about: "ZADD \(recoveryIndex)")
+      ], about: "ZADD \(key)")
   }
 
   private func unindex(_ candidate: RecoveryCandidate) async throws(StoreError) {
     do {
       _ = try await client.evalScript(
-        Scripts.unindex, keys: [RedisArgument(recoveryIndex)],
+        Scripts.unindex, keys: [RedisArgument(recoveryIndex(candidate.workflowID))],
         arguments: [RedisArgument(candidate.workflowID), RedisArgument(candidate.dueAtMs)])
     } catch {
       throw StoreError(redis: error)
@@ -379,7 +433,7 @@ public final class RedisStateStore: StateStore {
     } catch {
       throw StoreError(redis: error)
     }
-    if let message = reply.errorMessage { throw StoreError(.corrupt, "\(what): \(message)") }
+    if let message = reply.errorMessage { throw StoreError(redisReply: message, about: what) }
     return reply
   }
 }
@@ -402,7 +456,28 @@ extension StoreError {
     case "NOTFOUND": self.init(.notFound, rest)
     case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN":
       self.init(.unavailable, "Redis cannot take the write now (\(message))")
+    case "MOVED", "ASK":
+      self.init(.unavailable, Self.clusterNodeMessage(message))
     default: self.init(.corrupt, message)
     }
+  }
+
+  /// An error reply to a plain command (`what`): a cluster redirection says what to
+  /// connect with instead; anything else is a store Redis cannot read as expected.
+  init(redisReply message: String, about what: String) {
+    switch message.prefix(while: { $0 != " " }) {
+    case "MOVED", "ASK":
+      self.init(.unavailable, Self.clusterNodeMessage(message))
+    case "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "TRYAGAIN", "CLUSTERDOWN":
+      self.init(.unavailable, "Redis cannot answer \(what) now (\(message))")
+    default:
+      self.init(.corrupt, "\(what): \(message)")
+    }
+  }
+
+  /// What a `MOVED` or `ASK` reply means when the client does not route by slot.
+  static func clusterNodeMessage(_ reply: String) -> String {
+    "Redis answered '\(reply)': it is a node of a Redis Cluster, which this connection does not route by slot; "
+      + "connect with a redis+cluster://host:port URL"
   }
 }

@@ -1,3 +1,5 @@
+import ResumableRedis
+
 /// The Redis keys of one run.
 ///
 /// Every key carries the run's id as a hash tag (`prefix:{id}:part`), so a run
@@ -28,17 +30,40 @@ struct RunKeys {
     history = base + "history"
   }
 
-  /// The recovery index of a deployment: a sorted set of workflow ids, each
-  /// scored with the time (ms since the epoch) its run's lease may have
-  /// lapsed. It spans runs, so it has no run's hash tag and is only ever
-  /// written by plain commands or single-key scripts, never inside a run's
-  /// scripts (cluster rule).
-  static func recoveryIndex(prefix: String) -> String { "\(prefix):recovery" }
+  /// How many buckets each index of a deployment is split into. Fixed: a
+  /// run's bucket is part of the key layout (changing it moves every entry).
+  static let bucketCount = 16
 
-  /// Every run of a deployment: a sorted set of workflow ids scored with their
-  /// creation time (ms), read newest first by `listRuns`. Like the recovery index,
-  /// written only by plain commands pipelined with a run's script.
-  static func runsIndex(prefix: String) -> String { "\(prefix):runs" }
+  /// The bucket of run (or registered workflow) `id`: spread like the slots are.
+  static func bucket(of id: String) -> Int { RedisHashSlot.of(id) % bucketCount }
+
+  /// Bucket `bucket`'s hash tag, `{b07}`: every key of a bucket lives in one
+  /// Redis Cluster slot, and the buckets of an index spread over the masters.
+  static func bucketTag(_ bucket: Int) -> String { bucket < 10 ? "{b0\(bucket)}" : "{b\(bucket)}" }
+
+  /// The recovery index of a deployment, bucket `bucket`: a sorted set of
+  /// workflow ids, each scored with the time (ms since the epoch) its run's
+  /// lease may have lapsed. It spans runs, so it has no run's hash tag and is
+  /// only ever written by plain commands or single-key scripts, never inside
+  /// a run's scripts (cluster rule).
+  static func recoveryIndex(prefix: String, bucket: Int) -> String { "\(prefix):recovery:\(bucketTag(bucket))" }
+
+  /// Every run of a deployment, bucket `bucket`: a sorted set of workflow ids
+  /// scored with their creation time (ms), merged newest first by `listRuns`.
+  /// Like the recovery index, written only by plain commands pipelined with a
+  /// run's script.
+  static func runsIndex(prefix: String, bucket: Int) -> String { "\(prefix):runs:\(bucketTag(bucket))" }
+
+  /// The workflows registered in code, bucket `bucket` (by workflow name): a hash.
+  static func registeredWorkflows(prefix: String, bucket: Int) -> String {
+    "\(prefix):workflows:\(bucketTag(bucket))"
+  }
+
+  /// The keys of the indexes before they had buckets (`PREFIX:recovery`,
+  /// `PREFIX:runs`, `PREFIX:workflows`): read once to move their entries.
+  static func unbucketed(prefix: String) -> (recovery: String, runs: String, workflows: String) {
+    ("\(prefix):recovery", "\(prefix):runs", "\(prefix):workflows")
+  }
 
   /// KEYS[1…6] of the scripts: run, steps, artifacts, events, lease, history.
   var scriptKeys: [String] { [run, steps, artifacts, events, lease, history] }

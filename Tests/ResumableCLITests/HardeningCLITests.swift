@@ -178,7 +178,7 @@ struct HardeningCLITests {
   static let aclCommands = [
     "ping", "evalsha", "script|load", "hmget", "lrange", "xrevrange", "zadd", "zrem", "zrangebyscore",
     "zrevrangebyscore", "del", "exists", "get", "hdel", "hget", "hgetall", "hincrby", "hset", "llen", "ltrim",
-    "pexpire", "pttl", "rpush", "set", "xadd", "xrange", "zscore", "zrange", "time", "info",
+    "pexpire", "pttl", "rpush", "set", "xadd", "xrange", "zscore", "zrange", "time", "info", "hsetnx",
   ]
 
   @Test func anACLUserLimitedToTheServersCommandsRunsAndResumes() async throws {
@@ -292,29 +292,11 @@ struct HardeningCLITests {
 
   /// One HTTP/1.1 GET over a Unix socket; the whole response, head and body.
   static func httpGet(_ path: String, unixSocket: String) async throws -> String {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .connect(unixDomainSocketPath: unixSocket) { channel in
-        channel.eventLoop.makeCompletedFuture {
-          try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-        }
-      }
-    return try await channel.executeThenClose { inbound, outbound in
-      try await outbound.write(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-      var response = ""
-      for try await chunk in inbound { response += String(buffer: chunk) }
-      return response
-    }
+    try await MetricsScrape.httpGet(path, unixSocket: unixSocket)
   }
 
   /// `name{labels} value` lines of a Prometheus exposition, by `name{labels}`.
-  static func samples(_ exposition: String) -> [String: Double] {
-    var samples: [String: Double] = [:]
-    for line in exposition.split(separator: "\n") where !line.hasPrefix("#") {
-      guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-      samples[String(line[..<space])] = value
-    }
-    return samples
-  }
+  static func samples(_ exposition: String) -> [String: Double] { MetricsScrape.samples(exposition) }
 }
 
 extension HardeningCLITests {

@@ -21,6 +21,18 @@ import Testing
       "unix:///tmp/r.sock?db=5", .unixDomainSocket(path: "/tmp/r.sock", database: 5),
       "unix:///tmp/r.sock?db=5"
     ),
+    (
+      "redis+sentinel://s1,s2:26380,[::1]:5/main?db=2",
+      .sentinel(
+        [.init(host: "s1", port: 26379), .init(host: "s2", port: 26380), .init(host: "::1", port: 5)], masterName: "main",
+        database: 2),
+      "redis+sentinel://s1:26379,s2:26380,[::1]:5/main?db=2"
+    ),
+    ("redis+sentinel://s1:1/m", .sentinel([.init(host: "s1", port: 1)], masterName: "m"), "redis+sentinel://s1:1/m"),
+    (
+      "redis+cluster://a:7000,b",
+      .cluster([.init(host: "a", port: 7000), .init(host: "b", port: 6379)]), "redis+cluster://a:7000,b:6379"
+    ),
   ])
   func parsesGoodURLs(url: String, expected: RedisAddress, description: String) throws {
     let address = try RedisAddress(url: url)
@@ -49,11 +61,26 @@ import Testing
     ("unix:///tmp/r.sock?password=x", "unknown query parameter 'password'"),
     ("unix:///tmp/r.sock?db=two", "database 'two'"),
     ("unix:///" + String(repeating: "d", count: 120), "at most 107"),
+    ("redis+sentinel://s1:26379", "names the master"),
+    ("redis+sentinel://s1:26379/", "missing master name"),
+    ("redis+sentinel://s1,,s2/m", "missing host"),
+    ("redis+sentinel://s1/m?db=x", "database 'x'"),
+    ("redis+cluster://a:7000/1", "only database 0"),
+    ("redis+cluster://a:99999", "port '99999'"),
   ])
   func rejectsBadURLs(url: String, why: String) {
     let error = #expect(throws: RedisConfigurationError.self) { try RedisAddress(url: url) }
     #expect(error?.message.contains(why) == true, "\(error?.message ?? "no error")")
     #expect(error?.message.contains("expected redis://") == true)
+  }
+
+  @Test func topologiesKeepCredentialsButNeverShowThem() throws {
+    let sentinel = try RedisAddress(url: "redis+sentinel://bob:pw@s1:1,s2:2/main")
+    #expect(sentinel.topology == .sentinel && sentinel.hasPassword && sentinel.username == "bob")
+    #expect(sentinel.description == "redis+sentinel://bob:***@s1:1,s2:2/main")
+    let cluster = try RedisAddress(url: "redis+cluster://a:1").authenticating(password: "pw")
+    #expect(cluster.topology == .cluster && cluster.description == "redis+cluster://:***@a:1")
+    #expect(try RedisAddress(url: "redis://h").topology == .standalone)
   }
 
   @Test func passwordsAreKeptButNeverShown() throws {

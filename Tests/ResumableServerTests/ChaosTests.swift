@@ -11,6 +11,8 @@ import Testing
 /// stored step records + commit events) must find no violation.
 ///
 /// `make test` runs a bounded size; `make chaos` sets `RESUMABLE_CHAOS=full`.
+/// `RESUMABLE_CHAOS_TOPOLOGY=cluster` runs the first test on a 3-master Redis Cluster
+/// (`make chaos-cluster`), killing and freezing its masters in turn.
 @Suite("Chaos")
 struct ChaosTests {
   struct Scale: CustomStringConvertible {
@@ -50,6 +52,37 @@ struct ChaosTests {
     return text
   }
 
+  /// Where the chaos runs keep their state: one Redis, or (`RESUMABLE_CHAOS_TOPOLOGY=cluster`)
+  /// a 3-master Redis Cluster; the nodes are what the harness kills and freezes.
+  struct ChaosStore {
+    var topology: String
+    var nodes: [RedisServerProcess]
+    var address: RedisAddress
+    var directory: TemporaryDirectory
+    var record: RecordFile
+    var prefix: String
+    /// `--redis`, `--workflows`, `--key-prefix`.
+    var arguments: [String]
+  }
+
+  static func withStore(_ scale: Scale, _ body: (ChaosStore) async throws -> Void) async throws {
+    guard ProcessInfo.processInfo.environment["RESUMABLE_CHAOS_TOPOLOGY"] == "cluster" else {
+      try await ServeSetup.with(yaml: { Self.yaml(record: $0, scale: scale) }) { setup in
+        try await body(
+          ChaosStore(
+            topology: "one Redis", nodes: [setup.redis.server], address: setup.redis.address, directory: setup.directory,
+            record: setup.record, prefix: setup.prefix, arguments: setup.arguments))
+      }
+      return
+    }
+    try await ClusterServeTests.withCluster(yaml: { Self.yaml(record: $0, scale: scale) }) { cluster, directory, record, prefix, arguments in
+      try await body(
+        ChaosStore(
+          topology: "3-master cluster", nodes: cluster.nodes, address: cluster.address, directory: directory,
+          record: record, prefix: prefix, arguments: arguments))
+    }
+  }
+
   /// Every third run is of the parallel workflow with its map.
   static func start(_ index: Int, id: String, scale: Scale) -> StartWorkflowRequest {
     guard index % 3 == 2 else {
@@ -63,12 +96,12 @@ struct ChaosTests {
 
   @Test func serversAndRedisKilledWhileRunsAreInFlight() async throws {
     let scale = Scale.current
-    try await ServeSetup.with(yaml: { Self.yaml(record: $0, scale: scale) }) { setup in
-      let (redis, record, prefix) = (setup.redis, setup.record, setup.prefix)
-      let arguments = setup.arguments + ["--lease-seconds", "1", "--recovery-interval", "0.1", "--grace-seconds", "1"]
+    try await Self.withStore(scale) { store in
+      let (record, prefix) = (store.record, store.prefix)
+      let arguments = store.arguments + ["--lease-seconds", "1", "--recovery-interval", "0.1", "--grace-seconds", "1"]
       var servers: [ServeProcess] = []
       for index in 0..<scale.servers {
-        servers.append(try await ServeProcess.start(arguments, name: "chaos\(index)", logLevel: "warning", in: setup.directory))
+        servers.append(try await ServeProcess.start(arguments, name: "chaos\(index)", logLevel: "warning", in: store.directory))
       }
       let ids = (0..<scale.runs).map { "chaos-\($0)" }
       let fleet = servers
@@ -108,12 +141,14 @@ struct ChaosTests {
         let victim = fleet[kill % fleet.count]
         await victim.kill()
         if redisKills < scale.redisKills, redisKillAt.contains(kill) {
-          await redis.server.kill()
+          // On a cluster, each time another master (its slots unserved until it is back).
+          let node = store.nodes[redisKills % store.nodes.count]
+          await node.kill()
           redisKills += 1
           try await Task.sleep(for: .milliseconds(400))
-          try await redis.server.start()
+          try await node.start()
         }
-        if !redisFrozen, kill == freezeAt, let pid = redis.server.pid {
+        if !redisFrozen, kill == freezeAt, let pid = store.nodes[0].pid {
           redisFrozen = true
           Foundation.kill(pid, SIGSTOP)
           try await Task.sleep(for: .seconds(5))
@@ -138,10 +173,10 @@ struct ChaosTests {
           return states
         }
       }
-      let commits = try await RunAudit.commitEvents(redis: redis, keyPrefix: prefix, ids: ids)
+      let commits = try await RunAudit.commitEvents(address: store.address, keyPrefix: prefix, ids: ids)
       let audit = RunAudit(lines: record.lines(), states: states, commits: commits)
       print(
-        "chaos (\(scale)): runs=\(audit.runs) created=\(created) server_kills=\(scale.serverKills) redis_kills=\(redisKills) step_executions=\(audit.executions) re_executions_of_interrupted_steps=\(audit.reExecutions) violations=\(audit.violations.count)"
+        "chaos (\(scale), \(store.topology)): runs=\(audit.runs) created=\(created) server_kills=\(scale.serverKills) redis_kills=\(redisKills) step_executions=\(audit.executions) re_executions_of_interrupted_steps=\(audit.reExecutions) violations=\(audit.violations.count)"
       )
       // A start whose answer was lost to a kill created its run without the harness
       // learning it; the retry (USE_EXISTING) then found it. So at most one creation per id

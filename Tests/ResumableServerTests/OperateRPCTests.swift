@@ -2,6 +2,7 @@ import Foundation
 import ResumableClient
 import ResumableCore
 import ResumableRedis
+import ResumableStore
 import ResumableTestSupport
 import ResumableWire
 import Testing
@@ -52,7 +53,7 @@ struct OperateRPCTests {
           _ = try await redis.withClient { try await $0.send(["DEL", RedisArgument("\(server.keyPrefix):{e-2}:run")]) }
           let after = try await client.listWorkflows(ListWorkflowsRequest())
           #expect(!after.runs.map(\.workflowID).contains("e-2"))
-          let indexed = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument("\(server.keyPrefix):runs"), "e-2"]) }
+          let indexed = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument(RedisStateStore.runListKey(keyPrefix: server.keyPrefix, workflowID: "e-2")), "e-2"]) }
           #expect(indexed.isNull)
         }
       }

@@ -290,7 +290,7 @@ struct OrphanedRunTests {
           #expect(error?.message.contains("plugin 'simulate'") == true, "\(String(describing: error))")
           // Its recovery loop has had a pass: the run is untouched, not failed, and put off.
           try await eventually(timeout: .seconds(10)) {
-            let due = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument("\(prefix):recovery"), "mixed-1"]) }
+            let due = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument(RedisStateStore.recoveryIndexKey(keyPrefix: prefix, workflowID: "mixed-1")), "mixed-1"]) }
             guard (due.string.flatMap(Double.init) ?? 0) > Date().timeIntervalSince1970 * 1000 + 5_000 else {
               throw CancellationError()
             }
@@ -301,7 +301,7 @@ struct OrphanedRunTests {
         }
       }
       // Its check is put off by a lease duration; a server that has the plugin adopts it then.
-      _ = try await redis.withClient { try await $0.send(["ZADD", RedisArgument("\(prefix):recovery"), "0", "mixed-1"]) }
+      _ = try await redis.withClient { try await $0.send(["ZADD", RedisArgument(RedisStateStore.recoveryIndexKey(keyPrefix: prefix, workflowID: "mixed-1")), "0", "mixed-1"]) }
       try await LiveServer.with(
         redis: redis, workflows: yaml, keyPrefix: prefix, configure: { $0.engine.recoveryInterval = .milliseconds(20) }
       ) { server in
