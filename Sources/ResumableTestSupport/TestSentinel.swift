@@ -90,7 +90,7 @@ public struct TestSentinel: Sendable {
   private static func waitForSync(replica: RedisAddress) async throws {
     let client = RedisClient(address: replica)
     defer { Task { await client.close() } }
-    try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
+    try await eventually(timeout: .seconds(30), interval: .milliseconds(20)) {
       let info = try await client.send(["INFO", "replication"]).string ?? ""
       guard info.contains("master_link_status:up") else {
         throw TestSupportError("the replica is not in sync: \(info)")

@@ -27,6 +27,20 @@ struct SentinelFailoverTests {
         ["--redis", sentinel.url, "--workflows", definitions, "--key-prefix", prefix, "--redis-wait-replicas", String(waitReplicas)]
           + ServeSetup.fast,
         name: "sentinel", logLevel: "warning", in: directory)
+      do {
+        try await Self.failOver(sentinel, server: server, record: record, prefix: prefix, waitReplicas: waitReplicas)
+      } catch {
+        // A failure leaves no server behind (it would outlive the test).
+        await server.kill()
+        throw error
+      }
+    }
+  }
+
+  static func failOver(
+    _ sentinel: TestSentinel, server: ServeProcess, record: RecordFile, prefix: String, waitReplicas: Int
+  ) async throws {
+    do {
       let ids = (1...30).map { "failover-\($0)" }
       // A start whose write no replica acknowledged in time (a loaded machine) is answered
       // UNAVAILABLE: tried again with USE_EXISTING, as a client should.
