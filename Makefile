@@ -45,9 +45,17 @@ run: release
 ## test: drift check of the code generated from proto/, then every test
 ## against real redis-server processes the tests start themselves (Swift,
 ## then the Python client's)
+# The suites that run whole process fleets (servers killed, Redis clusters and
+# sentinels) or hold 1 s leases: run one at a time after the rest, so that the
+# parallel run's load on a 2-core machine cannot starve their leases.
+SERIAL_SUITES := ResumableServerTests\.(ChaosTests|CrashRecoveryTests|SentinelFailoverTests|ClusterServeTests|\
+  WatchWorkflowTests|OperateRPCTests|WorkflowRPCTests|ParallelTests|RedisFaultTests|EmbeddedRedisTests)|\
+  ResumableRedisTests\.(ClusterRoutingTests|SentinelClientTests|CommandTimeoutTests)|ResumableStoreTests\.ReplicaWaitTests
+
 test: deps proto-check layers
-	swift build $(SWIFT_BUILD_FLAGS)
-	swift test $(SWIFT_BUILD_FLAGS)
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build $(SWIFT_BUILD_FLAGS) --skip '$(subst $(space),,$(SERIAL_SUITES))'
+	swift test --skip-build $(SWIFT_BUILD_FLAGS) --no-parallel --filter '$(subst $(space),,$(SERIAL_SUITES))'
 	$(MAKE) example
 	$(MAKE) python-test
 
