@@ -281,7 +281,7 @@ public final class WorkerPool: Sendable {
     var generator = SystemRandomNumberGenerator()
     return (0..<bytes).map { _ in
       let byte = UInt8.random(in: 0...255, using: &generator)
-      return String(byte, radix: 16).leftPadded(to: 2)
+      return (byte < 16 ? "0" : "") + String(byte, radix: 16)
     }.joined()
   }
 
@@ -394,8 +394,7 @@ public final class WorkerPool: Sendable {
       abandoned[taskID] = reason
       abandonedOrder.append(taskID)
       if abandonedOrder.count > WorkerPool.abandonedMemory {
-        let dropped = abandonedOrder.removeFirst(abandonedOrder.count - WorkerPool.abandonedMemory)
-        for id in dropped { abandoned.removeValue(forKey: id) }
+        abandoned.removeValue(forKey: abandonedOrder.removeFirst())
       }
     }
 
@@ -411,20 +410,6 @@ public final class WorkerPool: Sendable {
       return EngineError(
         .notFound, "no task '\(taskID.prefix(80))' on this server (unknown, or ended long ago); answer only tasks this server's ConnectWorker gave you")
     }
-  }
-}
-
-extension Array {
-  fileprivate mutating func removeFirst(_ count: Int) -> ArraySlice<Element> {
-    let prefix = self[..<count]
-    self.removeSubrange(..<count)
-    return prefix
-  }
-}
-
-extension String {
-  fileprivate func leftPadded(to length: Int) -> String {
-    count >= length ? self : String(repeating: "0", count: length - count) + self
   }
 }
 

@@ -612,7 +612,8 @@ public final class WorkflowEngine: Sendable {
       stepLogger[metadataKey: "attempt"] = "\(machine.record.steps[machine.index].attempts)"
       switch action {
       case .readInputs(let step):
-        let known = machine.committed.merging(committed) { mine, _ in mine }
+        // A sequential drive has no outside artifacts: no copy on its hot path.
+        let known = committed.isEmpty ? machine.committed : machine.committed.merging(committed) { mine, _ in mine }
         event = .inputs(await readInputs(step, record: machine.record, committed: known))
       case .admit(let plugin):
         if let wait = readinessWait(machine.step, index: machine.index, unready: &unready) {

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 import NIOPosix
 
 /// Reads a Prometheus endpoint served on a Unix socket (`--metrics-address PATH`).
