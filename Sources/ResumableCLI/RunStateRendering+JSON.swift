@@ -34,6 +34,12 @@ extension RunStateRendering {
         "input_tokens": state.cost.inputTokens,
         "output_tokens": state.cost.outputTokens,
       ] as [String: Any],
+      "budget": state.budget.hasBudget
+        ? [
+          "limit_usd": dollars(micros: state.budget.limitMicros),
+          "projected_usd": state.status == .awaitingBudget ? dollars(micros: state.budget.projectedMicros) : NSNull(),
+          "estimate_usd": state.status == .awaitingBudget ? dollars(micros: state.budget.estimateMicros) : NSNull(),
+        ] as [String: Any] : NSNull(),
       "resumes": Int(state.resumes),
       "error": nullIfEmpty(state.error),
       "schema_version": Int(state.schemaVersion),
