@@ -210,16 +210,28 @@ private struct Parser {
   }
 
   mutating func parseDocument(_ document: JSONValue) throws(DefinitionError) -> Definitions {
-    let top = try object(document, "the file", allowed: ["workflows", "plugins"])
+    let top = try object(document, "the file", allowed: ["workflows", "plugins", "limits"])
     guard case .array(let items)? = top["workflows"] else {
       throw fail("the file needs a 'workflows' list")
     }
+    let limits = try parseLimits(top["limits"])
     var workflows: [WorkflowDefinition] = []
     var names: Set<String> = []
     for item in items {
       workflow = nil
       step = nil
-      let definition = try parseWorkflow(item)
+      var definition = try parseWorkflow(item)
+      for named in definition.steps {
+        for limit in named.limits {
+          guard let spec = limits[limit] else {
+            step = named.name
+            let known = limits.keys.sorted().joined(separator: ", ")
+            throw fail("'limits' names unknown limit '\(limit)' (the file's limits: \(known.isEmpty ? "none" : known))")
+          }
+          definition.limits[limit] = spec
+        }
+      }
+      step = nil
       try definition.validate(registry: registry, file: file)
       guard names.insert(definition.name).inserted else {
         workflow = definition.name
@@ -230,6 +242,48 @@ private struct Parser {
     workflow = nil
     step = nil
     return Definitions(workflows: workflows, circuitBreakers: try parsePlugins(top["plugins"]))
+  }
+
+  /// `limits: {NAME: {rate: N, per_ms: M, burst: B} | {concurrency: N} | {tokens_per_minute: N}}`,
+  /// each with an optional `key: "{{input.FIELD}}"`.
+  func parseLimits(_ value: JSONValue?) throws(DefinitionError) -> [String: SharedLimit] {
+    guard let value else { return [:] }
+    var limits: [String: SharedLimit] = [:]
+    for (name, settings) in try object(value, "'limits'", allowed: nil).sorted(by: { $0.key < $1.key }) {
+      if let problem = WorkflowDefinition.nameProblem(name, what: "limit name") { throw fail(problem) }
+      let fields = try object(
+        settings, "limit '\(name)'", allowed: ["rate", "per_ms", "burst", "concurrency", "tokens_per_minute", "key"])
+      let kinds = ["rate", "concurrency", "tokens_per_minute"].filter { fields[$0] != nil }
+      guard kinds.count == 1 else {
+        throw fail("limit '\(name)' needs exactly one of rate (with per_ms), concurrency or tokens_per_minute")
+      }
+      let kind: SharedLimit.Kind
+      switch kinds[0] {
+      case "rate":
+        let count = try integer(fields["rate"], "limit '\(name)': rate", minimum: 1) ?? 1
+        guard let perMs = try integer(fields["per_ms"], "limit '\(name)': per_ms", minimum: 1) else {
+          throw fail("limit '\(name)': a rate needs per_ms (the window, in milliseconds)")
+        }
+        kind = .rate(count: count, perMs: perMs, burst: try integer(fields["burst"], "limit '\(name)': burst", minimum: 1) ?? 1)
+      case "concurrency":
+        kind = .concurrency(try integer(fields["concurrency"], "limit '\(name)': concurrency", minimum: 1) ?? 1)
+      default:
+        kind = .tokensPerMinute(try integer(fields["tokens_per_minute"], "limit '\(name)': tokens_per_minute", minimum: 1) ?? 1)
+      }
+      if case .rate = kind {
+      } else if let key = ["per_ms", "burst"].first(where: { fields[$0] != nil }) {
+        throw fail("limit '\(name)': '\(key)' applies to a rate limit only")
+      }
+      var key: String?
+      if let template = fields["key"] {
+        guard let text = template.stringValue, !text.isEmpty, SharedLimit.keyParts(text) != nil else {
+          throw fail("limit '\(name)': 'key' must be text with {{input.FIELD}} parts (a field of the workflow's input), e.g. \"{{input.tenant}}\"")
+        }
+        key = text
+      }
+      limits[name] = SharedLimit(kind: kind, key: key)
+    }
+    return limits
   }
 
   /// `plugins: {NAME: {circuit_breaker: {failure_threshold: N, cooldown_ms: M} | off}}`.

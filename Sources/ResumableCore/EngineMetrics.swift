@@ -18,7 +18,8 @@ import Metrics
 /// - `resumable_cost_saved_by_resume_usd_total{workflow}`: cost of committed steps a resume did not run again;
 /// - `resumable_budget_stops_total{workflow}`: attempts not started because they would pass their run's budget;
 /// - `resumable_spend_waits_total{workflow,cap}`: attempts held back by a spend cap (`server` or `workflow`);
-/// - `resumable_spend_last_hour_usd{cap}`: what the cap's window held when last read.
+/// - `resumable_spend_last_hour_usd{cap}`: what the cap's window held when last read;
+/// - `resumable_limit_waits_total{workflow,limit,why}`: attempts held back by a shared limit.
 enum EngineMetrics {
   static let runsInFlight = Meter(label: "resumable_runs_in_flight")
 
@@ -69,5 +70,10 @@ enum EngineMetrics {
   /// What a spend cap's window held when last read.
   static func spendWindow(cap: String, spentMicros: Int64) {
     Gauge(label: "resumable_spend_last_hour_usd", dimensions: [("cap", cap)]).record(Double(spentMicros) / 1_000_000)
+  }
+
+  /// An attempt held back by shared limit `limit`, for `why` (rate, full, tokens, held).
+  static func limitWait(workflow: String, limit: String, why: String) {
+    Counter(label: "resumable_limit_waits_total", dimensions: [("workflow", workflow), ("limit", limit), ("why", why)]).increment()
   }
 }

@@ -34,6 +34,9 @@ extension WorkflowDefinition {
       } catch {
         throw fail(step.name, "plugin '\(step.plugin)': \(error.message)")
       }
+      if let unknown = step.limits.first(where: { limits[$0] == nil }) {
+        throw fail(step.name, "'limits' names unknown limit '\(unknown)'")
+      }
       var inputs: Set<String> = []
       for input in step.inputs {
         if input == step.name { throw fail(step.name, "input '\(input)' names the step itself") }

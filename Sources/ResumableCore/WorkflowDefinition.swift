@@ -26,6 +26,9 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
   /// `max_spend_per_hour_usd`, in micro-dollars: what the runs of this
   /// workflow may spend together in any hour, on every server; nil: no cap.
   public var maxSpendPerHourMicros: Int64?
+  /// The shared limits its steps name, by name (from the file's `limits:`),
+  /// kept with the definition so a run's snapshot carries them.
+  public var limits: [String: SharedLimit] = [:]
 
   public init(
     name: String, steps: [StepDefinition], maxInputBytes: Int? = nil, maxHistoryMessages: Int? = nil,
@@ -67,7 +70,7 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case name, steps, maxInputBytes, maxHistoryMessages, parallelism, budgetMicros, onBudget, maxSpendPerHourMicros
+    case name, steps, maxInputBytes, maxHistoryMessages, parallelism, budgetMicros, onBudget, maxSpendPerHourMicros, limits
   }
 
   /// Decodes a snapshot; the budget keys are absent from snapshots stored before they existed.
@@ -82,6 +85,7 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
       budgetMicros: try container.decodeIfPresent(Int64.self, forKey: .budgetMicros),
       onBudget: try container.decodeIfPresent(OnBudget.self, forKey: .onBudget) ?? .pause,
       maxSpendPerHourMicros: try container.decodeIfPresent(Int64.self, forKey: .maxSpendPerHourMicros))
+    limits = try container.decodeIfPresent([String: SharedLimit].self, forKey: .limits) ?? [:]
   }
 
   /// What a step failing out of its retries does to the steps running beside it.

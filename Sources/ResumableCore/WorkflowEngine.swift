@@ -618,6 +618,8 @@ public final class WorkflowEngine: Sendable {
     // The estimate reserved for the attempt about to run (0: none).
     var reserved: Int64 = 0
     defer { if reserved != 0 { spend.settle(reserved, charged: 0) } }
+    // The shared limiters the attempt about to run holds.
+    var held = HeldLimits()
 
     while true {
       let action = machine.handle(
@@ -640,30 +642,49 @@ public final class WorkflowEngine: Sendable {
           spend.settle(reserved, charged: 0)
           reserved = 0
         }
+        if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
         if controlled, let control = await spendControl(machine, spend: spend, reserved: &reserved, logger: stepLogger) {
           event = control
           continue
         }
+        if !machine.step.limits.isEmpty, let wait = await acquireLimits(machine, held: &held, logger: stepLogger) {
+          spend.settle(reserved, charged: 0)
+          reserved = 0
+          event = wait
+          continue
+        }
         let admission = breakers.admit(plugin, now: clock.now)
         var remaining = Duration.zero
-        if case .wait(let until, _) = admission { remaining = until - clock.now }
+        if case .wait(let until, _) = admission {
+          remaining = until - clock.now
+          // Held back by the circuit: the limiters are not kept meanwhile.
+          if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
+        }
         event = .admission(admission, remaining: remaining)
       case .run(let step, let index, let attempt, let inputs, let history):
         // Registered: the machine asked the registry before it began the step.
         let plugin = registry.plugin(named: step.plugin)!
         let probe = machine.probe
         let started = DispatchTime.now()
+        let renewal = renewingSlots(held)
         let outcome = await self.attempt(
           plugin: plugin, step: step, index: index, attempt: attempt, record: machine.record,
           inputs: inputs, history: history)
-        let charged: Int64
+        renewal?.cancel()
+        let usage: StepUsage?
         switch outcome {
-        case .succeeded(let output): charged = output.usage.costMicros
-        case .failed(let failure): charged = failure.usage.costMicros
-        case .cancelled, .leaseLost: charged = 0
+        case .succeeded(let output): usage = output.usage
+        case .failed(let failure): usage = failure.usage
+        case .cancelled, .leaseLost: usage = nil
         }
-        spend.settle(reserved, charged: charged)
+        spend.settle(reserved, charged: usage?.costMicros ?? 0)
         reserved = 0
+        if !held.isEmpty {
+          await releaseLimits(&held, used: usage.map { $0.inputTokens &+ $0.outputTokens }, logger: stepLogger)
+        }
+        if case .failed(let failure) = outcome, case .rateLimited(let retryAfter) = failure.errorClass, !step.limits.isEmpty {
+          await holdLimits(of: step, record: machine.record, retryAfter: retryAfter, logger: stepLogger)
+        }
         let failed = if case .failed = outcome { true } else { false }
         EngineMetrics.stepAttempt(workflow: machine.record.workflowName, step: step, failed: failed, since: started)
         breakers.record(step.plugin, outcome.breakerOutcome, probe: probe, now: clock.now)
@@ -684,11 +705,13 @@ public final class WorkflowEngine: Sendable {
         event = .waited(ok && !isDraining)
       case .proceed:
         event = nil
-      case .askApproval(let kind, let stepState, let held):
-        return .askApproval(kind, state: stepState, held: held)
+      case .askApproval(let kind, let stepState, let output):
+        if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
+        return .askApproval(kind, state: stepState, held: output)
       case .complete(let record):
         return .complete(record)
       case .stop(let release, let why):
+        if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
         return .stop(release: release, why: why)
       case .branchEnded(let end):
         return .branchEnded(end)

@@ -87,6 +87,8 @@ extension InMemoryStateStore {
     var lastEvent: UInt64 = 0
     /// Spend windows: their minute parts (minute → micro-dollars).
     var spend: [SpendWindow: [Int64: Int64]] = [:]
+    /// Shared limiters, by name and key.
+    var limiters: [LimiterID: LimiterState] = [:]
 
     /// The run `id` unless it expired (an expired one is dropped, as Redis' keys are).
     mutating func live(_ id: String, now: Int64) -> StoredRun? {
@@ -147,4 +149,23 @@ extension InMemoryStateStore {
     /// The replay scope of a runner's write (Redis: `scopeof`).
     static func scope(cursor: Int, step: String) -> String { cursor == StepCommit.branch ? step : "" }
   }
+}
+
+/// A limiter's identity in the in-memory store: its name and rendered key.
+struct LimiterID: Hashable {
+  var name: String
+  var key: String?
+}
+
+/// What a limiter holds (the fields of the Redis store's limiter hash).
+struct LimiterState {
+  /// A rate's theoretical arrival time.
+  var tat: Double?
+  /// A token bucket's tokens, and when they were counted.
+  var tokens: Double?
+  var at: Int64?
+  /// Concurrency slots: holder → lease end (ms).
+  var holders: [String: Int64] = [:]
+  /// A provider's retry-after: every attempt waits until then.
+  var hold: Int64 = 0
 }

@@ -249,4 +249,68 @@ public final class InMemoryStateStore: StateStore {
       return SpendReading(parts: parts, nowMs: nowMs)
     }
   }
+
+  public func acquireLimit(_ limiter: Limiter, holder: String, tokens: UInt64, leaseMs: Int64, nowMs: Int64) async throws(StoreError)
+    -> LimitAnswer
+  {
+    let id = LimiterID(name: limiter.name, key: limiter.key)
+    return state.withLock { state in
+      var held = state.limiters[id] ?? LimiterState()
+      defer { state.limiters[id] = held }
+      if held.hold > nowMs { return .wait(untilMs: held.hold, why: .held) }
+      switch limiter.limit.kind {
+      case .rate(let count, let perMs, let burst):
+        let answer = LimitMath.rate(tat: held.tat, count: count, perMs: perMs, burst: burst, nowMs: nowMs)
+        guard answer.granted else { return .wait(untilMs: answer.retryAtMs, why: .rate) }
+        held.tat = answer.tat
+        return .granted
+      case .concurrency(let slots):
+        held.holders = held.holders.filter { $0.value > nowMs }
+        let others = held.holders.filter { $0.key != holder }
+        if others.count >= slots { return .wait(untilMs: others.values.min() ?? nowMs, why: .full) }
+        held.holders[holder] = nowMs + leaseMs
+        return .granted
+      case .tokensPerMinute(let perMinute):
+        let available = LimitMath.refilled(held.tokens, at: held.at, perMinute: perMinute, nowMs: nowMs)
+        let answer = LimitMath.take(tokens, available: available, perMinute: perMinute, nowMs: nowMs)
+        guard answer.granted else { return .wait(untilMs: answer.retryAtMs, why: .tokens) }
+        held.tokens = available - Double(tokens)
+        held.at = nowMs
+        return .granted
+      }
+    }
+  }
+
+  public func releaseLimit(_ limiter: Limiter, holder: String, reserved: UInt64, used: UInt64?, nowMs: Int64) async throws(StoreError) {
+    let id = LimiterID(name: limiter.name, key: limiter.key)
+    state.withLock { state in
+      guard var held = state.limiters[id] else { return }
+      switch limiter.limit.kind {
+      case .concurrency: held.holders[holder] = nil
+      case .tokensPerMinute(let perMinute):
+        guard let used else { break }
+        let available = LimitMath.refilled(held.tokens, at: held.at, perMinute: perMinute, nowMs: nowMs)
+        held.tokens = min(Double(perMinute), available + Double(reserved) - Double(used))
+        held.at = nowMs
+      case .rate: break
+      }
+      state.limiters[id] = held
+    }
+  }
+
+  public func renewLimit(_ limiter: Limiter, holder: String, leaseMs: Int64, nowMs: Int64) async throws(StoreError) {
+    let id = LimiterID(name: limiter.name, key: limiter.key)
+    state.withLock { state in
+      if state.limiters[id]?.holders[holder] != nil { state.limiters[id]?.holders[holder] = nowMs + leaseMs }
+    }
+  }
+
+  public func holdLimit(_ limiter: Limiter, untilMs: Int64) async throws(StoreError) {
+    let id = LimiterID(name: limiter.name, key: limiter.key)
+    state.withLock { state in
+      var held = state.limiters[id] ?? LimiterState()
+      held.hold = max(held.hold, untilMs)
+      state.limiters[id] = held
+    }
+  }
 }
