@@ -72,6 +72,7 @@ extension RedisStateStore {
             status: .awaitingApproval, message: approval.kind == .before
               ? "approval needed before the step runs"
               : "confidence \(approval.confidence) is below \(approval.threshold): approval needed to keep the output")),
+        RedisArgument(request.usage.cachedInputTokens), RedisArgument(request.usage.cacheWriteTokens),
       ],
       // Due at the deadline: the recovery check then fails the unanswered run.
       after: [index(request.workflowID, dueAtMs: approval.deadlineMs)])

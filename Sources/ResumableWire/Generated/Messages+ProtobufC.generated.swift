@@ -419,7 +419,9 @@ extension CostLedger: ProtobufCMessageConvertible {
       spentMicros: c.spent_micros,
       savedByResumeMicros: c.saved_by_resume_micros,
       inputTokens: c.input_tokens,
-      outputTokens: c.output_tokens
+      outputTokens: c.output_tokens,
+      cachedInputTokens: c.cached_input_tokens,
+      cacheWriteTokens: c.cache_write_tokens
     )
   }
 
@@ -430,6 +432,8 @@ extension CostLedger: ProtobufCMessageConvertible {
     c.saved_by_resume_micros = savedByResumeMicros
     c.input_tokens = inputTokens
     c.output_tokens = outputTokens
+    c.cached_input_tokens = cachedInputTokens
+    c.cache_write_tokens = cacheWriteTokens
     return c
   }
 }
@@ -1749,7 +1753,9 @@ extension Usage: ProtobufCMessageConvertible {
     self.init(
       inputTokens: c.input_tokens,
       outputTokens: c.output_tokens,
-      costMicros: c.cost_micros
+      costMicros: c.cost_micros,
+      cachedInputTokens: c.cached_input_tokens,
+      cacheWriteTokens: c.cache_write_tokens
     )
   }
 
@@ -1759,6 +1765,8 @@ extension Usage: ProtobufCMessageConvertible {
     c.input_tokens = inputTokens
     c.output_tokens = outputTokens
     c.cost_micros = costMicros
+    c.cached_input_tokens = cachedInputTokens
+    c.cache_write_tokens = cacheWriteTokens
     return c
   }
 }
