@@ -38,7 +38,7 @@ extension WorkflowEngine {
     let request = ApprovalRequest(
       workflowID: record.workflowID, fence: record.fence, approval: approval, step: waiting, usage: usage, timing: timing)
     guard await write(record, logger: logger, { try await self.store.requestApproval(request) }) else { return }
-    EngineMetrics.charged(workflow: record.workflowName, costMicros: usage.costMicros)
+    EngineMetrics.charged(workflow: record.workflowName, usage: usage)
     record.steps[index] = waiting
     record.status = .awaitingApproval
     record.approval = approval

@@ -708,9 +708,9 @@ public final class WorkflowEngine: Sendable {
     case .commit(let commit):
       logger.debug("step committed")
       EngineMetrics.committed(workflow: record.workflowName, step: commit.stepName)
-      EngineMetrics.charged(workflow: record.workflowName, costMicros: commit.usage.costMicros)
+      EngineMetrics.charged(workflow: record.workflowName, usage: commit.usage)
     case .failure(let failure):
-      EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
+      EngineMetrics.charged(workflow: record.workflowName, usage: failure.usage)
       if let runError = failure.runError {
         logger.info("run failed: \(runError)")
       } else {
