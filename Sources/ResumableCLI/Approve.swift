@@ -47,3 +47,61 @@ struct Approve: AsyncParsableCommand {
     }
   }
 }
+
+/// `resumable budget ID`: answers a run AWAITING_BUDGET.
+struct Budget: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Raise the budget of a run awaiting budget (or reject it).",
+    discussion: """
+      A run whose next attempt would pass its budget (with on_budget: pause) stops AWAITING_BUDGET \
+      before that attempt starts. --raise-to sets a new budget (at least what the run has spent) and \
+      the run goes on (the command waits for it unless --no-wait); --reject fails it (it stays \
+      resumable). The token comes from the run's state unless --token gives it; each token works once.
+      """)
+
+  @OptionGroup var target: RunIDArgument
+  @OptionGroup var connection: ConnectionOptions
+  @OptionGroup var output: OutputOptions
+
+  @Option(name: .customLong("raise-to"), help: ArgumentHelp("The run's new budget in US dollars.", valueName: "usd"))
+  var raiseTo: Double?
+
+  @Flag(help: "Reject instead: the run fails (a resume runs the step again).")
+  var reject = false
+
+  @Option(help: "A note kept in the run's events.")
+  var note: String?
+
+  @Option(help: "The budget token (default: read from the run's state).")
+  var token: String?
+
+  @Flag(help: "After raising, return at once instead of waiting for the run to end.")
+  var noWait = false
+
+  func validate() throws {
+    guard (raiseTo != nil) != reject else { throw ValidationError("give exactly one of --raise-to USD and --reject") }
+    if let raiseTo, !(raiseTo.isFinite && raiseTo >= 0) {
+      throw ValidationError("--raise-to must be a finite number of US dollars ≥ 0, not \(raiseTo)")
+    }
+  }
+
+  func run() async throws {
+    let id = target.id
+    let given = token
+    try await connection.callForRunState(output: output, waited: !noWait && !reject) {
+      client, timeout throws(ResumableClientError) in
+      var token = given ?? ""
+      if token.isEmpty {
+        let state = try await client.getState(GetStateRequest(workflowID: id), timeout: timeout).state
+        guard state.status == .awaitingBudget, !state.approval.token.isEmpty else {
+          throw ResumableClientError(
+            code: .failedPrecondition, message: "run '\(id)' is not awaiting budget (\(state.status.renderedName))")
+        }
+        token = state.approval.token
+      }
+      let request = AnswerBudgetRequest(
+        workflowID: id, token: token, raiseToUsd: raiseTo ?? 0, reject: reject, note: note ?? "", noWait: noWait)
+      return try await client.answerBudget(request, timeout: timeout).state
+    }
+  }
+}

@@ -15,6 +15,7 @@ struct List: AsyncParsableCommand {
   enum Status: String, ExpressibleByArgument, CaseIterable {
     case running, completed, failed, cancelled
     case awaitingApproval = "awaiting-approval"
+    case awaitingBudget = "awaiting-budget"
 
     var wire: RunStatus {
       switch self {
@@ -23,11 +24,12 @@ struct List: AsyncParsableCommand {
       case .failed: .failed
       case .cancelled: .cancelled
       case .awaitingApproval: .awaitingApproval
+      case .awaitingBudget: .awaitingBudget
       }
     }
   }
 
-  @Option(help: "Only runs with this status: running, completed, failed, cancelled or awaiting-approval.")
+  @Option(help: "Only runs with this status: running, completed, failed, cancelled, awaiting-approval or awaiting-budget.")
   var status: Status?
 
   @Option(help: "Only runs of this workflow.")

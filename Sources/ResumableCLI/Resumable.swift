@@ -43,7 +43,7 @@ struct Resumable: AsyncParsableCommand {
 
       \(ResumableExitCode.summary)
       """,
-    subcommands: [Serve.self, Start.self, Resume.self, State.self, Approve.self, List.self, Cancel.self, Health.self, Watch.self, Workers.self, Bench.self]
+    subcommands: [Serve.self, Start.self, Resume.self, State.self, Approve.self, Budget.self, List.self, Cancel.self, Health.self, Watch.self, Workers.self, Bench.self]
   )
 
   /// argument-parser's own entry point with one change: usage errors exit with

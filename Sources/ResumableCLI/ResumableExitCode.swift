@@ -12,6 +12,7 @@ public import ResumableWire
 /// | 3 | the run is FAILED |
 /// | 4 | the run is AWAITING_APPROVAL |
 /// | 5 | the run is CANCELLED |
+/// | 6 | the run is AWAITING_BUDGET |
 /// | 69 | the server is unreachable: nothing to connect to at the socket path, or the server there runs as a user this client does not trust |
 public enum ResumableExitCode {
   /// The run is COMPLETED, or RUNNING when the command did not wait for it.
@@ -26,6 +27,8 @@ public enum ResumableExitCode {
   public static let awaitingApproval: Int32 = 4
   /// The run is CANCELLED.
   public static let runCancelled: Int32 = 5
+  /// The run is AWAITING_BUDGET.
+  public static let awaitingBudget: Int32 = 6
   /// The server is unreachable (`EX_UNAVAILABLE`), or runs as a user not trusted.
   public static let unreachable: Int32 = 69
 
@@ -38,6 +41,7 @@ public enum ResumableExitCode {
       3   the run is FAILED (resume it with `resumable resume ID`)
       4   the run is AWAITING_APPROVAL
       5   the run is CANCELLED
+      6   the run is AWAITING_BUDGET (raise it with `resumable budget ID --raise-to USD`)
       69  the server is unreachable (nothing listening at the socket path, or it runs
           as another user: see --trust-server-uid)
     """
@@ -54,6 +58,7 @@ public enum ResumableExitCode {
     case .failed: runFailed
     case .awaitingApproval: awaitingApproval
     case .cancelled: runCancelled
+    case .awaitingBudget: awaitingBudget
     case .unspecified: failure
     }
   }

@@ -48,6 +48,11 @@ public enum RunListRendering {
     if health.redisReachable, !health.redisError.isEmpty { lines.append("note: \(health.redisError)") }
     lines.append("runs in flight: \(health.runsInFlight)")
     lines.append("uptime: \(health.uptimeMs / 1000) s")
+    if health.maxSpendPerHourMicros > 0 {
+      lines.append(
+        "spend guard: $\(RunStateRendering.usd(micros: health.spentLastHourMicros)) spent in the last hour (every server), "
+          + "cap $\(RunStateRendering.usd(micros: health.maxSpendPerHourMicros))")
+    }
     return lines.joined(separator: "\n")
   }
 
@@ -57,6 +62,11 @@ public enum RunListRendering {
       "status": health.status, "version": health.version, "redis_reachable": health.redisReachable,
       "redis_latency_us": health.redisLatencyUs, "redis_error": RunStateRendering.nullIfEmpty(health.redisError),
       "runs_in_flight": Int(health.runsInFlight), "uptime_ms": health.uptimeMs,
+      "spend_guard": health.maxSpendPerHourMicros > 0
+        ? [
+          "max_spend_per_hour_usd": RunStateRendering.dollars(micros: health.maxSpendPerHourMicros),
+          "spent_last_hour_usd": RunStateRendering.dollars(micros: health.spentLastHourMicros),
+        ] as [String: Any] : NSNull(),
     ])
   }
 }

@@ -37,6 +37,12 @@ extension RunStateRendering {
         "cached_input_tokens": state.cost.cachedInputTokens,
         "cache_write_tokens": state.cost.cacheWriteTokens,
       ] as [String: Any],
+      "budget": state.budget.hasBudget
+        ? [
+          "limit_usd": dollars(micros: state.budget.limitMicros),
+          "projected_usd": state.status == .awaitingBudget ? dollars(micros: state.budget.projectedMicros) : NSNull(),
+          "estimate_usd": state.status == .awaitingBudget ? dollars(micros: state.budget.estimateMicros) : NSNull(),
+        ] as [String: Any] : NSNull(),
       "resumes": Int(state.resumes),
       "error": nullIfEmpty(state.error),
       "schema_version": Int(state.schemaVersion),

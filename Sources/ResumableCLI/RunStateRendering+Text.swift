@@ -27,6 +27,16 @@ extension RunStateRendering {
         + "$\(usd(micros: state.cost.savedByResumeMicros)); tokens: "
         + "\(state.cost.inputTokens) in, \(state.cost.cachedInputTokens) cached in, "
         + "\(state.cost.cacheWriteTokens) cache write, \(state.cost.outputTokens) out; resumes: \(state.resumes)")
+    if state.budget.hasBudget {
+      var line = "Budget: $\(usd(micros: state.budget.limitMicros))"
+      if state.status == .awaitingBudget {
+        line +=
+          "; stopped at a projection of $\(usd(micros: state.budget.projectedMicros)) ($\(usd(micros: state.budget.spentMicros)) spent"
+          + (state.budget.inFlightMicros > 0 ? " + $\(usd(micros: state.budget.inFlightMicros)) running" : "")
+          + " + $\(usd(micros: state.budget.estimateMicros)) expected)"
+      }
+      lines.append(line)
+    }
     if state.status == .failed {
       lines.append("Error: \(state.error.isEmpty ? "(no message)" : state.error)")
       lines.append(
@@ -61,7 +71,11 @@ extension RunStateRendering {
       }
     }
     let approval = state.approval
-    if !approval.token.isEmpty {
+    if !approval.token.isEmpty, approval.kind == "budget" {
+      let until = timestamp(unixMilliseconds: approval.deadlineMs) ?? "?"
+      line += "\nBudget needed to run step \(approval.step), until \(until):"
+      line += "\n  resumable budget \(state.workflowID) --raise-to USD | --reject"
+    } else if !approval.token.isEmpty {
       let why =
         approval.kind == "low_confidence"
         ? "its output's confidence \(approval.confidence) is below \(approval.threshold)" : "it asks before it runs"

@@ -67,7 +67,7 @@ public enum RunStateRendering {
 
 extension RunStatus {
   /// The status as scripts see it: `RUNNING`, `COMPLETED`, `FAILED`, `AWAITING_APPROVAL`,
-  /// `CANCELLED` (`UNSPECIFIED` for a number this client does not know).
+  /// `CANCELLED`, `AWAITING_BUDGET` (`UNSPECIFIED` for a number this client does not know).
   var renderedName: String {
     switch self {
     case .unspecified: "UNSPECIFIED"
@@ -76,6 +76,7 @@ extension RunStatus {
     case .failed: "FAILED"
     case .awaitingApproval: "AWAITING_APPROVAL"
     case .cancelled: "CANCELLED"
+    case .awaitingBudget: "AWAITING_BUDGET"
     }
   }
 }

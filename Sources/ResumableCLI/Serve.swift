@@ -51,6 +51,13 @@ struct Serve: AsyncParsableCommand {
   @Option(name: .customLong("approval-timeout"), help: "Seconds a run waits for a person's approval before it fails (default 86400; a step's approval_timeout_ms overrides it).")
   var approvalTimeout: Int = 86_400
 
+  @Option(
+    name: .customLong("max-spend-per-hour"),
+    help: ArgumentHelp(
+      "What every server on the Redis may spend together in any hour, in US dollars: past it, new attempts wait (WAITING, spending nothing) until the window allows. Give every server sharing the Redis the same value.",
+      valueName: "usd"))
+  var maxSpendPerHour: Double?
+
   @Option(name: .customLong("recovery-interval"), help: "Seconds between looks for runs whose server died (their lease lapsed), to take them over.")
   var recoveryInterval: Double = 1
 
@@ -91,6 +98,9 @@ struct Serve: AsyncParsableCommand {
       ("--retention-cancelled", retentionCancelled), ("--approval-timeout", approvalTimeout),
     ] {
       if let value, value <= 0 { throw ValidationError("\(flag) must be a positive number of seconds") }
+    }
+    if let maxSpendPerHour, Money.micros(fromDollars: maxSpendPerHour) ?? 0 <= 0 {
+      throw ValidationError("--max-spend-per-hour must be a finite number of US dollars above 0, not \(maxSpendPerHour)")
     }
     guard recoveryInterval >= 0.01 else { throw ValidationError("--recovery-interval must be at least 0.01") }
     guard ["always", "everysec"].contains(redisFsync) else {
@@ -151,6 +161,7 @@ struct Serve: AsyncParsableCommand {
     configuration.engine.retentionFailed = retentionFailed.map { .seconds($0) }
     configuration.engine.retentionCancelled = retentionCancelled.map { .seconds($0) }
     configuration.engine.approvalTimeout = .seconds(approvalTimeout)
+    configuration.engine.maxSpendPerHourMicros = maxSpendPerHour.flatMap { Money.micros(fromDollars: $0) }
     configuration.engine.recoveryInterval = noRecovery ? nil : .milliseconds(Int64(recoveryInterval * 1000))
     try hardening.apply(to: &configuration, state: &state)
 

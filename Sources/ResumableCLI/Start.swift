@@ -9,7 +9,8 @@ struct Start: AsyncParsableCommand {
     abstract: "Start a run of a workflow.",
     discussion: """
       Waits for the run to end unless --no-wait is given (on a terminal, showing its progress \
-      live), prints its state, and exits with the code of its status (0 COMPLETED, 3 FAILED, 4 AWAITING_APPROVAL, 5 CANCELLED).
+      live), prints its state, and exits with the code of its status (0 COMPLETED, 3 FAILED, 4 AWAITING_APPROVAL, 5 CANCELLED, \
+      6 AWAITING_BUDGET).
       """
   )
 
@@ -50,7 +51,17 @@ struct Start: AsyncParsableCommand {
       valueName: "fail|use-existing"))
   var onConflict: OnConflict = .fail
 
+  @Option(
+    help: ArgumentHelp(
+      "The run's budget in US dollars, over the workflow's budget_usd: an attempt that would take the "
+        + "run past it does not start (the run awaits budget, or fails with on_budget: fail).",
+      valueName: "usd"))
+  var budget: Double?
+
   func validate() throws {
+    if let budget, !(budget.isFinite && budget > 0) {
+      throw ValidationError("--budget must be a finite number of US dollars above 0, not \(budget)")
+    }
     if workflow.isEmpty {
       throw ValidationError("the workflow name cannot be empty")
     }
@@ -62,7 +73,7 @@ struct Start: AsyncParsableCommand {
   func run() async throws {
     let request = StartWorkflowRequest(
       workflow: workflow, workflowID: id ?? "", inputJSON: input ?? "", noWait: noWait,
-      onConflict: onConflict == .useExisting ? .useExisting : .fail)
+      onConflict: onConflict == .useExisting ? .useExisting : .fail, budgetUsd: budget ?? 0)
     if !noWait, !output.json, ProgressDisplay.standardOutputIsTerminal {
       // On a terminal: start without waiting, then show the run's progress live (Watch.swift).
       var started = request

@@ -33,7 +33,7 @@ extension ConnectionOptions {
   /// the exit code of the error.
   /// - Parameters:
   ///   - style: How to show the run.
-  ///   - stopAtApproval: End when the run awaits approval too (`start`, `resume`: exit 4).
+  ///   - stopAtApproval: End when the run awaits approval or budget too (`start`, `resume`: exit 4 or 6).
   ///   - call: The call, given the client and the call's timeout.
   func follow(
     style: ProgressDisplay.Style, stopAtApproval: Bool = false,
@@ -71,7 +71,7 @@ extension ConnectionOptions {
       } else {
         final = response.state
       }
-      if stopAtApproval, final == nil, display.progress?.state.status == .awaitingApproval {
+      if stopAtApproval, final == nil, [.awaitingApproval, .awaitingBudget].contains(display.progress?.state.status) {
         return try await client.getState(GetStateRequest(workflowID: id), timeout: timeout).state
       }
     }

@@ -267,7 +267,7 @@ private struct Parser {
       value, "a workflow", naming: \.workflow,
       allowed: [
         "name", "steps", "max_input_bytes", "max_artifact_bytes", "history_max_messages", "parallel", "max_parallel",
-        "on_failure",
+        "on_failure", "budget_usd", "on_budget", "max_spend_per_hour_usd",
       ])
     guard case .array(let items)? = members["steps"], !items.isEmpty else {
       throw fail("a workflow needs a non-empty 'steps' list")
@@ -302,8 +302,26 @@ private struct Parser {
     default:
       throw fail("'parallel' must be true or false")
     }
+    var onBudget = WorkflowDefinition.OnBudget.pause
+    if let value = members["on_budget"] {
+      guard let text = value.stringValue, let parsed = WorkflowDefinition.OnBudget(rawValue: text) else {
+        throw fail("'on_budget' must be pause or fail")
+      }
+      onBudget = parsed
+    }
     return WorkflowDefinition(
-      name: name, steps: steps, maxInputBytes: maxInput, maxHistoryMessages: maxHistory, parallelism: parallelism)
+      name: name, steps: steps, maxInputBytes: maxInput, maxHistoryMessages: maxHistory, parallelism: parallelism,
+      budgetMicros: try dollars(members["budget_usd"], "budget_usd"), onBudget: onBudget,
+      maxSpendPerHourMicros: try dollars(members["max_spend_per_hour_usd"], "max_spend_per_hour_usd", positive: true))
+  }
+
+  /// An amount of US dollars (a finite number ≥ 0, or > 0 when `positive`), in micro-dollars.
+  func dollars(_ value: JSONValue?, _ key: String, positive: Bool = false) throws(DefinitionError) -> Int64? {
+    guard let value else { return nil }
+    guard let micros = Money.micros(fromDollars: value.numberValue), !positive || micros > 0 else {
+      throw fail("'\(key)' must be a finite number of US dollars \(positive ? "above 0" : "≥ 0"), not \(value.numberValue.map { "\($0)" } ?? value.typeName)")
+    }
+    return micros
   }
 
   /// `history: none | all | {last: N}`.
@@ -354,6 +372,7 @@ private struct Parser {
       allowed: [
         "name", "plugin", "config", "inputs", "retry", "timeout_ms", "history", "max_artifact_bytes", "approval",
         "approval_timeout_ms", "heartbeat_timeout_ms", "schedule_to_start_ms", "after", "map",
+        "estimated_cost_usd", "limits",
       ])
     // Names, plugins, configs and inputs are checked once the workflow is
     // built, by the rules Swift-built definitions meet too (`validate`).
@@ -396,6 +415,7 @@ private struct Parser {
       approvalTimeoutMilliseconds: try integer(members["approval_timeout_ms"], "approval_timeout_ms", minimum: 1),
       heartbeatTimeoutMilliseconds: try integer(members["heartbeat_timeout_ms"], "heartbeat_timeout_ms", minimum: 1),
       scheduleToStartMilliseconds: try integer(members["schedule_to_start_ms"], "schedule_to_start_ms", minimum: 1),
-      after: after, map: map)
+      after: after, map: map, estimatedCostMicros: try dollars(members["estimated_cost_usd"], "estimated_cost_usd"),
+      limits: try names(members["limits"], "'limits' must be a list of limit names"))
   }
 }

@@ -54,5 +54,10 @@ public struct EngineConfiguration: Sendable {
   /// a step's `approval_timeout_ms` overrides it).
   public var approvalTimeout: Duration = .seconds(86_400)
 
+  /// What every server on the store may spend together in any hour, in
+  /// micro-dollars (`--max-spend-per-hour`); past it, attempts wait (WAITING)
+  /// until the window allows. nil: no cap.
+  public var maxSpendPerHourMicros: Int64? = nil
+
   public init() {}
 }

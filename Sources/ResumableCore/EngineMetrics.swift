@@ -17,7 +17,10 @@ import Metrics
 /// - `resumable_cost_spent_usd_total{workflow}`: cost of every attempt recorded, failed ones too;
 /// - `resumable_cost_saved_by_resume_usd_total{workflow}`: cost of committed steps a resume did not run again;
 /// - `resumable_tokens_total{workflow,kind}`: tokens of every attempt recorded, by `kind`: `input`
-///   (at the full input price), `output`, `cached_input` (read from a prompt cache), `cache_write`.
+///   (at the full input price), `output`, `cached_input` (read from a prompt cache), `cache_write`;
+/// - `resumable_budget_stops_total{workflow}`: attempts not started because they would pass their run's budget;
+/// - `resumable_spend_waits_total{workflow,cap}`: attempts held back by a spend cap (`server` or `workflow`);
+/// - `resumable_spend_last_hour_usd{cap}`: what the cap's window held when last read.
 enum EngineMetrics {
   static let runsInFlight = Meter(label: "resumable_runs_in_flight")
 
@@ -62,5 +65,20 @@ enum EngineMetrics {
   /// A run adopted by the recovery loop.
   static func recovered(workflow: String) {
     Counter(label: "resumable_recoveries_total", dimensions: [("workflow", workflow)]).increment()
+  }
+
+  /// An attempt not started: it would have passed its run's budget.
+  static func budgetStop(workflow: String) {
+    Counter(label: "resumable_budget_stops_total", dimensions: [("workflow", workflow)]).increment()
+  }
+
+  /// An attempt held back by a spend cap whose window held `spentMicros`.
+  static func spendWait(workflow: String, cap: String) {
+    Counter(label: "resumable_spend_waits_total", dimensions: [("workflow", workflow), ("cap", cap)]).increment()
+  }
+
+  /// What a spend cap's window held when last read.
+  static func spendWindow(cap: String, spentMicros: Int64) {
+    Gauge(label: "resumable_spend_last_hour_usd", dimensions: [("cap", cap)]).record(Double(spentMicros) / 1_000_000)
   }
 }

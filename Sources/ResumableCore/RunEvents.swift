@@ -70,11 +70,11 @@ public protocol RunEventLog: Sendable {
 
 extension RunRecord.Status {
   /// Whether a watch of the run ends: COMPLETED, FAILED or CANCELLED. A run
-  /// AWAITING_APPROVAL goes on once answered, so a watch follows it.
+  /// AWAITING_APPROVAL (or AWAITING_BUDGET) goes on once answered, so a watch follows it.
   public var endsWatch: Bool {
     switch self {
     case .completed, .failed, .cancelled: true
-    case .running, .awaitingApproval: false
+    case .running, .awaitingApproval, .awaitingBudget: false
     }
   }
 }

@@ -6,6 +6,9 @@ extension RunRecord {
     case failed = "FAILED"
     case awaitingApproval = "AWAITING_APPROVAL"
     case cancelled = "CANCELLED"
+    /// The next attempt would take the run past its budget (`on_budget: pause`):
+    /// nothing runs until a person raises the budget or rejects the run.
+    case awaitingBudget = "AWAITING_BUDGET"
 
     /// Whether the run can make no more progress by itself.
     public var isTerminal: Bool { self != .running }
@@ -189,6 +192,9 @@ public struct RunRecord: Hashable, Sendable {
   public var approvedCursor: Int?
   /// The items of map steps that have begun: step name → item index → its record.
   public var items: [String: [Int: StepProgress]] = [:]
+  /// What the run may spend, in micro-dollars (the start's budget, or the
+  /// workflow's `budget_usd`, as raised since); nil: no budget.
+  public var budgetMicros: Int64?
 
   public init(
     workflowID: String, definition: WorkflowDefinition, status: RunRecord.Status, cursor: Int,

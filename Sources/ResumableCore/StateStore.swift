@@ -6,7 +6,7 @@ import Synchronization
 /// the writer holds and the step it expects the run to be at, and changes
 /// nothing when either is stale (`StoreError.Kind.fenced` / `.conflict`).
 /// Each write also refreshes the expiry of every key of the run together.
-public protocol StateStore: Sendable, RunEventLog {
+public protocol StateStore: Sendable, RunEventLog, FlowControlStore {
   /// Creates a run with its first step's first attempt begun, and takes its
   /// lease (fencing token 1), unless a run with that id exists.
   func create(_ run: NewRun) async throws(StoreError) -> CreateOutcome
@@ -168,8 +168,14 @@ public struct NewRun: Hashable, Sendable {
   /// The first step's record, with its first attempt begun.
   public var firstStep: StepProgress
   public var timing: WriteTiming
+  /// The run's budget in micro-dollars; nil: none.
+  public var budgetMicros: Int64?
 
-  public init(workflowID: String, definition: WorkflowDefinition, input: [UInt8], firstStep: StepProgress, timing: WriteTiming) {
+  public init(
+    workflowID: String, definition: WorkflowDefinition, input: [UInt8], firstStep: StepProgress, timing: WriteTiming,
+    budgetMicros: Int64? = nil
+  ) {
+    self.budgetMicros = budgetMicros
     self.workflowID = workflowID
     self.definition = definition
     self.input = input

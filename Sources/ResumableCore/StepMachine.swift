@@ -42,6 +42,15 @@ struct StepMachine: Sendable {
     case commit(StepCommit)
     case failure(AttemptFailure)
     case wait(StepWait)
+
+    /// What the write charges to the run's ledger, in micro-dollars.
+    var chargedMicros: Int64 {
+      switch self {
+      case .commit(let commit): commit.usage.costMicros
+      case .failure(let failure): failure.usage.costMicros
+      case .begin, .wait: 0
+      }
+    }
   }
 
   /// What the driver does next.
@@ -101,8 +110,10 @@ struct StepMachine: Sendable {
     /// The inputs and history were read; `.corrupt` when they are gone for
     /// good; `.unavailable` when the store did not answer.
     case inputs(InputsRead)
-    /// The circuit's answer.
+    /// The circuit's answer (or a spend cap's, or a shared limit's: they wait the same way).
     case admission(CircuitBreakers.Admission, remaining: Duration)
+    /// The attempt would take the run past its budget: it does not start.
+    case overBudget(BudgetStop)
     /// The attempt ended.
     case attemptEnded(AttemptOutcome)
     /// The write was made (true), or refused or never answered (false).
@@ -160,7 +171,8 @@ struct StepMachine: Sendable {
   private(set) var committed: [String: [UInt8]] = [:]
   private var pending = Pending.none
   private var waitedForCircuit = false
-  private var given: (inputs: [String: [UInt8]], history: [HistoryEntry]) = ([:], [])
+  /// What the attempt about to run is given: its inputs and history.
+  private(set) var given: (inputs: [String: [UInt8]], history: [HistoryEntry]) = ([:], [])
 
   /// - Parameter branch: a parallel run's step to drive on its own (its
   ///   writes name no cursor, its commit neither begins a next step nor ends
@@ -194,6 +206,8 @@ struct StepMachine: Sendable {
       return inputsRead(read, nowMs: nowMs)
     case .admission(let admission, let remaining):
       return admitted(admission, remaining: remaining, nowMs: nowMs)
+    case .overBudget(let stop):
+      return overBudget(stop, nowMs: nowMs)
     case .attemptEnded(let outcome):
       return attemptEnded(outcome, nowMs: nowMs)
     case .written(let ok):
@@ -273,6 +287,25 @@ struct StepMachine: Sendable {
           workflowID: record.workflowID, fence: record.fence, cursor: writeCursor, stepName: step.name, step: waiting,
           timing: timing)))
     }
+  }
+
+  /// The attempt about to run would take the run past its budget: it is given
+  /// back, never run. `on_budget: fail` fails the run (non-retryable);
+  /// `pause` asks a person for more (the run AWAITING_BUDGET).
+  private mutating func overBudget(_ stop: BudgetStop, nowMs: Int64) -> Action {
+    precondition(phase == .admitting, "a budget stop reported in phase \(phase)")
+    probe = false
+    var stopped = record.steps[index]
+    if stopped.status == .running, stopped.attempts > 0 { stopped.attempts -= 1 }
+    record.steps[index] = stopped
+    let message = stop.message(step: step.name)
+    if record.definition.onBudget == .fail {
+      return failRun(usage: StepUsage(), message: message, errorClass: .nonRetryable, nowMs: nowMs)
+    }
+    stopped.status = .waiting
+    stopped.waitReason = message
+    phase = .stopped
+    return .askApproval(.budget(stop), state: stopped, held: nil)
   }
 
   private mutating func run() -> Action {
@@ -476,4 +509,6 @@ struct StepMachine: Sendable {
 enum ApprovalKind: Sendable {
   case before
   case lowConfidence(Double)
+  /// Not a person's approval of the step: of more money for the run.
+  case budget(BudgetStop)
 }

@@ -23,6 +23,24 @@ public protocol StepPlugin: Sendable {
   /// start now. While it cannot, the step waits — WAITING, with the reason —
   /// and spends no attempt; the runner asks again every 100 ms.
   func readiness(stepName: String, config: JSONValue) -> StepReadiness
+
+  /// What the attempt `context` describes is expected to cost, asked before
+  /// it starts when a budget, a spend cap or a token limit needs it; nil: the
+  /// plugin cannot tell (the step's `estimated_cost_usd`, or nothing, is used).
+  func estimate(_ context: StepContext) -> AttemptEstimate?
+}
+
+/// What an attempt is expected to use, before it runs.
+public struct AttemptEstimate: Hashable, Sendable {
+  /// Its cost, in micro-dollars.
+  public var costMicros: Int64
+  /// Its tokens, input and output together.
+  public var tokens: UInt64
+
+  public init(costMicros: Int64 = 0, tokens: UInt64 = 0) {
+    self.costMicros = costMicros
+    self.tokens = tokens
+  }
 }
 
 extension StepPlugin {
@@ -31,6 +49,9 @@ extension StepPlugin {
 
   /// Always ready.
   public func readiness(stepName: String, config: JSONValue) -> StepReadiness { .ready }
+
+  /// Cannot tell.
+  public func estimate(_ context: StepContext) -> AttemptEstimate? { nil }
 }
 
 /// Whether a plugin can start an attempt now.

@@ -18,11 +18,23 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
   /// Set (`parallel: true`): the steps form a DAG by their `inputs` and
   /// `after`, and ready steps run at once; nil: they run in list order.
   public var parallelism: Parallelism?
+  /// `budget_usd`, in micro-dollars: what one run may spend (a start may
+  /// override it); nil: no budget.
+  public var budgetMicros: Int64?
+  /// What a run does when its next attempt would take it past its budget (`on_budget`).
+  public var onBudget: OnBudget
+  /// `max_spend_per_hour_usd`, in micro-dollars: what the runs of this
+  /// workflow may spend together in any hour, on every server; nil: no cap.
+  public var maxSpendPerHourMicros: Int64?
 
   public init(
     name: String, steps: [StepDefinition], maxInputBytes: Int? = nil, maxHistoryMessages: Int? = nil,
-    parallelism: Parallelism? = nil
+    parallelism: Parallelism? = nil, budgetMicros: Int64? = nil, onBudget: OnBudget = .pause,
+    maxSpendPerHourMicros: Int64? = nil
   ) {
+    self.budgetMicros = budgetMicros
+    self.onBudget = onBudget
+    self.maxSpendPerHourMicros = maxSpendPerHourMicros
     self.name = name
     self.steps = steps
     self.maxInputBytes = maxInputBytes
@@ -43,6 +55,33 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
       self.maxParallel = maxParallel
       self.onFailure = onFailure
     }
+  }
+
+  /// What a run does when its next attempt would take it past its budget.
+  public enum OnBudget: String, Hashable, Sendable, Codable {
+    /// The attempt does not start; the run becomes AWAITING_BUDGET until a
+    /// person raises the budget (or rejects the run).
+    case pause
+    /// The run fails at once, non-retryable, naming the budget and the projection.
+    case fail
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case name, steps, maxInputBytes, maxHistoryMessages, parallelism, budgetMicros, onBudget, maxSpendPerHourMicros
+  }
+
+  /// Decodes a snapshot; the budget keys are absent from snapshots stored before they existed.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      name: try container.decode(String.self, forKey: .name),
+      steps: try container.decode([StepDefinition].self, forKey: .steps),
+      maxInputBytes: try container.decodeIfPresent(Int.self, forKey: .maxInputBytes),
+      maxHistoryMessages: try container.decodeIfPresent(Int.self, forKey: .maxHistoryMessages),
+      parallelism: try container.decodeIfPresent(Parallelism.self, forKey: .parallelism),
+      budgetMicros: try container.decodeIfPresent(Int64.self, forKey: .budgetMicros),
+      onBudget: try container.decodeIfPresent(OnBudget.self, forKey: .onBudget) ?? .pause,
+      maxSpendPerHourMicros: try container.decodeIfPresent(Int64.self, forKey: .maxSpendPerHourMicros))
   }
 
   /// What a step failing out of its retries does to the steps running beside it.
@@ -115,6 +154,12 @@ public struct StepDefinition: Hashable, Sendable, Codable {
   public var after: [String]
   /// Parallel workflows: run the step once per element of a JSON list.
   public var map: MapSpec?
+  /// `estimated_cost_usd`, in micro-dollars: what one attempt is expected to
+  /// cost, for budgets and spend caps, when the plugin cannot estimate it
+  /// itself (`exec`, `http`, `worker`); nil: the plugin's estimate, or 0.
+  public var estimatedCostMicros: Int64?
+  /// `limits`: the names of the shared limits an attempt must pass.
+  public var limits: [String]
 
   /// `map: {over: SOURCE, max_parallel: N, max_items: M}`.
   public struct MapSpec: Hashable, Sendable, Codable {
@@ -151,8 +196,11 @@ public struct StepDefinition: Hashable, Sendable, Codable {
     retry: RetryPolicy = RetryPolicy(), timeoutMilliseconds: Int? = nil,
     history: HistoryPolicy = .none, maxArtifactBytes: Int? = nil, approval: ApprovalPolicy? = nil,
     approvalTimeoutMilliseconds: Int? = nil, heartbeatTimeoutMilliseconds: Int? = nil,
-    scheduleToStartMilliseconds: Int? = nil, after: [String] = [], map: MapSpec? = nil
+    scheduleToStartMilliseconds: Int? = nil, after: [String] = [], map: MapSpec? = nil,
+    estimatedCostMicros: Int64? = nil, limits: [String] = []
   ) {
+    self.estimatedCostMicros = estimatedCostMicros
+    self.limits = limits
     self.after = after
     self.map = map
     self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
@@ -171,7 +219,8 @@ public struct StepDefinition: Hashable, Sendable, Codable {
 
   private enum CodingKeys: String, CodingKey {
     case name, plugin, config, inputs, retry, timeoutMilliseconds, history, maxArtifactBytes, approval,
-      approvalTimeoutMilliseconds, heartbeatTimeoutMilliseconds, scheduleToStartMilliseconds, after, map
+      approvalTimeoutMilliseconds, heartbeatTimeoutMilliseconds, scheduleToStartMilliseconds, after, map,
+      estimatedCostMicros, limits
   }
 
   /// Decodes a snapshot; `history` is absent from snapshots stored before it existed.
@@ -191,7 +240,9 @@ public struct StepDefinition: Hashable, Sendable, Codable {
       heartbeatTimeoutMilliseconds: try container.decodeIfPresent(Int.self, forKey: .heartbeatTimeoutMilliseconds),
       scheduleToStartMilliseconds: try container.decodeIfPresent(Int.self, forKey: .scheduleToStartMilliseconds),
       after: try container.decodeIfPresent([String].self, forKey: .after) ?? [],
-      map: try container.decodeIfPresent(MapSpec.self, forKey: .map))
+      map: try container.decodeIfPresent(MapSpec.self, forKey: .map),
+      estimatedCostMicros: try container.decodeIfPresent(Int64.self, forKey: .estimatedCostMicros),
+      limits: try container.decodeIfPresent([String].self, forKey: .limits) ?? [])
   }
 }
 

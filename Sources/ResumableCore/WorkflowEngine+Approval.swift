@@ -5,15 +5,19 @@ import Logging
 /// ran when its output's confidence is low (`approval: {below_confidence: t}`).
 extension WorkflowEngine {
   /// Writes the approval request (the runner holds the lease; the write gives it up).
+  /// - Parameter stepName: the record's name when it is not the step's (a map step's item, `STEP[i]`).
   func askApproval(
     _ record: inout RunRecord, index: Int, kind: ApprovalKind, state stepState: StepProgress,
-    held: (output: StepOutput, step: StepProgress)?, logger: Logger
+    held: (output: StepOutput, step: StepProgress)?, logger: Logger, stepName: String? = nil
   ) async {
-    let step = record.definition.steps[index]
+    var step = record.definition.steps[index]
+    if let stepName { step.name = stepName }
     let now = clock.epochMilliseconds
     let timeout = step.approvalTimeoutMilliseconds.map { Int64($0) } ?? configuration.approvalTimeout.wholeMilliseconds
+    // A parallel run's request names no cursor: its branches are anywhere.
+    let cursor = record.definition.parallelism == nil ? index : StepCommit.branch
     var approval = PendingApproval(
-      stepName: step.name, cursor: index, token: UUID().uuidString.lowercased(), kind: .before,
+      stepName: step.name, cursor: cursor, token: UUID().uuidString.lowercased(), kind: .before,
       requestedAtMs: now, deadlineMs: now + timeout)
     var waiting = stepState
     waiting.status = .waiting
@@ -21,6 +25,10 @@ extension WorkflowEngine {
     switch kind {
     case .before:
       waiting.waitReason = "awaiting approval before it runs"
+    case .budget(let stop):
+      approval.kind = .budget
+      approval.budget = stop
+      waiting.waitReason = stop.message(step: step.name)
     case .lowConfidence(let confidence):
       guard case .belowConfidence(let threshold) = step.approval, let held else { return }
       approval.kind = .lowConfidence
@@ -39,10 +47,16 @@ extension WorkflowEngine {
       workflowID: record.workflowID, fence: record.fence, approval: approval, step: waiting, usage: usage, timing: timing)
     guard await write(record, logger: logger, { try await self.store.requestApproval(request) }) else { return }
     EngineMetrics.charged(workflow: record.workflowName, usage: usage)
-    record.steps[index] = waiting
-    record.status = .awaitingApproval
+    if needsEstimate(record) { await recordSpend(usage.costMicros, of: record, logger: logger) }
+    if stepName == nil { record.steps[index] = waiting }
+    record.status = approval.runStatus
     record.approval = approval
-    logger.info("run awaiting approval", metadata: ["deadline_ms": "\(approval.deadlineMs)"])
+    if let stop = approval.budget {
+      EngineMetrics.budgetStop(workflow: record.workflowName)
+      logger.notice("run awaiting budget: \(stop.message(step: step.name))", metadata: ["deadline_ms": "\(approval.deadlineMs)"])
+    } else {
+      logger.info("run awaiting approval", metadata: ["deadline_ms": "\(approval.deadlineMs)"])
+    }
   }
 
   /// Answers the approval a run awaits. Approved, the run goes on (this server drives
@@ -59,34 +73,21 @@ extension WorkflowEngine {
     let answer = ApprovalAnswer(
       workflowID: id, token: token, approve: approve, note: String(note.prefix(1000)),
       timing: writeTiming(ending: approve ? nil : .failed))
-    let outcome = try await EngineError.answering(about: id) {
-      try await store.answerApproval(answer, lease: configuration.leaseDuration)
-    }
-    switch outcome {
-    case .notFound:
-      throw .runNotFound(id)
-    case .refused(let why):
-      throw EngineError(.failedPrecondition, "run '\(id)': \(why)")
-    case .rejected:
-      logger.info("step rejected", metadata: ["workflow_id": "\(id)"])
-      return try await loadExisting(id)
-    case .approved(let fence, let approval):
-      logger.info("step approved", metadata: ["workflow_id": "\(id)", "step": "\(approval.stepName)"])
-      guard let held = approval.held else {
-        // Approved before it runs: drive it from that step (its attempt is begun already).
-        var record: RunRecord
-        do {
-          record = try await loadExisting(id)
-        } catch {
-          try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
-          throw error
-        }
-        record.fence = fence
-        let completion = try await submit(record)
-        return try await finish(record, completion: completion, wait: wait)
+    guard let (fence, approval) = try await send(answer) else { return try await loadExisting(id) }
+    guard let held = approval.held else {
+      // Approved before it runs: drive it from that step (its attempt is begun already).
+      var record: RunRecord
+      do {
+        record = try await loadExisting(id)
+      } catch {
+        try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+        throw error
       }
-      return try await keep(held, of: approval, workflowID: id, fence: fence, wait: wait)
+      record.fence = fence
+      let completion = try await submit(record)
+      return try await finish(record, completion: completion, wait: wait)
     }
+    return try await keep(held, of: approval, workflowID: id, fence: fence, wait: wait)
   }
 
   /// Commits the output a person approved and drives the run on from the next step.
@@ -121,5 +122,82 @@ extension WorkflowEngine {
     }
     let completion = try await submit(record)
     return try await finish(record, completion: completion, wait: wait)
+  }
+}
+
+/// Budget stops: a run whose next attempt would pass its budget waits
+/// (AWAITING_BUDGET) for a person to raise the budget or reject the run.
+extension WorkflowEngine {
+  /// Answers the budget stop a run awaits: `raiseToMicros` continues it with
+  /// that budget (this server drives it); nil rejects it (the run FAILS, and
+  /// stays resumable). One answer per token, as for approvals.
+  public func answerBudget(
+    workflowID id: String, token: String, raiseToMicros: Int64?, note: String, wait: Bool
+  ) async throws(EngineError) -> RunRecord {
+    if let problem = WorkflowID.problem(with: id) { throw EngineError(.invalidArgument, problem) }
+    guard !token.isEmpty, token.utf8.count <= 128 else {
+      throw EngineError(.invalidArgument, "the budget token is missing (it is in the run's state, under approval)")
+    }
+    if let raise = raiseToMicros {
+      try checkAcceptingRuns()
+      // Nothing runs while the run waits, so what it has spent cannot grow under this check.
+      let existing = try await loadExisting(id)
+      guard raise >= existing.ledger.spentMicros else {
+        throw EngineError(
+          .invalidArgument,
+          "run '\(id)' has spent \(Money.text(existing.ledger.spentMicros)); a budget of \(Money.text(raise)) is below that — raise it to more")
+      }
+    }
+    let answer = ApprovalAnswer(
+      workflowID: id, token: token, approve: raiseToMicros != nil, note: String(note.prefix(1000)),
+      timing: writeTiming(ending: raiseToMicros == nil ? .failed : nil),
+      budget: raiseToMicros.map { .raise(toMicros: $0) } ?? .reject)
+    guard let (fence, _) = try await send(answer) else { return try await loadExisting(id) }
+    var record: RunRecord
+    do {
+      record = try await loadExisting(id)
+      record.fence = fence
+      if record.definition.parallelism == nil {
+        // The attempt given back at the stop is begun again (a parallel run's driver
+        // begins each branch it launches).
+        let timing = writeTiming()
+        let step = record.steps[record.cursor].beginningAttempt(at: timing.nowMs)
+        let begin = AttemptBegin(
+          workflowID: id, fence: fence, cursor: record.cursor, stepName: record.definition.steps[record.cursor].name,
+          step: step, resume: nil, timing: timing)
+        try await retryingStore { try await self.store.beginAttempt(begin) }
+        record.steps[record.cursor] = step
+      }
+    } catch let error as EngineError {
+      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+      throw error
+    } catch {
+      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+      throw EngineError(error, workflowID: id)
+    }
+    let completion = try await submit(record)
+    return try await finish(record, completion: completion, wait: wait)
+  }
+
+  /// Sends a person's answer to the store: the lease it gave the run and the
+  /// request answered, or nil when the answer rejected the run.
+  /// - Throws: NOT_FOUND for no such run, FAILED_PRECONDITION when the store refused it.
+  private func send(_ answer: ApprovalAnswer) async throws(EngineError) -> (fence: UInt64, approval: PendingApproval)? {
+    let id = answer.workflowID
+    let outcome = try await EngineError.answering(about: id) {
+      try await store.answerApproval(answer, lease: configuration.leaseDuration)
+    }
+    switch outcome {
+    case .notFound:
+      throw .runNotFound(id)
+    case .refused(let why):
+      throw EngineError(.failedPrecondition, "run '\(id)': \(why)")
+    case .rejected:
+      logger.info("\(answer.eventType)", metadata: ["workflow_id": "\(id)"])
+      return nil
+    case .approved(let fence, let approval):
+      logger.info("\(answer.eventType)", metadata: ["workflow_id": "\(id)", "step": "\(approval.stepName)"])
+      return (fence, approval)
+    }
   }
 }

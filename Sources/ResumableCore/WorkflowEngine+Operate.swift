@@ -49,6 +49,8 @@ extension WorkflowEngine {
         .failedPrecondition, "run '\(id)' is running; re-run a step once it has completed or failed (or cancel it)")
     case .awaitingApproval:
       throw EngineError(.failedPrecondition, "run '\(id)' is awaiting approval; approve or reject it first")
+    case .awaitingBudget:
+      throw EngineError(.failedPrecondition, "run '\(id)' is awaiting budget; raise its budget or reject it first")
     case .cancelled:
       throw EngineError(.failedPrecondition, "run '\(id)' was cancelled and cannot run again; start a new run")
     }
@@ -155,6 +157,9 @@ extension WorkflowEngine {
     public var runsInFlight: Int
     public var uptime: Duration
     public var draining: Bool
+    /// The server's spend guard and what its window holds (every server's
+    /// spending in the last hour); nil without a guard, or when unreadable.
+    public var spendGuard: (capMicros: Int64, spentMicros: Int64)?
 
     /// Serving: the store answers and the server is not shutting down.
     public var serving: Bool {
@@ -171,8 +176,15 @@ extension WorkflowEngine {
     } catch {
       store = .failure(error)
     }
+    var spendGuard: (Int64, Int64)?
+    if let cap = configuration.maxSpendPerHourMicros,
+      let reading = try? await self.store.readSpend(.server, nowMs: clock.epochMilliseconds)
+    {
+      EngineMetrics.spendWindow(cap: SpendWindow.server.cap, spentMicros: reading.spentMicros)
+      spendGuard = (cap, reading.spentMicros)
+    }
     return Health(
       store: store, runsInFlight: activeRuns, uptime: clock.now - startedAt,
-      draining: state.withLock { $0.draining })
+      draining: state.withLock { $0.draining }, spendGuard: spendGuard)
   }
 }

@@ -32,7 +32,11 @@ extension WorkflowEngine {
     var maps: [Int: MapProgress] = [:]
     var failure: (name: String, runError: String, step: StepProgress)?
     var stopped: (release: Bool, why: StepMachine.StopReason)?
+    // A branch whose attempt would pass the run's budget (`on_budget: pause`):
+    // no new branch starts, and once the running ones end the run awaits budget.
+    var budgetStop: (index: Int, name: String, stop: BudgetStop, step: StepProgress)?
     let limits = machineLimits
+    let spend = RunSpend(spent: start.ledger.spentMicros)
 
     await withTaskGroup(of: (branch: Branch, end: MachineEnd, step: StepProgress?).self) { group in
       /// Starts a branch: one step, or one item of a map step.
@@ -50,7 +54,7 @@ extension WorkflowEngine {
             branchRecord.steps[index] = step
           }
           var machine = StepMachine(record: branchRecord, limits: limits, branch: index)
-          let end = await self.perform(&machine, logger: branchLogger, committed: known) { write in
+          let end = await self.perform(&machine, logger: branchLogger, committed: known, spend: spend) { write in
             guard case .commit(var commit) = write, commit.branchCursor != nil else { return write }
             commit.branchCursor = progress.cursor(committing: branch.item == nil ? index : nil, of: steps.count)
             return .commit(commit)
@@ -60,7 +64,7 @@ extension WorkflowEngine {
       }
 
       while true {
-        if failure == nil, stopped == nil, !isDraining {
+        if failure == nil, stopped == nil, budgetStop == nil, !isDraining {
           let done = progress.committed
           for index in steps.indices where running.count < settings.maxParallel {
             guard !done.contains(index), dependencies[index].allSatisfy(done.contains) else { continue }
@@ -132,7 +136,7 @@ extension WorkflowEngine {
         guard let ended = await group.next() else {
           // Nothing running: every step may be done, or one just became ready
           // (a map whose items all committed), or the drive is over.
-          if failure == nil, stopped == nil, !isDraining, progress.committed.count < steps.count,
+          if failure == nil, stopped == nil, budgetStop == nil, !isDraining, progress.committed.count < steps.count,
             steps.indices.contains(where: { !progress.committed.contains($0) && dependencies[$0].allSatisfy(progress.committed.contains) })
           {
             continue
@@ -180,6 +184,10 @@ extension WorkflowEngine {
           log(why, logger: branchLogger)
           // A lost lease or a refused write: the run is no longer ours to release.
           if stopped == nil || !release { stopped = (release && (stopped?.release ?? true), why) }
+        case .askApproval(.budget(let stop), let step, _):
+          if budgetStop == nil {
+            budgetStop = (index, ended.branch.item.map { steps[index].itemName($0) } ?? name, stop, step)
+          }
         case .complete, .askApproval:
           preconditionFailure("a branch of a parallel run ended as a whole run")
         }
@@ -200,6 +208,15 @@ extension WorkflowEngine {
     }
     if let stopped {
       if stopped.release { await release(record) }
+      return
+    }
+    if let budgetStop {
+      // The branches beside it have ended: the run awaits more budget.
+      var stopLogger = logger
+      stopLogger[metadataKey: "step"] = "\(budgetStop.name)"
+      await askApproval(
+        &record, index: budgetStop.index, kind: .budget(budgetStop.stop), state: budgetStop.step, held: nil,
+        logger: stopLogger, stepName: budgetStop.name)
       return
     }
     guard progress.committed.count == steps.count else {

@@ -144,9 +144,10 @@ public final class WorkflowEngine: Sendable {
   ///   - workflowID: the caller's id for the run, or nil for a new UUID.
   ///   - input: the workflow's input as JSON text; empty means `null`.
   ///   - wait: return when the run is COMPLETED or FAILED, not at once.
+  ///   - budgetMicros: the run's budget, over the workflow's `budget_usd` (nil: the workflow's).
   public func start(
     workflow: String, workflowID: String?, input: [UInt8], wait: Bool,
-    onConflict: OnExistingRun = .fail
+    onConflict: OnExistingRun = .fail, budgetMicros: Int64? = nil
   ) async throws(EngineError) -> StartResult {
     let definition = try await definition(of: workflow)
     guard !definition.steps.isEmpty else {
@@ -171,7 +172,9 @@ public final class WorkflowEngine: Sendable {
 
     let timing = writeTiming()
     let firstStep = StepProgress().beginningAttempt(at: timing.nowMs)
-    let run = NewRun(workflowID: id, definition: definition, input: inputBytes, firstStep: firstStep, timing: timing)
+    let budget = budgetMicros ?? definition.budgetMicros
+    let run = NewRun(
+      workflowID: id, definition: definition, input: inputBytes, firstStep: firstStep, timing: timing, budgetMicros: budget)
     let outcome = try await EngineError.answering(about: id) { try await store.create(run) }
     switch outcome {
     case .exists:
@@ -193,10 +196,11 @@ public final class WorkflowEngine: Sendable {
     case .created(let fence):
       var steps = Array(repeating: StepProgress(), count: definition.steps.count)
       steps[0] = firstStep
-      let record = RunRecord(
+      var record = RunRecord(
         workflowID: id, definition: definition, status: .running, cursor: 0, steps: steps,
         ledger: RunLedger(), input: inputBytes, createdAtMs: timing.nowMs, updatedAtMs: timing.nowMs,
         expiresAtMs: timing.nowMs + timing.ttlMs, fence: fence)
+      record.budgetMicros = budget
       logger.info("run started", metadata: ["workflow_id": "\(id)", "workflow": "\(workflow)"])
       let completion = try await submit(record)
       return StartResult(record: try await finish(record, completion: completion, wait: wait), created: true)
@@ -239,6 +243,11 @@ public final class WorkflowEngine: Sendable {
       case .awaitingApproval:
         guard resumeFailed else { return existing }
         throw EngineError(.failedPrecondition, "run '\(id)' is awaiting approval; approve or reject it instead")
+      case .awaitingBudget:
+        guard resumeFailed else { return existing }
+        throw EngineError(
+          .failedPrecondition,
+          "run '\(id)' is awaiting budget: \(existing.approval?.budget.map { $0.message(step: existing.approval?.stepName ?? "") } ?? "its budget is spent"); raise its budget (resumable budget \(id) --raise-to USD) or reject it")
       case .failed:
         guard resumeFailed else { return existing }
       case .running:
@@ -593,8 +602,9 @@ public final class WorkflowEngine: Sendable {
   /// - Parameters:
   ///   - committed: artifacts committed before (a parallel run's branches read their inputs there first).
   ///   - prepare: last touches to a write before it is made (a branch's commit: the run's cursor now).
+  ///   - spend: the run's spending, shared by a parallel run's branches (nil: this drive's own).
   func perform(
-    _ machine: inout StepMachine, logger: Logger, committed: [String: [UInt8]] = [:],
+    _ machine: inout StepMachine, logger: Logger, committed: [String: [UInt8]] = [:], spend: RunSpend? = nil,
     prepare: (StepMachine.Write) -> StepMachine.Write = { $0 }
   ) async -> MachineEnd {
     let registry = self.registry
@@ -603,6 +613,11 @@ public final class WorkflowEngine: Sendable {
     var event: StepMachine.Event? = nil
     // Since when the step at the cursor has waited for its plugin to be ready.
     var unready: (index: Int, since: ContinuousClock.Instant)? = nil
+    let controlled = needsEstimate(machine.record)
+    let spend = spend ?? RunSpend(spent: machine.record.ledger.spentMicros)
+    // The estimate reserved for the attempt about to run (0: none).
+    var reserved: Int64 = 0
+    defer { if reserved != 0 { spend.settle(reserved, charged: 0) } }
 
     while true {
       let action = machine.handle(
@@ -620,6 +635,15 @@ public final class WorkflowEngine: Sendable {
           event = .admission(wait, remaining: Self.readinessPoll)
           continue
         }
+        if reserved != 0 {
+          // Admitted before, then held back (an open circuit): estimated again now.
+          spend.settle(reserved, charged: 0)
+          reserved = 0
+        }
+        if controlled, let control = await spendControl(machine, spend: spend, reserved: &reserved, logger: stepLogger) {
+          event = control
+          continue
+        }
         let admission = breakers.admit(plugin, now: clock.now)
         var remaining = Duration.zero
         if case .wait(let until, _) = admission { remaining = until - clock.now }
@@ -632,6 +656,14 @@ public final class WorkflowEngine: Sendable {
         let outcome = await self.attempt(
           plugin: plugin, step: step, index: index, attempt: attempt, record: machine.record,
           inputs: inputs, history: history)
+        let charged: Int64
+        switch outcome {
+        case .succeeded(let output): charged = output.usage.costMicros
+        case .failed(let failure): charged = failure.usage.costMicros
+        case .cancelled, .leaseLost: charged = 0
+        }
+        spend.settle(reserved, charged: charged)
+        reserved = 0
         let failed = if case .failed = outcome { true } else { false }
         EngineMetrics.stepAttempt(workflow: machine.record.workflowName, step: step, failed: failed, since: started)
         breakers.record(step.plugin, outcome.breakerOutcome, probe: probe, now: clock.now)
@@ -641,6 +673,7 @@ public final class WorkflowEngine: Sendable {
         let ok = await self.write(machine.record, logger: stepLogger) { try await self.perform(write) }
         if ok {
           report(write, record: machine.record, logger: stepLogger)
+          if controlled { await recordSpend(write.chargedMicros, of: machine.record, logger: stepLogger) }
         } else if case .admitting = machine.phase, machine.probe {
           // The probe's attempt never began: the circuit hears nothing of it.
           breakers.record(machine.step.plugin, .neutral, probe: true, now: clock.now)
@@ -760,19 +793,27 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Runs one attempt, enforcing the timeout; the keeper renews its lease meanwhile.
+  /// What a plugin is given for attempt `attempt` of the step at `index`.
+  func stepContext(
+    step: StepDefinition, index: Int, attempt: Int, record: RunRecord, inputs: [String: [UInt8]], history: [HistoryEntry]
+  ) -> StepContext {
+    let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
+    var context = StepContext(
+      workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
+      stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
+      deadline: timeout.map { clock.now + $0 }, history: history)
+    context.deadlineUnixMilliseconds = timeout.map { clock.epochMilliseconds + $0.wholeMilliseconds }
+    context.heartbeatTimeout = step.heartbeatTimeoutMilliseconds.map { .milliseconds($0) }
+    context.scheduleToStart = step.scheduleToStartMilliseconds.map { .milliseconds($0) }
+    return context
+  }
+
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
     inputs: [String: [UInt8]], history: [HistoryEntry]
   ) async -> StepMachine.AttemptOutcome {
     let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
-    var built = StepContext(
-      workflowID: record.workflowID, workflowName: record.workflowName, stepName: step.name,
-      stepIndex: index, attempt: attempt, config: step.config, inputs: inputs,
-      deadline: timeout.map { clock.now + $0 }, history: history)
-    built.deadlineUnixMilliseconds = timeout.map { clock.epochMilliseconds + $0.wholeMilliseconds }
-    built.heartbeatTimeout = step.heartbeatTimeoutMilliseconds.map { .milliseconds($0) }
-    built.scheduleToStart = step.scheduleToStartMilliseconds.map { .milliseconds($0) }
-    let context = built
+    let context = stepContext(step: step, index: index, attempt: attempt, record: record, inputs: inputs, history: history)
     let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
     return await withTaskGroup(of: StepMachine.AttemptOutcome?.self) { group in

@@ -50,7 +50,8 @@ struct Dispatcher: Sendable {
       let result = try await engine.start(
         workflow: message.workflow, workflowID: message.workflowID.isEmpty ? nil : message.workflowID,
         input: Array(message.inputJSON.utf8), wait: !message.noWait,
-        onConflict: message.onConflict == .useExisting ? .useExisting : .fail)
+        onConflict: message.onConflict == .useExisting ? .useExisting : .fail,
+        budgetMicros: message.budgetUsd == 0 ? nil : try Self.dollars(message.budgetUsd, "budget_usd"))
       return StartWorkflowResponse(
         state: RunState(result.record, includeArtifacts: false), created: result.created
       ).protobufBytes()
@@ -87,7 +88,8 @@ struct Dispatcher: Sendable {
       let health = await engine.health()
       var response = HealthResponse(
         status: health.serving ? "SERVING" : "NOT_SERVING", version: ResumableVersion.current,
-        runsInFlight: UInt32(clamping: health.runsInFlight), uptimeMs: UInt64(max(0, health.uptime.wholeMilliseconds)))
+        runsInFlight: UInt32(clamping: health.runsInFlight), uptimeMs: UInt64(max(0, health.uptime.wholeMilliseconds)),
+        maxSpendPerHourMicros: health.spendGuard?.capMicros ?? 0, spentLastHourMicros: health.spendGuard?.spentMicros ?? 0)
       switch health.store {
       case .success(let latency):
         response.redisReachable = true
@@ -106,6 +108,13 @@ struct Dispatcher: Sendable {
         workflowID: message.workflowID, token: message.token, approve: !message.reject, note: message.note,
         wait: !message.noWait)
       return ApproveStepResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
+    case .answerBudget:
+      let message = try decode(AnswerBudgetRequest.self, request.payload, method)
+      let raise = message.reject ? nil : try Self.dollars(message.raiseToUsd, "raise_to_usd")
+      let record = try await engine.answerBudget(
+        workflowID: message.workflowID, token: message.token, raiseToMicros: raise, note: message.note,
+        wait: !message.noWait)
+      return AnswerBudgetResponse(state: RunState(record, includeArtifacts: false)).protobufBytes()
     case .registerWorkflows:
       let message = try decode(RegisterWorkflowsRequest.self, request.payload, method)
       let registrations = try await engine.registerWorkflows(definitionsJSON: message.definitionsJSON)
@@ -119,6 +128,15 @@ struct Dispatcher: Sendable {
     case .watchWorkflow, .connectWorker:
       throw RPCFailure(.internal, "\(method.rawValue) is server-streaming: it is answered by stream(_:send:)")
     }
+  }
+
+  /// A request's amount of US dollars in micro-dollars.
+  /// - Throws: INVALID_ARGUMENT for a negative, non-finite or absurd amount.
+  static func dollars(_ value: Double, _ field: String) throws -> Int64 {
+    guard let micros = Money.micros(fromDollars: value) else {
+      throw RPCFailure(.invalidArgument, "\(field) must be a finite number of US dollars from 0 to 1e12, not \(value)")
+    }
+    return micros
   }
 
   func decode<Message: WireMessage>(_ type: Message.Type, _ payload: [UInt8], _ method: Method) throws -> Message {

@@ -48,7 +48,17 @@ extension ResumableWire.RunState {
       } ?? Approval(),
       runningSteps: record.status == .running
         ? zip(record.definition.steps, record.steps).filter { $0.1.status.isAtWork }.map(\.0.name) : [],
-      items: items)
+      items: items, budget: ResumableWire.Budget(limit: record.budgetMicros, stop: record.approval?.budget))
+  }
+}
+
+extension ResumableWire.Budget {
+  /// A run's budget, and what stopped it while it awaits budget.
+  init(limit: Int64?, stop: BudgetStop?) {
+    self.init(
+      limitMicros: limit ?? 0, hasBudget: limit != nil, spentMicros: stop?.spentMicros ?? 0,
+      inFlightMicros: stop?.inFlightMicros ?? 0, estimateMicros: stop?.estimateMicros ?? 0,
+      projectedMicros: stop?.projectedMicros ?? 0)
   }
 }
 
@@ -94,6 +104,7 @@ extension ResumableWire.RunStatus {
     case .failed: self = .failed
     case .awaitingApproval: self = .awaitingApproval
     case .cancelled: self = .cancelled
+    case .awaitingBudget: self = .awaitingBudget
     }
   }
 }

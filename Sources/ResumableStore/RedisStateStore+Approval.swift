@@ -19,6 +19,7 @@ struct StoredApproval: Codable {
   var requested_at_ms: Int64
   var deadline_ms: Int64
   var held: Held?
+  var budget: BudgetStop?
 
   init(_ approval: PendingApproval) {
     step = approval.stepName
@@ -30,6 +31,7 @@ struct StoredApproval: Codable {
     requested_at_ms = approval.requestedAtMs
     deadline_ms = approval.deadlineMs
     held = approval.held.map { Held(history: $0.history, step: $0.step) }
+    budget = approval.budget
   }
 
   /// The approval, with the held artifact when there is one.
@@ -40,7 +42,8 @@ struct StoredApproval: Codable {
     return PendingApproval(
       stepName: step, cursor: cursor, token: token, kind: kind, confidence: confidence, threshold: threshold,
       requestedAtMs: requested_at_ms, deadlineMs: deadline_ms,
-      held: held.map { PendingApproval.HeldOutput(artifact: heldArtifact ?? [], history: $0.history, step: $0.step) })
+      held: held.map { PendingApproval.HeldOutput(artifact: heldArtifact ?? [], history: $0.history, step: $0.step) },
+      budget: budget)
   }
 
   static func decode(_ bytes: [UInt8], heldArtifact: [UInt8]?) throws(StoreError) -> PendingApproval {
@@ -69,10 +72,9 @@ extension RedisStateStore {
         RedisArgument(
           Self.event(
             "approval_requested", step: approval.stepName, attempt: Int(request.step.attempts), at: timing.nowMs,
-            status: .awaitingApproval, message: approval.kind == .before
-              ? "approval needed before the step runs"
-              : "confidence \(approval.confidence) is below \(approval.threshold): approval needed to keep the output")),
-        RedisArgument(request.usage.cachedInputTokens), RedisArgument(request.usage.cacheWriteTokens),
+            status: approval.runStatus, message: approval.requestMessage)),
+        RedisArgument(approval.runStatus.rawValue), RedisArgument(request.usage.cachedInputTokens),
+        RedisArgument(request.usage.cacheWriteTokens),
       ],
       // Due at the deadline: the recovery check then fails the unanswered run.
       after: [index(request.workflowID, dueAtMs: approval.deadlineMs)])
@@ -80,7 +82,6 @@ extension RedisStateStore {
 
   public func answerApproval(_ answer: ApprovalAnswer, lease: Duration) async throws(StoreError) -> ApprovalOutcome {
     let timing = answer.timing
-    let note = answer.note.isEmpty ? "" : ": \(answer.note)"
     let reply = try await write(
       Scripts.answerApproval, answer.workflowID, timing,
       [
@@ -88,10 +89,12 @@ extension RedisStateStore {
         RedisArgument(lease.wholeMilliseconds),
         RedisArgument(
           Self.event(
-            answer.approve ? "step_approved" : "step_rejected", step: "", attempt: 0, at: timing.nowMs,
-            status: answer.approve ? .running : .failed, message: answer.note)),
-        RedisArgument(note), RedisArgument(timing.ttlMs),
-        RedisArgument(timing.nowMs + timing.ttlMs),
+            answer.eventType, step: "", attempt: 0, at: timing.nowMs,
+            status: answer.approve ? .running : .failed, message: answer.eventMessage)),
+        RedisArgument(answer.rejectionAfterStep), RedisArgument(timing.ttlMs),
+        RedisArgument(timing.nowMs + timing.ttlMs), RedisArgument(answer.answers.rawValue),
+        RedisArgument(answer.refusalAfterStatus), RedisArgument(answer.raisedBudgetText),
+        RedisArgument(answer.rejectionBeforeStep),
       ],
       // Approved: RUNNING again, so back in the index (a superset: harmless if refused).
       after: answer.approve ? [index(answer.workflowID, dueAtMs: timing.nowMs + lease.wholeMilliseconds)] : [])
@@ -106,5 +109,13 @@ extension RedisStateStore {
     default: break
     }
     throw StoreError(.corrupt, "unexpected reply to the approval script: \(reply)")
+  }
+}
+
+extension ApprovalAnswer {
+  /// The raised budget in micro-dollars, as the answer script takes it ('' for none).
+  var raisedBudgetText: String {
+    guard case .raise(let micros)? = budget else { return "" }
+    return "\(micros)"
   }
 }

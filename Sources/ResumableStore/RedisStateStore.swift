@@ -123,7 +123,7 @@ public final class RedisStateStore: StateStore {
         RedisArgument(definition), RedisArgument(new.input), RedisArgument(new.definition.steps[0].name),
         RedisArgument(encode(new.firstStep)),
         RedisArgument(Self.event("run_started", step: new.definition.steps[0].name, attempt: 1, at: timing.nowMs, status: .running)),
-        RedisArgument(timing.nowMs + timing.ttlMs),
+        RedisArgument(timing.nowMs + timing.ttlMs), RedisArgument(new.budgetMicros.map { "\($0)" } ?? ""),
       ],
       after: [
         index(new.workflowID, dueAtMs: timing.nowMs + timing.leaseMs),

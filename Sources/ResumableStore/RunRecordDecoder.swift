@@ -101,6 +101,7 @@ enum RunRecordDecoder {
       fence: try number("fence"), schemaVersion: storedVersion, artifacts: try hash(artifacts, "artifacts"))
     record.approval = approval
     record.approvedCursor = approvedCursor
+    record.budgetMicros = fields["budget"].flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
     record.items = items
     return record
   }

@@ -63,19 +63,19 @@ extension Scripts {
       """)
 
   /// ARGV: operation, fence, cursor, step, step record, approval (JSON), held artifact ('' for
-  /// none), cost micros, input tokens, output tokens, now, ttl, expires, event, cached input
-  /// tokens, cache write tokens. The
-  /// run becomes AWAITING_APPROVAL; the held attempt's cost is charged; the lease is
-  /// given up (nobody drives a run waiting for a person).
+  /// none), cost micros, input tokens, output tokens, now, ttl, expires, event, status, cached
+  /// input tokens, cache write tokens. The run becomes AWAITING_APPROVAL (or AWAITING_BUDGET);
+  /// the held attempt's cost is charged; the lease is given up (nobody drives a run waiting for
+  /// a person).
   static let requestApproval = RedisScript(
     prelude + """
       local answer = enter(ARGV[1], ARGV[2], ARGV[3])
       if answer then return answer end
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-      redis.call('HSET', KEYS[1], 'status', 'AWAITING_APPROVAL', 'approval', ARGV[6], 'updated', ARGV[11],
+      redis.call('HSET', KEYS[1], 'status', ARGV[15], 'approval', ARGV[6], 'updated', ARGV[11],
         'expires', ARGV[13])
       if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'held_artifact', ARGV[7]) end
-      charge(ARGV[8], ARGV[9], ARGV[10], ARGV[15], ARGV[16])
+      charge(ARGV[8], ARGV[9], ARGV[10], ARGV[16], ARGV[17])
       redis.call('DEL', KEYS[5])
       event(ARGV[14])
       touch(ARGV[12])
@@ -83,7 +83,10 @@ extension Scripts {
       """)
 
   /// ARGV: operation, token, '1' to approve or '0' to reject, now, lease ms, event (its step is
-  /// filled in here), the rejection note (': note' or ''), rejection ttl, rejection expires. One answer per token: the first wins.
+  /// filled in here), the rejection's error after the step's name (': note' or ''), rejection ttl,
+  /// rejection expires, the status answered (AWAITING_APPROVAL or AWAITING_BUDGET), the
+  /// refusal when the run is not at it, the new budget ('' for none), the rejection's error
+  /// before the step's name. One answer per token: the first wins.
   /// Returns `{'approved', fence, approval JSON, held artifact or false}`,
   /// `{'rejected'}`, `{'refused', why}` or `{'gone'}`.
   static let answerApproval = RedisScript(
@@ -99,8 +102,8 @@ extension Scripts {
       if not run[1] then return {'gone'} end
       local problem = newer(run[4])
       if problem then return redis.error_reply(problem) end
-      if run[1] ~= 'AWAITING_APPROVAL' then
-        return {'refused', 'the run is ' .. run[1] .. ', not awaiting approval (an approval token works once)'}
+      if run[1] ~= ARGV[10] then
+        return {'refused', 'the run is ' .. run[1] .. ARGV[11]}
       end
       local approval = cjson.decode(run[2])
       if approval.token ~= ARGV[2] then
@@ -116,12 +119,13 @@ extension Scripts {
         redis.call('SET', KEYS[5], fence, 'PX', ARGV[5])
         redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[4])
         if approval.kind == 'before' then redis.call('HSET', KEYS[1], 'approved_cursor', approval.cursor) end
+        if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'budget', ARGV[12]) end
         event(json)
         applied(ARGV[1], {'approved', fence, run[2]})
         return {'approved', fence, run[2], run[3]}
       end
       redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error',
-        'a person rejected step ' .. approval.step .. ARGV[7], 'updated', ARGV[4], 'expires', ARGV[9])
+        ARGV[13] .. approval.step .. ARGV[7], 'updated', ARGV[4], 'expires', ARGV[9])
       redis.call('HDEL', KEYS[1], 'held_artifact')
       event(json)
       touch(ARGV[8])

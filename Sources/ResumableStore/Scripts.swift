@@ -108,7 +108,8 @@ enum Scripts {
     """
 
   /// ARGV: operation, now, ttl, lease, schema, workflow, definition, input,
-  /// first step name, first step record, event, expires. Returns the run's
+  /// first step name, first step record, event, expires, budget (micro-dollars,
+  /// '' for none). Returns the run's
   /// first fencing token when created, 0 when a run with that id exists
   /// (nothing written).
   ///
@@ -127,6 +128,7 @@ enum Scripts {
         'input', ARGV[8], 'status', 'RUNNING', 'cursor', '0', 'fence', fence, 'created', ARGV[2],
         'updated', ARGV[2], 'expires', ARGV[12], 'spent', '0', 'saved', '0', 'in_tokens', '0',
         'out_tokens', '0', 'resumes', '0')
+      if ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'budget', ARGV[13]) end
       redis.call('HSET', KEYS[2], ARGV[9], ARGV[10])
       redis.call('SET', KEYS[5], fence, 'PX', ARGV[4])
       event(ARGV[11])
@@ -163,7 +165,7 @@ enum Scripts {
   /// ARGV: lease ms, this server's schema version, now, the retention of a
   /// failed run (ms), now plus that retention. The recovery check of one run: `{'gone'}` when it does
   /// not exist, `{'ended', status}` when it is not RUNNING (an approval whose
-  /// deadline passed fails the run here, kept for the failed-run retention), `{'newer', version}` when a newer schema version wrote
+  /// deadline passed fails the run here (so does a budget stop's), kept for the failed-run retention), `{'newer', version}` when a newer schema version wrote
   /// it (left, untouched, to a server that reads it), `{'held', ms}` while a
   /// runner's lease has `ms` left, else `{'acquired', fence}` with the lease
   /// taken under a new fencing token.
@@ -171,12 +173,15 @@ enum Scripts {
     prelude + """
     local status = redis.call('HGET', KEYS[1], 'status')
     if not status then return {'gone'} end
-    if status == 'AWAITING_APPROVAL' then
+    if status == 'AWAITING_APPROVAL' or status == 'AWAITING_BUDGET' then
       -- Waiting for a person until the deadline; then the run fails with that reason.
       local approval = cjson.decode(redis.call('HGET', KEYS[1], 'approval'))
       local left = tonumber(approval.deadline_ms) - tonumber(ARGV[3])
       if left > 0 then return {'held', left} end
       local reason = 'no answer to the approval of step ' .. approval.step .. ' before its deadline'
+      if approval.kind == 'budget' then
+        reason = 'no answer to the budget stop at step ' .. approval.step .. ' before its deadline'
+      end
       redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', reason, 'updated', ARGV[3],
         'expires', ARGV[5])
       redis.call('HDEL', KEYS[1], 'approval', 'held_artifact')

@@ -83,6 +83,8 @@ extension InMemoryStateStore {
     var registered: [String: (definition: WorkflowDefinition, version: UInt32)] = [:]
     /// The last event position handed out (positions never repeat in a store).
     var lastEvent: UInt64 = 0
+    /// Spend windows: their minute parts (minute → micro-dollars).
+    var spend: [SpendWindow: [Int64: Int64]] = [:]
 
     /// The run `id` unless it expired (an expired one is dropped, as Redis' keys are).
     mutating func live(_ id: String, now: Int64) -> StoredRun? {

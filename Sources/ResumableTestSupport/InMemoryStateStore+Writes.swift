@@ -137,7 +137,7 @@ extension InMemoryStateStore {
       if state.live(request.workflowID, now: now)?.replay(timing.operation) != nil { return }
       var run = try state.enter(request.workflowID, fence: request.fence, cursor: approval.cursor, now: now)
       run.setStep(approval.stepName, request.step)
-      run.record.status = .awaitingApproval
+      run.record.status = approval.runStatus
       var stored = approval
       stored.held?.artifact = []
       run.record.approval = stored
@@ -150,10 +150,7 @@ extension InMemoryStateStore {
       state.append(
         RunEventRecord(
           type: "approval_requested", step: approval.stepName, attempt: request.step.attempts, atMs: timing.nowMs,
-          message: approval.kind == .before
-            ? "approval needed before the step runs"
-            : "confidence \(approval.confidence) is below \(approval.threshold): approval needed to keep the output",
-          status: .awaitingApproval),
+          message: approval.requestMessage, status: approval.runStatus),
         to: &run)
       run.expiresAtMs = now + timing.ttlMs
       run.applied(timing.operation, .written)
@@ -176,19 +173,19 @@ extension InMemoryStateStore {
       case .rejected?: return .rejected
       default: break
       }
-      guard run.record.status == .awaitingApproval, var approval = run.record.approval else {
-        return .refused("the run is \(run.record.status.rawValue), not awaiting approval (an approval token works once)")
+      guard run.record.status == answer.answers, var approval = run.record.approval else {
+        return .refused("the run is \(run.record.status.rawValue)\(answer.refusalAfterStatus)")
       }
       guard approval.token == answer.token else {
         return .refused("the token is not the one of the approval the run awaits (an approval token works once)")
       }
       run.record.approval = nil
       let event = RunEventRecord(
-        type: answer.approve ? "step_approved" : "step_rejected", step: approval.stepName, atMs: timing.nowMs,
-        message: answer.note, status: answer.approve ? .running : .failed)
+        type: answer.eventType, step: approval.stepName, atMs: timing.nowMs,
+        message: answer.eventMessage, status: answer.approve ? .running : .failed)
       guard answer.approve else {
         run.record.status = .failed
-        run.record.error = "a person rejected step \(approval.stepName)\(answer.note.isEmpty ? "" : ": \(answer.note)")"
+        run.record.error = answer.rejectionBeforeStep + approval.stepName + answer.rejectionAfterStep
         run.record.updatedAtMs = timing.nowMs
         run.record.expiresAtMs = timing.nowMs + timing.ttlMs
         run.heldArtifact = nil
@@ -203,6 +200,7 @@ extension InMemoryStateStore {
       run.record.status = .running
       run.record.updatedAtMs = timing.nowMs
       if approval.kind == .before { run.record.approvedCursor = approval.cursor }
+      if case .raise(let micros)? = answer.budget { run.record.budgetMicros = micros }
       state.append(event, to: &run)
       run.applied(timing.operation, .approved(fence: fence, approval: approval))
       state.runs[answer.workflowID] = run

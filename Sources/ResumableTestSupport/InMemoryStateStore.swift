@@ -56,6 +56,7 @@ public final class InMemoryStateStore: StateStore {
           ledger: RunLedger(), input: new.input, createdAtMs: timing.nowMs, updatedAtMs: timing.nowMs,
           expiresAtMs: timing.nowMs + timing.ttlMs, fence: fence),
         expiresAtMs: now + timing.ttlMs)
+      run.record.budgetMicros = new.budgetMicros
       run.lease = Lease(fence: fence, untilMs: now + timing.leaseMs)
       state.append(
         RunEventRecord(
@@ -171,14 +172,16 @@ public final class InMemoryStateStore: StateStore {
         unindex()
         return .gone
       }
-      if run.record.status == .awaitingApproval, let approval = run.record.approval {
+      if run.record.status == .awaitingApproval || run.record.status == .awaitingBudget, let approval = run.record.approval {
         let left = approval.deadlineMs - now
         if left > 0 {
           reschedule(left)
           return .held
         }
         // Unanswered before its deadline: the run fails, kept for the failed-run retention.
-        let reason = "no answer to the approval of step \(approval.stepName) before its deadline"
+        let reason = approval.kind == .budget
+          ? "no answer to the budget stop at step \(approval.stepName) before its deadline"
+          : "no answer to the approval of step \(approval.stepName) before its deadline"
         run.record.status = .failed
         run.record.error = reason
         run.record.updatedAtMs = now
@@ -229,5 +232,21 @@ public final class InMemoryStateStore: StateStore {
 
   public func registeredWorkflow(named name: String) async throws(StoreError) -> WorkflowDefinition? {
     state.withLock { $0.registered[name]?.definition }
+  }
+
+  // MARK: - Flow control
+
+  public func addSpend(_ micros: Int64, to window: SpendWindow, nowMs: Int64) async throws(StoreError) {
+    guard micros > 0 else { return }
+    state.withLock { $0.spend[window, default: [:]][SpendWindow.minute(ofMs: nowMs), default: 0] += micros }
+  }
+
+  public func readSpend(_ window: SpendWindow, nowMs: Int64) async throws(StoreError) -> SpendReading {
+    let oldest = SpendWindow.minute(ofMs: nowMs) - SpendWindow.minutes + 1
+    return state.withLock { state in
+      let parts = (state.spend[window] ?? [:]).filter { $0.key >= oldest }
+      state.spend[window] = parts
+      return SpendReading(parts: parts, nowMs: nowMs)
+    }
   }
 }

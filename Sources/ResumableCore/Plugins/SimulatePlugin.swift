@@ -57,10 +57,10 @@ public struct SimulatePlugin: StepPlugin {
         case "artifact_bytes": artifactBytes = try Self.count(value, key)
         case "fail_attempts": failAttempts = try Self.count(value, key)
         case "cost_usd":
-          guard let dollars = value.numberValue, dollars >= 0, dollars < 1e9 else {
-            throw PluginConfigError("'cost_usd' must be a number ≥ 0")
+          guard let micros = Money.micros(fromDollars: value.numberValue) else {
+            throw PluginConfigError("'cost_usd' must be a finite number ≥ 0")
           }
-          usage.costMicros = Int64((dollars * 1_000_000).rounded())
+          usage.costMicros = micros
         case "fail_permanently":
           guard let flag = value.boolValue else {
             throw PluginConfigError("'fail_permanently' must be true or false")
@@ -115,6 +115,12 @@ public struct SimulatePlugin: StepPlugin {
 
   public func validate(config: JSONValue) throws(PluginConfigError) {
     _ = try Settings(config)
+  }
+
+  /// What every attempt reports: its `cost_usd` and tokens.
+  public func estimate(_ context: StepContext) -> AttemptEstimate? {
+    guard let usage = try? Settings(context.config).usage else { return nil }
+    return AttemptEstimate(costMicros: usage.costMicros, tokens: usage.inputTokens &+ usage.outputTokens)
   }
 
   public func execute(_ context: StepContext) async throws -> StepOutput {

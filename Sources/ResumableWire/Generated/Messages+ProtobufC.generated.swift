@@ -6,6 +6,86 @@
 
 internal import CResumableProto
 
+extension AnswerBudgetRequest: WireMessage {
+  /// Decodes a `resumable.v1.AnswerBudgetRequest` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension AnswerBudgetRequest: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__AnswerBudgetRequest> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__answer_budget_request__descriptor,
+      packedSize: resumable__v1__answer_budget_request__get_packed_size,
+      pack: resumable__v1__answer_budget_request__pack,
+      unpack: resumable__v1__answer_budget_request__unpack,
+      freeUnpacked: resumable__v1__answer_budget_request__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__AnswerBudgetRequest) {
+    self.init(
+      workflowID: swiftString(c.workflow_id),
+      token: swiftString(c.token),
+      raiseToUsd: c.raise_to_usd,
+      reject: c.reject != 0,
+      note: swiftString(c.note),
+      noWait: c.no_wait != 0
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__AnswerBudgetRequest {
+    var c = Resumable__V1__AnswerBudgetRequest()
+    resumable__v1__answer_budget_request__init(&c)
+    c.workflow_id = arena.cString(workflowID)
+    c.token = arena.cString(token)
+    c.raise_to_usd = raiseToUsd
+    c.reject = reject ? 1 : 0
+    c.note = arena.cString(note)
+    c.no_wait = noWait ? 1 : 0
+    return c
+  }
+}
+
+extension AnswerBudgetResponse: WireMessage {
+  /// Decodes a `resumable.v1.AnswerBudgetResponse` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension AnswerBudgetResponse: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__AnswerBudgetResponse> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__answer_budget_response__descriptor,
+      packedSize: resumable__v1__answer_budget_response__get_packed_size,
+      pack: resumable__v1__answer_budget_response__pack,
+      unpack: resumable__v1__answer_budget_response__unpack,
+      freeUnpacked: resumable__v1__answer_budget_response__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__AnswerBudgetResponse) {
+    self.init(
+      state: RunState.value(c.state, default: RunState())
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__AnswerBudgetResponse {
+    var c = Resumable__V1__AnswerBudgetResponse()
+    resumable__v1__answer_budget_response__init(&c)
+    c.state = RunState.cMessageField(state, default: RunState(), in: &arena)
+    return c
+  }
+}
+
 extension Approval: WireMessage {
   /// Decodes a `resumable.v1.Approval` from protobuf bytes.
   /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
@@ -164,6 +244,51 @@ extension Artifact: ProtobufCMessageConvertible {
     resumable__v1__artifact__init(&c)
     c.step = arena.cString(step)
     c.data = arena.binaryData(data)
+    return c
+  }
+}
+
+extension Budget: WireMessage {
+  /// Decodes a `resumable.v1.Budget` from protobuf bytes.
+  /// - Throws: `WireError` when the bytes are not a valid encoding of it, a string
+  ///   field is not UTF-8 text without NUL, or a field came with the wrong wire type.
+  public init(protobufBytes bytes: [UInt8]) throws(WireError) { try self.init(unpacking: bytes) }
+  /// Encodes the message as protobuf bytes; fields at their defaults take no bytes,
+  /// and strings are sent up to their first U+0000.
+  public func protobufBytes() -> [UInt8] { packed() }
+}
+
+extension Budget: ProtobufCMessageConvertible {
+  static var protobufC: ProtobufCFunctions<Resumable__V1__Budget> {
+    ProtobufCFunctions(
+      descriptor: resumable__v1__budget__descriptor,
+      packedSize: resumable__v1__budget__get_packed_size,
+      pack: resumable__v1__budget__pack,
+      unpack: resumable__v1__budget__unpack,
+      freeUnpacked: resumable__v1__budget__free_unpacked
+    )
+  }
+
+  init(cMessage c: Resumable__V1__Budget) {
+    self.init(
+      limitMicros: c.limit_micros,
+      hasBudget: c.has_budget != 0,
+      spentMicros: c.spent_micros,
+      inFlightMicros: c.in_flight_micros,
+      estimateMicros: c.estimate_micros,
+      projectedMicros: c.projected_micros
+    )
+  }
+
+  func cMessage(in arena: inout PackingArena) -> Resumable__V1__Budget {
+    var c = Resumable__V1__Budget()
+    resumable__v1__budget__init(&c)
+    c.limit_micros = limitMicros
+    c.has_budget = hasBudget ? 1 : 0
+    c.spent_micros = spentMicros
+    c.in_flight_micros = inFlightMicros
+    c.estimate_micros = estimateMicros
+    c.projected_micros = projectedMicros
     return c
   }
 }
@@ -806,7 +931,9 @@ extension HealthResponse: ProtobufCMessageConvertible {
       redisLatencyUs: c.redis_latency_us,
       redisError: swiftString(c.redis_error),
       runsInFlight: c.runs_in_flight,
-      uptimeMs: c.uptime_ms
+      uptimeMs: c.uptime_ms,
+      maxSpendPerHourMicros: c.max_spend_per_hour_micros,
+      spentLastHourMicros: c.spent_last_hour_micros
     )
   }
 
@@ -820,6 +947,8 @@ extension HealthResponse: ProtobufCMessageConvertible {
     c.redis_error = arena.cString(redisError)
     c.runs_in_flight = runsInFlight
     c.uptime_ms = uptimeMs
+    c.max_spend_per_hour_micros = maxSpendPerHourMicros
+    c.spent_last_hour_micros = spentLastHourMicros
     return c
   }
 }
@@ -1349,7 +1478,8 @@ extension RunState: ProtobufCMessageConvertible {
       history: HistoryMessage.values(c.history, count: c.n_history),
       approval: Approval.value(c.approval, default: Approval()),
       runningSteps: swiftStrings(c.running_steps, count: c.n_running_steps),
-      items: StepRecord.values(c.items, count: c.n_items)
+      items: StepRecord.values(c.items, count: c.n_items),
+      budget: Budget.value(c.budget, default: Budget())
     )
   }
 
@@ -1380,6 +1510,7 @@ extension RunState: ProtobufCMessageConvertible {
     c.running_steps = arena.cStrings(runningSteps)
     c.n_items = items.count
     c.items = StepRecord.cMessagePointers(items, in: &arena)
+    c.budget = Budget.cMessageField(budget, default: Budget(), in: &arena)
     return c
   }
 }
@@ -1464,7 +1595,8 @@ extension StartWorkflowRequest: ProtobufCMessageConvertible {
       workflowID: swiftString(c.workflow_id),
       inputJSON: swiftString(c.input_json),
       noWait: c.no_wait != 0,
-      onConflict: ConflictPolicy(rawValue: enumNumber(c.on_conflict.rawValue)) ?? .fail
+      onConflict: ConflictPolicy(rawValue: enumNumber(c.on_conflict.rawValue)) ?? .fail,
+      budgetUsd: c.budget_usd
     )
   }
 
@@ -1476,6 +1608,7 @@ extension StartWorkflowRequest: ProtobufCMessageConvertible {
     c.input_json = arena.cString(inputJSON)
     c.no_wait = noWait ? 1 : 0
     c.on_conflict = Resumable__V1__ConflictPolicy(rawValue: enumRawValue(onConflict.rawValue))
+    c.budget_usd = budgetUsd
     return c
   }
 }
@@ -1898,10 +2031,13 @@ extension WorkerInfo: ProtobufCMessageConvertible {
 /// Every message of the .proto by its full name: for the tests to compare with the
 /// .proto itself, and for the fuzzer to decode every message.
 public let generatedMessageTypes: [String: any (WireMessage & Hashable).Type] = [
+  "resumable.v1.AnswerBudgetRequest": AnswerBudgetRequest.self,
+  "resumable.v1.AnswerBudgetResponse": AnswerBudgetResponse.self,
   "resumable.v1.Approval": Approval.self,
   "resumable.v1.ApproveStepRequest": ApproveStepRequest.self,
   "resumable.v1.ApproveStepResponse": ApproveStepResponse.self,
   "resumable.v1.Artifact": Artifact.self,
+  "resumable.v1.Budget": Budget.self,
   "resumable.v1.CancelWorkflowRequest": CancelWorkflowRequest.self,
   "resumable.v1.CancelWorkflowResponse": CancelWorkflowResponse.self,
   "resumable.v1.CompleteTaskRequest": CompleteTaskRequest.self,

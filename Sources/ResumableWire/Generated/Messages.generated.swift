@@ -41,6 +41,10 @@ public enum RunStatus: Int, Hashable, Sendable, CaseIterable {
   case awaitingApproval = 4
   /// The run was cancelled: it is over, and not resumable.
   case cancelled = 5
+  /// The next attempt would take the run past its budget (`on_budget: pause`):
+  /// nothing runs until AnswerBudget raises the budget or rejects the run
+  /// (see Approval, of kind "budget", and RunState.budget).
+  case awaitingBudget = 6
 }
 
 /// gRPC's status codes, with gRPC's numbers, as carried in
@@ -156,6 +160,59 @@ public enum StepStatus: Int, Hashable, Sendable, CaseIterable {
   case waiting = 6
 }
 
+/// Answers a run AWAITING_BUDGET: raise its budget, or reject it.
+///
+/// `resumable.v1.AnswerBudgetRequest`.
+public struct AnswerBudgetRequest: Hashable, Sendable {
+  /// The id of the run awaiting budget.
+  public var workflowID: String
+  /// The run's Approval.token (kind "budget"); one-time: a reused token is
+  /// refused with FAILED_PRECONDITION.
+  public var token: String
+  /// The new budget in US dollars; at least what the run has spent
+  /// (INVALID_ARGUMENT otherwise). The run goes on from the stopped step, and
+  /// stops again if its next attempt would pass this budget too.
+  public var raiseToUsd: Double
+  /// Reject instead: the run fails (and stays resumable); raise_to_usd is ignored.
+  public var reject: Bool
+  /// Kept in the run's events.
+  public var note: String
+  /// After a raise, return at once instead of waiting for the run to end.
+  public var noWait: Bool
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    workflowID: String = "",
+    token: String = "",
+    raiseToUsd: Double = 0,
+    reject: Bool = false,
+    note: String = "",
+    noWait: Bool = false
+  ) {
+    self.workflowID = workflowID
+    self.token = token
+    self.raiseToUsd = raiseToUsd
+    self.reject = reject
+    self.note = note
+    self.noWait = noWait
+  }
+}
+
+/// The run after the answer.
+///
+/// `resumable.v1.AnswerBudgetResponse`.
+public struct AnswerBudgetResponse: Hashable, Sendable {
+  /// The run's state.
+  public var state: RunState
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    state: RunState = RunState()
+  ) {
+    self.state = state
+  }
+}
+
 /// A step waiting for a person: why, until when, and the one-time token
 /// ApproveStep needs.
 ///
@@ -167,6 +224,8 @@ public struct Approval: Hashable, Sendable {
   public var token: String
   /// "before": the step asks before it runs. "low_confidence": it ran, and
   /// its artifact (kept, not yet committed) scored below the threshold.
+  /// "budget": the step's next attempt would pass the run's budget (the run is
+  /// AWAITING_BUDGET; answer with AnswerBudget, not ApproveStep).
   public var kind: String
   /// The artifact's confidence (kind "low_confidence").
   public var confidence: Double
@@ -259,6 +318,44 @@ public struct Artifact: Hashable, Sendable {
   ) {
     self.step = step
     self.data = data
+  }
+}
+
+/// A run's budget (StartWorkflowRequest.budget_usd, or the workflow's
+/// `budget_usd`) and the projection that stopped it.
+///
+/// `resumable.v1.Budget`.
+public struct Budget: Hashable, Sendable {
+  /// The budget in micro-dollars; 0 with has_budget false: the run has none.
+  public var limitMicros: Int64
+  /// Whether the run has a budget.
+  public var hasBudget: Bool
+  /// While AWAITING_BUDGET: what the run had spent when it stopped.
+  public var spentMicros: Int64
+  /// While AWAITING_BUDGET: what its attempts running beside the stopped one
+  /// (a parallel run's branches) were expected to cost.
+  public var inFlightMicros: Int64
+  /// While AWAITING_BUDGET: what the stopped attempt was expected to cost.
+  public var estimateMicros: Int64
+  /// While AWAITING_BUDGET: spent + in flight + estimate, the projection that
+  /// passed the budget.
+  public var projectedMicros: Int64
+
+  /// Creates the message; every field defaults to its protobuf default.
+  public init(
+    limitMicros: Int64 = 0,
+    hasBudget: Bool = false,
+    spentMicros: Int64 = 0,
+    inFlightMicros: Int64 = 0,
+    estimateMicros: Int64 = 0,
+    projectedMicros: Int64 = 0
+  ) {
+    self.limitMicros = limitMicros
+    self.hasBudget = hasBudget
+    self.spentMicros = spentMicros
+    self.inFlightMicros = inFlightMicros
+    self.estimateMicros = estimateMicros
+    self.projectedMicros = projectedMicros
   }
 }
 
@@ -626,6 +723,11 @@ public struct HealthResponse: Hashable, Sendable {
   public var runsInFlight: UInt32
   /// How long the server has run, in milliseconds.
   public var uptimeMs: UInt64
+  /// The server's spend guard (`--max-spend-per-hour`), in micro-dollars; 0: none.
+  public var maxSpendPerHourMicros: Int64
+  /// What every server on the store has spent in the last hour (the guard's
+  /// window), in micro-dollars; 0 without a guard.
+  public var spentLastHourMicros: Int64
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -635,7 +737,9 @@ public struct HealthResponse: Hashable, Sendable {
     redisLatencyUs: UInt64 = 0,
     redisError: String = "",
     runsInFlight: UInt32 = 0,
-    uptimeMs: UInt64 = 0
+    uptimeMs: UInt64 = 0,
+    maxSpendPerHourMicros: Int64 = 0,
+    spentLastHourMicros: Int64 = 0
   ) {
     self.status = status
     self.version = version
@@ -644,6 +748,8 @@ public struct HealthResponse: Hashable, Sendable {
     self.redisError = redisError
     self.runsInFlight = runsInFlight
     self.uptimeMs = uptimeMs
+    self.maxSpendPerHourMicros = maxSpendPerHourMicros
+    self.spentLastHourMicros = spentLastHourMicros
   }
 }
 
@@ -953,6 +1059,8 @@ public struct RunState: Hashable, Sendable {
   /// Only when asked for (GetStateRequest.include_items): the records of the
   /// map steps' items that have begun, each named STEP[INDEX], by step then index.
   public var items: [StepRecord]
+  /// The run's budget and, while it is AWAITING_BUDGET, what stopped it.
+  public var budget: Budget
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -974,7 +1082,8 @@ public struct RunState: Hashable, Sendable {
     history: [HistoryMessage] = [],
     approval: Approval = Approval(),
     runningSteps: [String] = [],
-    items: [StepRecord] = []
+    items: [StepRecord] = [],
+    budget: Budget = Budget()
   ) {
     self.workflowID = workflowID
     self.workflow = workflow
@@ -995,6 +1104,7 @@ public struct RunState: Hashable, Sendable {
     self.approval = approval
     self.runningSteps = runningSteps
     self.items = items
+    self.budget = budget
   }
 }
 
@@ -1064,6 +1174,12 @@ public struct StartWorkflowRequest: Hashable, Sendable {
   public var noWait: Bool
   /// What to do when a run with `workflow_id` exists already.
   public var onConflict: ConflictPolicy
+  /// The run's budget in US dollars, over the workflow's `budget_usd`: before
+  /// each attempt the server projects what the run has spent plus the
+  /// attempt's estimated cost, and an attempt that would pass the budget does
+  /// not start. 0: the workflow's budget (if any). Negative or not finite:
+  /// INVALID_ARGUMENT.
+  public var budgetUsd: Double
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
@@ -1071,13 +1187,15 @@ public struct StartWorkflowRequest: Hashable, Sendable {
     workflowID: String = "",
     inputJSON: String = "",
     noWait: Bool = false,
-    onConflict: ConflictPolicy = .fail
+    onConflict: ConflictPolicy = .fail,
+    budgetUsd: Double = 0
   ) {
     self.workflow = workflow
     self.workflowID = workflowID
     self.inputJSON = inputJSON
     self.noWait = noWait
     self.onConflict = onConflict
+    self.budgetUsd = budgetUsd
   }
 }
 
@@ -1452,6 +1570,10 @@ public enum Method: String, Sendable, CaseIterable {
   ///
   /// `ApproveStepRequest` → `ApproveStepResponse`.
   case approveStep = "ApproveStep"
+  /// Raises the budget of a run AWAITING_BUDGET (it goes on), or rejects it (it fails).
+  ///
+  /// `AnswerBudgetRequest` → `AnswerBudgetResponse`.
+  case answerBudget = "AnswerBudget"
   /// The run's state, then its events as they happen, until it ends.
   ///
   /// `WatchWorkflowRequest` → a stream of `WatchWorkflowResponse`: several response frames,
@@ -1582,6 +1704,14 @@ extension ResumableUnaryCalls {
     _ request: ApproveStepRequest, timeout: Duration? = nil
   ) async throws(CallError) -> ApproveStepResponse {
     try await call(.approveStep, request, timeout: timeout)
+  }
+
+  /// Raises the budget of a run AWAITING_BUDGET (it goes on), or rejects it (it fails).
+  /// - Throws: `CallError`: the server's status, or a failure on the client's side.
+  public func answerBudget(
+    _ request: AnswerBudgetRequest, timeout: Duration? = nil
+  ) async throws(CallError) -> AnswerBudgetResponse {
+    try await call(.answerBudget, request, timeout: timeout)
   }
 
   /// The server's version, Redis reachability and latency, runs in flight, uptime.

@@ -65,14 +65,16 @@ class Methods:
 
     timeout = None
 
-    def start(self, workflow, input=None, workflow_id="", wait=True, use_existing=False, timeout=None):
+    def start(self, workflow, input=None, workflow_id="", wait=True, use_existing=False, budget_usd=None, timeout=None):
         """Starts a run of ``workflow`` and returns its ``RunState``.
 
         ``input`` is any JSON-serializable value (or a JSON document when it is ``bytes``).
         With ``wait`` (the default) the call returns when the run is COMPLETED, FAILED,
         CANCELLED or AWAITING_APPROVAL; else at once, RUNNING. A caller-chosen ``workflow_id``
         makes the start idempotent: ``use_existing=True`` returns the existing run instead of
-        raising ``AlreadyExists``.
+        raising ``AlreadyExists``. ``budget_usd`` caps what the run may spend (over the
+        workflow's ``budget_usd``); the run pauses AWAITING_BUDGET (or fails) before an attempt
+        that would pass it.
         """
         request = pb2.StartWorkflowRequest(
             workflow=workflow,
@@ -80,6 +82,7 @@ class Methods:
             input_json=encode_input(input),
             no_wait=not wait,
             on_conflict=pb2.CONFLICT_POLICY_USE_EXISTING if use_existing else pb2.CONFLICT_POLICY_FAIL,
+            budget_usd=budget_usd or 0,
         )
         return self._unary(Call("StartWorkflow", request, pb2.StartWorkflowResponse, _state), timeout)
 
@@ -126,6 +129,24 @@ class Methods:
                 workflow_id=workflow_id, token=token or "", reject=reject, note=note, no_wait=not wait
             )
             return Call("ApproveStep", request, pb2.ApproveStepResponse, _state)
+
+        if token is not None:
+            return self._unary(answer(token), timeout)
+        lookup = Call("GetState", pb2.GetStateRequest(workflow_id=workflow_id), pb2.GetStateResponse, _state)
+        return self._chain(lookup, lambda state: answer(state.approval_token), timeout)
+
+    def answer_budget(self, workflow_id, raise_to=None, reject=False, token=None, note="", wait=True, timeout=None):
+        """Answers a run AWAITING_BUDGET: ``raise_to`` (dollars, at least what it spent) lets it go
+        on, ``reject=True`` fails it. The token is read from its state unless given."""
+        if (raise_to is None) == (not reject):
+            raise ValueError("give exactly one of raise_to and reject=True")
+
+        def answer(token):
+            request = pb2.AnswerBudgetRequest(
+                workflow_id=workflow_id, token=token or "", raise_to_usd=raise_to or 0, reject=reject, note=note,
+                no_wait=not wait,
+            )
+            return Call("AnswerBudget", request, pb2.AnswerBudgetResponse, _state)
 
         if token is not None:
             return self._unary(answer(token), timeout)

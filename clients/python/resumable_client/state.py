@@ -1,6 +1,7 @@
 """Plain Python views of the run state (no protobuf types leak out)."""
 
 import json
+from typing import Optional
 from dataclasses import dataclass, field
 
 
@@ -86,6 +87,10 @@ class RunState:
     running_steps: list = field(default_factory=list)
     # Map steps' items' records, named STEP[INDEX] (requested with ``include_items=True``).
     items: list = field(default_factory=list)
+    # The run's budget in dollars (None: no budget) and, while AWAITING_BUDGET, the projection
+    # that stopped it (spent + running + the attempt's estimate).
+    budget_usd: Optional[float] = None
+    budget_projected_usd: Optional[float] = None
 
     def step(self, name):
         """The ``StepRecord`` of the step called ``name`` (``KeyError`` when there is none)."""
@@ -122,6 +127,10 @@ class RunState:
             cache_write_tokens=message.cost.cache_write_tokens,
             running_steps=list(message.running_steps),
             items=[StepRecord.from_proto(pb2, s) for s in message.items],
+            budget_usd=message.budget.limit_micros / 1_000_000 if message.budget.has_budget else None,
+            budget_projected_usd=(
+                message.budget.projected_micros / 1_000_000 if message.status == pb2.RUN_STATUS_AWAITING_BUDGET else None
+            ),
         )
 
 

@@ -118,6 +118,23 @@ def test_operating_methods(server):
         assert client.health()["status"] == "SERVING"
 
 
+def test_a_budget_pauses_a_run_before_the_attempt_that_would_pass_it(server):
+    run_id = new_id("budget")
+    with Client(server) as client:
+        paused = client.start("research", workflow_id=run_id, input={"q": "x"}, budget_usd=0.15)
+        assert paused.status == "AWAITING_BUDGET"
+        assert paused.budget_usd == 0.15 and abs(paused.budget_projected_usd - 0.20) < 1e-9
+        assert paused.spent_usd == 0.10 and paused.current_step == "extract"
+        with pytest.raises(InvalidArgument):
+            client.answer_budget(run_id, raise_to=0.05)
+        with pytest.raises(ValueError):
+            client.answer_budget(run_id)
+        failed = client.answer_budget(run_id, raise_to=10)
+        assert failed.status == "FAILED" and failed.budget_usd == 10  # draft fails once, by design
+        with pytest.raises(FailedPrecondition):
+            client.answer_budget(run_id, raise_to=20, token=paused.approval_token)
+
+
 # -- issue 12: the default socket path and the server's identity -------------------------
 
 

@@ -637,6 +637,51 @@ void   resumable__v1__run_state__free_unpacked
   assert(message->base.descriptor == &resumable__v1__run_state__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   resumable__v1__budget__init
+                     (Resumable__V1__Budget         *message)
+{
+  static const Resumable__V1__Budget init_value = RESUMABLE__V1__BUDGET__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__budget__get_packed_size
+                     (const Resumable__V1__Budget *message)
+{
+  assert(message->base.descriptor == &resumable__v1__budget__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__budget__pack
+                     (const Resumable__V1__Budget *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__budget__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__budget__pack_to_buffer
+                     (const Resumable__V1__Budget *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__budget__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__Budget *
+       resumable__v1__budget__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__Budget *)
+     protobuf_c_message_unpack (&resumable__v1__budget__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__budget__free_unpacked
+                     (Resumable__V1__Budget *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__budget__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   resumable__v1__approval__init
                      (Resumable__V1__Approval         *message)
 {
@@ -995,6 +1040,96 @@ void   resumable__v1__approve_step_response__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &resumable__v1__approve_step_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__answer_budget_request__init
+                     (Resumable__V1__AnswerBudgetRequest         *message)
+{
+  static const Resumable__V1__AnswerBudgetRequest init_value = RESUMABLE__V1__ANSWER_BUDGET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__answer_budget_request__get_packed_size
+                     (const Resumable__V1__AnswerBudgetRequest *message)
+{
+  assert(message->base.descriptor == &resumable__v1__answer_budget_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__answer_budget_request__pack
+                     (const Resumable__V1__AnswerBudgetRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__answer_budget_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__answer_budget_request__pack_to_buffer
+                     (const Resumable__V1__AnswerBudgetRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__answer_budget_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__AnswerBudgetRequest *
+       resumable__v1__answer_budget_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__AnswerBudgetRequest *)
+     protobuf_c_message_unpack (&resumable__v1__answer_budget_request__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__answer_budget_request__free_unpacked
+                     (Resumable__V1__AnswerBudgetRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__answer_budget_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   resumable__v1__answer_budget_response__init
+                     (Resumable__V1__AnswerBudgetResponse         *message)
+{
+  static const Resumable__V1__AnswerBudgetResponse init_value = RESUMABLE__V1__ANSWER_BUDGET_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t resumable__v1__answer_budget_response__get_packed_size
+                     (const Resumable__V1__AnswerBudgetResponse *message)
+{
+  assert(message->base.descriptor == &resumable__v1__answer_budget_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t resumable__v1__answer_budget_response__pack
+                     (const Resumable__V1__AnswerBudgetResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &resumable__v1__answer_budget_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t resumable__v1__answer_budget_response__pack_to_buffer
+                     (const Resumable__V1__AnswerBudgetResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &resumable__v1__answer_budget_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Resumable__V1__AnswerBudgetResponse *
+       resumable__v1__answer_budget_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Resumable__V1__AnswerBudgetResponse *)
+     protobuf_c_message_unpack (&resumable__v1__answer_budget_response__descriptor,
+                                allocator, len, data);
+}
+void   resumable__v1__answer_budget_response__free_unpacked
+                     (Resumable__V1__AnswerBudgetResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &resumable__v1__answer_budget_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   resumable__v1__watch_workflow_request__init
@@ -2206,7 +2341,7 @@ const ProtobufCMessageDescriptor resumable__v1__envelope__descriptor =
   (ProtobufCMessageInit) resumable__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__start_workflow_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor resumable__v1__start_workflow_request__field_descriptors[6] =
 {
   {
     "workflow",
@@ -2268,8 +2403,21 @@ static const ProtobufCFieldDescriptor resumable__v1__start_workflow_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "budget_usd",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__StartWorkflowRequest, budget_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__start_workflow_request__field_indices_by_name[] = {
+  5,   /* field[5] = budget_usd */
   2,   /* field[2] = input_json */
   3,   /* field[3] = no_wait */
   4,   /* field[4] = on_conflict */
@@ -2279,7 +2427,7 @@ static const unsigned resumable__v1__start_workflow_request__field_indices_by_na
 static const ProtobufCIntRange resumable__v1__start_workflow_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor resumable__v1__start_workflow_request__descriptor =
 {
@@ -2289,7 +2437,7 @@ const ProtobufCMessageDescriptor resumable__v1__start_workflow_request__descript
   "Resumable__V1__StartWorkflowRequest",
   "resumable.v1",
   sizeof(Resumable__V1__StartWorkflowRequest),
-  5,
+  6,
   resumable__v1__start_workflow_request__field_descriptors,
   resumable__v1__start_workflow_request__field_indices_by_name,
   1,  resumable__v1__start_workflow_request__number_ranges,
@@ -3208,7 +3356,7 @@ const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor =
   (ProtobufCMessageInit) resumable__v1__cost_ledger__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[19] =
+static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptors[20] =
 {
   {
     "workflow_id",
@@ -3438,10 +3586,23 @@ static const ProtobufCFieldDescriptor resumable__v1__run_state__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "budget",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__RunState, budget),
+    &resumable__v1__budget__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
   16,   /* field[16] = approval */
   6,   /* field[6] = artifacts */
+  19,   /* field[19] = budget */
   7,   /* field[7] = cost */
   9,   /* field[9] = created_at_ms */
   3,   /* field[3] = current_step */
@@ -3463,7 +3624,7 @@ static const unsigned resumable__v1__run_state__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__run_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 19 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
 {
@@ -3473,11 +3634,114 @@ const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor =
   "Resumable__V1__RunState",
   "resumable.v1",
   sizeof(Resumable__V1__RunState),
-  19,
+  20,
   resumable__v1__run_state__field_descriptors,
   resumable__v1__run_state__field_indices_by_name,
   1,  resumable__v1__run_state__number_ranges,
   (ProtobufCMessageInit) resumable__v1__run_state__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__budget__field_descriptors[6] =
+{
+  {
+    "limit_micros",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Budget, limit_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "has_budget",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Budget, has_budget),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "spent_micros",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Budget, spent_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_flight_micros",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Budget, in_flight_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "estimate_micros",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Budget, estimate_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "projected_micros",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Budget, projected_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__budget__field_indices_by_name[] = {
+  4,   /* field[4] = estimate_micros */
+  1,   /* field[1] = has_budget */
+  3,   /* field[3] = in_flight_micros */
+  0,   /* field[0] = limit_micros */
+  5,   /* field[5] = projected_micros */
+  2,   /* field[2] = spent_micros */
+};
+static const ProtobufCIntRange resumable__v1__budget__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor resumable__v1__budget__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.Budget",
+  "Budget",
+  "Resumable__V1__Budget",
+  "resumable.v1",
+  sizeof(Resumable__V1__Budget),
+  6,
+  resumable__v1__budget__field_descriptors,
+  resumable__v1__budget__field_indices_by_name,
+  1,  resumable__v1__budget__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__budget__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor resumable__v1__approval__field_descriptors[7] =
@@ -4096,6 +4360,147 @@ const ProtobufCMessageDescriptor resumable__v1__approve_step_response__descripto
   (ProtobufCMessageInit) resumable__v1__approve_step_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor resumable__v1__answer_budget_request__field_descriptors[6] =
+{
+  {
+    "workflow_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__AnswerBudgetRequest, workflow_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__AnswerBudgetRequest, token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "raise_to_usd",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__AnswerBudgetRequest, raise_to_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reject",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__AnswerBudgetRequest, reject),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__AnswerBudgetRequest, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "no_wait",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__AnswerBudgetRequest, no_wait),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__answer_budget_request__field_indices_by_name[] = {
+  5,   /* field[5] = no_wait */
+  4,   /* field[4] = note */
+  2,   /* field[2] = raise_to_usd */
+  3,   /* field[3] = reject */
+  1,   /* field[1] = token */
+  0,   /* field[0] = workflow_id */
+};
+static const ProtobufCIntRange resumable__v1__answer_budget_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor resumable__v1__answer_budget_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.AnswerBudgetRequest",
+  "AnswerBudgetRequest",
+  "Resumable__V1__AnswerBudgetRequest",
+  "resumable.v1",
+  sizeof(Resumable__V1__AnswerBudgetRequest),
+  6,
+  resumable__v1__answer_budget_request__field_descriptors,
+  resumable__v1__answer_budget_request__field_indices_by_name,
+  1,  resumable__v1__answer_budget_request__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__answer_budget_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor resumable__v1__answer_budget_response__field_descriptors[1] =
+{
+  {
+    "state",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__AnswerBudgetResponse, state),
+    &resumable__v1__run_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned resumable__v1__answer_budget_response__field_indices_by_name[] = {
+  0,   /* field[0] = state */
+};
+static const ProtobufCIntRange resumable__v1__answer_budget_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor resumable__v1__answer_budget_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "resumable.v1.AnswerBudgetResponse",
+  "AnswerBudgetResponse",
+  "Resumable__V1__AnswerBudgetResponse",
+  "resumable.v1",
+  sizeof(Resumable__V1__AnswerBudgetResponse),
+  1,
+  resumable__v1__answer_budget_response__field_descriptors,
+  resumable__v1__answer_budget_response__field_indices_by_name,
+  1,  resumable__v1__answer_budget_response__number_ranges,
+  (ProtobufCMessageInit) resumable__v1__answer_budget_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor resumable__v1__watch_workflow_request__field_descriptors[1] =
 {
   {
@@ -4332,7 +4737,7 @@ const ProtobufCMessageDescriptor resumable__v1__health_request__descriptor =
   (ProtobufCMessageInit) resumable__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__health_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor resumable__v1__health_response__field_descriptors[9] =
 {
   {
     "status",
@@ -4418,12 +4823,38 @@ static const ProtobufCFieldDescriptor resumable__v1__health_response__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_spend_per_hour_micros",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, max_spend_per_hour_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "spent_last_hour_micros",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__HealthResponse, spent_last_hour_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__health_response__field_indices_by_name[] = {
+  7,   /* field[7] = max_spend_per_hour_micros */
   4,   /* field[4] = redis_error */
   3,   /* field[3] = redis_latency_us */
   2,   /* field[2] = redis_reachable */
   5,   /* field[5] = runs_in_flight */
+  8,   /* field[8] = spent_last_hour_micros */
   0,   /* field[0] = status */
   6,   /* field[6] = uptime_ms */
   1,   /* field[1] = version */
@@ -4431,7 +4862,7 @@ static const unsigned resumable__v1__health_response__field_indices_by_name[] = 
 static const ProtobufCIntRange resumable__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor resumable__v1__health_response__descriptor =
 {
@@ -4441,7 +4872,7 @@ const ProtobufCMessageDescriptor resumable__v1__health_response__descriptor =
   "Resumable__V1__HealthResponse",
   "resumable.v1",
   sizeof(Resumable__V1__HealthResponse),
-  7,
+  9,
   resumable__v1__health_response__field_descriptors,
   resumable__v1__health_response__field_indices_by_name,
   1,  resumable__v1__health_response__number_ranges,
@@ -5631,7 +6062,7 @@ const ProtobufCEnumDescriptor resumable__v1__conflict_policy__descriptor =
   resumable__v1__conflict_policy__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue resumable__v1__run_status__enum_values_by_number[6] =
+static const ProtobufCEnumValue resumable__v1__run_status__enum_values_by_number[7] =
 {
   { "RUN_STATUS_UNSPECIFIED", "RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED", 0 },
   { "RUN_STATUS_RUNNING", "RESUMABLE__V1__RUN_STATUS__RUN_STATUS_RUNNING", 1 },
@@ -5639,13 +6070,15 @@ static const ProtobufCEnumValue resumable__v1__run_status__enum_values_by_number
   { "RUN_STATUS_FAILED", "RESUMABLE__V1__RUN_STATUS__RUN_STATUS_FAILED", 3 },
   { "RUN_STATUS_AWAITING_APPROVAL", "RESUMABLE__V1__RUN_STATUS__RUN_STATUS_AWAITING_APPROVAL", 4 },
   { "RUN_STATUS_CANCELLED", "RESUMABLE__V1__RUN_STATUS__RUN_STATUS_CANCELLED", 5 },
+  { "RUN_STATUS_AWAITING_BUDGET", "RESUMABLE__V1__RUN_STATUS__RUN_STATUS_AWAITING_BUDGET", 6 },
 };
 static const ProtobufCIntRange resumable__v1__run_status__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex resumable__v1__run_status__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex resumable__v1__run_status__enum_values_by_name[7] =
 {
   { "RUN_STATUS_AWAITING_APPROVAL", 4 },
+  { "RUN_STATUS_AWAITING_BUDGET", 6 },
   { "RUN_STATUS_CANCELLED", 5 },
   { "RUN_STATUS_COMPLETED", 2 },
   { "RUN_STATUS_FAILED", 3 },
@@ -5659,9 +6092,9 @@ const ProtobufCEnumDescriptor resumable__v1__run_status__descriptor =
   "RunStatus",
   "Resumable__V1__RunStatus",
   "resumable.v1",
-  6,
+  7,
   resumable__v1__run_status__enum_values_by_number,
-  6,
+  7,
   resumable__v1__run_status__enum_values_by_name,
   1,
   resumable__v1__run_status__value_ranges,
@@ -5737,7 +6170,7 @@ const ProtobufCEnumDescriptor resumable__v1__error_class__descriptor =
   resumable__v1__error_class__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[15] =
+static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descriptors[16] =
 {
   { "StartWorkflow", &resumable__v1__start_workflow_request__descriptor, &resumable__v1__start_workflow_response__descriptor },
   { "ResumeWorkflow", &resumable__v1__resume_workflow_request__descriptor, &resumable__v1__resume_workflow_response__descriptor },
@@ -5745,6 +6178,7 @@ static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descript
   { "ListWorkflows", &resumable__v1__list_workflows_request__descriptor, &resumable__v1__list_workflows_response__descriptor },
   { "CancelWorkflow", &resumable__v1__cancel_workflow_request__descriptor, &resumable__v1__cancel_workflow_response__descriptor },
   { "ApproveStep", &resumable__v1__approve_step_request__descriptor, &resumable__v1__approve_step_response__descriptor },
+  { "AnswerBudget", &resumable__v1__answer_budget_request__descriptor, &resumable__v1__answer_budget_response__descriptor },
   { "WatchWorkflow", &resumable__v1__watch_workflow_request__descriptor, &resumable__v1__watch_workflow_response__descriptor },
   { "Health", &resumable__v1__health_request__descriptor, &resumable__v1__health_response__descriptor },
   { "RegisterWorkflows", &resumable__v1__register_workflows_request__descriptor, &resumable__v1__register_workflows_response__descriptor },
@@ -5756,21 +6190,22 @@ static const ProtobufCMethodDescriptor resumable__v1__resumable__method_descript
   { "DrainWorker", &resumable__v1__drain_worker_request__descriptor, &resumable__v1__drain_worker_response__descriptor },
 };
 const unsigned resumable__v1__resumable__method_indices_by_name[] = {
+  6,        /* AnswerBudget */
   5,        /* ApproveStep */
   4,        /* CancelWorkflow */
-  10,        /* CompleteTask */
-  9,        /* ConnectWorker */
-  14,        /* DrainWorker */
-  11,        /* FailTask */
+  11,        /* CompleteTask */
+  10,        /* ConnectWorker */
+  15,        /* DrainWorker */
+  12,        /* FailTask */
   2,        /* GetState */
-  7,        /* Health */
-  12,        /* HeartbeatTask */
-  13,        /* ListWorkers */
+  8,        /* Health */
+  13,        /* HeartbeatTask */
+  14,        /* ListWorkers */
   3,        /* ListWorkflows */
-  8,        /* RegisterWorkflows */
+  9,        /* RegisterWorkflows */
   1,        /* ResumeWorkflow */
   0,        /* StartWorkflow */
-  6         /* WatchWorkflow */
+  7         /* WatchWorkflow */
 };
 const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor =
 {
@@ -5779,7 +6214,7 @@ const ProtobufCServiceDescriptor resumable__v1__resumable__descriptor =
   "Resumable",
   "Resumable__V1__Resumable",
   "resumable.v1",
-  15,
+  16,
   resumable__v1__resumable__method_descriptors,
   resumable__v1__resumable__method_indices_by_name
 };
@@ -5831,13 +6266,21 @@ void resumable__v1__resumable__approve_step(ProtobufCService *service,
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void resumable__v1__resumable__answer_budget(ProtobufCService *service,
+                                             const Resumable__V1__AnswerBudgetRequest *input,
+                                             Resumable__V1__AnswerBudgetResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &resumable__v1__resumable__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void resumable__v1__resumable__watch_workflow(ProtobufCService *service,
                                               const Resumable__V1__WatchWorkflowRequest *input,
                                               Resumable__V1__WatchWorkflowResponse_Closure closure,
                                               void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__health(ProtobufCService *service,
                                       const Resumable__V1__HealthRequest *input,
@@ -5845,7 +6288,7 @@ void resumable__v1__resumable__health(ProtobufCService *service,
                                       void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__register_workflows(ProtobufCService *service,
                                                   const Resumable__V1__RegisterWorkflowsRequest *input,
@@ -5853,7 +6296,7 @@ void resumable__v1__resumable__register_workflows(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__connect_worker(ProtobufCService *service,
                                               const Resumable__V1__ConnectWorkerRequest *input,
@@ -5861,7 +6304,7 @@ void resumable__v1__resumable__connect_worker(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__complete_task(ProtobufCService *service,
                                              const Resumable__V1__CompleteTaskRequest *input,
@@ -5869,7 +6312,7 @@ void resumable__v1__resumable__complete_task(ProtobufCService *service,
                                              void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__fail_task(ProtobufCService *service,
                                          const Resumable__V1__FailTaskRequest *input,
@@ -5877,7 +6320,7 @@ void resumable__v1__resumable__fail_task(ProtobufCService *service,
                                          void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__heartbeat_task(ProtobufCService *service,
                                               const Resumable__V1__HeartbeatTaskRequest *input,
@@ -5885,7 +6328,7 @@ void resumable__v1__resumable__heartbeat_task(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__list_workers(ProtobufCService *service,
                                             const Resumable__V1__ListWorkersRequest *input,
@@ -5893,7 +6336,7 @@ void resumable__v1__resumable__list_workers(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__drain_worker(ProtobufCService *service,
                                             const Resumable__V1__DrainWorkerRequest *input,
@@ -5901,7 +6344,7 @@ void resumable__v1__resumable__drain_worker(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &resumable__v1__resumable__descriptor);
-  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
                                      Resumable__V1__Resumable_ServiceDestroy destroy)

@@ -29,6 +29,7 @@ typedef struct Resumable__V1__StepRecord Resumable__V1__StepRecord;
 typedef struct Resumable__V1__Artifact Resumable__V1__Artifact;
 typedef struct Resumable__V1__CostLedger Resumable__V1__CostLedger;
 typedef struct Resumable__V1__RunState Resumable__V1__RunState;
+typedef struct Resumable__V1__Budget Resumable__V1__Budget;
 typedef struct Resumable__V1__Approval Resumable__V1__Approval;
 typedef struct Resumable__V1__ListWorkflowsRequest Resumable__V1__ListWorkflowsRequest;
 typedef struct Resumable__V1__RunSummary Resumable__V1__RunSummary;
@@ -37,6 +38,8 @@ typedef struct Resumable__V1__CancelWorkflowRequest Resumable__V1__CancelWorkflo
 typedef struct Resumable__V1__CancelWorkflowResponse Resumable__V1__CancelWorkflowResponse;
 typedef struct Resumable__V1__ApproveStepRequest Resumable__V1__ApproveStepRequest;
 typedef struct Resumable__V1__ApproveStepResponse Resumable__V1__ApproveStepResponse;
+typedef struct Resumable__V1__AnswerBudgetRequest Resumable__V1__AnswerBudgetRequest;
+typedef struct Resumable__V1__AnswerBudgetResponse Resumable__V1__AnswerBudgetResponse;
 typedef struct Resumable__V1__WatchWorkflowRequest Resumable__V1__WatchWorkflowRequest;
 typedef struct Resumable__V1__RunEvent Resumable__V1__RunEvent;
 typedef struct Resumable__V1__WatchWorkflowResponse Resumable__V1__WatchWorkflowResponse;
@@ -181,7 +184,13 @@ typedef enum _Resumable__V1__RunStatus {
   /*
    * The run was cancelled: it is over, and not resumable.
    */
-  RESUMABLE__V1__RUN_STATUS__RUN_STATUS_CANCELLED = 5
+  RESUMABLE__V1__RUN_STATUS__RUN_STATUS_CANCELLED = 5,
+  /*
+   * The next attempt would take the run past its budget (`on_budget: pause`):
+   * nothing runs until AnswerBudget raises the budget or rejects the run
+   * (see Approval, of kind "budget", and RunState.budget).
+   */
+  RESUMABLE__V1__RUN_STATUS__RUN_STATUS_AWAITING_BUDGET = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RESUMABLE__V1__RUN_STATUS)
 } Resumable__V1__RunStatus;
 /*
@@ -325,10 +334,18 @@ struct  Resumable__V1__StartWorkflowRequest
    * What to do when a run with `workflow_id` exists already.
    */
   Resumable__V1__ConflictPolicy on_conflict;
+  /*
+   * The run's budget in US dollars, over the workflow's `budget_usd`: before
+   * each attempt the server projects what the run has spent plus the
+   * attempt's estimated cost, and an attempt that would pass the budget does
+   * not start. 0: the workflow's budget (if any). Negative or not finite:
+   * INVALID_ARGUMENT.
+   */
+  double budget_usd;
 };
 #define RESUMABLE__V1__START_WORKFLOW_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__start_workflow_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__CONFLICT_POLICY__CONFLICT_POLICY_FAIL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, RESUMABLE__V1__CONFLICT_POLICY__CONFLICT_POLICY_FAIL, 0 }
 
 
 /*
@@ -761,10 +778,53 @@ struct  Resumable__V1__RunState
    */
   size_t n_items;
   Resumable__V1__StepRecord **items;
+  /*
+   * The run's budget and, while it is AWAITING_BUDGET, what stopped it.
+   */
+  Resumable__V1__Budget *budget;
 };
 #define RESUMABLE__V1__RUN_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__run_state__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, RESUMABLE__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, NULL, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, 0,NULL, 0,NULL, NULL }
+
+
+/*
+ * A run's budget (StartWorkflowRequest.budget_usd, or the workflow's
+ * `budget_usd`) and the projection that stopped it.
+ */
+struct  Resumable__V1__Budget
+{
+  ProtobufCMessage base;
+  /*
+   * The budget in micro-dollars; 0 with has_budget false: the run has none.
+   */
+  int64_t limit_micros;
+  /*
+   * Whether the run has a budget.
+   */
+  protobuf_c_boolean has_budget;
+  /*
+   * While AWAITING_BUDGET: what the run had spent when it stopped.
+   */
+  int64_t spent_micros;
+  /*
+   * While AWAITING_BUDGET: what its attempts running beside the stopped one
+   * (a parallel run's branches) were expected to cost.
+   */
+  int64_t in_flight_micros;
+  /*
+   * While AWAITING_BUDGET: what the stopped attempt was expected to cost.
+   */
+  int64_t estimate_micros;
+  /*
+   * While AWAITING_BUDGET: spent + in flight + estimate, the projection that
+   * passed the budget.
+   */
+  int64_t projected_micros;
+};
+#define RESUMABLE__V1__BUDGET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__budget__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -785,6 +845,8 @@ struct  Resumable__V1__Approval
   /*
    * "before": the step asks before it runs. "low_confidence": it ran, and
    * its artifact (kept, not yet committed) scored below the threshold.
+   * "budget": the step's next attempt would pass the run's budget (the run is
+   * AWAITING_BUDGET; answer with AnswerBudget, not ApproveStep).
    */
   char *kind;
   /*
@@ -995,6 +1057,61 @@ struct  Resumable__V1__ApproveStepResponse
 
 
 /*
+ * Answers a run AWAITING_BUDGET: raise its budget, or reject it.
+ */
+struct  Resumable__V1__AnswerBudgetRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The id of the run awaiting budget.
+   */
+  char *workflow_id;
+  /*
+   * The run's Approval.token (kind "budget"); one-time: a reused token is
+   * refused with FAILED_PRECONDITION.
+   */
+  char *token;
+  /*
+   * The new budget in US dollars; at least what the run has spent
+   * (INVALID_ARGUMENT otherwise). The run goes on from the stopped step, and
+   * stops again if its next attempt would pass this budget too.
+   */
+  double raise_to_usd;
+  /*
+   * Reject instead: the run fails (and stays resumable); raise_to_usd is ignored.
+   */
+  protobuf_c_boolean reject;
+  /*
+   * Kept in the run's events.
+   */
+  char *note;
+  /*
+   * After a raise, return at once instead of waiting for the run to end.
+   */
+  protobuf_c_boolean no_wait;
+};
+#define RESUMABLE__V1__ANSWER_BUDGET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__answer_budget_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * The run after the answer.
+ */
+struct  Resumable__V1__AnswerBudgetResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The run's state.
+   */
+  Resumable__V1__RunState *state;
+};
+#define RESUMABLE__V1__ANSWER_BUDGET_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__answer_budget_response__descriptor) \
+    , NULL }
+
+
+/*
  * Watches a run until it ends.
  */
 struct  Resumable__V1__WatchWorkflowRequest
@@ -1128,10 +1245,19 @@ struct  Resumable__V1__HealthResponse
    * How long the server has run, in milliseconds.
    */
   uint64_t uptime_ms;
+  /*
+   * The server's spend guard (`--max-spend-per-hour`), in micro-dollars; 0: none.
+   */
+  int64_t max_spend_per_hour_micros;
+  /*
+   * What every server on the store has spent in the last hour (the guard's
+   * window), in micro-dollars; 0 without a guard.
+   */
+  int64_t spent_last_hour_micros;
 };
 #define RESUMABLE__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__health_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 /*
@@ -1850,6 +1976,25 @@ Resumable__V1__RunState *
 void   resumable__v1__run_state__free_unpacked
                      (Resumable__V1__RunState *message,
                       ProtobufCAllocator *allocator);
+/* Resumable__V1__Budget methods */
+void   resumable__v1__budget__init
+                     (Resumable__V1__Budget         *message);
+size_t resumable__v1__budget__get_packed_size
+                     (const Resumable__V1__Budget   *message);
+size_t resumable__v1__budget__pack
+                     (const Resumable__V1__Budget   *message,
+                      uint8_t             *out);
+size_t resumable__v1__budget__pack_to_buffer
+                     (const Resumable__V1__Budget   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__Budget *
+       resumable__v1__budget__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__budget__free_unpacked
+                     (Resumable__V1__Budget *message,
+                      ProtobufCAllocator *allocator);
 /* Resumable__V1__Approval methods */
 void   resumable__v1__approval__init
                      (Resumable__V1__Approval         *message);
@@ -2001,6 +2146,44 @@ Resumable__V1__ApproveStepResponse *
                       const uint8_t       *data);
 void   resumable__v1__approve_step_response__free_unpacked
                      (Resumable__V1__ApproveStepResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__AnswerBudgetRequest methods */
+void   resumable__v1__answer_budget_request__init
+                     (Resumable__V1__AnswerBudgetRequest         *message);
+size_t resumable__v1__answer_budget_request__get_packed_size
+                     (const Resumable__V1__AnswerBudgetRequest   *message);
+size_t resumable__v1__answer_budget_request__pack
+                     (const Resumable__V1__AnswerBudgetRequest   *message,
+                      uint8_t             *out);
+size_t resumable__v1__answer_budget_request__pack_to_buffer
+                     (const Resumable__V1__AnswerBudgetRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__AnswerBudgetRequest *
+       resumable__v1__answer_budget_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__answer_budget_request__free_unpacked
+                     (Resumable__V1__AnswerBudgetRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Resumable__V1__AnswerBudgetResponse methods */
+void   resumable__v1__answer_budget_response__init
+                     (Resumable__V1__AnswerBudgetResponse         *message);
+size_t resumable__v1__answer_budget_response__get_packed_size
+                     (const Resumable__V1__AnswerBudgetResponse   *message);
+size_t resumable__v1__answer_budget_response__pack
+                     (const Resumable__V1__AnswerBudgetResponse   *message,
+                      uint8_t             *out);
+size_t resumable__v1__answer_budget_response__pack_to_buffer
+                     (const Resumable__V1__AnswerBudgetResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Resumable__V1__AnswerBudgetResponse *
+       resumable__v1__answer_budget_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   resumable__v1__answer_budget_response__free_unpacked
+                     (Resumable__V1__AnswerBudgetResponse *message,
                       ProtobufCAllocator *allocator);
 /* Resumable__V1__WatchWorkflowRequest methods */
 void   resumable__v1__watch_workflow_request__init
@@ -2502,6 +2685,9 @@ typedef void (*Resumable__V1__CostLedger_Closure)
 typedef void (*Resumable__V1__RunState_Closure)
                  (const Resumable__V1__RunState *message,
                   void *closure_data);
+typedef void (*Resumable__V1__Budget_Closure)
+                 (const Resumable__V1__Budget *message,
+                  void *closure_data);
 typedef void (*Resumable__V1__Approval_Closure)
                  (const Resumable__V1__Approval *message,
                   void *closure_data);
@@ -2525,6 +2711,12 @@ typedef void (*Resumable__V1__ApproveStepRequest_Closure)
                   void *closure_data);
 typedef void (*Resumable__V1__ApproveStepResponse_Closure)
                  (const Resumable__V1__ApproveStepResponse *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__AnswerBudgetRequest_Closure)
+                 (const Resumable__V1__AnswerBudgetRequest *message,
+                  void *closure_data);
+typedef void (*Resumable__V1__AnswerBudgetResponse_Closure)
+                 (const Resumable__V1__AnswerBudgetResponse *message,
                   void *closure_data);
 typedef void (*Resumable__V1__WatchWorkflowRequest_Closure)
                  (const Resumable__V1__WatchWorkflowRequest *message,
@@ -2629,6 +2821,10 @@ struct Resumable__V1__Resumable_Service
                        const Resumable__V1__ApproveStepRequest *input,
                        Resumable__V1__ApproveStepResponse_Closure closure,
                        void *closure_data);
+  void (*answer_budget)(Resumable__V1__Resumable_Service *service,
+                        const Resumable__V1__AnswerBudgetRequest *input,
+                        Resumable__V1__AnswerBudgetResponse_Closure closure,
+                        void *closure_data);
   void (*watch_workflow)(Resumable__V1__Resumable_Service *service,
                          const Resumable__V1__WatchWorkflowRequest *input,
                          Resumable__V1__WatchWorkflowResponse_Closure closure,
@@ -2679,6 +2875,7 @@ void resumable__v1__resumable__init (Resumable__V1__Resumable_Service *service,
       function_prefix__ ## list_workflows,\
       function_prefix__ ## cancel_workflow,\
       function_prefix__ ## approve_step,\
+      function_prefix__ ## answer_budget,\
       function_prefix__ ## watch_workflow,\
       function_prefix__ ## health,\
       function_prefix__ ## register_workflows,\
@@ -2712,6 +2909,10 @@ void resumable__v1__resumable__approve_step(ProtobufCService *service,
                                             const Resumable__V1__ApproveStepRequest *input,
                                             Resumable__V1__ApproveStepResponse_Closure closure,
                                             void *closure_data);
+void resumable__v1__resumable__answer_budget(ProtobufCService *service,
+                                             const Resumable__V1__AnswerBudgetRequest *input,
+                                             Resumable__V1__AnswerBudgetResponse_Closure closure,
+                                             void *closure_data);
 void resumable__v1__resumable__watch_workflow(ProtobufCService *service,
                                               const Resumable__V1__WatchWorkflowRequest *input,
                                               Resumable__V1__WatchWorkflowResponse_Closure closure,
@@ -2770,6 +2971,7 @@ extern const ProtobufCMessageDescriptor resumable__v1__step_record__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__artifact__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__run_state__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__budget__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__approval__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__list_workflows_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__run_summary__descriptor;
@@ -2778,6 +2980,8 @@ extern const ProtobufCMessageDescriptor resumable__v1__cancel_workflow_request__
 extern const ProtobufCMessageDescriptor resumable__v1__cancel_workflow_response__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__approve_step_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__approve_step_response__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__answer_budget_request__descriptor;
+extern const ProtobufCMessageDescriptor resumable__v1__answer_budget_response__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__watch_workflow_request__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__run_event__descriptor;
 extern const ProtobufCMessageDescriptor resumable__v1__watch_workflow_response__descriptor;
