@@ -29,6 +29,8 @@ public struct StoryExperiment: Sendable {
     /// How many times in a row it fails before it succeeds.
     public var failTimes = 50
     public var costPerStep = 0.045
+    /// The run budget of `Strategy.resumeWithBudget`, in dollars; nil: twice a run without failures.
+    public var budget: Double?
     public var stepLatency: Duration = .milliseconds(20)
     public var fsync: RedisServerProcess.Configuration.AppendFsync = .always
     public var temporaryDirectory = "/tmp"
@@ -37,6 +39,9 @@ public struct StoryExperiment: Sendable {
     public init(executable: String) {
       self.executable = executable
     }
+
+    /// The budget `resumeWithBudget` runs under.
+    var budgetUSD: Double { budget ?? 2 * Double(steps) * costPerStep }
   }
 
   /// One way the naive loop meets the failing step.
@@ -45,12 +50,17 @@ public struct StoryExperiment: Sendable {
     case fullRestart = "full restart"
     /// Every failed try resumes the run at its failed step.
     case checkpointResume = "checkpoint resume"
+    /// As `checkpointResume`, on a workflow with `budget_usd` and `on_budget: fail`: the
+    /// server starts no attempt that would take the run past it, and fails the run
+    /// non-retryably, which ends the loop.
+    case resumeWithBudget = "resume with a budget"
 
     /// The workflow of a try: `failing` when step `failStep` is to fail in it.
     func workflow(failing: Bool) -> String {
       switch self {
       case .fullRestart: failing ? "story-restart-failing" : "story-restart-ok"
       case .checkpointResume: "story-resume"
+      case .resumeWithBudget: "story-budget"
       }
     }
 
@@ -59,6 +69,8 @@ public struct StoryExperiment: Sendable {
       switch self {
       case .fullRestart: [(workflow(failing: true), 1, ""), (workflow(failing: false), 0, "")]
       case .checkpointResume: [(workflow(failing: true), options.failTimes, "")]
+      case .resumeWithBudget:
+        [(workflow(failing: true), options.failTimes, "    budget_usd: \(options.budgetUSD)\n    on_budget: fail\n")]
       }
     }
 
@@ -90,6 +102,8 @@ public struct StoryExperiment: Sendable {
     public var failStep: Int
     public var failTimes: Int
     public var costPerStep: Double
+    /// The budget of the `resumeWithBudget` column.
+    public var budgetUSD: Double
     public var stepLatencyMs: Double
     public var fsync: String
     public var results: [StrategyResult]
@@ -136,7 +150,7 @@ public struct StoryExperiment: Sendable {
     }
     return Report(
       steps: options.steps, failStep: options.failStep, failTimes: options.failTimes, costPerStep: options.costPerStep,
-      stepLatencyMs: options.stepLatency.seconds * 1000, fsync: options.fsync.rawValue, results: results)
+      budgetUSD: options.budgetUSD, stepLatencyMs: options.stepLatency.seconds * 1000, fsync: options.fsync.rawValue, results: results)
   }
 
   /// The naive loop under `strategy`: try, and on a failure try again at once, until the run
@@ -188,7 +202,10 @@ extension StoryExperiment.Report {
     func row(_ title: String, _ cell: (StoryExperiment.StrategyResult) -> String) -> String {
       "| \(title) | " + results.map(cell).joined(separator: " | ") + " |\n"
     }
-    var text = "| The story | " + results.map(\.strategy.rawValue).joined(separator: " | ") + " |\n"
+    func title(_ strategy: StoryExperiment.Strategy) -> String {
+      strategy == .resumeWithBudget ? String(format: "resume with a $%.2f budget", budgetUSD) : strategy.rawValue
+    }
+    var text = "| The story | " + results.map { title($0.strategy) }.joined(separator: " | ") + " |\n"
     text += "|---|" + String(repeating: "---|", count: results.count) + "\n"
     text += row("Spent") { String(format: "$%.2f", $0.spentUSD) }
     text += row("Step executions") { "\($0.stepExecutions)" }
@@ -211,8 +228,19 @@ extension StoryExperiment.Report {
         """, steps, costPerStep, clean, failStep, failTimes, failTimes, failStep, steps,
       failTimes * failStep + steps, failStep, failStep - 1, failTimes + 1, failStep, steps - failStep,
       steps + failTimes)
+    if results.contains(where: { $0.strategy == .resumeWithBudget }) {
+      text += String(
+        format: """
+          Resume with a budget: the same loop on a workflow with budget_usd: %.2f and on_budget: fail.
+          Before each attempt the server projects spent + the attempt's estimate (simulate's: its cost);
+          it starts none that would pass the budget, and fails the run with a non-retryable error, so
+          the loop stops. It spends at most the budget however long the outage lasts. (With
+          on_budget: pause, the default, the run would wait AWAITING_BUDGET for a person instead.)
+
+          """, budgetUSD)
+    }
     for result in results where result.stoppedBy != nil {
-      text += "\(result.strategy.rawValue) stopped: \(result.stoppedBy ?? "")\n"
+      text += "\(title(result.strategy)) stopped: \(result.stoppedBy ?? "")\n"
     }
     text += String(
       format: """

@@ -88,8 +88,9 @@ struct Bench: AsyncParsableCommand {
         cost per 100 runs, average latency of the runs that hit a failure, success rate within the \
         retry budget) and the model it used. The story: one run of --steps steps ($0.045 a step) \
         whose step --fail-step fails --fail-times times in a row, under the article's naive retry \
-        loop, once restarted from step 1 on each failure, once resumed; prints what each spent \
-        side by side, and the model. Both on a server of their own.
+        loop, once restarted from step 1 on each failure, once resumed, once resumed under a \
+        run budget (--budget, on_budget: fail); prints what each spent side by side, and the \
+        model. Both on a server of their own.
         """)
 
     @Option(help: "Runs per strategy.")
@@ -116,6 +117,9 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("fail-times"), help: "The story: how many times in a row it fails before it succeeds.")
     var failTimes = 50
 
+    @Option(help: ArgumentHelp("The story: the budget of its third column, in dollars (default: twice a run without failures).", valueName: "USD"))
+    var budget: Double?
+
     @Option(help: "The random seed of the failure draws.")
     var seed: UInt64 = 42
 
@@ -135,6 +139,7 @@ struct Bench: AsyncParsableCommand {
         throw ValidationError("--steps must be at least 1 and --fail-step one of its steps (1 to --steps)")
       }
       guard failTimes >= 0 else { throw ValidationError("--fail-times must be 0 or more") }
+      guard budget.map({ $0.isFinite && $0 > 0 }) ?? true else { throw ValidationError("--budget must be a positive number of dollars") }
       guard RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) != nil, fsync != "no" else {
         throw ValidationError("--fsync must be always or everysec")
       }
@@ -157,6 +162,7 @@ struct Bench: AsyncParsableCommand {
       story.failStep = failStep
       story.failTimes = failTimes
       story.costPerStep = costPerStep ?? story.costPerStep
+      story.budget = budget
       story.stepLatency = options.stepLatency
       story.fsync = appendFsync
       let storyReport = try await StoryExperiment(options: story).run()

@@ -58,7 +58,7 @@ struct BenchSmokeTests {
     #expect(result.stdout.contains("| full restart |"))
     #expect(result.stdout.contains("| checkpoint resume |"))
     #expect(result.stdout.contains("seed 42"))
-    #expect(result.stdout.contains("| The story | full restart | checkpoint resume |"))
+    #expect(result.stdout.contains("| The story | full restart | checkpoint resume | resume with a $0.90 budget |"))
     #expect(result.stdout.contains("The model: one run of 10 steps at $0.045 a step"))
   }
 
@@ -69,7 +69,7 @@ struct BenchSmokeTests {
     let result = try await ChildProcess.run(
       [
         "bench", "seed", "--runs", "1", "--step-ms", "1", "--fsync", "everysec", "--steps", "4", "--fail-step", "3",
-        "--fail-times", "5", "--cost", "0.01", "--json", "-",
+        "--fail-times", "5", "--cost", "0.01", "--budget", "0.05", "--json", "-",
       ], in: directory)
     #expect(result.status == 0, "bench seed: \(result.stderr)")
     let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -91,5 +91,12 @@ struct BenchSmokeTests {
     let resume = try figures("checkpoint resume")
     #expect(resume.executions == 2 + 6 + 1 && resume.tries == 6 && resume.runs == 1 && resume.status == "COMPLETED")
     #expect(abs(resume.spent - 0.09) < 1e-9)
+    // With a $0.05 budget: steps 1-2, then step 3 fails 3 times ($0.05 spent); the next
+    // attempt would pass the budget, so the run fails without it and the loop stops.
+    let budget = try figures("resume with a budget")
+    #expect(budget.executions == 2 + 3 && budget.tries == 4 && budget.runs == 1 && budget.status == "FAILED")
+    #expect(abs(budget.spent - 0.05) < 1e-9)
+    let stopped = try #require(results.first { $0["strategy"] as? String == "resume with a budget" }?["stopped_by"] as? String)
+    #expect(stopped.contains("budget"), "\(stopped)")
   }
 }
