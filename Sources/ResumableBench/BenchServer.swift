@@ -35,6 +35,27 @@ final class BenchServer: @unchecked Sendable {
     return server
   }
 
+  /// Runs `body` with a server on `workflows` in a new directory under
+  /// `temporaryDirectory`; stops the server and removes the directory after.
+  static func with<T>(
+    executable: String, temporaryDirectory: String, fsync: RedisServerProcess.Configuration.AppendFsync,
+    workflows: String, progress: (String) -> Void, _ body: (BenchServer) async throws -> T
+  ) async throws -> T {
+    let directory = temporaryDirectory + "/rbench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    progress("starting a server (embedded Redis, appendfsync \(fsync.rawValue)) in \(directory)")
+    let server = try await start(executable: executable, directory: directory, fsync: fsync, workflows: workflows)
+    do {
+      let result = try await body(server)
+      await server.stop()
+      return result
+    } catch {
+      await server.stop()
+      throw error
+    }
+  }
+
   private init(
     executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync, workflows yaml: String,
     maxRuns: Int

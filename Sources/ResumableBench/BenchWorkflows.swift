@@ -62,11 +62,13 @@ enum BenchWorkflows {
   }
 
   /// One workflow: steps `s1`…`sN`, each reading the previous step's artifact
-  /// (the first reads the input), one attempt each.
+  /// (the first reads the input), one attempt each; `keys` are more of the
+  /// workflow's keys (YAML lines, indented as `steps:`).
   static func workflow(
-    _ name: String, steps: Int, plugin: String = "simulate", config: (Int) -> String = { _ in "{latency_ms: 0}" }
+    _ name: String, steps: Int, plugin: String = "simulate", keys: String = "",
+    config: (Int) -> String = { _ in "{latency_ms: 0}" }
   ) -> String {
-    var text = "  - name: \(name)\n    steps:\n"
+    var text = "  - name: \(name)\n" + keys + "    steps:\n"
     for index in 0..<steps {
       text += """
             - name: s\(index + 1)

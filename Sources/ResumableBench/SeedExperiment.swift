@@ -67,6 +67,8 @@ public struct SeedExperiment: Sendable {
     public var seed: UInt64
     public var fsync: String
     public var results: [StrategyResult]
+    /// The article's story (`StoryExperiment`), when it ran too.
+    public var story: StoryExperiment.Report?
   }
 
   public let options: Options
@@ -153,14 +155,11 @@ public struct SeedExperiment: Sendable {
 
   public func run() async throws -> Report {
     let plans = plans()
-    let directory = options.temporaryDirectory + "/rbench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    options.progress("starting a server (embedded Redis, appendfsync \(options.fsync.rawValue)) in \(directory)")
-    let server = try await BenchServer.start(
-      executable: options.executable, directory: directory, fsync: options.fsync, workflows: yaml(plans))
-    do {
-      let (restart, resume) = try await LoadGenerator.withClients(8, socketPath: server.socketPath) { clients in
+    let (restart, resume) = try await BenchServer.with(
+      executable: options.executable, temporaryDirectory: options.temporaryDirectory, fsync: options.fsync,
+      workflows: yaml(plans), progress: options.progress
+    ) { server in
+      try await LoadGenerator.withClients(8, socketPath: server.socketPath) { clients in
         options.progress("full restart: \(options.runs) runs")
         let restart = try await measure("full restart", plans, clients) { plan, client in
           try await self.restart(plan, client)
@@ -171,16 +170,12 @@ public struct SeedExperiment: Sendable {
         }
         return (restart, resume)
       }
-      await server.stop()
-      return Report(
-        runs: options.runs, steps: Self.steps, costPerStep: options.costPerStep, failureRate: options.failureRate,
-        stepFailureProbability: stepFailureProbability, retries: options.retries,
-        stepLatencyMs: options.stepLatency.seconds * 1000, seed: options.seed, fsync: options.fsync.rawValue,
-        results: [restart, resume])
-    } catch {
-      await server.stop()
-      throw error
     }
+    return Report(
+      runs: options.runs, steps: Self.steps, costPerStep: options.costPerStep, failureRate: options.failureRate,
+      stepFailureProbability: stepFailureProbability, retries: options.retries,
+      stepLatencyMs: options.stepLatency.seconds * 1000, seed: options.seed, fsync: options.fsync.rawValue,
+      results: [restart, resume])
   }
 
   /// What one run under a strategy did.

@@ -78,15 +78,19 @@ struct Bench: AsyncParsableCommand {
     }
   }
 
-  /// `resumable bench seed`: the article's cost/latency table on the real server.
+  /// `resumable bench seed`: the article's cost/latency table and its story on the real server.
   struct Seed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Reproduce the article's experiment: full restart against checkpoint resume.",
+      abstract: "Reproduce the article's experiment and its story: full restart against checkpoint resume.",
       discussion: """
-        Runs of a 5-step workflow ($0.10 a step) under a seeded failure model, once started \
-        again from step 1 on failure, once resumed; prints the article's table (average cost per \
-        100 runs, average latency of the runs that hit a failure, success rate within the retry \
-        budget) and the model it used.
+        The table: runs of a 5-step workflow ($0.10 a step) under a seeded failure model, once \
+        started again from step 1 on failure, once resumed; prints the article's table (average \
+        cost per 100 runs, average latency of the runs that hit a failure, success rate within the \
+        retry budget) and the model it used. The story: one run of --steps steps ($0.045 a step) \
+        whose step --fail-step fails --fail-times times in a row, under the article's naive retry \
+        loop, once restarted from step 1 on each failure, once resumed, once resumed under a \
+        run budget (--budget, on_budget: fail); prints what each spent side by side, and the \
+        model. Both on a server of their own.
         """)
 
     @Option(help: "Runs per strategy.")
@@ -101,8 +105,20 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("step-ms"), help: "Each step's latency, in milliseconds.")
     var stepMilliseconds = 20
 
-    @Option(name: .customLong("cost"), help: "Each step's cost, in dollars.")
-    var costPerStep = 0.10
+    @Option(name: .customLong("cost"), help: "Each step's cost, in dollars (default: 0.10 in the table, 0.045 in the story).")
+    var costPerStep: Double?
+
+    @Option(help: "The story: its run's steps.")
+    var steps = 10
+
+    @Option(name: .customLong("fail-step"), help: "The story: the step (from 1) that fails.")
+    var failStep = 8
+
+    @Option(name: .customLong("fail-times"), help: "The story: how many times in a row it fails before it succeeds.")
+    var failTimes = 50
+
+    @Option(help: ArgumentHelp("The story: the budget of its third column, in dollars (default: twice a run without failures).", valueName: "USD"))
+    var budget: Double?
 
     @Option(help: "The random seed of the failure draws.")
     var seed: UInt64 = 42
@@ -118,23 +134,40 @@ struct Bench: AsyncParsableCommand {
       guard failureRate >= 0, failureRate < 1 else { throw ValidationError("--failure-rate must be in [0, 1)") }
       guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
       guard stepMilliseconds >= 1 else { throw ValidationError("--step-ms must be at least 1") }
-      guard costPerStep >= 0 else { throw ValidationError("--cost must be 0 or more") }
+      guard costPerStep ?? 0 >= 0 else { throw ValidationError("--cost must be 0 or more") }
+      guard steps >= 1, failStep >= 1, failStep <= steps else {
+        throw ValidationError("--steps must be at least 1 and --fail-step one of its steps (1 to --steps)")
+      }
+      guard failTimes >= 0 else { throw ValidationError("--fail-times must be 0 or more") }
+      guard budget.map({ $0.isFinite && $0 > 0 }) ?? true else { throw ValidationError("--budget must be a positive number of dollars") }
       guard RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) != nil, fsync != "no" else {
         throw ValidationError("--fsync must be always or everysec")
       }
     }
 
     func run() async throws {
-      var options = SeedExperiment.Options(executable: try Bench.executable())
+      let executable = try Bench.executable()
+      let appendFsync = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .always
+      var options = SeedExperiment.Options(executable: executable)
       options.runs = runs
       options.failureRate = failureRate
       options.retries = retries
       options.stepLatency = .milliseconds(stepMilliseconds)
-      options.costPerStep = costPerStep
+      options.costPerStep = costPerStep ?? options.costPerStep
       options.seed = seed
-      options.fsync = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .always
-      let report = try await SeedExperiment(options: options).run()
-      try Bench.output(table: report.table(), json: report.json(), to: json)
+      options.fsync = appendFsync
+      var report = try await SeedExperiment(options: options).run()
+      var story = StoryExperiment.Options(executable: executable)
+      story.steps = steps
+      story.failStep = failStep
+      story.failTimes = failTimes
+      story.costPerStep = costPerStep ?? story.costPerStep
+      story.budget = budget
+      story.stepLatency = options.stepLatency
+      story.fsync = appendFsync
+      let storyReport = try await StoryExperiment(options: story).run()
+      report.story = storyReport
+      try Bench.output(table: report.table() + "\n" + storyReport.table(), json: report.json(), to: json)
     }
   }
 

@@ -7,11 +7,12 @@ extension RunStateRendering {
   /// Fields: `workflow_id`, `workflow`, `status`, `current_step`, `current_step_index`,
   /// `running_steps` (every step at work: several in a parallel workflow), `steps`
   /// (each: `name`, `plugin`, `status`, `attempts`, `cost_usd`, `input_tokens`, `output_tokens`,
+  /// `cached_input_tokens`, `cache_write_tokens`,
   /// `artifact_bytes`, `saved_usd`, `last_error`, `last_error_retryable`, `last_error_class`,
   /// `wait_reason`, `next_attempt_at`, `inputs_given`, `history_messages_given`,
   /// `history_bytes_given`, `started_at`,
   /// `finished_at`), `cost` (`spent_usd`, `saved_by_resume_usd`, `input_tokens`,
-  /// `output_tokens`), `resumes`, `error`, `schema_version`, `created_at`, `updated_at`,
+  /// `output_tokens`, `cached_input_tokens`, `cache_write_tokens`), `resumes`, `error`, `schema_version`, `created_at`, `updated_at`,
   /// `expires_at`, and with `includeArtifacts` `artifacts`: step name → the artifact as parsed
   /// JSON, or `{"base64": "…"}` when it is not JSON. Money is in US dollars (`micros / 1e6`);
   /// times are RFC 3339 UTC strings; empty errors, unset times and non-finite numbers (which
@@ -33,6 +34,8 @@ extension RunStateRendering {
         "saved_by_resume_usd": dollars(micros: state.cost.savedByResumeMicros),
         "input_tokens": state.cost.inputTokens,
         "output_tokens": state.cost.outputTokens,
+        "cached_input_tokens": state.cost.cachedInputTokens,
+        "cache_write_tokens": state.cost.cacheWriteTokens,
       ] as [String: Any],
       "budget": state.budget.hasBudget
         ? [
@@ -91,6 +94,8 @@ extension RunStateRendering {
       "cost_usd": dollars(micros: step.usage.costMicros),
       "input_tokens": step.usage.inputTokens,
       "output_tokens": step.usage.outputTokens,
+      "cached_input_tokens": step.usage.cachedInputTokens,
+      "cache_write_tokens": step.usage.cacheWriteTokens,
       "artifact_bytes": step.artifactBytes,
       "saved_usd": dollars(micros: step.savedMicros),
       "last_error": nullIfEmpty(step.lastError),

@@ -25,7 +25,8 @@ extension RunStateRendering {
     lines.append(
       "Cost: spent $\(usd(micros: state.cost.spentMicros)), saved by resume "
         + "$\(usd(micros: state.cost.savedByResumeMicros)); tokens: "
-        + "\(state.cost.inputTokens) in, \(state.cost.outputTokens) out; resumes: \(state.resumes)")
+        + "\(state.cost.inputTokens) in, \(state.cost.cachedInputTokens) cached in, "
+        + "\(state.cost.cacheWriteTokens) cache write, \(state.cost.outputTokens) out; resumes: \(state.resumes)")
     if state.budget.hasBudget {
       var line = "Budget: $\(usd(micros: state.budget.limitMicros))"
       if state.status == .awaitingBudget {

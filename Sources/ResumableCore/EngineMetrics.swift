@@ -16,6 +16,8 @@ import Metrics
 /// - `resumable_runs_in_flight`: runs this engine is driving;
 /// - `resumable_cost_spent_usd_total{workflow}`: cost of every attempt recorded, failed ones too;
 /// - `resumable_cost_saved_by_resume_usd_total{workflow}`: cost of committed steps a resume did not run again;
+/// - `resumable_tokens_total{workflow,kind}`: tokens of every attempt recorded, by `kind`: `input`
+///   (at the full input price), `output`, `cached_input` (read from a prompt cache), `cache_write`;
 /// - `resumable_budget_stops_total{workflow}`: attempts not started because they would pass their run's budget;
 /// - `resumable_spend_waits_total{workflow,cap}`: attempts held back by a spend cap (`server` or `workflow`);
 /// - `resumable_spend_last_hour_usd{cap}`: what the cap's window held when last read;
@@ -35,10 +37,19 @@ enum EngineMetrics {
     Counter(label: "resumable_step_commits_total", dimensions: [("workflow", workflow), ("step", step)]).increment()
   }
 
-  static func charged(workflow: String, costMicros: Int64) {
-    guard costMicros > 0 else { return }
-    FloatingPointCounter(label: "resumable_cost_spent_usd_total", dimensions: [("workflow", workflow)])
-      .increment(by: Double(costMicros) / 1_000_000)
+  /// An attempt's usage recorded: its cost and its four token counts.
+  static func charged(workflow: String, usage: StepUsage) {
+    if usage.costMicros > 0 {
+      FloatingPointCounter(label: "resumable_cost_spent_usd_total", dimensions: [("workflow", workflow)])
+        .increment(by: Double(usage.costMicros) / 1_000_000)
+    }
+    for (kind, tokens) in [
+      ("input", usage.inputTokens), ("output", usage.outputTokens), ("cached_input", usage.cachedInputTokens),
+      ("cache_write", usage.cacheWriteTokens),
+    ] where tokens > 0 {
+      Counter(label: "resumable_tokens_total", dimensions: [("workflow", workflow), ("kind", kind)])
+        .increment(by: Int64(clamping: tokens))
+    }
   }
 
   /// A run continued at its failed or interrupted step, by a resume or by the recovery loop.

@@ -116,7 +116,8 @@ public struct StepProgress: Hashable, Sendable, Codable {
   }
 }
 
-/// A run's money and tokens; money in integer micro-dollars.
+/// A run's money and tokens; money in integer micro-dollars. The token
+/// counts are `StepUsage`'s, summed over every attempt.
 public struct RunLedger: Hashable, Sendable {
   /// Everything paid, failed attempts included.
   public var spentMicros: Int64
@@ -124,12 +125,28 @@ public struct RunLedger: Hashable, Sendable {
   public var savedByResumeMicros: Int64
   public var inputTokens: UInt64
   public var outputTokens: UInt64
+  public var cachedInputTokens: UInt64
+  public var cacheWriteTokens: UInt64
 
-  public init(spentMicros: Int64 = 0, savedByResumeMicros: Int64 = 0, inputTokens: UInt64 = 0, outputTokens: UInt64 = 0) {
+  public init(
+    spentMicros: Int64 = 0, savedByResumeMicros: Int64 = 0, inputTokens: UInt64 = 0, outputTokens: UInt64 = 0,
+    cachedInputTokens: UInt64 = 0, cacheWriteTokens: UInt64 = 0
+  ) {
     self.spentMicros = spentMicros
     self.savedByResumeMicros = savedByResumeMicros
     self.inputTokens = inputTokens
     self.outputTokens = outputTokens
+    self.cachedInputTokens = cachedInputTokens
+    self.cacheWriteTokens = cacheWriteTokens
+  }
+
+  /// Adds an attempt's usage: its cost to the spend, its tokens to the counts.
+  public mutating func charge(_ usage: StepUsage) {
+    spentMicros += usage.costMicros
+    inputTokens += usage.inputTokens
+    outputTokens += usage.outputTokens
+    cachedInputTokens += usage.cachedInputTokens
+    cacheWriteTokens += usage.cacheWriteTokens
   }
 }
 
@@ -227,9 +244,7 @@ extension RunRecord {
   /// grows by it, and the run's update and expiry times are the write's.
   /// Keeps a runner's copy exactly what the store holds.
   mutating func charge(_ usage: StepUsage, at timing: WriteTiming) {
-    ledger.spentMicros += usage.costMicros
-    ledger.inputTokens += usage.inputTokens
-    ledger.outputTokens += usage.outputTokens
+    ledger.charge(usage)
     updatedAtMs = timing.nowMs
     expiresAtMs = timing.nowMs + timing.ttlMs
   }

@@ -245,22 +245,68 @@ extension JSONValue {
 }
 
 /// Tokens and money of one attempt; money in integer micro-dollars.
+///
+/// The four token counts are disjoint, each priced once: `inputTokens` are
+/// the input tokens read at the full input price (none of them from a prompt
+/// cache), `cachedInputTokens` those read from a provider's prompt cache,
+/// `cacheWriteTokens` those written to it. A prompt's size is their sum.
 public struct StepUsage: Hashable, Sendable, Codable {
+  /// Input tokens read at the full input price (not from a prompt cache).
   public var inputTokens: UInt64
   public var outputTokens: UInt64
+  /// Input tokens read from a provider's prompt cache.
+  public var cachedInputTokens: UInt64
+  /// Input tokens written to a provider's prompt cache.
+  public var cacheWriteTokens: UInt64
   public var costMicros: Int64
 
-  public init(inputTokens: UInt64 = 0, outputTokens: UInt64 = 0, costMicros: Int64 = 0) {
+  public init(
+    inputTokens: UInt64 = 0, outputTokens: UInt64 = 0, cachedInputTokens: UInt64 = 0, cacheWriteTokens: UInt64 = 0,
+    costMicros: Int64 = 0
+  ) {
     self.inputTokens = inputTokens
     self.outputTokens = outputTokens
+    self.cachedInputTokens = cachedInputTokens
+    self.cacheWriteTokens = cacheWriteTokens
     self.costMicros = costMicros
   }
+
+  /// Every token of the attempt: input (cached, written to a cache or not) and output,
+  /// what a provider's tokens-per-minute limit counts.
+  public var totalTokens: UInt64 { inputTokens &+ outputTokens &+ cachedInputTokens &+ cacheWriteTokens }
 
   /// Sums two usages.
   public static func + (lhs: StepUsage, rhs: StepUsage) -> StepUsage {
     StepUsage(
       inputTokens: lhs.inputTokens &+ rhs.inputTokens,
       outputTokens: lhs.outputTokens &+ rhs.outputTokens,
+      cachedInputTokens: lhs.cachedInputTokens &+ rhs.cachedInputTokens,
+      cacheWriteTokens: lhs.cacheWriteTokens &+ rhs.cacheWriteTokens,
       costMicros: lhs.costMicros &+ rhs.costMicros)
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case inputTokens, outputTokens, cachedInputTokens, cacheWriteTokens, costMicros
+  }
+
+  /// Reads records written before the cache counts existed (they are 0 there).
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    inputTokens = try container.decode(UInt64.self, forKey: .inputTokens)
+    outputTokens = try container.decode(UInt64.self, forKey: .outputTokens)
+    cachedInputTokens = try container.decodeIfPresent(UInt64.self, forKey: .cachedInputTokens) ?? 0
+    cacheWriteTokens = try container.decodeIfPresent(UInt64.self, forKey: .cacheWriteTokens) ?? 0
+    costMicros = try container.decode(Int64.self, forKey: .costMicros)
+  }
+
+  /// Writes the cache counts only when not 0: a step without a prompt cache
+  /// stores the record it stored before they existed.
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(inputTokens, forKey: .inputTokens)
+    try container.encode(outputTokens, forKey: .outputTokens)
+    if cachedInputTokens != 0 { try container.encode(cachedInputTokens, forKey: .cachedInputTokens) }
+    if cacheWriteTokens != 0 { try container.encode(cacheWriteTokens, forKey: .cacheWriteTokens) }
+    try container.encode(costMicros, forKey: .costMicros)
   }
 }

@@ -46,7 +46,7 @@ extension WorkflowEngine {
     let request = ApprovalRequest(
       workflowID: record.workflowID, fence: record.fence, approval: approval, step: waiting, usage: usage, timing: timing)
     guard await write(record, logger: logger, { try await self.store.requestApproval(request) }) else { return }
-    EngineMetrics.charged(workflow: record.workflowName, costMicros: usage.costMicros)
+    EngineMetrics.charged(workflow: record.workflowName, usage: usage)
     if needsEstimate(record) { await recordSpend(usage.costMicros, of: record, logger: logger) }
     if stepName == nil { record.steps[index] = waiting }
     record.status = approval.runStatus

@@ -680,7 +680,7 @@ public final class WorkflowEngine: Sendable {
         spend.settle(reserved, charged: usage?.costMicros ?? 0)
         reserved = 0
         if !held.isEmpty {
-          await releaseLimits(&held, used: usage.map { $0.inputTokens &+ $0.outputTokens }, logger: stepLogger)
+          await releaseLimits(&held, used: usage?.totalTokens, logger: stepLogger)
         }
         if case .failed(let failure) = outcome, case .rateLimited(let retryAfter) = failure.errorClass, !step.limits.isEmpty {
           await holdLimits(of: step, record: machine.record, retryAfter: retryAfter, logger: stepLogger)
@@ -764,9 +764,9 @@ public final class WorkflowEngine: Sendable {
     case .commit(let commit):
       logger.debug("step committed")
       EngineMetrics.committed(workflow: record.workflowName, step: commit.stepName)
-      EngineMetrics.charged(workflow: record.workflowName, costMicros: commit.usage.costMicros)
+      EngineMetrics.charged(workflow: record.workflowName, usage: commit.usage)
     case .failure(let failure):
-      EngineMetrics.charged(workflow: record.workflowName, costMicros: failure.usage.costMicros)
+      EngineMetrics.charged(workflow: record.workflowName, usage: failure.usage)
       if let runError = failure.runError {
         logger.info("run failed: \(runError)")
       } else {

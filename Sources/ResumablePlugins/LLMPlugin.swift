@@ -15,14 +15,17 @@ public import ResumableCore
 /// - `prompt` (required) and `system`: templates; `{{name}}` is replaced by the step's
 ///   declared input `name` (a JSON string as its text, anything else as JSON);
 /// - `temperature`, `max_tokens`: passed on;
-/// - `price`: `{input_per_million_usd: x, output_per_million_usd: y}`: the cost recorded
-///   from the response's `usage` tokens;
+/// - `price`: `{input_per_million_usd: x, output_per_million_usd: y, cached_input_per_million_usd: c,
+///   cache_write_per_million_usd: w}`: the cost recorded from the response's `usage` tokens, each
+///   part priced once (`Price`); `c` and `w` default to the input price;
 /// - `timeout_ms` (default 60 000), `max_response_bytes` (default 4 MiB).
 ///
 /// Messages sent: the system message, then the run's history as the step's `history`
 /// policy lets through, then the prompt as the user message. The artifact is
 /// `{"content": …, "model": …, "finish_reason": …}`; the prompt and the reply are appended
-/// to the run's history. 429 (honouring `Retry-After`), 5xx, timeouts and malformed
+/// to the run's history. Usage is read in either of two shapes (`usage(from:)`): OpenAI's,
+/// whose `prompt_tokens` include the cached ones, and Anthropic's, whose cache reads and
+/// writes come apart from `input_tokens`. 429 (honouring `Retry-After`), 5xx, timeouts and malformed
 /// responses are retryable; other 4xx are not.
 public struct LLMPlugin: StepPlugin {
   public static let name = "llm"
@@ -38,8 +41,7 @@ public struct LLMPlugin: StepPlugin {
     var system: String?
     var temperature: Double?
     var maximumTokens: Int?
-    var inputPricePerMillion = 0.0
-    var outputPricePerMillion = 0.0
+    var price = Price()
     var transfer = HTTPEndpoint.Transfer(timeout: .seconds(60), maximumResponseBytes: 4 << 20)
 
     init(_ config: JSONValue) throws(PluginConfigError) {
@@ -67,20 +69,7 @@ public struct LLMPlugin: StepPlugin {
         case "max_tokens":
           maximumTokens = try HTTPEndpoint.positive(value, key: key)
         case "price":
-          guard let object = value.objectValue else {
-            throw PluginConfigError("'price' must be {input_per_million_usd: x, output_per_million_usd: y}")
-          }
-          for (name, item) in object {
-            guard let number = item.numberValue, number >= 0, number < 1e6 else {
-              throw PluginConfigError("'price.\(name)' must be a number ≥ 0 (US dollars per million tokens)")
-            }
-            switch name {
-            case "input_per_million_usd": inputPricePerMillion = number
-            case "output_per_million_usd": outputPricePerMillion = number
-            default:
-              throw PluginConfigError("unknown key 'price.\(name)' (allowed: input_per_million_usd, output_per_million_usd)")
-            }
-          }
+          price = try Price(value)
         default:
           throw .unknownKey(
             key,
@@ -91,12 +80,6 @@ public struct LLMPlugin: StepPlugin {
       for (key, value) in [("base_url", baseURL), ("model", model), ("prompt", prompt)] where value.isEmpty {
         throw PluginConfigError("llm needs '\(key)'")
       }
-    }
-
-    /// The cost of `input` and `output` tokens in micro-dollars.
-    func costMicros(input: UInt64, output: UInt64) -> Int64 {
-      // Dollars per million tokens are micro-dollars per token.
-      Int64((Double(input) * inputPricePerMillion + Double(output) * outputPricePerMillion).rounded())
     }
   }
 
@@ -165,17 +148,90 @@ public struct LLMPlugin: StepPlugin {
       let preview = String(decoding: response.prefix(200), as: UTF8.self)
       throw StepFailure("\(source) sent a malformed response (no choices[0].message.content): \(preview)", retryable: true)
     }
-    let usage = reply["usage"]?.objectValue
-    let inputTokens = UInt64(max(0, usage?["prompt_tokens"]?.numberValue ?? 0))
-    let outputTokens = UInt64(max(0, usage?["completion_tokens"]?.numberValue ?? 0))
+    var usage = Self.usage(from: reply["usage"]?.objectValue ?? [:])
+    usage.costMicros = settings.price.costMicros(usage)
     var artifact: [String: JSONValue] = ["content": .string(content)]
     artifact["model"] = reply["model"] ?? .string(settings.model)
     artifact["finish_reason"] = choice["finish_reason"] ?? .null
     return StepOutput(
       artifact: JSONValue.object(artifact).serialized(),
-      usage: StepUsage(
-        inputTokens: inputTokens, outputTokens: outputTokens,
-        costMicros: settings.costMicros(input: inputTokens, output: outputTokens)),
+      usage: usage,
       history: [prompt, HistoryEntry(role: "assistant", content: content)])
+  }
+}
+
+extension LLMPlugin {
+  /// The `price` of the step's config: US dollars per million tokens of each part of the usage,
+  /// which are micro-dollars per token.
+  struct Price {
+    var input = 0.0
+    var output = 0.0
+    /// Tokens read from the prompt cache; nil: the input price (what they cost before
+    /// caching was priced apart, never an under-estimate of a cache read).
+    var cachedInput: Double?
+    /// Tokens written to the prompt cache; nil: the input price (providers that charge
+    /// extra for writes, as Anthropic does, need it set).
+    var cacheWrite: Double?
+
+    static let keys = [
+      "cache_write_per_million_usd", "cached_input_per_million_usd", "input_per_million_usd", "output_per_million_usd",
+    ]
+
+    init() {}
+
+    /// - Throws: `PluginConfigError` for a key not in `keys`, or a price that is negative,
+    ///   not finite or absurd (a million dollars per million tokens or more).
+    init(_ config: JSONValue) throws(PluginConfigError) {
+      guard let object = config.objectValue else {
+        throw PluginConfigError("'price' must be a mapping of \(Self.keys.joined(separator: ", "))")
+      }
+      for (name, item) in object {
+        guard let number = item.numberValue, number.isFinite, number >= 0, number < 1e6 else {
+          throw PluginConfigError("'price.\(name)' must be a number ≥ 0 (US dollars per million tokens)")
+        }
+        switch name {
+        case "input_per_million_usd": input = number
+        case "output_per_million_usd": output = number
+        case "cached_input_per_million_usd": cachedInput = number
+        case "cache_write_per_million_usd": cacheWrite = number
+        default:
+          throw PluginConfigError("unknown key 'price.\(name)' (allowed: \(Self.keys.joined(separator: ", ")))")
+        }
+      }
+    }
+
+    /// The cost of `usage`'s tokens in micro-dollars: each of its four counts at its own price, once.
+    func costMicros(_ usage: StepUsage) -> Int64 {
+      let dollars =
+        Double(usage.inputTokens) * input + Double(usage.outputTokens) * output
+        + Double(usage.cachedInputTokens) * (cachedInput ?? input)
+        + Double(usage.cacheWriteTokens) * (cacheWrite ?? input)
+      return Int64(dollars.rounded())
+    }
+  }
+
+  /// The token counts of a response's `usage` object (cost not set), in either shape:
+  /// - OpenAI's (`prompt_tokens` present): `prompt_tokens` counts the whole prompt, of which
+  ///   `prompt_tokens_details.cached_tokens` were read from the cache; the rest is uncached input;
+  /// - Anthropic's (`input_tokens` present): `input_tokens` are the uncached input,
+  ///   `cache_read_input_tokens` and `cache_creation_input_tokens` come on top.
+  ///
+  /// Output is `completion_tokens` or `output_tokens`. Missing or negative counts are 0; a
+  /// cached count larger than the prompt is cut to it.
+  static func usage(from usage: [String: JSONValue]) -> StepUsage {
+    func count(_ value: JSONValue?) -> UInt64 {
+      guard let number = value?.numberValue, number.isFinite, number > 0 else { return 0 }
+      return UInt64(min(number, 1e15))
+    }
+    let output = count(usage["completion_tokens"] ?? usage["output_tokens"])
+    if let prompt = usage["prompt_tokens"] {
+      let total = count(prompt)
+      let cached = min(total, count(usage["prompt_tokens_details"]?.objectValue?["cached_tokens"]))
+      return StepUsage(inputTokens: total - cached, outputTokens: output, cachedInputTokens: cached)
+    }
+    return StepUsage(
+      inputTokens: count(usage["input_tokens"]), outputTokens: output,
+      cachedInputTokens: count(usage["cache_read_input_tokens"]),
+      cacheWriteTokens: count(usage["cache_creation_input_tokens"]))
   }
 }

@@ -41,7 +41,8 @@ public enum StepRequest {
   }
 
   /// The name of the member of a result object that carries usage; it is
-  /// removed from the artifact: `{"input_tokens": n, "output_tokens": n, "cost_usd": x}`.
+  /// removed from the artifact: `{"input_tokens": n, "output_tokens": n, "cost_usd": x}`, and
+  /// `cached_input_tokens`, `cache_write_tokens` (`StepUsage` says what each counts).
   public static let usageMember = "resumable_usage"
 
   /// Splits a program's or endpoint's JSON result into the artifact and the usage it reports.
@@ -76,6 +77,9 @@ public enum StepRequest {
     }
     return StepOutput(
       artifact: JSONValue.object(members).serialized(),
-      usage: StepUsage(inputTokens: try count("input_tokens"), outputTokens: try count("output_tokens"), costMicros: cost))
+      usage: StepUsage(
+        inputTokens: try count("input_tokens"), outputTokens: try count("output_tokens"),
+        cachedInputTokens: try count("cached_input_tokens"), cacheWriteTokens: try count("cache_write_tokens"),
+        costMicros: cost))
   }
 }

@@ -35,9 +35,7 @@ extension ResumableWire.RunState {
       currentStep: record.currentStepName,
       currentStepIndex: UInt32(min(record.cursor, record.definition.steps.count - 1)), steps: steps,
       artifacts: artifacts,
-      cost: ResumableWire.CostLedger(
-        spentMicros: record.ledger.spentMicros, savedByResumeMicros: record.ledger.savedByResumeMicros,
-        inputTokens: record.ledger.inputTokens, outputTokens: record.ledger.outputTokens),
+      cost: ResumableWire.CostLedger(record.ledger),
       schemaVersion: record.schemaVersion, createdAtMs: record.createdAtMs, updatedAtMs: record.updatedAtMs,
       expiresAtMs: record.expiresAtMs, resumes: record.resumes, error: record.error ?? "",
       historyMessages: UInt32(clamping: record.historyLength),
@@ -70,9 +68,7 @@ extension StepRecord {
     self.init(
       name: name, plugin: plugin, status: ResumableWire.StepStatus(state.status),
         attempts: state.attempts,
-        usage: Usage(
-          inputTokens: state.usage.inputTokens, outputTokens: state.usage.outputTokens,
-          costMicros: state.usage.costMicros),
+        usage: Usage(state.usage),
         lastError: state.lastError ?? "", lastErrorRetryable: state.lastErrorRetryable,
         startedAtMs: state.startedAtMs, finishedAtMs: state.finishedAtMs,
         artifactBytes: state.artifactBytes, savedMicros: state.savedMicros,
@@ -159,9 +155,7 @@ extension ResumableWire.RunSummary {
       workflowID: summary.workflowID, workflow: summary.workflowName, status: ResumableWire.RunStatus(summary.status),
       currentStep: summary.currentStepName, currentStepIndex: UInt32(clamping: min(summary.cursor, max(0, summary.stepCount - 1))),
       stepCount: UInt32(clamping: summary.stepCount), createdAtMs: summary.createdAtMs, updatedAtMs: summary.updatedAtMs,
-      cost: ResumableWire.CostLedger(
-        spentMicros: summary.ledger.spentMicros, savedByResumeMicros: summary.ledger.savedByResumeMicros,
-        inputTokens: summary.ledger.inputTokens, outputTokens: summary.ledger.outputTokens),
+      cost: ResumableWire.CostLedger(summary.ledger),
       error: summary.error ?? "")
   }
 }
@@ -201,6 +195,27 @@ extension WorkerInfo {
 extension StepUsage {
   /// A worker's reported usage.
   init(_ usage: Usage) {
-    self.init(inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costMicros: usage.costMicros)
+    self.init(
+      inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: usage.cachedInputTokens,
+      cacheWriteTokens: usage.cacheWriteTokens, costMicros: usage.costMicros)
+  }
+}
+
+extension Usage {
+  /// The wire form of an attempt's (or a step's summed) usage.
+  init(_ usage: StepUsage) {
+    self.init(
+      inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costMicros: usage.costMicros,
+      cachedInputTokens: usage.cachedInputTokens, cacheWriteTokens: usage.cacheWriteTokens)
+  }
+}
+
+extension ResumableWire.CostLedger {
+  /// The wire form of a run's ledger.
+  init(_ ledger: RunLedger) {
+    self.init(
+      spentMicros: ledger.spentMicros, savedByResumeMicros: ledger.savedByResumeMicros,
+      inputTokens: ledger.inputTokens, outputTokens: ledger.outputTokens,
+      cachedInputTokens: ledger.cachedInputTokens, cacheWriteTokens: ledger.cacheWriteTokens)
   }
 }

@@ -73,7 +73,8 @@ extension RedisStateStore {
           Self.event(
             "approval_requested", step: approval.stepName, attempt: Int(request.step.attempts), at: timing.nowMs,
             status: approval.runStatus, message: approval.requestMessage)),
-        RedisArgument(approval.runStatus.rawValue),
+        RedisArgument(approval.runStatus.rawValue), RedisArgument(request.usage.cachedInputTokens),
+        RedisArgument(request.usage.cacheWriteTokens),
       ],
       // Due at the deadline: the recovery check then fails the unanswered run.
       after: [index(request.workflowID, dueAtMs: approval.deadlineMs)])

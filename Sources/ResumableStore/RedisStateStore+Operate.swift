@@ -64,8 +64,8 @@ extension RedisStateStore {
 
   /// The fields of a run a list shows, in `HMGET` order.
   private static let summaryFields = [
-    "status", "workflow", "cursor", "created", "updated", "spent", "saved", "in_tokens", "out_tokens", "error",
-    "definition", "v",
+    "status", "workflow", "cursor", "created", "updated", "spent", "saved", "in_tokens", "out_tokens", "cached_tokens",
+    "cache_write_tokens", "error", "definition", "v",  // `v` last: `isNewerSchema` reads it there
   ]
 
   public func listRuns(_ query: RunQuery) async throws(StoreError) -> RunPage {
@@ -205,7 +205,7 @@ extension RedisStateStore {
     else { return nil }
     func number(_ index: Int) -> Int64 { values[index].string.flatMap { Int64($0) } ?? 0 }
     // Snapshots are shared by every run of a definition: decoded once, not once per run listed.
-    let definition = values[10].bytes.flatMap { try? DefinitionSnapshots.shared.definition(from: $0) }
+    let definition = values[12].bytes.flatMap { try? DefinitionSnapshots.shared.definition(from: $0) }
     let steps = definition?.steps ?? []
     let cursor = Int(number(2))
     return RunListEntry(
@@ -214,7 +214,8 @@ extension RedisStateStore {
       createdAtMs: number(3), updatedAtMs: number(4),
       ledger: RunLedger(
         spentMicros: number(5), savedByResumeMicros: number(6), inputTokens: UInt64(max(0, number(7))),
-        outputTokens: UInt64(max(0, number(8)))),
-      error: values[9].string)
+        outputTokens: UInt64(max(0, number(8))), cachedInputTokens: UInt64(max(0, number(9))),
+        cacheWriteTokens: UInt64(max(0, number(10)))),
+      error: values[11].string)
   }
 }

@@ -345,7 +345,8 @@ public final class RedisStateStore: StateStore {
             status: commit.next == nil && commit.branchCursor == nil ? .completed : .running)),
         RedisArgument(commit.next?.name ?? ""),
         commit.branchCursor.map { RedisArgument($0) } ?? RedisArgument(next),
-        RedisArgument(max(1, commit.maxHistoryMessages)),
+        RedisArgument(max(1, commit.maxHistoryMessages)), RedisArgument(commit.usage.cachedInputTokens),
+        RedisArgument(commit.usage.cacheWriteTokens),
       ] + history)
   }
 
@@ -389,7 +390,8 @@ public final class RedisStateStore: StateStore {
             status: failure.runError == nil ? .running : .failed,
             message: event == "step_waiting" ? failure.step.waitReason : failure.step.lastError,
             nextAttemptAtMs: failure.step.nextAttemptAtMs)),
-        RedisArgument(failure.runError ?? ""),
+        RedisArgument(failure.runError ?? ""), RedisArgument(failure.usage.cachedInputTokens),
+        RedisArgument(failure.usage.cacheWriteTokens),
       ])
   }
 

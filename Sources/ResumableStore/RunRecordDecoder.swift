@@ -36,6 +36,8 @@ enum RunRecordDecoder {
       }
       return value
     }
+    /// A ledger count only a charge writes: 0 when absent (runs created before it existed too).
+    func count(_ name: String) throws(StoreError) -> UInt64 { fields[name] == nil ? 0 : try number(name) }
 
     let decoder = JSONDecoder()
     let definition: WorkflowDefinition
@@ -92,7 +94,8 @@ enum RunRecordDecoder {
       workflowID: workflowID, definition: definition, status: status, cursor: cursor, steps: records,
       ledger: RunLedger(
         spentMicros: try number("spent"), savedByResumeMicros: try number("saved"),
-        inputTokens: try number("in_tokens"), outputTokens: try number("out_tokens")),
+        inputTokens: try number("in_tokens"), outputTokens: try number("out_tokens"),
+        cachedInputTokens: try count("cached_tokens"), cacheWriteTokens: try count("cache_write_tokens")),
       input: try field("input"), createdAtMs: try number("created"), updatedAtMs: try number("updated"),
       expiresAtMs: try number("expires"), resumes: try number("resumes"), error: error,
       fence: try number("fence"), schemaVersion: storedVersion, artifacts: try hash(artifacts, "artifacts"))

@@ -63,9 +63,10 @@ extension Scripts {
       """)
 
   /// ARGV: operation, fence, cursor, step, step record, approval (JSON), held artifact ('' for
-  /// none), cost micros, input tokens, output tokens, now, ttl, expires, event, status. The
-  /// run becomes AWAITING_APPROVAL (or AWAITING_BUDGET); the held attempt's cost is charged;
-  /// the lease is given up (nobody drives a run waiting for a person).
+  /// none), cost micros, input tokens, output tokens, now, ttl, expires, event, status, cached
+  /// input tokens, cache write tokens. The run becomes AWAITING_APPROVAL (or AWAITING_BUDGET);
+  /// the held attempt's cost is charged; the lease is given up (nobody drives a run waiting for
+  /// a person).
   static let requestApproval = RedisScript(
     prelude + """
       local answer = enter(ARGV[1], ARGV[2], ARGV[3])
@@ -74,7 +75,7 @@ extension Scripts {
       redis.call('HSET', KEYS[1], 'status', ARGV[15], 'approval', ARGV[6], 'updated', ARGV[11],
         'expires', ARGV[13])
       if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'held_artifact', ARGV[7]) end
-      charge(ARGV[8], ARGV[9], ARGV[10])
+      charge(ARGV[8], ARGV[9], ARGV[10], ARGV[16], ARGV[17])
       redis.call('DEL', KEYS[5])
       event(ARGV[14])
       touch(ARGV[12])

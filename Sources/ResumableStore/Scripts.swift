@@ -89,10 +89,14 @@ enum Scripts {
     local function event(json)
       redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'event', json)
     end
-    local function charge(cost, input_tokens, output_tokens)
+    -- The ledger's fields; a run created before the cache counts existed gains
+    -- them at its first charge (HINCRBY starts a missing field at 0).
+    local function charge(cost, input_tokens, output_tokens, cached_tokens, cache_write_tokens)
       redis.call('HINCRBY', KEYS[1], 'spent', cost)
       redis.call('HINCRBY', KEYS[1], 'in_tokens', input_tokens)
       redis.call('HINCRBY', KEYS[1], 'out_tokens', output_tokens)
+      redis.call('HINCRBY', KEYS[1], 'cached_tokens', cached_tokens)
+      redis.call('HINCRBY', KEYS[1], 'cache_write_tokens', cache_write_tokens)
     end
     -- The end of every write by a runner: keep its lease, log, refresh expiry.
     local function progress(fence, lease, json, ttl)
@@ -248,8 +252,9 @@ enum Scripts {
   /// ARGV: operation, fence, cursor ('-1' for a parallel run's branch), step,
   /// artifact, step record, cost micros, input tokens, output tokens, now, ttl,
   /// lease, expires, event, next step name ('' when this is the last step),
-  /// next step record (a branch: the run's cursor now), history cap, then
-  /// the history messages the step appends (each JSON). The history is
+  /// next step record (a branch: the run's cursor now), history cap, cached
+  /// input tokens, cache write tokens, then the history messages the step
+  /// appends (each JSON). The history is
   /// appended (RPUSH) and trimmed from its oldest end (LTRIM), never
   /// rewritten: the write is O(this step's output) whatever the run's size.
   static let commit = RedisScript(
@@ -276,18 +281,19 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[10],
           'expires', ARGV[13])
       end
-      if #ARGV > 17 then
-        redis.call('RPUSH', KEYS[6], unpack(ARGV, 18))
+      if #ARGV > 19 then
+        redis.call('RPUSH', KEYS[6], unpack(ARGV, 20))
         redis.call('LTRIM', KEYS[6], -tonumber(ARGV[17]), -1)
       end
-      charge(ARGV[7], ARGV[8], ARGV[9])
+      charge(ARGV[7], ARGV[8], ARGV[9], ARGV[18], ARGV[19])
       progress(ARGV[2], ARGV[12], ARGV[14], ARGV[11])
       return applied(ARGV[1], 1, scope)
       """)
 
   /// ARGV: operation, fence, cursor, step, step record, cost micros, input
   /// tokens, output tokens, now, ttl, lease, expires, event, run error ('' while
-  /// attempts are left; otherwise the run becomes FAILED with it). Also
+  /// attempts are left; otherwise the run becomes FAILED with it), cached
+  /// input tokens, cache write tokens. Also
   /// records a step that waits with no attempt begun (no cost, no error).
   static let fail = RedisScript(
     prelude + """
@@ -295,7 +301,7 @@ enum Scripts {
       local answer = enter(ARGV[1], ARGV[2], ARGV[3], scope)
       if answer then return answer end
       redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-      charge(ARGV[6], ARGV[7], ARGV[8])
+      charge(ARGV[6], ARGV[7], ARGV[8], ARGV[15], ARGV[16])
       if ARGV[14] ~= '' then
         redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', ARGV[14])
       end

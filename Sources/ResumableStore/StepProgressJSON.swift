@@ -70,7 +70,16 @@ enum StepProgressJSON {
     string(step.status.rawValue, &out)
     key("usage", &out)
     out.append(UInt8(ascii: "{"))
-    key("costMicros", &out, first: true)
+    // The cache counts only when not 0, as `StepUsage.encode(to:)` writes them.
+    if step.usage.cacheWriteTokens != 0 {
+      key("cacheWriteTokens", &out, first: true)
+      integer(step.usage.cacheWriteTokens, &out)
+    }
+    if step.usage.cachedInputTokens != 0 {
+      key("cachedInputTokens", &out, first: step.usage.cacheWriteTokens == 0)
+      integer(step.usage.cachedInputTokens, &out)
+    }
+    key("costMicros", &out, first: step.usage.cacheWriteTokens == 0 && step.usage.cachedInputTokens == 0)
     integer(step.usage.costMicros, &out)
     key("inputTokens", &out)
     integer(step.usage.inputTokens, &out)
@@ -301,17 +310,23 @@ enum StepProgressJSON {
       var cost: Int64?
       var input: UInt64?
       var output: UInt64?
+      var cached: UInt64? = 0
+      var cacheWrite: UInt64? = 0
       let ok = object { reader, key in
         switch key {
         case "costMicros": cost = reader.integer()
         case "inputTokens": input = reader.integer()
         case "outputTokens": output = reader.integer()
+        case "cachedInputTokens": cached = reader.integer()
+        case "cacheWriteTokens": cacheWrite = reader.integer()
         default: return false
         }
         return true
       }
-      guard ok, let cost, let input, let output else { return nil }
-      return StepUsage(inputTokens: input, outputTokens: output, costMicros: cost)
+      guard ok, let cost, let input, let output, let cached, let cacheWrite else { return nil }
+      return StepUsage(
+        inputTokens: input, outputTokens: output, cachedInputTokens: cached, cacheWriteTokens: cacheWrite,
+        costMicros: cost)
     }
 
     mutating func given() -> GivenContext? {

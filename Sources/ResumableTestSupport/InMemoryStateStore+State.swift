@@ -68,9 +68,7 @@ extension InMemoryStateStore {
     }
 
     mutating func charge(_ usage: StepUsage) {
-      record.ledger.spentMicros += usage.costMicros
-      record.ledger.inputTokens += usage.inputTokens
-      record.ledger.outputTokens += usage.outputTokens
+      record.ledger.charge(usage)
     }
   }
 

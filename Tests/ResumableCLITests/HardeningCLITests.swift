@@ -267,6 +267,10 @@ struct HardeningCLITests {
         #expect(samples[#"resumable_step_duration_seconds_count{workflow="research",step="draft",plugin="simulate"}"#] == 2)
         #expect(abs((samples[#"resumable_cost_spent_usd_total{workflow="research"}"#] ?? 0) - 0.6) < 1e-9)
         #expect(abs((samples[#"resumable_cost_saved_by_resume_usd_total{workflow="research"}"#] ?? 0) - 0.3) < 1e-9)
+        // Six attempts of 100 input and 50 output tokens; no prompt cache, so no such samples.
+        #expect(samples[#"resumable_tokens_total{workflow="research",kind="input"}"#] == 600)
+        #expect(samples[#"resumable_tokens_total{workflow="research",kind="output"}"#] == 300)
+        #expect(samples[#"resumable_tokens_total{workflow="research",kind="cached_input"}"#] == nil)
         #expect(samples[#"resumable_resumes_total{workflow="research"}"#] == 1)
         #expect(samples[#"resumable_lease_takeovers_total{workflow="research"}"#] == nil, "a FAILED run's resume takes no lease over")
         #expect(samples[#"resumable_rpc_requests_total{method="StartWorkflow",status="OK"}"#] == 1)

@@ -16,7 +16,7 @@ struct RunStateRenderingTests {
         startedAtMs: 1_767_225_600_000, finishedAtMs: 1_767_225_601_500, artifactBytes: 27),
       StepRecord(
         name: "summarize", plugin: "llm", status: .failed, attempts: 3,
-        usage: Usage(inputTokens: 1_100, outputTokens: 280, costMicros: 30_050),
+        usage: Usage(inputTokens: 1_100, outputTokens: 280, costMicros: 30_050, cachedInputTokens: 4_000, cacheWriteTokens: 900),
         lastError: "rate limited", lastErrorRetryable: true),
       StepRecord(name: "publish", plugin: "http", status: .pending),
     ],
@@ -25,7 +25,8 @@ struct RunStateRenderingTests {
       Artifact(step: "raw", data: [0xFF, 0x00, 0x01]),
     ],
     cost: CostLedger(
-      spentMicros: 31_250, savedByResumeMicros: 1_200, inputTokens: 1_200, outputTokens: 300),
+      spentMicros: 31_250, savedByResumeMicros: 1_200, inputTokens: 1_200, outputTokens: 300, cachedInputTokens: 4_000,
+      cacheWriteTokens: 900),
     schemaVersion: 1, createdAtMs: 1_767_225_600_000, updatedAtMs: 1_767_225_605_123,
     expiresAtMs: 0, resumes: 2, error: "step summarize: rate limited")
 
@@ -52,6 +53,8 @@ struct RunStateRenderingTests {
     #expect(cost["saved_by_resume_usd"] as? Double == 0.0012)
     #expect(cost["input_tokens"] as? Int == 1_200)
     #expect(cost["output_tokens"] as? Int == 300)
+    #expect(cost["cached_input_tokens"] as? Int == 4_000)
+    #expect(cost["cache_write_tokens"] as? Int == 900)
   }
 
   @Test func jsonSteps() throws {
@@ -65,6 +68,8 @@ struct RunStateRenderingTests {
     #expect(steps[0]["plugin"] as? String == "http")
     #expect(steps[0]["input_tokens"] as? Int == 100)
     #expect(steps[0]["output_tokens"] as? Int == 20)
+    #expect(steps.map { $0["cached_input_tokens"] as? Int } == [0, 4_000, 0])
+    #expect(steps.map { $0["cache_write_tokens"] as? Int } == [0, 900, 0])
     #expect(steps[0]["last_error"] is NSNull)
     #expect(steps[0]["finished_at"] as? String == "2026-01-01T00:00:01.500Z")
     #expect(steps[1]["last_error"] as? String == "rate limited")
@@ -100,7 +105,7 @@ struct RunStateRenderingTests {
     #expect(lines[4] == "summarize  FAILED            3      0.0301               -")
     #expect(lines[5] == "publish    PENDING           0      0.0000               -")
     #expect(text.contains("spent $0.0313, saved by resume $0.0012"))
-    #expect(text.contains("tokens: 1200 in, 300 out; resumes: 2"))
+    #expect(text.contains("tokens: 1200 in, 4000 cached in, 900 cache write, 300 out; resumes: 2"))
     #expect(text.contains("Error: step summarize: rate limited"))
     #expect(text.contains("`resumable resume run-42`"))
     #expect(text.contains("Expires: never"))

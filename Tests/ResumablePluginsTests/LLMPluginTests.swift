@@ -48,6 +48,81 @@ struct LLMPluginTests {
     #expect(output.history.last?.content == "Agents resume.")
   }
 
+  /// The two usage shapes of one exchange with a prompt cache: 10 000 prompt tokens, 8 000 of
+  /// them read from the cache, 500 written to it, 300 out. OpenAI counts the cached tokens in
+  /// `prompt_tokens` (and reports no writes); Anthropic reports each part apart.
+  static func completion(usage: String) -> String {
+    #"{"model":"tiny-1","choices":[{"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":"#
+      + usage + "}"
+  }
+  static let openAIUsage =
+    #"{"prompt_tokens":10000,"completion_tokens":300,"total_tokens":10300,"prompt_tokens_details":{"cached_tokens":8000}}"#
+  static let anthropicUsage =
+    #"{"input_tokens":1500,"cache_read_input_tokens":8000,"cache_creation_input_tokens":500,"output_tokens":300}"#
+  static let cachePrices: [String: JSONValue] = [
+    "input_per_million_usd": .number(3), "output_per_million_usd": .number(15),
+    "cached_input_per_million_usd": .number(0.3), "cache_write_per_million_usd": .number(3.75),
+  ]
+
+  @Test(arguments: [
+    // 2 000 uncached × $3/M + 8 000 cached × $0.30/M + 300 out × $15/M = $0.0129.
+    (openAIUsage, StepUsage(inputTokens: 2_000, outputTokens: 300, cachedInputTokens: 8_000, costMicros: 12_900)),
+    // 1 500 × $3/M + 8 000 × $0.30/M + 500 written × $3.75/M + 300 × $15/M = $0.013275.
+    (
+      anthropicUsage,
+      StepUsage(inputTokens: 1_500, outputTokens: 300, cachedInputTokens: 8_000, cacheWriteTokens: 500, costMicros: 13_275)
+    ),
+  ])
+  func eachPartOfThePromptIsCountedAndPricedOnce(usage: String, expected: StepUsage) async throws {
+    let server = try await StubHTTPServer.start(replies: [.init(body: Self.completion(usage: usage))])
+    defer { Task { await server.stop() } }
+    let output = try await LLMPlugin().execute(
+      Self.context(baseURL: server.baseURL, extra: ["price": .object(Self.cachePrices)]))
+    #expect(output.usage == expected)
+  }
+
+  @Test(arguments: [(openAIUsage, 10_000), (anthropicUsage, 10_000)])
+  func withoutCachePricesEveryPromptTokenCostsTheInputPrice(usage: String, promptTokens: Int) async throws {
+    let server = try await StubHTTPServer.start(replies: [.init(body: Self.completion(usage: usage))])
+    defer { Task { await server.stop() } }
+    let output = try await LLMPlugin().execute(Self.context(baseURL: server.baseURL))
+    let counted = output.usage.inputTokens + output.usage.cachedInputTokens + output.usage.cacheWriteTokens
+    #expect(counted == UInt64(promptTokens))
+    // 10 000 × $2.50/M + 300 × $10/M = $0.028, as before cache prices existed.
+    #expect(output.usage.costMicros == 28_000)
+  }
+
+  @Test func aCachedCountAboveThePromptIsCutToIt() async throws {
+    let usage = #"{"prompt_tokens":100,"completion_tokens":-3,"prompt_tokens_details":{"cached_tokens":500}}"#
+    let server = try await StubHTTPServer.start(replies: [.init(body: Self.completion(usage: usage))])
+    defer { Task { await server.stop() } }
+    let output = try await LLMPlugin().execute(Self.context(baseURL: server.baseURL))
+    #expect(output.usage == StepUsage(inputTokens: 0, outputTokens: 0, cachedInputTokens: 100, costMicros: 250))
+  }
+
+  @Test(arguments: [
+    ("cached_input_per_million_usd: -0.3", "'price.cached_input_per_million_usd' must be a number ≥ 0"),
+    ("cache_write_per_million_usd: .inf", "'price.cache_write_per_million_usd' must be a number ≥ 0"),
+    ("cache_write_per_million_usd: .nan", "'price.cache_write_per_million_usd' must be a number ≥ 0"),
+    ("cache_read_per_million_usd: 1", "unknown key 'price.cache_read_per_million_usd'"),
+  ])
+  func aBadCachePriceIsRefusedAtLoadNamingTheFileWorkflowAndStep(price: String, expected: String) {
+    let text = """
+      workflows:
+        - name: w
+          steps:
+            - name: ask
+              plugin: llm
+              config: {base_url: "http://x/v1", model: m, prompt: p, price: {input_per_million_usd: 3, \(price)}}
+      """
+    do {
+      _ = try DefinitionsFile.parse(text, file: "defs.yaml", registry: .standard())
+      Issue.record("accepted: \(price)")
+    } catch {
+      #expect(error.description.hasPrefix("defs.yaml: workflow 'w', step 'ask': plugin 'llm': \(expected)"), "got: \(error.description)")
+    }
+  }
+
   @Test func theAPIKeyComesFromTheNamedVariableAndAMissingOneSaysWhich() async throws {
     let server = try await StubHTTPServer.start(replies: [.init(body: Self.completion)])
     defer { Task { await server.stop() } }

@@ -53,10 +53,50 @@ struct BenchSmokeTests {
     let directory = try await TemporaryDirectory.create()
     defer { Task { await directory.remove() } }
     let result = try await ChildProcess.run(
-      ["bench", "seed", "--runs", "10", "--step-ms", "1", "--fsync", "everysec"], in: directory)
+      ["bench", "seed", "--runs", "10", "--step-ms", "1", "--fsync", "everysec", "--fail-times", "3"], in: directory)
     #expect(result.status == 0, "bench seed: \(result.stderr)")
     #expect(result.stdout.contains("| full restart |"))
     #expect(result.stdout.contains("| checkpoint resume |"))
     #expect(result.stdout.contains("seed 42"))
+    #expect(result.stdout.contains("| The story | full restart | checkpoint resume | resume with a $0.90 budget |"))
+    #expect(result.stdout.contains("The model: one run of 10 steps at $0.045 a step"))
+  }
+
+  /// The story at a small size: its figures are what the server recorded, so they are exact.
+  @Test func theStoryRunsEachStrategyToItsEndAndCountsWhatItSpent() async throws {
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let result = try await ChildProcess.run(
+      [
+        "bench", "seed", "--runs", "1", "--step-ms", "1", "--fsync", "everysec", "--steps", "4", "--fail-step", "3",
+        "--fail-times", "5", "--cost", "0.01", "--budget", "0.05", "--json", "-",
+      ], in: directory)
+    #expect(result.status == 0, "bench seed: \(result.stderr)")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let story = try #require(report["story"] as? [String: Any])
+    #expect(story["steps"] as? Int == 4 && story["fail_step"] as? Int == 3 && story["fail_times"] as? Int == 5)
+    let results = try #require(story["results"] as? [[String: Any]])
+    func figures(_ strategy: String) throws -> (spent: Double, executions: Int, tries: Int, runs: Int, status: String) {
+      let row = try #require(results.first { $0["strategy"] as? String == strategy }, "\(strategy) in \(results)")
+      return (
+        try #require(row["spent_usd"] as? Double), try #require(row["step_executions"] as? Int),
+        try #require(row["tries"] as? Int), try #require(row["runs"] as? Int), try #require(row["status"] as? String)
+      )
+    }
+    // Full restart: 5 failed tries of steps 1-3, then a try of all 4 steps, each a new run.
+    let restart = try figures("full restart")
+    #expect(restart.executions == 5 * 3 + 4 && restart.tries == 6 && restart.runs == 6 && restart.status == "COMPLETED")
+    #expect(abs(restart.spent - 0.19) < 1e-9)
+    // Checkpoint resume: steps 1-2 once, step 3 six times, step 4 once, in one run.
+    let resume = try figures("checkpoint resume")
+    #expect(resume.executions == 2 + 6 + 1 && resume.tries == 6 && resume.runs == 1 && resume.status == "COMPLETED")
+    #expect(abs(resume.spent - 0.09) < 1e-9)
+    // With a $0.05 budget: steps 1-2, then step 3 fails 3 times ($0.05 spent); the next
+    // attempt would pass the budget, so the run fails without it and the loop stops.
+    let budget = try figures("resume with a budget")
+    #expect(budget.executions == 2 + 3 && budget.tries == 4 && budget.runs == 1 && budget.status == "FAILED")
+    #expect(abs(budget.spent - 0.05) < 1e-9)
+    let stopped = try #require(results.first { $0["strategy"] as? String == "resume with a budget" }?["stopped_by"] as? String)
+    #expect(stopped.contains("budget"), "\(stopped)")
   }
 }

@@ -77,6 +77,46 @@ struct SchemaAndHistoryTests {
     }
   }
 
+  /// Runs and step records stored before the cache counts existed (no
+  /// `cached_tokens` fields, no `cachedInputTokens` keys) read with 0, and
+  /// the first charge that has them starts the run's count.
+  @Test func aRunStoredWithoutTheCacheCountsReadsThemAsZeroAndGainsThemWhenCharged() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        try await Self.writeVersion1Run(client, prefix: prefix, id: "old-c")
+        let record = try #require(try await store.load(workflowID: "old-c", includeArtifacts: false))
+        #expect(record.ledger == RunLedger(spentMicros: 150_000, inputTokens: 10, outputTokens: 5))
+        #expect(record.steps[0].usage == StepUsage(inputTokens: 10, outputTokens: 5, costMicros: 100_000))
+
+        guard case .acquired(let fence) = try await store.acquireLease(workflowID: "old-c", ttl: .seconds(10)) else {
+          Issue.record("lease not acquired")
+          return
+        }
+        let timing = WriteTiming(nowMs: 1_700_000_001_000, ttlMs: 60_000, leaseMs: 10_000)
+        let retry = record.steps[1].beginningAttempt(at: timing.nowMs)
+        try await store.beginAttempt(
+          AttemptBegin(
+            workflowID: "old-c", fence: fence, cursor: 1, stepName: "b", step: retry,
+            resume: ResumeMark(savedMicros: 0, updatedSteps: ["a": record.steps[0]]), timing: timing))
+        let usage = StepUsage(inputTokens: 1, cachedInputTokens: 900, cacheWriteTokens: 30, costMicros: 500)
+        var failed = retry
+        failed.status = .retrying
+        failed.usage = failed.usage + usage
+        try await store.recordFailure(
+          AttemptFailure(
+            workflowID: "old-c", fence: fence, cursor: 1, stepName: "b", step: failed, usage: usage, runError: nil,
+            timing: WriteTiming(nowMs: timing.nowMs + 1, ttlMs: timing.ttlMs, leaseMs: timing.leaseMs)))
+        let charged = try #require(try await store.load(workflowID: "old-c", includeArtifacts: false))
+        #expect(
+          charged.ledger
+            == RunLedger(spentMicros: 150_500, inputTokens: 11, outputTokens: 5, cachedInputTokens: 900, cacheWriteTokens: 30))
+        #expect(charged.steps[1].usage == StepUsage(inputTokens: 1, cachedInputTokens: 900, cacheWriteTokens: 30, costMicros: 50_500))
+      }
+    }
+  }
+
   @Test(arguments: ["3", "99"])
   func aNewerVersionIsRefusedWhole(_ version: String) async throws {
     try await withTestRedis { redis in

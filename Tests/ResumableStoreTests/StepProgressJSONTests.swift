@@ -20,6 +20,12 @@ import Testing
     StepProgress(status: .running, attempts: 0, startedAtMs: 5, itemsTotal: 20),
     StepProgress(status: .failed, attempts: UInt32.max, usage: StepUsage(inputTokens: .max, outputTokens: 0, costMicros: .min),
       lastErrorClass: .nonRetryable, given: GivenContext()),
+    // The cache counts, each alone and both (written only when not 0).
+    StepProgress(status: .completed, attempts: 1, usage: StepUsage(inputTokens: 200, outputTokens: 30, cachedInputTokens: 1000, costMicros: 1)),
+    StepProgress(status: .completed, attempts: 1, usage: StepUsage(inputTokens: 2, cacheWriteTokens: .max, costMicros: 2)),
+    StepProgress(
+      status: .completed, attempts: 2,
+      usage: StepUsage(inputTokens: 7, outputTokens: 8, cachedInputTokens: 9, cacheWriteTokens: 10, costMicros: 11)),
   ]
 
   static func encoded(_ state: StepProgress) throws -> [UInt8] {
@@ -57,7 +63,7 @@ import Testing
   /// Fails when a field is added to a type the fast path writes: add it to `StepProgressJSON` too.
   @Test func knowsEveryField() {
     #expect(Mirror(reflecting: StepProgress()).children.count == 14)
-    #expect(Mirror(reflecting: StepUsage()).children.count == 3)
+    #expect(Mirror(reflecting: StepUsage()).children.count == 5)
     #expect(Mirror(reflecting: GivenContext()).children.count == 3)
     #expect(Mirror(reflecting: GivenContext.Input(name: "", bytes: 0)).children.count == 2)
   }

@@ -156,6 +156,38 @@ struct StoreConformanceTests {
   }
 
   @Test(arguments: StoreKind.allCases)
+  func theLedgerSumsTheFourTokenCountsOverStepsAndAttempts(kind: StoreKind) async throws {
+    try await StoreUnderTest.with(kind) { s in
+      let fence = try await s.create("r")
+      let cachedRead = StepUsage(inputTokens: 200, outputTokens: 40, cachedInputTokens: 1_000, costMicros: 3_000)
+      let cacheWrite = StepUsage(inputTokens: 10, outputTokens: 5, cacheWriteTokens: 1_200, costMicros: 4_000)
+      // Step a: a failed attempt that read the cache, then a commit that read it again.
+      let failed = StepProgress(status: .retrying, attempts: 1, usage: cachedRead, lastError: "x", lastErrorClass: .retryable)
+      try await s.store.recordFailure(
+        AttemptFailure(
+          workflowID: "r", fence: fence, cursor: 0, stepName: "a", step: failed, usage: cachedRead, runError: nil,
+          timing: s.timing()))
+      var commit = s.commit("r", fence: fence, cursor: 0)
+      commit.usage = cachedRead
+      commit.step.usage = cachedRead + cachedRead
+      try await s.store.commitStep(commit)
+      // Step b: a commit that wrote the cache.
+      commit = s.commit("r", fence: fence, cursor: 1)
+      commit.usage = cacheWrite
+      commit.step.usage = cacheWrite
+      try await s.store.commitStep(commit)
+
+      let expected = RunLedger(
+        spentMicros: 10_000, inputTokens: 410, outputTokens: 85, cachedInputTokens: 2_000, cacheWriteTokens: 1_200)
+      let record = try #require(try await s.store.load(workflowID: "r", includeArtifacts: false))
+      #expect(record.ledger == expected)
+      #expect(record.steps[0].usage == cachedRead + cachedRead && record.steps[1].usage == cacheWrite)
+      let listed = try await s.store.listRuns(RunQuery()).runs
+      #expect(listed.map(\.ledger) == [expected])
+    }
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func aLeaseIsExclusiveRenewableAndLapsesAfterItsTTL(kind: StoreKind) async throws {
     try await StoreUnderTest.with(kind) { s in
       let fence = try await s.create("r", ttl: 30_000)

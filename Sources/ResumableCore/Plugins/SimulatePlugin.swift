@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Configuration (all optional):
 /// - `latency_ms`: how long an attempt takes (default 0);
-/// - `input_tokens`, `output_tokens`, `cost_usd`: the usage each attempt reports;
+/// - `input_tokens`, `output_tokens`, `cached_input_tokens`, `cache_write_tokens`, `cost_usd`:
+///   the usage each attempt reports (`StepUsage`);
 /// - `confidence`: the confidence (0 to 1) its output reports, for `approval: {below_confidence: t}`;
 /// - `artifact_bytes`: the size of the JSON artifact it produces (at least
 ///   its small fixed JSON);
@@ -51,6 +52,8 @@ public struct SimulatePlugin: StepPlugin {
         case "latency_ms": latencyMilliseconds = try Self.count(value, key)
         case "input_tokens": usage.inputTokens = UInt64(try Self.count(value, key))
         case "output_tokens": usage.outputTokens = UInt64(try Self.count(value, key))
+        case "cached_input_tokens": usage.cachedInputTokens = UInt64(try Self.count(value, key))
+        case "cache_write_tokens": usage.cacheWriteTokens = UInt64(try Self.count(value, key))
         case "artifact_bytes": artifactBytes = try Self.count(value, key)
         case "fail_attempts": failAttempts = try Self.count(value, key)
         case "cost_usd":
@@ -96,7 +99,8 @@ public struct SimulatePlugin: StepPlugin {
     }
 
     static let keys = [
-      "append_history", "artifact_bytes", "confidence", "cost_usd", "fail_attempts", "fail_items", "fail_permanently",
+      "append_history", "artifact_bytes", "cache_write_tokens", "cached_input_tokens", "confidence", "cost_usd",
+      "fail_attempts", "fail_items", "fail_permanently",
       "fail_while_file_exists", "input_tokens", "latency_ms", "output_tokens", "rate_limit_attempts",
       "record", "retry_after_ms",
     ]
@@ -116,7 +120,7 @@ public struct SimulatePlugin: StepPlugin {
   /// What every attempt reports: its `cost_usd` and tokens.
   public func estimate(_ context: StepContext) -> AttemptEstimate? {
     guard let usage = try? Settings(context.config).usage else { return nil }
-    return AttemptEstimate(costMicros: usage.costMicros, tokens: usage.inputTokens &+ usage.outputTokens)
+    return AttemptEstimate(costMicros: usage.costMicros, tokens: usage.totalTokens)
   }
 
   public func execute(_ context: StepContext) async throws -> StepOutput {

@@ -544,7 +544,9 @@ extension CostLedger: ProtobufCMessageConvertible {
       spentMicros: c.spent_micros,
       savedByResumeMicros: c.saved_by_resume_micros,
       inputTokens: c.input_tokens,
-      outputTokens: c.output_tokens
+      outputTokens: c.output_tokens,
+      cachedInputTokens: c.cached_input_tokens,
+      cacheWriteTokens: c.cache_write_tokens
     )
   }
 
@@ -555,6 +557,8 @@ extension CostLedger: ProtobufCMessageConvertible {
     c.saved_by_resume_micros = savedByResumeMicros
     c.input_tokens = inputTokens
     c.output_tokens = outputTokens
+    c.cached_input_tokens = cachedInputTokens
+    c.cache_write_tokens = cacheWriteTokens
     return c
   }
 }
@@ -1882,7 +1886,9 @@ extension Usage: ProtobufCMessageConvertible {
     self.init(
       inputTokens: c.input_tokens,
       outputTokens: c.output_tokens,
-      costMicros: c.cost_micros
+      costMicros: c.cost_micros,
+      cachedInputTokens: c.cached_input_tokens,
+      cacheWriteTokens: c.cache_write_tokens
     )
   }
 
@@ -1892,6 +1898,8 @@ extension Usage: ProtobufCMessageConvertible {
     c.input_tokens = inputTokens
     c.output_tokens = outputTokens
     c.cost_micros = costMicros
+    c.cached_input_tokens = cachedInputTokens
+    c.cache_write_tokens = cacheWriteTokens
     return c
   }
 }

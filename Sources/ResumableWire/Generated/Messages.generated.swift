@@ -486,22 +486,30 @@ public struct CostLedger: Hashable, Sendable {
   public var spentMicros: Int64
   /// Cost of committed steps that resumes did not run again.
   public var savedByResumeMicros: Int64
-  /// Input tokens over the whole run.
+  /// Input tokens over the whole run (read at the full input price; see Usage).
   public var inputTokens: UInt64
   /// Output tokens over the whole run.
   public var outputTokens: UInt64
+  /// Input tokens read from a prompt cache over the whole run.
+  public var cachedInputTokens: UInt64
+  /// Input tokens written to a prompt cache over the whole run.
+  public var cacheWriteTokens: UInt64
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
     spentMicros: Int64 = 0,
     savedByResumeMicros: Int64 = 0,
     inputTokens: UInt64 = 0,
-    outputTokens: UInt64 = 0
+    outputTokens: UInt64 = 0,
+    cachedInputTokens: UInt64 = 0,
+    cacheWriteTokens: UInt64 = 0
   ) {
     self.spentMicros = spentMicros
     self.savedByResumeMicros = savedByResumeMicros
     self.inputTokens = inputTokens
     self.outputTokens = outputTokens
+    self.cachedInputTokens = cachedInputTokens
+    self.cacheWriteTokens = cacheWriteTokens
   }
 }
 
@@ -1414,25 +1422,36 @@ public struct TaskInput: Hashable, Sendable {
 }
 
 /// Tokens and money. Money is integer micro-dollars (1 USD = 1,000,000).
+/// The input counts are disjoint, each priced once; a prompt's size is
+/// input_tokens + cached_input_tokens + cache_write_tokens.
 ///
 /// `resumable.v1.Usage`.
 public struct Usage: Hashable, Sendable {
-  /// Input (prompt) tokens.
+  /// Input (prompt) tokens read at the full input price: none of them from a
+  /// provider's prompt cache.
   public var inputTokens: UInt64
   /// Output (completion) tokens.
   public var outputTokens: UInt64
   /// Cost in micro-dollars.
   public var costMicros: Int64
+  /// Input tokens read from a provider's prompt cache.
+  public var cachedInputTokens: UInt64
+  /// Input tokens written to a provider's prompt cache.
+  public var cacheWriteTokens: UInt64
 
   /// Creates the message; every field defaults to its protobuf default.
   public init(
     inputTokens: UInt64 = 0,
     outputTokens: UInt64 = 0,
-    costMicros: Int64 = 0
+    costMicros: Int64 = 0,
+    cachedInputTokens: UInt64 = 0,
+    cacheWriteTokens: UInt64 = 0
   ) {
     self.inputTokens = inputTokens
     self.outputTokens = outputTokens
     self.costMicros = costMicros
+    self.cachedInputTokens = cachedInputTokens
+    self.cacheWriteTokens = cacheWriteTokens
   }
 }
 

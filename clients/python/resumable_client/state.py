@@ -23,6 +23,9 @@ class StepRecord:
     cost_usd: float
     artifact_bytes: int
     wait_reason: str = ""
+    # Input tokens read from / written to a provider's prompt cache (apart from ``input_tokens``).
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
     last_error_class: str = "UNSPECIFIED"
     next_attempt_at_ms: int = 0
     started_at_ms: int = 0
@@ -44,6 +47,8 @@ class StepRecord:
             last_error_retryable=s.last_error_retryable,
             input_tokens=s.usage.input_tokens,
             output_tokens=s.usage.output_tokens,
+            cached_input_tokens=s.usage.cached_input_tokens,
+            cache_write_tokens=s.usage.cache_write_tokens,
             cost_usd=s.usage.cost_micros / 1_000_000,
             artifact_bytes=s.artifact_bytes,
             wait_reason=s.wait_reason,
@@ -76,6 +81,8 @@ class RunState:
     history: list = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
     # Every step at work now (several in a parallel workflow).
     running_steps: list = field(default_factory=list)
     # Map steps' items' records, named STEP[INDEX] (requested with ``include_items=True``).
@@ -116,6 +123,8 @@ class RunState:
             history=[{"role": m.role, "content": m.content} for m in message.history],
             input_tokens=message.cost.input_tokens,
             output_tokens=message.cost.output_tokens,
+            cached_input_tokens=message.cost.cached_input_tokens,
+            cache_write_tokens=message.cost.cache_write_tokens,
             running_steps=list(message.running_steps),
             items=[StepRecord.from_proto(pb2, s) for s in message.items],
             budget_usd=message.budget.limit_micros / 1_000_000 if message.budget.has_budget else None,
@@ -225,12 +234,16 @@ class WorkerInfo:
 @dataclass
 class Usage:
     """What an attempt cost: tokens and money. Give the money as ``cost_usd`` (a float) or as
-    ``cost_micros`` (integer micro-dollars, exact); ``micros`` is what travels."""
+    ``cost_micros`` (integer micro-dollars, exact); ``micros`` is what travels. The input counts
+    are apart, each priced once: ``input_tokens`` at the full input price, ``cached_input_tokens``
+    read from a provider's prompt cache, ``cache_write_tokens`` written to it."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: "float | None" = None
     cost_micros: "int | None" = None
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def micros(self):
@@ -240,7 +253,13 @@ class Usage:
         return round((self.cost_usd or 0) * 1_000_000)
 
     def to_proto(self, pb2):
-        return pb2.Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens, cost_micros=self.micros)
+        return pb2.Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost_micros=self.micros,
+            cached_input_tokens=self.cached_input_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+        )
 
 
 @dataclass

@@ -144,6 +144,8 @@ def test_a_step_result_carries_usage_and_history():
     assert answer.usage.to_proto(pb2) == pb2.Usage(input_tokens=10, output_tokens=20, cost_micros=12300)
     assert answer.history == [{"role": "user", "content": "hi"}]
     assert Usage(cost_micros=7).micros == 7
+    cached = Usage(10, 20, cost_micros=1, cached_input_tokens=30, cache_write_tokens=40).to_proto(pb2)
+    assert (cached.cached_input_tokens, cached.cache_write_tokens) == (30, 40)
 
 
 @pytest.mark.parametrize("value", [{1, 2}, object(), math.nan])

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, start_redis, start_serve, stop
 from helpers import Feed, new_id, records, wait_for, wait_for_run, wait_for_worker
-from resumable_client import Client, FailedPrecondition, InvalidArgument, NotFound, Worker
+from resumable_client import Client, FailedPrecondition, InvalidArgument, NotFound, Usage, Worker
 
 
 def worker_step(name, task, **more):
@@ -75,6 +75,28 @@ def test_a_late_completion_is_refused_and_the_second_attempt_is_committed(server
             feed.close()
     assert done.artifact("slow") == {"attempt": 2}
     assert done.steps[0].attempts == 2
+
+
+def test_the_usage_a_worker_reports_carries_the_cache_counts_into_the_ledger(server):
+    task, workflow, run_id = new_id("cache"), new_id("cache-wf"), new_id("run")
+    with Client(server) as client:
+        client.register_workflow(workflow, [worker_step("ask", task, retry={"max_attempts": 2, "initial_backoff_ms": 10})])
+        feed = Feed(client, [task], slots=1)
+        try:
+            assert feed.next().worker_id
+            client.start(workflow, workflow_id=run_id, wait=False)
+            first = feed.next_task()
+            client.fail_task(first.task_id, "504", usage=Usage(100, 0, cost_micros=40, cache_write_tokens=900))
+            second = feed.next_task()
+            client.complete_task(second.task_id, {"ok": True},
+                                 usage=Usage(100, 20, cost_micros=60, cached_input_tokens=900))
+            done = wait_for_run(client, run_id, "COMPLETED")
+        finally:
+            feed.close()
+    assert (done.input_tokens, done.cached_input_tokens, done.cache_write_tokens, done.output_tokens) == (200, 900, 900, 20)
+    step = done.steps[0]
+    assert (step.input_tokens, step.cached_input_tokens, step.cache_write_tokens, step.output_tokens) == (200, 900, 900, 20)
+    assert done.spent_usd == pytest.approx(0.0001)
 
 
 def test_with_no_worker_the_step_waits_and_a_worker_connecting_later_runs_it(server, spawn_worker):

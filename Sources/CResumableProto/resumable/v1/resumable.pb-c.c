@@ -2814,7 +2814,7 @@ const ProtobufCMessageDescriptor resumable__v1__history_message__descriptor =
   (ProtobufCMessageInit) resumable__v1__history_message__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__usage__field_descriptors[3] =
+static const ProtobufCFieldDescriptor resumable__v1__usage__field_descriptors[5] =
 {
   {
     "input_tokens",
@@ -2852,8 +2852,34 @@ static const ProtobufCFieldDescriptor resumable__v1__usage__field_descriptors[3]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cached_input_tokens",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Usage, cached_input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cache_write_tokens",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__Usage, cache_write_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__usage__field_indices_by_name[] = {
+  4,   /* field[4] = cache_write_tokens */
+  3,   /* field[3] = cached_input_tokens */
   2,   /* field[2] = cost_micros */
   0,   /* field[0] = input_tokens */
   1,   /* field[1] = output_tokens */
@@ -2861,7 +2887,7 @@ static const unsigned resumable__v1__usage__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__usage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor resumable__v1__usage__descriptor =
 {
@@ -2871,7 +2897,7 @@ const ProtobufCMessageDescriptor resumable__v1__usage__descriptor =
   "Resumable__V1__Usage",
   "resumable.v1",
   sizeof(Resumable__V1__Usage),
-  3,
+  5,
   resumable__v1__usage__field_descriptors,
   resumable__v1__usage__field_indices_by_name,
   1,  resumable__v1__usage__number_ranges,
@@ -3227,7 +3253,7 @@ const ProtobufCMessageDescriptor resumable__v1__artifact__descriptor =
   (ProtobufCMessageInit) resumable__v1__artifact__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor resumable__v1__cost_ledger__field_descriptors[4] =
+static const ProtobufCFieldDescriptor resumable__v1__cost_ledger__field_descriptors[6] =
 {
   {
     "spent_micros",
@@ -3277,8 +3303,34 @@ static const ProtobufCFieldDescriptor resumable__v1__cost_ledger__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cached_input_tokens",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CostLedger, cached_input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cache_write_tokens",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Resumable__V1__CostLedger, cache_write_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned resumable__v1__cost_ledger__field_indices_by_name[] = {
+  5,   /* field[5] = cache_write_tokens */
+  4,   /* field[4] = cached_input_tokens */
   2,   /* field[2] = input_tokens */
   3,   /* field[3] = output_tokens */
   1,   /* field[1] = saved_by_resume_micros */
@@ -3287,7 +3339,7 @@ static const unsigned resumable__v1__cost_ledger__field_indices_by_name[] = {
 static const ProtobufCIntRange resumable__v1__cost_ledger__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor =
 {
@@ -3297,7 +3349,7 @@ const ProtobufCMessageDescriptor resumable__v1__cost_ledger__descriptor =
   "Resumable__V1__CostLedger",
   "resumable.v1",
   sizeof(Resumable__V1__CostLedger),
-  4,
+  6,
   resumable__v1__cost_ledger__field_descriptors,
   resumable__v1__cost_ledger__field_indices_by_name,
   1,  resumable__v1__cost_ledger__number_ranges,

@@ -497,12 +497,15 @@ struct  Resumable__V1__HistoryMessage
 
 /*
  * Tokens and money. Money is integer micro-dollars (1 USD = 1,000,000).
+ * The input counts are disjoint, each priced once; a prompt's size is
+ * input_tokens + cached_input_tokens + cache_write_tokens.
  */
 struct  Resumable__V1__Usage
 {
   ProtobufCMessage base;
   /*
-   * Input (prompt) tokens.
+   * Input (prompt) tokens read at the full input price: none of them from a
+   * provider's prompt cache.
    */
   uint64_t input_tokens;
   /*
@@ -513,10 +516,18 @@ struct  Resumable__V1__Usage
    * Cost in micro-dollars.
    */
   int64_t cost_micros;
+  /*
+   * Input tokens read from a provider's prompt cache.
+   */
+  uint64_t cached_input_tokens;
+  /*
+   * Input tokens written to a provider's prompt cache.
+   */
+  uint64_t cache_write_tokens;
 };
 #define RESUMABLE__V1__USAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__usage__descriptor) \
-    , 0, 0, 0 }
+    , 0, 0, 0, 0, 0 }
 
 
 /*
@@ -654,17 +665,25 @@ struct  Resumable__V1__CostLedger
    */
   int64_t saved_by_resume_micros;
   /*
-   * Input tokens over the whole run.
+   * Input tokens over the whole run (read at the full input price; see Usage).
    */
   uint64_t input_tokens;
   /*
    * Output tokens over the whole run.
    */
   uint64_t output_tokens;
+  /*
+   * Input tokens read from a prompt cache over the whole run.
+   */
+  uint64_t cached_input_tokens;
+  /*
+   * Input tokens written to a prompt cache over the whole run.
+   */
+  uint64_t cache_write_tokens;
 };
 #define RESUMABLE__V1__COST_LEDGER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&resumable__v1__cost_ledger__descriptor) \
-    , 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /*
