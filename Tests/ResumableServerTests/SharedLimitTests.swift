@@ -141,6 +141,13 @@ struct SharedLimitTests {
           #expect(state.steps[0].attempts == 1)
         }
       }
+      // The refused run's own next attempt waits out the retry-after too, then completes.
+      try await first.withClient { client in
+        try await eventually(timeout: .seconds(10)) {
+          let state = try await client.getState(GetStateRequest(workflowID: "r-1")).state
+          guard state.status == .completed else { throw TestSupportError("\(state.status)") }
+        }
+      }
       #expect(record.executions(of: "r-1") == ["ask": 2])
     }
   }
