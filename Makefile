@@ -49,7 +49,8 @@ run: release
 # sentinels) or hold 1 s leases: run one at a time after the rest, so that the
 # parallel run's load on a 2-core machine cannot starve their leases.
 SERIAL_SUITES := ResumableServerTests\.(ChaosTests|CrashRecoveryTests|SentinelFailoverTests|ClusterServeTests|\
-  WatchWorkflowTests|OperateRPCTests|WorkflowRPCTests|ParallelTests|RedisFaultTests|EmbeddedRedisTests)|\
+  WatchWorkflowTests|OperateRPCTests|WorkflowRPCTests|ParallelTests|RedisFaultTests|EmbeddedRedisTests|\
+  SharedLimitTests|SharedLimitCrashTests)|\
   ResumableRedisTests\.(ClusterRoutingTests|SentinelClientTests|CommandTimeoutTests)|ResumableStoreTests\.ReplicaWaitTests
 
 test: deps proto-check layers
@@ -66,7 +67,7 @@ test: deps proto-check layers
 ## `make test` runs them too, with everything else.
 FAST_SUITES := ResumableBenchTests|ResumableWireTests|ResumableSocketTests|ResumableClientTests|\
   ResumableCLITests\.(ErrorHintsTests|ResumableExitCodeTests|RunStateRenderingTests|WatchProgressTests)|\
-  ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|PluginRegistryTests|StepMachineTests|WorkflowEngineStepTests)|\
+  ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|MoneyTests|PluginRegistryTests|SpendControlTests|StepMachineTests|WorkflowEngineStepTests)|\
   ResumableRedisTests\.(ProtocolErrorTests|RESPReaderTests|RedisAddressTests)|\
   ResumableStoreTests\.(RunEventDecodingTests|StepProgressJSONTests)|ResumableServerTests\.MetricsEndpointTests
 test-fast: deps

@@ -29,7 +29,7 @@ struct SharedLimitTests {
             plugin: simulate
             limits: [provider]
             retry: {max_attempts: 3}
-            config: {rate_limit_attempts: 1, retry_after_ms: 2000, record: \(record)}
+            config: {rate_limit_attempts: 1, retry_after_ms: 4000, record: \(record)}
       - name: polite
         steps:
           - {name: ask, plugin: simulate, limits: [provider], config: {record: \(record)}}
@@ -149,6 +149,55 @@ struct SharedLimitTests {
         }
       }
       #expect(record.executions(of: "r-1") == ["ask": 2])
+    }
+  }
+}
+
+/// A concurrency slot held by a server that dies: freed within one lease.
+@Suite("Shared limits across a crash")
+struct SharedLimitCrashTests {
+  @Test func aSlotHeldByAKilledServerFreesItselfWithinALease() async throws {
+    try await ServeSetup.with(yaml: { record in
+      """
+      limits:
+        one: {concurrency: 1}
+      workflows:
+        - name: long
+          steps:
+            - {name: hold, plugin: simulate, limits: [one], config: {latency_ms: 600000, record: \(record)}}
+        - name: short
+          steps:
+            - {name: quick, plugin: simulate, limits: [one], config: {record: \(record)}}
+      """
+    }) { setup in
+      let doomed = try await setup.serve(ServeSetup.fast + ["--no-recovery"], name: "doomed")
+      let survivor = try await setup.serve(ServeSetup.fast + ["--no-recovery"], name: "survivor")
+      do {
+        _ = try await doomed.withClient { client in
+          try await client.startWorkflow(StartWorkflowRequest(workflow: "long", workflowID: "holder", noWait: true))
+        }
+        try await setup.waitForExecution("holder hold 1")
+        _ = try await survivor.withClient { client in
+          try await client.startWorkflow(StartWorkflowRequest(workflow: "short", workflowID: "waiter", noWait: true))
+        }
+        try await survivor.withClient { client in
+          try await eventually(timeout: .seconds(10)) {
+            let state = try await client.getState(GetStateRequest(workflowID: "waiter")).state
+            guard state.steps[0].waitReason.contains("all 1 of its slots are held") else {
+              throw TestSupportError("\(state.steps[0].status) \(state.steps[0].waitReason)")
+            }
+          }
+        }
+        await doomed.kill()
+        // The slot's lease is the server's (1 s): the waiter runs once it lapses.
+        try await setup.waitForCompletion(["waiter"], via: survivor, timeout: .seconds(15))
+        #expect(setup.record.lines().filter { $0.hasPrefix("waiter ") } == ["waiter quick 1"])
+        #expect(await survivor.stop() == 0)
+      } catch {
+        await doomed.kill()
+        await survivor.kill()
+        throw error
+      }
     }
   }
 }
