@@ -57,7 +57,7 @@ public struct TestSentinel: Sendable {
       try await master.start()
       try await replica.start()
       try await waitForSync(replica: replica.address)
-      let executable = try LoopbackPorts.redisServer()
+      let executable = try RedisServerProcess.findExecutable(nil)
       for port in ports[2...] {
         let config = directory.appending("sentinel-\(port).conf")
         try """
