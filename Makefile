@@ -112,12 +112,14 @@ chaos-cluster: deps
 	swift build $(SWIFT_BUILD_FLAGS)
 	RESUMABLE_CHAOS_TOPOLOGY=cluster swift test $(SWIFT_BUILD_FLAGS) --filter ChaosTests.serversAndRedisKilledWhileRunsAreInFlight
 
-## bench: the benchmark suite and the article's experiment on a release build;
-## each starts its own server on its own embedded Redis (see BENCHMARKS.md).
+## bench: the benchmark suite, the article's experiment, and the throughput rows
+## on one Redis against a local 3-master Redis Cluster, on a release build; each
+## starts its own servers and Redis (see BENCHMARKS.md).
 ## BENCH_ARGS are passed to the suite, e.g. BENCH_ARGS="--json bench.json"
 bench: release
 	.build/release/resumable bench $(BENCH_ARGS)
 	.build/release/resumable bench seed
+	.build/release/resumable bench --redis-topology cluster
 
 ## proto: regenerate, from proto/, Sources/CResumableProto (protoc-c) and
 ## Sources/ResumableWire/Generated (protoc with scripts/protoc-gen-resumable-swift)

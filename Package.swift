@@ -9,7 +9,8 @@ import PackageDescription
 //   ResumableSocket (Unix socket rules shared by server, client and Redis: peer
 //     credentials, trust, the default socket directory)
 //   ResumableWire (framing + message value types; the only protobuf-c user)
-//   ResumableRedis (RESP over NIO through hiredis; the only hiredis user)
+//   ResumableRedis (RESP over NIO through hiredis; the only hiredis user; local redis-server processes:
+//     the embedded one, a local cluster for the benchmark and the tests)
 //   ResumableCore (definitions, plugins, registry, runner, store protocol)
 //   ResumablePlugins (exec, http, llm: steps that reach real work)
 //   ResumableStore (the Redis state store: Lua scripts, key layout)

@@ -86,8 +86,13 @@ extension BenchReport {
           + Array(repeating: "", count: configurations.count - 1) + ["within 10%"])
     }
 
+    return header() + "\n" + Self.render(rows)
+  }
+
+  /// `rows` as aligned columns, the first row a header underlined with dashes.
+  static func render(_ rows: [[String]]) -> String {
     let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-    var text = header() + "\n"
+    var text = ""
     for (number, row) in rows.enumerated() {
       text += row.enumerated().map { column, cell in
         cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
@@ -106,13 +111,8 @@ extension BenchReport {
   }
 
   private func header() -> String {
-    """
-    Resumable benchmark, \(machine.date), commit \(machine.commit ?? "unknown")
-    machine: \(machine.cpuModel), \(machine.cores) cores, \(machine.kernel); Redis \(machine.redisVersion)
-    load average (1 min) before / after: \(String(format: "%.2f / %.2f", machine.loadBefore, machine.loadAfter))
-    server (release build) + its embedded Redis + this load generator on one machine, Unix sockets
-
-    """
+    machine.header(title: "Resumable benchmark")
+      + "server (release build) + its embedded Redis + this load generator on one machine, Unix sockets\n\n"
   }
 
   static func micros(_ value: Double) -> String {

@@ -179,6 +179,16 @@ public struct MachineInfo: Codable, Sendable {
     return head + (dirty ? "+dirty" : "")
   }
 
+  /// The first lines of a printed report: what, when, which commit, the machine, its load.
+  func header(title: String) -> String {
+    """
+    \(title), \(date), commit \(commit ?? "unknown")
+    machine: \(cpuModel), \(cores) cores, \(kernel); Redis \(redisVersion)
+    load average (1 min) before / after: \(String(format: "%.2f / %.2f", loadBefore, loadAfter))
+
+    """
+  }
+
   static func loadAverage() -> Double {
     let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
     return text.split(separator: " ").first.flatMap { Double($0) } ?? 0

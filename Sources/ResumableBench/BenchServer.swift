@@ -4,7 +4,8 @@ import ResumableRedis
 
 /// A `resumable serve` child process on its embedded Redis, started and
 /// stopped by the benchmark: the configuration a user gets by default
-/// (Unix sockets, the append-only file on), in a temporary directory.
+/// (Unix sockets, the append-only file on), in a temporary directory; or, with
+/// a `--redis` URL, on a Redis the benchmark started itself (one on TCP, a cluster).
 ///
 /// The benchmark reaches the embedded Redis directly, on its socket inside
 /// the data directory, for the figures measured without the server.
@@ -13,6 +14,7 @@ final class BenchServer: @unchecked Sendable {
   // only signalled and read through Foundation's thread-safe accessors.
   private let process = Process()
   let socketPath: String
+  /// The embedded Redis' socket (none is started when the server was given a `--redis` URL).
   let redisAddress: RedisAddress
   let directory: String
   let fsync: RedisServerProcess.Configuration.AppendFsync
@@ -22,15 +24,16 @@ final class BenchServer: @unchecked Sendable {
   /// - Parameters:
   ///   - executable: the `resumable` executable.
   ///   - directory: an empty directory for the socket, the data and the logs (short path).
-  ///   - fsync: the embedded Redis' `appendfsync`.
+  ///   - fsync: the embedded Redis' `appendfsync` (with `redis`: the one that Redis runs with).
+  ///   - redis: a `--redis` URL; nil: the embedded Redis.
   ///   - workflows: the definitions file's text.
   ///   - maxRuns: the server's `--max-runs`.
   static func start(
-    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync,
+    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync, redis: String? = nil,
     workflows: String = BenchWorkflows.yaml(), maxRuns: Int = 256
   ) async throws -> BenchServer {
     let server = try BenchServer(
-      executable: executable, directory: directory, fsync: fsync, workflows: workflows, maxRuns: maxRuns)
+      executable: executable, directory: directory, fsync: fsync, redis: redis, workflows: workflows, maxRuns: maxRuns)
     try await server.waitUntilReady()
     return server
   }
@@ -57,8 +60,8 @@ final class BenchServer: @unchecked Sendable {
   }
 
   private init(
-    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync, workflows yaml: String,
-    maxRuns: Int
+    executable: String, directory: String, fsync: RedisServerProcess.Configuration.AppendFsync, redis: String?,
+    workflows yaml: String, maxRuns: Int
   ) throws {
     self.directory = directory
     self.fsync = fsync
@@ -70,10 +73,10 @@ final class BenchServer: @unchecked Sendable {
     stderrPath = directory + "/server.err"
     _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
     process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = [
-      "serve", "--socket", socketPath, "--data-dir", dataDirectory, "--workflows", workflows,
-      "--redis-fsync", fsync.rawValue, "--grace-seconds", "0", "--log-level", "warning", "--max-runs", String(maxRuns),
-    ]
+    let store = redis.map { ["--redis", $0] } ?? ["--data-dir", dataDirectory, "--redis-fsync", fsync.rawValue]
+    process.arguments =
+      ["serve", "--socket", socketPath, "--workflows", workflows] + store
+      + ["--grace-seconds", "0", "--log-level", "warning", "--max-runs", String(maxRuns)]
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle(forWritingAtPath: stderrPath)

@@ -29,6 +29,8 @@ public struct BenchSuite: Sendable {
     public var resumes = 300
     public var getStateConcurrency = [1, 8, 32]
     public var throughputConcurrency = [1, 8, 32, 128]
+    /// The callers of the throughput rows that compare one Redis with a cluster (`runTopologies()`).
+    public var topologyConcurrency = [32, 128]
     /// Untimed calls before each timed series (step overhead, resume, floor).
     public var warmupRuns = 20
     /// Runs held in flight for the memory figure.
@@ -56,6 +58,7 @@ public struct BenchSuite: Sendable {
       options.resumes = 5
       options.getStateConcurrency = [1, 4]
       options.throughputConcurrency = [1, 4]
+      options.topologyConcurrency = [4]
       // Above the server's default --max-runs (256), so the smoke run shows
       // that the memory phase raises it.
       options.runsInFlight = 300
@@ -100,7 +103,7 @@ public struct BenchSuite: Sendable {
     return BenchReport(machine: machine, configurations: configurations)
   }
 
-  private func makeDirectory() throws -> String {
+  func makeDirectory() throws -> String {
     let path = options.temporaryDirectory + "/rbench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
     return path
@@ -124,11 +127,11 @@ public struct BenchSuite: Sendable {
     var getState: [BenchReport.Load] = []
     if full {
       options.progress("GetState at \(options.getStateConcurrency) clients")
-      getState = try await getStateLoads(socket: socket, costs: (server.pid, redisPID, redis))
+      getState = try await getStateLoads(socket: socket, costs: CostProbe(server: server.pid, redis: [(redisPID, redis)]))
     }
 
     options.progress("5-step runs at \(options.throughputConcurrency) concurrent callers")
-    let throughput = try await throughputLoads(socket: socket, costs: (server.pid, redisPID, redis))
+    let throughput = try await throughputLoads(socket: socket, costs: CostProbe(server: server.pid, redis: [(redisPID, redis)]))
 
     var storage: [BenchReport.Storage] = []
     var memory: BenchReport.Memory?
@@ -317,16 +320,13 @@ public struct BenchSuite: Sendable {
     return BenchReport.Resume(answered: answered.summary(), toCompletion: completed.summary())
   }
 
-  /// The server's and Redis' pids, and a client to Redis, for `CostSample`.
-  typealias Costs = (server: Int32, redis: Int32, client: RedisClient)
-
-  private func getStateLoads(socket: String, costs: Costs) async throws -> [BenchReport.Load] {
+  private func getStateLoads(socket: String, costs: CostProbe) async throws -> [BenchReport.Load] {
     try await LoadGenerator.withClients(options.getStateConcurrency.max() ?? 1, socketPath: socket) { clients in
       try await getStateLoads(clients: clients, costs: costs)
     }
   }
 
-  private func getStateLoads(clients: [ResumableClient], costs: Costs) async throws -> [BenchReport.Load] {
+  private func getStateLoads(clients: [ResumableClient], costs: CostProbe) async throws -> [BenchReport.Load] {
     // One completed 5-step run per client, read again and again.
     var ids: [String] = []
     for client in clients {
@@ -339,14 +339,19 @@ public struct BenchSuite: Sendable {
     }
   }
 
-  private func throughputLoads(socket: String, costs: Costs) async throws -> [BenchReport.Load] {
-    try await LoadGenerator.withClients(options.throughputConcurrency.max() ?? 1, socketPath: socket) { clients in
-      try await throughputLoads(clients: clients, costs: costs)
+  /// The throughput rows: 5-step no-op runs at each of `levels` (default: the options')
+  /// concurrent callers, each with its cost per run.
+  func throughputLoads(socket: String, costs: CostProbe, levels: [Int]? = nil) async throws -> [BenchReport.Load] {
+    let levels = levels ?? options.throughputConcurrency
+    return try await LoadGenerator.withClients(levels.max() ?? 1, socketPath: socket) { clients in
+      try await throughputLoads(clients: clients, levels: levels, costs: costs)
     }
   }
 
-  private func throughputLoads(clients: [ResumableClient], costs: Costs) async throws -> [BenchReport.Load] {
-    try await loads(options.throughputConcurrency, clients: clients, "5-step runs", costs: costs) { client, _ in
+  private func throughputLoads(clients: [ResumableClient], levels: [Int], costs: CostProbe) async throws
+    -> [BenchReport.Load]
+  {
+    try await loads(levels, clients: clients, "5-step runs", costs: costs) { client, _ in
       let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: BenchWorkflows.noop5))
       guard answer.state.status == .completed else {
         throw BenchError("a run ended \(answer.state.status): \(answer.state.error)")
@@ -358,7 +363,7 @@ public struct BenchSuite: Sendable {
   /// With `costs`, each load also reports CPU and `EVALSHA` per call,
   /// sampled around the measured window (the warm-up left out).
   private func loads(
-    _ levels: [Int], clients: [ResumableClient], _ what: String, costs: Costs,
+    _ levels: [Int], clients: [ResumableClient], _ what: String, costs: CostProbe,
     _ call: @escaping @Sendable (ResumableClient, _ worker: Int) async throws -> Void
   ) async throws -> [BenchReport.Load] {
     var loads: [BenchReport.Load] = []
@@ -459,7 +464,7 @@ public struct BenchSuite: Sendable {
     return pid
   }
 
-  private static func redisVersion(_ redis: RedisClient) async throws -> String {
+  static func redisVersion(_ redis: RedisClient) async throws -> String {
     let info = try await redis.send(["INFO", "server"])
     let text = info.string ?? ""
     return text.split(whereSeparator: \.isNewline).first { $0.hasPrefix("redis_version:") }

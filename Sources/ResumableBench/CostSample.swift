@@ -1,30 +1,42 @@
 import Foundation
 import ResumableRedis
 
+/// The processes a load's cost is read from: the server, and every Redis process
+/// (one, or each master of a cluster) with a client to each.
+struct CostProbe: Sendable {
+  var server: Int32
+  var redis: [(pid: Int32, client: RedisClient)]
+}
+
 /// CPU time of a process and Redis' `EVALSHA` counters, read before and after
 /// a load, so the load's cost is reported per call: the figure that holds on
 /// a shared, noisy machine (wall time does not).
 struct CostSample: Sendable {
   /// User plus system CPU time of the server process, in microseconds.
   var serverCPUMicros: Double
-  /// User plus system CPU time of the Redis process, in microseconds.
+  /// User plus system CPU time of the Redis processes (summed), in microseconds.
   var redisCPUMicros: Double
-  /// `INFO commandstats`' `cmdstat_evalsha` calls and microseconds.
+  /// `INFO commandstats`' `cmdstat_evalsha` calls and microseconds (summed over the Redis processes).
   var evalshaCalls: Double
   var evalshaMicros: Double
 
   /// Reads the counters now.
-  static func take(serverPID: Int32, redisPID: Int32, redis: RedisClient) async throws -> CostSample {
-    let stats = try await redis.send(["INFO", "commandstats"]).string ?? ""
-    let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") } ?? ""
-    var fields: [String: Double] = [:]
-    for pair in line.dropFirst("cmdstat_evalsha:".count).split(separator: ",") {
-      let parts = pair.split(separator: "=", maxSplits: 1)
-      if parts.count == 2, let value = Double(parts[1]) { fields[String(parts[0])] = value }
+  static func take(_ probe: CostProbe) async throws -> CostSample {
+    var sample = CostSample(
+      serverCPUMicros: cpuMicros(pid: probe.server) ?? 0, redisCPUMicros: 0, evalshaCalls: 0, evalshaMicros: 0)
+    for redis in probe.redis {
+      let stats = try await redis.client.send(["INFO", "commandstats"]).string ?? ""
+      let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_evalsha:") } ?? ""
+      var fields: [String: Double] = [:]
+      for pair in line.dropFirst("cmdstat_evalsha:".count).split(separator: ",") {
+        let parts = pair.split(separator: "=", maxSplits: 1)
+        if parts.count == 2, let value = Double(parts[1]) { fields[String(parts[0])] = value }
+      }
+      sample.redisCPUMicros += cpuMicros(pid: redis.pid) ?? 0
+      sample.evalshaCalls += fields["calls"] ?? 0
+      sample.evalshaMicros += fields["usec"] ?? 0
     }
-    return CostSample(
-      serverCPUMicros: cpuMicros(pid: serverPID) ?? 0, redisCPUMicros: cpuMicros(pid: redisPID) ?? 0,
-      evalshaCalls: fields["calls"] ?? 0, evalshaMicros: fields["usec"] ?? 0)
+    return sample
   }
 
   /// `utime + stime` of `/proc/PID/stat`, in microseconds.
@@ -52,17 +64,17 @@ struct CostSample: Sendable {
 
 /// The two `CostSample`s of one load's measured window.
 actor CostSamples {
-  private let costs: BenchSuite.Costs
+  private let probe: CostProbe
   private var first: CostSample?
   private var last: CostSample?
 
-  init(_ costs: BenchSuite.Costs) {
-    self.costs = costs
+  init(_ probe: CostProbe) {
+    self.probe = probe
   }
 
   /// Samples the counters as the window opens (`true`) or closes.
   func take(_ opens: Bool) async {
-    let sample = try? await CostSample.take(serverPID: costs.server, redisPID: costs.redis, redis: costs.client)
+    let sample = try? await CostSample.take(probe)
     if opens { first = sample } else { last = sample }
   }
 

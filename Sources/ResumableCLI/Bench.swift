@@ -11,7 +11,8 @@ struct Bench: AsyncParsableCommand {
       Starts its own `resumable serve` (this executable) on an embedded Redis in a temporary \
       directory, once per --fsync policy, drives it over the Unix socket, and prints a table \
       (BENCHMARKS.md explains every row). Run it on a release build, on a quiet machine: the \
-      server, Redis and the load generator share the CPU.
+      server, Redis and the load generator share the CPU. `--redis-topology cluster` compares \
+      one Redis with a local Redis Cluster instead.
       """,
     subcommands: [Suite.self, Seed.self],
     defaultSubcommand: Suite.self)
@@ -38,6 +39,18 @@ struct Bench: AsyncParsableCommand {
 
     @Flag(help: "Tiny sizes: checks that everything runs (seconds), figures meaningless.")
     var smoke = false
+
+    @Option(
+      name: .customLong("redis-topology"),
+      help: ArgumentHelp(
+        "single: the default set, on the embedded Redis. cluster: only the throughput rows (5-step runs at 32 and 128 callers), on one redis-server and on a local 3-master Redis Cluster side by side, with CPU per run of the server and of Redis (needs redis-server and redis-cli).",
+        valueName: "single|cluster"))
+    var redisTopology: Topology = .single
+
+    /// What `--redis-topology` takes.
+    enum Topology: String, ExpressibleByArgument, CaseIterable {
+      case single, cluster
+    }
 
     @Option(help: ArgumentHelp("The resumable executable to run as the server (default: this one), e.g. another build to compare.", valueName: "path"))
     var server: String?
@@ -73,8 +86,14 @@ struct Bench: AsyncParsableCommand {
         options.runsInFlight = inFlight
       }
       options.fsync = try policies()
-      let report = try await BenchSuite(options: options).run()
-      try Bench.output(table: report.table(), json: report.json(), to: json)
+      switch redisTopology {
+      case .single:
+        let report = try await BenchSuite(options: options).run()
+        try Bench.output(table: report.table(), json: report.json(), to: json)
+      case .cluster:
+        let report = try await BenchSuite(options: options).runTopologies()
+        try Bench.output(table: report.table(), json: report.json(), to: json)
+      }
     }
   }
 

@@ -5,7 +5,7 @@ extension RedisAddress {
   /// Parses `redis://[[user]:password@]host[:port][/db]` (port 6379 by default; IPv6 hosts
   /// in brackets), `unix://[user@]/absolute/path[?db=N]`,
   /// `redis+sentinel://[[user]:password@]host[:port][,…]/MASTER_NAME[?db=N]` (sentinels on
-  /// port 26379 by default; the credentials are the master's) or
+  /// port 26379 by default; the credentials are the master's, and sent to the sentinels too) or
   /// `redis+cluster://[[user]:password@]host[:port][,…]`. `redis://user@host` and
   /// `unix://user@/path` name an ACL user whose password is supplied separately
   /// (``authenticating(username:password:)``).
@@ -92,7 +92,7 @@ extension RedisAddress {
   }
 
   /// `redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/MASTER_NAME[?db=N]`
-  /// (port 26379 by default). The credentials are the master's.
+  /// (port 26379 by default). The credentials are the master's (and sent to the sentinels).
   private static func parseSentinel(
     _ rest: Substring, fail: (String) -> RedisConfigurationError
   ) throws(RedisConfigurationError) -> RedisAddress {

@@ -120,6 +120,11 @@ public struct RedisAddress: Sendable, Hashable {
     RedisAddress(endpoint: endpoint, database: database, username: username, password: password)
   }
 
+  /// `AUTH [username] password` when a password is configured.
+  var authCommand: [RedisArgument]? {
+    password.map { ["AUTH"] + (username.map { [RedisArgument($0)] } ?? []) + [RedisArgument($0)] }
+  }
+
   /// Whether a password is configured (the password itself is not readable).
   public var hasPassword: Bool { password != nil }
 

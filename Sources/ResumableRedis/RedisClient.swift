@@ -107,7 +107,8 @@ public final class RedisClient: Sendable {
     var sentinel: SentinelResolver?
     if case .sentinel(let nodes, let masterName) = address.endpoint {
       sentinel = SentinelResolver(
-        nodes: nodes, masterName: masterName, configuration: configuration, group: eventLoopGroup, logger: logger)
+        nodes: nodes, masterName: masterName, credentials: address, configuration: configuration,
+        group: eventLoopGroup, logger: logger)
     }
     self.sentinel = sentinel
     if case .cluster(let seeds) = address.endpoint {

@@ -277,10 +277,7 @@ final class RedisConnection: Sendable {
     -> EventLoopFuture<any Channel>
   {
     var commands: [[RedisArgument]] = []
-    if let password = address.password {
-      commands.append(
-        ["AUTH"] + (address.username.map { [RedisArgument($0)] } ?? []) + [RedisArgument(password)])
-    }
+    if let auth = address.authCommand { commands.append(auth) }
     if address.database != 0 {
       commands.append(["SELECT", RedisArgument(address.database)])
     }

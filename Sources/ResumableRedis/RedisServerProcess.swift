@@ -215,8 +215,12 @@ public final class RedisServerProcess: Sendable {
     ] + configuration.extraArguments
   }
 
-  static func findExecutable(
-    _ configured: String?, searchPath: String? = ProcessInfo.processInfo.environment["PATH"]
+  /// The path of `name` (`redis-server`, or `redis-cli`): `configured` when given, else the
+  /// first on `searchPath` (default: `$PATH`).
+  ///
+  /// - Throws: `notInstalled`, saying which Debian package installs it.
+  public static func findExecutable(
+    _ configured: String?, named name: String = "redis-server", searchPath: String? = nil
   ) throws(RedisServerError) -> String {
     if let configured {
       guard access(configured, X_OK) == 0 else {
@@ -225,16 +229,17 @@ public final class RedisServerProcess: Sendable {
       }
       return configured
     }
-    let path = searchPath ?? "/usr/local/bin:/usr/bin:/bin"
+    let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     for directory in path.split(separator: ":") where !directory.isEmpty {
-      let candidate = "\(directory)/redis-server"
+      let candidate = "\(directory)/\(name)"
       if access(candidate, X_OK) == 0 { return candidate }
     }
+    let package = name == "redis-server" ? "redis-server" : "redis-tools"
     throw RedisServerError(
       code: .notInstalled,
       message:
-        "redis-server was not found on PATH (\(path)). "
-        + "Install it with `apt-get install redis-server`, "
+        "\(name) was not found on PATH (\(path)). "
+        + "Install it with `apt-get install \(package)`, "
         + "or use a Redis that is already running.")
   }
 

@@ -6,7 +6,11 @@ import Synchronization
 /// Finds the current master of a Sentinel deployment: asks the sentinels in turn
 /// (`SENTINEL get-master-addr-by-name`), the one that answered last first.
 ///
-/// The sentinels are asked without `AUTH`: the URL's credentials are the master's.
+/// The sentinels are sent the same credentials as the master (`AUTH [user] password`,
+/// before each question and before `SUBSCRIBE`), as one password for a whole deployment
+/// is the usual set-up. A sentinel without a password answers that `AUTH` with an error
+/// but lets everyone in: the question after it is answered all the same. Only when the
+/// sentinel then answers `NOAUTH` is the refusal reported, saying what to configure.
 /// Each sentinel has its own lazily connected, self-healing connection, so a sentinel
 /// that is down fails fast (its reconnect backs off) and the next one is asked.
 ///
@@ -25,6 +29,8 @@ final class SentinelResolver: Sendable {
 
   let masterName: String
   private let nodes: [RedisAddress.Node]
+  /// `AUTH` with the master's credentials, if it has any.
+  private let authenticate: [[RedisArgument]]
   private let connections: [RedisConnection]
   /// The sentinel that answered last: asked first next time.
   private let preferred = Atomic<Int>(0)
@@ -34,11 +40,12 @@ final class SentinelResolver: Sendable {
   private let backoff: RedisClient.Configuration.Backoff
 
   init(
-    nodes: [RedisAddress.Node], masterName: String, configuration: RedisClient.Configuration,
+    nodes: [RedisAddress.Node], masterName: String, credentials: RedisAddress, configuration: RedisClient.Configuration,
     group: any EventLoopGroup, logger: Logger
   ) {
     self.masterName = masterName
     self.nodes = nodes
+    self.authenticate = credentials.authCommand.map { [$0] } ?? []
     self.group = group
     self.logger = logger
     self.backoff = configuration.reconnectBackoff
@@ -63,9 +70,13 @@ final class SentinelResolver: Sendable {
     for offset in 0..<connections.count {
       let index = (first + offset) % connections.count
       do {
-        let reply = try await connections[index].send([
-          ["SENTINEL", "get-master-addr-by-name", RedisArgument(masterName)]
-        ])[0]
+        let replies = try await connections[index].send(
+          authenticate + [["SENTINEL", "get-master-addr-by-name", RedisArgument(masterName)]])
+        let reply = replies[replies.count - 1]
+        if let refused = refusal(of: replies, at: nodes[index]) {
+          reasons.append(refused)
+          continue
+        }
         guard let parts = reply.array, parts.count == 2, let host = parts[0].string,
           let port = parts[1].string.flatMap({ Int($0) })
         else {
@@ -80,6 +91,19 @@ final class SentinelResolver: Sendable {
     }
     throw .unavailable(
       "no sentinel named the master '\(masterName)': \(reasons.joined(separator: "; "))")
+  }
+
+  /// What to fix when a sentinel refused the command after `AUTH` (the last of `replies`)
+  /// for want of a password; nil when it did not.
+  private func refusal(of replies: [RESPValue], at node: RedisAddress.Node) -> String? {
+    guard let message = replies.last?.errorMessage, message.hasPrefix("NOAUTH") else { return nil }
+    guard authenticate.isEmpty == false, let auth = replies.first?.errorMessage else {
+      return "the sentinel at \(node) requires a password and none was given (\(message)): the sentinels are "
+        + "sent the master's credentials, so give the deployment's password as for the master"
+    }
+    return "the sentinel at \(node) refused the credentials given for the master (\(auth)): the sentinels are "
+      + "sent the master's user name and password, so configure the sentinels with the same "
+      + "(requirepass, or that ACL user) or with no password"
   }
 
   // MARK: - +switch-master
@@ -142,9 +166,10 @@ final class SentinelResolver: Sendable {
     }
     do {
       if closed { throw RedisError(code: .clientClosed, message: "the Redis client was closed") }
-      let reply = try await RedisConnection.write([["SUBSCRIBE", "+switch-master"]], to: channel)
-      guard reply.first?.array?.first?.string == "subscribe" else {
-        throw RedisError.protocolError("the sentinel at \(node) answered SUBSCRIBE with \(reply)")
+      let replies = try await RedisConnection.write(authenticate + [["SUBSCRIBE", "+switch-master"]], to: channel)
+      if let refused = refusal(of: replies, at: node) { throw RedisError.unavailable(refused) }
+      guard replies.last?.array?.first?.string == "subscribe" else {
+        throw RedisError.protocolError("the sentinel at \(node) answered SUBSCRIBE with \(replies.last ?? .null)")
       }
       return channel
     } catch {

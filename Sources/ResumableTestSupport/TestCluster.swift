@@ -1,65 +1,34 @@
-import Foundation
 public import ResumableRedis
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
-
 /// A Redis Cluster of three masters (no replicas) for one test, on loopback ports in a
-/// temporary directory: `redis-server --cluster-enabled yes` three times, then
-/// `redis-cli --cluster create`, which splits the 16,384 slots evenly.
+/// temporary directory: a ``LocalRedisCluster`` (`redis-server --cluster-enabled yes` three
+/// times, then `redis-cli --cluster create`, which splits the 16,384 slots evenly).
 ///
 /// - Important: Tests only. Prefer ``withTestCluster(_:)``, which stops the nodes and
 ///   deletes the directory afterwards.
 public struct TestCluster: Sendable {
   /// The directory holding every node's data, configuration and logs.
   public let directory: TemporaryDirectory
+  /// The running cluster.
+  public let cluster: LocalRedisCluster
+
   /// The masters, in port order.
-  public let nodes: [RedisServerProcess]
+  public var nodes: [RedisServerProcess] { cluster.nodes }
   /// Their TCP ports.
-  public let ports: [Int]
-
+  public var ports: [Int] { cluster.ports }
   /// What `--redis` takes: `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
-  public var url: String { "redis+cluster://" + ports.map { "127.0.0.1:\($0)" }.joined(separator: ",") }
-
+  public var url: String { cluster.url }
   /// The address of ``url``.
-  public var address: RedisAddress { .cluster(ports.map { RedisAddress.Node(host: "127.0.0.1", port: $0) }) }
+  public var address: RedisAddress { cluster.address }
 
   /// Starts three nodes, joins them into one cluster and waits until every node says
   /// `cluster_state:ok`.
   public static func start() async throws -> TestCluster {
     let directory = try await TemporaryDirectory.create(prefix: "rcl")
-    let ports = try await LoopbackPorts.free(3, clusterBus: true)
-    let nodes = ports.map { port in
-      RedisServerProcess(
-        configuration: .init(
-          dataDirectory: directory.appending("node-\(port)"), appendFsync: .always,
-          extraArguments: [
-            "--port", "\(port)", "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
-          ], stopGracePeriod: .seconds(2)))
-    }
-    let cluster = TestCluster(directory: directory, nodes: nodes, ports: ports)
     do {
-      for node in nodes { try await node.start() }
-      let create = try await ChildProcess.run(
-        ["--cluster", "create"] + ports.map { "127.0.0.1:\($0)" } + ["--cluster-yes"],
-        executable: try LoopbackPorts.executable("redis-cli"), in: directory)
-      guard create.status == 0 else {
-        throw TestSupportError("redis-cli --cluster create failed (\(create.status)): \(create.stdout) \(create.stderr)")
-      }
-      for node in nodes {
-        let client = RedisClient(address: node.address)
-        defer { Task { await client.close() } }
-        try await eventually(timeout: .seconds(15), interval: .milliseconds(50)) {
-          let info = try await client.send(["CLUSTER", "INFO"]).string ?? ""
-          guard info.contains("cluster_state:ok") else { throw TestSupportError("the cluster is not ready: \(info)") }
-        }
-      }
-      return cluster
+      return TestCluster(directory: directory, cluster: try await LocalRedisCluster.start(in: directory.path))
     } catch {
-      await cluster.shutdown()
+      await directory.remove()
       throw error
     }
   }
@@ -88,7 +57,7 @@ public struct TestCluster: Sendable {
 
   /// Stops the nodes and deletes the directory.
   public func shutdown() async {
-    for node in nodes { await node.stop() }
+    await cluster.stop()
     await directory.remove()
   }
 }

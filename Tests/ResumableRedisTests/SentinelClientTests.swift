@@ -20,15 +20,8 @@ struct SentinelClientTests {
       #expect(try await client.send(["ROLE"]).array?.first?.string == "master")
       // The client subscribed to +switch-master on one of the sentinels.
       try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
-        var subscribers = 0
-        for port in sentinel.sentinelPorts {
-          let node = RedisClient(address: .tcp(host: "127.0.0.1", port: port))
-          // Sentinels have no PUBSUB command: count the subscribed clients.
-          let clients = try await node.send(["CLIENT", "LIST"]).string ?? ""
-          subscribers += clients.split(whereSeparator: \.isNewline).count { $0.contains(" sub=1 ") }
-          await node.close()
-        }
-        guard subscribers == 1 else { throw TestSupportError("\(subscribers) subscribers to +switch-master") }
+        let count = try await Self.subscribers(sentinel)
+        guard count == 1 else { throw TestSupportError("\(count) subscribers to +switch-master") }
       }
       // A failover that keeps the old master alive, as a replica: no connection drops and,
       // as the client only reads, no READONLY reply tells it either.
@@ -47,6 +40,58 @@ struct SentinelClientTests {
       print("sentinel client: on the new master \(ContinuousClock.now - switched) after the sentinel named it")
       #expect(try await client.send(["ROLE"]).array?.first?.string == "master")
       #expect(try await client.send(["SET", "after-the-switch", "1"]) == .simpleString("OK"))
+    }
+  }
+
+  static let password = "pw-Sn7-never-shown"
+
+  /// Subscribed clients (`+switch-master`) over all the sentinels.
+  static func subscribers(_ sentinel: TestSentinel) async throws -> Int {
+    var subscribers = 0
+    for port in sentinel.sentinelPorts {
+      let node = RedisClient(address: sentinel.sentinelAddress(port))
+      // Sentinels have no PUBSUB command: count the subscribed clients.
+      let clients = try await node.send(["CLIENT", "LIST"]).string ?? ""
+      subscribers += clients.split(whereSeparator: \.isNewline).count { $0.contains(" sub=1 ") }
+      await node.close()
+    }
+    return subscribers
+  }
+
+  /// The error of the first command of a client on `address`, which must fail.
+  static func refusal(_ address: RedisAddress) async throws -> String {
+    let client = RedisClient(address: address)
+    defer { Task { await client.close() } }
+    let error = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
+    #expect(error?.code == .unavailable)
+    return error.map(String.init(describing:)) ?? ""
+  }
+
+  /// Master and replica with `requirepass`, the sentinels with it too or with no password:
+  /// the client sends the sentinels the master's password (a sentinel without one refuses
+  /// that `AUTH` and answers all the same), asks, subscribes, and reaches the master. Where
+  /// the sentinels require it, a wrong or missing password is refused with a message saying
+  /// what to configure, never the password.
+  @Test(arguments: [true, false])
+  func aPasswordProtectedDeploymentIsReached(sentinelsRequirePassword: Bool) async throws {
+    try await withTestSentinel(password: Self.password, sentinelsRequirePassword: sentinelsRequirePassword) { sentinel in
+      let client = RedisClient(address: sentinel.address)
+      defer { Task { await client.close() } }
+      #expect(try await Self.port(client) == sentinel.masterPort)
+      #expect(try await client.send(["SET", "with-a-password", "1"]) == .simpleString("OK"))
+      try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
+        let count = try await Self.subscribers(sentinel)
+        guard count == 1 else { throw TestSupportError("\(count) subscribers to +switch-master") }
+      }
+      guard sentinelsRequirePassword else { return }
+      let plain = RedisAddress.sentinel(
+        sentinel.sentinelPorts.map { RedisAddress.Node(host: "127.0.0.1", port: $0) }, masterName: TestSentinel.masterName)
+      let wrong = try await Self.refusal(plain.authenticating(password: "wrong-Pw-3"))
+      #expect(wrong.contains("refused the credentials given for the master (WRONGPASS"), "\(wrong)")
+      #expect(wrong.contains("configure the sentinels with the same (requirepass"), "\(wrong)")
+      #expect(!wrong.contains("wrong-Pw-3"))
+      let missing = try await Self.refusal(plain)
+      #expect(missing.contains("requires a password and none was given (NOAUTH"), "\(missing)")
     }
   }
 }

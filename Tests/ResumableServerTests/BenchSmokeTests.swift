@@ -49,6 +49,30 @@ struct BenchSmokeTests {
     #expect(report.table().contains("floor: commit script"))
   }
 
+  /// `bench --redis-topology cluster`: the throughput rows on one Redis and on a 3-master
+  /// cluster, each with CPU per run (what is checked is that each figure is there, never a value).
+  @Test func theClusterComparisonProducesEveryFigure() async throws {
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let result = try await ChildProcess.run(["bench", "--redis-topology", "cluster", "--smoke", "--json", "-"], in: directory)
+    #expect(result.status == 0, "bench: \(result.stderr)")
+    let report = try TopologyReport.decode(json: result.stdout)
+    #expect(report.masters == 3)
+    let comparison = try #require(report.comparisons.first)
+    #expect(comparison.fsync == "everysec")
+    for loads in [comparison.single, comparison.cluster] {
+      #expect(loads.map(\.concurrency) == [4])
+      for load in loads {
+        #expect(load.perSecond > 0 && load.errors == 0, "\(load.firstError ?? "")")
+        let cost = try #require(load.cost)
+        // CPU in clock ticks may round to 0 in so short a window; every run runs scripts.
+        #expect(cost.serverCpuMicrosPerCall >= 0 && cost.redisCpuMicrosPerCall >= 0)
+        #expect(cost.evalshaPerCall >= 1 && cost.evalshaMicrosPerCall > 0, "\(cost)")
+      }
+    }
+    #expect(report.table().contains("cluster / one Redis: server CPU per run"))
+  }
+
   @Test func theSeedExperimentPrintsTheArticlesTable() async throws {
     let directory = try await TemporaryDirectory.create()
     defer { Task { await directory.remove() } }

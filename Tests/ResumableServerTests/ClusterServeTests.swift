@@ -163,7 +163,7 @@ struct ClusterServeTests {
           "--cluster", "reshard", "127.0.0.1:\(source)", "--cluster-from", try await cluster.nodeID(port: source),
           "--cluster-to", try await cluster.nodeID(port: target), "--cluster-slots", "1000", "--cluster-yes",
           "--cluster-pipeline", "1",
-        ], executable: "/usr/bin/redis-cli", in: directory)
+        ], executable: try RedisServerProcess.findExecutable(nil, named: "redis-cli"), in: directory)
       #expect(reshard.status == 0, "\(reshard.stdout.suffix(2000)) \(reshard.stderr)")
       let resharded = ContinuousClock.now - began
       try await eventually(timeout: .seconds(30), interval: .milliseconds(50)) {

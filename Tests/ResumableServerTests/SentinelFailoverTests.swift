@@ -96,4 +96,47 @@ struct SentinelFailoverTests {
       #expect(await server.stop() == 0, "\(server.stderr)")
     }
   }
+
+  static let password = "pw-Sv4-never-shown"
+
+  /// A deployment whose every process requires a password: `serve` reads it from
+  /// `--redis-password-file`, sends it to the sentinels too, and runs complete. A wrong one
+  /// is logged saying what to configure, and never shown.
+  @Test func aPasswordProtectedDeploymentIsServedWithThePasswordFile() async throws {
+    try await withTestSentinel(password: Self.password) { sentinel in
+      let directory = try await TemporaryDirectory.create()
+      defer { Task { await directory.remove() } }
+      let passwordFile = directory.appending("redis-password")
+      try (Self.password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
+      let definitions = directory.appending("workflows.yaml")
+      try researchYAML(record: "/dev/null").write(toFile: definitions, atomically: true, encoding: .utf8)
+      let arguments = ["--redis", sentinel.url, "--workflows", definitions, "--key-prefix", uniqueKeyPrefix()]
+      let server = try await ServeProcess.start(
+        arguments + ["--redis-password-file", passwordFile], name: "auth", logLevel: "warning", in: directory)
+      do {
+        let state = try await server.withClient { client in
+          try await client.startWorkflow(StartWorkflowRequest(workflow: "echo", inputJSON: "2")).state
+        }
+        #expect(state.status == .completed, "\(state.error)")
+      } catch {
+        await server.kill()
+        throw error
+      }
+      #expect(await server.stop() == 0, "\(server.stderr)")
+
+      let wrong = try ChildProcess(
+        ["serve", "--socket", directory.appending("wrong.sock"), "--log-level", "warning"] + arguments,
+        environment: ["RESUMABLE_REDIS_PASSWORD": "Wrong-pw-81"], in: directory)
+      let said = try? await eventually(timeout: .seconds(20)) {
+        guard wrong.stderr.contains("refused the credentials given for the master") else {
+          throw TestSupportError("no refusal logged yet: \(wrong.stderr)")
+        }
+        return wrong.stderr
+      }
+      wrong.signal(SIGKILL)
+      _ = await wrong.wait()
+      #expect(said?.contains("configure the sentinels with the same (requirepass") == true, "\(wrong.stderr)")
+      #expect(!wrong.stderr.contains("Wrong-pw-81") && !wrong.stderr.contains(Self.password))
+    }
+  }
 }

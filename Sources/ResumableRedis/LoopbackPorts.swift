@@ -1,13 +1,15 @@
-import Foundation
 import NIOCore
 import NIOPosix
 
-/// TCP ports on 127.0.0.1 for test servers (sentinels, cluster nodes).
+/// TCP ports on 127.0.0.1 for local Redis processes (sentinels, cluster nodes) that must
+/// listen on TCP: a benchmark's or a test's.
 public enum LoopbackPorts {
   /// `count` distinct ports the OS just handed out; the servers bind them right after.
   ///
   /// With `clusterBus`, each port is at most 55,535 and its port + 10,000 was free too: a
   /// cluster node listens on both (its bus).
+  ///
+  /// - Throws: `RedisServerError` (`spawnFailed`) when no such ports are found.
   public static func free(_ count: Int, clusterBus: Bool = false) async throws -> [Int] {
     var ports: [Int] = []
     var probes: [any Channel] = []
@@ -16,10 +18,14 @@ public enum LoopbackPorts {
     var tries = 0
     while ports.count < count {
       tries += 1
-      guard tries < 500 else { throw TestSupportError("no \(count) free loopback ports found") }
+      guard tries < 500 else {
+        throw RedisServerError(code: .spawnFailed, message: "no \(count) free loopback ports found")
+      }
       let probe = try await bind(0)
       probes.append(probe)
-      guard let port = probe.localAddress?.port else { throw TestSupportError("a bound probe has no port") }
+      guard let port = probe.localAddress?.port else {
+        throw RedisServerError(code: .spawnFailed, message: "a bound probe has no port")
+      }
       if clusterBus {
         guard port <= 55535, let bus = try? await bind(port + 10000) else { continue }
         probes.append(bus)
@@ -33,18 +39,5 @@ public enum LoopbackPorts {
 
   private static func bind(_ port: Int) async throws -> any Channel {
     try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).get()
-  }
-
-  /// The `redis-server` executable on `PATH`.
-  static func redisServer() throws -> String { try executable("redis-server") }
-
-  /// The executable `name` on `PATH` (`redis-server`, `redis-cli`).
-  static func executable(_ name: String) throws -> String {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for directory in path.split(separator: ":") {
-      let candidate = "\(directory)/\(name)"
-      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    throw TestSupportError("\(name) is not on PATH: apt-get install redis-server redis-tools")
   }
 }
