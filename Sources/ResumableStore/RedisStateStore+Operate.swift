@@ -124,6 +124,8 @@ extension RedisStateStore {
       }
       var expired: [String] = []
       for (entry, fields) in zip(entries, replies) {
+        // An error reply is no answer about the run: the page fails rather than leave it out.
+        if let message = fields.errorMessage { throw StoreError(redisReply: message, about: "HMGET of run '\(entry.id)'") }
         scanned += 1
         lastSeen = (entry.score, entry.id)
         if Self.isNewerSchema(fields) {
