@@ -50,7 +50,7 @@ run: release
 # parallel run's load on a 2-core machine cannot starve their leases.
 SERIAL_SUITES := ResumableServerTests\.(ChaosTests|CrashRecoveryTests|SentinelFailoverTests|ClusterServeTests|\
   WatchWorkflowTests|OperateRPCTests|WorkflowRPCTests|ParallelTests|RedisFaultTests|EmbeddedRedisTests|\
-  SharedLimitTests|SharedLimitCrashTests)|\
+  SharedLimitTests|SharedLimitCrashTests|SharedLimitProviderTests)|\
   ResumableRedisTests\.(ClusterRoutingTests|SentinelClientTests|CommandTimeoutTests)|ResumableStoreTests\.ReplicaWaitTests
 
 test: deps proto-check layers

@@ -208,6 +208,7 @@ let package = Package(
         "ResumableRedis", "ResumableCore", "ResumableClient", "ResumableWire",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -294,6 +295,7 @@ let package = Package(
       dependencies: [
         "ResumableServer", "ResumableClient", "ResumableWire", "ResumableCore",
         "ResumableStore", "ResumableRedis", "ResumableTestSupport", "ResumableBench", "ResumableCLI",
+        "ResumablePlugins",
       ],
       swiftSettings: swiftSettings
     ),

@@ -22,7 +22,7 @@ struct LiveServer {
   /// Runs `body` against a server started with `workflows` (YAML text).
   static func with<T>(
     redis: TestRedis, workflows: String, keyPrefix: String = uniqueKeyPrefix(),
-    socketDirectory: TemporaryDirectory? = nil,
+    socketDirectory: TemporaryDirectory? = nil, plugins: PluginRegistry = .builtIn(),
     configure: (inout SidecarConfiguration) -> Void = { _ in },
     _ body: (LiveServer) async throws -> T
   ) async throws -> T {
@@ -33,9 +33,9 @@ struct LiveServer {
       directory = try await TemporaryDirectory.create()
     }
     let socketPath = directory.appending("rsm.sock")
-    let definitions = try DefinitionsFile.parseDefinitions(workflows, file: "test.yaml", registry: .builtIn())
+    let definitions = try DefinitionsFile.parseDefinitions(workflows, file: "test.yaml", registry: plugins)
     var configuration = SidecarConfiguration(
-      transport: ServerConfiguration(socketPath: socketPath), workflows: definitions.workflows, plugins: .builtIn())
+      transport: ServerConfiguration(socketPath: socketPath), workflows: definitions.workflows, plugins: plugins)
     definitions.apply(to: &configuration.engine)
     var state = RedisStateBackend(.external(redis.address))
     state.keyPrefix = keyPrefix

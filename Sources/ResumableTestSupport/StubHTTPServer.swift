@@ -1,31 +1,31 @@
 import Foundation
-import NIOCore
-import NIOHTTP1
+public import NIOCore
+public import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// A real HTTP/1.1 server on loopback (TCP or a Unix socket) for the `http` and `llm`
-/// plugin tests: it answers each request with the next scripted reply (the last one
+/// A real HTTP/1.1 server on loopback (TCP or a Unix socket) for the tests of the `http` and `llm`
+/// plugins and of the server steps that call them: it answers each request with the next scripted reply (the last one
 /// repeats) and records what it received.
-final class StubHTTPServer: Sendable {
-  struct Reply: Sendable {
-    var status: HTTPResponseStatus
-    var headers: [(String, String)]
-    var body: String
-    init(_ status: HTTPResponseStatus = .ok, headers: [(String, String)] = [], body: String) {
+public final class StubHTTPServer: Sendable {
+  public struct Reply: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: [(String, String)]
+    public var body: String
+    public init(_ status: HTTPResponseStatus = .ok, headers: [(String, String)] = [], body: String) {
       self.status = status
       self.headers = headers
       self.body = body
     }
   }
 
-  struct Received: Sendable {
-    var method: HTTPMethod
-    var uri: String
-    var headers: HTTPHeaders
-    var body: [UInt8]
+  public struct Received: Sendable {
+    public var method: HTTPMethod
+    public var uri: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
 
-    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] }
+    public var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] }
   }
 
   /// The script and the log, shared by the per-connection handlers.
@@ -46,7 +46,7 @@ final class StubHTTPServer: Sendable {
   private let channel: any Channel
   private let script: Script
   /// `http://127.0.0.1:<port>` or `http+unix://<percent-encoded path>`.
-  let baseURL: String
+  public let baseURL: String
 
   private init(channel: any Channel, script: Script, baseURL: String) {
     self.channel = channel
@@ -54,10 +54,10 @@ final class StubHTTPServer: Sendable {
     self.baseURL = baseURL
   }
 
-  var received: [Received] { script.received }
+  public var received: [Received] { script.received }
 
   /// Starts a server answering with `replies` in turn; on `unixSocket` when given, else TCP loopback.
-  static func start(replies: [Reply], unixSocket: String? = nil) async throws -> StubHTTPServer {
+  public static func start(replies: [Reply], unixSocket: String? = nil) async throws -> StubHTTPServer {
     let script = Script(replies)
     let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -75,7 +75,7 @@ final class StubHTTPServer: Sendable {
     return StubHTTPServer(channel: channel, script: script, baseURL: "http://127.0.0.1:\(channel.localAddress?.port ?? 0)")
   }
 
-  func stop() async {
+  public func stop() async {
     try? await channel.close()
   }
 
