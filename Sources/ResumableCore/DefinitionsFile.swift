@@ -251,39 +251,48 @@ private struct Parser {
     var limits: [String: SharedLimit] = [:]
     for (name, settings) in try object(value, "'limits'", allowed: nil).sorted(by: { $0.key < $1.key }) {
       if let problem = WorkflowDefinition.nameProblem(name, what: "limit name") { throw fail(problem) }
-      let fields = try object(
-        settings, "limit '\(name)'", allowed: ["rate", "per_ms", "burst", "concurrency", "tokens_per_minute", "key"])
-      let kinds = ["rate", "concurrency", "tokens_per_minute"].filter { fields[$0] != nil }
-      guard kinds.count == 1 else {
-        throw fail("limit '\(name)' needs exactly one of rate (with per_ms), concurrency or tokens_per_minute")
+      do {
+        limits[name] = try parseLimit(settings)
+      } catch {
+        throw fail("limit '\(name)': \(error.message)")
       }
-      let kind: SharedLimit.Kind
-      switch kinds[0] {
-      case "rate":
-        let count = try integer(fields["rate"], "limit '\(name)': rate", minimum: 1) ?? 1
-        guard let perMs = try integer(fields["per_ms"], "limit '\(name)': per_ms", minimum: 1) else {
-          throw fail("limit '\(name)': a rate needs per_ms (the window, in milliseconds)")
-        }
-        kind = .rate(count: count, perMs: perMs, burst: try integer(fields["burst"], "limit '\(name)': burst", minimum: 1) ?? 1)
-      case "concurrency":
-        kind = .concurrency(try integer(fields["concurrency"], "limit '\(name)': concurrency", minimum: 1) ?? 1)
-      default:
-        kind = .tokensPerMinute(try integer(fields["tokens_per_minute"], "limit '\(name)': tokens_per_minute", minimum: 1) ?? 1)
-      }
-      if case .rate = kind {
-      } else if let key = ["per_ms", "burst"].first(where: { fields[$0] != nil }) {
-        throw fail("limit '\(name)': '\(key)' applies to a rate limit only")
-      }
-      var key: String?
-      if let template = fields["key"] {
-        guard let text = template.stringValue, !text.isEmpty, SharedLimit.keyParts(text) != nil else {
-          throw fail("limit '\(name)': 'key' must be text with {{input.FIELD}} parts (a field of the workflow's input), e.g. \"{{input.tenant}}\"")
-        }
-        key = text
-      }
-      limits[name] = SharedLimit(kind: kind, key: key)
     }
     return limits
+  }
+
+  /// One entry of `limits:` (its errors say what is wrong, the caller which limit).
+  func parseLimit(_ settings: JSONValue) throws(DefinitionError) -> SharedLimit {
+    let fields = try object(
+      settings, "the limit", allowed: ["rate", "per_ms", "burst", "concurrency", "tokens_per_minute", "key"])
+    let kinds = ["rate", "concurrency", "tokens_per_minute"].filter { fields[$0] != nil }
+    guard kinds.count == 1 else {
+      throw fail("it needs exactly one of rate (with per_ms), concurrency or tokens_per_minute")
+    }
+    let kind: SharedLimit.Kind
+    switch kinds[0] {
+    case "rate":
+      let count = try integer(fields["rate"], "rate", minimum: 1) ?? 1
+      guard let perMs = try integer(fields["per_ms"], "per_ms", minimum: 1) else {
+        throw fail("a rate needs per_ms (the window, in milliseconds)")
+      }
+      kind = .rate(count: count, perMs: perMs, burst: try integer(fields["burst"], "burst", minimum: 1) ?? 1)
+    case "concurrency":
+      kind = .concurrency(try integer(fields["concurrency"], "concurrency", minimum: 1) ?? 1)
+    default:
+      kind = .tokensPerMinute(try integer(fields["tokens_per_minute"], "tokens_per_minute", minimum: 1) ?? 1)
+    }
+    if case .rate = kind {
+    } else if let key = ["per_ms", "burst"].first(where: { fields[$0] != nil }) {
+      throw fail("'\(key)' applies to a rate limit only")
+    }
+    var key: String?
+    if let template = fields["key"] {
+      guard let text = template.stringValue, !text.isEmpty, SharedLimit.keyParts(text) != nil else {
+        throw fail("'key' must be text with {{input.FIELD}} parts (a field of the workflow's input), e.g. \"{{input.tenant}}\"")
+      }
+      key = text
+    }
+    return SharedLimit(kind: kind, key: key)
   }
 
   /// `plugins: {NAME: {circuit_breaker: {failure_threshold: N, cooldown_ms: M} | off}}`.
