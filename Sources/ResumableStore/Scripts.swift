@@ -251,12 +251,13 @@ enum Scripts {
 
   /// ARGV: operation, fence, cursor ('-1' for a parallel run's branch), step,
   /// artifact, step record, cost micros, input tokens, output tokens, now, ttl,
-  /// lease, expires, event, next step name ('' when this is the last step),
-  /// next step record (a branch: the run's cursor now), history cap, cached
-  /// input tokens, cache write tokens, then the history messages the step
-  /// appends (each JSON). The history is
-  /// appended (RPUSH) and trimmed from its oldest end (LTRIM), never
-  /// rewritten: the write is O(this step's output) whatever the run's size.
+  /// lease, expires, event, next step name ('' when this is the last step; a
+  /// branch: the map item its lane begins along, or ''), next step record,
+  /// history cap, cached input tokens, cache write tokens, the run's cursor
+  /// now (a branch; '' otherwise), the event of the item begun along (''
+  /// when none), then the history messages the step appends (each JSON). The
+  /// history is appended (RPUSH) and trimmed from its oldest end (LTRIM),
+  /// never rewritten: the write is O(this step's output) whatever the run's size.
   static let commit = RedisScript(
     prelude + """
       local scope = scopeof(ARGV[3], ARGV[4])
@@ -269,10 +270,12 @@ enum Scripts {
       if ARGV[3] == '-1' then
         -- A parallel run's branch: the run goes on (its completion is a write of its
         -- own). The cursor, the first step not committed in list order for those
-        -- who read one, only moves forward: ARGV[16] is where it is now.
-        if tonumber(ARGV[16]) > tonumber(redis.call('HGET', KEYS[1], 'cursor')) then
-          redis.call('HSET', KEYS[1], 'cursor', ARGV[16])
+        -- who read one, only moves forward: ARGV[20] is where it is now.
+        if tonumber(ARGV[20]) > tonumber(redis.call('HGET', KEYS[1], 'cursor')) then
+          redis.call('HSET', KEYS[1], 'cursor', ARGV[20])
         end
+        -- A map item's lane begins its next item along (its own event follows).
+        if ARGV[15] ~= '' then redis.call('HSET', KEYS[2], ARGV[15], ARGV[16]) end
         redis.call('HSET', KEYS[1], 'updated', ARGV[10], 'expires', ARGV[13])
       elseif ARGV[15] ~= '' then
         redis.call('HSET', KEYS[2], ARGV[15], ARGV[16])
@@ -281,12 +284,13 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[10],
           'expires', ARGV[13])
       end
-      if #ARGV > 19 then
-        redis.call('RPUSH', KEYS[6], unpack(ARGV, 20))
+      if #ARGV > 21 then
+        redis.call('RPUSH', KEYS[6], unpack(ARGV, 22))
         redis.call('LTRIM', KEYS[6], -tonumber(ARGV[17]), -1)
       end
       charge(ARGV[7], ARGV[8], ARGV[9], ARGV[18], ARGV[19])
       progress(ARGV[2], ARGV[12], ARGV[14], ARGV[11])
+      if ARGV[21] ~= '' then event(ARGV[21]) end
       return applied(ARGV[1], 1, scope)
       """)
 
