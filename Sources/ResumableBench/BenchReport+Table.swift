@@ -37,6 +37,18 @@ extension BenchReport {
         String(format: "%.0f (%@), %.1f×", $0.mapPerSecond, Self.micros($0.mapRun.p50Micros), $0.mapPerSecond / max($0.sequentialPerSecond, 1))
       }
     }
+    row("  CPU per step / per item: server, Redis (µs)") {
+      $0.mapFanOut.flatMap { fanOut in
+        guard let steps = fanOut.sequentialCostPerStep, let items = fanOut.mapCostPerItem else { return nil }
+        return Self.cpu(steps) + " / " + Self.cpu(items)
+      }
+    }
+    row("  EVALSHA per step / per item: calls, µs") {
+      $0.mapFanOut.flatMap { fanOut in
+        guard let steps = fanOut.sequentialCostPerStep, let items = fanOut.mapCostPerItem else { return nil }
+        return Self.evalsha(steps) + " / " + Self.evalsha(items)
+      }
+    }
     row("resume (failed at 4 of 5) answered p50 / p99", target: "p50 ≤ 0.25 ms") {
       $0.resume.map { Self.latency($0.answered) }
     }
@@ -176,4 +188,26 @@ func prettyJSON(_ value: some Encodable) throws -> String {
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
   encoder.keyEncodingStrategy = .convertToSnakeCase
   return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+extension BenchReport.MapFanOut {
+  /// The fan-out's figures alone (`resumable bench fan-out`), as text.
+  public func table(fsync: String) -> String {
+    var text = "map fan-out, appendfsync \(fsync), \(mapRun.count) runs of each, interleaved\n"
+    text += String(
+      format: "100 no-op steps in order:             %.0f steps/s (run p50 %@, p99 %@)\n", sequentialPerSecond,
+      BenchReport.micros(sequentialRun.p50Micros), BenchReport.micros(sequentialRun.p99Micros))
+    text += String(
+      format: "map of 100 no-op items, 16 at once:   %.0f items/s (run p50 %@, p99 %@), %.2f× in order\n",
+      mapPerSecond, BenchReport.micros(mapRun.p50Micros), BenchReport.micros(mapRun.p99Micros),
+      mapPerSecond / max(sequentialPerSecond, 1))
+    if let steps = sequentialCostPerStep, let items = mapCostPerItem {
+      text += "CPU per step / per item, server / Redis (µs): \(BenchReport.cpu(steps)) / \(BenchReport.cpu(items))\n"
+      text += "EVALSHA per step / per item, calls, µs: \(BenchReport.evalsha(steps)) / \(BenchReport.evalsha(items))\n"
+    }
+    return text
+  }
+
+  /// The figures as pretty-printed JSON.
+  public func json() throws -> String { try prettyJSON(self) }
 }

@@ -37,6 +37,11 @@ public struct BenchReport: Codable, Sendable {
     /// Steps (items) committed per second, from the p50s.
     public var sequentialPerSecond: Double
     public var mapPerSecond: Double
+    /// CPU of the server and of Redis, and Redis' scripts, per step of the
+    /// measured sequential runs (nil in reports from before it was measured).
+    public var sequentialCostPerStep: Cost?
+    /// The same per item of the measured map runs.
+    public var mapCostPerItem: Cost?
   }
 
   /// 5-step no-op runs, one after another: in-process `simulate` steps

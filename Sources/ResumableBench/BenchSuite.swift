@@ -27,6 +27,8 @@ public struct BenchSuite: Sendable {
     public var stepRuns = 300
     /// Resumes of each kind.
     public var resumes = 300
+    /// Runs of each kind measured by the map fan-out (nil: a tenth of `stepRuns`).
+    public var fanOutRuns: Int?
     public var getStateConcurrency = [1, 8, 32]
     public var throughputConcurrency = [1, 8, 32, 128]
     /// The callers of the throughput rows that compare one Redis with a cluster (`runTopologies()`).
@@ -141,7 +143,7 @@ public struct BenchSuite: Sendable {
       options.progress("worker step overhead: 5 no-op steps in process, through a Swift worker, a Python worker")
       workers = try await workerOverhead(socket: socket)
       options.progress("map fan-out: 100 items 16 at once against 100 steps in order")
-      fanOut = try await mapFanOut(socket: socket)
+      fanOut = try await mapFanOut(socket: socket, probe: CostProbe(server: server.pid, redis: [(redisPID, redis)]))
       options.progress("storage: bytes per run with 2 KB artifacts")
       storage = try await storagePerRun(socket: socket, redis: redis)
       options.progress("memory: \(options.runsInFlight) runs in flight")
@@ -220,36 +222,21 @@ public struct BenchSuite: Sendable {
     }
   }
 
-  /// 100 map items against 100 steps in order, interleaved run by run.
-  private func mapFanOut(socket: String) async throws -> BenchReport.MapFanOut {
-    try await LoadGenerator.withClients(1, socketPath: socket) { clients in
-      let list = "[" + (0..<BenchWorkflows.mapItems).map(String.init).joined(separator: ",") + "]"
-      var sequential = LatencySamples()
-      var map = LatencySamples()
-      for _ in 0..<max(2, options.stepRuns / 20) {
-        sequential.merge(try await timedRuns(BenchWorkflows.noop100, 1, client: clients[0]))
-        map.merge(try await timedRuns(BenchWorkflows.map100, 1, client: clients[0], input: list))
-      }
-      let (s, m) = (sequential.summary(), map.summary())
-      let items = Double(BenchWorkflows.mapItems)
-      return BenchReport.MapFanOut(
-        sequentialRun: s, mapRun: m, sequentialPerSecond: items / max(s.p50Micros, 1) * 1_000_000,
-        mapPerSecond: items / max(m.p50Micros, 1) * 1_000_000)
-    }
-  }
-
-  /// `count` runs of `workflow`, one after another (after the warm-up runs),
-  /// each timed from start to its COMPLETED answer.
-  func timedRuns(_ workflow: String, _ count: Int, client: ResumableClient, input: String = "") async throws -> LatencySamples {
+  /// `count` runs of `workflow`, one after another (after the warm-up runs,
+  /// unless `warmup` is false), each timed from start to its COMPLETED answer.
+  func timedRuns(
+    _ workflow: String, _ count: Int, client: ResumableClient, input: String = "", warmup: Bool = true
+  ) async throws -> LatencySamples {
     var samples = LatencySamples()
-    for index in 0..<(count + options.warmupRuns) {
+    let warmupRuns = warmup ? options.warmupRuns : 0
+    for index in 0..<(count + warmupRuns) {
       let began = ContinuousClock.now
       let answer = try await client.startWorkflow(StartWorkflowRequest(workflow: workflow, inputJSON: input))
       let elapsed = ContinuousClock.now - began
       guard answer.state.status == .completed else {
         throw BenchError("a run of \(workflow) ended \(answer.state.status): \(answer.state.error)")
       }
-      if index >= options.warmupRuns { samples.record(elapsed) }
+      if index >= warmupRuns { samples.record(elapsed) }
     }
     return samples
   }
@@ -455,7 +442,7 @@ public struct BenchSuite: Sendable {
       runsInFlight: options.runsInFlight, runsDriven: nil)
   }
 
-  private static func redisPID(_ redis: RedisClient) async throws -> Int32 {
+  static func redisPID(_ redis: RedisClient) async throws -> Int32 {
     let text = try await redis.send(["INFO", "server"]).string ?? ""
     let line = text.split(whereSeparator: \.isNewline).first { $0.hasPrefix("process_id:") }
     guard let pid = line.flatMap({ Int32($0.dropFirst("process_id:".count)) }) else {

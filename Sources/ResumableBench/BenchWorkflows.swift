@@ -21,7 +21,8 @@ enum BenchWorkflows {
   static let workerTask = "noop"
   /// 100 no-op steps in list order, against `map100`.
   static let noop100 = "noop-100"
-  /// A map of `mapItems` no-op items, 16 at once (its input is the list).
+  /// A map of `mapItems` no-op items, 16 at once (the map's `max_parallel` and
+  /// the workflow's: items count toward both; its input is the list).
   static let map100 = "map-100"
   static let mapItems = 100
 
@@ -46,6 +47,7 @@ enum BenchWorkflows {
     text += """
         - name: \(map100)
           parallel: true
+          max_parallel: 16
           steps:
             - name: each
               plugin: simulate

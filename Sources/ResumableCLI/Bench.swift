@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
       server, Redis and the load generator share the CPU. `--redis-topology cluster` compares \
       one Redis with a local Redis Cluster instead.
       """,
-    subcommands: [Suite.self, Seed.self],
+    subcommands: [Suite.self, Seed.self, FanOut.self],
     defaultSubcommand: Suite.self)
 
   /// The default set (`resumable bench` or `resumable bench suite`).
@@ -94,6 +94,50 @@ struct Bench: AsyncParsableCommand {
         let report = try await BenchSuite(options: options).runTopologies()
         try Bench.output(table: report.table(), json: report.json(), to: json)
       }
+    }
+  }
+
+  /// `resumable bench fan-out`: the suite's map fan-out figure alone.
+  struct FanOut: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "fan-out",
+      abstract: "Only the map fan-out: 100 map items (16 at once) against 100 steps in order, with CPU per item.",
+      discussion: """
+        The suite's map fan-out row on a server of its own: after warm-up runs, one run of each \
+        per round, interleaved, each timed from start to COMPLETED; items (steps) per second from \
+        the p50s, and the CPU of the server and of Redis and Redis' scripts per item (step), \
+        counted around the measured runs.
+        """)
+
+    @Option(help: ArgumentHelp("The embedded Redis' appendfsync.", valueName: "always|everysec"))
+    var fsync = "always"
+
+    @Option(help: "Rounds: runs of each measured.")
+    var runs = 30
+
+    @Option(help: "Untimed runs of each first.")
+    var warmup = 20
+
+    @Option(help: ArgumentHelp("The resumable executable to run as the server (default: this one).", valueName: "path"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Also write the figures as JSON to this file (- for standard output, instead of the text).", valueName: "file"))
+    var json: String?
+
+    func validate() throws {
+      guard runs >= 2, warmup >= 0 else { throw ValidationError("--runs must be at least 2 and --warmup 0 or more") }
+      guard let policy = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync), policy != .no else {
+        throw ValidationError("--fsync must be always or everysec")
+      }
+    }
+
+    func run() async throws {
+      var options = BenchSuite.Options(executable: try server ?? Bench.executable())
+      options.fsync = [RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .always]
+      options.fanOutRuns = runs
+      options.warmupRuns = warmup
+      let (policy, figures) = try await BenchSuite(options: options).runMapFanOut()
+      try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: json)
     }
   }
 

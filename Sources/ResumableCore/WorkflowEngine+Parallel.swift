@@ -38,28 +38,90 @@ extension WorkflowEngine {
     let limits = machineLimits
     let spend = RunSpend(spent: start.ledger.spentMicros)
 
-    await withTaskGroup(of: (branch: Branch, end: MachineEnd, step: StepProgress?).self) { group in
-      /// Starts a branch: one step, or one item of a map step.
-      func launch(_ branch: Branch, record snapshot: RunRecord, known: [String: [UInt8]], beginFirst: Bool) {
+    await withTaskGroup(of: BranchResult.self) { group in
+      /// Starts a branch that runs one step.
+      func launch(_ index: Int, record snapshot: RunRecord, known: [String: [UInt8]], beginFirst: Bool) {
+        let branch = Branch(step: index)
         running.insert(branch)
-        let index = branch.step
         var branchLogger = logger
         branchLogger[metadataKey: "step"] = "\(snapshot.definition.steps[index].name)"
         group.addTask {
           var branchRecord = snapshot
           if beginFirst {
             guard let step = await self.beginBranch(index, of: branchRecord, logger: branchLogger) else {
-              return (branch, .stop(release: false, why: .writeRefused), nil)
+              return BranchResult(branch: branch, end: .stop(release: false, why: .writeRefused))
             }
             branchRecord.steps[index] = step
           }
           var machine = StepMachine(record: branchRecord, limits: limits, branch: index)
           let end = await self.perform(&machine, logger: branchLogger, committed: known, spend: spend) { write in
             guard case .commit(var commit) = write, commit.branchCursor != nil else { return write }
-            commit.branchCursor = progress.cursor(committing: branch.item == nil ? index : nil, of: steps.count)
+            commit.branchCursor = progress.cursor(committing: index, of: steps.count)
             return .commit(commit)
           }
-          return (branch, end, machine.record.steps[index])
+          return BranchResult(branch: branch, end: end, step: machine.record.steps[index])
+        }
+      }
+
+      /// Starts a lane of a map step: a branch that runs its first item (begun
+      /// here), then, as long as items are left, each next one, begun by the
+      /// commit of the one before.
+      func launchLane(_ index: Int, lane: Int, first: (item: Int, step: StepProgress), lanes: MapLanes, known: [String: [UInt8]]) {
+        let branch = Branch(step: index, lane: lane)
+        running.insert(branch)
+        let step = steps[index]
+        // What every item's machine starts from: the run with the map step
+        // as an item reading `item` and `index` (the items' records left
+        // out: the machine reads none, and the driver's copy changes as items end).
+        var base = record
+        base.items = [:]
+        var itemStep = step
+        itemStep.inputs += [MapProgress.itemInput, MapProgress.indexInput]
+        itemStep.map = nil
+        let items = maps[index]?.items ?? []
+        group.addTask {
+          var item = first.item
+          var state = first.step
+          var begun = false
+          while true {
+            var itemRecord = base
+            itemStep.name = step.itemName(item)
+            itemRecord.definition.steps[index] = itemStep
+            itemRecord.steps[index] = state
+            if !begun {
+              var itemLogger = logger
+              itemLogger[metadataKey: "step"] = "\(itemStep.name)"
+              guard let started = await self.beginBranch(index, of: itemRecord, logger: itemLogger) else {
+                lanes.halt()
+                return BranchResult(branch: branch, item: item, end: .stop(release: false, why: .writeRefused))
+              }
+              itemRecord.steps[index] = started
+            }
+            var itemKnown = known
+            itemKnown[MapProgress.itemInput] = items[item]
+            itemKnown[MapProgress.indexInput] = Array("\(item)".utf8)
+            var machine = StepMachine(record: itemRecord, limits: limits, branch: index)
+            var next: (item: Int, step: StepProgress)?
+            // (`perform` labels its logger with the item.)
+            let end = await self.perform(&machine, logger: logger, committed: itemKnown, spend: spend) { write in
+              guard case .commit(var commit) = write, commit.branchCursor != nil else { return write }
+              commit.branchCursor = progress.cursor(committing: nil, of: steps.count)
+              // The lane's next item, if any is left, begins in this commit.
+              if !Task.isCancelled, !self.isDraining, let claimed = lanes.claim() {
+                let started = claimed.step.beginningAttempt(at: commit.timing.nowMs)
+                commit.next = (step.itemName(claimed.item), started)
+                next = (claimed.item, started)
+              }
+              return .commit(commit)
+            }
+            guard case .branchEnded(.committed(let artifact, let done)) = end else {
+              lanes.halt()
+              return BranchResult(branch: branch, item: item, end: end, step: machine.record.steps[index])
+            }
+            lanes.committed(item, artifact: artifact, step: done)
+            guard let next else { return BranchResult(branch: branch, item: item, end: end, step: done) }
+            (item, state, begun) = (next.item, next.step, true)
+          }
         }
       }
 
@@ -73,14 +135,19 @@ extension WorkflowEngine {
               guard !running.contains(Branch(step: index)) else { continue }
               let beginFirst = begun != index
               if begun == index { begun = nil }
-              launch(Branch(step: index), record: record, known: committed, beginFirst: beginFirst)
+              launch(index, record: record, known: committed, beginFirst: beginFirst)
               continue
             }
             if maps[index] == nil {
               switch await mapItems(step, of: record, committed: committed) {
               case .success(let items):
-                var map = MapProgress(items: items)
-                for (item, itemRecord) in record.items[step.name] ?? [:] where itemRecord.status == .completed && item < items.count {
+                let known = record.items[step.name] ?? [:]
+                var map = MapProgress(
+                  items: items,
+                  lanes: MapLanes(
+                    pending: items.indices.filter { known[$0]?.status != .completed },
+                    records: known.filter { $0.key < items.count && $0.value.status != .completed }))
+                for (item, itemRecord) in known where itemRecord.status == .completed && item < items.count {
                   map.done.insert(item)
                 }
                 // The step shows RUNNING with its number of items (readers count the rest).
@@ -112,26 +179,32 @@ extension WorkflowEngine {
               if neededLater.contains(step.name) { committed[step.name] = map.artifact }
               continue
             }
+            // Lanes up to the map's own limit, each in a slot of the run's.
             let perMap = spec.maxParallel ?? settings.maxParallel
-            for item in map.items.indices
-            where !map.done.contains(item) && !map.running.contains(item) && map.running.count < perMap
-              && running.count < settings.maxParallel
-            {
-              map.running.insert(item)
-              var itemRecord = record
-              var itemStep = step
-              itemStep.name = step.itemName(item)
-              itemStep.inputs += [MapProgress.itemInput, MapProgress.indexInput]
-              itemStep.map = nil
-              itemRecord.definition.steps[index] = itemStep
-              itemRecord.steps[index] = record.items[step.name]?[item] ?? StepProgress()
-              var known = committed
-              known[MapProgress.itemInput] = map.items[item]
-              known[MapProgress.indexInput] = Array("\(item)".utf8)
-              launch(Branch(step: index, item: item), record: itemRecord, known: known, beginFirst: true)
+            while map.laneCount < perMap, running.count < settings.maxParallel, let first = map.lanes.claim(opening: true) {
+              let lane = map.nextLane
+              map.nextLane += 1
+              map.laneCount += 1
+              maps[index] = map
+              launchLane(index, lane: lane, first: first, lanes: map.lanes, known: committed)
             }
             maps[index] = map
           }
+          // A step that waits for a slot while lanes of a map after it in list
+          // order hold theirs: those lanes give their slots back as their items
+          // commit (the driver fills a slot in list order, as with single items).
+          let waiting =
+            running.count < settings.maxParallel
+            ? nil
+            : steps.indices.first { index in
+              guard !progress.committed.contains(index), dependencies[index].allSatisfy(progress.committed.contains) else {
+                return false
+              }
+              guard let spec = steps[index].map else { return !running.contains(Branch(step: index)) }
+              guard let map = maps[index] else { return true }
+              return map.laneCount < (spec.maxParallel ?? settings.maxParallel) && map.lanes.hasPending
+            }
+          for (index, map) in maps { map.lanes.yield(waiting.map { $0 < index } ?? false) }
         }
         guard let ended = await group.next() else {
           // Nothing running: every step may be done, or one just became ready
@@ -146,24 +219,30 @@ extension WorkflowEngine {
         running.remove(ended.branch)
         let index = ended.branch.step
         let name = steps[index].name
-        if let item = ended.branch.item {
-          maps[index]?.running.remove(item)
-          if let step = ended.step { record.items[name, default: [:]][item] = step }
+        if ended.branch.lane != nil, var map = maps[index] {
+          // A lane ended: what its items committed joins the driver's copy.
+          map.laneCount -= 1
+          for done in map.lanes.takeCommitted() {
+            map.done.insert(done.item)
+            map.artifacts[done.item] = done.artifact
+            record.items[name, default: [:]][done.item] = done.step
+          }
+          maps[index] = map
+          if let item = ended.item, let step = ended.step, !map.done.contains(item) {
+            record.items[name, default: [:]][item] = step
+          }
         } else if let step = ended.step {
           record.steps[index] = step
         }
         switch ended.end {
         case .branchEnded(.committed(let artifact, _)):
-          if let item = ended.branch.item {
-            maps[index]?.done.insert(item)
-            maps[index]?.artifacts[item] = artifact
-          } else {
+          if ended.branch.lane == nil {
             progress.insert(index)
             if neededLater.contains(name) { committed[name] = artifact }
           }
         case .branchEnded(.failed(let runError, let step)):
           if failure == nil {
-            if ended.branch.item != nil {
+            if ended.branch.lane != nil {
               // An item out of its retries fails its map step, which says why.
               var parent = record.steps[index]
               parent.status = .failed
@@ -186,10 +265,14 @@ extension WorkflowEngine {
           if stopped == nil || !release { stopped = (release && (stopped?.release ?? true), why) }
         case .askApproval(.budget(let stop), let step, _):
           if budgetStop == nil {
-            budgetStop = (index, ended.branch.item.map { steps[index].itemName($0) } ?? name, stop, step)
+            budgetStop = (index, ended.item.map { steps[index].itemName($0) } ?? name, stop, step)
           }
         case .complete, .askApproval:
           preconditionFailure("a branch of a parallel run ended as a whole run")
+        }
+        if failure != nil || stopped != nil || budgetStop != nil {
+          // No item begins any more: the lanes running end after their item.
+          for map in maps.values { map.lanes.halt() }
         }
       }
     }
@@ -417,23 +500,101 @@ final class BranchProgress: Sendable {
   }
 }
 
-/// One unit a parallel run's driver runs: a step, or one item of a map step.
+/// One unit a parallel run's driver runs, in one of its `max_parallel` slots:
+/// a step, or a lane of a map step (which runs its items one after another).
 struct Branch: Hashable, Sendable {
   var step: Int
-  var item: Int?
+  var lane: Int?
 }
 
-/// A map step's items in one drive: the list, which have committed, which run.
+/// How a branch ended: for a lane, the item it ended with (its last
+/// committed, or the one that failed or stopped).
+struct BranchResult: Sendable {
+  var branch: Branch
+  var item: Int?
+  var end: WorkflowEngine.MachineEnd
+  var step: StepProgress?
+}
+
+/// A map step's items in one drive: the list, which have committed, the lanes running them.
 struct MapProgress: Sendable {
   /// The input names under which an item receives its element and its index.
   static let itemInput = "item"
   static let indexInput = "index"
 
   var items: [[UInt8]]
+  /// The items not yet begun in this drive, shared with the lanes.
+  let lanes: MapLanes
+  /// Items committed, known to the driver (a lane's, once it has ended).
   var done: Set<Int> = []
-  var running: Set<Int> = []
+  /// Lanes running, and the number of the next one.
+  var laneCount = 0
+  var nextLane = 0
   /// The results of items committed in this drive.
   var artifacts: [Int: [UInt8]] = [:]
   /// The step's artifact, once committed.
   var artifact: [UInt8] = []
+}
+
+/// The items of a map step left to begin, shared by its lanes: each lane
+/// takes the next one as it commits its item (the commit begins it), until
+/// none is left or the driver halts them (a failure, a stop).
+final class MapLanes: Sendable {
+  private struct State {
+    /// Items not begun in this drive, in order, from `next`.
+    var pending: [Int]
+    var next = 0
+    /// The stored records of the pending items that have one (attempts count on).
+    var records: [Int: StepProgress]
+    var halted = false
+    /// A step before the map in list order waits for a slot: lanes give theirs back.
+    var yielding = false
+    /// What lanes committed since the driver last took it.
+    var committed: [(item: Int, artifact: [UInt8], step: StepProgress)] = []
+  }
+
+  private let state: Mutex<State>
+
+  init(pending: [Int], records: [Int: StepProgress]) {
+    state = Mutex(State(pending: pending, records: records))
+  }
+
+  /// The next item to begin, with its record so far; nil when none is left,
+  /// when the lanes are halted, or (but for the item a new lane `opens`
+  /// with) when they yield their slots.
+  func claim(opening: Bool = false) -> (item: Int, step: StepProgress)? {
+    state.withLock { state in
+      guard !state.halted, opening || !state.yielding, state.next < state.pending.count else { return nil }
+      let item = state.pending[state.next]
+      state.next += 1
+      return (item, state.records.removeValue(forKey: item) ?? StepProgress())
+    }
+  }
+
+  /// Whether items are left to begin.
+  var hasPending: Bool { state.withLock { $0.next < $0.pending.count } }
+
+  /// Lanes end after their item (true), so that the driver gives their slots
+  /// to a step ahead of the map; or go on again (false).
+  func yield(_ yielding: Bool) {
+    state.withLock { $0.yielding = yielding }
+  }
+
+  /// No item begins any more.
+  func halt() {
+    state.withLock { $0.halted = true }
+  }
+
+  /// A lane's item committed.
+  func committed(_ item: Int, artifact: [UInt8], step: StepProgress) {
+    state.withLock { $0.committed.append((item, artifact, step)) }
+  }
+
+  /// The items committed since the last call.
+  func takeCommitted() -> [(item: Int, artifact: [UInt8], step: StepProgress)] {
+    state.withLock { state in
+      defer { state.committed = [] }
+      return state.committed
+    }
+  }
 }

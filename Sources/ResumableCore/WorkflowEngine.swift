@@ -621,12 +621,21 @@ public final class WorkflowEngine: Sendable {
     // The shared limiters the attempt about to run holds.
     var held = HeldLimits()
 
+    // The logger of the step being driven, labelled with its name and attempt;
+    // labelled again only when they change (a handler renders its metadata at each label).
+    var stepLogger = logger
+    var labelled: (index: Int, attempt: UInt32)?
+
     while true {
       let action = machine.handle(
         event ?? .next(draining: isDraining, registered: registered), nowMs: clock.epochMilliseconds)
-      var stepLogger = logger
-      stepLogger[metadataKey: "step"] = "\(machine.step.name)"
-      stepLogger[metadataKey: "attempt"] = "\(machine.record.steps[machine.index].attempts)"
+      let attempt = machine.record.steps[machine.index].attempts
+      if labelled?.index != machine.index || labelled?.attempt != attempt {
+        stepLogger = logger
+        stepLogger[metadataKey: "step"] = "\(machine.step.name)"
+        stepLogger[metadataKey: "attempt"] = "\(attempt)"
+        labelled = (machine.index, attempt)
+      }
       switch action {
       case .readInputs(let step):
         // A sequential drive has no outside artifacts: no copy on its hot path.

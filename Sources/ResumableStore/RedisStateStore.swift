@@ -330,6 +330,12 @@ public final class RedisStateStore: StateStore {
     if let step = commit.next?.step { next = encode(step) }
     var history: [RedisArgument] = []
     for message in commit.history { history.append(RedisArgument(try encode(message))) }
+    // A map item's commit that begins the next item of its lane: that item's begin has its event.
+    var begun: [UInt8] = []
+    if commit.branchCursor != nil, let next = commit.next {
+      begun = Self.event(
+        "attempt_started", step: next.name, attempt: Int(next.step.attempts), at: timing.nowMs, status: .running)
+    }
     _ = try await write(
       Scripts.commit, commit.workflowID, timing,
       [
@@ -343,10 +349,10 @@ public final class RedisStateStore: StateStore {
           Self.event(
             "step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs,
             status: commit.next == nil && commit.branchCursor == nil ? .completed : .running)),
-        RedisArgument(commit.next?.name ?? ""),
-        commit.branchCursor.map { RedisArgument($0) } ?? RedisArgument(next),
+        RedisArgument(commit.next?.name ?? ""), RedisArgument(next),
         RedisArgument(max(1, commit.maxHistoryMessages)), RedisArgument(commit.usage.cachedInputTokens),
-        RedisArgument(commit.usage.cacheWriteTokens),
+        RedisArgument(commit.usage.cacheWriteTokens), commit.branchCursor.map { RedisArgument($0) } ?? "",
+        RedisArgument(begun),
       ] + history)
   }
 

@@ -26,8 +26,9 @@ enum Scripts {
       return nil
     end
     -- The run's {fence, cursor, status}, if `fence` still owns it; else the problem.
-    local function fenced(fence)
-      local run = redis.call('HMGET', KEYS[1], 'fence', 'cursor', 'status', 'v')
+    -- `run`: those fields and `v`, when the caller has read them already.
+    local function fenced(fence, run)
+      run = run or redis.call('HMGET', KEYS[1], 'fence', 'cursor', 'status', 'v')
       if not run[1] then return 'NOTFOUND the run does not exist (it may have expired)' end
       local problem = newer(run[4])
       if problem then return problem end
@@ -37,8 +38,8 @@ enum Scripts {
       return nil, run
     end
     -- The cursor '-1' is a parallel run's branch: it writes its own step, wherever the run is.
-    local function check(fence, cursor)
-      local problem, run = fenced(fence)
+    local function check(fence, cursor, run)
+      local problem, run = fenced(fence, run)
       if problem then return problem end
       if cursor ~= '-1' and run[2] ~= cursor then
         return 'CONFLICT the run is at step ' .. run[2] .. ', not ' .. cursor
@@ -75,9 +76,11 @@ enum Scripts {
     -- else its answer (the first reply of a replayed operation, or the
     -- refusal of a stale fence or cursor, or of a run no longer RUNNING).
     local function enter(op, fence, cursor, scope)
-      local again = replayed(op, scope)
-      if again then return again end
-      local problem, status = check(fence, cursor)
+      -- The run's fields and the last operation in one read (what `replayed`, then `check`, read).
+      local field, reply = opfields(scope)
+      local run = redis.call('HMGET', KEYS[1], 'fence', 'cursor', 'status', 'v', field, reply)
+      if run[5] == op and run[6] then return cjson.decode(run[6]) end
+      local problem, status = check(fence, cursor, run)
       if problem then return redis.error_reply(problem) end
       if status ~= 'RUNNING' then return redis.error_reply('CONFLICT the run is ' .. status) end
       return nil
@@ -90,13 +93,17 @@ enum Scripts {
       redis.call('XADD', KEYS[4], 'MAXLEN', '~', 1000, '*', 'event', json)
     end
     -- The ledger's fields; a run created before the cache counts existed gains
-    -- them at its first charge (HINCRBY starts a missing field at 0).
+    -- them at its first charge (HINCRBY starts a missing field at 0). A count
+    -- of 0 writes nothing (an absent field reads as 0).
+    local function add(field, amount)
+      if amount ~= '0' then redis.call('HINCRBY', KEYS[1], field, amount) end
+    end
     local function charge(cost, input_tokens, output_tokens, cached_tokens, cache_write_tokens)
-      redis.call('HINCRBY', KEYS[1], 'spent', cost)
-      redis.call('HINCRBY', KEYS[1], 'in_tokens', input_tokens)
-      redis.call('HINCRBY', KEYS[1], 'out_tokens', output_tokens)
-      redis.call('HINCRBY', KEYS[1], 'cached_tokens', cached_tokens)
-      redis.call('HINCRBY', KEYS[1], 'cache_write_tokens', cache_write_tokens)
+      add('spent', cost)
+      add('in_tokens', input_tokens)
+      add('out_tokens', output_tokens)
+      add('cached_tokens', cached_tokens)
+      add('cache_write_tokens', cache_write_tokens)
     end
     -- The end of every write by a runner: keep its lease, log, refresh expiry.
     local function progress(fence, lease, json, ttl)
@@ -251,12 +258,13 @@ enum Scripts {
 
   /// ARGV: operation, fence, cursor ('-1' for a parallel run's branch), step,
   /// artifact, step record, cost micros, input tokens, output tokens, now, ttl,
-  /// lease, expires, event, next step name ('' when this is the last step),
-  /// next step record (a branch: the run's cursor now), history cap, cached
-  /// input tokens, cache write tokens, then the history messages the step
-  /// appends (each JSON). The history is
-  /// appended (RPUSH) and trimmed from its oldest end (LTRIM), never
-  /// rewritten: the write is O(this step's output) whatever the run's size.
+  /// lease, expires, event, next step name ('' when this is the last step; a
+  /// branch: the map item its lane begins along, or ''), next step record,
+  /// history cap, cached input tokens, cache write tokens, the run's cursor
+  /// now (a branch; '' otherwise), the event of the item begun along (''
+  /// when none), then the history messages the step appends (each JSON). The
+  /// history is appended (RPUSH) and trimmed from its oldest end (LTRIM),
+  /// never rewritten: the write is O(this step's output) whatever the run's size.
   static let commit = RedisScript(
     prelude + """
       local scope = scopeof(ARGV[3], ARGV[4])
@@ -269,10 +277,12 @@ enum Scripts {
       if ARGV[3] == '-1' then
         -- A parallel run's branch: the run goes on (its completion is a write of its
         -- own). The cursor, the first step not committed in list order for those
-        -- who read one, only moves forward: ARGV[16] is where it is now.
-        if tonumber(ARGV[16]) > tonumber(redis.call('HGET', KEYS[1], 'cursor')) then
-          redis.call('HSET', KEYS[1], 'cursor', ARGV[16])
+        -- who read one, only moves forward: ARGV[20] is where it is now.
+        if tonumber(ARGV[20]) > tonumber(redis.call('HGET', KEYS[1], 'cursor')) then
+          redis.call('HSET', KEYS[1], 'cursor', ARGV[20])
         end
+        -- A map item's lane begins its next item along (its own event follows).
+        if ARGV[15] ~= '' then redis.call('HSET', KEYS[2], ARGV[15], ARGV[16]) end
         redis.call('HSET', KEYS[1], 'updated', ARGV[10], 'expires', ARGV[13])
       elseif ARGV[15] ~= '' then
         redis.call('HSET', KEYS[2], ARGV[15], ARGV[16])
@@ -281,12 +291,13 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[10],
           'expires', ARGV[13])
       end
-      if #ARGV > 19 then
-        redis.call('RPUSH', KEYS[6], unpack(ARGV, 20))
+      if #ARGV > 21 then
+        redis.call('RPUSH', KEYS[6], unpack(ARGV, 22))
         redis.call('LTRIM', KEYS[6], -tonumber(ARGV[17]), -1)
       end
       charge(ARGV[7], ARGV[8], ARGV[9], ARGV[18], ARGV[19])
       progress(ARGV[2], ARGV[12], ARGV[14], ARGV[11])
+      if ARGV[21] ~= '' then event(ARGV[21]) end
       return applied(ARGV[1], 1, scope)
       """)
 

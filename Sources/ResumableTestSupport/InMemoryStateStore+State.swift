@@ -135,10 +135,12 @@ extension InMemoryStateStore {
     /// The end of every write by a runner (Redis: `progress`): it keeps its
     /// lease, logs the event, refreshes the run's expiry; the operation is noted.
     mutating func progress(
-      _ run: inout StoredRun, fence: UInt64, timing: WriteTiming, now: Int64, event: RunEventRecord, scope: String = ""
+      _ run: inout StoredRun, fence: UInt64, timing: WriteTiming, now: Int64, event: RunEventRecord,
+      then second: RunEventRecord? = nil, scope: String = ""
     ) {
       run.lease = Lease(fence: fence, untilMs: now + timing.leaseMs)
       append(event, to: &run)
+      if let second { append(second, to: &run) }
       run.expiresAtMs = now + timing.ttlMs
       run.applied(timing.operation, .written, scope: scope)
       runs[run.record.workflowID] = run

@@ -44,9 +44,16 @@ extension InMemoryStateStore {
       run.artifacts[commit.stepName] = commit.artifact
       run.setStep(commit.stepName, commit.step)
       run.heldArtifact = nil
+      var begun: RunEventRecord?
       if let branchCursor = commit.branchCursor {
         // A parallel run's branch: the run goes on; its cursor only moves forward.
         run.record.cursor = max(run.record.cursor, branchCursor)
+        if let next = commit.next {
+          // A map item's lane begins its next item along, with that begin's event.
+          run.setStep(next.name, next.step)
+          begun = RunEventRecord(
+            type: "attempt_started", step: next.name, attempt: next.step.attempts, atMs: timing.nowMs, status: .running)
+        }
       } else if let next = commit.next {
         run.record.cursor = commit.cursor + 1
         run.setStep(next.name, next.step)
@@ -67,7 +74,8 @@ extension InMemoryStateStore {
         &run, fence: commit.fence, timing: timing, now: now,
         event: RunEventRecord(
           type: "step_committed", step: commit.stepName, attempt: commit.step.attempts, atMs: timing.nowMs,
-          status: commit.next == nil && commit.branchCursor == nil ? .completed : .running), scope: scope)
+          status: commit.next == nil && commit.branchCursor == nil ? .completed : .running), then: begun,
+        scope: scope)
     }
   }
 
