@@ -33,15 +33,8 @@ struct Approve: AsyncParsableCommand {
     let given = token
     try await connection.callForRunState(output: output, waited: !noWait && !reject) {
       client, timeout throws(ResumableClientError) in
-      var token = given ?? ""
-      if token.isEmpty {
-        let state = try await client.getState(GetStateRequest(workflowID: id), timeout: timeout).state
-        token = state.approval.token
-        guard !token.isEmpty else {
-          throw ResumableClientError(
-            code: .failedPrecondition, message: "run '\(id)' is not awaiting approval (\(state.status))")
-        }
-      }
+      let token = try await awaitedToken(
+        given: given, of: id, awaiting: .awaitingApproval, what: "approval", client: client, timeout: timeout)
       let request = ApproveStepRequest(workflowID: id, token: token, reject: reject, note: note ?? "", noWait: noWait)
       return try await client.approveStep(request, timeout: timeout).state
     }
@@ -90,18 +83,26 @@ struct Budget: AsyncParsableCommand {
     let given = token
     try await connection.callForRunState(output: output, waited: !noWait && !reject) {
       client, timeout throws(ResumableClientError) in
-      var token = given ?? ""
-      if token.isEmpty {
-        let state = try await client.getState(GetStateRequest(workflowID: id), timeout: timeout).state
-        guard state.status == .awaitingBudget, !state.approval.token.isEmpty else {
-          throw ResumableClientError(
-            code: .failedPrecondition, message: "run '\(id)' is not awaiting budget (\(state.status.renderedName))")
-        }
-        token = state.approval.token
-      }
+      let token = try await awaitedToken(
+        given: given, of: id, awaiting: .awaitingBudget, what: "budget", client: client, timeout: timeout)
       let request = AnswerBudgetRequest(
         workflowID: id, token: token, raiseToUsd: raiseTo ?? 0, reject: reject, note: note ?? "", noWait: noWait)
       return try await client.answerBudget(request, timeout: timeout).state
     }
   }
+}
+
+/// The one-time token of the answer run `id` awaits: `given`, else read from
+/// its state, which must be `status`.
+/// - Throws: FAILED_PRECONDITION when the run awaits no such answer.
+private func awaitedToken(
+  given: String?, of id: String, awaiting status: RunStatus, what: String, client: ResumableClient, timeout: Duration?
+) async throws(ResumableClientError) -> String {
+  if let given, !given.isEmpty { return given }
+  let state = try await client.getState(GetStateRequest(workflowID: id), timeout: timeout).state
+  guard state.status == status, !state.approval.token.isEmpty else {
+    throw ResumableClientError(
+      code: .failedPrecondition, message: "run '\(id)' is not awaiting \(what) (\(state.status.renderedName))")
+  }
+  return state.approval.token
 }

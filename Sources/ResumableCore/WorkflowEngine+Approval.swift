@@ -76,13 +76,7 @@ extension WorkflowEngine {
     guard let (fence, approval) = try await send(answer) else { return try await loadExisting(id) }
     guard let held = approval.held else {
       // Approved before it runs: drive it from that step (its attempt is begun already).
-      var record: RunRecord
-      do {
-        record = try await loadExisting(id)
-      } catch {
-        try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
-        throw error
-      }
+      var record = try await givingLeaseBackOnError(id, fence: fence) { try await loadExisting(id) }
       record.fence = fence
       let completion = try await submit(record)
       return try await finish(record, completion: completion, wait: wait)
@@ -94,9 +88,8 @@ extension WorkflowEngine {
   private func keep(
     _ held: PendingApproval.HeldOutput, of approval: PendingApproval, workflowID id: String, fence: UInt64, wait: Bool
   ) async throws(EngineError) -> RunRecord {
-    var record: RunRecord
-    do {
-      record = try await loadExisting(id)
+    let record: RunRecord? = try await givingLeaseBackOnError(id, fence: fence) {
+      var record = try await loadExisting(id)
       let index = approval.cursor
       let last = index + 1 == record.definition.steps.count
       let timing = writeTiming(ending: last ? .completed : nil)
@@ -109,19 +102,31 @@ extension WorkflowEngine {
       try await retryingStore { try await self.store.commitStep(commit) }
       if last {
         try? await store.releaseLease(workflowID: id, fence: fence, runEnded: true)
-        return try await loadExisting(id)
+        return nil
       }
       record = try await loadExisting(id)
       record.fence = fence
-    } catch let error as EngineError {
-      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
-      throw error
-    } catch {
-      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
-      throw EngineError(error, workflowID: id)
+      return record
     }
+    // The last step committed: the run is COMPLETED, nothing more to drive.
+    guard let record else { return try await loadExisting(id) }
     let completion = try await submit(record)
     return try await finish(record, completion: completion, wait: wait)
+  }
+
+  /// Runs `body` with the lease a person's answer took for run `id`; when it
+  /// throws, the lease is given back (the run waits for a resume or recovery)
+  /// and the error is the engine's.
+  func givingLeaseBackOnError<T>(
+    _ id: String, fence: UInt64, _ body: () async throws -> T
+  ) async throws(EngineError) -> T {
+    do {
+      return try await body()
+    } catch {
+      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
+      if let error = error as? EngineError { throw error }
+      throw EngineError(error, workflowID: id)
+    }
   }
 }
 
@@ -153,9 +158,8 @@ extension WorkflowEngine {
       timing: writeTiming(ending: raiseToMicros == nil ? .failed : nil),
       budget: raiseToMicros.map { .raise(toMicros: $0) } ?? .reject)
     guard let (fence, _) = try await send(answer) else { return try await loadExisting(id) }
-    var record: RunRecord
-    do {
-      record = try await loadExisting(id)
+    let record = try await givingLeaseBackOnError(id, fence: fence) {
+      var record = try await loadExisting(id)
       record.fence = fence
       if record.definition.parallelism == nil {
         // The attempt given back at the stop is begun again (a parallel run's driver
@@ -168,12 +172,7 @@ extension WorkflowEngine {
         try await retryingStore { try await self.store.beginAttempt(begin) }
         record.steps[record.cursor] = step
       }
-    } catch let error as EngineError {
-      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
-      throw error
-    } catch {
-      try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
-      throw EngineError(error, workflowID: id)
+      return record
     }
     let completion = try await submit(record)
     return try await finish(record, completion: completion, wait: wait)

@@ -31,14 +31,20 @@ extension WorkflowEngine {
     }
   }
 
-  /// Asks every limiter the step names for its attempt; nil when all grant it
-  /// (what was granted is in `held`), else the wait (nothing is held).
-  func acquireLimits(_ machine: StepMachine, held: inout HeldLimits, logger: Logger) async -> StepMachine.Event? {
+  /// Whether a limit the machine's step names reserves tokens (so its attempt needs an estimate).
+  func needsTokenEstimate(_ machine: StepMachine) -> Bool {
+    machine.step.limits.contains { name in
+      if case .tokensPerMinute? = machine.record.definition.limits[name]?.kind { true } else { false }
+    }
+  }
+
+  /// Asks every limiter the step names for its attempt, reserving `tokens` on
+  /// token limits; nil when all grant it (what was granted is in `held`), else
+  /// the wait (nothing is held).
+  func acquireLimits(_ machine: StepMachine, tokens: UInt64, held: inout HeldLimits, logger: Logger) async -> StepMachine.Event? {
     let step = machine.step
     let record = machine.record
     let limiters = limiters(of: step, record: record)
-    let needsTokens = limiters.contains { if case .tokensPerMinute = $0.limit.kind { true } else { false } }
-    let tokens = needsTokens ? estimate(machine).tokens : 0
     held = HeldLimits(
       limiters: [], holder: "\(record.workflowID)/\(step.name)/\(record.steps[machine.index].attempts)", reservedTokens: tokens)
     for limiter in limiters {

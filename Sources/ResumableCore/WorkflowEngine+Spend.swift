@@ -62,11 +62,11 @@ extension WorkflowEngine {
   /// The answer of the spending controls for the attempt `machine` is about
   /// to run: nil to go on (its estimate reserved in `spend`), a budget stop,
   /// or a wait for a spend cap.
+  /// - Parameter estimate: the attempt's expected cost (``estimate(_:)``).
   func spendControl(
-    _ machine: StepMachine, spend: RunSpend, reserved: inout Int64, logger: Logger
+    _ machine: StepMachine, estimate: Int64, spend: RunSpend, reserved: inout Int64, logger: Logger
   ) async -> StepMachine.Event? {
     let record = machine.record
-    let estimate = estimate(machine).costMicros
     if let stop = spend.reserve(estimate, budget: record.budgetMicros) {
       return .overBudget(stop)
     }

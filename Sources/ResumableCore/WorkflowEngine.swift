@@ -652,11 +652,15 @@ public final class WorkflowEngine: Sendable {
           reserved = 0
         }
         if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
-        if controlled, let control = await spendControl(machine, spend: spend, reserved: &reserved, logger: stepLogger) {
+        // Asked of the plugin once per admission, for the budget, the caps and the token limits.
+        let estimate = controlled || needsTokenEstimate(machine) ? self.estimate(machine) : AttemptEstimate()
+        if controlled,
+          let control = await spendControl(machine, estimate: estimate.costMicros, spend: spend, reserved: &reserved, logger: stepLogger)
+        {
           event = control
           continue
         }
-        if !machine.step.limits.isEmpty, let wait = await acquireLimits(machine, held: &held, logger: stepLogger) {
+        if !machine.step.limits.isEmpty, let wait = await acquireLimits(machine, tokens: estimate.tokens, held: &held, logger: stepLogger) {
           spend.settle(reserved, charged: 0)
           reserved = 0
           event = wait
