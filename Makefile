@@ -53,10 +53,12 @@ SERIAL_SUITES := ResumableServerTests\.(ChaosTests|CrashRecoveryTests|SentinelFa
   SharedLimitTests|SharedLimitCrashTests|SharedLimitProviderTests)|\
   ResumableRedisTests\.(ClusterRoutingTests|SentinelClientTests|CommandTimeoutTests)|ResumableStoreTests\.ReplicaWaitTests
 
+# Each test run has a deadline (scripts/with-deadline.sh): a run that hangs fails
+# within it, with its threads' stacks, instead of running into CI's limit.
 test: deps proto-check layers
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build $(SWIFT_BUILD_FLAGS) --skip '$(subst $(space),,$(SERIAL_SUITES))'
-	swift test --skip-build $(SWIFT_BUILD_FLAGS) --no-parallel --filter '$(subst $(space),,$(SERIAL_SUITES))'
+	scripts/with-deadline.sh 1200 swift test --skip-build $(SWIFT_BUILD_FLAGS) --skip '$(subst $(space),,$(SERIAL_SUITES))'
+	scripts/with-deadline.sh 1800 swift test --skip-build $(SWIFT_BUILD_FLAGS) --no-parallel --filter '$(subst $(space),,$(SERIAL_SUITES))'
 	$(MAKE) example
 	$(MAKE) python-test
 

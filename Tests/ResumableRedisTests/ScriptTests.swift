@@ -56,10 +56,15 @@ import Testing
       "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
     ),
     ("The quick brown fox jumps over the lazy dog", "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"),
-    (String(repeating: "a", count: 1_000_000), "34aa973cd4c4daa4f61eeb2bdbad27316534016f"),
   ])
   func sha1KnownVectors(input: String, digest: String) {
     #expect(SHA1.hexDigest(input.utf8) == digest)
+  }
+
+  /// FIPS 180's million `a`s, apart: as a test argument it would print a line of 1 MB.
+  @Test func sha1OfAMillionAs() {
+    let input = String(repeating: "a", count: 1_000_000)
+    #expect(SHA1.hexDigest(input.utf8) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
   }
 
   /// Every length around the 55/56/64-byte padding boundaries, checked against Redis' own SHA-1.
