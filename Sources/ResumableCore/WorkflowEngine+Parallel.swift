@@ -79,7 +79,10 @@ extension WorkflowEngine {
         itemStep.inputs += [MapProgress.itemInput, MapProgress.indexInput]
         itemStep.map = nil
         let items = maps[index]?.items ?? []
-        group.addTask {
+        // Lanes in turn on each executor given (the server's event loops), so that a
+        // map's items use every core; each lane stays on its own.
+        let executors = configuration.laneExecutors
+        group.addTask(executorPreference: executors.isEmpty ? nil : executors[lane % executors.count]) {
           var item = first.item
           var state = first.step
           var begun = false

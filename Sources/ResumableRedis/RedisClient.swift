@@ -15,7 +15,9 @@ import Synchronization
 ///
 /// Every concurrent caller shares the client's connection(s): requests are written as they
 /// come and replies matched in order, so a caller never waits for another caller's round
-/// trip. With ``Configuration/connections`` above 1, requests are spread round-robin.
+/// trip. With ``Configuration/connections`` above 1, each connection is pinned to an event loop
+/// of the group, in turn: a caller on one of those loops uses the connection on it (its reply
+/// resumes it there); other callers spread round-robin.
 ///
 /// Failure semantics (see ``RedisError/Code``):
 /// - the connection drops while a command is in flight → `connectionLost`; the command may
@@ -118,9 +120,13 @@ public final class RedisClient: Sendable {
       return
     }
     self.cluster = nil
+    // More than one connection: each is pinned to an event loop of its own (in
+    // turn), so that a caller on a loop can use the connection on that loop.
     let connections = (0..<configuration.connections).map { _ in
       RedisConnection(
-        address: address, configuration: configuration, group: eventLoopGroup, logger: logger, sentinel: sentinel)
+        address: address, configuration: configuration,
+        group: configuration.connections > 1 ? eventLoopGroup.next() : eventLoopGroup, logger: logger,
+        sentinel: sentinel)
     }
     self.connections = connections
     // A new master announced: leave the old one now, not at the next write it refuses.
@@ -158,8 +164,7 @@ public final class RedisClient: Sendable {
       if let cluster {
         replies = try await cluster.send(commands)
       } else {
-        let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count)
-        replies = try await connections[Int(index)].send(commands)
+        replies = try await connection().send(commands)
       }
       RedisMetrics.roundTrip.recordInterval(since: started)
       RedisMetrics.errorReplies(replies.count { $0.errorMessage.map { !$0.hasPrefix("NOSCRIPT") } ?? false })
@@ -168,6 +173,19 @@ public final class RedisClient: Sendable {
       RedisMetrics.failed(error)
       throw error
     }
+  }
+
+  /// The connection on the caller's event loop, if one is (its reply then
+  /// resumes the caller there, with no hop between threads); else the next in turn.
+  private func connection() -> RedisConnection {
+    if connections.count == 1 { return connections[0] }
+    if let current = MultiThreadedEventLoopGroup.currentEventLoop,
+      let local = connections.first(where: { $0.eventLoop === current })
+    {
+      return local
+    }
+    let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count)
+    return connections[Int(index)]
   }
 
   /// How many connections the client has established so far: the first ones, then one

@@ -42,6 +42,8 @@ final class RedisConnection: Sendable {
   private let address: RedisAddress
   private let configuration: RedisClient.Configuration
   private let group: any EventLoopGroup
+  /// The event loop every channel of this connection runs on, when pinned to one.
+  let eventLoop: (any EventLoop)?
   private let logger: Logger
   /// Finds the master when `address` is a Sentinel address.
   private let sentinel: SentinelResolver?
@@ -54,6 +56,7 @@ final class RedisConnection: Sendable {
     self.sentinel = sentinel
     self.configuration = configuration
     self.group = group
+    self.eventLoop = group as? any EventLoop
     self.logger = logger
   }
 

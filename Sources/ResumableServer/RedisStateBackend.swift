@@ -59,9 +59,14 @@ public struct RedisStateBackend: StateBackend {
         logger.info("embedded redis-server stopped")
       }
     }
+    // A connection per event loop: a runner's round trips stay on its loop (the
+    // lanes of a map step are spread over the loops).
+    let group = MultiThreadedEventLoopGroup.singleton
     let client = RedisClient(
-      address: address, configuration: RedisClient.Configuration(commandTimeout: commandTimeout),
-      eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+      address: address,
+      configuration: RedisClient.Configuration(
+        connections: max(1, Array(group.makeIterator()).count), commandTimeout: commandTimeout),
+      eventLoopGroup: group, logger: logger)
     closers.append { await client.close() }
     let evictionPolicy = EvictionPolicyCheck(client: client, logger: logger)
     let store = RedisStateStore(

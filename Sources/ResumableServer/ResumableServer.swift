@@ -102,9 +102,13 @@ public final class ResumableServer: Service, Sendable {
     let engine: WorkflowEngine
     let metricsURL: String
     do {
+      var engineConfiguration = configuration.engine
+      if engineConfiguration.laneExecutors.isEmpty {
+        engineConfiguration.laneExecutors = EventLoopExecutor.all(of: MultiThreadedEventLoopGroup.singleton)
+      }
       engine = WorkflowEngine(
         store: opened.store, registry: configuration.plugins, workflows: configuration.workflows,
-        configuration: configuration.engine, logger: logger)
+        configuration: engineConfiguration, logger: logger)
       let dispatcher = Dispatcher(engine: engine, logger: logger, storeNote: opened.healthNote)
       if let endpoint = configuration.metrics {
         let metrics: MetricsServer
