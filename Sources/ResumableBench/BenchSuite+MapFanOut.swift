@@ -9,25 +9,9 @@ extension BenchSuite {
   /// Only the map fan-out (`resumable bench fan-out`), on a server of its own
   /// under the first `appendfsync` policy asked for.
   public func runMapFanOut() async throws -> (fsync: String, figures: BenchReport.MapFanOut) {
-    let fsync = options.fsync.first ?? .always
-    let directory = options.temporaryDirectory + "/rbench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    options.progress("starting a server (embedded Redis, appendfsync \(fsync.rawValue)) in \(directory)")
-    let server = try await BenchServer.start(executable: options.executable, directory: directory, fsync: fsync)
-    let redis = RedisClient(address: server.redisAddress)
-    do {
-      try await Task.sleep(for: .milliseconds(300))
-      let redisPID = try await Self.redisPID(redis)
+    try await onOwnServer { server, probe in
       options.progress("map fan-out: 100 items 16 at once against 100 steps in order")
-      let figures = try await mapFanOut(socket: server.socketPath, probe: CostProbe(server: server.pid, redis: [(redisPID, redis)]))
-      await redis.close()
-      await server.stop()
-      return (fsync.rawValue, figures)
-    } catch {
-      await redis.close()
-      await server.stop()
-      throw error
+      return try await mapFanOut(socket: server.socketPath, probe: probe)
     }
   }
 

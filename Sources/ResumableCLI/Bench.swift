@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
       server, Redis and the load generator share the CPU. `--redis-topology cluster` compares \
       one Redis with a local Redis Cluster instead.
       """,
-    subcommands: [Suite.self, Seed.self, FanOut.self],
+    subcommands: [Suite.self, Seed.self, FanOut.self, Runs.self],
     defaultSubcommand: Suite.self)
 
   /// The default set (`resumable bench` or `resumable bench suite`).
@@ -138,6 +138,55 @@ struct Bench: AsyncParsableCommand {
       options.warmupRuns = warmup
       let (policy, figures) = try await BenchSuite(options: options).runMapFanOut()
       try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: json)
+    }
+  }
+
+  /// `resumable bench runs`: the suite's throughput rows alone.
+  struct Runs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Only the throughput rows: 5-step no-op runs at some callers, with CPU and EVALSHA per run.",
+      discussion: """
+        Closed-loop 5-step no-op runs (each started and waited for) on a server of its own, at \
+        each number of callers for --seconds after a warm-up, with the CPU of the server and of \
+        Redis per run (/proc/PID/stat) and Redis' EVALSHA calls per run. Repeat it with \
+        --server OLD_BINARY to compare two builds; run `perf record -p` on the server meanwhile \
+        to profile it under a steady load.
+        """)
+
+    @Option(help: ArgumentHelp("The embedded Redis' appendfsync.", valueName: "always|everysec"))
+    var fsync = "everysec"
+
+    @Option(help: ArgumentHelp("Concurrent callers, comma-separated: one load each.", valueName: "n,n"))
+    var callers = "32"
+
+    @Option(help: "Seconds each load is measured.")
+    var seconds = 5.0
+
+    @Option(help: ArgumentHelp("The resumable executable to run as the server (default: this one).", valueName: "path"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Also write the figures as JSON to this file (- for standard output, instead of the text).", valueName: "file"))
+    var json: String?
+
+    var levels: [Int] { callers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func validate() throws {
+      let levels = self.levels
+      guard !levels.isEmpty, levels.count == callers.split(separator: ",").count, levels.allSatisfy({ (1...1024).contains($0) })
+      else { throw ValidationError("--callers must be numbers from 1 to 1024, comma-separated, e.g. 8,32") }
+      guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be above 0 and at most 3600") }
+      guard let policy = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync), policy != .no else {
+        throw ValidationError("--fsync must be always or everysec")
+      }
+    }
+
+    func run() async throws {
+      var options = BenchSuite.Options(executable: try server ?? Bench.executable())
+      options.fsync = [RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .everysec]
+      options.throughputConcurrency = levels
+      options.duration = .milliseconds(Int64(seconds * 1000))
+      let (policy, loads) = try await BenchSuite(options: options).runThroughput()
+      try Bench.output(table: loads.table(fsync: policy), json: loads.json(), to: json)
     }
   }
 
