@@ -130,52 +130,54 @@ final class AttemptLeases: Sendable {
   }
 }
 
-/// A one-shot signal that an attempt's lease was lost, awaited by the attempt.
+/// A one-shot signal that an attempt's lease was lost: it runs the handler the
+/// attempt armed it with (which stops the attempt's plugin). A callback rather
+/// than a task waiting for the loss: an attempt then costs no task beside its
+/// plugin's, and nothing has to be woken to end it when the attempt ends first.
 final class LeaseLoss: Sendable {
   private enum State {
-    case waiting(CheckedContinuation<Bool, Never>?)
+    case armed((@Sendable () -> Void)?)
     case lost
-    case done
+    case disarmed
   }
+  private let state = Mutex(State.armed(nil))
 
-  private let state = Mutex(State.waiting(nil))
-
-  /// Signals the loss: `wait()` returns true.
+  /// Signals the loss: runs the handler, now or when one is armed.
   func signal() {
-    let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-      guard case .waiting(let waiter) = state else { return nil }
+    let handler = state.withLock { state -> (@Sendable () -> Void)? in
+      guard case .armed(let handler) = state else { return nil }
       state = .lost
-      return waiter
+      return handler
     }
-    waiter?.resume(returning: true)
+    handler?()
   }
 
-  /// Returns true once the lease is lost; false when the waiting task is cancelled first.
-  func wait() async -> Bool {
-    await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-        let answer: Bool? = state.withLock { state in
-          switch state {
-          case .lost: return true
-          case .done: return false
-          case .waiting:
-            if Task.isCancelled {
-              state = .done
-              return false
-            }
-            state = .waiting(continuation)
-            return nil
-          }
-        }
-        if let answer { continuation.resume(returning: answer) }
+  /// Runs `handler` once when the loss is signalled (at once if it was already).
+  func onLoss(_ handler: @escaping @Sendable () -> Void) {
+    let lost = state.withLock { state -> Bool in
+      switch state {
+      case .lost: return true
+      case .armed:
+        state = .armed(handler)
+        return false
+      case .disarmed: return false
       }
-    } onCancel: {
-      let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-        guard case .waiting(let waiter) = state else { return nil }
-        state = .done
-        return waiter
-      }
-      waiter?.resume(returning: false)
+    }
+    if lost { handler() }
+  }
+
+  /// The attempt ended: a loss signalled from now on runs nothing.
+  func disarm() {
+    state.withLock { state in
+      if case .armed = state { state = .disarmed }
+    }
+  }
+
+  /// Whether the loss was signalled.
+  var isLost: Bool {
+    state.withLock { state in
+      if case .lost = state { return true }
+      return false
     }
   }
 }

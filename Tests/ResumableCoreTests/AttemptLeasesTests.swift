@@ -56,7 +56,10 @@ import Testing
     let (_, loss) = leases.register(workflowID: "lost", fence: 1)
     let renewals = Renewals()
     let keeper = Task { await leases.keep(lease: .milliseconds(300)) { await renewals.renew($0) } }
-    #expect(await loss.wait())
+    let signalled = OneShotSignal<Void>()
+    loss.onLoss { signalled.finish(with: ()) }
+    _ = try await signalled.wait()
+    #expect(loss.isLost)
     keeper.cancel()
     await keeper.value
   }
