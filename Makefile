@@ -68,7 +68,7 @@ test: deps proto-check layers
 ## client/server): seconds, for the edit loop.
 ## `make test` runs them too, with everything else.
 FAST_SUITES := ResumableBenchTests|ResumableWireTests|ResumableSocketTests|ResumableClientTests|\
-  ResumableCLITests\.(ErrorHintsTests|ResumableExitCodeTests|RunStateRenderingTests|WatchProgressTests)|\
+  ResumableCLITests\.(ErrorHintsTests|ResumableExitCodeTests|RunStateRenderingTests|TextLogHandlerTests|WatchProgressTests)|\
   ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|MoneyTests|PluginRegistryTests|SpendControlTests|StepMachineTests|WorkflowEngineStepTests)|\
   ResumableRedisTests\.(ProtocolErrorTests|RESPReaderTests|RedisAddressTests)|\
   ResumableStoreTests\.(RunEventDecodingTests|StepProgressJSONTests)|ResumableServerTests\.MetricsEndpointTests

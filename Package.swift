@@ -279,6 +279,7 @@ let package = Package(
       // The command line's pieces, and the `resumable` executable end to end, as processes.
       dependencies: [
         "ResumableCLI", "ResumableClient", "ResumableWire", "ResumableRedis", "ResumableTestSupport",
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],

@@ -5,7 +5,7 @@ import Logging
 /// `timestamp` (ISO 8601, UTC, milliseconds), `level`, `label`, `message`,
 /// and every metadata key (`workflow_id`, `step`, `attempt`, …) beside them.
 /// A metadata key named like one of the four fixed keys is dropped.
-struct JSONLogHandler: LogHandler {
+struct JSONLogHandler: LineLogHandler {
   var logLevel: Logger.Level
   var metadata: Logger.Metadata = [:]
   private let label: String
@@ -15,14 +15,8 @@ struct JSONLogHandler: LogHandler {
     self.logLevel = level
   }
 
-  subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-    get { metadata[key] }
-    set { metadata[key] = newValue }
-  }
-
   func log(event: LogEvent) {
-    var merged = metadata
-    if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+    let merged = merged(event)
     var line = "{"
     line += "\"timestamp\":" + Self.quoted(Self.timestamp()) + ","
     line += "\"level\":" + Self.quoted(event.level.rawValue) + ","

@@ -85,14 +85,11 @@ struct ServeHardeningOptions: ParsableArguments {
     }
   }
 
-  /// Sets up swift-log: text (swift-log's stream handler) or JSON lines, on standard error.
+  /// Sets up swift-log: text lines (swift-log's stream handler's format) or JSON lines, on standard error.
   func bootstrapLogging(level: Logger.Level) {
     let json = logFormat == "json"
     LoggingSystem.bootstrap { label in
-      if json { return JSONLogHandler(label: label, level: level) }
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
+      json ? JSONLogHandler(label: label, level: level) as any LogHandler : TextLogHandler(label: label, level: level)
     }
   }
 
