@@ -126,19 +126,32 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
       guard runs >= 2, warmup >= 0 else { throw ValidationError("--runs must be at least 2 and --warmup 0 or more") }
-      guard let policy = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync), policy != .no else {
-        throw ValidationError("--fsync must be always or everysec")
-      }
+      _ = try Bench.policy(fsync)
     }
 
     func run() async throws {
-      var options = BenchSuite.Options(executable: try server ?? Bench.executable())
-      options.fsync = [RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .always]
+      var options = try Bench.ownServerOptions(server: server, fsync: fsync)
       options.fanOutRuns = runs
       options.warmupRuns = warmup
       let (policy, figures) = try await BenchSuite(options: options).runMapFanOut()
       try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: json)
     }
+  }
+
+  /// `--fsync` of the subcommands that run a server of their own: always or everysec.
+  static func policy(_ fsync: String) throws -> RedisServerProcess.Configuration.AppendFsync {
+    guard let policy = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync), policy != .no else {
+      throw ValidationError("--fsync must be always or everysec")
+    }
+    return policy
+  }
+
+  /// The options of a subcommand that runs a server of its own: `server` (default: this
+  /// executable) on an embedded Redis under `fsync`.
+  static func ownServerOptions(server: String?, fsync: String) throws -> BenchSuite.Options {
+    var options = BenchSuite.Options(executable: try server ?? executable())
+    options.fsync = [try policy(fsync)]
+    return options
   }
 
   /// `resumable bench runs`: the suite's throughput rows alone.
@@ -175,14 +188,11 @@ struct Bench: AsyncParsableCommand {
       guard !levels.isEmpty, levels.count == callers.split(separator: ",").count, levels.allSatisfy({ (1...1024).contains($0) })
       else { throw ValidationError("--callers must be numbers from 1 to 1024, comma-separated, e.g. 8,32") }
       guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be above 0 and at most 3600") }
-      guard let policy = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync), policy != .no else {
-        throw ValidationError("--fsync must be always or everysec")
-      }
+      _ = try Bench.policy(fsync)
     }
 
     func run() async throws {
-      var options = BenchSuite.Options(executable: try server ?? Bench.executable())
-      options.fsync = [RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .everysec]
+      var options = try Bench.ownServerOptions(server: server, fsync: fsync)
       options.throughputConcurrency = levels
       options.duration = .milliseconds(Int64(seconds * 1000))
       let (policy, loads) = try await BenchSuite(options: options).runThroughput()
