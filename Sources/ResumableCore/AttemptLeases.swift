@@ -130,54 +130,52 @@ final class AttemptLeases: Sendable {
   }
 }
 
-/// A one-shot signal that an attempt's lease was lost: it runs the handler the
-/// attempt armed it with (which stops the attempt's plugin). A callback rather
-/// than a task waiting for the loss: an attempt then costs no task beside its
-/// plugin's, and nothing has to be woken to end it when the attempt ends first.
+/// A one-shot signal that an attempt's lease was lost, awaited by the attempt.
 final class LeaseLoss: Sendable {
   private enum State {
-    case armed((@Sendable () -> Void)?)
+    case waiting(CheckedContinuation<Bool, Never>?)
     case lost
-    case disarmed
+    case done
   }
-  private let state = Mutex(State.armed(nil))
 
-  /// Signals the loss: runs the handler, now or when one is armed.
+  private let state = Mutex(State.waiting(nil))
+
+  /// Signals the loss: `wait()` returns true.
   func signal() {
-    let handler = state.withLock { state -> (@Sendable () -> Void)? in
-      guard case .armed(let handler) = state else { return nil }
+    let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+      guard case .waiting(let waiter) = state else { return nil }
       state = .lost
-      return handler
+      return waiter
     }
-    handler?()
+    waiter?.resume(returning: true)
   }
 
-  /// Runs `handler` once when the loss is signalled (at once if it was already).
-  func onLoss(_ handler: @escaping @Sendable () -> Void) {
-    let lost = state.withLock { state -> Bool in
-      switch state {
-      case .lost: return true
-      case .armed:
-        state = .armed(handler)
-        return false
-      case .disarmed: return false
+  /// Returns true once the lease is lost; false when the waiting task is cancelled first.
+  func wait() async -> Bool {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+        let answer: Bool? = state.withLock { state in
+          switch state {
+          case .lost: return true
+          case .done: return false
+          case .waiting:
+            if Task.isCancelled {
+              state = .done
+              return false
+            }
+            state = .waiting(continuation)
+            return nil
+          }
+        }
+        if let answer { continuation.resume(returning: answer) }
       }
-    }
-    if lost { handler() }
-  }
-
-  /// The attempt ended: a loss signalled from now on runs nothing.
-  func disarm() {
-    state.withLock { state in
-      if case .armed = state { state = .disarmed }
-    }
-  }
-
-  /// Whether the loss was signalled.
-  var isLost: Bool {
-    state.withLock { state in
-      if case .lost = state { return true }
-      return false
+    } onCancel: {
+      let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+        guard case .waiting(let waiter) = state else { return nil }
+        state = .done
+        return waiter
+      }
+      waiter?.resume(returning: false)
     }
   }
 }

@@ -852,46 +852,38 @@ public final class WorkflowEngine: Sendable {
     let context = stepContext(step: step, index: index, attempt: attempt, record: record, inputs: inputs, history: history)
     let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
-    // The plugin runs in a task of its own, which a lost lease, the step's timeout or
-    // this task's cancellation (shutdown) cancels; whichever came first is the outcome.
-    // One task per attempt: the loss is a callback and the timeout a timer only when
-    // the step has one, so a no-op step wakes nothing beside its plugin.
-    let stopped = Mutex<StepMachine.AttemptOutcome?>(nil)
-    let execution = Task {
-      do {
-        return StepMachine.AttemptOutcome.succeeded(try await plugin.execute(context))
-      } catch let failure as StepFailure {
-        return .failed(failure)
-      } catch is CancellationError {
-        return .cancelled
-      } catch {
-        return .failed(StepFailure("plugin '\(step.plugin)' failed: \(error)", retryable: true))
+    return await withTaskGroup(of: StepMachine.AttemptOutcome?.self) { group in
+      group.addTask {
+        do {
+          return .succeeded(try await plugin.execute(context))
+        } catch let failure as StepFailure {
+          return .failed(failure)
+        } catch is CancellationError {
+          return .cancelled
+        } catch {
+          return .failed(StepFailure("plugin '\(step.plugin)' failed: \(error)", retryable: true))
+        }
       }
-    }
-    // The first reason to stop wins; the plugin is cancelled once.
-    let stop: @Sendable (StepMachine.AttemptOutcome) -> Void = { outcome in
-      let first = stopped.withLock { stopped -> Bool in
-        guard stopped == nil else { return false }
-        stopped = outcome
-        return true
+      if let timeout {
+        group.addTask {
+          guard (try? await self.clock.sleep(for: timeout)) != nil else { return nil }
+          return .failed(StepFailure("step '\(step.name)' timed out after \(timeout)", retryable: true))
+        }
       }
-      if first { execution.cancel() }
-    }
-    leaseLoss.onLoss { stop(.leaseLost) }
-    let timer = timeout.map { timeout in
-      Task {
-        guard (try? await self.clock.sleep(for: timeout)) != nil else { return }
-        stop(.failed(StepFailure("step '\(step.name)' timed out after \(timeout)", retryable: true)))
+      group.addTask {
+        // The keeper renews the lease meanwhile; this returns when it is lost.
+        await leaseLoss.wait() ? .leaseLost : nil
       }
+      var outcome: StepMachine.AttemptOutcome = .cancelled
+      while let next = await group.next() {
+        if let next {
+          outcome = next
+          break
+        }
+      }
+      group.cancelAll()
+      return outcome
     }
-    let finished = await withTaskCancellationHandler {
-      await execution.value
-    } onCancel: {
-      execution.cancel()
-    }
-    leaseLoss.disarm()
-    timer?.cancel()
-    return stopped.withLock { $0 } ?? finished
   }
 
   /// Performs a fenced write, retrying while the store is unreachable.

@@ -56,10 +56,7 @@ import Testing
     let (_, loss) = leases.register(workflowID: "lost", fence: 1)
     let renewals = Renewals()
     let keeper = Task { await leases.keep(lease: .milliseconds(300)) { await renewals.renew($0) } }
-    let signalled = OneShotSignal<Void>()
-    loss.onLoss { signalled.finish(with: ()) }
-    _ = try await signalled.wait()
-    #expect(loss.isLost)
+    #expect(await loss.wait())
     keeper.cancel()
     await keeper.value
   }
