@@ -178,6 +178,7 @@ struct StepMachine: Sendable {
   ///   writes name no cursor, its commit neither begins a next step nor ends
   ///   the run, its failure does not fail the run); nil: the step at the
   ///   cursor, then each next one in list order.
+  @inline(never)  // As `handle`: not in the driver's frame.
   init(record: RunRecord, limits: Limits, branch: Int? = nil) {
     self.record = record
     self.limits = limits
@@ -198,6 +199,10 @@ struct StepMachine: Sendable {
   private var isLast: Bool { index + 1 == record.definition.steps.count }
 
   /// Takes the next event at `nowMs` (the wall clock, for what is written).
+  ///
+  /// Never inlined: the driver's loop is an async function, whose frame would
+  /// keep the temporaries of every transition for as long as the run is in flight.
+  @inline(never)
   mutating func handle(_ event: Event, nowMs: Int64) -> Action {
     switch event {
     case .next(let draining, let registered):
