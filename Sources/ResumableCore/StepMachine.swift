@@ -37,7 +37,9 @@ struct StepMachine: Sendable {
   }
 
   /// A write the driver makes through the store.
-  enum Write: Hashable, Sendable {
+  ///
+  /// Indirect, as `Action`: one pointer in the driver's frames, not 536 bytes.
+  indirect enum Write: Hashable, Sendable {
     case begin(AttemptBegin)
     case commit(StepCommit)
     case failure(AttemptFailure)
@@ -54,7 +56,11 @@ struct StepMachine: Sendable {
   }
 
   /// What the driver does next.
-  enum Action: Sendable {
+  ///
+  /// Indirect (its payload boxed): the driver's async frames keep each action
+  /// they hold across a suspension, field by field — 641 bytes a copy inline,
+  /// one pointer boxed — for as long as the run is in flight.
+  indirect enum Action: Sendable {
     /// Read the step's declared inputs and the history its policy lets
     /// through, then report `.inputs`.
     case readInputs(StepDefinition)

@@ -604,7 +604,8 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// How performing a machine's actions ended: the actions that end a drive.
-  enum MachineEnd: Sendable {
+  /// Indirect, as `StepMachine.Action`: one pointer in the driver's frame.
+  indirect enum MachineEnd: Sendable {
     case askApproval(ApprovalKind, state: StepProgress, held: (output: StepOutput, step: StepProgress)?)
     case complete(RunRecord)
     case stop(release: Bool, why: StepMachine.StopReason)
