@@ -9,7 +9,8 @@ import Synchronization
 /// second, tens of thousands of pending timers, the largest cost of a step
 /// after its commit. Now an attempt registers here; one loop wakes every
 /// `tick` and renews the leases not renewed (or written) for a third of the
-/// lease; an attempt whose lease is lost is told through its `LeaseLoss`.
+/// lease; an attempt whose lease is lost is ended `.leaseLost` through its
+/// `AttemptEnd` (no task of the attempt waits for the loss).
 /// Renewals run side by side, so one stuck renewal never holds back the rest.
 final class AttemptLeases: Sendable {
   struct Key: Hashable, Sendable {
@@ -20,7 +21,8 @@ final class AttemptLeases: Sendable {
   struct Entry: Sendable {
     let workflowID: String
     let fence: UInt64
-    let loss: LeaseLoss
+    /// Ended `.leaseLost` when the lease is lost.
+    let attempt: AttemptEnd
   }
 
   private struct State {
@@ -39,27 +41,28 @@ final class AttemptLeases: Sendable {
   private let state = Mutex(State())
 
   /// Registers an attempt whose lease was just written (begun or committed).
-  func register(workflowID: String, fence: UInt64, now: ContinuousClock.Instant = .now) -> (Key, LeaseLoss) {
-    let loss = LeaseLoss()
+  /// - Returns: its key, and its end, which the keeper ends `.leaseLost` if the lease is lost.
+  func register(workflowID: String, fence: UInt64, now: ContinuousClock.Instant = .now) -> (Key, AttemptEnd) {
+    let attempt = AttemptEnd()
     let key = state.withLock { state in
       defer { state.next += 1 }
-      state.entries[state.next] = (Entry(workflowID: workflowID, fence: fence, loss: loss), now)
+      state.entries[state.next] = (Entry(workflowID: workflowID, fence: fence, attempt: attempt), now)
       return state.next
     }
-    return (Key(value: key), loss)
+    return (Key(value: key), attempt)
   }
 
   func unregister(_ key: Key) {
     _ = state.withLock { $0.entries.removeValue(forKey: key.value) }
   }
 
-  /// Signals the loss of every attempt of `workflowID` in flight here: its run was moved
+  /// Ends every attempt of `workflowID` in flight here `.leaseLost`: its run was moved
   /// on by another write (a cancel) that the keeper's next renewal would find anyway.
   func revoke(workflowID: String) {
-    let losses = state.withLock { state in
-      state.entries.values.filter { $0.entry.workflowID == workflowID }.map(\.entry.loss)
+    let attempts = state.withLock { state in
+      state.entries.values.filter { $0.entry.workflowID == workflowID }.map(\.entry.attempt)
     }
-    for loss in losses { loss.signal() }
+    for attempt in attempts { attempt.end(.leaseLost) }
   }
 
   /// Queues the renewal of every lease last renewed `age` ago or more whose renewal is not
@@ -108,7 +111,7 @@ final class AttemptLeases: Sendable {
   /// So one stuck renewal holds only its own lease and one worker, never the others.
   ///
   /// - Parameter renew: Renews one lease: true when renewed, false when the lease is lost
-  ///   (the attempt is told), nil when the store did not answer (tried again later).
+  ///   (the attempt is ended `.leaseLost`), nil when the store did not answer (tried again later).
   func keep(
     lease: Duration, clock: any EngineClock = SystemClock(), renew: @escaping @Sendable (Entry) async -> Bool?
   ) async {
@@ -121,61 +124,11 @@ final class AttemptLeases: Sendable {
             while let (key, entry) = self.nextQueued() {
               let renewed = await renew(entry)
               self.renewalEnded(key)
-              if renewed == false { entry.loss.signal() }
+              if renewed == false { entry.attempt.end(.leaseLost) }
             }
           }
         }
       }
-    }
-  }
-}
-
-/// A one-shot signal that an attempt's lease was lost, awaited by the attempt.
-final class LeaseLoss: Sendable {
-  private enum State {
-    case waiting(CheckedContinuation<Bool, Never>?)
-    case lost
-    case done
-  }
-
-  private let state = Mutex(State.waiting(nil))
-
-  /// Signals the loss: `wait()` returns true.
-  func signal() {
-    let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-      guard case .waiting(let waiter) = state else { return nil }
-      state = .lost
-      return waiter
-    }
-    waiter?.resume(returning: true)
-  }
-
-  /// Returns true once the lease is lost; false when the waiting task is cancelled first.
-  func wait() async -> Bool {
-    await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-        let answer: Bool? = state.withLock { state in
-          switch state {
-          case .lost: return true
-          case .done: return false
-          case .waiting:
-            if Task.isCancelled {
-              state = .done
-              return false
-            }
-            state = .waiting(continuation)
-            return nil
-          }
-        }
-        if let answer { continuation.resume(returning: answer) }
-      }
-    } onCancel: {
-      let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-        guard case .waiting(let waiter) = state else { return nil }
-        state = .done
-        return waiter
-      }
-      waiter?.resume(returning: false)
     }
   }
 }

@@ -37,7 +37,9 @@ struct StepMachine: Sendable {
   }
 
   /// A write the driver makes through the store.
-  enum Write: Hashable, Sendable {
+  ///
+  /// Indirect, as `Action`: one pointer in the driver's frames, not 536 bytes.
+  indirect enum Write: Hashable, Sendable {
     case begin(AttemptBegin)
     case commit(StepCommit)
     case failure(AttemptFailure)
@@ -54,7 +56,11 @@ struct StepMachine: Sendable {
   }
 
   /// What the driver does next.
-  enum Action: Sendable {
+  ///
+  /// Indirect (its payload boxed): the driver's async frames keep each action
+  /// they hold across a suspension, field by field — 641 bytes a copy inline,
+  /// one pointer boxed — for as long as the run is in flight.
+  indirect enum Action: Sendable {
     /// Read the step's declared inputs and the history its policy lets
     /// through, then report `.inputs`.
     case readInputs(StepDefinition)
@@ -178,6 +184,7 @@ struct StepMachine: Sendable {
   ///   writes name no cursor, its commit neither begins a next step nor ends
   ///   the run, its failure does not fail the run); nil: the step at the
   ///   cursor, then each next one in list order.
+  @inline(never)  // As `handle`: not in the driver's frame.
   init(record: RunRecord, limits: Limits, branch: Int? = nil) {
     self.record = record
     self.limits = limits
@@ -198,6 +205,10 @@ struct StepMachine: Sendable {
   private var isLast: Bool { index + 1 == record.definition.steps.count }
 
   /// Takes the next event at `nowMs` (the wall clock, for what is written).
+  ///
+  /// Never inlined: the driver's loop is an async function, whose frame would
+  /// keep the temporaries of every transition for as long as the run is in flight.
+  @inline(never)
   mutating func handle(_ event: Event, nowMs: Int64) -> Action {
     switch event {
     case .next(let draining, let registered):

@@ -15,6 +15,7 @@ extension WorkflowEngine {
   /// steps beside it have finished, or at once with `on_failure: cancel`),
   /// the lease is lost, or the engine shuts down (the branches running finish
   /// their attempt; the run is left for a resume).
+  @inline(never)  // Its frame is large; a sequential drive's frame does not hold it.
   func driveParallel(_ start: RunRecord, completion: RunCompletion, logger: Logger) async {
     let definition = start.definition
     let settings = definition.parallelism ?? WorkflowDefinition.Parallelism()

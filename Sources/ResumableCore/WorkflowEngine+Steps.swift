@@ -38,7 +38,7 @@ extension WorkflowEngine {
   /// its duration), so a long wait — a rate limit's retry-after, an open
   /// circuit — never lets another server take the run over. Returns false
   /// when the task is cancelled, the lease is lost, or shutdown begins.
-  func sleepHoldingLease(_ record: RunRecord, for delay: Duration) async -> Bool {
+  func sleepHoldingLease(workflowID: String, fence: UInt64, for delay: Duration) async -> Bool {
     let lease = configuration.leaseDuration
     let end = clock.now + delay
     var renewAt = clock.now + lease / 3
@@ -55,7 +55,7 @@ extension WorkflowEngine {
       if isDraining && clock.now < end { return false }
       if clock.now >= renewAt {
         let renewed = try? await store.renewLease(
-          workflowID: record.workflowID, fence: record.fence, ttl: lease, runTTL: configuration.retention(nil))
+          workflowID: workflowID, fence: fence, ttl: lease, runTTL: configuration.retention(nil))
         if renewed == false { return false }
         renewAt = clock.now + lease / 3
       }

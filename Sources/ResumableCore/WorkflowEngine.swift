@@ -511,6 +511,11 @@ public final class WorkflowEngine: Sendable {
   /// Drives a run whose lease the job holds, until it completes, fails, loses
   /// its lease, or the engine shuts down: performs what the run's
   /// `StepMachine` decides, and tells it what came of it.
+  ///
+  /// What a run in flight holds is mostly this task's frames (`drive`,
+  /// `perform`, the action being performed) and the attempt's child task:
+  /// each is kept small, and no large function is inlined into them.
+  @inline(never)
   private func drive(_ job: Job) async {
     let id = job.record.workflowID
     EngineMetrics.runsInFlight.increment()
@@ -527,6 +532,15 @@ public final class WorkflowEngine: Sendable {
     }
     var machine = StepMachine(record: job.record, limits: machineLimits)
     let end = await perform(&machine, logger: logger)
+    await ended(end, of: &machine, completion: job.completion, logger: logger)
+  }
+
+  /// What follows the end of a sequential drive: the approval it asks for, the
+  /// answer to its waiters, the release of its lease. Never inlined into `drive`,
+  /// whose frame lives as long as the drive (`perform`).
+  @inline(never)
+  private func ended(_ end: MachineEnd, of machine: inout StepMachine, completion: RunCompletion, logger: Logger) async {
+    let id = machine.record.workflowID
     var stepLogger = logger
     stepLogger[metadataKey: "step"] = "\(machine.step.name)"
     stepLogger[metadataKey: "attempt"] = "\(machine.record.steps[machine.index].attempts)"
@@ -538,14 +552,14 @@ public final class WorkflowEngine: Sendable {
       logger.info("run completed", metadata: ["spent_micros": "\(record.ledger.spentMicros)"])
       // The commit made the run COMPLETED for good: callers waiting on it
       // get their answer now, with the record as stored (no reload).
-      job.completion.finish(with: record)
+      completion.finish(with: record)
       await release(record)
     case .stop(let release, let why):
       log(why, logger: stepLogger)
       if release { await self.release(machine.record) }
       // The failure's write made the run FAILED: waiters get the runner's copy,
       // once the run is no longer ours (a resume they send next finds it free).
-      if why == .failed { endedDrive(id, completion: job.completion, with: machine.record) }
+      if why == .failed { endedDrive(id, completion: completion, with: machine.record) }
     case .branchEnded:
       preconditionFailure("a branch ended in a run that is not parallel")
     }
@@ -590,15 +604,36 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// How performing a machine's actions ended: the actions that end a drive.
-  enum MachineEnd: Sendable {
+  /// Indirect, as `StepMachine.Action`: one pointer in the driver's frame.
+  indirect enum MachineEnd: Sendable {
     case askApproval(ApprovalKind, state: StepProgress, held: (output: StepOutput, step: StepProgress)?)
     case complete(RunRecord)
     case stop(release: Bool, why: StepMachine.StopReason)
     case branchEnded(StepMachine.BranchEnd)
   }
 
+  /// What a drive holds from one action to the next besides its machine.
+  struct Holdings {
+    /// The run's spending (a parallel run's branches share it).
+    let spend: RunSpend
+    /// Whether the run's attempts are estimated first (a budget or a spend cap).
+    let controlled: Bool
+    /// The estimate reserved for the attempt about to run (0: none).
+    var reserved: Int64 = 0
+    /// The shared limiters the attempt about to run holds.
+    var held = HeldLimits()
+    /// Since when the step at the cursor has waited for its plugin to be ready.
+    var unready: (index: Int, since: ContinuousClock.Instant)? = nil
+  }
+
   /// Performs what `machine` decides (store writes, the plugin's attempts,
   /// sleeps) and tells it what came of it, until it ends its drive.
+  ///
+  /// Each action is performed by a function of its own, never inlined here, and
+  /// given the machine `inout` (its address, not a 1,256-byte copy): an async
+  /// function's frame holds every value any of its branches keeps across a
+  /// suspension, and this frame lives as long as the drive — it held 26 KB per
+  /// run in flight when the actions were performed inline.
   /// - Parameters:
   ///   - committed: artifacts committed before (a parallel run's branches read their inputs there first).
   ///   - prepare: last touches to a write before it is made (a branch's commit: the run's cursor now).
@@ -611,15 +646,9 @@ public final class WorkflowEngine: Sendable {
     let registered: @Sendable (String) -> Bool = { registry.plugin(named: $0) != nil }
     // What came of the last action; nil: the step at the cursor may begin.
     var event: StepMachine.Event? = nil
-    // Since when the step at the cursor has waited for its plugin to be ready.
-    var unready: (index: Int, since: ContinuousClock.Instant)? = nil
-    let controlled = needsEstimate(machine.record)
-    let spend = spend ?? RunSpend(spent: machine.record.ledger.spentMicros)
-    // The estimate reserved for the attempt about to run (0: none).
-    var reserved: Int64 = 0
-    defer { if reserved != 0 { spend.settle(reserved, charged: 0) } }
-    // The shared limiters the attempt about to run holds.
-    var held = HeldLimits()
+    var holdings = Holdings(
+      spend: spend ?? RunSpend(spent: machine.record.ledger.spentMicros), controlled: needsEstimate(machine.record))
+    defer { if holdings.reserved != 0 { holdings.spend.settle(holdings.reserved, charged: 0) } }
 
     // The logger of the step being driven, labelled with its name and attempt;
     // labelled again only when they change (a handler renders its metadata at each label).
@@ -629,107 +658,156 @@ public final class WorkflowEngine: Sendable {
     while true {
       let action = machine.handle(
         event ?? .next(draining: isDraining, registered: registered), nowMs: clock.epochMilliseconds)
-      let attempt = machine.record.steps[machine.index].attempts
-      if labelled?.index != machine.index || labelled?.attempt != attempt {
-        stepLogger = logger
-        stepLogger[metadataKey: "step"] = "\(machine.step.name)"
-        stepLogger[metadataKey: "attempt"] = "\(attempt)"
-        labelled = (machine.index, attempt)
-      }
+      Self.label(&stepLogger, from: logger, for: &machine, labelled: &labelled)
       switch action {
       case .readInputs(let step):
-        // A sequential drive has no outside artifacts: no copy on its hot path.
-        let known = committed.isEmpty ? machine.committed : machine.committed.merging(committed) { mine, _ in mine }
-        event = .inputs(await readInputs(step, record: machine.record, committed: known))
+        event = await performReadInputs(step, machine: &machine, committed: committed)
       case .admit(let plugin):
-        if let wait = readinessWait(machine.step, index: machine.index, unready: &unready) {
-          event = .admission(wait, remaining: Self.readinessPoll)
-          continue
-        }
-        if reserved != 0 {
-          // Admitted before, then held back (an open circuit): estimated again now.
-          spend.settle(reserved, charged: 0)
-          reserved = 0
-        }
-        if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
-        // Asked of the plugin once per admission, for the budget, the caps and the token limits.
-        let estimate = controlled || needsTokenEstimate(machine) ? self.estimate(machine) : AttemptEstimate()
-        if controlled,
-          let control = await spendControl(machine, estimate: estimate.costMicros, spend: spend, reserved: &reserved, logger: stepLogger)
-        {
-          event = control
-          continue
-        }
-        if !machine.step.limits.isEmpty, let wait = await acquireLimits(machine, tokens: estimate.tokens, held: &held, logger: stepLogger) {
-          spend.settle(reserved, charged: 0)
-          reserved = 0
-          event = wait
-          continue
-        }
-        let admission = breakers.admit(plugin, now: clock.now)
-        var remaining = Duration.zero
-        if case .wait(let until, _) = admission {
-          remaining = until - clock.now
-          // Held back by the circuit: the limiters are not kept meanwhile.
-          if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
-        }
-        event = .admission(admission, remaining: remaining)
+        event = await performAdmit(plugin, machine: &machine, holdings: &holdings, logger: stepLogger)
       case .run(let step, let index, let attempt, let inputs, let history):
-        // Registered: the machine asked the registry before it began the step.
-        let plugin = registry.plugin(named: step.plugin)!
-        let probe = machine.probe
-        let started = DispatchTime.now()
-        let renewal = renewingSlots(held)
-        let outcome = await self.attempt(
-          plugin: plugin, step: step, index: index, attempt: attempt, record: machine.record,
-          inputs: inputs, history: history)
-        renewal?.cancel()
-        let usage: StepUsage?
-        switch outcome {
-        case .succeeded(let output): usage = output.usage
-        case .failed(let failure): usage = failure.usage
-        case .cancelled, .leaseLost: usage = nil
-        }
-        spend.settle(reserved, charged: usage?.costMicros ?? 0)
-        reserved = 0
-        if !held.isEmpty {
-          await releaseLimits(&held, used: usage?.totalTokens, logger: stepLogger)
-        }
-        if case .failed(let failure) = outcome, case .rateLimited(let retryAfter) = failure.errorClass, !step.limits.isEmpty {
-          await holdLimits(of: step, record: machine.record, retryAfter: retryAfter, logger: stepLogger)
-        }
-        let failed = if case .failed = outcome { true } else { false }
-        EngineMetrics.stepAttempt(workflow: machine.record.workflowName, step: step, failed: failed, since: started)
-        breakers.record(step.plugin, outcome.breakerOutcome, probe: probe, now: clock.now)
-        event = .attemptEnded(outcome)
+        event = await performRun(
+          step, index: index, attempt: attempt, inputs: inputs, history: history, machine: &machine,
+          holdings: &holdings, logger: stepLogger)
       case .write(let planned):
-        let write = prepare(planned)
-        let ok = await self.write(machine.record, logger: stepLogger) { try await self.perform(write) }
-        if ok {
-          report(write, record: machine.record, logger: stepLogger)
-          if controlled { await recordSpend(write.chargedMicros, of: machine.record, logger: stepLogger) }
-        } else if case .admitting = machine.phase, machine.probe {
-          // The probe's attempt never began: the circuit hears nothing of it.
-          breakers.record(machine.step.plugin, .neutral, probe: true, now: clock.now)
-        }
-        event = .written(ok)
+        event = await performWrite(prepare(planned), machine: &machine, controlled: holdings.controlled, logger: stepLogger)
       case .sleep(let duration):
-        let ok = await sleepHoldingLease(machine.record, for: duration)
+        let ok = await sleepHoldingLease(workflowID: machine.record.workflowID, fence: machine.record.fence, for: duration)
         event = .waited(ok && !isDraining)
       case .proceed:
         event = nil
       case .askApproval(let kind, let stepState, let output):
-        if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
+        await releaseHeld(&holdings, logger: stepLogger)
         return .askApproval(kind, state: stepState, held: output)
       case .complete(let record):
         return .complete(record)
       case .stop(let release, let why):
-        if !held.isEmpty { await releaseLimits(&held, used: nil, logger: stepLogger) }
+        await releaseHeld(&holdings, logger: stepLogger)
         return .stop(release: release, why: why)
       case .branchEnded(let end):
         return .branchEnded(end)
       }
     }
+  }
+
+  /// Labels `stepLogger` (a copy of `logger`) with the step being driven and its attempt,
+  /// unless it is labelled with them already.
+  @inline(never)
+  private static func label(
+    _ stepLogger: inout Logger, from logger: Logger, for machine: inout StepMachine,
+    labelled: inout (index: Int, attempt: UInt32)?
+  ) {
+    let attempt = machine.record.steps[machine.index].attempts
+    guard labelled?.index != machine.index || labelled?.attempt != attempt else { return }
+    stepLogger = logger
+    stepLogger[metadataKey: "step"] = "\(machine.step.name)"
+    stepLogger[metadataKey: "attempt"] = "\(attempt)"
+    labelled = (machine.index, attempt)
+  }
+
+  /// `.readInputs`: the step's inputs (this drive's artifacts first, then `committed`) and history.
+  @inline(never)
+  private func performReadInputs(
+    _ step: StepDefinition, machine: inout StepMachine, committed: [String: [UInt8]]
+  ) async -> StepMachine.Event {
+    // A sequential drive has no outside artifacts: no copy on its hot path.
+    let known = committed.isEmpty ? machine.committed : machine.committed.merging(committed) { mine, _ in mine }
+    return .inputs(await readInputs(step, record: machine.record, committed: known))
+  }
+
+  /// `.admit`: the plugin's readiness, the run's spending, the shared limits, then the circuit.
+  @inline(never)
+  private func performAdmit(
+    _ plugin: String, machine: inout StepMachine, holdings: inout Holdings, logger: Logger
+  ) async -> StepMachine.Event {
+    if let wait = readinessWait(machine.step, index: machine.index, unready: &holdings.unready) {
+      return .admission(wait, remaining: Self.readinessPoll)
+    }
+    if holdings.reserved != 0 {
+      // Admitted before, then held back (an open circuit): estimated again now.
+      holdings.spend.settle(holdings.reserved, charged: 0)
+      holdings.reserved = 0
+    }
+    await releaseHeld(&holdings, logger: logger)
+    // Asked of the plugin once per admission, for the budget, the caps and the token limits.
+    let estimate = holdings.controlled || needsTokenEstimate(machine) ? self.estimate(machine) : AttemptEstimate()
+    if holdings.controlled,
+      let control = await spendControl(
+        machine, estimate: estimate.costMicros, spend: holdings.spend, reserved: &holdings.reserved, logger: logger)
+    {
+      return control
+    }
+    if !machine.step.limits.isEmpty,
+      let wait = await acquireLimits(machine, tokens: estimate.tokens, held: &holdings.held, logger: logger)
+    {
+      holdings.spend.settle(holdings.reserved, charged: 0)
+      holdings.reserved = 0
+      return wait
+    }
+    let admission = breakers.admit(plugin, now: clock.now)
+    var remaining = Duration.zero
+    if case .wait(let until, _) = admission {
+      remaining = until - clock.now
+      // Held back by the circuit: the limiters are not kept meanwhile.
+      await releaseHeld(&holdings, logger: logger)
+    }
+    return .admission(admission, remaining: remaining)
+  }
+
+  /// `.run`: one attempt of the step, its spending settled and its limiters released after.
+  @inline(never)
+  private func performRun(
+    _ step: StepDefinition, index: Int, attempt: Int, inputs: [String: [UInt8]], history: [HistoryEntry],
+    machine: inout StepMachine, holdings: inout Holdings, logger: Logger
+  ) async -> StepMachine.Event {
+    // Registered: the machine asked the registry before it began the step.
+    let plugin = registry.plugin(named: step.plugin)!
+    let probe = machine.probe
+    let started = DispatchTime.now()
+    let renewal = renewingSlots(holdings.held)
+    let outcome = await self.attempt(
+      plugin: plugin, step: step, index: index, attempt: attempt, record: machine.record,
+      inputs: inputs, history: history)
+    renewal?.cancel()
+    let usage: StepUsage?
+    switch outcome {
+    case .succeeded(let output): usage = output.usage
+    case .failed(let failure): usage = failure.usage
+    case .cancelled, .leaseLost: usage = nil
+    }
+    holdings.spend.settle(holdings.reserved, charged: usage?.costMicros ?? 0)
+    holdings.reserved = 0
+    if !holdings.held.isEmpty {
+      await releaseLimits(&holdings.held, used: usage?.totalTokens, logger: logger)
+    }
+    if case .failed(let failure) = outcome, case .rateLimited(let retryAfter) = failure.errorClass, !step.limits.isEmpty {
+      await holdLimits(of: step, record: machine.record, retryAfter: retryAfter, logger: logger)
+    }
+    let failed = if case .failed = outcome { true } else { false }
+    EngineMetrics.stepAttempt(workflow: machine.record.workflowName, step: step, failed: failed, since: started)
+    breakers.record(step.plugin, outcome.breakerOutcome, probe: probe, now: clock.now)
+    return .attemptEnded(outcome)
+  }
+
+  /// `.write`: makes the write, then logs it, counts it and, when the run's spending is
+  /// `controlled`, records what it charged.
+  @inline(never)
+  private func performWrite(
+    _ write: StepMachine.Write, machine: inout StepMachine, controlled: Bool, logger: Logger
+  ) async -> StepMachine.Event {
+    let ok = await self.write(machine.record, logger: logger) { try await self.perform(write) }
+    if ok {
+      report(write, record: machine.record, logger: logger)
+      if controlled { await recordSpend(write.chargedMicros, of: machine.record, logger: logger) }
+    } else if case .admitting = machine.phase, machine.probe {
+      // The probe's attempt never began: the circuit hears nothing of it.
+      breakers.record(machine.step.plugin, .neutral, probe: true, now: clock.now)
+    }
+    return .written(ok)
+  }
+
+  /// Releases the limiters the attempt about to run holds, if any.
+  private func releaseHeld(_ holdings: inout Holdings, logger: Logger) async {
+    if !holdings.held.isEmpty { await releaseLimits(&holdings.held, used: nil, logger: logger) }
   }
 
   /// The engine clock's Unix time, in milliseconds.
@@ -828,7 +906,6 @@ public final class WorkflowEngine: Sendable {
     return inputs
   }
 
-  /// Runs one attempt, enforcing the timeout; the keeper renews its lease meanwhile.
   /// What a plugin is given for attempt `attempt` of the step at `index`.
   func stepContext(
     step: StepDefinition, index: Int, attempt: Int, record: RunRecord, inputs: [String: [UInt8]], history: [HistoryEntry]
@@ -844,45 +921,51 @@ public final class WorkflowEngine: Sendable {
     return context
   }
 
+  /// Runs one attempt in a child task, enforcing the timeout; the keeper renews
+  /// its lease meanwhile and ends it `.leaseLost` if the lease is lost. The first
+  /// end wins (`AttemptEnd`); the plugin's task (and the timeout's) is then
+  /// cancelled, and waited for.
+  ///
+  /// One child task per attempt, and a second only for a step with a timeout:
+  /// this function is what a run waiting on a long step holds, with its caller's
+  /// frames, so it is never inlined into them.
+  @inline(never)
   private func attempt(
     plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
     inputs: [String: [UInt8]], history: [HistoryEntry]
   ) async -> StepMachine.AttemptOutcome {
-    let timeout = step.timeoutMilliseconds.map { Duration.milliseconds($0) }
     let context = stepContext(step: step, index: index, attempt: attempt, record: record, inputs: inputs, history: history)
-    let (leaseKey, leaseLoss) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence, now: clock.now)
+    let (leaseKey, end) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
-    return await withTaskGroup(of: StepMachine.AttemptOutcome?.self) { group in
-      group.addTask {
-        do {
-          return .succeeded(try await plugin.execute(context))
-        } catch let failure as StepFailure {
-          return .failed(failure)
-        } catch is CancellationError {
-          return .cancelled
-        } catch {
-          return .failed(StepFailure("plugin '\(step.plugin)' failed: \(error)", retryable: true))
-        }
-      }
-      if let timeout {
+    let clock = self.clock
+    return await withDiscardingTaskGroup { group in
+      let pluginName = step.plugin
+      group.addTask { end.end(await Self.execute(plugin, named: pluginName, context)) }
+      if let timeout = step.timeoutMilliseconds.map({ Duration.milliseconds($0) }) {
+        let name = step.name
         group.addTask {
-          guard (try? await self.clock.sleep(for: timeout)) != nil else { return nil }
-          return .failed(StepFailure("step '\(step.name)' timed out after \(timeout)", retryable: true))
+          guard (try? await clock.sleep(for: timeout)) != nil else { return }
+          end.end(.failed(StepFailure("step '\(name)' timed out after \(timeout)", retryable: true)))
         }
       }
-      group.addTask {
-        // The keeper renews the lease meanwhile; this returns when it is lost.
-        await leaseLoss.wait() ? .leaseLost : nil
-      }
-      var outcome: StepMachine.AttemptOutcome = .cancelled
-      while let next = await group.next() {
-        if let next {
-          outcome = next
-          break
-        }
-      }
+      let outcome = await end.wait()
       group.cancelAll()
       return outcome
+    }
+  }
+
+  /// The plugin's answer to one attempt, as the machine is told of it.
+  private static func execute(
+    _ plugin: any StepPlugin, named name: String, _ context: StepContext
+  ) async -> StepMachine.AttemptOutcome {
+    do {
+      return .succeeded(try await plugin.execute(context))
+    } catch let failure as StepFailure {
+      return .failed(failure)
+    } catch is CancellationError {
+      return .cancelled
+    } catch {
+      return .failed(StepFailure("plugin '\(name)' failed: \(error)", retryable: true))
     }
   }
 

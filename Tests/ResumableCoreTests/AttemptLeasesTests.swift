@@ -51,13 +51,36 @@ import Testing
     await keeper.value
   }
 
-  @Test func aLostLeaseIsSignalled() async throws {
+  @Test func aLostLeaseEndsTheAttempt() async throws {
     let leases = AttemptLeases()
-    let (_, loss) = leases.register(workflowID: "lost", fence: 1)
+    let (_, attempt) = leases.register(workflowID: "lost", fence: 1)
     let renewals = Renewals()
     let keeper = Task { await leases.keep(lease: .milliseconds(300)) { await renewals.renew($0) } }
-    #expect(await loss.wait())
+    guard case .leaseLost = await attempt.wait() else {
+      Issue.record("the attempt did not end with its lease lost")
+      return
+    }
     keeper.cancel()
     await keeper.value
+  }
+
+  /// The attempt's end is the first of its plugin's answer, its lease's loss and its
+  /// timeout, whichever comes first, whether it comes before the driver waits or after.
+  @Test func theFirstEndOfAnAttemptWins() async throws {
+    let early = AttemptEnd()
+    early.end(.leaseLost)
+    early.end(.cancelled)
+    guard case .leaseLost = await early.wait() else {
+      Issue.record("an end told before the wait was not kept")
+      return
+    }
+    let late = AttemptEnd()
+    let waiter = Task { await late.wait() }
+    late.end(.failed(StepFailure("timed out", retryable: true)))
+    late.end(.leaseLost)
+    guard case .failed(let failure) = await waiter.value, failure.message == "timed out" else {
+      Issue.record("the first end after the wait was not the one returned")
+      return
+    }
   }
 }

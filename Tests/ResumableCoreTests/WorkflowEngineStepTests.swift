@@ -86,6 +86,35 @@ struct WorkflowEngineStepTests {
     }
   }
 
+  /// A run in flight holds no task of its own for its lease: the engine-wide keeper
+  /// renews it for as long as the step runs (each renewal moves the run's expiry on),
+  /// and the lease's loss (here, a cancel) ends the attempt at once, cancelling the plugin.
+  @Test func aLongStepKeepsItsLeaseRenewedAndItsLeasesLossEndsTheAttempt() async throws {
+    let yaml = """
+      workflows:
+        - name: w
+          steps:
+            - {name: long, plugin: sleeper, retry: {max_attempts: 1}}
+      """
+    let sleeper = SleeperPlugin()
+    try await FastEngineHarness.with(
+      yaml: yaml, plugins: ["sleeper": sleeper], configure: { $0.leaseDuration = .seconds(3) }
+    ) { harness in
+      _ = try await harness.engine.start(workflow: "w", workflowID: "long-1", input: [], wait: false)
+      let begun = try await harness.state(of: "long-1") { $0.steps[0].status == .running }
+      // Ten leases pass on the clock while the plugin sleeps; only renewals move the expiry.
+      let renewed = try await harness.state(of: "long-1", tick: .milliseconds(250)) {
+        $0.expiresAtMs >= begun.expiresAtMs + 30_000
+      }
+      #expect(renewed.status == .running && renewed.steps[0].attempts == 1)
+      #expect(sleeper.cancelled.withLock { $0 }.isEmpty, "the attempt still runs")
+      _ = try await harness.engine.cancel(workflowID: "long-1", reason: "test")
+      try await eventually(timeout: .seconds(10)) {
+        guard sleeper.cancelled.withLock({ $0 }) == [1] else { throw TestSupportError("the attempt still runs") }
+      }
+    }
+  }
+
   @Test func anOpenCircuitMakesStepsWaitForTheProbeWithoutSpendingAttempts() async throws {
     let yaml = """
       workflows:
