@@ -81,6 +81,7 @@ extension RedisStateStore {
       after = (score, String(cursor[cursor.index(after: colon)...]))
       bound = String(score)
     }
+    let expiredBefore = Self.nowMilliseconds() - listEntryGrace.wholeMilliseconds
     var runs: [RunListEntry] = []
     var scanned = 0
     // A bounded scan per page: a filter that matches few runs returns a short
@@ -134,7 +135,7 @@ extension RedisStateStore {
           continue
         }
         guard let summary = Self.summary(entry.id, fields) else {
-          if fields.array?.first?.isNull == true { expired.append(entry.id) }
+          if fields.array?.first?.isNull == true, entry.score < expiredBefore { expired.append(entry.id) }
           continue
         }
         if let status = query.status, summary.status != status { continue }
@@ -174,17 +175,28 @@ extension RedisStateStore {
       let key = runsIndexes[bucket]
       let want = limit - seen
       let reply = try await send(
-        ["ZRANGE", RedisArgument(key), RedisArgument(offset), RedisArgument(offset + want - 1)], about: "ZRANGE \(key)")
-      let ids = (reply.array ?? []).compactMap(\.string)
+        ["ZRANGE", RedisArgument(key), RedisArgument(offset), RedisArgument(offset + want - 1), "WITHSCORES"],
+        about: "ZRANGE \(key)")
+      let flat = reply.array ?? []
+      // Entries younger than the grace may be runs being created: not judged yet.
+      let expiredBefore = Self.nowMilliseconds() - listEntryGrace.wholeMilliseconds
+      let entries = stride(from: 0, to: flat.count - 1, by: 2).compactMap { pair -> (id: String, old: Bool)? in
+        guard let id = flat[pair].string else { return nil }
+        let score = flat[pair + 1].string.flatMap(Double.init).map { Int64($0) } ?? .max
+        return (id, score < expiredBefore)
+      }
+      let ids = entries.map(\.id)
+      let candidates = entries.filter(\.old).map(\.id)
       var expired: [RedisArgument] = []
-      if !ids.isEmpty {
+      if !candidates.isEmpty {
         let replies: [RESPValue]
         do {
-          replies = try await client.pipeline(ids.map { ["EXISTS", RedisArgument(RunKeys(prefix: prefix, workflowID: $0).run)] })
+          replies = try await client.pipeline(
+            candidates.map { ["EXISTS", RedisArgument(RunKeys(prefix: prefix, workflowID: $0).run)] })
         } catch {
           throw StoreError(redis: error)
         }
-        expired = zip(ids, replies).filter { $0.1.int == 0 }.map { RedisArgument($0.0) }
+        expired = zip(candidates, replies).filter { $0.1.int == 0 }.map { RedisArgument($0.0) }
         if !expired.isEmpty {
           _ = try await send(["ZREM", RedisArgument(key)] + expired, about: "ZREM \(key)")
         }

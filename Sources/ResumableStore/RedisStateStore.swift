@@ -26,6 +26,12 @@ public final class RedisStateStore: StateStore {
   /// Set once the indexes an older build wrote were moved into their buckets
   /// (`moveUnbucketedIndexes`); until then each recovery pass tries again.
   let unbucketedMoved = Atomic<Bool>(false)
+  /// How old (by its creation time) a run list entry must be before a missing
+  /// run behind it counts as expired and the entry is removed. A run's list
+  /// entry is written just ahead of the run itself (`create`), and in a cluster
+  /// on another node: a reader on another connection can see the entry first,
+  /// and must not take a run being created for one that expired.
+  public let listEntryGrace: Duration
 
   /// - Parameters:
   ///   - client: the connection to Redis (shared, pipelined).
@@ -36,11 +42,13 @@ public final class RedisStateStore: StateStore {
   ///     `replicaTimeout` fails as `unavailable` (it is idempotent: the engine retries it),
   ///     so a write reported done survives the promotion of a replica that had it.
   ///   - replicaTimeout: how long `WAIT` may take; keep it under the client's command timeout.
+  ///   - listEntryGrace: see ``listEntryGrace``; far below any run's TTL (the CLI's is whole seconds).
   public init(
     client: RedisClient, keyPrefix: String = "resumable", waitReplicas: Int = 0,
-    replicaTimeout: Duration = .seconds(1)
+    replicaTimeout: Duration = .seconds(1), listEntryGrace: Duration = .seconds(10)
   ) {
     self.client = client
+    self.listEntryGrace = listEntryGrace
     self.waitReplicas = max(0, waitReplicas)
     self.replicaTimeout = replicaTimeout
     self.prefix = keyPrefix

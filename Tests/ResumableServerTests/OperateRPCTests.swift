@@ -49,8 +49,12 @@ struct OperateRPCTests {
           #expect(seen == all.runs.map(\.workflowID))
           await Self.expectError(.invalidArgument, { _ = try await client.listWorkflows(ListWorkflowsRequest(cursor: "garbage")) }, mentioning: "cursor")
           await Self.expectError(.invalidArgument, { _ = try await client.listWorkflows(ListWorkflowsRequest(pageSize: 5000)) })
-          // A run whose keys expired disappears from the list, and from its index.
-          _ = try await redis.withClient { try await $0.send(["DEL", RedisArgument("\(server.keyPrefix):{e-2}:run")]) }
+          // A run whose keys expired disappears from the list, and from its index
+          // (an expired run was created at least its TTL ago: its entry is backdated,
+          // as entries younger than the store's grace may be runs being created).
+          let e2Entry = RedisArgument(RedisStateStore.runListKey(keyPrefix: server.keyPrefix, workflowID: "e-2"))
+          let hourAgo = RedisArgument(Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000)
+          _ = try await redis.withClient { try await $0.pipeline([["DEL", RedisArgument("\(server.keyPrefix):{e-2}:run")], ["ZADD", e2Entry, "XX", hourAgo, "e-2"]]) }
           let after = try await client.listWorkflows(ListWorkflowsRequest())
           #expect(!after.runs.map(\.workflowID).contains("e-2"))
           let indexed = try await redis.withClient { try await $0.send(["ZSCORE", RedisArgument(RedisStateStore.runListKey(keyPrefix: server.keyPrefix, workflowID: "e-2")), "e-2"]) }

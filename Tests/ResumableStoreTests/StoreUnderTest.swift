@@ -29,7 +29,9 @@ struct StoreUnderTest: Sendable {
     case .redis:
       try await withTestRedis { redis in
         try await redis.withClient { client in
-          let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix())
+          // No grace for list entries: the tests expire runs in milliseconds
+          // (WriteSafetyTests covers the grace).
+          let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix(), listEntryGrace: .zero)
           try await body(StoreUnderTest(kind: kind, store: store, clock: SystemClock(), manualClock: nil))
         }
       }

@@ -226,7 +226,7 @@ struct WriteSafetyTests {
     try await withTestRedis { redis in
       try await redis.withClient { client in
         let prefix = uniqueKeyPrefix()
-        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        let store = RedisStateStore(client: client, keyPrefix: prefix, listEntryGrace: .zero)
         for index in 0..<7 { _ = try await Self.create(store, "run-\(index)") }
         // Runs 1, 3 and 5 expire (their keys go; their list entries stay).
         for index in [1, 3, 5] { _ = try await client.send(["DEL", RedisArgument("\(prefix):{run-\(index)}:run")]) }
@@ -247,6 +247,51 @@ struct WriteSafetyTests {
         } while position != 0 && passes < 20
         #expect(removed == 3 && passes >= 3, "bounded: at most 2 entries a pass")
         #expect(try await listed() == 4)
+      }
+    }
+  }
+
+  /// A run's list entry is written just ahead of the run (`create`): a list or
+  /// a trim pass that sees the entry before the run must not take it for the
+  /// entry of an expired run and remove it (the run would never be listed).
+  @Test func aRunBeingCreatedKeepsItsListEntry() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix, listEntryGrace: .seconds(30))
+        func indexed(_ id: String) async throws -> Bool {
+          try await !client.send(["ZSCORE", RedisArgument(RedisStateStore.runListKey(keyPrefix: prefix, workflowID: id)), RedisArgument(id)]).isNull
+        }
+        func trimAll() async throws {
+          var position = 0
+          var passes = 0
+          repeat {
+            position = try await store.trimRunList(from: position, limit: 10).next
+            passes += 1
+          } while position != 0 && passes < 100
+        }
+        // The create's entry is in; its script has not run yet.
+        let fresh = RedisStateStore.runListKey(keyPrefix: prefix, workflowID: "fresh")
+        _ = try await client.send(["ZADD", RedisArgument(fresh), RedisArgument(Self.now()), "fresh"])
+        #expect(try await store.listRuns(RunQuery()).runs.isEmpty, "not a run yet: not listed")
+        try await trimAll()
+        #expect(try await indexed("fresh"), "kept by the list and by the trim pass")
+        _ = try await Self.create(store, "fresh")
+        #expect(try await store.listRuns(RunQuery()).runs.map(\.workflowID) == ["fresh"])
+        // Entries older than the grace whose runs are gone did expire: a list and a trim pass remove them.
+        for id in ["gone-1", "gone-2"] {
+          let key = RedisStateStore.runListKey(keyPrefix: prefix, workflowID: id)
+          _ = try await client.send(["ZADD", RedisArgument(key), RedisArgument(Self.now() - 60_000), RedisArgument(id)])
+        }
+        #expect(try await store.listRuns(RunQuery()).runs.map(\.workflowID) == ["fresh"])
+        let gone1 = try await indexed("gone-1")
+        let gone2 = try await indexed("gone-2")
+        #expect(!gone1 && !gone2)
+        _ = try await client.send(["ZADD", RedisArgument(RedisStateStore.runListKey(keyPrefix: prefix, workflowID: "gone-3")), RedisArgument(Self.now() - 60_000), "gone-3"])
+        try await trimAll()
+        let gone3 = try await indexed("gone-3")
+        let stillFresh = try await indexed("fresh")
+        #expect(!gone3 && stillFresh)
       }
     }
   }
