@@ -624,6 +624,14 @@ public final class WorkflowEngine: Sendable {
     var held = HeldLimits()
     /// Since when the step at the cursor has waited for its plugin to be ready.
     var unready: (index: Int, since: ContinuousClock.Instant)? = nil
+
+    /// Settles the reserved estimate against what the attempt `charged` (0: none ran);
+    /// nothing is reserved after.
+    mutating func settleReserved(charged: Int64 = 0) {
+      guard reserved != 0 || charged != 0 else { return }
+      spend.settle(reserved, charged: charged)
+      reserved = 0
+    }
   }
 
   /// Performs what `machine` decides (store writes, the plugin's attempts,
@@ -648,7 +656,7 @@ public final class WorkflowEngine: Sendable {
     var event: StepMachine.Event? = nil
     var holdings = Holdings(
       spend: spend ?? RunSpend(spent: machine.record.ledger.spentMicros), controlled: needsEstimate(machine.record))
-    defer { if holdings.reserved != 0 { holdings.spend.settle(holdings.reserved, charged: 0) } }
+    defer { holdings.settleReserved() }
 
     // The logger of the step being driven, labelled with its name and attempt;
     // labelled again only when they change (a handler renders its metadata at each label).
@@ -722,11 +730,8 @@ public final class WorkflowEngine: Sendable {
     if let wait = readinessWait(machine.step, index: machine.index, unready: &holdings.unready) {
       return .admission(wait, remaining: Self.readinessPoll)
     }
-    if holdings.reserved != 0 {
-      // Admitted before, then held back (an open circuit): estimated again now.
-      holdings.spend.settle(holdings.reserved, charged: 0)
-      holdings.reserved = 0
-    }
+    // Admitted before, then held back (an open circuit): estimated again now.
+    holdings.settleReserved()
     await releaseHeld(&holdings, logger: logger)
     // Asked of the plugin once per admission, for the budget, the caps and the token limits.
     let estimate = holdings.controlled || needsTokenEstimate(machine) ? self.estimate(machine) : AttemptEstimate()
@@ -739,8 +744,7 @@ public final class WorkflowEngine: Sendable {
     if !machine.step.limits.isEmpty,
       let wait = await acquireLimits(machine, tokens: estimate.tokens, held: &holdings.held, logger: logger)
     {
-      holdings.spend.settle(holdings.reserved, charged: 0)
-      holdings.reserved = 0
+      holdings.settleReserved()
       return wait
     }
     let admission = breakers.admit(plugin, now: clock.now)
@@ -774,11 +778,8 @@ public final class WorkflowEngine: Sendable {
     case .failed(let failure): usage = failure.usage
     case .cancelled, .leaseLost: usage = nil
     }
-    holdings.spend.settle(holdings.reserved, charged: usage?.costMicros ?? 0)
-    holdings.reserved = 0
-    if !holdings.held.isEmpty {
-      await releaseLimits(&holdings.held, used: usage?.totalTokens, logger: logger)
-    }
+    holdings.settleReserved(charged: usage?.costMicros ?? 0)
+    await releaseHeld(&holdings, used: usage?.totalTokens, logger: logger)
     if case .failed(let failure) = outcome, case .rateLimited(let retryAfter) = failure.errorClass, !step.limits.isEmpty {
       await holdLimits(of: step, record: machine.record, retryAfter: retryAfter, logger: logger)
     }
@@ -805,9 +806,9 @@ public final class WorkflowEngine: Sendable {
     return .written(ok)
   }
 
-  /// Releases the limiters the attempt about to run holds, if any.
-  private func releaseHeld(_ holdings: inout Holdings, logger: Logger) async {
-    if !holdings.held.isEmpty { await releaseLimits(&holdings.held, used: nil, logger: logger) }
+  /// Releases the limiters the attempt holds, if any, with the tokens it `used` (nil: none ran).
+  private func releaseHeld(_ holdings: inout Holdings, used: UInt64? = nil, logger: Logger) async {
+    if !holdings.held.isEmpty { await releaseLimits(&holdings.held, used: used, logger: logger) }
   }
 
   /// The engine clock's Unix time, in milliseconds.

@@ -81,7 +81,7 @@ extension RedisStateStore {
       after = (score, String(cursor[cursor.index(after: colon)...]))
       bound = String(score)
     }
-    let expiredBefore = Self.nowMilliseconds() - listEntryGrace.wholeMilliseconds
+    let expiredBefore = judgedBeforeMs
     var runs: [RunListEntry] = []
     var scanned = 0
     // A bounded scan per page: a filter that matches few runs returns a short
@@ -178,8 +178,7 @@ extension RedisStateStore {
         ["ZRANGE", RedisArgument(key), RedisArgument(offset), RedisArgument(offset + want - 1), "WITHSCORES"],
         about: "ZRANGE \(key)")
       let flat = reply.array ?? []
-      // Entries younger than the grace may be runs being created: not judged yet.
-      let expiredBefore = Self.nowMilliseconds() - listEntryGrace.wholeMilliseconds
+      let expiredBefore = judgedBeforeMs
       let entries = stride(from: 0, to: flat.count - 1, by: 2).compactMap { pair -> (id: String, old: Bool)? in
         guard let id = flat[pair].string else { return nil }
         let score = flat[pair + 1].string.flatMap(Double.init).map { Int64($0) } ?? .max

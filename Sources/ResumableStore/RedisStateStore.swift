@@ -59,6 +59,10 @@ public final class RedisStateStore: StateStore {
   /// The recovery index bucket run `workflowID` is in.
   func recoveryIndex(_ workflowID: String) -> String { recoveryIndexes[RunKeys.bucket(of: workflowID)] }
 
+  /// The run list entries created before this time (ms) may be judged: a missing run
+  /// behind one expired. Younger ones may be runs being created (``listEntryGrace``).
+  var judgedBeforeMs: Int64 { Self.nowMilliseconds() - listEntryGrace.wholeMilliseconds }
+
   /// The run list bucket run `workflowID` is in.
   func runsIndex(_ workflowID: String) -> String { runsIndexes[RunKeys.bucket(of: workflowID)] }
 
