@@ -1,5 +1,6 @@
 import Foundation
 import ResumableClient
+import ResumableCore
 import ResumableRedis
 
 /// A `resumable serve` child process on its embedded Redis, started and
@@ -48,15 +49,9 @@ final class BenchServer: @unchecked Sendable {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     progress("starting a server (embedded Redis, appendfsync \(fsync.rawValue)) in \(directory)")
-    let server = try await start(executable: executable, directory: directory, fsync: fsync, workflows: workflows)
-    do {
-      let result = try await body(server)
-      await server.stop()
-      return result
-    } catch {
-      await server.stop()
-      throw error
-    }
+    return try await withResource(
+      try await start(executable: executable, directory: directory, fsync: fsync, workflows: workflows), body
+    ) { await $0.stop() }
   }
 
   private init(

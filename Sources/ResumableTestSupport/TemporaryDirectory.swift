@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import ResumableCore
 
 #if canImport(Glibc)
   import Glibc
@@ -48,29 +49,7 @@ public func withTemporaryDirectory<T>(
   isolation: isolated (any Actor)? = #isolation,
   _ body: (TemporaryDirectory) async throws -> T
 ) async throws -> T {
-  let directory = try await TemporaryDirectory.create()
-  return try await withCleanup {
-    try await body(directory)
-  } cleanup: {
-    await directory.remove()
-  }
-}
-
-/// Runs `body`, then `cleanup`, whether `body` returned or threw (an async `defer`).
-func withCleanup<T>(
-  isolation: isolated (any Actor)? = #isolation,
-  _ body: () async throws -> T,
-  cleanup: () async -> Void
-) async throws -> T {
-  let result: T
-  do {
-    result = try await body()
-  } catch {
-    await cleanup()
-    throw error
-  }
-  await cleanup()
-  return result
+  try await withResource(try await TemporaryDirectory.create(), body) { await $0.remove() }
 }
 
 /// A test-support failure with a plain message.

@@ -1,3 +1,4 @@
+import ResumableCore
 public import ResumableRedis
 
 /// A Redis Cluster of three masters (no replicas) for one test, on loopback ports in a
@@ -66,10 +67,5 @@ public struct TestCluster: Sendable {
 public func withTestCluster<T>(
   isolation: isolated (any Actor)? = #isolation, _ body: (TestCluster) async throws -> T
 ) async throws -> T {
-  let cluster = try await TestCluster.start()
-  return try await withCleanup {
-    try await body(cluster)
-  } cleanup: {
-    await cluster.shutdown()
-  }
+  try await withResource(try await TestCluster.start(), body) { await $0.shutdown() }
 }

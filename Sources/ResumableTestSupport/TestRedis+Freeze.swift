@@ -1,3 +1,5 @@
+import ResumableCore
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)

@@ -1,3 +1,4 @@
+import ResumableCore
 public import ResumableRedis
 
 /// A private `redis-server` for one test: its own temporary directory under `/tmp`, a Unix
@@ -59,12 +60,7 @@ public struct TestRedis: Sendable {
     isolation: isolated (any Actor)? = #isolation,
     _ body: (RedisClient) async throws -> T
   ) async throws -> T {
-    let client = makeClient(database: database)
-    return try await withCleanup {
-      try await body(client)
-    } cleanup: {
-      await client.close()
-    }
+    try await withResource(makeClient(database: database), body) { await $0.close() }
   }
 
   /// Stops the server and deletes its directory.
@@ -82,11 +78,8 @@ public func withTestRedis<T>(
   isolation: isolated (any Actor)? = #isolation,
   _ body: (TestRedis) async throws -> T
 ) async throws -> T {
-  let redis = try await TestRedis.start(appendFsync: appendFsync, extraArguments: extraArguments)
-  return try await withCleanup {
-    try await body(redis)
-  } cleanup: {
-    await redis.shutdown()
+  try await withResource(try await TestRedis.start(appendFsync: appendFsync, extraArguments: extraArguments), body) {
+    await $0.shutdown()
   }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ResumableCore
 public import ResumableRedis
 
 #if canImport(Glibc)
@@ -211,10 +212,7 @@ public func withTestSentinel<T>(
   password: String? = nil, sentinelsRequirePassword: Bool = true, isolation: isolated (any Actor)? = #isolation,
   _ body: (TestSentinel) async throws -> T
 ) async throws -> T {
-  let sentinel = try await TestSentinel.start(password: password, sentinelsRequirePassword: sentinelsRequirePassword)
-  return try await withCleanup {
-    try await body(sentinel)
-  } cleanup: {
-    await sentinel.shutdown()
-  }
+  try await withResource(
+    try await TestSentinel.start(password: password, sentinelsRequirePassword: sentinelsRequirePassword), body
+  ) { await $0.shutdown() }
 }
