@@ -16,26 +16,13 @@ struct Approve: AsyncParsableCommand {
   @OptionGroup var connection: ConnectionOptions
   @OptionGroup var output: OutputOptions
 
-  @Flag(help: "Reject instead: the run fails (a resume runs the step again).")
-  var reject = false
-
-  @Option(help: "A note kept in the run's events.")
-  var note: String?
-
-  @Option(help: "The approval token (default: read from the run's state).")
-  var token: String?
-
-  @Flag(help: "After approving, return at once instead of waiting for the run to end.")
-  var noWait = false
+  @OptionGroup var answer: AnswerOptions
 
   func run() async throws {
-    let id = target.id
-    let given = token
-    try await connection.callForRunState(output: output, waited: !noWait && !reject) {
-      client, timeout throws(ResumableClientError) in
-      let token = try await awaitedToken(
-        given: given, of: id, awaiting: .awaitingApproval, what: "approval", client: client, timeout: timeout)
-      let request = ApproveStepRequest(workflowID: id, token: token, reject: reject, note: note ?? "", noWait: noWait)
+    try await answer.send(to: target.id, awaiting: .awaitingApproval, what: "approval", connection, output) {
+      client, token, timeout throws(ResumableClientError) in
+      let request = ApproveStepRequest(
+        workflowID: target.id, token: token, reject: answer.reject, note: answer.note ?? "", noWait: answer.noWait)
       return try await client.approveStep(request, timeout: timeout).state
     }
   }
@@ -59,35 +46,55 @@ struct Budget: AsyncParsableCommand {
   @Option(name: .customLong("raise-to"), help: ArgumentHelp("The run's new budget in US dollars.", valueName: "usd"))
   var raiseTo: Double?
 
-  @Flag(help: "Reject instead: the run fails (a resume runs the step again).")
-  var reject = false
-
-  @Option(help: "A note kept in the run's events.")
-  var note: String?
-
-  @Option(help: "The budget token (default: read from the run's state).")
-  var token: String?
-
-  @Flag(help: "After raising, return at once instead of waiting for the run to end.")
-  var noWait = false
+  @OptionGroup var answer: AnswerOptions
 
   func validate() throws {
-    guard (raiseTo != nil) != reject else { throw ValidationError("give exactly one of --raise-to USD and --reject") }
+    guard (raiseTo != nil) != answer.reject else { throw ValidationError("give exactly one of --raise-to USD and --reject") }
     if let raiseTo, !(raiseTo.isFinite && raiseTo >= 0) {
       throw ValidationError("--raise-to must be a finite number of US dollars ≥ 0, not \(raiseTo)")
     }
   }
 
   func run() async throws {
-    let id = target.id
+    try await answer.send(to: target.id, awaiting: .awaitingBudget, what: "budget", connection, output) {
+      client, token, timeout throws(ResumableClientError) in
+      let request = AnswerBudgetRequest(
+        workflowID: target.id, token: token, raiseToUsd: raiseTo ?? 0, reject: answer.reject, note: answer.note ?? "",
+        noWait: answer.noWait)
+      return try await client.answerBudget(request, timeout: timeout).state
+    }
+  }
+}
+
+/// The options `approve` and `budget` share: a person's answer to a run that awaits one,
+/// and how the command waits after it.
+struct AnswerOptions: ParsableArguments {
+  @Flag(help: "Reject instead: the run fails (a resume runs the step again).")
+  var reject = false
+
+  @Option(help: "A note kept in the run's events.")
+  var note: String?
+
+  @Option(help: "The answer's one-time token (default: read from the run's state).")
+  var token: String?
+
+  @Flag(help: "After the answer, return at once instead of waiting for the run to end.")
+  var noWait = false
+
+  /// Sends this answer to run `id`, which must await `status` (`what` names it in errors):
+  /// `call` gets the token (`--token`, else the one in the run's state); prints the run's
+  /// state and ends as `ConnectionOptions.callForRunState` does (waiting unless --no-wait or
+  /// --reject).
+  func send(
+    to id: String, awaiting status: RunStatus, what: String, _ connection: ConnectionOptions, _ output: OutputOptions,
+    _ call: (ResumableClient, _ token: String, Duration?) async throws(ResumableClientError) -> RunState
+  ) async throws {
     let given = token
     try await connection.callForRunState(output: output, waited: !noWait && !reject) {
       client, timeout throws(ResumableClientError) in
       let token = try await awaitedToken(
-        given: given, of: id, awaiting: .awaitingBudget, what: "budget", client: client, timeout: timeout)
-      let request = AnswerBudgetRequest(
-        workflowID: id, token: token, raiseToUsd: raiseTo ?? 0, reject: reject, note: note ?? "", noWait: noWait)
-      return try await client.answerBudget(request, timeout: timeout).state
+        given: given, of: id, awaiting: status, what: what, client: client, timeout: timeout)
+      return try await call(client, token, timeout)
     }
   }
 }
