@@ -118,11 +118,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Untimed runs of each first.")
     var warmup = 20
 
-    @Option(help: ArgumentHelp("The resumable executable to run as the server (default: this one).", valueName: "path"))
-    var server: String?
-
-    @Option(help: ArgumentHelp("Also write the figures as JSON to this file (- for standard output, instead of the text).", valueName: "file"))
-    var json: String?
+    @OptionGroup var ownServer: OwnServerOptions
 
     func validate() throws {
       guard runs >= 2, warmup >= 0 else { throw ValidationError("--runs must be at least 2 and --warmup 0 or more") }
@@ -130,11 +126,11 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
-      var options = try Bench.ownServerOptions(server: server, fsync: fsync)
+      var options = try ownServer.suiteOptions(fsync: fsync)
       options.fanOutRuns = runs
       options.warmupRuns = warmup
       let (policy, figures) = try await BenchSuite(options: options).runMapFanOut()
-      try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: json)
+      try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: ownServer.json)
     }
   }
 
@@ -146,12 +142,21 @@ struct Bench: AsyncParsableCommand {
     return policy
   }
 
-  /// The options of a subcommand that runs a server of its own: `server` (default: this
-  /// executable) on an embedded Redis under `fsync`.
-  static func ownServerOptions(server: String?, fsync: String) throws -> BenchSuite.Options {
-    var options = BenchSuite.Options(executable: try server ?? executable())
-    options.fsync = [try policy(fsync)]
-    return options
+  /// The options `fan-out` and `runs` share: they run a server of their own, and print
+  /// one set of figures.
+  struct OwnServerOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The resumable executable to run as the server (default: this one).", valueName: "path"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Also write the figures as JSON to this file (- for standard output, instead of the text).", valueName: "file"))
+    var json: String?
+
+    /// The suite's options: `--server` (default: this executable) on an embedded Redis under `fsync`.
+    func suiteOptions(fsync: String) throws -> BenchSuite.Options {
+      var options = BenchSuite.Options(executable: try server ?? Bench.executable())
+      options.fsync = [try Bench.policy(fsync)]
+      return options
+    }
   }
 
   /// `resumable bench runs`: the suite's throughput rows alone.
@@ -175,11 +180,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds each load is measured.")
     var seconds = 5.0
 
-    @Option(help: ArgumentHelp("The resumable executable to run as the server (default: this one).", valueName: "path"))
-    var server: String?
-
-    @Option(help: ArgumentHelp("Also write the figures as JSON to this file (- for standard output, instead of the text).", valueName: "file"))
-    var json: String?
+    @OptionGroup var ownServer: OwnServerOptions
 
     var levels: [Int] { callers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
@@ -192,11 +193,11 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
-      var options = try Bench.ownServerOptions(server: server, fsync: fsync)
+      var options = try ownServer.suiteOptions(fsync: fsync)
       options.throughputConcurrency = levels
       options.duration = .milliseconds(Int64(seconds * 1000))
       let (policy, loads) = try await BenchSuite(options: options).runThroughput()
-      try Bench.output(table: loads.table(fsync: policy), json: loads.json(), to: json)
+      try Bench.output(table: loads.table(fsync: policy), json: loads.json(), to: ownServer.json)
     }
   }
 
@@ -262,14 +263,12 @@ struct Bench: AsyncParsableCommand {
       }
       guard failTimes >= 0 else { throw ValidationError("--fail-times must be 0 or more") }
       guard budget.map({ $0.isFinite && $0 > 0 }) ?? true else { throw ValidationError("--budget must be a positive number of dollars") }
-      guard RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) != nil, fsync != "no" else {
-        throw ValidationError("--fsync must be always or everysec")
-      }
+      _ = try Bench.policy(fsync)
     }
 
     func run() async throws {
       let executable = try Bench.executable()
-      let appendFsync = RedisServerProcess.Configuration.AppendFsync(rawValue: fsync) ?? .always
+      let appendFsync = try Bench.policy(fsync)
       var options = SeedExperiment.Options(executable: executable)
       options.runs = runs
       options.failureRate = failureRate
