@@ -6,29 +6,35 @@ import ResumableRedis
 /// lives in one Redis Cluster slot and every script touching it is cluster-safe.
 /// The order of `scriptKeys` is the `KEYS` order every script expects.
 struct RunKeys {
-  /// Hash: status, cursor, fence, ledger, definition snapshot, input, times.
-  let run: String
-  /// Hash: step name → the step's record (JSON).
-  let steps: String
-  /// Hash: step name → the step's artifact (bytes).
-  let artifacts: String
-  /// Stream: progress events.
-  let events: String
-  /// String: the fencing token of the runner holding the lease (own expiry).
-  let lease: String
-  /// List: the run's message history (JSON per message), appended with
-  /// RPUSH and trimmed from the oldest end with LTRIM; never rewritten.
-  let history: String
+  /// The parts of a run: each key is `prefix:{id}:` and the part's name, and the
+  /// parts' order is the `KEYS` order every script expects (`scriptKeys`).
+  enum Part: String, CaseIterable {
+    case run, steps, artifacts, events, lease, history
+  }
+
+  /// KEYS[1…6] of the scripts: one key per `Part`, in its order.
+  let scriptKeys: [String]
 
   init(prefix: String, workflowID: String) {
-    let base = "\(prefix):{\(workflowID)}:"
-    run = base + "run"
-    steps = base + "steps"
-    artifacts = base + "artifacts"
-    events = base + "events"
-    lease = base + "lease"
-    history = base + "history"
+    scriptKeys = Part.allCases.map { "\(prefix):{\(workflowID)}:\($0.rawValue)" }
   }
+
+  /// Hash: status, cursor, fence, ledger, definition snapshot, input, times.
+  var run: String { self[.run] }
+  /// Hash: step name → the step's record (JSON).
+  var steps: String { self[.steps] }
+  /// Hash: step name → the step's artifact (bytes).
+  var artifacts: String { self[.artifacts] }
+  /// Stream: progress events.
+  var events: String { self[.events] }
+  /// String: the fencing token of the runner holding the lease (own expiry).
+  var lease: String { self[.lease] }
+  /// List: the run's message history (JSON per message), appended with
+  /// RPUSH and trimmed from the oldest end with LTRIM; never rewritten.
+  var history: String { self[.history] }
+
+  /// The key of `part` (every part is among `allCases`).
+  subscript(part: Part) -> String { scriptKeys[Part.allCases.firstIndex(of: part)!] }
 
   /// How many buckets each index of a deployment is split into. Fixed: a
   /// run's bucket is part of the key layout (changing it moves every entry).
@@ -64,7 +70,4 @@ struct RunKeys {
   static func unbucketed(prefix: String) -> (recovery: String, runs: String, workflows: String) {
     ("\(prefix):recovery", "\(prefix):runs", "\(prefix):workflows")
   }
-
-  /// KEYS[1…6] of the scripts: run, steps, artifacts, events, lease, history.
-  var scriptKeys: [String] { [run, steps, artifacts, events, lease, history] }
 }
