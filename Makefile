@@ -71,7 +71,7 @@ FAST_SUITES := ResumableBenchTests|ResumableWireTests|ResumableSocketTests|Resum
   ResumableCLITests\.(ErrorHintsTests|ResumableExitCodeTests|RunStateRenderingTests|TextLogHandlerTests|WatchProgressTests)|\
   ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|MoneyTests|PluginRegistryTests|SpendControlTests|StepMachineTests|WorkflowEngineStepTests)|\
   ResumableRedisTests\.(ProtocolErrorTests|RESPReaderTests|RedisAddressTests)|\
-  ResumableStoreTests\.(RunEventDecodingTests|StepProgressJSONTests)|ResumableServerTests\.MetricsEndpointTests
+  ResumableStoreTests\.(RunEventDecodingTests|StepProgressJSONTests)|ResumableServerTests\.(MetricsEndpointTests|WireMappingTests)
 test-fast: deps
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS) --filter '$(subst $(space),,$(FAST_SUITES))'

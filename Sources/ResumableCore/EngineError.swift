@@ -1,35 +1,28 @@
 /// A request the engine could not serve, with a status code and a message a
 /// person can act on. The server sends `code` as the gRPC status.
 public struct EngineError: Error, Hashable, Sendable, CustomStringConvertible {
-  /// A status code, spelled as gRPC's. A struct of static values so codes can be
-  /// added without breaking users.
+  /// A status code, spelled and numbered as gRPC's. A struct of static values so codes can
+  /// be added without breaking users.
   public struct Code: Hashable, Sendable, CustomStringConvertible {
-    private enum Wrapped: String, Hashable, Sendable {
-      case invalidArgument = "INVALID_ARGUMENT"
-      case notFound = "NOT_FOUND"
-      case alreadyExists = "ALREADY_EXISTS"
-      case failedPrecondition = "FAILED_PRECONDITION"
-      case resourceExhausted = "RESOURCE_EXHAUSTED"
-      case unavailable = "UNAVAILABLE"
-      case deadlineExceeded = "DEADLINE_EXCEEDED"
-      case aborted = "ABORTED"
-      case `internal` = "INTERNAL"
+    /// gRPC's number for the code: what the server sends as the status.
+    public let number: Int
+    /// gRPC's name for the code, e.g. `INVALID_ARGUMENT`.
+    public let description: String
+
+    private init(_ number: Int, _ name: String) {
+      self.number = number
+      self.description = name
     }
 
-    private let wrapped: Wrapped
-    private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
-
-    public static let invalidArgument = Code(.invalidArgument)
-    public static let notFound = Code(.notFound)
-    public static let alreadyExists = Code(.alreadyExists)
-    public static let failedPrecondition = Code(.failedPrecondition)
-    public static let resourceExhausted = Code(.resourceExhausted)
-    public static let unavailable = Code(.unavailable)
-    public static let deadlineExceeded = Code(.deadlineExceeded)
-    public static let aborted = Code(.aborted)
-    public static let `internal` = Code(.internal)
-
-    public var description: String { wrapped.rawValue }
+    public static let invalidArgument = Code(3, "INVALID_ARGUMENT")
+    public static let deadlineExceeded = Code(4, "DEADLINE_EXCEEDED")
+    public static let notFound = Code(5, "NOT_FOUND")
+    public static let alreadyExists = Code(6, "ALREADY_EXISTS")
+    public static let resourceExhausted = Code(8, "RESOURCE_EXHAUSTED")
+    public static let failedPrecondition = Code(9, "FAILED_PRECONDITION")
+    public static let aborted = Code(10, "ABORTED")
+    public static let `internal` = Code(13, "INTERNAL")
+    public static let unavailable = Code(14, "UNAVAILABLE")
   }
 
   public var code: Code

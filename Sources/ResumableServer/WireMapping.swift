@@ -132,19 +132,9 @@ extension ResumableWire.StepStatus {
 }
 
 extension StatusCode {
-  /// The wire status of an engine error.
+  /// The wire status of an engine error: the code's gRPC number.
   init(_ code: EngineError.Code) {
-    switch code {
-    case .invalidArgument: self = .invalidArgument
-    case .notFound: self = .notFound
-    case .alreadyExists: self = .alreadyExists
-    case .failedPrecondition: self = .failedPrecondition
-    case .resourceExhausted: self = .resourceExhausted
-    case .unavailable: self = .unavailable
-    case .deadlineExceeded: self = .deadlineExceeded
-    case .aborted: self = .aborted
-    default: self = .internal
-    }
+    self.init(rawValue: code.number)
   }
 }
 
