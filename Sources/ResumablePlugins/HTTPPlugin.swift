@@ -29,22 +29,18 @@ public struct HTTPPlugin: StepPlugin {
   public init() {}
 
   struct Settings: PluginSettings {
-    var url = ""
     var headers: [(String, String)] = []
     var headerEnvironment: [(String, String)] = []
     var params = JSONValue.null
-    var transfer = HTTPEndpoint.Transfer(timeout: .seconds(30), maximumResponseBytes: 1 << 20)
+    var transfer = HTTPEndpoint.Transfer(urlKey: "url", timeout: .seconds(30), maximumResponseBytes: 1 << 20)
+
+    /// The endpoint's URL.
+    var url: String { transfer.url }
 
     init(_ config: JSONValue) throws(PluginConfigError) {
       let members = try transfer.readingOwnMembers(of: config, otherwise: "http's config must be a mapping with at least 'url'")
       for (key, value) in members {
         switch key {
-        case "url":
-          guard let text = value.stringValue, HTTPEndpoint.isSupported(text) else {
-            throw PluginConfigError(
-              "'url' must be an http://, https:// or http+unix:// URL (the socket path percent-encoded)")
-          }
-          url = text
         case "headers":
           headers = try HTTPEndpoint.headerPairs(value, key: key)
         case "header_env":
@@ -52,7 +48,7 @@ public struct HTTPPlugin: StepPlugin {
         case "params":
           params = value
         default:
-          throw .unknownKey(key, allowed: ["header_env", "headers", "params", "url"] + HTTPEndpoint.Transfer.keys)
+          throw .unknownKey(key, allowed: ["header_env", "headers", "params"] + transfer.keys)
         }
       }
       guard !url.isEmpty else { throw PluginConfigError("http needs 'url'") }
@@ -112,11 +108,24 @@ enum HTTPEndpoint {
     return pairs
   }
 
-  /// A request's limits: the `timeout_ms` and `max_response_bytes` keys of both plugins.
+  /// A request's URL and limits, as both plugins read them: the URL under `urlKey`
+  /// (`url`, `base_url`), `timeout_ms` and `max_response_bytes`.
   struct Transfer {
-    static let keys = ["max_response_bytes", "timeout_ms"]
+    /// The configuration key of the URL.
+    let urlKey: String
+    /// The URL configured; empty until read.
+    var url = ""
     var timeout: Duration
     var maximumResponseBytes: Int
+
+    init(urlKey: String, timeout: Duration, maximumResponseBytes: Int) {
+      self.urlKey = urlKey
+      self.timeout = timeout
+      self.maximumResponseBytes = maximumResponseBytes
+    }
+
+    /// The configuration keys it reads.
+    var keys: [String] { [urlKey, "max_response_bytes", "timeout_ms"] }
 
     /// Reads the members of the mapping `config` that are its `keys`, and
     /// returns the others, in key order, for the plugin to read.
@@ -126,6 +135,12 @@ enum HTTPEndpoint {
       var others: [(key: String, value: JSONValue)] = []
       for (key, value) in try config.configMembers(otherwise: notMapping) {
         switch key {
+        case urlKey:
+          guard let text = value.stringValue, HTTPEndpoint.isSupported(text) else {
+            throw PluginConfigError(
+              "'\(key)' must be an http://, https:// or http+unix:// URL (the socket path percent-encoded)")
+          }
+          url = text
         case "timeout_ms": timeout = .milliseconds(try HTTPEndpoint.positive(value, key: key))
         case "max_response_bytes": maximumResponseBytes = try HTTPEndpoint.positive(value, key: key)
         default: others.append((key, value))

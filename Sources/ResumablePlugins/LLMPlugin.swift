@@ -34,7 +34,6 @@ public struct LLMPlugin: StepPlugin {
   public init() {}
 
   struct Settings: PluginSettings {
-    var baseURL = ""
     var model = ""
     var apiKeyVariable: String?
     var prompt = ""
@@ -42,17 +41,15 @@ public struct LLMPlugin: StepPlugin {
     var temperature: Double?
     var maximumTokens: Int?
     var price = Price()
-    var transfer = HTTPEndpoint.Transfer(timeout: .seconds(60), maximumResponseBytes: 4 << 20)
+    var transfer = HTTPEndpoint.Transfer(urlKey: "base_url", timeout: .seconds(60), maximumResponseBytes: 4 << 20)
+
+    /// `base_url` without a trailing `/`.
+    var baseURL: String { transfer.url.hasSuffix("/") ? String(transfer.url.dropLast()) : transfer.url }
 
     init(_ config: JSONValue) throws(PluginConfigError) {
       let members = try transfer.readingOwnMembers(of: config, otherwise: "llm's config must be a mapping with base_url, model and prompt")
       for (key, value) in members {
         switch key {
-        case "base_url":
-          guard let text = value.stringValue, HTTPEndpoint.isSupported(text) else {
-            throw PluginConfigError("'base_url' must be an http://, https:// or http+unix:// URL")
-          }
-          baseURL = text.hasSuffix("/") ? String(text.dropLast()) : text
         case "model":
           model = try value.nonEmptyText(key)
         case "api_key_env":
@@ -73,11 +70,10 @@ public struct LLMPlugin: StepPlugin {
         default:
           throw .unknownKey(
             key,
-            allowed: ["api_key_env", "base_url", "max_tokens", "model", "price", "prompt", "system", "temperature"]
-              + HTTPEndpoint.Transfer.keys)
+            allowed: ["api_key_env", "max_tokens", "model", "price", "prompt", "system", "temperature"] + transfer.keys)
         }
       }
-      for (key, value) in [("base_url", baseURL), ("model", model), ("prompt", prompt)] where value.isEmpty {
+      for (key, value) in [("base_url", transfer.url), ("model", model), ("prompt", prompt)] where value.isEmpty {
         throw PluginConfigError("llm needs '\(key)'")
       }
     }
