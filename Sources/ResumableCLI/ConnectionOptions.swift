@@ -4,14 +4,37 @@ import ResumableClient
 import ResumableCore
 import ResumableWire
 
-/// Where the server is and how long to wait for it; shared by every client command.
-struct ConnectionOptions: ParsableArguments {
+/// `--socket`: the server's Unix socket, where `serve` listens and every client command
+/// connects; one option, one default, one check for both.
+struct SocketOption: ParsableArguments {
   @Option(
     help: ArgumentHelp(
       "The server's Unix socket (default: $RESUMABLE_SOCKET, else "
         + "\(ResumableClient.defaultSocketPath)).",
       valueName: "path"))
   var socket: String?
+
+  func validate() throws {
+    if socket?.isEmpty == true {
+      throw ValidationError("--socket cannot be empty")
+    }
+  }
+
+  /// `--socket`, else `RESUMABLE_SOCKET`, else the default path.
+  var path: String {
+    if let socket { return socket }
+    if let fromEnvironment = ProcessInfo.processInfo.environment["RESUMABLE_SOCKET"],
+      !fromEnvironment.isEmpty
+    {
+      return fromEnvironment
+    }
+    return ResumableClient.defaultSocketPath
+  }
+}
+
+/// Where the server is and how long to wait for it; shared by every client command.
+struct ConnectionOptions: ParsableArguments {
+  @OptionGroup var socket: SocketOption
 
   @Option(
     help: ArgumentHelp(
@@ -31,24 +54,10 @@ struct ConnectionOptions: ParsableArguments {
     if let timeout, !(timeout > 0 && timeout.isFinite) {
       throw ValidationError("--timeout must be a positive number of seconds, not \(timeout)")
     }
-    if socket?.isEmpty == true {
-      throw ValidationError("--socket cannot be empty")
-    }
   }
 
   /// `--socket`, else `RESUMABLE_SOCKET`, else the default path.
-  var socketPath: String { Self.resolveSocketPath(socket) }
-
-  /// `option`, else `RESUMABLE_SOCKET`, else the default path (shared with `serve`).
-  static func resolveSocketPath(_ option: String?) -> String {
-    if let option { return option }
-    if let fromEnvironment = ProcessInfo.processInfo.environment["RESUMABLE_SOCKET"],
-      !fromEnvironment.isEmpty
-    {
-      return fromEnvironment
-    }
-    return ResumableClient.defaultSocketPath
-  }
+  var socketPath: String { socket.path }
 
   /// Connects, makes one call that returns a run's state, prints the state, and ends with the
   /// exit code of its status; a failed call prints `error: CODE: message` to standard error and

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ResumableClient
 import ResumableCore
 import ResumableRedis
 import ResumableServer
@@ -18,8 +17,7 @@ struct Serve: AsyncParsableCommand {
       in flight finish and commit within the grace period.
       """)
 
-  @Option(name: .long, help: "The socket path (else $RESUMABLE_SOCKET, else \(ResumableClient.defaultSocketPath)).")
-  var socket: String?
+  @OptionGroup var socket: SocketOption
 
   @Option(name: .long, help: "An existing Redis: redis://[user[:password]@]host:port[/db], unix:///path[?db=N], redis+sentinel://host:port[,host:port…]/MASTER_NAME[?db=N] or redis+cluster://host:port[,host:port…]. Default: an embedded redis-server.")
   var redis: String?
@@ -150,7 +148,7 @@ struct Serve: AsyncParsableCommand {
     state.keyPrefix = keyPrefix
     state.waitReplicas = redisWaitReplicas
     state.embeddedFsync = redisFsync == "everysec" ? .everysec : .always
-    var transport = ServerConfiguration(socketPath: ConnectionOptions.resolveSocketPath(socket))
+    var transport = ServerConfiguration(socketPath: socket.path)
     transport.maximumFrameBytes = maxFrameBytes
     var configuration = SidecarConfiguration(transport: transport, workflows: definitions.workflows, plugins: registry)
     definitions.apply(to: &configuration.engine)
