@@ -122,12 +122,27 @@ enum StepProgressJSON {
     }
   }
 
+  /// A member's name as read, matched against names with `switch` (`~=`) without making a String.
+  private struct Key {
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    static func ~= (name: StaticString, key: Key) -> Bool {
+      name.utf8CodeUnitCount == key.bytes.count
+        && UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount).elementsEqual(key.bytes)
+    }
+  }
+
   private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
     mutating func skipSpace() {
-      while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+      while index < bytes.count {
+        switch bytes[index] {
+        case 0x20, 0x09, 0x0A, 0x0D: index += 1
+        default: return
+        }
+      }
     }
 
     mutating func atEnd() -> Bool {
@@ -143,13 +158,27 @@ enum StepProgressJSON {
     }
 
     /// Reads `{ "key": value, … }`, calling `member` for each key; false on any mismatch.
-    mutating func object(_ member: (inout Reader, String) -> Bool) -> Bool {
+    mutating func object(_ member: (inout Reader, Key) -> Bool) -> Bool {
       guard take(UInt8(ascii: "{")) else { return false }
       if take(UInt8(ascii: "}")) { return true }
       repeat {
-        guard let key = string(), take(UInt8(ascii: ":")), member(&self, key) else { return false }
+        guard let key = key(), take(UInt8(ascii: ":")), member(&self, key) else { return false }
       } while take(UInt8(ascii: ","))
       return take(UInt8(ascii: "}"))
+    }
+
+    /// A member's name, in place: the keys `encode` writes are plain ASCII
+    /// without escapes (anything else is left to `JSONDecoder`).
+    mutating func key() -> Key? {
+      guard take(UInt8(ascii: "\"")) else { return nil }
+      var end = index
+      while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+        if bytes[end] == UInt8(ascii: "\\") || bytes[end] < 0x20 { return nil }
+        end += 1
+      }
+      guard end < bytes.count else { return nil }
+      defer { index = end + 1 }
+      return Key(bytes: UnsafeBufferPointer(rebasing: bytes[index..<end]))
     }
 
     mutating func null() -> Bool {
