@@ -104,8 +104,15 @@ public final class WorkflowEngine: Sendable {
           if let interval = configuration.recoveryInterval {
             loops.addTask { await self.recoverOrphanedRuns(every: interval) }
           }
+          // Each run's driver prefers one of the executors in turn (the
+          // server's event loops): its Redis round trips then resume it on
+          // the thread that read their replies, with no hop between threads.
+          let executors = configuration.laneExecutors
+          var next = 0
           for await job in jobs {
-            runners.addTask { await self.drive(job) }
+            let executor = executors.isEmpty ? nil : executors[next % executors.count]
+            next &+= 1
+            runners.addTask(executorPreference: executor) { await self.drive(job) }
           }
           loops.cancelAll()
         }
