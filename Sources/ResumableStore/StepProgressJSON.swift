@@ -19,77 +19,47 @@ enum StepProgressJSON {
     var out: [UInt8] = []
     out.reserveCapacity(256)
     out.append(UInt8(ascii: "{"))
-    key("artifactBytes", &out, first: true)
-    integer(step.artifactBytes, &out)
-    key("attempts", &out)
-    integer(step.attempts, &out)
-    key("committedCostMicros", &out)
-    integer(step.committedCostMicros, &out)
-    key("finishedAtMs", &out)
-    integer(step.finishedAtMs, &out)
+    member("artifactBytes", step.artifactBytes, &out, first: true)
+    member("attempts", step.attempts, &out)
+    member("committedCostMicros", step.committedCostMicros, &out)
+    member("finishedAtMs", step.finishedAtMs, &out)
     if let given = step.given {
       key("given", &out)
       out.append(UInt8(ascii: "{"))
-      key("historyBytes", &out, first: true)
-      integer(given.historyBytes, &out)
-      key("historyMessages", &out)
-      integer(given.historyMessages, &out)
+      member("historyBytes", given.historyBytes, &out, first: true)
+      member("historyMessages", given.historyMessages, &out)
       key("inputs", &out)
       out.append(UInt8(ascii: "["))
       for (index, input) in given.inputs.enumerated() {
         if index > 0 { out.append(UInt8(ascii: ",")) }
         out.append(UInt8(ascii: "{"))
-        key("bytes", &out, first: true)
-        integer(input.bytes, &out)
-        key("name", &out)
-        string(input.name, &out)
+        member("bytes", input.bytes, &out, first: true)
+        member("name", input.name, &out)
         out.append(UInt8(ascii: "}"))
       }
       out.append(UInt8(ascii: "]"))
       out.append(UInt8(ascii: "}"))
     }
-    if let itemsTotal = step.itemsTotal {
-      key("itemsTotal", &out)
-      integer(itemsTotal, &out)
-    }
-    if let lastError = step.lastError {
-      key("lastError", &out)
-      string(lastError, &out)
-    }
-    if let lastErrorClass = step.lastErrorClass {
-      key("lastErrorClass", &out)
-      string(lastErrorClass.rawValue, &out)
-    }
-    key("nextAttemptAtMs", &out)
-    integer(step.nextAttemptAtMs, &out)
-    key("savedMicros", &out)
-    integer(step.savedMicros, &out)
-    key("startedAtMs", &out)
-    integer(step.startedAtMs, &out)
-    key("status", &out)
-    string(step.status.rawValue, &out)
+    if let itemsTotal = step.itemsTotal { member("itemsTotal", itemsTotal, &out) }
+    if let lastError = step.lastError { member("lastError", lastError, &out) }
+    if let lastErrorClass = step.lastErrorClass { member("lastErrorClass", lastErrorClass.rawValue, &out) }
+    member("nextAttemptAtMs", step.nextAttemptAtMs, &out)
+    member("savedMicros", step.savedMicros, &out)
+    member("startedAtMs", step.startedAtMs, &out)
+    member("status", step.status.rawValue, &out)
     key("usage", &out)
     out.append(UInt8(ascii: "{"))
     // The cache counts only when not 0, as `StepUsage.encode(to:)` writes them.
-    if step.usage.cacheWriteTokens != 0 {
-      key("cacheWriteTokens", &out, first: true)
-      integer(step.usage.cacheWriteTokens, &out)
+    let usage = step.usage
+    if usage.cacheWriteTokens != 0 { member("cacheWriteTokens", usage.cacheWriteTokens, &out, first: true) }
+    if usage.cachedInputTokens != 0 {
+      member("cachedInputTokens", usage.cachedInputTokens, &out, first: usage.cacheWriteTokens == 0)
     }
-    if step.usage.cachedInputTokens != 0 {
-      key("cachedInputTokens", &out, first: step.usage.cacheWriteTokens == 0)
-      integer(step.usage.cachedInputTokens, &out)
-    }
-    key("costMicros", &out, first: step.usage.cacheWriteTokens == 0 && step.usage.cachedInputTokens == 0)
-    integer(step.usage.costMicros, &out)
-    key("inputTokens", &out)
-    integer(step.usage.inputTokens, &out)
-    key("outputTokens", &out)
-    integer(step.usage.outputTokens, &out)
+    member("costMicros", usage.costMicros, &out, first: usage.cacheWriteTokens == 0 && usage.cachedInputTokens == 0)
+    member("inputTokens", usage.inputTokens, &out)
+    member("outputTokens", usage.outputTokens, &out)
     out.append(UInt8(ascii: "}"))
-    if let waitReason = step.waitReason {
-      key("waitReason", &out)
-      string(waitReason, &out)
-    }
+    if let waitReason = step.waitReason { member("waitReason", waitReason, &out) }
     out.append(UInt8(ascii: "}"))
     return out
   }
@@ -102,8 +72,29 @@ enum StepProgressJSON {
     out.append(UInt8(ascii: ":"))
   }
 
+  /// `"name":value` (after a comma unless `first`), the value an integer.
+  private static func member(_ name: StaticString, _ value: some BinaryInteger, _ out: inout [UInt8], first: Bool = false) {
+    key(name, &out, first: first)
+    integer(value, &out)
+  }
+
+  /// `"name":"value"` (after a comma unless `first`), the value a JSON string.
+  private static func member(_ name: StaticString, _ value: String, _ out: inout [UInt8], first: Bool = false) {
+    key(name, &out, first: first)
+    string(value, &out)
+  }
+
+  /// The integer's decimal digits, written in place (no `String` made).
   private static func integer(_ value: some BinaryInteger, _ out: inout [UInt8]) {
-    out.append(contentsOf: String(value).utf8)
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    var magnitude = value.magnitude
+    let start = out.count
+    repeat {
+      let (quotient, digit) = magnitude.quotientAndRemainder(dividingBy: 10)
+      out.append(UInt8(ascii: "0") + UInt8(digit))
+      magnitude = quotient
+    } while magnitude != 0
+    out[start...].reverse()
   }
 
   /// JSON string escaping as `JSONEncoder` does it (`/` escaped too).
