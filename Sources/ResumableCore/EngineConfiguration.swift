@@ -59,9 +59,10 @@ public struct EngineConfiguration: Sendable {
   /// until the window allows. nil: no cap.
   public var maxSpendPerHourMicros: Int64? = nil
 
-  /// Executors the lanes of a map step are spread over, in turn (the server
-  /// gives one per event loop, so that a map's items use every core while each
-  /// lane's Redis round trips stay on its own loop); empty: where the run's driver runs.
+  /// Executors the runs' drivers, and the lanes of a map step, are spread
+  /// over, in turn (the server gives one per event loop, so that runs and a
+  /// map's items use every core while each one's Redis round trips stay on its
+  /// own loop); empty: the global concurrent executor.
   public var laneExecutors: [any TaskExecutor] = []
 
   public init() {}

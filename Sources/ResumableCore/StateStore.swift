@@ -14,7 +14,10 @@ public protocol StateStore: Sendable, RunEventLog, FlowControlStore {
   /// Reads a run; nil when no run has that id (or it expired). A run stored
   /// with an older schema version is upgraded; a newer one is refused whole
   /// (`unsupportedSchema`).
-  func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord?
+  /// - Parameter includeInput: false leaves the workflow's input out (`input`
+  ///   is empty): what a reader of the run's state never shows, and may be large.
+  func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool, includeInput: Bool) async throws(StoreError)
+    -> RunRecord?
 
   /// Reads the newest `newest` messages of the run's history (all when nil), oldest first.
   func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryEntry]
@@ -87,6 +90,20 @@ public protocol StateStore: Sendable, RunEventLog, FlowControlStore {
   /// Postpones a candidate's next recovery check (a run this server drives).
   func deferRecovery(workflowID: String, by delay: Duration) async throws(StoreError)
 
+  /// Resumes a run in one atomic step, if this store can: checks that it is
+  /// FAILED (or RUNNING with its lease lapsed), that it needs no plugin
+  /// outside `request.plugins` from its cursor on, takes its lease with a new
+  /// fencing token, records the resume (what it saves, every committed
+  /// record's `savedMicros`) and begins a new attempt of the step at the
+  /// cursor; then returns the run as `load` reads it.
+  /// Anything else writes nothing and says why. Two racing resumes: exactly
+  /// one gets `.resumed`, the other finds the lease held. A repeat of the
+  /// operation (`timing.operation`) returns the first outcome.
+  ///
+  /// A store without a one-step resume answers `.general` (its default):
+  /// the caller then takes the lease, reads and begins itself.
+  func resume(_ request: ResumeRequest) async throws(StoreError) -> ResumeOutcome
+
   /// Persists the start of an attempt (and, on a resume, the resume itself;
   /// a resume rewrites every committed step's record, so it also raises the
   /// run's stored schema version to the current one).
@@ -122,6 +139,58 @@ extension StateStore {
   public func load(workflowID: String, includeArtifacts: Bool) async throws(StoreError) -> RunRecord? {
     try await load(workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: false)
   }
+
+  /// Reads a run with its input.
+  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
+    try await load(
+      workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: includeHistory, includeInput: true)
+  }
+}
+
+extension StateStore {
+  /// No one-step resume: the run as it is, for the caller's general path.
+  public func resume(_ request: ResumeRequest) async throws(StoreError) -> ResumeOutcome {
+    guard let record = try await load(workflowID: request.workflowID, includeArtifacts: false) else { return .notFound }
+    return .general(record)
+  }
+}
+
+/// A resume for `StateStore.resume`.
+public struct ResumeRequest: Hashable, Sendable {
+  public var workflowID: String
+  /// The plugins the resuming server has: a run whose steps from its cursor
+  /// on need another one is left alone (`.missingPlugin`).
+  public var plugins: Set<String>
+  /// The write's clock and expiries; `leaseMs` is the lease taken.
+  public var timing: WriteTiming
+
+  public init(workflowID: String, plugins: Set<String>, timing: WriteTiming) {
+    self.workflowID = workflowID
+    self.plugins = plugins
+    self.timing = timing
+  }
+}
+
+/// What `StateStore.resume` did.
+public enum ResumeOutcome: Hashable, Sendable {
+  /// Resumed: the lease is held with `fence`, the resume is recorded and an
+  /// attempt of the step at the cursor is begun; `record` is the run after it.
+  /// - Parameters:
+  ///   - savedMicros: what the committed steps the resume does not run again cost.
+  ///   - fromLapsedLease: the run was RUNNING (its runner stopped), not FAILED.
+  case resumed(RunRecord, fence: UInt64, savedMicros: Int64, fromLapsedLease: Bool)
+  /// Nothing written: a runner holds the run's lease.
+  case held(RunRecord)
+  /// Nothing written: the run is neither FAILED nor RUNNING.
+  case ended(RunRecord)
+  /// Nothing written: the run needs `plugin` from its cursor on, which the caller lacks.
+  case missingPlugin(RunRecord, plugin: String)
+  /// Nothing written: this store does not resume this run in one step (a
+  /// record in an older stored shape, say); the caller takes the general
+  /// path: the lease (`acquireLease`), a read, `beginAttempt`.
+  case general(RunRecord)
+  /// No run has that id.
+  case notFound
 }
 
 /// Timing shared by every write: the clock and the expiry to set.

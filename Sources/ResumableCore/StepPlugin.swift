@@ -8,9 +8,12 @@
 /// its text reaches the run's state only as a generic message (the detail
 /// goes to the log).
 ///
-/// - Important: `execute` runs on the cooperative pool: never block a thread
-///   in it; use async APIs. Honour task cancellation: a step timeout or a
-///   shutdown past its grace period cancels the task.
+/// - Important: `execute` runs on one of the server's event loops (the run's
+///   driver prefers one, so that its Redis round trips need no thread hop):
+///   never block a thread in it; use async APIs, and move blocking or long
+///   CPU work off the loop (a `NIOThreadPool`, a subprocess). Honour task
+///   cancellation: a step timeout or a shutdown past its grace period cancels
+///   the task.
 public protocol StepPlugin: Sendable {
   /// Checks a step's `config` when the definitions are loaded, so a bad
   /// configuration stops the server at start-up rather than a run later.

@@ -104,8 +104,15 @@ public final class WorkflowEngine: Sendable {
           if let interval = configuration.recoveryInterval {
             loops.addTask { await self.recoverOrphanedRuns(every: interval) }
           }
+          // Each run's driver prefers one of the executors in turn (the
+          // server's event loops): its Redis round trips then resume it on
+          // the thread that read their replies, with no hop between threads.
+          let executors = configuration.laneExecutors
+          var next = 0
           for await job in jobs {
-            runners.addTask { await self.drive(job) }
+            let executor = executors.isEmpty ? nil : executors[next % executors.count]
+            next &+= 1
+            runners.addTask(executorPreference: executor) { await self.drive(job) }
           }
           loops.cancelAll()
         }
@@ -228,9 +235,35 @@ public final class WorkflowEngine: Sendable {
     var known = known
     while true {
       let existing: RunRecord
+      var leaseHeld = false
       if let record = known {
         existing = record
         known = nil
+      } else if resumeFailed, acceptsRun(id) {
+        // One round trip where the store can: check, lease, resume, begin.
+        // (A run driven here, or a server at capacity or shutting down, takes
+        // the general path: it begins nothing and answers as it always has.)
+        // Retried while Redis is unreachable, as one operation: a repeat of a
+        // resume whose reply was lost returns its first outcome.
+        let request = ResumeRequest(workflowID: id, plugins: registry.names, timing: writeTiming())
+        let outcome = try await EngineError.answering(about: id) {
+          try await retryingStore { try await self.store.resume(request) }
+        }
+        switch outcome {
+        case .notFound:
+          throw .runNotFound(id)
+        case .resumed(let record, _, let saved, let lapsed):
+          return try await startRunner(resumed: record, savedMicros: saved, fromLapsedLease: lapsed, wait: wait)
+        case .missingPlugin(_, let plugin):
+          throw EngineError(
+            .failedPrecondition,
+            "run '\(id)' needs plugin '\(plugin)', which this server does not have; resume it on a server that has it")
+        case .held(let record):
+          existing = record
+          leaseHeld = true
+        case .ended(let record), .general(let record):
+          existing = record
+        }
       } else {
         existing = try await loadExisting(id)
       }
@@ -257,9 +290,12 @@ public final class WorkflowEngine: Sendable {
         return try await finish(existing, completion: completion, wait: wait)
       }
       try checkAcceptingRuns()
-      let lease = try await EngineError.answering(about: id) {
-        try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration)
-      }
+      let lease =
+        leaseHeld
+        ? LeaseOutcome.held
+        : try await EngineError.answering(about: id) {
+          try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration)
+        }
       switch lease {
       case .notFound:
         throw .runNotFound(id)
@@ -283,12 +319,14 @@ public final class WorkflowEngine: Sendable {
   func takeOver(_ id: String, fence: UInt64, wait: Bool, resumeFailed: Bool) async throws(EngineError) -> RunRecord {
     // Read the run again: it may have moved since it was last read.
     var record: RunRecord
+    var saved: Int64 = 0
+    let leaseLapsed: Bool
     do {
       guard let fresh = try await store.load(workflowID: id, includeArtifacts: false) else {
         throw StoreError(.notFound, "")
       }
       record = fresh
-      let leaseLapsed = record.status == .running
+      leaseLapsed = record.status == .running
       guard record.status == .running || (record.status == .failed && resumeFailed) else {
         try? await store.releaseLease(workflowID: id, fence: fence, runEnded: record.status.isTerminal)
         return record
@@ -311,63 +349,46 @@ public final class WorkflowEngine: Sendable {
         try? await store.deferRecovery(workflowID: id, by: configuration.leaseDuration)
         throw error
       }
-      let timing = writeTiming()
-      var saved: Int64 = 0
-      var updated: [String: StepProgress] = [:]
-      // Every committed step it will not run again (a parallel run's may follow the cursor).
-      for index in record.steps.indices where record.steps[index].status == .completed {
-        saved += record.steps[index].committedCostMicros
-        record.steps[index].savedMicros += record.steps[index].committedCostMicros
-        updated[record.definition.steps[index].name] = record.steps[index]
-      }
-      // …and every committed item of a map step (each committed on its own).
-      for step in record.definition.steps where step.map != nil {
-        for (item, var progress) in record.items[step.name] ?? [:] where progress.status == .completed {
-          saved += progress.committedCostMicros
-          progress.savedMicros += progress.committedCostMicros
-          record.items[step.name]?[item] = progress
-          updated[step.itemName(item)] = progress
-        }
-      }
-      let step = record.steps[record.cursor].beginningAttempt(at: timing.nowMs)
-      let begin = AttemptBegin(
-        workflowID: id, fence: fence, cursor: record.cursor,
-        stepName: record.definition.steps[record.cursor].name, step: step,
-        resume: ResumeMark(savedMicros: saved, updatedSteps: updated), timing: timing)
+      let begin = record.resume(fence: fence, timing: writeTiming())
       // Retried while Redis is unreachable: a repeat of a begin whose reply
       // was lost is replayed by the store (its operation id), never counted twice.
       try await retryingStore { try await self.store.beginAttempt(begin) }
-      record.steps[record.cursor] = step
-      record.status = .running
-      record.error = nil
-      record.fence = fence
-      record.resumes += 1
-      record.schemaVersion = RunRecord.currentSchemaVersion  // the resume stored it
-      record.ledger.savedByResumeMicros += saved
-      record.updatedAtMs = timing.nowMs
-      record.expiresAtMs = timing.nowMs + timing.ttlMs
-      EngineMetrics.tookOver(workflow: record.workflowName, fromLapsedLease: leaseLapsed, savedMicros: saved)
-      logger.info(
-        "run resumed",
-        metadata: [
-          "workflow_id": "\(id)", "step": "\(record.currentStepName)",
-          "attempt": "\(step.attempts)", "skipped_steps": "\(record.cursor)", "saved_micros": "\(saved)",
-        ])
+      saved = begin.resume?.savedMicros ?? 0
     } catch let error as EngineError {
       throw error  // The lease is handled already.
     } catch {
       try? await store.releaseLease(workflowID: id, fence: fence, runEnded: false)
       throw EngineError(error, workflowID: id)
     }
+    return try await startRunner(resumed: record, savedMicros: saved, fromLapsedLease: leaseLapsed, wait: wait)
+  }
+
+  /// Hands a run just resumed (its lease held, its resume and attempt stored) to a runner.
+  private func startRunner(resumed record: RunRecord, savedMicros: Int64, fromLapsedLease: Bool, wait: Bool)
+    async throws(EngineError) -> RunRecord
+  {
+    EngineMetrics.tookOver(workflow: record.workflowName, fromLapsedLease: fromLapsedLease, savedMicros: savedMicros)
+    logger.info(
+      "run resumed",
+      metadata: [
+        "workflow_id": "\(record.workflowID)", "step": "\(record.currentStepName)",
+        "attempt": "\(record.steps[record.cursor].attempts)", "skipped_steps": "\(record.cursor)",
+        "saved_micros": "\(savedMicros)",
+      ])
     let completion = try await submit(record)
     return try await finish(record, completion: completion, wait: wait)
   }
 
   /// Reads a run's state.
-  public func state(workflowID: String, includeArtifacts: Bool, includeHistory: Bool = false) async throws(EngineError) -> RunRecord {
+  /// - Parameter includeInput: false leaves the workflow's input out (what `GetState` does not show).
+  public func state(
+    workflowID: String, includeArtifacts: Bool, includeHistory: Bool = false, includeInput: Bool = true
+  ) async throws(EngineError) -> RunRecord {
     if let problem = WorkflowID.problem(with: workflowID) { throw EngineError(.invalidArgument, problem) }
     let record = try await EngineError.answering(about: workflowID) {
-      try await store.load(workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: includeHistory)
+      try await store.load(
+        workflowID: workflowID, includeArtifacts: includeArtifacts, includeHistory: includeHistory,
+        includeInput: includeInput)
     }
     guard let record else { throw .runNotFound(workflowID) }
     return record
@@ -447,6 +468,12 @@ public final class WorkflowEngine: Sendable {
 
   /// Whether the engine is shutting down.
   var isDraining: Bool { state.withLock { $0.draining } }
+
+  /// Whether a runner could start for run `id` now: not driven here, and room for it.
+  private func acceptsRun(_ id: String) -> Bool {
+    let maximum = configuration.maximumActiveRuns
+    return state.withLock { !$0.draining && $0.active.count < maximum && $0.active[id] == nil }
+  }
 
   func checkAcceptingRuns() throws(EngineError) {
     let (draining, active) = state.withLock { ($0.draining, $0.active.count) }

@@ -64,7 +64,7 @@ struct Dispatcher: Sendable {
       let message = try decode(GetStateRequest.self, request.payload, method)
       let record = try await engine.state(
         workflowID: message.workflowID, includeArtifacts: message.includeArtifacts,
-        includeHistory: message.includeHistory)
+        includeHistory: message.includeHistory, includeInput: false)
       return GetStateResponse(
         state: RunState(
           record, includeArtifacts: message.includeArtifacts, includeHistory: message.includeHistory,

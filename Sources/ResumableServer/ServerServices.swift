@@ -34,7 +34,12 @@ struct ConnectionService: Service {
       tasks.addTask {
         await withDiscardingTaskGroup { connections in
           while let connection = await accepted.next() {
-            connections.addTask {
+            // A connection's requests run on its channel's event loop: a frame
+            // read there, the Redis round trips (on the connection to Redis of
+            // that loop) and the answer's write need no hop between threads.
+            // Step plugins never run there (the engine's runners have their own).
+            let loop = EventLoopExecutor(connection.channel.eventLoop)
+            connections.addTask(executorPreference: loop) {
               await Connection(
                 channel: connection, dispatcher: dispatcher, registry: registry, access: transport.access,
                 limits: transport.limits, logger: logger

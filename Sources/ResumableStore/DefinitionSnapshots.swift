@@ -7,12 +7,18 @@ import Synchronization
 /// for every read: every run of a workflow stores the same snapshot, and
 /// decoding it with `JSONDecoder` was most of the CPU time of a `GetState`.
 ///
+/// Decoded snapshots are found by workflow name, then by comparing the bytes
+/// (a name has one snapshot per version of its definition): a read pays a
+/// short string's hash and a `memcmp`, not a hash of the whole JSON.
+///
 /// Bounded: past `capacity` entries a table is emptied and refills with what
 /// is in use. Snapshots are immutable values, so a cached one is always right.
 final class DefinitionSnapshots: Sendable {
   private struct Tables {
     var encoded: [String: (definition: WorkflowDefinition, json: [UInt8])] = [:]
-    var decoded: [[UInt8]: WorkflowDefinition] = [:]
+    /// By workflow name ("" when the reader does not know it): the snapshots seen.
+    var decoded: [String: [DefinitionSnapshot]] = [:]
+    var decodedCount = 0
   }
 
   private let tables = Mutex(Tables())
@@ -37,13 +43,54 @@ final class DefinitionSnapshots: Sendable {
   }
 
   /// The definition stored as `json`, decoded once per distinct snapshot.
-  func definition(from json: [UInt8]) throws -> WorkflowDefinition {
-    if let hit = tables.withLock({ $0.decoded[json] }) { return hit }
-    let definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json))
+  func definition(from json: [UInt8], workflow: String = "") throws -> WorkflowDefinition {
+    try snapshot(from: json, workflow: workflow).definition
+  }
+
+  /// The snapshot stored as `json` of workflow `workflow` (the run's `workflow`
+  /// field), decoded once per distinct snapshot.
+  func snapshot(from json: [UInt8], workflow: String) throws -> DefinitionSnapshot {
+    let hit = tables.withLock { tables in tables.decoded[workflow]?.first { $0.json == json } }
+    if let hit { return hit }
+    let snapshot = DefinitionSnapshot(
+      definition: try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json)), json: json)
     tables.withLock { tables in
-      if tables.decoded.count >= capacity { tables.decoded.removeAll(keepingCapacity: true) }
-      tables.decoded[json] = definition
+      if tables.decodedCount >= capacity {
+        tables.decoded.removeAll(keepingCapacity: true)
+        tables.decodedCount = 0
+      }
+      tables.decoded[workflow, default: []].append(snapshot)
+      tables.decodedCount += 1
     }
-    return definition
+    return snapshot
+  }
+}
+
+/// A decoded definition snapshot, with what a read needs to place the step
+/// records it finds: each step's name as bytes, and where each name is.
+struct DefinitionSnapshot: Sendable {
+  let definition: WorkflowDefinition
+  /// The JSON it was decoded from.
+  let json: [UInt8]
+  /// Each step's name as UTF-8, in the definition's order.
+  let stepNames: [[UInt8]]
+  /// A step's index by its name.
+  let stepIndex: [String: Int]
+  /// The names of the map steps, whose items are fields `STEP[INDEX]`.
+  let mapSteps: Set<String>
+
+  init(definition: WorkflowDefinition, json: [UInt8]) {
+    self.definition = definition
+    self.json = json
+    stepNames = definition.steps.map { Array($0.name.utf8) }
+    stepIndex = Dictionary(definition.steps.enumerated().map { ($1.name, $0) }) { first, _ in first }
+    mapSteps = Set(definition.steps.filter { $0.map != nil }.map(\.name))
+  }
+
+  /// The index of the step named `name` (UTF-8), trying `guess` first: the
+  /// steps hash usually lists its records in the definition's order.
+  func index(of name: UnsafeBufferPointer<UInt8>, guess: Int) -> Int? {
+    if guess < stepNames.count, stepNames[guess].elementsEqual(name) { return guess }
+    return stepIndex[String(decoding: name, as: UTF8.self)]
   }
 }

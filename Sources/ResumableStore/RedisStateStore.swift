@@ -149,18 +149,14 @@ public final class RedisStateStore: StateStore {
     }
   }
 
-  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
+  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool, includeInput: Bool) async throws(StoreError)
+    -> RunRecord?
+  {
     let reply = try await run(
-      Scripts.load, workflowID, [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0"], writes: false)
+      Scripts.load, workflowID,
+      [includeArtifacts ? "1" : "0", includeHistory ? "1" : "0", includeInput ? "1" : "0"], writes: false)
     if reply.isNull { return nil }
-    guard let parts = reply.array, parts.count == 5, let historyLength = parts[3].int else {
-      throw StoreError(.corrupt, "unexpected reply to the load script: \(reply)")
-    }
-    var record = try RunRecordDecoder.decode(
-      workflowID: workflowID, run: parts[0], steps: parts[1], artifacts: parts[2])
-    record.historyLength = Int(historyLength)
-    record.history = try RunRecordDecoder.history(parts[4], workflowID: workflowID)
-    return record
+    return try RunRecordDecoder.loaded(reply.array ?? [], workflowID: workflowID, script: "load")
   }
 
   public func history(workflowID: String, newest: Int?) async throws(StoreError) -> [HistoryEntry] {

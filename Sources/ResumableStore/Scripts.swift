@@ -334,18 +334,36 @@ enum Scripts {
       return applied(ARGV[1], 1)
       """)
 
-  /// ARGV: '1' to include artifacts, '1' to include the history. Returns
-  /// nil when the run does not exist, else [run hash, steps hash, artifacts
-  /// hash, history length, history] (hashes as flat arrays), read in one
-  /// consistent snapshot.
-  static let load = RedisScript(
+  /// The reading of a run the load script and the resume script share: a Lua
+  /// function `read(artifacts, history, input)` whose result is the load
+  /// script's reply (`RunRecordDecoder.loaded`).
+  static let reader = """
+    local function read(with_artifacts, with_history, with_input)
+      local run
+      if with_input then
+        run = redis.call('HMGET', KEYS[1], \(RunRecordDecoder.Field.luaList))
+      else
+        run = redis.call('HMGET', KEYS[1], \(RunRecordDecoder.Field.allCases.dropLast().map { "'\($0.name)'" }.joined(separator: ", ")))
+      end
+      local artifacts = {}
+      if with_artifacts then artifacts = redis.call('HGETALL', KEYS[3]) end
+      local history = {}
+      if with_history then history = redis.call('LRANGE', KEYS[6], 0, -1) end
+      return {run, redis.call('HGETALL', KEYS[2]), artifacts, redis.call('LLEN', KEYS[6]), history}
+    end
+
     """
-    local run = redis.call('HGETALL', KEYS[1])
-    if #run == 0 then return false end
-    local artifacts = {}
-    if ARGV[1] == '1' then artifacts = redis.call('HGETALL', KEYS[3]) end
-    local history = {}
-    if ARGV[2] == '1' then history = redis.call('LRANGE', KEYS[6], 0, -1) end
-    return {run, redis.call('HGETALL', KEYS[2]), artifacts, redis.call('LLEN', KEYS[6]), history}
+
+  /// ARGV: '1' to include artifacts, '1' to include the history, '1' to
+  /// include the input. Returns nil when the run does not exist, else [the
+  /// run's fields (`RunRecordDecoder.Field`, in its order; `input` only when
+  /// asked for), steps hash, artifacts hash, history length, history] (hashes
+  /// as flat arrays), read in one consistent snapshot. Only the fields a
+  /// reader decodes cross the wire: not the last write's reply, nor the input
+  /// of a `GetState`.
+  static let load = RedisScript(
+    reader + """
+    if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+    return read(ARGV[1] == '1', ARGV[2] == '1', ARGV[3] == '1')
     """)
 }

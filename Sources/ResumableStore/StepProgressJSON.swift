@@ -19,77 +19,47 @@ enum StepProgressJSON {
     var out: [UInt8] = []
     out.reserveCapacity(256)
     out.append(UInt8(ascii: "{"))
-    key("artifactBytes", &out, first: true)
-    integer(step.artifactBytes, &out)
-    key("attempts", &out)
-    integer(step.attempts, &out)
-    key("committedCostMicros", &out)
-    integer(step.committedCostMicros, &out)
-    key("finishedAtMs", &out)
-    integer(step.finishedAtMs, &out)
+    member("artifactBytes", step.artifactBytes, &out, first: true)
+    member("attempts", step.attempts, &out)
+    member("committedCostMicros", step.committedCostMicros, &out)
+    member("finishedAtMs", step.finishedAtMs, &out)
     if let given = step.given {
       key("given", &out)
       out.append(UInt8(ascii: "{"))
-      key("historyBytes", &out, first: true)
-      integer(given.historyBytes, &out)
-      key("historyMessages", &out)
-      integer(given.historyMessages, &out)
+      member("historyBytes", given.historyBytes, &out, first: true)
+      member("historyMessages", given.historyMessages, &out)
       key("inputs", &out)
       out.append(UInt8(ascii: "["))
       for (index, input) in given.inputs.enumerated() {
         if index > 0 { out.append(UInt8(ascii: ",")) }
         out.append(UInt8(ascii: "{"))
-        key("bytes", &out, first: true)
-        integer(input.bytes, &out)
-        key("name", &out)
-        string(input.name, &out)
+        member("bytes", input.bytes, &out, first: true)
+        member("name", input.name, &out)
         out.append(UInt8(ascii: "}"))
       }
       out.append(UInt8(ascii: "]"))
       out.append(UInt8(ascii: "}"))
     }
-    if let itemsTotal = step.itemsTotal {
-      key("itemsTotal", &out)
-      integer(itemsTotal, &out)
-    }
-    if let lastError = step.lastError {
-      key("lastError", &out)
-      string(lastError, &out)
-    }
-    if let lastErrorClass = step.lastErrorClass {
-      key("lastErrorClass", &out)
-      string(lastErrorClass.rawValue, &out)
-    }
-    key("nextAttemptAtMs", &out)
-    integer(step.nextAttemptAtMs, &out)
-    key("savedMicros", &out)
-    integer(step.savedMicros, &out)
-    key("startedAtMs", &out)
-    integer(step.startedAtMs, &out)
-    key("status", &out)
-    string(step.status.rawValue, &out)
+    if let itemsTotal = step.itemsTotal { member("itemsTotal", itemsTotal, &out) }
+    if let lastError = step.lastError { member("lastError", lastError, &out) }
+    if let lastErrorClass = step.lastErrorClass { member("lastErrorClass", lastErrorClass.rawValue, &out) }
+    member("nextAttemptAtMs", step.nextAttemptAtMs, &out)
+    member("savedMicros", step.savedMicros, &out)
+    member("startedAtMs", step.startedAtMs, &out)
+    member("status", step.status.rawValue, &out)
     key("usage", &out)
     out.append(UInt8(ascii: "{"))
     // The cache counts only when not 0, as `StepUsage.encode(to:)` writes them.
-    if step.usage.cacheWriteTokens != 0 {
-      key("cacheWriteTokens", &out, first: true)
-      integer(step.usage.cacheWriteTokens, &out)
+    let usage = step.usage
+    if usage.cacheWriteTokens != 0 { member("cacheWriteTokens", usage.cacheWriteTokens, &out, first: true) }
+    if usage.cachedInputTokens != 0 {
+      member("cachedInputTokens", usage.cachedInputTokens, &out, first: usage.cacheWriteTokens == 0)
     }
-    if step.usage.cachedInputTokens != 0 {
-      key("cachedInputTokens", &out, first: step.usage.cacheWriteTokens == 0)
-      integer(step.usage.cachedInputTokens, &out)
-    }
-    key("costMicros", &out, first: step.usage.cacheWriteTokens == 0 && step.usage.cachedInputTokens == 0)
-    integer(step.usage.costMicros, &out)
-    key("inputTokens", &out)
-    integer(step.usage.inputTokens, &out)
-    key("outputTokens", &out)
-    integer(step.usage.outputTokens, &out)
+    member("costMicros", usage.costMicros, &out, first: usage.cacheWriteTokens == 0 && usage.cachedInputTokens == 0)
+    member("inputTokens", usage.inputTokens, &out)
+    member("outputTokens", usage.outputTokens, &out)
     out.append(UInt8(ascii: "}"))
-    if let waitReason = step.waitReason {
-      key("waitReason", &out)
-      string(waitReason, &out)
-    }
+    if let waitReason = step.waitReason { member("waitReason", waitReason, &out) }
     out.append(UInt8(ascii: "}"))
     return out
   }
@@ -102,8 +72,29 @@ enum StepProgressJSON {
     out.append(UInt8(ascii: ":"))
   }
 
+  /// `"name":value` (after a comma unless `first`), the value an integer.
+  private static func member(_ name: StaticString, _ value: some BinaryInteger, _ out: inout [UInt8], first: Bool = false) {
+    key(name, &out, first: first)
+    integer(value, &out)
+  }
+
+  /// `"name":"value"` (after a comma unless `first`), the value a JSON string.
+  private static func member(_ name: StaticString, _ value: String, _ out: inout [UInt8], first: Bool = false) {
+    key(name, &out, first: first)
+    string(value, &out)
+  }
+
+  /// The integer's decimal digits, written in place (no `String` made).
   private static func integer(_ value: some BinaryInteger, _ out: inout [UInt8]) {
-    out.append(contentsOf: String(value).utf8)
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    var magnitude = value.magnitude
+    let start = out.count
+    repeat {
+      let (quotient, digit) = magnitude.quotientAndRemainder(dividingBy: 10)
+      out.append(UInt8(ascii: "0") + UInt8(digit))
+      magnitude = quotient
+    } while magnitude != 0
+    out[start...].reverse()
   }
 
   /// JSON string escaping as `JSONEncoder` does it (`/` escaped too).
@@ -122,12 +113,27 @@ enum StepProgressJSON {
     }
   }
 
+  /// A member's name as read, matched against names with `switch` (`~=`) without making a String.
+  private struct Key {
+    let bytes: UnsafeBufferPointer<UInt8>
+
+    static func ~= (name: StaticString, key: Key) -> Bool {
+      name.utf8CodeUnitCount == key.bytes.count
+        && UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount).elementsEqual(key.bytes)
+    }
+  }
+
   private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
     mutating func skipSpace() {
-      while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+      while index < bytes.count {
+        switch bytes[index] {
+        case 0x20, 0x09, 0x0A, 0x0D: index += 1
+        default: return
+        }
+      }
     }
 
     mutating func atEnd() -> Bool {
@@ -143,13 +149,27 @@ enum StepProgressJSON {
     }
 
     /// Reads `{ "key": value, … }`, calling `member` for each key; false on any mismatch.
-    mutating func object(_ member: (inout Reader, String) -> Bool) -> Bool {
+    mutating func object(_ member: (inout Reader, Key) -> Bool) -> Bool {
       guard take(UInt8(ascii: "{")) else { return false }
       if take(UInt8(ascii: "}")) { return true }
       repeat {
-        guard let key = string(), take(UInt8(ascii: ":")), member(&self, key) else { return false }
+        guard let key = key(), take(UInt8(ascii: ":")), member(&self, key) else { return false }
       } while take(UInt8(ascii: ","))
       return take(UInt8(ascii: "}"))
+    }
+
+    /// A member's name, in place: the keys `encode` writes are plain ASCII
+    /// without escapes (anything else is left to `JSONDecoder`).
+    mutating func key() -> Key? {
+      guard take(UInt8(ascii: "\"")) else { return nil }
+      var end = index
+      while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+        if bytes[end] == UInt8(ascii: "\\") || bytes[end] < 0x20 { return nil }
+        end += 1
+      }
+      guard end < bytes.count else { return nil }
+      defer { index = end + 1 }
+      return Key(bytes: UnsafeBufferPointer(rebasing: bytes[index..<end]))
     }
 
     mutating func null() -> Bool {

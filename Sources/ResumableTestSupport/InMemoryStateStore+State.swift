@@ -15,6 +15,7 @@ extension InMemoryStateStore {
     /// The approval as it was answered (its held artifact is read again on a repeat).
     case approved(fence: UInt64, approval: PendingApproval)
     case rejected
+    case resumed(fence: UInt64, savedMicros: Int64, fromLapsedLease: Bool)
   }
 
   /// Everything stored of one run (Redis: its six keys).

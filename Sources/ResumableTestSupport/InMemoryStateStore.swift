@@ -68,7 +68,9 @@ public final class InMemoryStateStore: StateStore {
     }
   }
 
-  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool) async throws(StoreError) -> RunRecord? {
+  public func load(workflowID: String, includeArtifacts: Bool, includeHistory: Bool, includeInput: Bool) async throws(StoreError)
+    -> RunRecord?
+  {
     let now = nowMs
     return state.withLock { state in
       guard let run = state.live(workflowID, now: now) else { return nil }
@@ -77,6 +79,7 @@ public final class InMemoryStateStore: StateStore {
       record.historyLength = run.history.count
       if includeArtifacts { record.artifacts = run.artifacts }
       if includeHistory { record.history = run.history }
+      if !includeInput { record.input = [] }
       return record
     }
   }

@@ -16,6 +16,10 @@ struct EngineFaultTests {
         steps:
           - {name: a, plugin: simulate, config: {cost_usd: 0.25, fail_attempts: 1}, retry: {max_attempts: 3, initial_backoff_ms: 1, max_backoff_ms: 1}}
           - {name: b, plugin: simulate, config: {cost_usd: 0.5}}
+      - name: once
+        steps:
+          - {name: a, plugin: simulate, config: {cost_usd: 0.1}}
+          - {name: b, plugin: simulate, config: {fail_attempts: 1}, retry: {max_attempts: 1}}
       - name: three
         steps:
           - {name: a, plugin: simulate, config: {cost_usd: 0.1}}
@@ -32,25 +36,53 @@ struct EngineFaultTests {
   @Test(arguments: ["fail", "commit"])
   func aWriteWhoseReplyIsLostIsNotAppliedTwice(script: String) async throws {
     let sha = script == "fail" ? Scripts.fail.sha1 : Scripts.commit.sha1
+    try await Self.withTappedHarness { tap, harness in
+      // Load the scripts first, so the armed command is an EVALSHA.
+      _ = try await harness.run("three", id: "warmup")
+      tap.dropConnection { $0.name == "EVALSHA" && $0.text(1) == sha }
+      let record = try await harness.run("flaky", id: "lost-\(script)")
+      #expect(tap.droppedConnections == 1)
+      #expect(record.status == .completed, "\(record.error ?? "")")
+      // Attempt 1 of a failed (0.25), attempt 2 committed (0.25), b (0.5): once each.
+      #expect(record.ledger.spentMicros == 1_000_000)
+      #expect(record.steps.map(\.attempts) == [2, 1])
+      #expect(record.resumes == 0)
+      let events = try await Self.eventTypes(harness, record.workflowID)
+      #expect(events.filter { $0 == "attempt_failed" }.count == 1, "\(events)")
+      #expect(events.filter { $0 == "step_committed" }.count == 2, "\(events)")
+    }
+  }
+
+  /// The one-step resume's reply is lost once (the connection drops just
+  /// after Redis ran the `resume` script): the engine's retry is replayed, so
+  /// the resume is counted once, its lease is the engine's, and the run completes.
+  @Test func aResumeWhoseReplyIsLostIsCountedOnce() async throws {
+    try await Self.withTappedHarness { tap, harness in
+      let failed = try await harness.run("once", id: "lost-resume")
+      #expect(failed.status == .failed)
+      // Load the script first, so the armed command is an EVALSHA.
+      _ = try? await harness.engine.resume(workflowID: "ghost", wait: true)
+      tap.dropConnection { $0.name == "EVALSHA" && $0.text(1) == Scripts.resume.sha1 }
+      let record = try await harness.engine.resume(workflowID: "lost-resume", wait: true)
+      #expect(tap.droppedConnections == 1)
+      #expect(record.status == .completed, "\(record.error ?? "")")
+      #expect(record.resumes == 1 && record.steps.map(\.attempts) == [1, 2])
+      #expect(record.ledger.savedByResumeMicros == 100_000)
+      let events = try await Self.eventTypes(harness, record.workflowID)
+      #expect(events.filter { $0 == "run_resumed" }.count == 1, "\(events)")
+    }
+  }
+
+  /// An engine whose Redis connection passes through a `RedisWireTap`, which
+  /// a test arms to drop the connection after a command of its choice.
+  static func withTappedHarness(_ body: (RedisWireTap, EngineHarness) async throws -> Void) async throws {
     try await withTestRedis { redis in
       try await withTemporaryDirectory { directory in
         let tap = try await RedisWireTap.start(
           socketPath: directory.appending("tap.sock"), forwardingTo: try #require(redis.address.unixSocketPath))
         defer { Task { await tap.close() } }
         try await EngineHarness.with(redis: redis, yaml: Self.yaml, plugins: ["sleeper": SleeperPlugin()], address: tap.address) { harness in
-          // Load the scripts first, so the armed command is an EVALSHA.
-          _ = try await harness.run("three", id: "warmup")
-          tap.dropConnection { $0.name == "EVALSHA" && $0.text(1) == sha }
-          let record = try await harness.run("flaky", id: "lost-\(script)")
-          #expect(tap.droppedConnections == 1)
-          #expect(record.status == .completed, "\(record.error ?? "")")
-          // Attempt 1 of a failed (0.25), attempt 2 committed (0.25), b (0.5): once each.
-          #expect(record.ledger.spentMicros == 1_000_000)
-          #expect(record.steps.map(\.attempts) == [2, 1])
-          #expect(record.resumes == 0)
-          let events = try await Self.eventTypes(harness, record.workflowID)
-          #expect(events.filter { $0 == "attempt_failed" }.count == 1, "\(events)")
-          #expect(events.filter { $0 == "step_committed" }.count == 2, "\(events)")
+          try await body(tap, harness)
         }
       }
     }

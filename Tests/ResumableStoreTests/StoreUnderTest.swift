@@ -22,6 +22,9 @@ struct StoreUnderTest: Sendable {
   /// The store's time: the system clock for Redis, the manual clock of the in-memory store.
   let clock: any EngineClock
   let manualClock: ManualClock?
+  /// The Redis store's connection and key prefix, to read its keys raw (nil for the in-memory store).
+  var redis: RedisClient? = nil
+  var keyPrefix = ""
 
   /// Runs `body` with a fresh store of `kind` (Redis: its own redis-server).
   static func with(_ kind: StoreKind, _ body: (StoreUnderTest) async throws -> Void) async throws {
@@ -32,7 +35,9 @@ struct StoreUnderTest: Sendable {
           // No grace for list entries: the tests expire runs in milliseconds
           // (WriteSafetyTests covers the grace).
           let store = RedisStateStore(client: client, keyPrefix: uniqueKeyPrefix(), listEntryGrace: .zero)
-          try await body(StoreUnderTest(kind: kind, store: store, clock: SystemClock(), manualClock: nil))
+          try await body(
+            StoreUnderTest(
+              kind: kind, store: store, clock: SystemClock(), manualClock: nil, redis: client, keyPrefix: store.keyPrefix))
         }
       }
     case .memory:
