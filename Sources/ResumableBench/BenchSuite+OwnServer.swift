@@ -41,13 +41,24 @@ extension BenchSuite {
       return try await throughputLoads(socket: server.socketPath, costs: probe)
     }
   }
+
+  /// Only the GetState rows (`resumable bench runs --get-state`): reads of
+  /// completed 5-step runs at each of `getStateConcurrency`'s callers, with CPU
+  /// and `EVALSHA` per read.
+  public func runGetState() async throws -> (fsync: String, figures: [BenchReport.Load]) {
+    try await onOwnServer { server, probe in
+      options.progress("GetState at \(options.getStateConcurrency.map(String.init).joined(separator: ", ")) callers")
+      return try await getStateLoads(socket: server.socketPath, costs: probe)
+    }
+  }
 }
 
 extension [BenchReport.Load] {
-  /// The throughput rows alone (`resumable bench runs`), as text.
-  public func table(fsync: String) -> String {
-    var text = "5-step no-op runs, appendfsync \(fsync)\n"
-    text += "callers  runs/s  p50 / p99            CPU per run, server / Redis (µs)  EVALSHA per run, calls, µs\n"
+  /// The throughput rows alone (`resumable bench runs`), or the GetState rows
+  /// (`unit` "read"), as text.
+  public func table(fsync: String, unit: String = "run") -> String {
+    var text = (unit == "run" ? "5-step no-op runs" : "GetState of completed 5-step runs") + ", appendfsync \(fsync)\n"
+    text += "callers  \(unit)s/s  p50 / p99            CPU per \(unit), server / Redis (µs)  EVALSHA per \(unit), calls, µs\n"
     for load in self {
       let latency = "\(BenchReport.micros(load.latency.p50Micros)) / \(BenchReport.micros(load.latency.p99Micros))"
       text += String(format: "%7d  %6.0f  ", load.concurrency, load.perSecond)

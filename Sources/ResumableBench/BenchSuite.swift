@@ -307,7 +307,7 @@ public struct BenchSuite: Sendable {
     return BenchReport.Resume(answered: answered.summary(), toCompletion: completed.summary())
   }
 
-  private func getStateLoads(socket: String, costs: CostProbe) async throws -> [BenchReport.Load] {
+  func getStateLoads(socket: String, costs: CostProbe) async throws -> [BenchReport.Load] {
     try await LoadGenerator.withClients(options.getStateConcurrency.max() ?? 1, socketPath: socket) { clients in
       try await getStateLoads(clients: clients, costs: costs)
     }

@@ -162,7 +162,7 @@ struct Bench: AsyncParsableCommand {
   /// `resumable bench runs`: the suite's throughput rows alone.
   struct Runs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Only the throughput rows: 5-step no-op runs at some callers, with CPU and EVALSHA per run.",
+      abstract: "Only the throughput rows: 5-step no-op runs (or GetState) at some callers, with CPU and EVALSHA per run.",
       discussion: """
         Closed-loop 5-step no-op runs (each started and waited for) on a server of its own, at \
         each number of callers for --seconds after a warm-up, with the CPU of the server and of \
@@ -180,6 +180,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds each load is measured.")
     var seconds = 5.0
 
+    @Flag(help: "Measure GetState of completed 5-step runs instead (one run per caller, read again and again).")
+    var getState = false
+
     @OptionGroup var ownServer: OwnServerOptions
 
     var levels: [Int] { callers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -195,9 +198,11 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
       var options = try ownServer.suiteOptions(fsync: fsync)
       options.throughputConcurrency = levels
+      options.getStateConcurrency = levels
       options.duration = .milliseconds(Int64(seconds * 1000))
-      let (policy, loads) = try await BenchSuite(options: options).runThroughput()
-      try Bench.output(table: loads.table(fsync: policy), json: loads.json(), to: ownServer.json)
+      let suite = BenchSuite(options: options)
+      let (policy, loads) = try await getState ? suite.runGetState() : suite.runThroughput()
+      try Bench.output(table: loads.table(fsync: policy, unit: getState ? "read" : "run"), json: loads.json(), to: ownServer.json)
     }
   }
 

@@ -49,6 +49,29 @@ struct BenchSmokeTests {
     #expect(report.table().contains("floor: commit script"))
   }
 
+  /// `bench runs`, and `bench runs --get-state`: one load per --callers, each with its CPU
+  /// and Redis' scripts per call (what is checked is that each figure is there).
+  @Test(arguments: [false, true])
+  func theRunsAndGetStateLoadsProduceEveryFigure(getState: Bool) async throws {
+    let directory = try await TemporaryDirectory.create()
+    defer { Task { await directory.remove() } }
+    let result = try await ChildProcess.run(
+      ["bench", "runs", "--callers", "1,2", "--seconds", "0.3", "--json", "-"] + (getState ? ["--get-state"] : []),
+      in: directory)
+    #expect(result.status == 0, "bench runs: \(result.stderr)")
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    let loads = try decoder.decode([BenchReport.Load].self, from: Data(result.stdout.utf8))
+    #expect(loads.map(\.concurrency) == [1, 2])
+    for load in loads {
+      #expect(load.perSecond > 0 && load.errors == 0, "\(load.firstError ?? "")")
+      let cost = try #require(load.cost)
+      // GetState reads with one script (calls at the window's edges may be counted on
+      // either side); a 5-step run takes one per write.
+      #expect(getState ? (0.9...1.1).contains(cost.evalshaPerCall) : cost.evalshaPerCall >= 5, "\(cost)")
+    }
+  }
+
   /// `bench --redis-topology cluster`: the throughput rows on one Redis and on a 3-master
   /// cluster, each with CPU per run (what is checked is that each figure is there, never a value).
   @Test func theClusterComparisonProducesEveryFigure() async throws {
