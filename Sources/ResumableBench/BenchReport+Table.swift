@@ -211,3 +211,22 @@ extension BenchReport.MapFanOut {
   /// The figures as pretty-printed JSON.
   public func json() throws -> String { try prettyJSON(self) }
 }
+
+extension BenchReport.WorkerOverhead {
+  /// The worker step overhead alone (`resumable bench workers`), as text.
+  public func table(fsync: String) -> String {
+    var text = "worker step overhead, appendfsync \(fsync), \(inProcessRun.count) runs of each, interleaved\n"
+    text += "5 no-op steps in process, run p50 / p99:  \(BenchReport.latency(inProcessRun))\n"
+    text += "  through a Swift worker, run p50 / p99:  \(BenchReport.latency(swiftWorkerRun))\n"
+    text += "  Swift worker, per step p50:             \(BenchReport.micros(swiftPerStepP50Micros)) (target ≤ 150 µs)\n"
+    guard let pythonWorkerRun, let pythonPerStepP50Micros else {
+      return text + "  Python worker skipped: \(pythonSkipped ?? "")\n"
+    }
+    text += "  through a Python worker, run p50 / p99: \(BenchReport.latency(pythonWorkerRun))\n"
+    text += "  Python worker, per step p50:            \(BenchReport.micros(pythonPerStepP50Micros)) (target ≤ 150 µs)\n"
+    return text
+  }
+
+  /// The figures as pretty-printed JSON.
+  public func json() throws -> String { try prettyJSON(self) }
+}

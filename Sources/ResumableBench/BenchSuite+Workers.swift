@@ -7,6 +7,15 @@ import ResumableWire
 /// see the same machine load; the difference of the run p50s over 5 is what a
 /// worker adds to a step.
 extension BenchSuite {
+  /// Only the worker step overhead (`resumable bench workers`), on a server
+  /// of its own under the first `appendfsync` policy asked for.
+  public func runWorkerOverhead() async throws -> (fsync: String, figures: BenchReport.WorkerOverhead) {
+    try await onOwnServer { server, _ in
+      options.progress("worker step overhead: 5 no-op steps in process, through a Swift worker, a Python worker")
+      return try await workerOverhead(socket: server.socketPath)
+    }
+  }
+
   func workerOverhead(socket: String) async throws -> BenchReport.WorkerOverhead {
     try await LoadGenerator.withClients(1, socketPath: socket) { clients in
       let client = clients[0]

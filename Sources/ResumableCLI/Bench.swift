@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
       server, Redis and the load generator share the CPU. `--redis-topology cluster` compares \
       one Redis with a local Redis Cluster instead.
       """,
-    subcommands: [Suite.self, Seed.self, FanOut.self, Runs.self],
+    subcommands: [Suite.self, Seed.self, FanOut.self, Runs.self, WorkerOverhead.self],
     defaultSubcommand: Suite.self)
 
   /// The default set (`resumable bench` or `resumable bench suite`).

@@ -179,15 +179,18 @@ public final class WorkerPool: Sendable {
       return true
     }
     guard accepted else { throw StepFailure(Self.noWorker(task.task), retryable: true) }
-    let answer = await withTaskGroup(of: Void.self) { watchdog -> TaskAnswer in
-      if scheduleToStart != nil || heartbeatTimeout != nil {
+    let answer: TaskAnswer
+    if scheduleToStart == nil && heartbeatTimeout == nil {
+      answer = await self.answer(of: task.taskID)  // nothing to watch: no task group for it
+    } else {
+      answer = await withTaskGroup(of: Void.self) { watchdog -> TaskAnswer in
         watchdog.addTask {
           await self.watch(task.taskID, submitted: submitted, scheduleToStart: scheduleToStart, heartbeatTimeout: heartbeatTimeout)
         }
+        let answer = await self.answer(of: task.taskID)
+        watchdog.cancelAll()
+        return answer
       }
-      let answer = await self.answer(of: task.taskID)
-      watchdog.cancelAll()
-      return answer
     }
     switch answer {
     case .completed(let output):
@@ -277,12 +280,22 @@ public final class WorkerPool: Sendable {
 
   static func noWorker(_ task: String) -> String { "no worker serves task '\(task)'" }
 
+  /// `bytes` random bytes as lowercase hex: one draw (one `getrandom`) per 8 bytes,
+  /// not one per byte, for it is drawn for every task.
   static func randomHex(_ bytes: Int) -> String {
     var generator = SystemRandomNumberGenerator()
-    return (0..<bytes).map { _ in
-      let byte = UInt8.random(in: 0...255, using: &generator)
-      return (byte < 16 ? "0" : "") + String(byte, radix: 16)
-    }.joined()
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(bytes * 2)
+    var word: UInt64 = 0
+    for index in 0..<bytes {
+      if index % 8 == 0 { word = generator.next() }
+      let byte = Int(word & 0xff)
+      word >>= 8
+      text.append(digits[byte >> 4])
+      text.append(digits[byte & 0xf])
+    }
+    return String(decoding: text, as: UTF8.self)
   }
 
   // MARK: - State

@@ -15,7 +15,6 @@ commit and the ledger; the worker runs the function and answers.
 
 import asyncio
 import concurrent.futures
-import functools
 import inspect
 import json
 import logging
@@ -29,6 +28,7 @@ from datetime import datetime, timezone
 from . import errors
 from .aio import AsyncClient
 from .calls import encode_artifact
+from .client import Client
 from .state import Usage
 
 logger = logging.getLogger("resumable_client.worker")
@@ -215,7 +215,8 @@ class Worker:
 
     ``socket_path``: as ``Client``'s (``$RESUMABLE_SOCKET``, else the default socket).
     ``concurrency``: the worker's slots, the most tasks it runs at once (plain functions run
-    in a pool of that many threads, ``async def`` ones on the event loop). ``name``: a label
+    in a pool of that many threads, each answering on a connection of its own, ``async def``
+    ones on the event loop). ``name``: a label
     ``resumable workers`` shows (default ``host:pid``). ``on_ready(worker_id)`` is called,
     and ``ready`` (a ``threading.Event``) set, each time the worker is registered.
     """
@@ -237,6 +238,9 @@ class Worker:
         self._changed = None
         self._pool = None
         self._running = {}  # task_id -> (asyncio.Task, TaskContext)
+        self._local = threading.local()  # a pool thread's own connection, for its answers
+        self._thread_clients = []
+        self._thread_clients_lock = threading.Lock()
 
     def step(self, task):
         """Decorator: the function serves ``task``. It is called ``fn(ctx, inputs)`` (a plain
@@ -299,6 +303,10 @@ class Worker:
                 await asyncio.gather(*(task for task, _ctx in self._running.values()), return_exceptions=True)
             await self._client.close()
             self._pool.shutdown(wait=True)
+            with self._thread_clients_lock:
+                for client in self._thread_clients:
+                    client.close()
+                self._thread_clients.clear()
             self.ready.clear()
             logger.info("worker %s stopped", self.worker_id or self.name)
 
@@ -338,13 +346,17 @@ class Worker:
         """Follows one ConnectWorker stream until it ends or the worker has drained. Returns
         whether it registered."""
         feed = self._client.connect_worker(self.tasks, self.concurrency, self.name)
-        registered = False
-        next_frame = asyncio.ensure_future(feed.__anext__())
+        # One task reads the feed and takes each frame as it comes (no task or wait set up
+        # per frame); this loop wakes only for a stop, a task ending while draining, the
+        # registration or the feed's end.
+        self._feed_registered = False
+        reading = self._loop.create_task(self._read_feed(feed))
+        reading.add_done_callback(lambda _reading: self._changed.set())
         drained = False
         try:
             while True:
                 self._changed.clear()
-                if self._stop_requested and registered and not drained:
+                if self._stop_requested and self._feed_registered and not drained:
                     # Given no new task from now on (a task already on its way is handed back).
                     drained = True
                     try:
@@ -352,34 +364,32 @@ class Worker:
                     except errors.ResumableError as error:
                         logger.warning("could not drain worker %s: %s", self.worker_id, error.message)
                 if self._stop_requested and not self._running:
-                    return registered  # drained: closing the stream now abandons nothing
-                changed = asyncio.ensure_future(self._changed.wait())
-                await asyncio.wait({next_frame, changed}, return_when=asyncio.FIRST_COMPLETED)
-                changed.cancel()
-                if not next_frame.done():
-                    continue
-                try:
-                    frame = next_frame.result()
-                except StopAsyncIteration:
+                    return self._feed_registered  # drained: closing the stream now abandons nothing
+                if reading.done():
+                    reading.result()  # the feed's error, if it ended with one
                     logger.warning("the sidecar ended the task feed")
-                    return registered
-                if frame.worker_id:
-                    registered = True
-                    self._registered(frame.worker_id)
-                elif frame.task is not None:
-                    self._take(frame.task)
-                elif frame.cancelled_task_id:
-                    running = self._running.get(frame.cancelled_task_id)
-                    if running is not None:
-                        running[1]._cancel(frame.cancelled_reason or "cancelled")
-                next_frame = asyncio.ensure_future(feed.__anext__())
+                    return self._feed_registered
+                await self._changed.wait()
         finally:
-            next_frame.cancel()
+            reading.cancel()
             try:
-                await next_frame
-            except (asyncio.CancelledError, StopAsyncIteration, errors.ResumableError):
+                await reading
+            except (asyncio.CancelledError, errors.ResumableError):
                 pass
             await feed.aclose()
+
+    async def _read_feed(self, feed):
+        async for frame in feed:
+            if frame.worker_id:
+                self._feed_registered = True
+                self._registered(frame.worker_id)
+                self._changed.set()
+            elif frame.task is not None:
+                self._take(frame.task)
+            elif frame.cancelled_task_id:
+                running = self._running.get(frame.cancelled_task_id)
+                if running is not None:
+                    running[1]._cancel(frame.cancelled_reason or "cancelled")
 
     def _registered(self, worker_id):
         self.worker_id = worker_id
@@ -396,18 +406,25 @@ class Worker:
             # it would abandon them), so a task may still come; hand it back at once.
             job = self._answer(ctx, Answer(error_class="RETRYABLE", message=f"worker {self.name} is shutting down"))
         else:
-            job = self._run(ctx, task.inputs)
+            function = self._steps.get(ctx.task)
+            plain = None
+            if function is not None and not inspect.iscoroutinefunction(function):
+                # A plain function starts on its thread now; its task below waits for it.
+                plain = asyncio.wrap_future(self._pool.submit(self._run_plain, function, ctx, task.inputs))
+            job = self._run(ctx, function, task.inputs, plain)
         running = self._loop.create_task(job)
         self._running[task.task_id] = (running, ctx)
 
         def finished(_future):
             self._running.pop(task.task_id, None)
-            self._changed.set()
+            if self._stop_requested:
+                self._changed.set()  # the feed's loop waits for the tasks in flight
 
         running.add_done_callback(finished)
 
-    async def _run(self, ctx, raw_inputs):
-        function = self._steps.get(ctx.task)
+    async def _run(self, ctx, function, raw_inputs, plain):
+        """Runs a task's step function and answers: an ``async def`` one here, a plain one
+        on the thread ``plain`` (its future) runs it on."""
         logger.info("%s: task %s started", ctx.idempotency_key, ctx.task)
         heartbeats = None
         if ctx.heartbeat_timeout_ms > 0:
@@ -415,22 +432,57 @@ class Worker:
         try:
             if function is None:
                 raise Retryable(f"worker {self.name} does not serve task {ctx.task!r}")
-            inputs = parse_inputs(raw_inputs)
             if inspect.iscoroutinefunction(function):
-                value = await function(ctx, inputs)
+                value = await function(ctx, parse_inputs(raw_inputs))
             else:
-                value = await self._loop.run_in_executor(self._pool, functools.partial(function, ctx, inputs))
-                if inspect.isawaitable(value):
-                    value = await value
+                value = await plain
+                if value is _ANSWERED:
+                    return
+                value = await value
             answer = answer_for_result(ctx.step, value)
         except Exception as error:  # the step's failure, reported to the sidecar
-            if not isinstance(error, StepFailure):
-                logger.warning("%s: step raised", ctx.idempotency_key, exc_info=True)
-            answer = answer_for_error(error)
+            answer = _failure(ctx, error)
         finally:
             if heartbeats is not None:
                 heartbeats.cancel()
         await self._answer(ctx, answer)
+
+    def _run_plain(self, function, ctx, raw_inputs):
+        """Runs a plain step function on a thread of the pool, and answers from that thread,
+        on a connection of its own: the answer leaves as the function returns, without
+        waiting for the event loop to wake up. Returns ``_ANSWERED``, or what the function
+        returned when that is awaitable (it is awaited, and answered, on the event loop)."""
+        try:
+            value = function(ctx, parse_inputs(raw_inputs))
+            if inspect.isawaitable(value):
+                return value
+            answer = answer_for_result(ctx.step, value)
+        except Exception as error:  # the step's failure, reported to the sidecar
+            answer = _failure(ctx, error)
+        try:
+            try:
+                _send_answer(self._thread_client(), ctx, answer)
+            except errors.ConnectionClosed:
+                # The connection broke since its last answer (the sidecar restarted?): once
+                # more on a new one, as the event loop's client reconnects.
+                self._local.client.close()
+                self._local.client = None
+                _send_answer(self._thread_client(), ctx, answer)
+        except errors.ResumableError as error:
+            _log_answer(ctx, answer, error)
+        else:
+            _log_answer(ctx, answer)
+        return _ANSWERED
+
+    def _thread_client(self):
+        """This pool thread's blocking connection to the sidecar, opened on first use."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = Client(self._client.socket_path, trust_server_uid=self.trust_server_uid)
+            self._local.client = client
+            with self._thread_clients_lock:
+                self._thread_clients.append(client)
+        return client
 
     async def _heartbeat_every(self, ctx, interval):
         while True:
@@ -440,16 +492,41 @@ class Worker:
 
     async def _answer(self, ctx, answer):
         try:
-            if answer.error_class is None:
-                await self._client.complete_task(ctx.task_id, answer.artifact, answer.usage, answer.history)
-                logger.info("%s: completed", ctx.idempotency_key)
-            else:
-                await self._client.fail_task(ctx.task_id, answer.message, answer.error_class,
-                                             answer.retry_after_s, answer.usage)
-                logger.info("%s: failed (%s): %s", ctx.idempotency_key, answer.error_class, answer.message)
-        except (errors.FailedPrecondition, errors.NotFound) as error:
-            # The attempt was abandoned (heartbeat timeout, stream gone, run cancelled, lease
-            # lost): nothing of it is committed, and the step has moved on without it.
-            logger.warning("%s: answer refused (%s): %s", ctx.idempotency_key, error.code, error.message)
+            await _send_answer(self._client, ctx, answer)
         except errors.ResumableError as error:
-            logger.error("%s: answer not delivered (%s): %s", ctx.idempotency_key, error.code, error.message)
+            _log_answer(ctx, answer, error)
+        else:
+            _log_answer(ctx, answer)
+
+
+#: What ``Worker._run_plain`` returns once it has answered.
+_ANSWERED = object()
+
+
+def _failure(ctx, error):
+    """The answer for what a step raised, logged with its traceback unless it is a ``StepFailure``
+    (call it in the ``except`` block)."""
+    if not isinstance(error, StepFailure):
+        logger.warning("%s: step raised", ctx.idempotency_key, exc_info=True)
+    return answer_for_error(error)
+
+
+def _send_answer(client, ctx, answer):
+    """Sends ``answer`` on ``client``: a ``Client``'s call, or an ``AsyncClient``'s coroutine."""
+    if answer.error_class is None:
+        return client.complete_task(ctx.task_id, answer.artifact, answer.usage, answer.history)
+    return client.fail_task(ctx.task_id, answer.message, answer.error_class, answer.retry_after_s, answer.usage)
+
+
+def _log_answer(ctx, answer, error=None):
+    """Logs what came of sending ``answer``: ``error`` is the ``ResumableError`` it raised, if any."""
+    if isinstance(error, (errors.FailedPrecondition, errors.NotFound)):
+        # The attempt was abandoned (heartbeat timeout, stream gone, run cancelled, lease
+        # lost): nothing of it is committed, and the step has moved on without it.
+        logger.warning("%s: answer refused (%s): %s", ctx.idempotency_key, error.code, error.message)
+    elif error is not None:
+        logger.error("%s: answer not delivered (%s): %s", ctx.idempotency_key, error.code, error.message)
+    elif answer.error_class is None:
+        logger.info("%s: completed", ctx.idempotency_key)
+    else:
+        logger.info("%s: failed (%s): %s", ctx.idempotency_key, answer.error_class, answer.message)
