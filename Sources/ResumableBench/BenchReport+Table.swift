@@ -190,7 +190,18 @@ func prettyJSON(_ value: some Encodable) throws -> String {
   return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
-extension BenchReport.MapFanOut {
+/// The figures of a `bench` subcommand that measures one thing on a server of its
+/// own: printed as a table (under the `appendfsync` policy used) or as JSON.
+public protocol OwnServerFigures: Encodable {
+  func table(fsync: String) -> String
+}
+
+extension OwnServerFigures {
+  /// The figures as pretty-printed JSON.
+  public func json() throws -> String { try prettyJSON(self) }
+}
+
+extension BenchReport.MapFanOut: OwnServerFigures {
   /// The fan-out's figures alone (`resumable bench fan-out`), as text.
   public func table(fsync: String) -> String {
     var text = "map fan-out, appendfsync \(fsync), \(mapRun.count) runs of each, interleaved\n"
@@ -207,12 +218,9 @@ extension BenchReport.MapFanOut {
     }
     return text
   }
-
-  /// The figures as pretty-printed JSON.
-  public func json() throws -> String { try prettyJSON(self) }
 }
 
-extension BenchReport.WorkerOverhead {
+extension BenchReport.WorkerOverhead: OwnServerFigures {
   /// The worker step overhead alone (`resumable bench workers`), as text.
   public func table(fsync: String) -> String {
     var text = "worker step overhead, appendfsync \(fsync), \(inProcessRun.count) runs of each, interleaved\n"
@@ -226,7 +234,4 @@ extension BenchReport.WorkerOverhead {
     text += "  Python worker, per step p50:            \(BenchReport.micros(pythonPerStepP50Micros)) (target ≤ 150 µs)\n"
     return text
   }
-
-  /// The figures as pretty-printed JSON.
-  public func json() throws -> String { try prettyJSON(self) }
 }

@@ -120,18 +120,19 @@ struct Bench: AsyncParsableCommand {
 
     @OptionGroup var ownServer: OwnServerOptions
 
-    func validate() throws {
-      guard runs >= 2, warmup >= 0 else { throw ValidationError("--runs must be at least 2 and --warmup 0 or more") }
-      _ = try Bench.policy(fsync)
-    }
+    func validate() throws { try Bench.validate(runs: runs, atLeast: 2, warmup: warmup, fsync: fsync) }
 
     func run() async throws {
-      var options = try ownServer.suiteOptions(fsync: fsync)
-      options.fanOutRuns = runs
-      options.warmupRuns = warmup
-      let (policy, figures) = try await BenchSuite(options: options).runMapFanOut()
-      try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: ownServer.json)
+      try await ownServer.measure(fsync: fsync, { $0.fanOutRuns = runs; $0.warmupRuns = warmup }) { try await $0.runMapFanOut() }
     }
+  }
+
+  /// `--runs` (at least `minimum`), `--warmup` and `--fsync` of a subcommand that times runs.
+  static func validate(runs: Int, atLeast minimum: Int, warmup: Int, fsync: String) throws {
+    guard runs >= minimum, warmup >= 0 else {
+      throw ValidationError("--runs must be at least \(minimum) and --warmup 0 or more")
+    }
+    _ = try policy(fsync)
   }
 
   /// `--fsync` of the subcommands that run a server of their own: always or everysec.
@@ -156,6 +157,18 @@ struct Bench: AsyncParsableCommand {
       var options = BenchSuite.Options(executable: try server ?? Bench.executable())
       options.fsync = [try Bench.policy(fsync)]
       return options
+    }
+
+    /// Runs `measure` with the suite's options (`configure` sets its sizes) and
+    /// prints its figures, or writes them as JSON (`--json`).
+    func measure<Figures: OwnServerFigures>(
+      fsync: String, _ configure: (inout BenchSuite.Options) -> Void,
+      _ measure: (BenchSuite) async throws -> (fsync: String, figures: Figures)
+    ) async throws {
+      var options = try suiteOptions(fsync: fsync)
+      configure(&options)
+      let (policy, figures) = try await measure(BenchSuite(options: options))
+      try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: json)
     }
   }
 

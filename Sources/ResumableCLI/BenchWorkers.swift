@@ -27,17 +27,10 @@ extension Bench {
     @Option(help: "Untimed runs of each kind before each block.")
     var warmup = 20
 
-    func validate() throws {
-      guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup 0 or more") }
-      _ = try Bench.policy(fsync)
-    }
+    func validate() throws { try Bench.validate(runs: runs, atLeast: 1, warmup: warmup, fsync: fsync) }
 
     func run() async throws {
-      var options = try ownServer.suiteOptions(fsync: fsync)
-      options.stepRuns = runs
-      options.warmupRuns = warmup
-      let (policy, figures) = try await BenchSuite(options: options).runWorkerOverhead()
-      try Bench.output(table: figures.table(fsync: policy), json: figures.json(), to: ownServer.json)
+      try await ownServer.measure(fsync: fsync, { $0.stepRuns = runs; $0.warmupRuns = warmup }) { try await $0.runWorkerOverhead() }
     }
   }
 }
