@@ -471,8 +471,7 @@ public final class WorkflowEngine: Sendable {
 
   /// Whether a runner could start for run `id` now: not driven here, and room for it.
   private func acceptsRun(_ id: String) -> Bool {
-    let maximum = configuration.maximumActiveRuns
-    return state.withLock { !$0.draining && $0.active.count < maximum && $0.active[id] == nil }
+    state.withLock { $0.active[id] == nil } && (try? checkAcceptingRuns()) != nil
   }
 
   func checkAcceptingRuns() throws(EngineError) {

@@ -182,19 +182,14 @@ enum RunRecordDecoder {
 
   /// A run as the load script returns it (its reply's array, `parts`): the
   /// run's fields, steps and artifacts hashes, history length and history.
-  static func loaded(_ parts: ArraySlice<RESPValue>, workflowID: String, script: String) throws(StoreError) -> RunRecord {
-    guard parts.count == 5, let historyLength = parts[parts.startIndex + 3].int else {
+  static func loaded(_ parts: [RESPValue], workflowID: String, script: String) throws(StoreError) -> RunRecord {
+    guard parts.count == 5, let historyLength = parts[3].int else {
       throw StoreError(.corrupt, "unexpected reply to the \(script) script: \(parts)")
     }
-    let first = parts.startIndex
-    var record = try decode(workflowID: workflowID, run: parts[first], steps: parts[first + 1], artifacts: parts[first + 2])
+    var record = try decode(workflowID: workflowID, run: parts[0], steps: parts[1], artifacts: parts[2])
     record.historyLength = Int(historyLength)
-    record.history = try history(parts[first + 4], workflowID: workflowID)
+    record.history = try history(parts[4], workflowID: workflowID)
     return record
-  }
-
-  static func loaded(_ parts: [RESPValue], workflowID: String, script: String) throws(StoreError) -> RunRecord {
-    try loaded(parts[...], workflowID: workflowID, script: script)
   }
 
   /// An LRANGE reply of history messages (JSON each), oldest first.

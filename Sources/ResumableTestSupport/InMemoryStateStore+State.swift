@@ -34,6 +34,18 @@ extension InMemoryStateStore {
     /// a step's name for a parallel run's branch (Redis: `op`, `op:STEP`).
     var lastOperations: [String: (id: String, reply: Reply)] = [:]
 
+    /// The run as `load` reads it: its held artifact and history length
+    /// always, its artifacts, history and input when asked for.
+    func read(artifacts: Bool = false, history: Bool = false, input: Bool = true) -> RunRecord {
+      var record = self.record
+      record.approval?.held?.artifact = heldArtifact ?? []
+      record.historyLength = self.history.count
+      if artifacts { record.artifacts = self.artifacts }
+      if history { record.history = self.history }
+      if !input { record.input = [] }
+      return record
+    }
+
     /// The fencing token holding a lease that has not lapsed.
     func leaseHolder(now: Int64) -> UInt64? {
       guard let lease, lease.untilMs > now else { return nil }

@@ -40,22 +40,15 @@ extension InMemoryStateStore {
       // Ahead of the script, as the Redis store sends it.
       state.recovery[request.workflowID] = timing.nowMs + timing.leaseMs
       guard var run = state.live(request.workflowID, now: now) else { return .notFound }
-      /// The run as the Redis store's script reads it back (as `load` does).
-      func read(_ run: StoredRun) -> RunRecord {
-        var record = run.record
-        record.approval?.held?.artifact = run.heldArtifact ?? []
-        record.historyLength = run.history.count
-        return record
-      }
       if case .resumed(let fence, let saved, let lapsed)? = run.replay(timing.operation) {
-        return .resumed(read(run), fence: fence, savedMicros: saved, fromLapsedLease: lapsed)
+        return .resumed(run.read(), fence: fence, savedMicros: saved, fromLapsedLease: lapsed)
       }
       let previous = run.record.status
-      guard previous == .failed || previous == .running else { return .ended(read(run)) }
-      if run.leaseHolder(now: now) != nil { return .held(read(run)) }
+      guard previous == .failed || previous == .running else { return .ended(run.read()) }
+      if run.leaseHolder(now: now) != nil { return .held(run.read()) }
       let definition = run.record.definition
       if let missing = definition.steps[run.record.cursor...].first(where: { !request.plugins.contains($0.plugin) }) {
-        return .missingPlugin(read(run), plugin: missing.plugin)
+        return .missingPlugin(run.read(), plugin: missing.plugin)
       }
       let fence = state.bump(&run)
       let begin = run.record.resume(fence: fence, timing: timing)
@@ -67,7 +60,7 @@ extension InMemoryStateStore {
       let reply = Reply.resumed(fence: fence, savedMicros: saved, fromLapsedLease: previous == .running)
       run.applied(timing.operation, reply)
       state.runs[request.workflowID] = run
-      return .resumed(read(run), fence: fence, savedMicros: saved, fromLapsedLease: previous == .running)
+      return .resumed(run.read(), fence: fence, savedMicros: saved, fromLapsedLease: previous == .running)
     }
   }
 

@@ -73,14 +73,7 @@ public final class InMemoryStateStore: StateStore {
   {
     let now = nowMs
     return state.withLock { state in
-      guard let run = state.live(workflowID, now: now) else { return nil }
-      var record = run.record
-      record.approval?.held?.artifact = run.heldArtifact ?? []
-      record.historyLength = run.history.count
-      if includeArtifacts { record.artifacts = run.artifacts }
-      if includeHistory { record.history = run.history }
-      if !includeInput { record.input = [] }
-      return record
+      state.live(workflowID, now: now)?.read(artifacts: includeArtifacts, history: includeHistory, input: includeInput)
     }
   }
 
