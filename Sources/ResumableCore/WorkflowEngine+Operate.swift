@@ -75,18 +75,7 @@ extension WorkflowEngine {
         "run '\(id)' cannot re-run from step '\(stepName)': step '\(existing.definition.steps[unfinished].name)' before it has not completed; re-run from one of: \(names) (nothing was changed)")
     }
     try checkAcceptingRuns()
-    let fence: UInt64
-    do {
-      switch try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration) {
-      case .acquired(let token): fence = token
-      case .held: throw EngineError(.aborted, "run '\(id)' is being changed by another call; try again")
-      case .notFound: throw StoreError(.notFound, "")
-      }
-    } catch let error as EngineError {
-      throw error
-    } catch {
-      throw EngineError(error, workflowID: id)
-    }
+    let fence = try await acquireEnded(id)
     var record: RunRecord
     do {
       guard let fresh = try await store.load(workflowID: id, includeArtifacts: false) else { throw StoreError(.notFound, "") }
@@ -186,5 +175,28 @@ extension WorkflowEngine {
     return Health(
       store: store, runsInFlight: activeRuns, uptime: clock.now - startedAt,
       draining: state.withLock { $0.draining }, spendGuard: spendGuard)
+  }
+
+  /// The lease of run `id`, which has ended, for a re-run. A drive of this
+  /// server that has just answered the run's end still holds it until its
+  /// release lands (the release follows the answer, `ended(_:of:completion:logger:)`):
+  /// that is waited for, up to a second, rather than refused. A lease held
+  /// anywhere else is another call changing the run: `ABORTED`.
+  private func acquireEnded(_ id: String) async throws(EngineError) -> UInt64 {
+    let patience = ContinuousClock.now + .seconds(1)
+    while true {
+      let outcome = try await EngineError.answering(about: id) {
+        try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration)
+      }
+      switch outcome {
+      case .acquired(let token): return token
+      case .notFound: throw .runNotFound(id)
+      case .held:
+        // Real time, not the engine's clock: what is awaited is a store write in flight.
+        guard state.withLock({ $0.active[id] != nil }), ContinuousClock.now < patience,
+          (try? await Task.sleep(for: .milliseconds(1))) != nil
+        else { throw EngineError(.aborted, "run '\(id)' is being changed by another call; try again") }
+      }
+    }
   }
 }

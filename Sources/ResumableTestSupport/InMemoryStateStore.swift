@@ -22,12 +22,18 @@ import Synchronization
 public final class InMemoryStateStore: StateStore {
   let clock: any EngineClock
   let state = Mutex(State())
+  /// Awaited before every `releaseLease` takes effect: a test holds a release
+  /// back (a slow Redis) to open the window between a run's answer and its release.
+  let beforeRelease: @Sendable () async -> Void
 
-  /// - Parameter clock: the store's time: lease and key expiries, the recovery
-  ///   index's "now" (Redis' and the server's wall clocks in `RedisStateStore`).
-  ///   Pass the engine's clock.
-  public init(clock: any EngineClock = SystemClock()) {
+  /// - Parameters:
+  ///   - clock: the store's time: lease and key expiries, the recovery
+  ///     index's "now" (Redis' and the server's wall clocks in `RedisStateStore`).
+  ///     Pass the engine's clock.
+  ///   - beforeRelease: awaited before every lease release (default: nothing).
+  public init(clock: any EngineClock = SystemClock(), beforeRelease: @escaping @Sendable () async -> Void = {}) {
     self.clock = clock
+    self.beforeRelease = beforeRelease
   }
 
   /// Now on the store's clock, Unix milliseconds.
@@ -129,6 +135,7 @@ public final class InMemoryStateStore: StateStore {
   }
 
   public func releaseLease(workflowID: String, fence: UInt64, runEnded: Bool) async throws(StoreError) {
+    await beforeRelease()
     let now = nowMs
     state.withLock { state in
       if runEnded {

@@ -15,14 +15,16 @@ struct FastEngineHarness {
   let clock: ManualClock
 
   /// Runs `body` with an engine serving the workflows of `yaml`, with
-  /// `plugins` registered besides the built-in ones.
+  /// `plugins` registered besides the built-in ones; the store awaits
+  /// `beforeRelease` before each lease release.
   static func with<T>(
     yaml: String, plugins: [String: any StepPlugin] = [:],
     configure: (inout EngineConfiguration) -> Void = { _ in },
+    beforeRelease: @escaping @Sendable () async -> Void = {},
     _ body: (FastEngineHarness) async throws -> T
   ) async throws -> T {
     let clock = ManualClock()
-    let store = InMemoryStateStore(clock: clock)
+    let store = InMemoryStateStore(clock: clock, beforeRelease: beforeRelease)
     let engine = try EngineHarness.makeEngine(store: store, clock: clock, yaml: yaml, plugins: plugins) { configuration in
       configuration.recoveryInterval = nil
       configure(&configuration)

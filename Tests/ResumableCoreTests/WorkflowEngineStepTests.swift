@@ -27,6 +27,30 @@ struct WorkflowEngineStepTests {
     }
   }
 
+  /// A caller is answered as soon as its run completes, and the lease release
+  /// follows: a re-run sent at once waits for that release (this server's own
+  /// drive), where it used to be refused with ABORTED.
+  @Test func aReRunSentAsSoonAsTheRunIsAnsweredWaitsForItsRelease() async throws {
+    let yaml = """
+      workflows:
+        - name: w
+          steps:
+            - {name: a, plugin: echo}
+            - {name: b, plugin: echo}
+      """
+    let releases = OneShotSignal<Bool>()
+    try await FastEngineHarness.with(yaml: yaml, beforeRelease: { _ = try? await releases.wait() }) { harness in
+      let done = try await harness.engine.start(workflow: "w", workflowID: "rr-1", input: Array("1".utf8), wait: true)
+      #expect(done.record.status == .completed)
+      async let again = harness.engine.resume(workflowID: "rr-1", wait: true, fromStep: "b")
+      // The first run's release is held back meanwhile, then lands.
+      try await Task.sleep(for: .milliseconds(50))
+      releases.finish()
+      let rerun = try await again
+      #expect(rerun.status == .completed && rerun.steps.map(\.attempts) == [1, 2])
+    }
+  }
+
   @Test func anErrorThatSaysNothingIsRetryable() async throws {
     let yaml = """
       workflows:
