@@ -35,9 +35,14 @@ public final class WorkerPool: Sendable {
   // MARK: - The worker side
 
   /// Registers a worker serving `tasks` with `slots`, and returns its feed.
+  /// - Parameter executor: where the worker's feed is written (its
+  ///   connection's event loop): runs whose steps it serves are driven there
+  ///   (`executor(serving:)`), so a task and its answer need no thread hop.
   /// - Throws: `EngineError`: INVALID_ARGUMENT for a declaration out of bounds,
   ///   UNAVAILABLE once the pool has shut down.
-  public func connect(tasks: [String], slots: Int, name: String, pid: Int32?, nowMs: Int64) throws(EngineError) -> WorkerFeed {
+  public func connect(
+    tasks: [String], slots: Int, name: String, pid: Int32?, nowMs: Int64, executor: (any TaskExecutor)? = nil
+  ) throws(EngineError) -> WorkerFeed {
     guard !tasks.isEmpty, tasks.count <= Self.maximumTasksPerWorker else {
       throw EngineError(
         .invalidArgument,
@@ -60,7 +65,7 @@ public final class WorkerPool: Sendable {
       let id = "w\(state.nextWorker)-\(Self.randomHex(4))"
       state.workers[id] = Worker(
         id: id, name: name, tasks: Set(tasks), declared: tasks, slots: slots, connectedAtMs: nowMs, pid: pid,
-        order: state.nextWorker, outbox: outbox)
+        order: state.nextWorker, outbox: outbox, executor: executor)
       state.dispatchQueued(to: id)
       return .success(WorkerFeed(workerID: id, messages: messages))
     }
@@ -156,6 +161,14 @@ public final class WorkerPool: Sendable {
   /// Whether a connected worker serves `task`.
   public func serves(task: String) -> Bool {
     state.withLock { $0.isServed(task) }
+  }
+
+  /// Where the worker that `task` would be given to now writes its feed (nil:
+  /// no worker serves it, or the worker said nothing of where).
+  public func executor(serving task: String) -> (any TaskExecutor)? {
+    state.withLock { state in
+      state.workers.values.lazy.filter { !$0.draining && $0.tasks.contains(task) }.min(by: State.isPreferred)?.executor
+    }
   }
 
   /// Runs one attempt on a worker: gives `task` to one with a free slot (or
@@ -310,6 +323,7 @@ public final class WorkerPool: Sendable {
     let pid: Int32?
     let order: Int
     let outbox: AsyncStream<WorkerMessage>.Continuation
+    let executor: (any TaskExecutor)?
     var holding: Set<String> = []
     var dispatched: UInt64 = 0
     var lastDispatch = 0
@@ -342,6 +356,12 @@ public final class WorkerPool: Sendable {
     var dispatches = 0
     var shutDown = false
 
+    /// The order workers are given tasks in: the one holding the fewest tasks
+    /// first; among those, the least recently given one.
+    static func isPreferred(_ one: Worker, over other: Worker) -> Bool {
+      (one.holding.count, one.lastDispatch) < (other.holding.count, other.lastDispatch)
+    }
+
     func isServed(_ task: String) -> Bool { workers.values.contains { !$0.draining && $0.tasks.contains(task) } }
 
     /// Gives queued tasks to workers with free slots (only to `worker` when named).
@@ -349,11 +369,10 @@ public final class WorkerPool: Sendable {
       var remaining: [String] = []
       for taskID in queue {
         guard let entry = tasks[taskID] else { continue }
-        let candidates = workers.values.filter {
+        let candidates = workers.values.lazy.filter {
           $0.free > 0 && !$0.draining && $0.tasks.contains(entry.task.task) && (only == nil || $0.id == only)
         }
-        // The worker holding the fewest tasks; among those, the least recently given one.
-        guard let chosen = candidates.min(by: { ($0.holding.count, $0.lastDispatch) < ($1.holding.count, $1.lastDispatch) }) else {
+        guard let chosen = candidates.min(by: Self.isPreferred) else {
           remaining.append(taskID)
           continue
         }

@@ -107,10 +107,12 @@ public final class WorkflowEngine: Sendable {
           // Each run's driver prefers one of the executors in turn (the
           // server's event loops): its Redis round trips then resume it on
           // the thread that read their replies, with no hop between threads.
+          // A run at a worker step prefers the loop of the worker's feed
+          // instead: its tasks and their answers need no hop either.
           let executors = configuration.laneExecutors
           var next = 0
           for await job in jobs {
-            let executor = executors.isEmpty ? nil : executors[next % executors.count]
+            let executor = workerLane(of: job.record) ?? (executors.isEmpty ? nil : executors[next % executors.count])
             next &+= 1
             runners.addTask(executorPreference: executor) { await self.drive(job) }
           }
@@ -119,6 +121,15 @@ public final class WorkflowEngine: Sendable {
       }
       keeper.cancelAll()
     }
+  }
+
+  /// Where the worker that would run a sequential run's step at its cursor
+  /// writes its feed, when that step is a `worker` step and a worker serves it.
+  private func workerLane(of record: RunRecord) -> (any TaskExecutor)? {
+    guard record.definition.parallelism == nil, record.definition.steps.indices.contains(record.cursor) else { return nil }
+    let step = record.definition.steps[record.cursor]
+    guard step.plugin == WorkerPlugin.name, let settings = try? WorkerPlugin.Settings(step.config) else { return nil }
+    return workers.executor(serving: settings.task(of: step.name))
   }
 
   /// The lease keeper of every attempt in flight (`AttemptLeases.keep`),

@@ -65,6 +65,7 @@ struct Connection {
     let dispatcher = self.dispatcher
     let registry = self.registry
     let connectionLogger = logger
+    let executor = EventLoopExecutor.shared(for: channel.channel.eventLoop)
     do {
       try await channel.executeThenClose { inbound, outbound in
         try await withThrowingDiscardingTaskGroup { requests in
@@ -89,6 +90,14 @@ struct Connection {
                     RPCFailure(.invalidArgument, "the frame is not a resumable.v1.Envelope (\(error)); closing the connection")))
                 return
               }
+              if let method = Method(rawValue: request.method), method.isWorkerAnswer {
+                // Answered here, in the read loop, with no task of its own: a
+                // worker's answer only hands its result to the attempt waiting
+                // for it (a step's latency is on this path).
+                let response = dispatcher.respondNow(to: request, method: method)
+                try await outbound.write(response.frameBody(allocator: ByteBufferAllocator()))
+                continue
+              }
               let bytes = frame.readableBytes
               if let failure = activity.beginRequest(bytes: bytes, limits: limits) {
                 ServerMetrics.rpcRefused(method: request.method, code: failure.status)
@@ -104,7 +113,7 @@ struct Connection {
                   activity.endRequest(bytes: bytes)
                 }
                 if Method(rawValue: request.method)?.isServerStreaming == true {
-                  await dispatcher.stream(request, peer: peer) { frame in
+                  await dispatcher.stream(request, peer: peer, executor: executor) { frame in
                     try await outbound.write(frame.frameBody(allocator: ByteBufferAllocator()))
                   }
                   return

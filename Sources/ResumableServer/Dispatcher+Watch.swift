@@ -16,9 +16,13 @@ extension Dispatcher {
   /// passes (`DEADLINE_EXCEEDED`), the store is unreachable or the server
   /// shuts down (`UNAVAILABLE`), or the run expires (`NOT_FOUND`); it stops
   /// without a frame when `send` fails (the watcher went away).
-  func stream(_ request: Envelope, peer: PeerCredentials?, send: @escaping @Sendable (Envelope) async throws -> Void) async {
+  /// - Parameter executor: where the connection's frames are written (a worker's feed is).
+  func stream(
+    _ request: Envelope, peer: PeerCredentials?, executor: (any TaskExecutor)? = nil,
+    send: @escaping @Sendable (Envelope) async throws -> Void
+  ) async {
     if request.method == Method.connectWorker.rawValue {
-      await workerStream(request, pid: peer?.pid, send: send)
+      await workerStream(request, pid: peer?.pid, executor: executor, send: send)
       return
     }
     let started = DispatchTime.now()

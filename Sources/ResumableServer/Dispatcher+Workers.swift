@@ -7,7 +7,10 @@ extension Dispatcher {
   /// sends its id, then its tasks and cancellations as they come, until the
   /// connection closes (the worker is then removed: its tasks in flight fail
   /// as retryable) or the server shuts down (a last frame, UNAVAILABLE).
-  func workerStream(_ request: Envelope, pid: Int32?, send: @escaping @Sendable (Envelope) async throws -> Void) async {
+  func workerStream(
+    _ request: Envelope, pid: Int32?, executor: (any TaskExecutor)?,
+    send: @escaping @Sendable (Envelope) async throws -> Void
+  ) async {
     let started = DispatchTime.now()
     var last = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
     var outcome = StatusCode.cancelled
@@ -17,7 +20,7 @@ extension Dispatcher {
       let message = try decode(ConnectWorkerRequest.self, request.payload, .connectWorker)
       feed = try engine.workers.connect(
         tasks: message.tasks, slots: Int(message.slots), name: String(message.name.prefix(200)), pid: pid,
-        nowMs: engine.epochMilliseconds)
+        nowMs: engine.epochMilliseconds, executor: executor)
     } catch {
       last.fail(with: answer(to: error, method: request.method))
       outcome = last.statusCode
@@ -53,6 +56,20 @@ extension Dispatcher {
     var frame = Envelope(requestID: request.requestID, method: request.method)
     frame.payload = response.protobufBytes()
     return frame
+  }
+
+  /// Answers a worker's answer to a task (`Method.isWorkerAnswer`) at once:
+  /// it waits for nothing, so the connection's read loop calls it itself.
+  func respondNow(to request: Envelope, method: Method) -> Envelope {
+    let started = DispatchTime.now()
+    var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
+    defer { ServerMetrics.rpc(method: request.method, code: response.statusCode, since: started) }
+    do {
+      response.payload = try workerCall(method, request.payload)
+    } catch {
+      response.fail(with: answer(to: error, method: request.method))
+    }
+    return response
   }
 
   /// Answers the unary worker calls: CompleteTask, FailTask, HeartbeatTask, DrainWorker, ListWorkers.
@@ -92,6 +109,17 @@ extension Dispatcher {
       return ListWorkersResponse(workers: pool.workers().map(WorkerInfo.init)).protobufBytes()
     default:
       throw RPCFailure(.internal, "\(method.rawValue) is not a worker call")
+    }
+  }
+}
+
+extension Method {
+  /// A worker's answer to a task it was given: taken without waiting, so
+  /// answered in the connection's read loop (`Dispatcher.respondNow`).
+  var isWorkerAnswer: Bool {
+    switch self {
+    case .completeTask, .failTask, .heartbeatTask: true
+    default: false
     }
   }
 }

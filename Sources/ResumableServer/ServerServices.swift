@@ -38,7 +38,7 @@ struct ConnectionService: Service {
             // read there, the Redis round trips (on the connection to Redis of
             // that loop) and the answer's write need no hop between threads.
             // Step plugins never run there (the engine's runners have their own).
-            let loop = EventLoopExecutor(connection.channel.eventLoop)
+            let loop = EventLoopExecutor.shared(for: connection.channel.eventLoop)
             connections.addTask(executorPreference: loop) {
               await Connection(
                 channel: connection, dispatcher: dispatcher, registry: registry, access: transport.access,
