@@ -59,7 +59,7 @@ extension BenchSuite {
       let result = try await withThrowingTaskGroup(of: Void.self) { group in
         let feed = worker.connectWorker(
           ConnectWorkerRequest(tasks: [BenchWorkflows.workerTask], slots: 4, name: "bench-swift"))
-        group.addTask {
+        group.addTask(executorPreference: worker.executor) {
           for try await frame in feed where !frame.task.taskID.isEmpty {
             _ = try await worker.completeTask(CompleteTaskRequest(taskID: frame.task.taskID, artifact: Array("{}".utf8)))
           }

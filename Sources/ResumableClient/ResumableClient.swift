@@ -32,6 +32,12 @@ public final class ResumableClient: Sendable {
 
   /// The path of the server's Unix domain socket.
   public let socketPath: String
+
+  /// The executor of this connection's event loop. A worker loop that prefers
+  /// it (`withTaskExecutorPreference`, `addTask(executorPreference:)`) takes
+  /// each task its feed brings and sends the answer on the thread that read
+  /// the frame, with no hop between threads.
+  public var executor: any TaskExecutor { EventLoopExecutor.shared(for: channel.eventLoop) }
   /// The configuration the client was connected with.
   public let configuration: Configuration
 

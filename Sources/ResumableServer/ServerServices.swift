@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import ResumableCore
+import ResumableSocket
 import ServiceLifecycle
 
 // The services `ResumableServer` composes. The group shuts them down in the

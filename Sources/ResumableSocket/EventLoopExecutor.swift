@@ -1,19 +1,20 @@
-import NIOCore
-import NIOPosix
+public import NIOCore
+public import NIOPosix
 import Synchronization
 
 /// An event loop as a Swift `TaskExecutor`: a task that prefers it runs its
-/// jobs on that loop's thread. The engine spreads a map step's lanes over one
-/// per loop (`EngineConfiguration.laneExecutors`), so that the items of a map
-/// use every core while each lane's Redis round trips stay on its own loop
-/// (the Redis client gives a caller the connection on the caller's loop).
+/// jobs on that loop's thread. The server's engine spreads its runs (and a map
+/// step's lanes) over one per loop (`EngineConfiguration.laneExecutors`), so
+/// that each one's Redis round trips stay on its own loop (the Redis client
+/// gives a caller the connection on the caller's loop); a client's worker loop
+/// prefers its connection's (`ResumableClient.executor`).
 ///
 /// One executor per loop (`shared(for:)`): a task that already runs on a
 /// loop's executor continues inline when it resumes there, where two
 /// executors of the same loop would still queue the job behind the loop's
 /// other work.
-final class EventLoopExecutor: TaskExecutor {
-  let eventLoop: any EventLoop
+public final class EventLoopExecutor: TaskExecutor {
+  public let eventLoop: any EventLoop
 
   private init(_ eventLoop: any EventLoop) {
     self.eventLoop = eventLoop
@@ -22,7 +23,7 @@ final class EventLoopExecutor: TaskExecutor {
   private static let executors = Mutex<[ObjectIdentifier: EventLoopExecutor]>([:])
 
   /// The executor of `eventLoop`.
-  static func shared(for eventLoop: any EventLoop) -> EventLoopExecutor {
+  public static func shared(for eventLoop: any EventLoop) -> EventLoopExecutor {
     executors.withLock { executors in
       let key = ObjectIdentifier(eventLoop)
       if let executor = executors[key] { return executor }
@@ -33,11 +34,11 @@ final class EventLoopExecutor: TaskExecutor {
   }
 
   /// The executor of each loop of `group`.
-  static func all(of group: MultiThreadedEventLoopGroup) -> [EventLoopExecutor] {
+  public static func all(of group: MultiThreadedEventLoopGroup) -> [EventLoopExecutor] {
     group.makeIterator().map(shared(for:))
   }
 
-  func enqueue(_ job: consuming ExecutorJob) {
+  public func enqueue(_ job: consuming ExecutorJob) {
     let job = UnownedJob(job)
     eventLoop.execute {
       job.runSynchronously(on: self.asUnownedTaskExecutor())
