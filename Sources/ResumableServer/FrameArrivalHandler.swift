@@ -30,20 +30,27 @@ final class FrameArrivalHandler: ChannelInboundHandler, RemovableChannelHandler 
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     var buffer = unwrapInboundIn(data)
+    var frameEnded = false
     while buffer.readableBytes > 0 {
       if remaining > 0 {
         let taken = min(remaining, buffer.readableBytes)
         buffer.moveReaderIndex(forwardBy: taken)
         remaining -= taken
+        frameEnded = frameEnded || remaining == 0
       } else if let byte = buffer.readInteger(as: UInt8.self) {
         prefix.append(byte)
         if prefix.count == 4 {
           remaining = prefix.reduce(0) { $0 << 8 | Int($1) }
           prefix.removeAll(keepingCapacity: true)
+          frameEnded = frameEnded || remaining == 0
         }
       }
-      if remaining == 0 && prefix.isEmpty { deadline.cancel() } else { deadline.arm(context) }
     }
+    // Once per read, not per frame: a frame that arrives whole in one read
+    // (the usual case) schedules no timer at all. A frame begun in the read
+    // that ended another gets a deadline of its own.
+    if frameEnded { deadline.cancel() }
+    if remaining > 0 || !prefix.isEmpty { deadline.arm(context) }
     context.fireChannelRead(data)
   }
 
