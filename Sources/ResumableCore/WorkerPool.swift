@@ -208,7 +208,7 @@ public final class WorkerPool: Sendable {
     switch answer {
     case .completed(let output):
       do {
-        _ = try JSONValue(parsing: output.artifact)
+        try JSONValue.validate(output.artifact)
       } catch {
         throw StepFailure(
           "step '\(task.step)': the worker's artifact is not JSON (\(error.message))", retryable: false,

@@ -182,7 +182,7 @@ public final class WorkflowEngine: Sendable {
         "the input of workflow '\(workflow)' is \(inputBytes.count) bytes; the limit is \(inputLimit) bytes — no run was started")
     }
     do {
-      _ = try JSONValue(parsing: inputBytes)
+      try JSONValue.validate(inputBytes)
     } catch {
       throw EngineError(.invalidArgument, "the input is not valid JSON: \(error.message)")
     }
