@@ -299,8 +299,9 @@ class Worker:
         finally:
             for number in signals:
                 self._loop.remove_signal_handler(number)
-            if self._running:
-                await asyncio.gather(*(task for task, _ctx in self._running.values()), return_exceptions=True)
+            while self._running:  # a plain function's thread may hand an awaitable on meanwhile
+                await asyncio.gather(*(asyncio.wrap_future(job) if isinstance(job, concurrent.futures.Future) else job
+                                       for job, _ctx in list(self._running.values())), return_exceptions=True)
             await self._client.close()
             self._pool.shutdown(wait=True)
             with self._thread_clients_lock:
@@ -407,24 +408,69 @@ class Worker:
             job = self._answer(ctx, Answer(error_class="RETRYABLE", message=f"worker {self.name} is shutting down"))
         else:
             function = self._steps.get(ctx.task)
-            plain = None
             if function is not None and not inspect.iscoroutinefunction(function):
-                # A plain function starts on its thread now; its task below waits for it.
-                plain = asyncio.wrap_future(self._pool.submit(self._run_plain, function, ctx, task.inputs))
-            job = self._run(ctx, function, task.inputs, plain)
+                # A plain function runs, and answers, on a thread of the pool: no task here,
+                # and the event loop is not woken when it ends (see _plain_ended).
+                future = self._pool.submit(self._run_plain, function, ctx, task.inputs)
+                if ctx.heartbeat_timeout_ms > 0:
+                    self._track(task.task_id, ctx, self._heartbeat_until(ctx, future))
+                else:
+                    self._running[task.task_id] = (future, ctx)
+                future.add_done_callback(lambda done: self._plain_ended(task.task_id, ctx, done))
+                return
+            job = self._run(ctx, function, task.inputs)
+        self._track(task.task_id, ctx, job)
+
+    def _track(self, task_id, ctx, job):
+        """Runs ``job`` (a coroutine that answers the task) as a task of the event loop."""
         running = self._loop.create_task(job)
-        self._running[task.task_id] = (running, ctx)
+        self._running[task_id] = (running, ctx)
 
         def finished(_future):
-            self._running.pop(task.task_id, None)
+            self._running.pop(task_id, None)
             if self._stop_requested:
                 self._changed.set()  # the feed's loop waits for the tasks in flight
 
         running.add_done_callback(finished)
 
-    async def _run(self, ctx, function, raw_inputs, plain):
-        """Runs a task's step function and answers: an ``async def`` one here, a plain one
-        on the thread ``plain`` (its future) runs it on."""
+    def _plain_ended(self, task_id, ctx, future):
+        """A plain function's thread is done (called on that thread): the task has been
+        answered, unless the function returned an awaitable, which the event loop awaits
+        and answers. The loop is woken only for that, or while the worker drains."""
+        try:
+            value = _ANSWERED if future.cancelled() else future.result()
+        except Exception as error:  # the thread could not answer: the event loop's connection does
+            failure = _failure(ctx, error)
+            self._loop.call_soon_threadsafe(self._track, task_id, ctx, self._answer(ctx, failure))
+            return
+        if value is _ANSWERED:
+            self._running.pop(task_id, None)
+            if self._stop_requested:
+                self._loop.call_soon_threadsafe(self._changed.set)  # the feed's loop waits for the tasks in flight
+        else:
+            self._loop.call_soon_threadsafe(self._track, task_id, ctx, self._answer_awaited(ctx, value))
+
+    async def _heartbeat_until(self, ctx, future):
+        """Heartbeats a plain function's task (its step has ``heartbeat_timeout_ms``) until
+        its thread is done; ``_plain_ended`` sees how it ended."""
+        heartbeats = self._loop.create_task(self._heartbeat_every(ctx, ctx.heartbeat_timeout_ms / 3000))
+        try:
+            await asyncio.wrap_future(future)
+        except Exception:  # noqa: BLE001 - reported by _plain_ended
+            pass
+        finally:
+            heartbeats.cancel()
+
+    async def _answer_awaited(self, ctx, awaitable):
+        """Awaits what a plain function returned, then answers."""
+        try:
+            answer = answer_for_result(ctx.step, await awaitable)
+        except Exception as error:  # the step's failure, reported to the sidecar
+            answer = _failure(ctx, error)
+        await self._answer(ctx, answer)
+
+    async def _run(self, ctx, function, raw_inputs):
+        """Runs an ``async def`` step function (or answers that the task is not served), and answers."""
         logger.info("%s: task %s started", ctx.idempotency_key, ctx.task)
         heartbeats = None
         if ctx.heartbeat_timeout_ms > 0:
@@ -432,13 +478,7 @@ class Worker:
         try:
             if function is None:
                 raise Retryable(f"worker {self.name} does not serve task {ctx.task!r}")
-            if inspect.iscoroutinefunction(function):
-                value = await function(ctx, parse_inputs(raw_inputs))
-            else:
-                value = await plain
-                if value is _ANSWERED:
-                    return
-                value = await value
+            value = await function(ctx, parse_inputs(raw_inputs))
             answer = answer_for_result(ctx.step, value)
         except Exception as error:  # the step's failure, reported to the sidecar
             answer = _failure(ctx, error)
@@ -452,6 +492,7 @@ class Worker:
         on a connection of its own: the answer leaves as the function returns, without
         waiting for the event loop to wake up. Returns ``_ANSWERED``, or what the function
         returned when that is awaitable (it is awaited, and answered, on the event loop)."""
+        logger.info("%s: task %s started", ctx.idempotency_key, ctx.task)
         try:
             value = function(ctx, parse_inputs(raw_inputs))
             if inspect.isawaitable(value):

@@ -176,6 +176,18 @@ def test_a_step_with_heartbeat_timeout_runs_longer_than_it_thanks_to_the_sdk_hea
         assert done.steps[0].attempts == 1
 
 
+def test_a_plain_function_that_returns_a_coroutine_is_awaited_and_answered(server, spawn_worker):
+    task, workflow, run_id = new_id("deferred"), new_id("deferred-wf"), new_id("run")
+    with Client(server) as client:
+        client.register_workflow(workflow, [worker_step("later", task, retry={"max_attempts": 1})])
+        worker = spawn_worker(server, f"{task}:deferred")
+        wait_for_worker(client, worker.name)
+        done = client.start(workflow, workflow_id=run_id, timeout=30)
+        assert done.status == "COMPLETED", done.error
+        assert client.get_state(run_id, include_artifacts=True).artifact("later")["task"] == task
+        assert records(worker.record, event="ran")
+
+
 def block_termination_signals():
     """As a parent whose threads block signals (Foundation's Process does) leaves its children."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})

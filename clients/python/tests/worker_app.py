@@ -8,6 +8,7 @@ Kinds:
   hang         blocks until the attempt is cancelled (60 s at most), then as quick
   slot         an async def that holds its slot 0.4 s, recording when it starts and ends
   cancellable  loops until ctx.cancelled, records that it saw it, returns {"late": true}
+  deferred     a plain function that returns a coroutine (awaited on the event loop), then as quick
 """
 
 import argparse
@@ -73,7 +74,15 @@ def main():
         record("saw-cancel" if ctx.cancelled else "no-cancel", ctx, reason=ctx.cancel_reason)
         return {"late": True}
 
-    kinds = {"quick": quick, "sleep": sleep, "hang": hang, "slot": slot, "cancellable": cancellable}
+    def deferred(ctx, inputs):
+        async def later():
+            await asyncio.sleep(0.01)
+            record("ran", ctx)
+            return outcome(ctx, inputs)
+        return later()
+
+    kinds = {"quick": quick, "sleep": sleep, "hang": hang, "slot": slot, "cancellable": cancellable,
+             "deferred": deferred}
     worker = Worker(arguments.socket, concurrency=arguments.concurrency, name=arguments.name,
                     reconnect_backoff=(0.05, 0.5))
     for spec in arguments.serve:
