@@ -54,6 +54,29 @@ struct BuiltInPluginTests {
     _ = try JSONValue(parsing: output.artifact)
   }
 
+  /// Simulate writes its artifact member by member: the bytes are those of
+  /// the same object as a `JSONValue`, keys sorted.
+  @Test(arguments: [0, 10, 300])
+  func simulatesArtifactIsTheSerializedObject(artifactBytes: Int) async throws {
+    var step = context(
+      attempt: 3, config: .object(["artifact_bytes": .number(Double(artifactBytes))]),
+      inputs: ["input": Array("1".utf8), "a \"quoted\"/name": Array("2".utf8)])
+    for history in [[], [HistoryEntry(role: "user", content: "line\n\"two\" é")]] {
+      step.history = history
+      var members: [String: JSONValue] = [
+        "step": .string("s"), "attempt": .number(3), "inputs": .array([.string("a \"quoted\"/name"), .string("input")]),
+        "padding": .string(""),
+      ]
+      if !history.isEmpty { members["history"] = .array(history.map { .string($0.content) }) }
+      let unpadded = JSONValue.object(members).serialized()
+      if artifactBytes > unpadded.count {
+        members["padding"] = .string(String(repeating: "x", count: artifactBytes - unpadded.count))
+      }
+      let output = try await SimulatePlugin().execute(step)
+      #expect(output.artifact == JSONValue.object(members).serialized())
+    }
+  }
+
   @Test func simulateFailsTheFirstAttemptsRetryably() async throws {
     let config: JSONValue = .object(["fail_attempts": .number(2), "cost_usd": .number(0.05)])
     for attempt in 1...2 {

@@ -161,18 +161,36 @@ public struct SimulatePlugin: StepPlugin {
   /// `{"attempt":…,"inputs":[…],"padding":"…","step":…}` (with `"history":[…]`,
   /// the contents of the history it was given, when it was given some),
   /// padded to `size` bytes when larger.
+  ///
+  /// Written member by member, keys in sorted order (the bytes `JSONValue`'s
+  /// `serialized()` gives the same object): it is the benchmarks' no-op step,
+  /// so it builds no `JSONValue` and no dictionary.
   static func artifact(_ context: StepContext, size: Int) -> [UInt8] {
+    let inputs = context.inputs.keys.sorted()
     func build(_ padding: Int) -> [UInt8] {
-      var members: [String: JSONValue] = [
-        "step": .string(context.stepName),
-        "attempt": .number(Double(context.attempt)),
-        "inputs": .array(context.inputs.keys.sorted().map { .string($0) }),
-        "padding": .string(String(repeating: "x", count: padding)),
-      ]
+      var out: [UInt8] = []
+      out.reserveCapacity(64 + padding)
+      out.append(contentsOf: #"{"attempt":"#.utf8)
+      JSONWriter.write(Double(context.attempt), into: &out)
       if !context.history.isEmpty {
-        members["history"] = .array(context.history.map { .string($0.content) })
+        out.append(contentsOf: #","history":["#.utf8)
+        for (index, entry) in context.history.enumerated() {
+          if index > 0 { out.append(UInt8(ascii: ",")) }
+          JSONWriter.write(entry.content, escapingSlashes: false, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
       }
-      return JSONValue.object(members).serialized()
+      out.append(contentsOf: #","inputs":["#.utf8)
+      for (index, name) in inputs.enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        JSONWriter.write(name, escapingSlashes: false, into: &out)
+      }
+      out.append(contentsOf: #"],"padding":""#.utf8)
+      out.append(contentsOf: repeatElement(UInt8(ascii: "x"), count: padding))
+      out.append(contentsOf: #"","step":"#.utf8)
+      JSONWriter.write(context.stepName, escapingSlashes: false, into: &out)
+      out.append(UInt8(ascii: "}"))
+      return out
     }
     let base = build(0)
     return size > base.count ? build(size - base.count) : base
