@@ -67,7 +67,7 @@ public final class RedisStateStore: StateStore {
   func runsIndex(_ workflowID: String) -> String { runsIndexes[RunKeys.bucket(of: workflowID)] }
 
   private func keys(_ workflowID: String) -> [RedisArgument] {
-    RunKeys(prefix: prefix, workflowID: workflowID).scriptKeys.map { RedisArgument($0) }
+    RunKeys.scriptKeyBytes(prefix: prefix, workflowID: workflowID).map { RedisArgument($0) }
   }
 
   /// Runs a write script on a run's keys: its operation id first (the

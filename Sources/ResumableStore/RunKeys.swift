@@ -16,7 +16,19 @@ struct RunKeys {
   let scriptKeys: [String]
 
   init(prefix: String, workflowID: String) {
-    scriptKeys = Part.allCases.map { "\(prefix):{\(workflowID)}:\($0.rawValue)" }
+    scriptKeys = Self.scriptKeyBytes(prefix: prefix, workflowID: workflowID).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// `scriptKeys` as the bytes sent to Redis, built without a `String` each:
+  /// every script call of a run sends them.
+  static func scriptKeyBytes(prefix: String, workflowID: String) -> [[UInt8]] {
+    var base: [UInt8] = []
+    base.reserveCapacity(prefix.utf8.count + workflowID.utf8.count + 4)
+    base.append(contentsOf: prefix.utf8)
+    base.append(contentsOf: ":{".utf8)
+    base.append(contentsOf: workflowID.utf8)
+    base.append(contentsOf: "}:".utf8)
+    return Part.allCases.map { base + $0.rawValue.utf8 }
   }
 
   /// Hash: status, cursor, fence, ledger, definition snapshot, input, times.
