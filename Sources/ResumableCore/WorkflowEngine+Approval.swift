@@ -45,9 +45,9 @@ extension WorkflowEngine {
     timing.ttlMs = max(timing.ttlMs, timeout + configuration.ttl.wholeMilliseconds)
     let request = ApprovalRequest(
       workflowID: record.workflowID, fence: record.fence, approval: approval, step: waiting, usage: usage, timing: timing)
-    guard await write(record, logger: logger, { try await self.store.requestApproval(request) }) else { return }
+    guard await write(logger: logger, { try await self.store.requestApproval(request) }) else { return }
     EngineMetrics.charged(workflow: record.workflowName, usage: usage)
-    if needsEstimate(record) { await recordSpend(usage.costMicros, of: record, logger: logger) }
+    if needsEstimate(record) { await recordSpend(usage.costMicros, to: spendWindows(of: record), logger: logger) }
     if stepName == nil { record.steps[index] = waiting }
     record.status = approval.runStatus
     record.approval = approval

@@ -32,7 +32,7 @@ extension WorkflowEngine {
   }
 
   /// Whether a limit the machine's step names reserves tokens (so its attempt needs an estimate).
-  func needsTokenEstimate(_ machine: StepMachine) -> Bool {
+  func needsTokenEstimate(_ machine: inout StepMachine) -> Bool {
     machine.step.limits.contains { name in
       if case .tokensPerMinute? = machine.record.definition.limits[name]?.kind { true } else { false }
     }
@@ -41,7 +41,7 @@ extension WorkflowEngine {
   /// Asks every limiter the step names for its attempt, reserving `tokens` on
   /// token limits; nil when all grant it (what was granted is in `held`), else
   /// the wait (nothing is held).
-  func acquireLimits(_ machine: StepMachine, tokens: UInt64, held: inout HeldLimits, logger: Logger) async -> StepMachine.Event? {
+  func acquireLimits(_ machine: inout StepMachine, tokens: UInt64, held: inout HeldLimits, logger: Logger) async -> StepMachine.Event? {
     let step = machine.step
     let record = machine.record
     let limiters = limiters(of: step, record: record)

@@ -288,7 +288,7 @@ extension WorkflowEngine {
         step: failure.step, usage: StepUsage(), runError: failure.runError, timing: writeTiming(ending: .failed))
       var failLogger = logger
       failLogger[metadataKey: "step"] = "\(failure.name)"
-      guard await self.write(record, logger: failLogger, { try await self.store.recordFailure(write) }) else { return }
+      guard await self.write(logger: failLogger, { try await self.store.recordFailure(write) }) else { return }
       failLogger.info("run failed: \(failure.runError)")
       await finishParallel(record, completion: completion)
       return
@@ -315,7 +315,7 @@ extension WorkflowEngine {
     let end = ParallelRunEnd(
       workflowID: record.workflowID, fence: record.fence, stepCount: steps.count,
       timing: writeTiming(ending: .completed))
-    guard await self.write(record, logger: logger, { try await self.store.completeParallelRun(end) }) else { return }
+    guard await self.write(logger: logger, { try await self.store.completeParallelRun(end) }) else { return }
     logger.info("run completed")
     await finishParallel(record, completion: completion)
   }
@@ -381,7 +381,7 @@ extension WorkflowEngine {
     let begin = AttemptBegin(
       workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch,
       stepName: record.definition.steps[index].name, step: started, resume: nil, timing: timing)
-    guard await write(record, logger: logger, { try await self.store.beginAttempt(begin) }) else { return nil }
+    guard await write(logger: logger, { try await self.store.beginAttempt(begin) }) else { return nil }
     return started
   }
 
@@ -398,7 +398,7 @@ extension WorkflowEngine {
     let write = AttemptFailure(
       workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch,
       stepName: record.definition.steps[index].name, step: failed, usage: StepUsage(), runError: nil, timing: timing)
-    guard await self.write(record, logger: logger, { try await self.store.recordFailure(write) }) else { return nil }
+    guard await self.write(logger: logger, { try await self.store.recordFailure(write) }) else { return nil }
     return (failed, "step '\(record.definition.steps[index].name)' failed: \(message)")
   }
 
@@ -442,7 +442,7 @@ extension WorkflowEngine {
       workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch, stepName: step.name,
       artifact: artifact, step: done, usage: StepUsage(), next: nil, timing: timing,
       branchCursor: progress.cursor(committing: index, of: record.definition.steps.count))
-    guard await self.write(record, logger: logger, { try await self.store.commitStep(commit) }) else { return false }
+    guard await self.write(logger: logger, { try await self.store.commitStep(commit) }) else { return false }
     record.steps[index] = done
     return true
   }
@@ -455,7 +455,7 @@ extension WorkflowEngine {
     let begin = AttemptBegin(
       workflowID: record.workflowID, fence: record.fence, cursor: StepCommit.branch,
       stepName: record.definition.steps[index].name, step: step, resume: nil, timing: timing)
-    guard await write(record, logger: logger, { try await self.store.beginAttempt(begin) }) else { return nil }
+    guard await write(logger: logger, { try await self.store.beginAttempt(begin) }) else { return nil }
     return step
   }
 

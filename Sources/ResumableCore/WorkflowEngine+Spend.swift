@@ -49,7 +49,7 @@ extension WorkflowEngine {
 
   /// What the attempt `machine` is about to run is expected to use: the
   /// step's `estimated_cost_usd` when set, else its plugin's estimate.
-  func estimate(_ machine: StepMachine) -> AttemptEstimate {
+  func estimate(_ machine: inout StepMachine) -> AttemptEstimate {
     let step = machine.step
     let context = stepContext(
       step: step, index: machine.index, attempt: Int(machine.record.steps[machine.index].attempts), record: machine.record,
@@ -64,7 +64,7 @@ extension WorkflowEngine {
   /// or a wait for a spend cap.
   /// - Parameter estimate: the attempt's expected cost (``estimate(_:)``).
   func spendControl(
-    _ machine: StepMachine, estimate: Int64, spend: RunSpend, reserved: inout Int64, logger: Logger
+    _ machine: inout StepMachine, estimate: Int64, spend: RunSpend, reserved: inout Int64, logger: Logger
   ) async -> StepMachine.Event? {
     let record = machine.record
     if let stop = spend.reserve(estimate, budget: record.budgetMicros) {
@@ -103,15 +103,21 @@ extension WorkflowEngine {
     return nil
   }
 
+  /// The spend windows a run's charges are added to: the server's and its
+  /// workflow's, where each has a cap.
+  func spendWindows(of record: RunRecord) -> [SpendWindow] {
+    var windows: [SpendWindow] = []
+    if configuration.maxSpendPerHourMicros != nil { windows.append(.server) }
+    if record.definition.maxSpendPerHourMicros != nil { windows.append(.workflow(record.workflowName)) }
+    return windows
+  }
+
   /// Adds what a write charged to the spend caps' windows (after the write:
   /// the windows' keys are not the run's, so on Redis Cluster they may live
   /// on another node; a crash in between leaves that cost out of the window,
   /// never out of the run's ledger).
-  func recordSpend(_ micros: Int64, of record: RunRecord, logger: Logger) async {
+  func recordSpend(_ micros: Int64, to windows: [SpendWindow], logger: Logger) async {
     guard micros > 0 else { return }
-    var windows: [SpendWindow] = []
-    if configuration.maxSpendPerHourMicros != nil { windows.append(.server) }
-    if record.definition.maxSpendPerHourMicros != nil { windows.append(.workflow(record.workflowName)) }
     for window in windows {
       do {
         try await retryingStore { try await self.store.addSpend(micros, to: window, nowMs: self.clock.epochMilliseconds) }

@@ -25,15 +25,6 @@ extension WorkflowEngine {
       reason: "retryable failure: the next attempt waits a backoff of \(duration.wholeMilliseconds) ms")
   }
 
-  /// The run's history as the step's policy lets through (none by default).
-  func loadHistory(_ step: StepDefinition, record: RunRecord) async throws -> [HistoryEntry] {
-    let newest = step.history.newestCount
-    if newest == 0 { return [] }
-    return try await retryingStore {
-      try await self.store.history(workflowID: record.workflowID, newest: newest)
-    }
-  }
-
   /// Sleeps for `delay` while keeping the run's lease (renewed every third of
   /// its duration), so a long wait — a rate limit's retry-after, an open
   /// circuit — never lets another server take the run over. Returns false

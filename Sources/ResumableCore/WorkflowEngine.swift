@@ -553,21 +553,63 @@ public final class WorkflowEngine: Sendable {
   /// `perform`, the action being performed) and the attempt's child task:
   /// each is kept small, and no large function is inlined into them.
   @inline(never)
+  ///
+  /// Its frame, and those of the functions it awaits, live as long as the
+  /// run: they hold the machine once and the record not at all (anything a
+  /// sync helper reads from them is read in that helper, on the thread's
+  /// stack). docs/Design.md, "What a run in flight holds".
   private func drive(_ job: Job) async {
-    let id = job.record.workflowID
+    let (id, completion, parallel) = Self.outline(of: job)
     EngineMetrics.runsInFlight.increment()
-    defer {
-      leaveActive(id, completion: job.completion)
-      job.completion.finish()
-      EngineMetrics.runsInFlight.decrement()
+    defer { driveEnded(id, completion: completion) }
+    let logger = runLogger(id)
+    if parallel {
+      await driveInParallel(job, logger: logger)
+    } else {
+      await driveInOrder(job, logger: logger)
     }
+  }
+
+  @inline(never)
+  private static func outline(of job: borrowing Job) -> (id: String, completion: RunCompletion, parallel: Bool) {
+    (job.record.workflowID, job.completion, job.record.definition.parallelism != nil)
+  }
+
+  /// A drive has ended: its waiters are answered (if the drive has not answered them).
+  @inline(never)
+  private func driveEnded(_ id: String, completion: RunCompletion) {
+    leaveActive(id, completion: completion)
+    completion.finish()
+    EngineMetrics.runsInFlight.decrement()
+  }
+
+  /// The engine's logger, labelled with the run's id.
+  @inline(never)
+  private func runLogger(_ id: String) -> Logger {
     var logger = self.logger
     logger[metadataKey: "workflow_id"] = "\(id)"
-    if job.record.definition.parallelism != nil {
-      await driveParallel(job.record, completion: job.completion, logger: logger)
-      return
-    }
-    var machine = StepMachine(record: job.record, limits: machineLimits)
+    return logger
+  }
+
+  /// The machine of a sequential drive of `job`'s run.
+  @inline(never)
+  private func machine(for job: borrowing Job) -> StepMachine {
+    StepMachine(record: job.record, limits: machineLimits)
+  }
+
+  /// A parallel drive (`driveParallel`); its copy of the record is in this
+  /// frame, not in `drive`'s.
+  @inline(never)
+  private func driveInParallel(_ job: borrowing Job, logger: Logger) async {
+    await driveParallel(job.record, completion: job.completion, logger: logger)
+  }
+
+  /// A sequential drive: its machine, performed to its end. A function of its
+  /// own, so that the frame that lives as long as the run holds one machine
+  /// and no copy of the record.
+  @inline(never)
+  private func driveInOrder(_ job: borrowing Job, logger: Logger) async {
+    var machine = machine(for: job)
     let end = await perform(&machine, logger: logger)
     await ended(end, of: &machine, completion: job.completion, logger: logger)
   }
@@ -647,6 +689,26 @@ public final class WorkflowEngine: Sendable {
     case complete(RunRecord)
     case stop(release: Bool, why: StepMachine.StopReason)
     case branchEnded(StepMachine.BranchEnd)
+
+    /// The end an action that ends a drive says.
+    @inline(never)
+    init(_ action: StepMachine.Action) {
+      switch action {
+      case .askApproval(let kind, let state, let held): self = .askApproval(kind, state: state, held: held)
+      case .complete(let record): self = .complete(record)
+      case .stop(let release, let why): self = .stop(release: release, why: why)
+      case .branchEnded(let end): self = .branchEnded(end)
+      case .readInputs, .admit, .run, .write, .sleep, .proceed: preconditionFailure("\(action) does not end a drive")
+      }
+    }
+
+    /// Whether the drive lets go of the shared limiters it holds first.
+    var releasesHeld: Bool {
+      switch self {
+      case .askApproval, .stop: true
+      case .complete, .branchEnded: false
+      }
+    }
   }
 
   /// What a drive holds from one action to the next besides its machine.
@@ -704,32 +766,27 @@ public final class WorkflowEngine: Sendable {
       let action = machine.handle(
         event ?? .next(draining: isDraining, registered: registered), nowMs: clock.epochMilliseconds)
       Self.label(&stepLogger, from: logger, for: &machine, labelled: &labelled)
+      // The action goes whole (one pointer) to the function that performs
+      // it, which takes its payload apart: a payload bound here would be a
+      // copy in this frame, which lives as long as the drive.
       switch action {
-      case .readInputs(let step):
-        event = await performReadInputs(step, machine: &machine, committed: committed)
-      case .admit(let plugin):
-        event = await performAdmit(plugin, machine: &machine, holdings: &holdings, logger: stepLogger)
-      case .run(let step, let index, let attempt, let inputs, let history):
-        event = await performRun(
-          step, index: index, attempt: attempt, inputs: inputs, history: history, machine: &machine,
-          holdings: &holdings, logger: stepLogger)
-      case .write(let planned):
-        event = await performWrite(prepare(planned), machine: &machine, controlled: holdings.controlled, logger: stepLogger)
-      case .sleep(let duration):
-        let ok = await sleepHoldingLease(workflowID: machine.record.workflowID, fence: machine.record.fence, for: duration)
-        event = .waited(ok && !isDraining)
+      case .readInputs:
+        event = await performReadInputs(action, machine: &machine, committed: committed)
+      case .admit:
+        event = await performAdmit(action, machine: &machine, holdings: &holdings, logger: stepLogger)
+      case .run:
+        event = await performRun(action, machine: &machine, holdings: &holdings, logger: stepLogger)
+      case .write:
+        event = await performWrite(
+          action, prepare: prepare, machine: &machine, controlled: holdings.controlled, logger: stepLogger)
+      case .sleep:
+        event = await performSleep(action, machine: &machine)
       case .proceed:
         event = nil
-      case .askApproval(let kind, let stepState, let output):
-        await releaseHeld(&holdings, logger: stepLogger)
-        return .askApproval(kind, state: stepState, held: output)
-      case .complete(let record):
-        return .complete(record)
-      case .stop(let release, let why):
-        await releaseHeld(&holdings, logger: stepLogger)
-        return .stop(release: release, why: why)
-      case .branchEnded(let end):
-        return .branchEnded(end)
+      case .askApproval, .complete, .stop, .branchEnded:
+        let end = MachineEnd(action)
+        if end.releasesHeld { await releaseHeld(&holdings, logger: stepLogger) }
+        return end
       }
     }
   }
@@ -752,34 +809,73 @@ public final class WorkflowEngine: Sendable {
   /// `.readInputs`: the step's inputs (this drive's artifacts first, then `committed`) and history.
   @inline(never)
   private func performReadInputs(
-    _ step: StepDefinition, machine: inout StepMachine, committed: [String: [UInt8]]
+    _ action: StepMachine.Action, machine: inout StepMachine, committed: [String: [UInt8]]
   ) async -> StepMachine.Event {
-    // A sequential drive has no outside artifacts: no copy on its hot path.
-    let known = committed.isEmpty ? machine.committed : machine.committed.merging(committed) { mine, _ in mine }
-    return .inputs(await readInputs(step, record: machine.record, committed: known))
+    return .inputs(await readInputs(Self.inputsPlan(action, machine: &machine, committed: committed)))
   }
 
+  /// What a step's inputs and history are read from, taken from a
+  /// `.readInputs` action and the machine in a sync function (the frames of
+  /// the read hold this, not the step and the record).
+  struct InputsPlan {
+    /// The declared inputs at hand: the workflow's input, artifacts committed before.
+    var known: [String: [UInt8]]
+    /// The declared inputs to read from the store.
+    var missing: [String]
+    var workflowID: String
+    /// How many of the newest history messages the step is given (0: none; nil: all).
+    var newestHistory: Int?
+  }
+
+  @inline(never)
+  private static func inputsPlan(
+    _ action: StepMachine.Action, machine: inout StepMachine, committed: [String: [UInt8]]
+  ) -> InputsPlan {
+    guard case .readInputs(let step) = action else { preconditionFailure("not a readInputs: \(action)") }
+    var plan = InputsPlan(
+      known: [:], missing: [], workflowID: machine.record.workflowID, newestHistory: step.history.newestCount)
+    for name in step.inputs {
+      if name == StepDefinition.workflowInputName {
+        plan.known[name] = machine.record.input
+      } else if let bytes = machine.committed[name] ?? committed[name] {
+        // This drive's artifacts first, then `committed` (a parallel run's branches).
+        plan.known[name] = bytes
+      } else {
+        plan.missing.append(name)
+      }
+    }
+    return plan
+  }
+
+  /// Whether the machine's step names shared limits.
+  private static func stepNamesLimits(_ machine: inout StepMachine) -> Bool { !machine.step.limits.isEmpty }
+
   /// `.admit`: the plugin's readiness, the run's spending, the shared limits, then the circuit.
+  ///
+  /// The machine goes to every helper `inout` (by address): a `StepMachine`
+  /// or a step passed by value here is a temporary in this async frame, which
+  /// the runner keeps for the whole drive (4 machines and 3 records made it 5.9 KB).
   @inline(never)
   private func performAdmit(
-    _ plugin: String, machine: inout StepMachine, holdings: inout Holdings, logger: Logger
+    _ action: StepMachine.Action, machine: inout StepMachine, holdings: inout Holdings, logger: Logger
   ) async -> StepMachine.Event {
-    if let wait = readinessWait(machine.step, index: machine.index, unready: &holdings.unready) {
+    guard case .admit(let plugin) = action else { preconditionFailure("not an admit: \(action)") }
+    if let wait = readinessWait(&machine, unready: &holdings.unready) {
       return .admission(wait, remaining: Self.readinessPoll)
     }
     // Admitted before, then held back (an open circuit): estimated again now.
     holdings.settleReserved()
     await releaseHeld(&holdings, logger: logger)
     // Asked of the plugin once per admission, for the budget, the caps and the token limits.
-    let estimate = holdings.controlled || needsTokenEstimate(machine) ? self.estimate(machine) : AttemptEstimate()
+    let estimate = holdings.controlled || needsTokenEstimate(&machine) ? self.estimate(&machine) : AttemptEstimate()
     if holdings.controlled,
       let control = await spendControl(
-        machine, estimate: estimate.costMicros, spend: holdings.spend, reserved: &holdings.reserved, logger: logger)
+        &machine, estimate: estimate.costMicros, spend: holdings.spend, reserved: &holdings.reserved, logger: logger)
     {
       return control
     }
-    if !machine.step.limits.isEmpty,
-      let wait = await acquireLimits(machine, tokens: estimate.tokens, held: &holdings.held, logger: logger)
+    if Self.stepNamesLimits(&machine),
+      let wait = await acquireLimits(&machine, tokens: estimate.tokens, held: &holdings.held, logger: logger)
     {
       holdings.settleReserved()
       return wait
@@ -797,18 +893,25 @@ public final class WorkflowEngine: Sendable {
   /// `.run`: one attempt of the step, its spending settled and its limiters released after.
   @inline(never)
   private func performRun(
-    _ step: StepDefinition, index: Int, attempt: Int, inputs: [String: [UInt8]], history: [HistoryEntry],
-    machine: inout StepMachine, holdings: inout Holdings, logger: Logger
+    _ action: StepMachine.Action, machine: inout StepMachine, holdings: inout Holdings, logger: Logger
   ) async -> StepMachine.Event {
-    // Registered: the machine asked the registry before it began the step.
-    let plugin = registry.plugin(named: step.plugin)!
-    let probe = machine.probe
     let started = DispatchTime.now()
     let renewal = renewingSlots(holdings.held)
-    let outcome = await self.attempt(
-      plugin: plugin, step: step, index: index, attempt: attempt, record: machine.record,
-      inputs: inputs, history: history)
+    let outcome = await self.attempt(prepareAttempt(action, machine: &machine))
     renewal?.cancel()
+    return await attemptEnded(outcome, machine: &machine, holdings: &holdings, started: started, logger: logger)
+  }
+
+  /// What follows an attempt: its spending settled, its limiters released,
+  /// its metrics and the circuit told. Its frame exists only once the attempt
+  /// has ended (`performRun`'s lives as long as the attempt).
+  @inline(never)
+  private func attemptEnded(
+    _ outcome: StepMachine.AttemptOutcome, machine: inout StepMachine, holdings: inout Holdings,
+    started: DispatchTime, logger: Logger
+  ) async -> StepMachine.Event {
+    let step = machine.step
+    let probe = machine.probe
     let usage: StepUsage?
     switch outcome {
     case .succeeded(let output): usage = output.usage
@@ -830,17 +933,48 @@ public final class WorkflowEngine: Sendable {
   /// `controlled`, records what it charged.
   @inline(never)
   private func performWrite(
-    _ write: StepMachine.Write, machine: inout StepMachine, controlled: Bool, logger: Logger
+    _ action: StepMachine.Action, prepare: (StepMachine.Write) -> StepMachine.Write, machine: inout StepMachine,
+    controlled: Bool, logger: Logger
   ) async -> StepMachine.Event {
-    let ok = await self.write(machine.record, logger: logger) { try await self.perform(write) }
+    let write = Self.planned(action, prepare: prepare)
+    let ok = await self.write(logger: logger) { try await self.perform(write) }
+    let charge = written(write, ok: ok, controlled: controlled, machine: &machine, logger: logger)
+    if !charge.isEmpty { await recordSpend(write.chargedMicros, to: charge, logger: logger) }
+    return .written(ok)
+  }
+
+  /// The write a `.write` action plans, with its last touches.
+  @inline(never)
+  private static func planned(
+    _ action: StepMachine.Action, prepare: (StepMachine.Write) -> StepMachine.Write
+  ) -> StepMachine.Write {
+    guard case .write(let planned) = action else { preconditionFailure("not a write: \(action)") }
+    return prepare(planned)
+  }
+
+  /// After a write: logs and counts it if it was made (or tells the circuit of a
+  /// probe that never began); returns the spend windows it must be added to.
+  @inline(never)
+  private func written(
+    _ write: StepMachine.Write, ok: Bool, controlled: Bool, machine: inout StepMachine, logger: Logger
+  ) -> [SpendWindow] {
     if ok {
       report(write, record: machine.record, logger: logger)
-      if controlled { await recordSpend(write.chargedMicros, of: machine.record, logger: logger) }
-    } else if case .admitting = machine.phase, machine.probe {
+      return controlled && write.chargedMicros > 0 ? spendWindows(of: machine.record) : []
+    }
+    if case .admitting = machine.phase, machine.probe {
       // The probe's attempt never began: the circuit hears nothing of it.
       breakers.record(machine.step.plugin, .neutral, probe: true, now: clock.now)
     }
-    return .written(ok)
+    return []
+  }
+
+  /// `.sleep`: waits holding the lease.
+  @inline(never)
+  private func performSleep(_ action: StepMachine.Action, machine: inout StepMachine) async -> StepMachine.Event {
+    guard case .sleep(let duration) = action else { preconditionFailure("not a sleep: \(action)") }
+    let ok = await sleepHoldingLease(workflowID: machine.record.workflowID, fence: machine.record.fence, for: duration)
+    return .waited(ok && !isDraining)
   }
 
   /// Releases the limiters the attempt holds, if any, with the tokens it `used` (nil: none ran).
@@ -859,8 +993,9 @@ public final class WorkflowEngine: Sendable {
   /// Past the step's `schedule_to_start_ms` the attempt is let through, and
   /// the plugin fails it as retryable.
   private func readinessWait(
-    _ step: StepDefinition, index: Int, unready: inout (index: Int, since: ContinuousClock.Instant)?
+    _ machine: inout StepMachine, unready: inout (index: Int, since: ContinuousClock.Instant)?
   ) -> CircuitBreakers.Admission? {
+    let (step, index) = (machine.step, machine.index)
     guard case .unavailable(let reason) = registry.plugin(named: step.plugin)?.readiness(stepName: step.name, config: step.config)
     else {
       unready = nil
@@ -876,13 +1011,42 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// Makes one of the runner's writes.
+  ///
+  /// Each kind of write is made by a function of its own, which takes its
+  /// payload out of the (indirect) write: bound here, each of the four
+  /// payloads would have a slot in this frame, which is on the deepest chain
+  /// of frames a runner has (and its task keeps the slabs of that chain).
   private func perform(_ write: StepMachine.Write) async throws {
     switch write {
-    case .begin(let begin): try await store.beginAttempt(begin)
-    case .commit(let commit): try await store.commitStep(commit)
-    case .failure(let failure): try await store.recordFailure(failure)
-    case .wait(let wait): try await store.recordWait(wait)
+    case .begin: try await performBegin(write)
+    case .commit: try await performCommit(write)
+    case .failure: try await performFailure(write)
+    case .wait: try await performWait(write)
     }
+  }
+
+  @inline(never)
+  private func performBegin(_ write: StepMachine.Write) async throws {
+    guard case .begin(let begin) = write else { preconditionFailure("not a begin") }
+    try await store.beginAttempt(begin)
+  }
+
+  @inline(never)
+  private func performCommit(_ write: StepMachine.Write) async throws {
+    guard case .commit(let commit) = write else { preconditionFailure("not a commit") }
+    try await store.commitStep(commit)
+  }
+
+  @inline(never)
+  private func performFailure(_ write: StepMachine.Write) async throws {
+    guard case .failure(let failure) = write else { preconditionFailure("not a failure") }
+    try await store.recordFailure(failure)
+  }
+
+  @inline(never)
+  private func performWait(_ write: StepMachine.Write) async throws {
+    guard case .wait(let wait) = write else { preconditionFailure("not a wait") }
+    try await store.recordWait(wait)
   }
 
   /// Logs and counts a write the store took.
@@ -907,10 +1071,14 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// The step's inputs and history, as the machine is told of them.
-  private func readInputs(_ step: StepDefinition, record: RunRecord, committed: [String: [UInt8]]) async -> StepMachine.InputsRead {
+  private func readInputs(_ plan: InputsPlan) async -> StepMachine.InputsRead {
     do {
-      let inputs = try await loadInputs(step, record: record, committed: committed)
-      let history = try await loadHistory(step, record: record)
+      let inputs = try await loadInputs(plan)
+      // The run's history as the step's policy lets through (none by default).
+      let history =
+        plan.newestHistory == 0
+        ? []
+        : try await retryingStore { try await self.store.history(workflowID: plan.workflowID, newest: plan.newestHistory) }
       return .read(inputs: inputs, history: history)
     } catch let error as StoreError where error.kind == .corrupt {
       return .corrupt(error.message)
@@ -920,20 +1088,11 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// The step's declared inputs, and nothing else (context pruning).
-  private func loadInputs(_ step: StepDefinition, record: RunRecord, committed: [String: [UInt8]]) async throws -> [String: [UInt8]] {
-    var inputs: [String: [UInt8]] = [:]
-    var missing: [String] = []
-    for name in step.inputs {
-      if name == StepDefinition.workflowInputName {
-        inputs[name] = record.input
-      } else if let bytes = committed[name] {
-        inputs[name] = bytes
-      } else {
-        missing.append(name)
-      }
-    }
+  private func loadInputs(_ plan: InputsPlan) async throws -> [String: [UInt8]] {
+    var inputs = plan.known
+    let missing = plan.missing
     if !missing.isEmpty {
-      let loaded = try await retryingStore { try await self.store.artifacts(workflowID: record.workflowID, steps: missing) }
+      let loaded = try await retryingStore { try await self.store.artifacts(workflowID: plan.workflowID, steps: missing) }
       for name in missing {
         guard let bytes = loaded[name] else {
           throw StoreError(.corrupt, "the artifact of step '\(name)' is missing")
@@ -959,6 +1118,32 @@ public final class WorkflowEngine: Sendable {
     return context
   }
 
+  /// What one attempt needs, taken from a `.run` action and the run's record
+  /// (in a sync function: the attempt's frame holds this, not the step and the record).
+  struct PreparedAttempt: Sendable {
+    /// Registered: the machine asked the registry before it began the step.
+    let plugin: any StepPlugin
+    let pluginName: String
+    let stepName: String
+    let context: StepContext
+    let timeout: Duration?
+    let workflowID: String
+    let fence: UInt64
+  }
+
+  @inline(never)
+  private func prepareAttempt(_ action: StepMachine.Action, machine: inout StepMachine) -> PreparedAttempt {
+    let record = machine.record
+    guard case .run(let step, let index, let attempt, let inputs, let history) = action else {
+      preconditionFailure("not a run: \(action)")
+    }
+    return PreparedAttempt(
+      plugin: registry.plugin(named: step.plugin)!, pluginName: step.plugin, stepName: step.name,
+      context: stepContext(step: step, index: index, attempt: attempt, record: record, inputs: inputs, history: history),
+      timeout: step.timeoutMilliseconds.map { Duration.milliseconds($0) }, workflowID: record.workflowID,
+      fence: record.fence)
+  }
+
   /// Runs one attempt in a child task, enforcing the timeout; the keeper renews
   /// its lease meanwhile and ends it `.leaseLost` if the lease is lost. The first
   /// end wins (`AttemptEnd`); the plugin's task (and the timeout's) is then
@@ -968,19 +1153,15 @@ public final class WorkflowEngine: Sendable {
   /// this function is what a run waiting on a long step holds, with its caller's
   /// frames, so it is never inlined into them.
   @inline(never)
-  private func attempt(
-    plugin: any StepPlugin, step: StepDefinition, index: Int, attempt: Int, record: RunRecord,
-    inputs: [String: [UInt8]], history: [HistoryEntry]
-  ) async -> StepMachine.AttemptOutcome {
-    let context = stepContext(step: step, index: index, attempt: attempt, record: record, inputs: inputs, history: history)
-    let (leaseKey, end) = attemptLeases.register(workflowID: record.workflowID, fence: record.fence, now: clock.now)
+  private func attempt(_ prepared: PreparedAttempt) async -> StepMachine.AttemptOutcome {
+    let (leaseKey, end) = attemptLeases.register(workflowID: prepared.workflowID, fence: prepared.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
     let clock = self.clock
     return await withDiscardingTaskGroup { group in
-      let pluginName = step.plugin
+      let (plugin, pluginName, context) = (prepared.plugin, prepared.pluginName, prepared.context)
       group.addTask { end.end(await Self.execute(plugin, named: pluginName, context)) }
-      if let timeout = step.timeoutMilliseconds.map({ Duration.milliseconds($0) }) {
-        let name = step.name
+      if let timeout = prepared.timeout {
+        let name = prepared.stepName
         group.addTask {
           guard (try? await clock.sleep(for: timeout)) != nil else { return }
           end.end(.failed(StepFailure("step '\(name)' timed out after \(timeout)", retryable: true)))
@@ -1010,7 +1191,7 @@ public final class WorkflowEngine: Sendable {
   /// Performs a fenced write, retrying while the store is unreachable.
   /// Returns false when the runner must stop: fenced out, or the store stayed
   /// down past the retry window (the run is then left for recovery).
-  func write(_ record: RunRecord, logger: Logger, _ operation: () async throws -> Void) async -> Bool {
+  func write(logger: Logger, _ operation: () async throws -> Void) async -> Bool {
     do {
       try await retryingStore(operation)
       return true
