@@ -427,18 +427,37 @@ public final class RedisStateStore: StateStore {
   /// An event's JSON: `type`, `step`, `attempt`, `at_ms`, and when given the
   /// run's `status` after it, a `message` (an attempt's error, a wait's
   /// reason) and `next_attempt_at_ms`. Watchers read it (`RedisStateStore+Events`).
+  ///
+  /// Written member by member, keys in sorted order: the bytes `JSONValue`'s
+  /// `serialized()` gives the same object (every commit writes one or two).
   static func event(
     _ type: String, step: String, attempt: Int, at nowMs: Int64, status: RunRecord.Status? = nil,
     message: String? = nil, nextAttemptAtMs: Int64 = 0
   ) -> [UInt8] {
-    var members: [String: JSONValue] = [
-      "type": .string(type), "step": .string(step), "attempt": .number(Double(attempt)),
-      "at_ms": .number(Double(nowMs)),
-    ]
-    if let status { members["status"] = .string(status.rawValue) }
-    if let message, !message.isEmpty { members["message"] = .string(message) }
-    if nextAttemptAtMs > 0 { members["next_attempt_at_ms"] = .number(Double(nextAttemptAtMs)) }
-    return JSONValue.object(members).serialized()
+    var out: [UInt8] = []
+    out.reserveCapacity(96 + (message?.utf8.count ?? 0))
+    out.append(contentsOf: #"{"at_ms":"#.utf8)
+    JSONWriter.write(Double(nowMs), into: &out)
+    out.append(contentsOf: #","attempt":"#.utf8)
+    JSONWriter.write(Double(attempt), into: &out)
+    if let message, !message.isEmpty {
+      out.append(contentsOf: #","message":"#.utf8)
+      JSONWriter.write(message, escapingSlashes: false, into: &out)
+    }
+    if nextAttemptAtMs > 0 {
+      out.append(contentsOf: #","next_attempt_at_ms":"#.utf8)
+      JSONWriter.write(Double(nextAttemptAtMs), into: &out)
+    }
+    if let status {
+      out.append(contentsOf: #","status":"#.utf8)
+      JSONWriter.write(status.rawValue, escapingSlashes: false, into: &out)
+    }
+    out.append(contentsOf: #","step":"#.utf8)
+    JSONWriter.write(step, escapingSlashes: false, into: &out)
+    out.append(contentsOf: #","type":"#.utf8)
+    JSONWriter.write(type, escapingSlashes: false, into: &out)
+    out.append(UInt8(ascii: "}"))
+    return out
   }
 
   /// Sends one command; an error reply is a corrupt-store error, named by `what`.
