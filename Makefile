@@ -69,7 +69,7 @@ test: deps proto-check layers
 ## `make test` runs them too, with everything else.
 FAST_SUITES := ResumableBenchTests|ResumableWireTests|ResumableSocketTests|ResumableClientTests|\
   ResumableCLITests\.(ErrorHintsTests|ResumableExitCodeTests|RunStateRenderingTests|TextLogHandlerTests|WatchProgressTests)|\
-  ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|JSONValidateTests|WorkerLaneTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|MoneyTests|PluginRegistryTests|SpendControlTests|StepMachineTests|WorkflowEngineStepTests)|\
+  ResumableCoreTests\.(AgentDefinitionKeysTests|AttemptLeasesTests|RandomTextTests|JSONValidateTests|WorkerLaneTests|BuiltInPluginTests|CircuitBreakerTests|CoreValueTests|DefinitionsFileTests|EngineClockTests|ErrorClassTests|JSONWriterTests|MoneyTests|PluginRegistryTests|SpendControlTests|StepMachineTests|WorkflowEngineStepTests)|\
   ResumableRedisTests\.(ProtocolErrorTests|RESPReaderTests|RedisAddressTests)|\
   ResumableStoreTests\.(RunEventDecodingTests|StepProgressJSONTests)|ResumableServerTests\.(MetricsEndpointTests|WireMappingTests)
 test-fast: deps

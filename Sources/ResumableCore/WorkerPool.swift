@@ -62,7 +62,7 @@ public final class WorkerPool: Sendable {
         return .failure(EngineError(.unavailable, "the server is shutting down; connect to it again after its restart"))
       }
       state.nextWorker += 1
-      let id = "w\(state.nextWorker)-\(Self.randomHex(4))"
+      let id = "w\(state.nextWorker)-\(RandomText.hex(bytes: 4))"
       state.workers[id] = Worker(
         id: id, name: name, tasks: Set(tasks), declared: tasks, slots: slots, connectedAtMs: nowMs, pid: pid,
         order: state.nextWorker, outbox: outbox, executor: executor)
@@ -292,24 +292,6 @@ public final class WorkerPool: Sendable {
   }
 
   static func noWorker(_ task: String) -> String { "no worker serves task '\(task)'" }
-
-  /// `bytes` random bytes as lowercase hex: one draw (one `getrandom`) per 8 bytes,
-  /// not one per byte, for it is drawn for every task.
-  static func randomHex(_ bytes: Int) -> String {
-    var generator = SystemRandomNumberGenerator()
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    text.reserveCapacity(bytes * 2)
-    var word: UInt64 = 0
-    for index in 0..<bytes {
-      if index % 8 == 0 { word = generator.next() }
-      let byte = Int(word & 0xff)
-      word >>= 8
-      text.append(digits[byte >> 4])
-      text.append(digits[byte & 0xf])
-    }
-    return String(decoding: text, as: UTF8.self)
-  }
 
   // MARK: - State
 

@@ -172,7 +172,7 @@ public final class WorkflowEngine: Sendable {
       // Servers validate their definitions at start-up; an engine built by hand may not have.
       throw EngineError(.failedPrecondition, "workflow '\(workflow)' has no steps; give it at least one")
     }
-    let id = workflowID.flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
+    let id = workflowID.flatMap { $0.isEmpty ? nil : $0 } ?? RandomText.uuid()
     if let problem = WorkflowID.problem(with: id) { throw EngineError(.invalidArgument, problem) }
     let inputBytes = input.isEmpty ? Array("null".utf8) : input
     let inputLimit = definition.maxInputBytes ?? configuration.maximumInputBytes

@@ -51,7 +51,7 @@ public struct WorkerPlugin: StepPlugin {
   public func execute(_ context: StepContext) async throws -> StepOutput {
     let settings = try Settings.of(context, plugin: Self.name)
     let task = WorkerTask(
-      taskID: "\(context.workflowID)/\(context.stepName)/\(context.attempt)#\(WorkerPool.randomHex(12))",
+      taskID: "\(context.workflowID)/\(context.stepName)/\(context.attempt)#\(RandomText.hex(bytes: 12))",
       task: settings.task(of: context.stepName), workflowID: context.workflowID,
       workflowName: context.workflowName, step: context.stepName, attempt: context.attempt,
       idempotencyKey: context.idempotencyKey, stepKey: context.stepKey,
