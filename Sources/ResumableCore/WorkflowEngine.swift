@@ -552,12 +552,12 @@ public final class WorkflowEngine: Sendable {
   /// What a run in flight holds is mostly this task's frames (`drive`,
   /// `perform`, the action being performed) and the attempt's child task:
   /// each is kept small, and no large function is inlined into them.
-  @inline(never)
   ///
   /// Its frame, and those of the functions it awaits, live as long as the
   /// run: they hold the machine once and the record not at all (anything a
   /// sync helper reads from them is read in that helper, on the thread's
   /// stack). docs/Design.md, "What a run in flight holds".
+  @inline(never)
   private func drive(_ job: Job) async {
     let (id, completion, parallel) = Self.outline(of: job)
     EngineMetrics.runsInFlight.increment()

@@ -94,7 +94,7 @@ struct Connection {
                 // Answered here, in the read loop, with no task of its own: a
                 // worker's answer only hands its result to the attempt waiting
                 // for it (a step's latency is on this path).
-                let response = dispatcher.respondNow(to: request, method: method)
+                let response = await dispatcher.respondNow(to: request, method: method)
                 try await outbound.write(response.frameBody(allocator: ByteBufferAllocator()))
                 continue
               }

@@ -60,16 +60,8 @@ extension Dispatcher {
 
   /// Answers a worker's answer to a task (`Method.isWorkerAnswer`) at once:
   /// it waits for nothing, so the connection's read loop calls it itself.
-  func respondNow(to request: Envelope, method: Method) -> Envelope {
-    let started = DispatchTime.now()
-    var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
-    defer { ServerMetrics.rpc(method: request.method, code: response.statusCode, since: started) }
-    do {
-      response.payload = try workerCall(method, request.payload)
-    } catch {
-      response.fail(with: answer(to: error, method: request.method))
-    }
-    return response
+  func respondNow(to request: Envelope, method: Method) async -> Envelope {
+    await response(to: request) { try workerCall(method, request.payload) }
   }
 
   /// Answers the unary worker calls: CompleteTask, FailTask, HeartbeatTask, DrainWorker, ListWorkers.

@@ -15,13 +15,19 @@ struct Dispatcher: Sendable {
   let watches = WatchShutdown()
 
   func respond(to request: Envelope) async -> Envelope {
+    await response(to: request) {
+      try await withDeadline(milliseconds: request.timeoutMilliseconds) { try await self.call(request) }
+    }
+  }
+
+  /// The response whose payload `payload` makes (or whose status its error
+  /// says), counted in the RPC metrics.
+  func response(to request: Envelope, _ payload: () async throws -> [UInt8]) async -> Envelope {
     let started = DispatchTime.now()
     var response = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
     defer { ServerMetrics.rpc(method: request.method, code: response.statusCode, since: started) }
     do {
-      response.payload = try await withDeadline(milliseconds: request.timeoutMilliseconds) {
-        try await self.call(request)
-      }
+      response.payload = try await payload()
     } catch {
       response.fail(with: answer(to: error, method: request.method))
     }

@@ -50,11 +50,12 @@ public struct WorkerPlugin: StepPlugin {
 
   public func execute(_ context: StepContext) async throws -> StepOutput {
     let settings = try Settings.of(context, plugin: Self.name)
+    let idempotencyKey = context.idempotencyKey
     let task = WorkerTask(
-      taskID: "\(context.workflowID)/\(context.stepName)/\(context.attempt)#\(RandomText.hex(bytes: 12))",
+      taskID: idempotencyKey + "#" + RandomText.hex(bytes: 12),
       task: settings.task(of: context.stepName), workflowID: context.workflowID,
       workflowName: context.workflowName, step: context.stepName, attempt: context.attempt,
-      idempotencyKey: context.idempotencyKey, stepKey: context.stepKey,
+      idempotencyKey: idempotencyKey, stepKey: context.stepKey,
       deadlineUnixMs: context.deadlineUnixMilliseconds, configJSON: String(decoding: context.config.serialized(), as: UTF8.self),
       inputs: context.inputs.sorted { $0.key < $1.key }.map { (name: $0.key, bytes: $0.value) },
       history: context.history, heartbeatTimeout: context.heartbeatTimeout)
