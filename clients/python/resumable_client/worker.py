@@ -469,11 +469,7 @@ class Worker:
 
     async def _answer_awaited(self, ctx, awaitable):
         """Awaits what a plain function returned, then answers."""
-        try:
-            answer = answer_for_result(ctx.step, await awaitable)
-        except Exception as error:  # the step's failure, reported to the sidecar
-            answer = _failure(ctx, error)
-        await self._answer(ctx, answer)
+        await self._answer(ctx, await _settled(ctx, awaitable))
 
     async def _run(self, ctx, function, raw_inputs):
         """Runs an ``async def`` step function (or answers that the task is not served), and answers."""
@@ -482,16 +478,17 @@ class Worker:
         if ctx.heartbeat_timeout_ms > 0:
             heartbeats = self._loop.create_task(self._heartbeat_every(ctx, ctx.heartbeat_timeout_ms / 3000))
         try:
-            if function is None:
-                raise Retryable(f"worker {self.name} does not serve task {ctx.task!r}")
-            value = await function(ctx, parse_inputs(raw_inputs))
-            answer = answer_for_result(ctx.step, value)
-        except Exception as error:  # the step's failure, reported to the sidecar
-            answer = _failure(ctx, error)
+            answer = await _settled(ctx, self._called(ctx, function, raw_inputs))
         finally:
             if heartbeats is not None:
                 heartbeats.cancel()
         await self._answer(ctx, answer)
+
+    async def _called(self, ctx, function, raw_inputs):
+        """What an ``async def`` step function returns (``Retryable`` when the task is not served)."""
+        if function is None:
+            raise Retryable(f"worker {self.name} does not serve task {ctx.task!r}")
+        return await function(ctx, parse_inputs(raw_inputs))
 
     def _run_plain(self, function, ctx, raw_inputs):
         """Runs a plain step function on a thread of the pool, and answers from that thread,
@@ -548,6 +545,14 @@ class Worker:
 
 #: What ``Worker._run_plain`` returns once it has answered.
 _ANSWERED = object()
+
+
+async def _settled(ctx, awaitable):
+    """The answer for what ``awaitable`` gives, or for the step's failure it raises."""
+    try:
+        return answer_for_result(ctx.step, await awaitable)
+    except Exception as error:  # the step's failure, reported to the sidecar
+        return _failure(ctx, error)
 
 
 def _failure(ctx, error):
