@@ -8,9 +8,16 @@ import Synchronization
 /// without reading the run again) and the tests' `ManualClock` sleeps are
 /// built on it.
 package final class OneShotSignal<Value: Sendable>: Sendable {
+  /// The value, out of line: a signal is created with every run and lives as
+  /// long as it, and a `RunRecord` inline would make each 700 bytes.
+  private final class Carried: Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+  }
+
   private struct State {
     var finished = false
-    var value: Value?
+    var value: Carried?
     var nextWaiter = 0
     var waiters: [Int: CheckedContinuation<Void, any Error>] = [:]
   }
@@ -25,7 +32,7 @@ package final class OneShotSignal<Value: Sendable>: Sendable {
     let waiters = state.withLock { state in
       guard !state.finished else { return [CheckedContinuation<Void, any Error>]() }
       state.finished = true
-      state.value = value
+      state.value = value.map(Carried.init)
       defer { state.waiters = [:] }
       return Array(state.waiters.values)
     }
@@ -54,7 +61,7 @@ package final class OneShotSignal<Value: Sendable>: Sendable {
       let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
       waiter?.resume(throwing: CancellationError())
     }
-    return state.withLock { $0.value }
+    return state.withLock { $0.value?.value }
   }
 }
 

@@ -60,6 +60,12 @@ public final class WorkflowEngine: Sendable {
   public let workers: WorkerPool
   private let jobs: AsyncStream<Job>
   private let jobSink: AsyncStream<Job>.Continuation
+  /// The jobs handed to runner tasks not yet started, by ticket: a runner's
+  /// closure captures its ticket, not the job, and the runner moves the
+  /// record out of here into its machine (a job captured by the closure
+  /// would live as long as the run, and its record would share the steps
+  /// with the machine's, copied on the first write: 1.7 KB a run in flight).
+  private let handedOver = Mutex<[Int: Job]>([:])
 
   /// - Parameters:
   ///   - workflows: the definitions runs can be started from.
@@ -113,8 +119,10 @@ public final class WorkflowEngine: Sendable {
           var next = 0
           for await job in jobs {
             let executor = workerLane(of: job.record) ?? (executors.isEmpty ? nil : executors[next % executors.count])
+            let ticket = next
             next &+= 1
-            runners.addTask(executorPreference: executor) { await self.drive(job) }
+            handedOver.withLock { $0[ticket] = job }
+            runners.addTask(executorPreference: executor) { await self.drive(ticket) }
           }
           loops.cancelAll()
         }
@@ -545,9 +553,10 @@ public final class WorkflowEngine: Sendable {
 
   // MARK: - The runner
 
-  /// Drives a run whose lease the job holds, until it completes, fails, loses
-  /// its lease, or the engine shuts down: performs what the run's
-  /// `StepMachine` decides, and tells it what came of it.
+  /// Drives the run of the job handed over with `ticket` (whose lease the job
+  /// holds), until it completes, fails, loses its lease, or the engine shuts
+  /// down: performs what the run's `StepMachine` decides, and tells it what
+  /// came of it.
   ///
   /// What a run in flight holds is mostly this task's frames (`drive`,
   /// `perform`, the action being performed) and the attempt's child task:
@@ -558,21 +567,30 @@ public final class WorkflowEngine: Sendable {
   /// sync helper reads from them is read in that helper, on the thread's
   /// stack). docs/Design.md, "What a run in flight holds".
   @inline(never)
-  private func drive(_ job: Job) async {
-    let (id, completion, parallel) = Self.outline(of: job)
+  private func drive(_ ticket: Int) async {
+    let (id, completion, parallel) = outline(of: ticket)
     EngineMetrics.runsInFlight.increment()
     defer { driveEnded(id, completion: completion) }
     let logger = runLogger(id)
     if parallel {
-      await driveInParallel(job, logger: logger)
+      await driveInParallel(ticket, completion: completion, logger: logger)
     } else {
-      await driveInOrder(job, logger: logger)
+      await driveInOrder(ticket, completion: completion, logger: logger)
     }
   }
 
   @inline(never)
-  private static func outline(of job: borrowing Job) -> (id: String, completion: RunCompletion, parallel: Bool) {
-    (job.record.workflowID, job.completion, job.record.definition.parallelism != nil)
+  private func outline(of ticket: Int) -> (id: String, completion: RunCompletion, parallel: Bool) {
+    handedOver.withLock { jobs in
+      let job = jobs[ticket]!
+      return (job.record.workflowID, job.completion, job.record.definition.parallelism != nil)
+    }
+  }
+
+  /// The record of the job handed over with `ticket`, moved out of `handedOver`.
+  @inline(never)
+  private func takeRecord(_ ticket: Int) -> RunRecord {
+    handedOver.withLock { $0.removeValue(forKey: ticket)! }.record
   }
 
   /// A drive has ended: its waiters are answered (if the drive has not answered them).
@@ -591,27 +609,28 @@ public final class WorkflowEngine: Sendable {
     return logger
   }
 
-  /// The machine of a sequential drive of `job`'s run.
+  /// The machine of a sequential drive of the job handed over with `ticket`:
+  /// the only holder of the record, so the machine writes its steps in place.
   @inline(never)
-  private func machine(for job: borrowing Job) -> StepMachine {
-    StepMachine(record: job.record, limits: machineLimits)
+  private func machine(for ticket: Int) -> StepMachine {
+    StepMachine(record: takeRecord(ticket), limits: machineLimits)
   }
 
   /// A parallel drive (`driveParallel`); its copy of the record is in this
   /// frame, not in `drive`'s.
   @inline(never)
-  private func driveInParallel(_ job: borrowing Job, logger: Logger) async {
-    await driveParallel(job.record, completion: job.completion, logger: logger)
+  private func driveInParallel(_ ticket: Int, completion: RunCompletion, logger: Logger) async {
+    await driveParallel(takeRecord(ticket), completion: completion, logger: logger)
   }
 
   /// A sequential drive: its machine, performed to its end. A function of its
   /// own, so that the frame that lives as long as the run holds one machine
   /// and no copy of the record.
   @inline(never)
-  private func driveInOrder(_ job: borrowing Job, logger: Logger) async {
-    var machine = machine(for: job)
+  private func driveInOrder(_ ticket: Int, completion: RunCompletion, logger: Logger) async {
+    var machine = machine(for: ticket)
     let end = await perform(&machine, logger: logger)
-    await ended(end, of: &machine, completion: job.completion, logger: logger)
+    await ended(end, of: &machine, completion: completion, logger: logger)
   }
 
   /// What follows the end of a sequential drive: the approval it asks for, the
@@ -1124,7 +1143,6 @@ public final class WorkflowEngine: Sendable {
     /// Registered: the machine asked the registry before it began the step.
     let plugin: any StepPlugin
     let pluginName: String
-    let stepName: String
     let context: StepContext
     let timeout: Duration?
     let workflowID: String
@@ -1138,7 +1156,7 @@ public final class WorkflowEngine: Sendable {
       preconditionFailure("not a run: \(action)")
     }
     return PreparedAttempt(
-      plugin: registry.plugin(named: step.plugin)!, pluginName: step.plugin, stepName: step.name,
+      plugin: registry.plugin(named: step.plugin)!, pluginName: step.plugin,
       context: stepContext(step: step, index: index, attempt: attempt, record: record, inputs: inputs, history: history),
       timeout: step.timeoutMilliseconds.map { Duration.milliseconds($0) }, workflowID: record.workflowID,
       fence: record.fence)
@@ -1149,28 +1167,41 @@ public final class WorkflowEngine: Sendable {
   /// end wins (`AttemptEnd`); the plugin's task (and the timeout's) is then
   /// cancelled, and waited for.
   ///
-  /// One child task per attempt, and a second only for a step with a timeout:
-  /// this function is what a run waiting on a long step holds, with its caller's
-  /// frames, so it is never inlined into them.
+  /// One child task per attempt, and a second only for a step with a timeout,
+  /// each an `async let`: its task is allocated in the runner's own task
+  /// allocator, with no task group (a task group and a child task created by
+  /// one cost 1.9 KB a run in flight more). Leaving the scope of an `async let`
+  /// that was not awaited cancels its task and waits for it. This function is
+  /// what a run waiting on a long step holds, with its caller's frames, so it
+  /// is never inlined into them.
   @inline(never)
   private func attempt(_ prepared: PreparedAttempt) async -> StepMachine.AttemptOutcome {
     let (leaseKey, end) = attemptLeases.register(workflowID: prepared.workflowID, fence: prepared.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
-    let clock = self.clock
-    return await withDiscardingTaskGroup { group in
-      let (plugin, pluginName, context) = (prepared.plugin, prepared.pluginName, prepared.context)
-      group.addTask { end.end(await Self.execute(plugin, named: pluginName, context)) }
-      if let timeout = prepared.timeout {
-        let name = prepared.stepName
-        group.addTask {
-          guard (try? await clock.sleep(for: timeout)) != nil else { return }
-          end.end(.failed(StepFailure("step '\(name)' timed out after \(timeout)", retryable: true)))
-        }
-      }
-      let outcome = await end.wait()
-      group.cancelAll()
-      return outcome
+    let (plugin, pluginName, context) = (prepared.plugin, prepared.pluginName, prepared.context)
+    guard let timeout = prepared.timeout else {
+      async let _ = end.end(await Self.execute(plugin, named: pluginName, context))
+      return await end.wait()
     }
+    return await Self.attempt(plugin, named: pluginName, context, end: end, timeout: timeout, clock: clock)
+  }
+
+  /// An attempt of a step with a timeout: the plugin's task and one sleeping
+  /// out the timeout.
+  @inline(never)
+  private static func attempt(
+    _ plugin: any StepPlugin, named pluginName: String, _ context: StepContext, end: AttemptEnd, timeout: Duration,
+    clock: any EngineClock
+  ) async -> StepMachine.AttemptOutcome {
+    async let _ = end.end(await execute(plugin, named: pluginName, context))
+    async let _ = expire(end, step: context.stepName, after: timeout, clock: clock)
+    return await end.wait()
+  }
+
+  /// Ends the attempt as timed out after `timeout`, unless cancelled first.
+  private static func expire(_ end: AttemptEnd, step: String, after timeout: Duration, clock: any EngineClock) async {
+    guard (try? await clock.sleep(for: timeout)) != nil else { return }
+    end.end(.failed(StepFailure("step '\(step)' timed out after \(timeout)", retryable: true)))
   }
 
   /// The plugin's answer to one attempt, as the machine is told of it.
@@ -1196,13 +1227,20 @@ public final class WorkflowEngine: Sendable {
       try await retryingStore(operation)
       return true
     } catch {
-      switch StoreError(error).kind {
-      case .fenced, .conflict:
-        logger.warning("write refused, another runner owns the run: \(error)")
-      default:
-        logger.error("write failed, run left for recovery: \(error)")
-      }
+      Self.logRefused(error, logger: logger)
       return false
+    }
+  }
+
+  /// Logs a write that did not go through (sync: the log line's temporaries
+  /// stay out of the async frames of `write(logger:)`, which runners keep).
+  @inline(never)
+  private static func logRefused(_ error: StoreError, logger: Logger) {
+    switch error.kind {
+    case .fenced, .conflict:
+      logger.warning("write refused, another runner owns the run: \(error)")
+    default:
+      logger.error("write failed, run left for recovery: \(error)")
     }
   }
 
