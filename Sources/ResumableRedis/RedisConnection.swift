@@ -70,14 +70,7 @@ final class RedisConnection: Sendable {
       let channel = try await self.channel()
       do {
         let replies = try await Self.write(commands, to: channel)
-        if sentinel != nil, let stale = replies.first(where: Self.meansNotTheMaster) {
-          // Demoted in a failover, or restarted: ask the sentinels again on the next command.
-          logger.warning(
-            "the Redis master answered as no master does; asking the sentinels again",
-            metadata: ["address": "\(address)", "reply": "\(stale.errorMessage ?? "")"])
-          markClosed(channel)
-          channel.close(promise: nil)
-        }
+        if sentinel != nil { dropIfNotTheMaster(channel, replies) }
         return replies
       } catch {
         guard error.wasNotSent else { throw error }
@@ -86,6 +79,20 @@ final class RedisConnection: Sendable {
         markClosed(channel)
       }
     }
+  }
+
+  /// Closes `channel` when `replies` say its server is no master any more
+  /// (sync: the log line's temporaries stay out of `send`'s async frame, which
+  /// every caller's task allocator keeps).
+  @inline(never)
+  private func dropIfNotTheMaster(_ channel: any Channel, _ replies: [RESPValue]) {
+    guard let stale = replies.first(where: Self.meansNotTheMaster) else { return }
+    // Demoted in a failover, or restarted: ask the sentinels again on the next command.
+    logger.warning(
+      "the Redis master answered as no master does; asking the sentinels again",
+      metadata: ["address": "\(address)", "reply": "\(stale.errorMessage ?? "")"])
+    markClosed(channel)
+    channel.close(promise: nil)
   }
 
   /// `READONLY` (a replica now) or `LOADING` (restarted, reading its data).

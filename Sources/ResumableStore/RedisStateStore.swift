@@ -311,6 +311,14 @@ public final class RedisStateStore: StateStore {
   }
 
   public func beginAttempt(_ begin: AttemptBegin) async throws(StoreError) {
+    let (arguments, index) = arguments(of: begin)
+    _ = try await write(Scripts.begin, begin.workflowID, begin.timing, arguments, after: index)
+  }
+
+  /// The `begin` script's arguments, and the index command a resume sends
+  /// with it (sync, as `arguments(of:)` of a commit).
+  @inline(never)
+  private func arguments(of begin: AttemptBegin) -> (arguments: [RedisArgument], after: [[RedisArgument]]) {
     let timing = begin.timing
     var arguments: [RedisArgument] = [
       RedisArgument(begin.fence), RedisArgument(begin.cursor), RedisArgument(begin.stepName),
@@ -328,11 +336,18 @@ public final class RedisStateStore: StateStore {
       arguments.append(RedisArgument(encode(step)))
     }
     // A resume makes the run RUNNING again: it goes (back) into the index.
-    let index = begin.resume == nil ? [] : [index(begin.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)]
-    _ = try await write(Scripts.begin, begin.workflowID, timing, arguments, after: index)
+    return (arguments, begin.resume == nil ? [] : [index(begin.workflowID, dueAtMs: timing.nowMs + timing.leaseMs)])
   }
 
   public func commitStep(_ commit: StepCommit) async throws(StoreError) {
+    _ = try await write(Scripts.commit, commit.workflowID, commit.timing, arguments(of: commit))
+  }
+
+  /// The `commit` script's arguments: built in a sync function, so that the
+  /// frame of `commitStep` (kept by the runner's task allocator for as long as
+  /// the run goes on) holds none of their temporaries (it was 2 KB).
+  @inline(never)
+  private func arguments(of commit: StepCommit) throws(StoreError) -> [RedisArgument] {
     let timing = commit.timing
     var next: [UInt8] = []
     if let step = commit.next?.step { next = encode(step) }
@@ -344,24 +359,22 @@ public final class RedisStateStore: StateStore {
       begun = Self.event(
         "attempt_started", step: next.name, attempt: Int(next.step.attempts), at: timing.nowMs, status: .running)
     }
-    _ = try await write(
-      Scripts.commit, commit.workflowID, timing,
-      [
-        RedisArgument(commit.fence), RedisArgument(commit.branchCursor == nil ? commit.cursor : StepCommit.branch),
-        RedisArgument(commit.stepName), RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
-        RedisArgument(commit.usage.costMicros), RedisArgument(commit.usage.inputTokens),
-        RedisArgument(commit.usage.outputTokens), RedisArgument(timing.nowMs),
-        RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
-        RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(
-          Self.event(
-            "step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs,
-            status: commit.next == nil && commit.branchCursor == nil ? .completed : .running)),
-        RedisArgument(commit.next?.name ?? ""), RedisArgument(next),
-        RedisArgument(max(1, commit.maxHistoryMessages)), RedisArgument(commit.usage.cachedInputTokens),
-        RedisArgument(commit.usage.cacheWriteTokens), commit.branchCursor.map { RedisArgument($0) } ?? "",
-        RedisArgument(begun),
-      ] + history)
+    return [
+      RedisArgument(commit.fence), RedisArgument(commit.branchCursor == nil ? commit.cursor : StepCommit.branch),
+      RedisArgument(commit.stepName), RedisArgument(commit.artifact), RedisArgument(encode(commit.step)),
+      RedisArgument(commit.usage.costMicros), RedisArgument(commit.usage.inputTokens),
+      RedisArgument(commit.usage.outputTokens), RedisArgument(timing.nowMs),
+      RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
+      RedisArgument(timing.nowMs + timing.ttlMs),
+      RedisArgument(
+        Self.event(
+          "step_committed", step: commit.stepName, attempt: Int(commit.step.attempts), at: timing.nowMs,
+          status: commit.next == nil && commit.branchCursor == nil ? .completed : .running)),
+      RedisArgument(commit.next?.name ?? ""), RedisArgument(next),
+      RedisArgument(max(1, commit.maxHistoryMessages)), RedisArgument(commit.usage.cachedInputTokens),
+      RedisArgument(commit.usage.cacheWriteTokens), commit.branchCursor.map { RedisArgument($0) } ?? "",
+      RedisArgument(begun),
+    ] + history
   }
 
   public func completeParallelRun(_ end: ParallelRunEnd) async throws(StoreError) {
@@ -376,8 +389,14 @@ public final class RedisStateStore: StateStore {
   }
 
   public func recordWait(_ wait: StepWait) async throws(StoreError) {
-    try await recordStep(
-      AttemptFailure(
+    _ = try await write(Scripts.fail, wait.workflowID, wait.timing, arguments(of: wait))
+  }
+
+  /// The `fail` script's arguments for a step that waits (sync, as `arguments(of:)` of a commit).
+  @inline(never)
+  private func arguments(of wait: StepWait) -> [RedisArgument] {
+    arguments(
+      of: AttemptFailure(
         workflowID: wait.workflowID, fence: wait.fence, cursor: wait.cursor, stepName: wait.stepName,
         step: wait.step, usage: StepUsage(), runError: nil, timing: wait.timing),
       event: "step_waiting")
@@ -389,24 +408,28 @@ public final class RedisStateStore: StateStore {
 
   /// A step's record after an attempt failed or while it waits: one `fail` script.
   private func recordStep(_ failure: AttemptFailure, event: String) async throws(StoreError) {
+    _ = try await write(Scripts.fail, failure.workflowID, failure.timing, arguments(of: failure, event: event))
+  }
+
+  /// The `fail` script's arguments (sync, as `arguments(of:)` of a commit).
+  @inline(never)
+  private func arguments(of failure: AttemptFailure, event: String) -> [RedisArgument] {
     let timing = failure.timing
-    _ = try await write(
-      Scripts.fail, failure.workflowID, timing,
-      [
-        RedisArgument(failure.fence), RedisArgument(failure.cursor), RedisArgument(failure.stepName),
-        RedisArgument(encode(failure.step)), RedisArgument(failure.usage.costMicros),
-        RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
-        RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
-        RedisArgument(timing.nowMs + timing.ttlMs),
-        RedisArgument(
-          Self.event(
-            event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs,
-            status: failure.runError == nil ? .running : .failed,
-            message: event == "step_waiting" ? failure.step.waitReason : failure.step.lastError,
-            nextAttemptAtMs: failure.step.nextAttemptAtMs)),
-        RedisArgument(failure.runError ?? ""), RedisArgument(failure.usage.cachedInputTokens),
-        RedisArgument(failure.usage.cacheWriteTokens),
-      ])
+    return [
+      RedisArgument(failure.fence), RedisArgument(failure.cursor), RedisArgument(failure.stepName),
+      RedisArgument(encode(failure.step)), RedisArgument(failure.usage.costMicros),
+      RedisArgument(failure.usage.inputTokens), RedisArgument(failure.usage.outputTokens),
+      RedisArgument(timing.nowMs), RedisArgument(timing.ttlMs), RedisArgument(timing.leaseMs),
+      RedisArgument(timing.nowMs + timing.ttlMs),
+      RedisArgument(
+        Self.event(
+          event, step: failure.stepName, attempt: Int(failure.step.attempts), at: timing.nowMs,
+          status: failure.runError == nil ? .running : .failed,
+          message: event == "step_waiting" ? failure.step.waitReason : failure.step.lastError,
+          nextAttemptAtMs: failure.step.nextAttemptAtMs)),
+      RedisArgument(failure.runError ?? ""), RedisArgument(failure.usage.cachedInputTokens),
+      RedisArgument(failure.usage.cacheWriteTokens),
+    ]
   }
 
   // MARK: - Encoding
