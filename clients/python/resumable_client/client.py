@@ -113,8 +113,7 @@ class Client(Methods):
         ``FeedFrame``s, the first with the ``worker_id``, then ``task``s to answer with
         ``complete_task``/``fail_task`` and cancellations. ``close()`` (from any thread)
         disconnects the worker: its tasks in flight fail as retryable."""
-        return self._stream("ConnectWorker", connect_worker_request(tasks, slots, name), pb2.ConnectWorkerResponse,
-                            lambda message: FeedFrame.from_proto(pb2, message))
+        return worker_feed(self.socket_path, tasks, slots, name, self.trust_server_uid)
 
     # -- the wire ----------------------------------------------------------------------
 
@@ -132,13 +131,24 @@ class Client(Methods):
         return self._unary(then(self._unary(call, timeout)), timeout)
 
     def _stream(self, method, request, response_type, convert):
-        connection = _Connection(self.socket_path, self.trust_server_uid)
-        try:
-            connection.send(wire.encode_request(1, method, request))
-        except BaseException:
-            connection.close()
-            raise
-        return Stream(connection, response_type, convert)
+        return _open_stream(self.socket_path, self.trust_server_uid, method, request, response_type, convert)
+
+
+def worker_feed(socket_path, tasks, slots, name="", trust_server_uid=None):
+    """``Client.connect_worker``'s feed, on a connection of its own, without a client's."""
+    return _open_stream(socket_path, trust_server_uid, "ConnectWorker", connect_worker_request(tasks, slots, name),
+                        pb2.ConnectWorkerResponse, lambda message: FeedFrame.from_proto(pb2, message))
+
+
+def _open_stream(socket_path, trust_server_uid, method, request, response_type, convert):
+    """A server stream's ``Stream``, on a new connection."""
+    connection = _Connection(socket_path, trust_server_uid)
+    try:
+        connection.send(wire.encode_request(1, method, request))
+    except BaseException:
+        connection.close()
+        raise
+    return Stream(connection, response_type, convert)
 
 
 class Stream:

@@ -145,11 +145,14 @@ def test_a_worker_never_holds_more_tasks_than_its_slots(server, spawn_worker):
     assert most == 2  # never more than its slots, and the slots were used
 
 
-def test_cancelling_a_run_mid_step_sets_ctx_cancelled_and_refuses_the_late_result(server, spawn_worker):
+# With one slot, the task holds the worker's only slot: its cancellation is still read (a step
+# thread more than the slots reads the feed while every slot is busy).
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_cancelling_a_run_mid_step_sets_ctx_cancelled_and_refuses_the_late_result(server, spawn_worker, concurrency):
     task, workflow, run_id = new_id("cancel"), new_id("cancel-wf"), new_id("run")
     with Client(server) as client:
         client.register_workflow(workflow, [worker_step("long", task)])
-        worker = spawn_worker(server, f"{task}:cancellable")
+        worker = spawn_worker(server, f"{task}:cancellable", concurrency=concurrency)
         wait_for_worker(client, worker.name)
         client.start(workflow, workflow_id=run_id, wait=False)
         wait_for(lambda: records(worker.record, event="started"), "the step to start")
