@@ -13,7 +13,10 @@ struct ConnectionBoundsTests {
       try await LiveServer.with(
         redis: redis, workflows: LimitsTests.workflows,
         configure: {
-          $0.transport.limits.frameArrivalTimeout = .milliseconds(300)
+          // Long enough for the whole frame's answer (a Redis read) to be
+          // written before the deadline closes the connection, even on a
+          // loaded machine: at 300 ms, a parallel `make test` once lost it.
+          $0.transport.limits.frameArrivalTimeout = .seconds(2)
           $0.transport.limits.idleTimeout = .seconds(600)
         }
       ) { server in
