@@ -187,7 +187,15 @@ public struct RunRecord: Hashable, Sendable {
   /// The history, oldest first, when it was asked for.
   public var history: [HistoryEntry]
   /// The approval the run waits for (status AWAITING_APPROVAL).
-  public var approval: PendingApproval?
+  public var approval: PendingApproval? {
+    get { approvalStorage?.approval }
+    set { approvalStorage = newValue.map(ApprovalStorage.init) }
+  }
+  /// `approval`, out of line: a `PendingApproval` (with the step record and
+  /// the output it may hold) is about 330 bytes, which every record would
+  /// carry inline — the machine of every run in flight among them — while
+  /// almost none waits for an approval.
+  private var approvalStorage: ApprovalStorage?
   /// The step a person approved to run (`approval: before`), if any.
   public var approvedCursor: Int?
   /// The items of map steps that have begun: step name → item index → its record.
@@ -248,4 +256,14 @@ extension RunRecord {
     updatedAtMs = timing.nowMs
     expiresAtMs = timing.nowMs + timing.ttlMs
   }
+}
+
+/// The storage of `RunRecord.approval`: compared and hashed by value.
+private final class ApprovalStorage: Hashable, Sendable {
+  let approval: PendingApproval
+
+  init(_ approval: PendingApproval) { self.approval = approval }
+
+  static func == (left: ApprovalStorage, right: ApprovalStorage) -> Bool { left.approval == right.approval }
+  func hash(into hasher: inout Hasher) { hasher.combine(approval) }
 }
