@@ -89,6 +89,7 @@ public final class WorkflowEngine: Sendable {
     self.registry = registry
     self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     self.configuration = configuration
+    self.machineLimits = Self.machineLimits(configuration)
     self.logger = logger
     self.breakers = CircuitBreakers(
       policies: configuration.circuitBreakers, defaultPolicy: configuration.defaultCircuitBreaker)
@@ -688,9 +689,12 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// The step machine's settings, from the engine's configuration.
-  var machineLimits: StepMachine.Limits {
-    let configuration = self.configuration
-    return StepMachine.Limits(
+  /// Made once: its `ttlMs` closure captures the configuration, and a closure
+  /// made per machine cost every run in flight 300 bytes.
+  let machineLimits: StepMachine.Limits
+
+  private static func machineLimits(_ configuration: EngineConfiguration) -> StepMachine.Limits {
+    StepMachine.Limits(
       maximumArtifactBytes: configuration.maximumArtifactBytes,
       maximumHistoryMessages: configuration.maximumHistoryMessages,
       ttlMs: { configuration.retention($0).wholeMilliseconds },
