@@ -428,29 +428,27 @@ class Worker:
 
     def _take(self, task):
         """Serves a task, on the step thread that read it: a plain function runs here; an
-        ``async def`` one (or a task not served) on the event loop."""
+        ``async def`` one (or a task not served) on the event loop. The task is in flight
+        (``_running``: the drain waits for it, a cancellation finds it) from here on."""
         ctx = TaskContext(task, self)
-        if self._stop_requested:
-            # Draining: the feed stays open until the tasks in flight are answered (closing
-            # it would abandon them), so a task may still come; hand it back at once.
-            self._answer_here(ctx, Answer(error_class="RETRYABLE", message=f"worker {self.name} is shutting down"))
-            return
         function = self._steps.get(ctx.task)
-        if function is None or inspect.iscoroutinefunction(function):
-            self._loop.call_soon_threadsafe(self._track, task.task_id, ctx, self._run(ctx, function, task.inputs))
+        if not self._stop_requested and (function is None or inspect.iscoroutinefunction(function)):
+            handed = concurrent.futures.Future()  # until the event loop tracks the task itself
+            self._running[task.task_id] = (handed, ctx)
+            self._loop.call_soon_threadsafe(
+                self._track, task.task_id, ctx, self._run(ctx, function, task.inputs), handed)
             return
         done = concurrent.futures.Future()
         self._running[task.task_id] = (done, ctx)
-        heartbeats = None
-        if ctx.heartbeat_timeout_ms > 0:
-            heartbeats = asyncio.run_coroutine_threadsafe(
-                self._heartbeat_every(ctx, ctx.heartbeat_timeout_ms / 3000), self._loop)
         value = _ANSWERED
         try:
-            value = self._run_plain(function, ctx, task.inputs)
+            if self._stop_requested:
+                # Draining: the feed stays open until the tasks in flight are answered (closing
+                # it would abandon them), so a task may still come; hand it back at once.
+                self._answer_here(ctx, Answer(error_class="RETRYABLE", message=f"worker {self.name} is shutting down"))
+            else:
+                value = self._run_heartbeaten(function, ctx, task.inputs)
         finally:
-            if heartbeats is not None:
-                heartbeats.cancel()
             if value is not _ANSWERED:
                 # An awaitable: the event loop awaits it and answers (its task replaces this entry).
                 self._loop.call_soon_threadsafe(self._track, task.task_id, ctx, self._answer_awaited(ctx, value))
@@ -460,10 +458,24 @@ class Worker:
                     self._loop.call_soon_threadsafe(self._changed.set)  # the feed's loop waits for the tasks in flight
             done.set_result(None)
 
-    def _track(self, task_id, ctx, job):
-        """Runs ``job`` (a coroutine that answers the task) as a task of the event loop."""
+    def _run_heartbeaten(self, function, ctx, raw_inputs):
+        """``_run_plain``, heartbeating the task meanwhile when its step has ``heartbeat_timeout_ms``."""
+        if ctx.heartbeat_timeout_ms <= 0:
+            return self._run_plain(function, ctx, raw_inputs)
+        heartbeats = asyncio.run_coroutine_threadsafe(
+            self._heartbeat_every(ctx, ctx.heartbeat_timeout_ms / 3000), self._loop)
+        try:
+            return self._run_plain(function, ctx, raw_inputs)
+        finally:
+            heartbeats.cancel()
+
+    def _track(self, task_id, ctx, job, handed=None):
+        """Runs ``job`` (a coroutine that answers the task) as a task of the event loop;
+        ``handed``, the placeholder a step thread left in ``_running``, is resolved."""
         running = self._loop.create_task(job)
         self._running[task_id] = (running, ctx)
+        if handed is not None:
+            handed.set_result(None)
 
         def finished(_future):
             self._running.pop(task_id, None)
