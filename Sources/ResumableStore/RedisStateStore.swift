@@ -403,15 +403,12 @@ public final class RedisStateStore: StateStore {
   }
 
   public func recordFailure(_ failure: AttemptFailure) async throws(StoreError) {
-    try await recordStep(failure, event: failure.runError == nil ? "attempt_failed" : "run_failed")
-  }
-
-  /// A step's record after an attempt failed or while it waits: one `fail` script.
-  private func recordStep(_ failure: AttemptFailure, event: String) async throws(StoreError) {
+    let event = failure.runError == nil ? "attempt_failed" : "run_failed"
     _ = try await write(Scripts.fail, failure.workflowID, failure.timing, arguments(of: failure, event: event))
   }
 
-  /// The `fail` script's arguments (sync, as `arguments(of:)` of a commit).
+  /// The `fail` script's arguments, a step's record after an attempt failed
+  /// or while it waits (sync, as `arguments(of:)` of a commit).
   @inline(never)
   private func arguments(of failure: AttemptFailure, event: String) -> [RedisArgument] {
     let timing = failure.timing
