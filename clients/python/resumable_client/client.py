@@ -131,24 +131,30 @@ class Client(Methods):
         return self._unary(then(self._unary(call, timeout)), timeout)
 
     def _stream(self, method, request, response_type, convert):
-        return _open_stream(self.socket_path, self.trust_server_uid, method, request, response_type, convert)
+        return _open_stream(self.socket_path, self.trust_server_uid, method, request,
+                            lambda connection: Stream(connection, response_type, convert))
 
 
 def worker_feed(socket_path, tasks, slots, name="", trust_server_uid=None):
-    """``Client.connect_worker``'s feed, on a connection of its own, without a client's."""
+    """``Client.connect_worker``'s feed (a ``WorkerFeed``), on a connection of its own, without
+    a client's."""
     return _open_stream(socket_path, trust_server_uid, "ConnectWorker", connect_worker_request(tasks, slots, name),
-                        pb2.ConnectWorkerResponse, lambda message: FeedFrame.from_proto(pb2, message))
+                        WorkerFeed)
 
 
-def _open_stream(socket_path, trust_server_uid, method, request, response_type, convert):
-    """A server stream's ``Stream``, on a new connection."""
+#: The request id of the call a stream's connection was opened for.
+_STREAM_ID = 1
+
+
+def _open_stream(socket_path, trust_server_uid, method, request, make):
+    """``make(connection)`` (a ``Stream``), on a new connection on which the call is sent."""
     connection = _Connection(socket_path, trust_server_uid)
     try:
-        connection.send(wire.encode_request(1, method, request))
+        connection.send(wire.encode_request(_STREAM_ID, method, request))
     except BaseException:
         connection.close()
         raise
-    return Stream(connection, response_type, convert)
+    return make(connection)
 
 
 class Stream:
@@ -167,7 +173,7 @@ class Stream:
     def __next__(self):
         while not self._ended:
             try:
-                message, self._ended = wire.decode_stream_frame(self._connection.read(), self._response_type)
+                message, self._ended = wire.decode_stream_frame(self._read(), self._response_type)
             except BaseException:
                 self.close()
                 raise
@@ -187,3 +193,51 @@ class Stream:
         """Ends the stream (a worker's feed: disconnects the worker)."""
         self._ended = True
         self._connection.close()
+
+    def _read(self):
+        """The stream's next envelope."""
+        return self._connection.read()
+
+
+class WorkerFeed(Stream):
+    """A worker's feed (``ConnectWorker``): a ``Stream`` of ``FeedFrame``s, on whose
+    connection the worker also answers its tasks.
+
+    ``post(call, on_reply)`` sends a unary call (a ``CompleteTask``, a ``FailTask``) on the
+    feed's connection, from any thread, without waiting for its reply: the thread iterating
+    the feed reads the reply and calls ``on_reply(error)`` with the ``ResumableError`` it
+    carries, or None (the call is taken). An answer sent there reaches the server on the
+    connection whose event loop drives the run (no hop between the server's threads), and no
+    thread waits for its reply.
+    """
+
+    def __init__(self, connection):
+        super().__init__(connection, pb2.ConnectWorkerResponse, lambda message: FeedFrame.from_proto(pb2, message))
+        self._ids = itertools.count(_STREAM_ID + 1)
+        self._sending = threading.Lock()
+        self._awaiting = {}  # request id -> on_reply
+
+    @property
+    def awaiting_replies(self):
+        """How many posted calls have had no reply yet."""
+        return len(self._awaiting)
+
+    def post(self, call, on_reply):
+        """Sends ``call`` (see the class); raises ``ConnectionClosed`` once the feed is closed."""
+        with self._sending:
+            request_id = next(self._ids)
+            self._awaiting[request_id] = on_reply
+            try:
+                self._connection.send(wire.encode_request(request_id, call.method, call.request))
+            except BaseException:
+                del self._awaiting[request_id]
+                raise
+
+    def _read(self):
+        while True:
+            reply = self._connection.read()
+            if reply.request_id == _STREAM_ID:
+                return reply
+            on_reply = self._awaiting.pop(reply.request_id, None)
+            if on_reply is not None:
+                on_reply(wire.reply_error(reply))

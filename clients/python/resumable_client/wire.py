@@ -148,11 +148,19 @@ def status_name(code):
     return "UNKNOWN"
 
 
+def reply_error(reply):
+    """The typed ``ResumableError`` a reply envelope's status names, or None when it is OK."""
+    if reply.status_code == pb2.STATUS_CODE_OK:
+        return None
+    return errors.error_for(status_name(reply.status_code), reply.status_message, reply.status_setting)
+
+
 def decode_reply(reply, response_type):
     """The response message a reply envelope carries, or the typed ``ResumableError`` its
     status names."""
-    if reply.status_code != pb2.STATUS_CODE_OK:
-        raise errors.error_for(status_name(reply.status_code), reply.status_message, reply.status_setting)
+    error = reply_error(reply)
+    if error is not None:
+        raise error
     response = response_type()
     try:
         response.ParseFromString(reply.payload)

@@ -27,8 +27,8 @@ from datetime import datetime, timezone
 
 from . import errors
 from .aio import AsyncClient
-from .calls import encode_artifact
-from .client import Client, worker_feed
+from .calls import Methods, encode_artifact
+from .client import worker_feed
 from .state import Usage
 
 logger = logging.getLogger("resumable_client.worker")
@@ -95,9 +95,10 @@ class TaskContext:
     the lease lost, a heartbeat refused): stop, whatever you return then is refused.
     """
 
-    def __init__(self, task, worker):
+    def __init__(self, task, worker, feed=None):
         self._task = task
         self._worker = worker
+        self._feed = feed  # the feed the task came from, which its answer goes back on
         self._cancelled = threading.Event()
         self.cancel_reason = ""
         self.task_id = task.task_id
@@ -215,8 +216,8 @@ class Worker:
 
     ``socket_path``: as ``Client``'s (``$RESUMABLE_SOCKET``, else the default socket).
     ``concurrency``: the worker's slots, the most tasks it runs at once (plain functions run
-    on the step thread that read them from the feed, one of ``concurrency`` + 1, each
-    answering on a connection of its own; ``async def`` ones on the event loop). ``name``: a label
+    on the step thread that read them from the feed, one of ``concurrency`` + 1; ``async def``
+    ones on the event loop; every answer goes back on the feed's connection). ``name``: a label
     ``resumable workers`` shows (default ``host:pid``). ``on_ready(worker_id)`` is called,
     and ``ready`` (a ``threading.Event``) set, each time the worker is registered.
     """
@@ -237,9 +238,6 @@ class Worker:
         self._stop_requested = False
         self._changed = None
         self._running = {}  # task_id -> (job, TaskContext): an asyncio.Task, or a step thread's Future
-        self._local = threading.local()  # a step thread's own connection, for its answers
-        self._thread_clients = []
-        self._thread_clients_lock = threading.Lock()
 
     def step(self, task):
         """Decorator: the function serves ``task``. It is called ``fn(ctx, inputs)`` (a plain
@@ -302,10 +300,6 @@ class Worker:
                 await asyncio.gather(*(asyncio.wrap_future(job) if isinstance(job, concurrent.futures.Future) else job
                                        for job, _ctx in list(self._running.values())), return_exceptions=True)
             await self._client.close()
-            with self._thread_clients_lock:
-                for client in self._thread_clients:
-                    client.close()
-                self._thread_clients.clear()
             self.ready.clear()
             logger.info("worker %s stopped", self.worker_id or self.name)
 
@@ -351,12 +345,13 @@ class Worker:
         loop (about 250 µs less a step than reading on the event loop and handing the task to
         a pool, measured side by side with `resumable bench workers`). The one thread more
         than the slots keeps the feed read while every slot is busy: cancellations arrive.
-        This loop wakes only for a stop, a task ending while draining, the registration or
-        the feed's end."""
+        Answers go back on the feed's connection, and the thread reading the feed reads their
+        replies (``WorkerFeed``). This loop wakes only for a stop, a task or a reply ending
+        while draining, the registration or the feed's end."""
         feed = worker_feed(self._socket_path, self.tasks, self.concurrency, self.name, self.trust_server_uid)
         state = _Feed(feed)
         for number in range(self.concurrency + 1):
-            threading.Thread(target=self._read_feed, args=(state,), name=f"resumable-step-{number}", daemon=True).start()
+            threading.Thread(target=self._serve_feed, args=(state,), name=f"resumable-step-{number}", daemon=True).start()
         drained = False
         try:
             while True:
@@ -368,8 +363,8 @@ class Worker:
                         await self._client.drain_worker(self.worker_id)
                     except errors.ResumableError as error:
                         logger.warning("could not drain worker %s: %s", self.worker_id, error.message)
-                if self._stop_requested and not self._running:
-                    return state.registered  # drained: closing the stream now abandons nothing
+                if self._stop_requested and not self._running and not feed.awaiting_replies:
+                    return state.registered  # drained and answered: closing the stream now abandons nothing
                 if state.ended:
                     if state.error is not None:
                         raise state.error  # the feed's error (a refused registration, a lost sidecar)
@@ -379,19 +374,8 @@ class Worker:
         finally:
             state.close()
 
-    def _read_feed(self, state):
-        """A step thread: reads the feed while no other thread does, and serves what it read.
-        Its answering connection is closed when it stops (the feed ended)."""
-        try:
-            self._serve_feed(state)
-        finally:
-            client = getattr(self._local, "client", None)
-            if client is not None:
-                client.close()
-                with self._thread_clients_lock:
-                    self._thread_clients.remove(client)
-
     def _serve_feed(self, state):
+        """A step thread: reads the feed while no other thread does, and serves what it read."""
         while True:
             with state.reading:
                 if state.ended:
@@ -410,7 +394,7 @@ class Worker:
             if frame.worker_id:
                 self._loop.call_soon_threadsafe(self._registered, frame.worker_id, state)
             elif frame.task is not None:
-                self._take(frame.task)
+                self._take(frame.task, state.feed)
             elif frame.cancelled_task_id:
                 running = self._running.get(frame.cancelled_task_id)
                 if running is not None:
@@ -426,11 +410,11 @@ class Worker:
         if self.on_ready is not None:
             self.on_ready(worker_id)
 
-    def _take(self, task):
-        """Serves a task, on the step thread that read it: a plain function runs here; an
-        ``async def`` one (or a task not served) on the event loop. The task is in flight
-        (``_running``: the drain waits for it, a cancellation finds it) from here on."""
-        ctx = TaskContext(task, self)
+    def _take(self, task, feed):
+        """Serves a task read from ``feed``, on the step thread that read it: a plain function
+        runs here; an ``async def`` one (or a task not served) on the event loop. The task is
+        in flight (``_running``: the drain waits for it, a cancellation finds it) from here on."""
+        ctx = TaskContext(task, self, feed)
         function = self._steps.get(ctx.task)
         if not self._stop_requested and (function is None or inspect.iscoroutinefunction(function)):
             handed = concurrent.futures.Future()  # until the event loop tracks the task itself
@@ -445,7 +429,7 @@ class Worker:
             if self._stop_requested:
                 # Draining: the feed stays open until the tasks in flight are answered (closing
                 # it would abandon them), so a task may still come; hand it back at once.
-                self._answer_here(ctx, Answer(error_class="RETRYABLE", message=f"worker {self.name} is shutting down"))
+                self._answer(ctx, Answer(error_class="RETRYABLE", message=f"worker {self.name} is shutting down"))
             else:
                 value = self._run_heartbeaten(function, ctx, task.inputs)
         finally:
@@ -486,7 +470,7 @@ class Worker:
 
     async def _answer_awaited(self, ctx, awaitable):
         """Awaits what a plain function returned, then answers."""
-        await self._answer(ctx, await _settled(ctx, awaitable))
+        self._answer(ctx, await _settled(ctx, awaitable))
 
     async def _run(self, ctx, function, raw_inputs):
         """Runs an ``async def`` step function (or answers that the task is not served), and answers."""
@@ -499,7 +483,7 @@ class Worker:
         finally:
             if heartbeats is not None:
                 heartbeats.cancel()
-        await self._answer(ctx, answer)
+        self._answer(ctx, answer)
 
     async def _called(self, ctx, function, raw_inputs):
         """What an ``async def`` step function returns (``Retryable`` when the task is not served)."""
@@ -508,9 +492,9 @@ class Worker:
         return await function(ctx, parse_inputs(raw_inputs))
 
     def _run_plain(self, function, ctx, raw_inputs):
-        """Runs a plain step function on its step thread, and answers from that thread, on
-        a connection of its own. Returns ``_ANSWERED``, or what the function returned when
-        that is awaitable (it is awaited, and answered, on the event loop)."""
+        """Runs a plain step function on its step thread, and answers from that thread.
+        Returns ``_ANSWERED``, or what the function returned when that is awaitable (it is
+        awaited, and answered, on the event loop)."""
         logger.info("%s: task %s started", ctx.idempotency_key, ctx.task)
         try:
             value = function(ctx, parse_inputs(raw_inputs))
@@ -519,34 +503,8 @@ class Worker:
             answer = answer_for_result(ctx.step, value)
         except Exception as error:  # the step's failure, reported to the sidecar
             answer = _failure(ctx, error)
-        self._answer_here(ctx, answer)
+        self._answer(ctx, answer)
         return _ANSWERED
-
-    def _answer_here(self, ctx, answer):
-        """Sends ``answer`` from a step thread, on its own connection."""
-        try:
-            try:
-                _send_answer(self._thread_client(), ctx, answer)
-            except errors.ConnectionClosed:
-                # The connection broke since its last answer (the sidecar restarted?): once
-                # more on a new one.
-                self._local.client.close()
-                self._local.client = None
-                _send_answer(self._thread_client(), ctx, answer)
-        except errors.ResumableError as error:
-            _log_answer(ctx, answer, error)
-        else:
-            _log_answer(ctx, answer)
-
-    def _thread_client(self):
-        """This pool thread's blocking connection to the sidecar, opened on first use."""
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = Client(self._client.socket_path, trust_server_uid=self.trust_server_uid)
-            self._local.client = client
-            with self._thread_clients_lock:
-                self._thread_clients.append(client)
-        return client
 
     async def _heartbeat_every(self, ctx, interval):
         while True:
@@ -554,13 +512,21 @@ class Worker:
             if not await ctx.aheartbeat():
                 return
 
-    async def _answer(self, ctx, answer):
+    def _answer(self, ctx, answer):
+        """Sends ``answer`` on the feed its task came from (from a step thread or the event
+        loop), without waiting: the feed's reader logs the reply. A feed already closed
+        (the sidecar went away) has had its tasks abandoned: the answer is logged as not
+        delivered."""
+
+        def replied(error):
+            _log_answer(ctx, answer, error)
+            if self._stop_requested:
+                self._loop.call_soon_threadsafe(self._changed.set)  # the drain waits for the replies
+
         try:
-            await _send_answer(self._client, ctx, answer)
+            _send_answer(_FeedAnswer(ctx._feed, replied), ctx, answer)
         except errors.ResumableError as error:
             _log_answer(ctx, answer, error)
-        else:
-            _log_answer(ctx, answer)
 
 
 #: What ``Worker._run_plain`` returns once it has answered.
@@ -608,8 +574,19 @@ def _failure(ctx, error):
     return answer_for_error(error)
 
 
+class _FeedAnswer(Methods):
+    """One answer's call, posted on a ``WorkerFeed`` (its reply goes to ``on_reply``)."""
+
+    def __init__(self, feed, on_reply):
+        self._feed = feed
+        self._on_reply = on_reply
+
+    def _unary(self, call, timeout):
+        self._feed.post(call, self._on_reply)
+
+
 def _send_answer(client, ctx, answer):
-    """Sends ``answer`` on ``client``: a ``Client``'s call, or an ``AsyncClient``'s coroutine."""
+    """Sends ``answer`` through ``client``'s ``complete_task`` or ``fail_task``."""
     if answer.error_class is None:
         return client.complete_task(ctx.task_id, answer.artifact, answer.usage, answer.history)
     return client.fail_task(ctx.task_id, answer.message, answer.error_class, answer.retry_after_s, answer.usage)

@@ -117,6 +117,34 @@ def test_with_no_worker_the_step_waits_and_a_worker_connecting_later_runs_it(ser
         assert done.artifact("only")["task"] == task
 
 
+def connections_to(socket_path):
+    """How many connections the server listening on ``socket_path`` has accepted and holds
+    open (the kernel's view: its ends of them carry the path in /proc/net/unix)."""
+    with open("/proc/net/unix") as table:
+        rows = [line.split() for line in table.read().splitlines()[1:]]
+    # Num RefCount Protocol Flags Type St Inode Path: St 03 is connected (01 is the listener).
+    return sum(1 for row in rows if len(row) == 8 and row[7] == socket_path and row[5] == "03")
+
+
+def test_a_worker_answers_on_its_feed_connection_whatever_its_concurrency(server, spawn_worker):
+    task, workflow = new_id("feed"), new_id("feed-wf")
+    runs = [new_id("run") for _ in range(8)]
+    with Client(server) as client:
+        client.register_workflow(workflow, [worker_step("one", task), worker_step("two", task)])
+        before = connections_to(server)
+        worker = spawn_worker(server, f"{task}:quick", concurrency=4)
+        wait_for_worker(client, worker.name)
+        for run_id in runs:
+            client.start(workflow, workflow_id=run_id, wait=False)
+        for run_id in runs:
+            assert wait_for_run(client, run_id, "COMPLETED").steps[1].attempts == 1
+        # The feed (and the client for heartbeats and the drain, once used): no connection per
+        # step thread, as there were (6 here) when each answered on one of its own.
+        assert connections_to(server) - before <= 2
+        assert len(records(worker.record, event="ran")) == 16
+        assert "answer refused" not in worker.log_text() and "not delivered" not in worker.log_text()
+
+
 def test_a_worker_never_holds_more_tasks_than_its_slots(server, spawn_worker):
     task, workflow = new_id("slot"), new_id("slot-wf")
     runs = [new_id("run") for _ in range(6)]
