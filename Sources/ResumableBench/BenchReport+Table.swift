@@ -29,6 +29,10 @@ extension BenchReport {
     row("  worker step overhead (Python), per step p50", target: "≤ 150 µs") {
       $0.workerOverhead.flatMap { $0.pythonPerStepP50Micros.map(Self.micros) }
     }
+    row("  server CPU per step: in process / Swift / Python worker") { $0.workerOverhead?.serverCPUPerStep }
+    row("  Python worker process CPU per step") {
+      $0.workerOverhead?.pythonWorkerProcessCpuPerStepMicros.map(Self.micros)
+    }
     row("100 no-op steps in order: steps/s (run p50)") {
       $0.mapFanOut.map { String(format: "%.0f (%@)", $0.sequentialPerSecond, Self.micros($0.sequentialRun.p50Micros)) }
     }
@@ -232,6 +236,19 @@ extension BenchReport.WorkerOverhead: OwnServerFigures {
     }
     text += "  through a Python worker, run p50 / p99: \(BenchReport.latency(pythonWorkerRun))\n"
     text += "  Python worker, per step p50:            \(BenchReport.micros(pythonPerStepP50Micros)) (target ≤ 150 µs)\n"
+    if let serverCPUPerStep {
+      text += "server CPU per step, in process / Swift / Python worker: \(serverCPUPerStep)\n"
+    }
+    if let process = pythonWorkerProcessCpuPerStepMicros {
+      text += "Python worker process CPU per step:     \(BenchReport.micros(process))\n"
+    }
     return text
+  }
+
+  /// The server's CPU per step, in process / through the Swift worker / through the Python one.
+  var serverCPUPerStep: String? {
+    guard let inProcessServerCpuPerStepMicros, let swiftWorkerServerCpuPerStepMicros else { return nil }
+    return [inProcessServerCpuPerStepMicros, swiftWorkerServerCpuPerStepMicros, pythonWorkerServerCpuPerStepMicros]
+      .map { $0.map(BenchReport.micros) ?? "–" }.joined(separator: " / ")
   }
 }

@@ -59,6 +59,14 @@ public struct BenchReport: Codable, Sendable {
     public var swiftPerStepP50Micros: Double
     /// The same for the Python worker.
     public var pythonPerStepP50Micros: Double?
+    /// The server's CPU time per step (`/proc/PID/stat` around each block,
+    /// warm-up runs included): in process, through the Swift worker, through
+    /// the Python worker. Nil in reports written before they were measured.
+    public var inProcessServerCpuPerStepMicros: Double?
+    public var swiftWorkerServerCpuPerStepMicros: Double?
+    public var pythonWorkerServerCpuPerStepMicros: Double?
+    /// The Python worker process's own CPU time per step.
+    public var pythonWorkerProcessCpuPerStepMicros: Double?
   }
 
   /// Runs of 20 no-op steps, one after another.

@@ -5,48 +5,85 @@ import ResumableWire
 /// The worker step overhead: the same 5 no-op steps run in process
 /// (`simulate`) and by a worker over the socket, interleaved in blocks so both
 /// see the same machine load; the difference of the run p50s over 5 is what a
-/// worker adds to a step.
+/// worker adds to a step. The server's CPU time is counted around each block
+/// (and the Python worker process's around its blocks): CPU per step holds on
+/// a noisy machine where the p50s swing by tens of microseconds.
 extension BenchSuite {
   /// Only the worker step overhead (`resumable bench workers`), on a server
   /// of its own under the first `appendfsync` policy asked for.
   public func runWorkerOverhead() async throws -> (fsync: String, figures: BenchReport.WorkerOverhead) {
-    try await onOwnServer { server, _ in
+    try await onOwnServer { server, probe in
       options.progress("worker step overhead: 5 no-op steps in process, through a Swift worker, a Python worker")
-      return try await workerOverhead(socket: server.socketPath)
+      return try await workerOverhead(socket: server.socketPath, probe: probe)
     }
   }
 
-  func workerOverhead(socket: String) async throws -> BenchReport.WorkerOverhead {
+  func workerOverhead(socket: String, probe: CostProbe) async throws -> BenchReport.WorkerOverhead {
     try await LoadGenerator.withClients(1, socketPath: socket) { clients in
       let client = clients[0]
-      let (inProcess, swift) = try await withSwiftWorker(socket: socket, client: client) {
-        try await interleaved(client: client)
+      let swift = try await withSwiftWorker(socket: socket, client: client) {
+        try await interleaved(client: client, probe: probe)
       }
-      var python: (LatencySummary, LatencySummary)?
+      var python: Interleaved?
       var skipped: String?
       do {
-        python = try await withPythonWorker(socket: socket, client: client) { try await interleaved(client: client) }
+        python = try await withPythonWorker(socket: socket, client: client) { process in
+          try await interleaved(client: client, probe: probe, workerProcess: process)
+        }
       } catch let error as PythonWorkerUnavailable {
         skipped = error.reason
         options.progress("  Python worker skipped: \(error.reason)")
       }
       return BenchReport.WorkerOverhead(
-        inProcessRun: inProcess, swiftWorkerRun: swift, pythonWorkerRun: python?.1, pythonSkipped: skipped,
-        swiftPerStepP50Micros: (swift.p50Micros - inProcess.p50Micros) / 5,
-        pythonPerStepP50Micros: python.map { ($0.1.p50Micros - $0.0.p50Micros) / 5 })
+        inProcessRun: swift.inProcess, swiftWorkerRun: swift.worker, pythonWorkerRun: python?.worker,
+        pythonSkipped: skipped,
+        swiftPerStepP50Micros: (swift.worker.p50Micros - swift.inProcess.p50Micros) / 5,
+        pythonPerStepP50Micros: python.map { ($0.worker.p50Micros - $0.inProcess.p50Micros) / 5 },
+        inProcessServerCpuPerStepMicros: swift.inProcessServerCPUPerStep,
+        swiftWorkerServerCpuPerStepMicros: swift.workerServerCPUPerStep,
+        pythonWorkerServerCpuPerStepMicros: python?.workerServerCPUPerStep,
+        pythonWorkerProcessCpuPerStepMicros: python?.workerProcessCPUPerStep)
     }
   }
 
-  /// In-process runs and worker runs, in alternating blocks.
-  private func interleaved(client: ResumableClient) async throws -> (LatencySummary, LatencySummary) {
-    var inProcess = LatencySamples()
-    var worker = LatencySamples()
+  /// What one pass of interleaved blocks measured.
+  struct Interleaved: Sendable {
+    var inProcess: LatencySummary
+    var worker: LatencySummary
+    /// The server's CPU time per step, in the in-process blocks and in the worker blocks.
+    var inProcessServerCPUPerStep: Double
+    var workerServerCPUPerStep: Double
+    /// The worker process's CPU time per step, when the worker is a process of its own.
+    var workerProcessCPUPerStep: Double?
+  }
+
+  /// In-process runs and worker runs, in alternating blocks, the server's CPU
+  /// time (and `workerProcess`'s) counted around each block.
+  private func interleaved(client: ResumableClient, probe: CostProbe, workerProcess: Int32? = nil) async throws
+    -> Interleaved
+  {
+    var inProcess = (samples: LatencySamples(), cost: CostTotal())
+    var worker = (samples: LatencySamples(), cost: CostTotal(), processMicros: 0.0)
     let blocks = max(1, options.stepRuns / 50)
     for _ in 0..<blocks {
-      inProcess.merge(try await timedRuns(BenchWorkflows.noop5, options.stepRuns / blocks, client: client))
-      worker.merge(try await timedRuns(BenchWorkflows.worker5, options.stepRuns / blocks, client: client))
+      var before = try await CostSample.take(probe)
+      inProcess.samples.merge(try await timedRuns(BenchWorkflows.noop5, options.stepRuns / blocks, client: client))
+      inProcess.cost.add(from: before, to: try await CostSample.take(probe))
+      let processBefore = workerProcess.flatMap { CostSample.cpuMicros(pid: $0) }
+      before = try await CostSample.take(probe)
+      worker.samples.merge(try await timedRuns(BenchWorkflows.worker5, options.stepRuns / blocks, client: client))
+      worker.cost.add(from: before, to: try await CostSample.take(probe))
+      if let workerProcess, let processBefore, let processAfter = CostSample.cpuMicros(pid: workerProcess) {
+        worker.processMicros += processAfter - processBefore
+      }
     }
-    return (inProcess.summary(), worker.summary())
+    // Every block also ran its warm-up runs: they are in the CPU time.
+    let steps = blocks * (options.stepRuns / blocks + options.warmupRuns) * 5
+    return Interleaved(
+      inProcess: inProcess.samples.summary(), worker: worker.samples.summary(),
+      inProcessServerCPUPerStep: inProcess.cost.perCall(steps).serverCpuMicrosPerCall,
+      workerServerCPUPerStep: worker.cost.perCall(steps).serverCpuMicrosPerCall,
+      workerProcessCPUPerStep: workerProcess.map { _ in worker.processMicros / Double(max(1, steps)) })
   }
 
   /// Runs `body` while a worker written on the Swift client library (its own
@@ -77,11 +114,11 @@ extension BenchSuite {
     }
   }
 
-  /// Runs `body` while a Python worker process (the SDK in `clients/python`,
-  /// found from the working directory) serves the bench's task.
+  /// Runs `body` (given the worker's process id) while a Python worker process
+  /// (the SDK in `clients/python`, found from the working directory) serves the bench's task.
   /// - Throws: `PythonWorkerUnavailable` when Python or the SDK is not there.
   private func withPythonWorker<T: Sendable>(
-    socket: String, client: ResumableClient, _ body: () async throws -> T
+    socket: String, client: ResumableClient, _ body: (Int32) async throws -> T
   ) async throws -> T {
     let sdk = FileManager.default.currentDirectoryPath + "/clients/python"
     guard FileManager.default.fileExists(atPath: sdk + "/resumable_client/__init__.py") else {
@@ -121,7 +158,7 @@ extension BenchSuite {
       throw PythonWorkerUnavailable(
         reason: "the Python worker did not connect: \(output.split(separator: "\n").last.map(String.init) ?? "no output")")
     }
-    return try await body()
+    return try await body(process.processIdentifier)
   }
 
   /// Waits (up to 10 s) until a worker named `name` is connected.

@@ -141,7 +141,7 @@ public struct BenchSuite: Sendable {
     var fanOut: BenchReport.MapFanOut?
     if full {
       options.progress("worker step overhead: 5 no-op steps in process, through a Swift worker, a Python worker")
-      workers = try await workerOverhead(socket: socket)
+      workers = try await workerOverhead(socket: socket, probe: CostProbe(server: server.pid, redis: [(redisPID, redis)]))
       options.progress("map fan-out: 100 items 16 at once against 100 steps in order")
       fanOut = try await mapFanOut(socket: socket, probe: CostProbe(server: server.pid, redis: [(redisPID, redis)]))
       options.progress("storage: bytes per run with 2 KB artifacts")

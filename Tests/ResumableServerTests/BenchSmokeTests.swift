@@ -36,6 +36,9 @@ struct BenchSmokeTests {
     let workers = try #require(figures.workerOverhead)
     #expect(workers.inProcessRun.count > 0 && workers.swiftWorkerRun.count > 0)
     #expect(workers.pythonWorkerRun != nil || workers.pythonSkipped != nil)
+    // The server's CPU per step is counted around the blocks (clock ticks: may round to 0).
+    #expect((workers.inProcessServerCpuPerStepMicros ?? -1) >= 0 && (workers.swiftWorkerServerCpuPerStepMicros ?? -1) >= 0)
+    #expect((workers.pythonWorkerRun == nil) == (workers.pythonWorkerProcessCpuPerStepMicros == nil))
     let fanOut = try #require(figures.mapFanOut)
     #expect(fanOut.mapRun.count > 0 && fanOut.sequentialRun.count > 0 && fanOut.mapPerSecond > 0)
     // The memory phase holds more runs than the default --max-runs (256): it raises it.
