@@ -27,6 +27,7 @@ class _Connection:
 
     def __init__(self, socket_path, trust_server_uid):
         self.socket_path = socket_path
+        self._received = bytearray()  # bytes received and not read yet
         wire.check_socket_directory(socket_path)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -46,22 +47,27 @@ class _Connection:
             raise wire.closed(self.socket_path, error) from error
 
     def read(self):
-        """The next envelope the server sends."""
+        """The next envelope the server sends (one thread at a time)."""
         length = wire.frame_length(self._read_exactly(wire.HEADER.size))
         return wire.decode_envelope(self._read_exactly(length))
 
     def _read_exactly(self, count):
-        chunks = []
-        while count:
+        """``count`` bytes, from what was received already and then from the socket. Each
+        ``recv`` asks for 64 KiB at least, so a frame's header and body (and the frames that
+        came with them) arrive in one call: a worker's thread blocks, and gives up the GIL,
+        half as often."""
+        received = self._received
+        while len(received) < count:
             try:
-                chunk = self._sock.recv(min(count, 1 << 20))
+                chunk = self._sock.recv(min(max(count - len(received), 1 << 16), 1 << 20))
             except OSError as error:
                 raise wire.closed(self.socket_path, error) from error
             if not chunk:
                 raise wire.closed(self.socket_path)
-            chunks.append(chunk)
-            count -= len(chunk)
-        return b"".join(chunks)
+            received += chunk
+        data = bytes(received[:count])
+        del received[:count]
+        return data
 
     def close(self):
         try:

@@ -7,6 +7,7 @@ import math
 import socket
 import struct
 import threading
+import time
 
 import pytest
 
@@ -126,6 +127,37 @@ def test_the_async_client_refuses_a_hostile_frame(hostile_listener):
     with pytest.raises(Internal) as raised:
         asyncio.run(call())
     assert "3221225472 bytes" in raised.value.message
+
+
+def test_frames_that_arrive_together_or_in_pieces_are_read_one_by_one(tmp_path):
+    """The sync client receives 64 KiB at a time: two replies that arrive in one segment,
+    and a third split inside its header, each answer their own call."""
+    path = str(tmp_path / "pieces.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def frame(request_id, version):
+        body = pb2.Envelope(request_id=request_id, method="Health",
+                            payload=pb2.HealthResponse(status="ok", version=version).SerializeToString())
+        return struct.pack(">I", len(body.SerializeToString())) + body.SerializeToString()
+
+    def serve():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        third = frame(3, "three")
+        connection.sendall(frame(1, "one") + frame(2, "two") + third[:3])
+        time.sleep(0.05)
+        connection.sendall(third[3:])
+        time.sleep(0.5)
+        connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with Client(path) as client:
+            assert [client.health()["version"] for _ in range(3)] == ["one", "two", "three"]
+    finally:
+        listener.close()
 
 
 # -- what a step's outcome becomes ------------------------------------------------------
