@@ -35,13 +35,20 @@ public final class WorkerPool: Sendable {
   // MARK: - The worker side
 
   /// Registers a worker serving `tasks` with `slots`, and returns its feed.
-  /// - Parameter executor: where the worker's feed is written (its
-  ///   connection's event loop): runs whose steps it serves are driven there
-  ///   (`executor(serving:)`), so a task and its answer need no thread hop.
+  /// - Parameters:
+  ///   - executor: where the worker's feed is written (its connection's event
+  ///     loop): runs whose steps it serves are driven there
+  ///     (`executor(serving:)`), so a task and its answer need no thread hop.
+  ///   - deliver: sends the worker a message, in order: `.registered` first,
+  ///     then its tasks and cancellations. It is called with the pool's lock
+  ///     held, by the attempt that gives the task (in the server: it writes
+  ///     the frame on the worker's connection at once, with no task between),
+  ///     so it must not block or call back into the pool.
   /// - Throws: `EngineError`: INVALID_ARGUMENT for a declaration out of bounds,
   ///   UNAVAILABLE once the pool has shut down.
   public func connect(
-    tasks: [String], slots: Int, name: String, pid: Int32?, nowMs: Int64, executor: (any TaskExecutor)? = nil
+    tasks: [String], slots: Int, name: String, pid: Int32?, nowMs: Int64, executor: (any TaskExecutor)? = nil,
+    deliver: @escaping @Sendable (WorkerMessage) -> Void
   ) throws(EngineError) -> WorkerFeed {
     guard !tasks.isEmpty, tasks.count <= Self.maximumTasksPerWorker else {
       throw EngineError(
@@ -56,7 +63,7 @@ public final class WorkerPool: Sendable {
     guard slots >= 1, slots <= Self.maximumSlots else {
       throw EngineError(.invalidArgument, "a worker has 1 to \(Self.maximumSlots) slots; this one declared \(slots)")
     }
-    let (messages, outbox) = AsyncStream.makeStream(of: WorkerMessage.self)
+    let (ended, end) = AsyncStream.makeStream(of: Never.self)
     let result: Result<WorkerFeed, EngineError> = state.withLock { state in
       guard !state.shutDown else {
         return .failure(EngineError(.unavailable, "the server is shutting down; connect to it again after its restart"))
@@ -65,9 +72,10 @@ public final class WorkerPool: Sendable {
       let id = "w\(state.nextWorker)-\(RandomText.hex(bytes: 4))"
       state.workers[id] = Worker(
         id: id, name: name, tasks: Set(tasks), declared: tasks, slots: slots, connectedAtMs: nowMs, pid: pid,
-        order: state.nextWorker, outbox: outbox, executor: executor)
+        order: state.nextWorker, end: end, deliver: deliver, executor: executor)
+      deliver(.registered(workerID: id))
       state.dispatchQueued(to: id)
-      return .success(WorkerFeed(workerID: id, messages: messages))
+      return .success(WorkerFeed(workerID: id, ended: ended))
     }
     let feed = try result.get()
     WorkerMetrics.connected.increment()
@@ -80,7 +88,7 @@ public final class WorkerPool: Sendable {
   public func disconnect(workerID: String) {
     let removed = state.withLock { state -> Bool in
       guard let worker = state.workers.removeValue(forKey: workerID) else { return false }
-      worker.outbox.finish()
+      worker.end.finish()
       for taskID in worker.holding {
         state.abandon(
           taskID, answer: .lost("worker '\(worker.label)' disconnected while running the task"),
@@ -152,7 +160,7 @@ public final class WorkerPool: Sendable {
   public func shutDown() {
     state.withLock { state in
       state.shutDown = true
-      for worker in state.workers.values { worker.outbox.finish() }
+      for worker in state.workers.values { worker.end.finish() }
     }
   }
 
@@ -304,7 +312,8 @@ public final class WorkerPool: Sendable {
     let connectedAtMs: Int64
     let pid: Int32?
     let order: Int
-    let outbox: AsyncStream<WorkerMessage>.Continuation
+    let end: AsyncStream<Never>.Continuation
+    let deliver: @Sendable (WorkerMessage) -> Void
     let executor: (any TaskExecutor)?
     var holding: Set<String> = []
     var dispatched: UInt64 = 0
@@ -364,7 +373,7 @@ public final class WorkerPool: Sendable {
         workers[chosen.id]!.lastDispatch = dispatches
         tasks[taskID]!.worker = chosen.id
         tasks[taskID]!.lastHeartbeat = ContinuousClock.now
-        chosen.outbox.yield(.task(entry.task))
+        chosen.deliver(.task(entry.task))
         WorkerMetrics.dispatched.increment()
       }
       queue = remaining
@@ -397,7 +406,7 @@ public final class WorkerPool: Sendable {
       default: why = "the attempt was abandoned"
       }
       if tellWorker, let worker = entry.worker.flatMap({ workers[$0] }) {
-        worker.outbox.yield(.cancelled(taskID: taskID, reason: why))
+        worker.deliver(.cancelled(taskID: taskID, reason: why))
       }
       remember(taskID, why)
       WorkerMetrics.abandoned.increment()
@@ -437,17 +446,18 @@ enum TaskAnswer: Sendable {
   case cancelled
 }
 
-/// A connected worker's feed: what the server sends it, in order.
+/// A connected worker, as its feed sees it (its messages go to `connect`'s `deliver`).
 public struct WorkerFeed: Sendable {
   /// The id the pool gave the worker.
   public let workerID: String
-  /// Tasks to run and cancellations; it finishes when the worker is
-  /// disconnected or the pool shuts down.
-  public let messages: AsyncStream<WorkerMessage>
+  /// Finishes when the worker is disconnected or the pool shuts down.
+  public let ended: AsyncStream<Never>
 }
 
 /// One message of a worker's feed.
 public enum WorkerMessage: Sendable {
+  /// The worker is registered under this id (always the first message).
+  case registered(workerID: String)
   /// A task to run.
   case task(WorkerTask)
   /// A task the worker holds whose attempt was abandoned: stop it.

@@ -113,9 +113,16 @@ struct Connection {
                   activity.endRequest(bytes: bytes)
                 }
                 if Method(rawValue: request.method)?.isServerStreaming == true {
-                  await dispatcher.stream(request, peer: peer, executor: executor) { frame in
-                    try await outbound.write(frame.frameBody(allocator: ByteBufferAllocator()))
-                  }
+                  let direct: any Channel = channel.channel
+                  await dispatcher.stream(
+                    request, peer: peer, executor: executor,
+                    send: { @Sendable (frame: Envelope) async throws -> Void in
+                      try await outbound.write(frame.frameBody(allocator: ByteBufferAllocator()))
+                    },
+                    writeNow: { @Sendable (frame: Envelope) -> Void in
+                      let body: ByteBuffer = frame.frameBody(allocator: ByteBufferAllocator())
+                      direct.writeAndFlush(body, promise: nil)
+                    })
                   return
                 }
                 let response = await dispatcher.respond(to: request)

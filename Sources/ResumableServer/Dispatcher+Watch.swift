@@ -5,9 +5,10 @@ import ResumableWire
 
 extension Dispatcher {
   /// Answers a server-streaming request (`WatchWorkflow`; `ConnectWorker` in
-  /// Dispatcher+Workers.swift) with its frames, in
-  /// order, through `send`; the last one has `endOfStream` set. Every failure
-  /// becomes that last frame's status; nothing throws.
+  /// Dispatcher+Workers.swift) with its frames, in order, through `send`
+  /// (a worker's feed writes its messages with `writeNow`, straight onto the
+  /// connection); the last one has `endOfStream` set. Every failure becomes
+  /// that last frame's status; nothing throws.
   ///
   /// A watch's frames: the run's state (when it is still going), then an
   /// event per frame, then the final state (`endOfStream`) once the run is
@@ -19,10 +20,11 @@ extension Dispatcher {
   /// - Parameter executor: where the connection's frames are written (a worker's feed is).
   func stream(
     _ request: Envelope, peer: PeerCredentials?, executor: (any TaskExecutor)? = nil,
-    send: @escaping @Sendable (Envelope) async throws -> Void
+    send: @escaping @Sendable (Envelope) async throws -> Void,
+    writeNow: @escaping @Sendable (Envelope) -> Void
   ) async {
     if request.method == Method.connectWorker.rawValue {
-      await workerStream(request, pid: peer?.pid, executor: executor, send: send)
+      await workerStream(request, pid: peer?.pid, executor: executor, send: send, writeNow: writeNow)
       return
     }
     let started = DispatchTime.now()

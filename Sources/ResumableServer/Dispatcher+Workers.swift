@@ -4,12 +4,23 @@ import ResumableWire
 
 extension Dispatcher {
   /// Answers `ConnectWorker`: registers the worker with the engine's pool,
-  /// sends its id, then its tasks and cancellations as they come, until the
-  /// connection closes (the worker is then removed: its tasks in flight fail
-  /// as retryable) or the server shuts down (a last frame, UNAVAILABLE).
+  /// which sends its id, then its tasks and cancellations as they come,
+  /// until the connection closes (the worker is then removed: its tasks in
+  /// flight fail as retryable) or the server shuts down (a last frame,
+  /// UNAVAILABLE).
+  ///
+  /// The pool's messages are written with `writeNow`, straight onto the
+  /// connection, by the attempt that gives the task: no task of the feed's
+  /// own is woken for it, and no async writer is on the way (measured with
+  /// `resumable bench workers`, seven alternated pairs: about 12 µs less
+  /// server CPU per worker step). A worker is given at most as many tasks as
+  /// it has slots, so what waits unwritten is bounded as it was in the
+  /// stream it replaces; a connection whose writes stall is closed
+  /// (`WriteStallHandler`), which disconnects the worker.
   func workerStream(
     _ request: Envelope, pid: Int32?, executor: (any TaskExecutor)?,
-    send: @escaping @Sendable (Envelope) async throws -> Void
+    send: @escaping @Sendable (Envelope) async throws -> Void,
+    writeNow: @escaping @Sendable (Envelope) -> Void
   ) async {
     let started = DispatchTime.now()
     var last = Envelope(requestID: request.requestID, method: request.method, endOfStream: true)
@@ -18,9 +29,11 @@ extension Dispatcher {
     let feed: WorkerFeed
     do {
       let message = try decode(ConnectWorkerRequest.self, request.payload, .connectWorker)
+      let call = request
       feed = try engine.workers.connect(
         tasks: message.tasks, slots: Int(message.slots), name: String(message.name.prefix(200)), pid: pid,
-        nowMs: engine.epochMilliseconds, executor: executor)
+        nowMs: engine.epochMilliseconds, executor: executor,
+        deliver: { @Sendable (message: WorkerMessage) -> Void in writeNow(Self.frame(call, message)) })
     } catch {
       last.fail(with: answer(to: error, method: request.method))
       outcome = last.statusCode
@@ -29,20 +42,8 @@ extension Dispatcher {
     }
     let pool = engine.workers
     defer { pool.disconnect(workerID: feed.workerID) }
-    do {
-      try await send(frame(request, ConnectWorkerResponse(workerID: feed.workerID)))
-      for await message in feed.messages {
-        switch message {
-        case .task(let task):
-          try await send(frame(request, ConnectWorkerResponse(task: StepTask(task))))
-        case .cancelled(let taskID, let reason):
-          try await send(frame(request, ConnectWorkerResponse(cancelled: TaskCancelled(taskID: taskID, reason: reason))))
-        }
-      }
-    } catch {
-      // The connection closed (or the send failed): the worker is gone.
-      return
-    }
+    for await _ in feed.ended {}
+    // Cancelled: the connection closed, the worker is gone.
     if Task.isCancelled { return }
     // The feed ended without the connection: the server is shutting down.
     last.fail(
@@ -52,7 +53,15 @@ extension Dispatcher {
     try? await send(last)
   }
 
-  private func frame(_ request: Envelope, _ response: ConnectWorkerResponse) -> Envelope {
+  /// The frame of a message of the pool for the worker of `request`.
+  private static func frame(_ request: Envelope, _ message: WorkerMessage) -> Envelope {
+    let response =
+      switch message {
+      case .registered(let workerID): ConnectWorkerResponse(workerID: workerID)
+      case .task(let task): ConnectWorkerResponse(task: StepTask(task))
+      case .cancelled(let taskID, let reason):
+        ConnectWorkerResponse(cancelled: TaskCancelled(taskID: taskID, reason: reason))
+      }
     var frame = Envelope(requestID: request.requestID, method: request.method)
     frame.payload = response.protobufBytes()
     return frame

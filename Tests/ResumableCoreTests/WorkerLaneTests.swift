@@ -13,14 +13,14 @@ struct WorkerLaneTests {
     let first = CountingExecutor()
     let second = CountingExecutor()
     #expect(pool.executor(serving: "t") == nil)
-    let a = try pool.connect(tasks: ["t"], slots: 1, name: "a", pid: nil, nowMs: 0, executor: first)
+    let a = try pool.connect(tasks: ["t"], slots: 1, name: "a", pid: nil, nowMs: 0, executor: first) { _ in }
     #expect(pool.executor(serving: "t") === first)
     #expect(pool.executor(serving: "other") == nil)
-    _ = try pool.connect(tasks: ["t"], slots: 1, name: "b", pid: nil, nowMs: 0, executor: second)
+    _ = try pool.connect(tasks: ["t"], slots: 1, name: "b", pid: nil, nowMs: 0, executor: second) { _ in }
     _ = try pool.drain(workerID: a.workerID)
     #expect(pool.executor(serving: "t") === second)  // a draining worker is given nothing
     // A worker that said nothing of its executor: no preference.
-    _ = try pool.connect(tasks: ["u"], slots: 1, name: "c", pid: nil, nowMs: 0)
+    _ = try pool.connect(tasks: ["u"], slots: 1, name: "c", pid: nil, nowMs: 0) { _ in }
     #expect(pool.executor(serving: "u") == nil)
   }
 
@@ -38,9 +38,12 @@ struct WorkerLaneTests {
     let lane = CountingExecutor()
     try await FastEngineHarness.with(yaml: yaml) { harness in
       let pool = harness.engine.workers
-      let feed = try pool.connect(tasks: ["t"], slots: 2, name: "w", pid: nil, nowMs: 0, executor: lane)
+      let (messages, delivered) = AsyncStream.makeStream(of: WorkerMessage.self)
+      let feed = try pool.connect(tasks: ["t"], slots: 2, name: "w", pid: nil, nowMs: 0, executor: lane) {
+        delivered.yield($0)
+      }
       let worker = Task {
-        for await message in feed.messages {
+        for await message in messages {
           guard case .task(let task) = message else { continue }
           try pool.complete(taskID: task.taskID, output: StepOutput(artifact: Array("{}".utf8)))
         }

@@ -250,6 +250,47 @@ struct WorkerTests {
     }
   }
 
+  /// The feed's frames are written straight onto the connection (the
+  /// registration, queued tasks); the last one, at shutdown, through the
+  /// stream's writer: it still comes last, and says why.
+  @Test func aWorkersFeedGivesItsIdThenItsQueuedTaskAndEndsUnavailableAtShutdown() async throws {
+    try await withTestRedis { redis in
+      try await withTemporaryDirectory { directory in
+        let server = try await ServeProcess.start(
+          ServeProcess.arguments(redis: redis, yaml: Self.yaml, keyPrefix: uniqueKeyPrefix(), in: directory),
+          name: "w", logLevel: "warning", in: directory)
+        var status: Int32 = -1
+        do {
+          try await server.withClient { client in
+            // A task queued before any worker serves it goes out right after the registration.
+            _ = try await client.startWorkflow(
+              StartWorkflowRequest(workflow: "bounded", workflowID: "w-feed", inputJSON: "{}", noWait: true))
+            _ = try await client.state("w-feed", when: { $0.steps[0].status == .waiting })
+            let worker = try await TestWorker(socketPath: server.socket, tasks: ["lonely"])
+            defer { Task { await worker.close() } }
+            #expect(worker.id.hasPrefix("w"))
+            let task = try await worker.nextTask()
+            #expect(task.workflowID == "w-feed" && task.step == "lonely")
+            try await worker.complete(task, "{}")
+            _ = try await client.state("w-feed", when: { $0.status == .completed })
+            status = await server.stop()
+            do {
+              let frame = try await worker.frames.next()
+              Issue.record("the feed went on after the shutdown: \(String(describing: frame))")
+            } catch let error as ResumableClientError {
+              #expect(error.code == .unavailable, "\(error)")
+              #expect(error.message.contains("shutting down"), "\(error)")
+            }
+          }
+        } catch {
+          await server.kill()
+          throw error
+        }
+        #expect(status == 0, "serve exited \(status): \(server.stderr)")
+      }
+    }
+  }
+
   @Test func aDrainingWorkerFinishesWhatItHoldsAndIsGivenNothingNew() async throws {
     try await withTestRedis { redis in
       try await LiveServer.with(redis: redis, workflows: Self.yaml) { server in
