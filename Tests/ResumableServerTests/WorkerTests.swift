@@ -28,6 +28,9 @@ struct WorkerTests {
       - name: bounded
         steps:
           - {name: lonely, plugin: worker, schedule_to_start_ms: 200, retry: {max_attempts: 1}}
+      - name: single
+        steps:
+          - {name: only, plugin: worker}
     """
 
   /// A worker on its own connection: its feed, read frame by frame.
@@ -264,13 +267,13 @@ struct WorkerTests {
           try await server.withClient { client in
             // A task queued before any worker serves it goes out right after the registration.
             _ = try await client.startWorkflow(
-              StartWorkflowRequest(workflow: "bounded", workflowID: "w-feed", inputJSON: "{}", noWait: true))
+              StartWorkflowRequest(workflow: "single", workflowID: "w-feed", inputJSON: "{}", noWait: true))
             _ = try await client.state("w-feed", when: { $0.steps[0].status == .waiting })
-            let worker = try await TestWorker(socketPath: server.socket, tasks: ["lonely"])
+            let worker = try await TestWorker(socketPath: server.socket, tasks: ["only"])
             defer { Task { await worker.close() } }
             #expect(worker.id.hasPrefix("w"))
             let task = try await worker.nextTask()
-            #expect(task.workflowID == "w-feed" && task.step == "lonely")
+            #expect(task.workflowID == "w-feed" && task.step == "only")
             try await worker.complete(task, "{}")
             _ = try await client.state("w-feed", when: { $0.status == .completed })
             status = await server.stop()
