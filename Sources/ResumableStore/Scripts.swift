@@ -7,14 +7,34 @@ import ResumableCore
 /// Every script takes the run's keys in `RunKeys.scriptKeys` order. Writes
 /// check the caller's fencing token against the run's (`FENCED` error reply
 /// when stale) and the step the caller expects the run to be at (`CONFLICT`),
-/// then refresh the expiry of every key of the run together (`touch`).
+/// then keep every key of the run expiring together (`touch`: refreshed only
+/// when the keys have less than the retention left, so most writes of a run in
+/// flight send Redis no `PEXPIRE`).
 enum Scripts {
   /// Shared helpers, prepended to every write script.
   static let prelude = """
     local SCHEMA = \(RunRecord.currentSchemaVersion)
-    local function touch(ttl)
-      for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
-      redis.call('PEXPIRE', KEYS[6], ttl)
+    -- The run's expiry: every key of the run (the lease aside) expires together, at
+    -- least `ttl` ms after the run's last write and at most a slack later (1/100 of
+    -- `ttl`, a minute at most). A refresh gives them `ttl` plus the slack; a write
+    -- while they still have `ttl` or more left (`created` given: the runner's writes
+    -- of a run in flight) moves nothing, and only gives a key it may have created
+    -- (`created`: indexes into KEYS) the time the others have left. Most writes of a
+    -- run so skip five PEXPIREs: a third of a commit's work in Redis, and of its AOF.
+    local function touch(ttl, created)
+      ttl = tonumber(ttl)
+      local slack = math.min(math.floor(ttl / 100), 60000)
+      if created then
+        local left = redis.call('PTTL', KEYS[1])
+        if left >= ttl and left <= ttl + slack then
+          for _, i in ipairs(created) do
+            if redis.call('PTTL', KEYS[i]) == -1 then redis.call('PEXPIRE', KEYS[i], left) end
+          end
+          return
+        end
+      end
+      for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl + slack) end
+      redis.call('PEXPIRE', KEYS[6], ttl + slack)
     end
     -- A problem when a newer schema version wrote the run: nothing is written to it.
     local function newer(version)
@@ -105,11 +125,14 @@ enum Scripts {
       add('cached_tokens', cached_tokens)
       add('cache_write_tokens', cache_write_tokens)
     end
-    -- The end of every write by a runner: keep its lease, log, refresh expiry.
-    local function progress(fence, lease, json, ttl)
+    -- The end of every write by a runner: keep its lease, log, refresh expiry
+    -- (`created`: as `touch` takes it). The events stream is made by `create` and
+    -- never deleted; a runner's drive begins with `create`, `resume` (a full
+    -- refresh) or `begin`, which checks it (a run from a version before the stream).
+    local function progress(fence, lease, json, ttl, created)
       redis.call('SET', KEYS[5], fence, 'PX', lease)
       event(json)
-      touch(ttl)
+      touch(ttl, created)
     end
 
     """
@@ -165,7 +188,7 @@ enum Scripts {
       if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
       redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[2])
       redis.call('HSET', KEYS[1], 'expires', ARGV[4])
-      touch(ARGV[3])
+      touch(ARGV[3], {})
       return 1
       """)
 
@@ -252,7 +275,7 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'v', ARGV[13])
       end
       redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'updated', ARGV[6], 'expires', ARGV[9])
-      progress(ARGV[2], ARGV[8], ARGV[10], ARGV[7])
+      progress(ARGV[2], ARGV[8], ARGV[10], ARGV[7], {4})
       return applied(ARGV[1], 1, scope)
       """)
 
@@ -291,12 +314,16 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'cursor', cursor, 'status', 'COMPLETED', 'updated', ARGV[10],
           'expires', ARGV[13])
       end
+      -- The keys this commit may have made: the artifacts at the run's first step (a
+      -- re-run from there empties them) or in a branch; the history when RPUSH made it.
+      local created = {}
+      if ARGV[3] == '0' or ARGV[3] == '-1' then created[1] = 3 end
       if #ARGV > 21 then
-        redis.call('RPUSH', KEYS[6], unpack(ARGV, 22))
+        if redis.call('RPUSH', KEYS[6], unpack(ARGV, 22)) == #ARGV - 21 then created[#created + 1] = 6 end
         redis.call('LTRIM', KEYS[6], -tonumber(ARGV[17]), -1)
       end
       charge(ARGV[7], ARGV[8], ARGV[9], ARGV[18], ARGV[19])
-      progress(ARGV[2], ARGV[12], ARGV[14], ARGV[11])
+      progress(ARGV[2], ARGV[12], ARGV[14], ARGV[11], created)
       if ARGV[21] ~= '' then event(ARGV[21]) end
       return applied(ARGV[1], 1, scope)
       """)
@@ -317,7 +344,7 @@ enum Scripts {
         redis.call('HSET', KEYS[1], 'status', 'FAILED', 'error', ARGV[14])
       end
       redis.call('HSET', KEYS[1], 'updated', ARGV[9], 'expires', ARGV[12])
-      progress(ARGV[2], ARGV[11], ARGV[13], ARGV[10])
+      progress(ARGV[2], ARGV[11], ARGV[13], ARGV[10], {})
       return applied(ARGV[1], 1, scope)
       """)
 
@@ -330,7 +357,7 @@ enum Scripts {
       if answer then return answer end
       redis.call('HSET', KEYS[1], 'status', 'COMPLETED', 'cursor', ARGV[3], 'updated', ARGV[4],
         'expires', ARGV[7])
-      progress(ARGV[2], ARGV[6], ARGV[8], ARGV[5])
+      progress(ARGV[2], ARGV[6], ARGV[8], ARGV[5], {})
       return applied(ARGV[1], 1)
       """)
 

@@ -120,19 +120,85 @@ struct RedisStateStoreTests {
         let store = RedisStateStore(client: client, keyPrefix: prefix)
         let fence = try await Self.create(store, "run-4")
         try await store.commitStep(Self.commit("run-4", fence: fence, cursor: 0))
-        let keys = ["run", "steps", "artifacts", "events"].map { RedisArgument("\(prefix):{run-4}:\($0)") }
-        // Read every PTTL inside one script, so the reads see one instant.
-        // The commit script sets them in one go too: at most a millisecond
-        // apart (Redis 7.0 reads the clock per PEXPIRE).
-        let script = "local t = {} for i = 1, #KEYS do t[i] = redis.call('PTTL', KEYS[i]) end return t"
-        let reply = try await client.send(["EVAL", RedisArgument(script), "4"] + keys)
-        let ttls = try #require(reply.array).compactMap(\.int)
+        // The commit script sets them in one go: at most a millisecond apart
+        // (Redis 7.0 reads the clock per PEXPIRE).
+        let ttls = try await WriteSafetyTests.ttls(client, prefix, "run-4", ["run", "steps", "artifacts", "events"])
         #expect(ttls.count == 4)
-        #expect(ttls.allSatisfy { $0 > 50_000 && $0 <= 60_000 }, "\(ttls)")
+        // 60 s of retention, and a slack of 1/100 of it (`Scripts.prelude`'s `touch`).
+        #expect(ttls.allSatisfy { $0 > 50_000 && $0 <= 60_600 }, "\(ttls)")
         #expect(ttls.max()! - ttls.min()! <= 1, "every key of the run expires together: \(ttls)")
         // The lease expires on its own schedule.
         let lease = try #require(try await client.send(["PTTL", RedisArgument("\(prefix):{run-4}:lease")]).int)
         #expect(lease > 0 && lease <= 10_000)
+      }
+    }
+  }
+
+  /// A runner's write while the run's keys still have the whole retention left
+  /// moves no expiry (most writes of a run in flight: no PEXPIRE), and gives a key
+  /// it creates the time the others have; a write once they have less refreshes
+  /// them all, and a shorter retention (a run ending) shortens them.
+  @Test func aWriteRefreshesTheRunsExpiryOnlyOnceLessThanTheRetentionIsLeft() async throws {
+    try await withTestRedis { redis in
+      try await redis.withClient { client in
+        let prefix = uniqueKeyPrefix()
+        let store = RedisStateStore(client: client, keyPrefix: prefix)
+        // 30 s of retention: the keys are given 30.3 s (a slack of 1/100).
+        let fence = try await WriteSafetyTests.create(store, "run-x", ttl: 30_000)
+        func ttls() async throws -> [Int64] {
+          try await WriteSafetyTests.ttls(client, prefix, "run-x", ["run", "steps", "artifacts", "events", "history"])
+        }
+        func commit(_ cursor: Int, ttl: Int64) -> StepCommit {
+          var commit = Self.commit("run-x", fence: fence, cursor: cursor, timing: Self.timing(now: 2_000, ttl: ttl))
+          commit.history = [HistoryEntry(role: "assistant", content: "m\(cursor)")]
+          commit.maxHistoryMessages = 10
+          return commit
+        }
+        let created = try await ttls()
+        #expect(created[0] > 29_000 && created[0] <= 30_300 && created[2] == -2 && created[4] == -2, "\(created)")
+
+        // Well within the slack: the commit creates the artifacts and the history,
+        // which expire with the rest, and moves no key's expiry on.
+        try await Task.sleep(for: .milliseconds(20))
+        try await store.commitStep(commit(0, ttl: 30_000))
+        let kept = try await ttls()
+        // (20 ms have passed since `created` was read: a refresh would have put them back above it.)
+        #expect(kept.allSatisfy { $0 > 0 && $0 <= created[0] - 15 }, "not refreshed: \(kept), created \(created)")
+        #expect(kept.max()! - kept.min()! <= 1, "every key of the run expires together: \(kept)")
+
+        // Past the slack, less than 30 s is left: the next commit refreshes every key.
+        try await Task.sleep(for: .milliseconds(350))
+        try await store.commitStep(commit(1, ttl: 30_000))
+        let refreshed = try await ttls()
+        #expect(refreshed.allSatisfy { $0 > 30_000 && $0 <= 30_300 }, "\(refreshed)")
+        #expect(refreshed.max()! - refreshed.min()! <= 1, "\(refreshed)")
+
+        // The last commit ends the run with a retention of 2 s: every key is shortened.
+        try await store.commitStep(commit(2, ttl: 2_000))
+        let ended = try await ttls()
+        #expect(ended.allSatisfy { $0 > 1_000 && $0 <= 2_020 }, "\(ended)")
+        #expect(try await store.load(workflowID: "run-x", includeArtifacts: false)?.status == .completed)
+
+        // A re-run from the first step empties the artifacts (their key is gone); its
+        // first commit, within the slack of the re-run's refresh, makes the key again,
+        // and gives it the others' expiry.
+        try await store.releaseLease(workflowID: "run-x", fence: fence, runEnded: true)
+        guard case .acquired(let again) = try await store.acquireLease(workflowID: "run-x", ttl: .seconds(10)) else {
+          Issue.record("lease not acquired")
+          return
+        }
+        try await store.rerun(
+          RerunBegin(
+            workflowID: "run-x", fence: again, cursor: 0, discarded: ["a", "b", "c"],
+            steps: ["a": StepProgress().beginningAttempt(at: 3_000), "b": StepProgress(), "c": StepProgress()],
+            savedMicros: 0, timing: Self.timing(now: 3_000, ttl: 30_000)))
+        #expect(try await ttls()[2] == -2, "the re-run emptied the artifacts")
+        var first = Self.commit("run-x", fence: again, cursor: 0, timing: Self.timing(now: 3_000, ttl: 30_000))
+        first.maxHistoryMessages = 10
+        try await store.commitStep(first)
+        let rerun = try await ttls()
+        #expect(rerun.allSatisfy { $0 > 29_000 && $0 <= 30_300 }, "\(rerun)")
+        #expect(rerun.max()! - rerun.min()! <= 1, "\(rerun)")
       }
     }
   }
