@@ -135,8 +135,9 @@ struct StepMachine: Sendable {
     case unavailable(String)
   }
 
-  /// What an attempt came to.
-  enum AttemptOutcome: Sendable {
+  /// What an attempt came to. `indirect` (one pointer): the attempt's frame,
+  /// which a run waiting on a long step holds, keeps one for the wait's answer.
+  indirect enum AttemptOutcome: Sendable {
     case succeeded(StepOutput)
     case failed(StepFailure)
     /// The attempt was cancelled (shutdown past its grace period): nothing is recorded.

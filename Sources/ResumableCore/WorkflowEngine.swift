@@ -1151,7 +1151,9 @@ public final class WorkflowEngine: Sendable {
 
   /// What one attempt needs, taken from a `.run` action and the run's record
   /// (in a sync function: the attempt's frame holds this, not the step and the record).
-  struct PreparedAttempt: Sendable {
+  /// A class: the attempt's frame and its `async let`'s closure hold one reference,
+  /// not a copy of the step's context each.
+  final class PreparedAttempt: Sendable {
     /// Registered: the machine asked the registry before it began the step.
     let plugin: any StepPlugin
     let pluginName: String
@@ -1159,6 +1161,15 @@ public final class WorkflowEngine: Sendable {
     let timeout: Duration?
     let workflowID: String
     let fence: UInt64
+
+    init(plugin: any StepPlugin, pluginName: String, context: StepContext, timeout: Duration?, workflowID: String, fence: UInt64) {
+      self.plugin = plugin
+      self.pluginName = pluginName
+      self.context = context
+      self.timeout = timeout
+      self.workflowID = workflowID
+      self.fence = fence
+    }
   }
 
   @inline(never)
@@ -1190,23 +1201,29 @@ public final class WorkflowEngine: Sendable {
   private func attempt(_ prepared: PreparedAttempt) async -> StepMachine.AttemptOutcome {
     let (leaseKey, end) = attemptLeases.register(workflowID: prepared.workflowID, fence: prepared.fence, now: clock.now)
     defer { attemptLeases.unregister(leaseKey) }
-    guard let timeout = prepared.timeout else {
-      async let _ = end.end(await Self.execute(prepared.plugin, named: prepared.pluginName, prepared.context))
-      return await end.wait()
-    }
-    return await Self.attempt(
-      prepared.plugin, named: prepared.pluginName, prepared.context, end: end, timeout: timeout, clock: clock)
+    guard let timeout = prepared.timeout else { return await Self.attempt(prepared, end: end) }
+    return await Self.attempt(prepared, end: end, timeout: timeout, clock: clock)
+  }
+
+  /// An attempt of a step without a timeout: the plugin's task alone. A function
+  /// of its own: an `async let` takes about 720 bytes of its frame, and the runner's
+  /// task allocator keeps 1,000-byte slabs; with the lease's registration and the
+  /// timeout's call beside it, `attempt`'s frame filled a slab of its own (1,184
+  /// bytes) and the wait for the end took one more.
+  @inline(never)
+  private static func attempt(_ prepared: PreparedAttempt, end: AttemptEnd) async -> StepMachine.AttemptOutcome {
+    async let _ = end.end(await execute(prepared))
+    return await end.wait()
   }
 
   /// An attempt of a step with a timeout: the plugin's task and one sleeping
   /// out the timeout.
   @inline(never)
   private static func attempt(
-    _ plugin: any StepPlugin, named pluginName: String, _ context: StepContext, end: AttemptEnd, timeout: Duration,
-    clock: any EngineClock
+    _ prepared: PreparedAttempt, end: AttemptEnd, timeout: Duration, clock: any EngineClock
   ) async -> StepMachine.AttemptOutcome {
-    async let _ = end.end(await execute(plugin, named: pluginName, context))
-    async let _ = expire(end, step: context.stepName, after: timeout, clock: clock)
+    async let _ = end.end(await execute(prepared))
+    async let _ = expire(end, step: prepared.context.stepName, after: timeout, clock: clock)
     return await end.wait()
   }
 
@@ -1217,17 +1234,15 @@ public final class WorkflowEngine: Sendable {
   }
 
   /// The plugin's answer to one attempt, as the machine is told of it.
-  private static func execute(
-    _ plugin: any StepPlugin, named name: String, _ context: StepContext
-  ) async -> StepMachine.AttemptOutcome {
+  private static func execute(_ prepared: PreparedAttempt) async -> StepMachine.AttemptOutcome {
     do {
-      return .succeeded(try await plugin.execute(context))
+      return .succeeded(try await prepared.plugin.execute(prepared.context))
     } catch let failure as StepFailure {
       return .failed(failure)
     } catch is CancellationError {
       return .cancelled
     } catch {
-      return .failed(StepFailure("plugin '\(name)' failed: \(error)", retryable: true))
+      return .failed(StepFailure("plugin '\(prepared.pluginName)' failed: \(error)", retryable: true))
     }
   }
 
