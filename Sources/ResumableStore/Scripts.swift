@@ -20,7 +20,7 @@ enum Scripts {
     -- while they still have `ttl` or more left (`created` given: the runner's writes
     -- of a run in flight) moves nothing, and only gives a key it may have created
     -- (`created`: indexes into KEYS) the time the others have left. Most writes of a
-    -- run so skip five PEXPIREs: a third of a commit's work in Redis, and of its AOF.
+    -- run so send no PEXPIRE, where each sent five (and five AOF lines).
     local function touch(ttl, created)
       ttl = tonumber(ttl)
       local slack = math.min(math.floor(ttl / 100), 60000)
