@@ -28,6 +28,10 @@ public struct EngineConfiguration: Sendable {
   public var maximumActiveRuns = 256
   /// How often a caller waiting on a run driven by another server re-reads it.
   public var remotePollInterval: Duration = .milliseconds(50)
+  /// How long a re-run waits for this server's own drive of the run to release
+  /// its lease, after the drive has answered the run's end (real time; default
+  /// 1 s). Past it the re-run is answered `ABORTED`.
+  public var endedLeasePatience: Duration = .seconds(1)
   /// How often the recovery loop looks for RUNNING runs whose runner's lease
   /// lapsed (their server died) to take them over; nil turns it off (default
   /// 1 s). A run is recovered about one lease duration after its runner's

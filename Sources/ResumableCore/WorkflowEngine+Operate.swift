@@ -180,10 +180,10 @@ extension WorkflowEngine {
   /// The lease of run `id`, which has ended, for a re-run. A drive of this
   /// server that has just answered the run's end still holds it until its
   /// release lands (the release follows the answer, `ended(_:of:completion:logger:)`):
-  /// that is waited for, up to a second, rather than refused. A lease held
-  /// anywhere else is another call changing the run: `ABORTED`.
+  /// that is waited for, up to `endedLeasePatience` (a second), rather than refused.
+  /// A lease held anywhere else is another call changing the run: `ABORTED`.
   private func acquireEnded(_ id: String) async throws(EngineError) -> UInt64 {
-    let patience = ContinuousClock.now + .seconds(1)
+    let patience = ContinuousClock.now + configuration.endedLeasePatience
     while true {
       let outcome = try await EngineError.answering(about: id) {
         try await store.acquireLease(workflowID: id, ttl: configuration.leaseDuration)

@@ -29,7 +29,9 @@ struct WorkflowEngineStepTests {
 
   /// A caller is answered as soon as its run completes, and the lease release
   /// follows: a re-run sent at once waits for that release (this server's own
-  /// drive), where it used to be refused with ABORTED.
+  /// drive), where it used to be refused with ABORTED. (Waits up to 30 s here, not
+  /// the default second: under the parallel suite on a starved machine, the
+  /// release 50 ms after the answer once took longer than a second to land.)
   @Test func aReRunSentAsSoonAsTheRunIsAnsweredWaitsForItsRelease() async throws {
     let yaml = """
       workflows:
@@ -39,7 +41,9 @@ struct WorkflowEngineStepTests {
             - {name: b, plugin: echo}
       """
     let releases = OneShotSignal<Bool>()
-    try await FastEngineHarness.with(yaml: yaml, beforeRelease: { _ = try? await releases.wait() }) { harness in
+    try await FastEngineHarness.with(
+      yaml: yaml, configure: { $0.endedLeasePatience = .seconds(30) }, beforeRelease: { _ = try? await releases.wait() }
+    ) { harness in
       let done = try await harness.engine.start(workflow: "w", workflowID: "rr-1", input: Array("1".utf8), wait: true)
       #expect(done.record.status == .completed)
       async let again = harness.engine.resume(workflowID: "rr-1", wait: true, fromStep: "b")
