@@ -800,13 +800,19 @@ public final class WorkflowEngine: Sendable {
       // The action goes whole (one pointer) to the function that performs
       // it, which takes its payload apart: a payload bound here would be a
       // copy in this frame, which lives as long as the drive.
+      if case .run = action {
+        // Moved, not shared: the attempt's driver lets go of it before the
+        // attempt (the box holds the step's definition, 328 bytes a run).
+        event = await performRun(consume action, machine: &machine, holdings: &holdings, logger: stepLogger)
+        continue
+      }
       switch action {
       case .readInputs:
         event = await performReadInputs(action, machine: &machine, committed: committed)
       case .admit:
         event = await performAdmit(action, machine: &machine, holdings: &holdings, logger: stepLogger)
       case .run:
-        event = await performRun(action, machine: &machine, holdings: &holdings, logger: stepLogger)
+        preconditionFailure("performed above")
       case .write:
         event = await performWrite(
           action, prepare: prepare, machine: &machine, controlled: holdings.controlled, logger: stepLogger)
@@ -924,11 +930,13 @@ public final class WorkflowEngine: Sendable {
   /// `.run`: one attempt of the step, its spending settled and its limiters released after.
   @inline(never)
   private func performRun(
-    _ action: StepMachine.Action, machine: inout StepMachine, holdings: inout Holdings, logger: Logger
+    _ action: consuming StepMachine.Action, machine: inout StepMachine, holdings: inout Holdings, logger: Logger
   ) async -> StepMachine.Event {
     let started = DispatchTime.now()
     let renewal = renewingSlots(holdings.held)
-    let outcome = await self.attempt(prepareAttempt(action, machine: &machine))
+    let prepared = prepareAttempt(action, machine: &machine)
+    _ = consume action
+    let outcome = await self.attempt(prepared)
     renewal?.cancel()
     return await attemptEnded(outcome, machine: &machine, holdings: &holdings, started: started, logger: logger)
   }
