@@ -1215,9 +1215,9 @@ public final class WorkflowEngine: Sendable {
 
   /// An attempt of a step without a timeout: the plugin's task alone. A function
   /// of its own: an `async let` takes about 720 bytes of its frame, and the runner's
-  /// task allocator keeps 1,000-byte slabs; with the lease's registration and the
-  /// timeout's call beside it, `attempt`'s frame filled a slab of its own (1,184
-  /// bytes) and the wait for the end took one more.
+  /// task allocator keeps 984-byte slabs; with the lease's registration and the
+  /// timeout's call beside it, `attempt`'s frame (1,216 bytes) filled a slab of its
+  /// own and the wait for the end took one more (docs/Design.md).
   @inline(never)
   private static func attempt(_ prepared: PreparedAttempt, end: AttemptEnd) async -> StepMachine.AttemptOutcome {
     async let _ = end.end(await execute(prepared))
